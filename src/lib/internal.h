@@ -1,0 +1,100 @@
+/* li707 - library internals shared between src/lib modules (not installed).
+ *
+ * Module map (docs/ARCHITECTURE.md):
+ *   error.c   codes, texts, exit codes, the HI-1 ErrorCode table
+ *   util.c    value checks, time, UUIDs, SHA-256, wiping
+ *   model.c   allocation and defaults of the data model
+ *   diag.c    diagnostics list
+ *   linemap.c pointer -> input line map (decoder to checker)
+ *   xmlsafe.c the one hardened libxml2 entry point (no DTD, no entities, no network, caps,
+ *             byte offsets for raw content)
+ *   check.c   every value/consistency rule on a model, shared by encoder and decoder
+ *   decode.c  DOM -> model (structure), then check.c
+ *   encode.c  model -> XML (xmlTextWriter), after check.c; responses
+ *   schema.c  XSD sets and validation
+ *   hash.c    Annex D.4 */
+#ifndef LI707_INTERNAL_H
+#define LI707_INTERNAL_H
+
+#include <libxml/tree.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "li707/li707.h"
+
+#define LI707__NO_ACTION ((size_t)-1)
+
+/* ---- strings ---- */
+/* strdup/strndup that return NULL only for NULL input or ENOMEM (callers check). */
+char *li707__strdup(const char *s);
+char *li707__strndup(const char *s, size_t n);
+/* Replaces *dst with a copy of src (NULL allowed). Returns 0 or LI707_ENOMEM. */
+int li707__set_str(char **dst, const char *src);
+
+/* ---- line map: where in the input a model field came from ---- */
+struct li707__linemap; /* opaque; open addressing, keys are pointers */
+struct li707__linemap *li707__linemap_new(void);
+void li707__linemap_free(struct li707__linemap *m);
+int li707__linemap_put(struct li707__linemap *m, const void *key, long line);
+/* 0 when key is unknown or m is NULL. */
+long li707__linemap_get(const struct li707__linemap *m, const void *key);
+
+/* ---- the checker (check.c) ----
+ * Runs every value and consistency rule of docs/checks.md on a model: UUID forms, country
+ * codes, LIID/LDID, QualifiedDateTime / QualifiedMicrosecondDateTime, ETSIVersion, MIME type,
+ * https URLs, SHA-256 hex, string lengths (lim->max_string_bytes), counts, UTF-8, Table 1/2
+ * rules, Manifest naming TS 103 707, item/reference consistency, V1.1.1 forms (reported as
+ * notes), duplicate urls in one message, R-HDR-2 sequence duplicates in one collection.
+ * Diagnostics get element paths built from the model's position (the same paths the decoder
+ * reports) and, when lines is given, the input line of the field (keys: the string pointer
+ * for string fields; the struct address for items, parties, identifiers, binary objects,
+ * csp blocks, deliveries, actions). action_status (may be NULL) has m->n_actions slots and
+ * receives 0 or the first error code per action. Returns 0 if no error, else LI707_EINVALID
+ * (or LI707_ELIMIT if a cap was the first problem). */
+int li707__message_check(const struct li707_message *m, const struct li707_limits *lim,
+			 struct li707_diags *diags, const struct li707__linemap *lines,
+			 int *action_status);
+
+/* Paths used in diagnostics, shared by check.c and decode.c so both name elements alike. */
+#define LI707__PATH_ACTION "/HI1Message/Payload/RequestPayload/ActionRequests/ActionRequest[%zu]"
+#define LI707__PATH_OBJECT LI707__PATH_ACTION "/DELIVER/HI1Object"
+#define LI707__PATH_XMLDATA LI707__PATH_OBJECT "/delivery:Delivery/delivery:XMLData"
+
+/* ---- hardened parsing (xmlsafe.c) ---- */
+struct li707__xmldoc {
+	xmlDocPtr doc;
+	const char *buf;   /* the caller's input, borrowed: raw content is sliced from it */
+	size_t len;
+	bool offsets_ok;   /* input was UTF-8 (no conversion), so byte offsets are valid */
+	struct li707__offsets *offsets; /* element -> [start of '<', end after '>'] */
+};
+
+/* Parses buf with: XML_PARSE_NONET, no entity substitution, no DTD loading/validation, any
+ * DOCTYPE refused (LI707_EXML), depth capped (lim->max_depth, LI707_ELIMIT), size capped
+ * (lim->max_document_bytes, LI707_ELIMIT), non-UTF-8/UTF-16 encodings converted by libxml2.
+ * Records byte offsets of every element whose parent is in record_parents_ns (may be NULL:
+ * then no offsets are kept), so raw content can be sliced byte for byte.
+ * lim must be resolved. On error *out is zeroed and a diagnostic (with line) is added. */
+int li707__xml_parse(const char *buf, size_t len, const struct li707_limits *lim,
+		     const char *record_parents_ns, struct li707__xmldoc *out,
+		     struct li707_diags *diags);
+void li707__xml_done(struct li707__xmldoc *x);
+
+/* The exact bytes of an element's content (everything between its start tag and its end
+ * tag) when offsets are known for all of its element children and the slice is a
+ * namespace-complete fragment; otherwise a serialisation of the children in which every
+ * namespace prefix used is declared. cap: LI707_ELIMIT beyond it. *out is a new string. */
+int li707__xml_raw_content(const struct li707__xmldoc *x, xmlNodePtr elem, size_t cap,
+			   char **out);
+
+/* Checks that s is a well-formed, namespace-complete XML fragment (content: elements, text)
+ * under the same hostile-input rules; used by the encoder before writing raw content. If
+ * require_other_ns, every top-level element must be in a namespace other than TS 103 707's
+ * (xs:any ##other). */
+int li707__xml_check_fragment(const char *s, size_t len, const struct li707_limits *lim,
+			      bool require_other_ns);
+
+/* ---- time ---- */
+bool li707__is_leap(int64_t y);
+
+#endif

@@ -1,0 +1,36 @@
+/* Helpers for the cmocka unit tests. */
+#ifndef LI707_TESTUTIL_H
+#define LI707_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "li707/li707.h"
+
+/* Reads a whole file (NUL-terminated); fails the test when it cannot. */
+char *tu_read_file(const char *path, size_t *len_out);
+/* Path below the source tree / the shared schemas directory, in a static buffer per call slot. */
+const char *tu_src(const char *rel);
+const char *tu_shared(const char *rel);
+/* True when ../shared/schemas is present (tests that need it skip with a message otherwise). */
+int tu_have_shared(void);
+/* Prints the diagnostics (for failing tests). */
+void tu_print_diags(const struct li707_diags *d);
+/* True when some diagnostic is an error whose req equals req (NULL: any). */
+int tu_has_error(const struct li707_diags *d, const char *req);
+/* Validates buf with xmllint --noout --nonet --schema against the official TS 103 120 set plus
+ * schemas/ts_103707.xsd (the independent oracle). Returns 0 valid, 1 invalid, 77 skipped. */
+int tu_xmllint_oracle(const char *buf, size_t len);
+
+#define TU_SKIP_IF_NO_SHARED()                                                              \
+	do {                                                                                \
+		if (!tu_have_shared()) {                                                    \
+			print_message("SKIP: %s absent, oracle test skipped\n", LI707_SHARED_SCHEMAS); \
+			skip();                                                             \
+		}                                                                           \
+	} while (0)
+
+#endif
