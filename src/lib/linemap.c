@@ -1,0 +1,113 @@
+/* li707 - pointer -> input line map (internal.h): the decoder records where each model
+ * field came from, the checker looks lines up to put them into diagnostics.
+ *
+ * DESIGN: open addressing with linear probing over a power-of-two table; an empty slot has
+ * key NULL (NULL keys are refused). The table doubles when it would pass 50% load, so
+ * probes stay short. Pointer keys are hashed with a 64-bit finaliser (splitmix64's mixer)
+ * because heap addresses share their low bits (alignment) and high bits. There is no
+ * delete: a map lives for one decode. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define LINEMAP_INITIAL 64
+
+struct linemap_slot {
+	const void *key;
+	long line;
+};
+
+struct li707__linemap {
+	struct linemap_slot *slots;
+	size_t cap; /* power of two */
+	size_t n;
+};
+
+static size_t mix(const void *key)
+{
+	uint64_t x = (uint64_t)(uintptr_t)key;
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return (size_t)x;
+}
+
+struct li707__linemap *li707__linemap_new(void)
+{
+	struct li707__linemap *m = calloc(1, sizeof *m);
+	if (!m)
+		return NULL;
+	m->slots = calloc(LINEMAP_INITIAL, sizeof *m->slots);
+	if (!m->slots) {
+		free(m);
+		return NULL;
+	}
+	m->cap = LINEMAP_INITIAL;
+	return m;
+}
+
+void li707__linemap_free(struct li707__linemap *m)
+{
+	if (!m)
+		return;
+	free(m->slots);
+	free(m);
+}
+
+/* Slot holding key, or the empty slot where it would go. */
+static struct linemap_slot *find(const struct linemap_slot *slots, size_t cap, const void *key)
+{
+	size_t i = mix(key) & (cap - 1);
+	while (slots[i].key && slots[i].key != key)
+		i = (i + 1) & (cap - 1);
+	return (struct linemap_slot *)&slots[i];
+}
+
+static int grow(struct li707__linemap *m)
+{
+	if (m->cap > SIZE_MAX / 2 / sizeof *m->slots)
+		return LI707_ENOMEM;
+	size_t ncap = m->cap * 2;
+	struct linemap_slot *ns = calloc(ncap, sizeof *ns);
+	if (!ns)
+		return LI707_ENOMEM;
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].key)
+			*find(ns, ncap, m->slots[i].key) = m->slots[i];
+	free(m->slots);
+	m->slots = ns;
+	m->cap = ncap;
+	return 0;
+}
+
+int li707__linemap_put(struct li707__linemap *m, const void *key, long line)
+{
+	if (!m || !key)
+		return LI707_EINVAL;
+	struct linemap_slot *s = find(m->slots, m->cap, key);
+	if (s->key) {
+		s->line = line; /* replace */
+		return 0;
+	}
+	if ((m->n + 1) * 2 > m->cap) {
+		int rc = grow(m);
+		if (rc != 0)
+			return rc;
+		s = find(m->slots, m->cap, key);
+	}
+	s->key = key;
+	s->line = line;
+	m->n++;
+	return 0;
+}
+
+long li707__linemap_get(const struct li707__linemap *m, const void *key)
+{
+	if (!m || !key)
+		return 0;
+	const struct linemap_slot *s = find(m->slots, m->cap, key);
+	return s->key ? s->line : 0;
+}
