@@ -19,10 +19,11 @@ struct li707_schema_set; /* opaque */
 /* project_dir: the directory with li707's own schemas (ts_103707.xsd, ts_103280_standin.xsd);
  * NULL = the installed default (LI707_SCHEMA_DIR, or the LI707_SCHEMA_DIR environment
  * variable). official_dir: NULL, or a directory holding the official ETSI schemas laid out as
- * in ../shared/schemas (103120/schema/*.xsd, 103280/*.xsd, w3c/xmldsig-core-schema.xsd) -
- * then whole HI1Messages are validated; a file in official_dir whose targetNamespace is the
- * TS 103 707 namespace replaces the reconstructed one. Without official_dir, only each
- * DELIVER's XMLData payload (the handoverItem / handoverItemCollection) is validated. */
+ * in ../shared/schemas (103120/schema/ts_103120_NAME.xsd, 103280/FILE.xsd,
+ * w3c/xmldsig-core-schema.xsd) - then whole HI1Messages are validated; a file in official_dir
+ * whose targetNamespace is the TS 103 707 namespace replaces the reconstructed one. Without
+ * official_dir, only each DELIVER's XMLData payload (the handoverItem /
+ * handoverItemCollection) is validated. */
 int li707_schema_set_load(const char *project_dir, const char *official_dir,
 			  struct li707_schema_set **out, struct li707_diags *diags);
 void li707_schema_set_free(struct li707_schema_set *s);
