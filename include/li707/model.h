@@ -189,7 +189,9 @@ void li707_action_response_clear(struct li707_action_response *r);
 
 /* Fill a header per TS 103 707 Table 1 (R-DEL-3): fresh TransactionIdentifier, the current
  * time with microseconds and offset, ETSIVersion LI707_ETSI_VERSION_DEFAULT, national profile
- * "N/A"; receiver "XX"/"Not specified" and sender "XX" when NULL is passed. Copies strings. */
+ * "N/A"; receiver "XX"/"Not specified" and sender country "XX" when NULL is passed. The
+ * sender's UniqueIdentifier has no default (the CSP's own, or the LEA's): NULL -> LI707_EINVAL.
+ * *h is treated as uninitialised and written only on success. Copies strings. */
 int li707_header_init_defaults(struct li707_header *h, const char *sender_cc,
 			       const char *sender_id, const char *receiver_cc,
 			       const char *receiver_id);

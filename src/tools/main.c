@@ -1,0 +1,220 @@
+/* li707 tool - entry point: option parsing of `li707 [--version] [--help] COMMAND ...` and
+ * dispatch to the command files, plus the few helpers every command uses. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+static const char usage_text[] =
+	"Usage: li707 [--version] [--help] COMMAND [ARGS...]\n"
+	"\n"
+	"Build, check and inspect ETSI TS 103 707 handover messages (TS 103 120 HI-1 over\n"
+	"HTTPS/XML).\n"
+	"\n"
+	"Commands:\n"
+	"  build      read events (JSON Lines) on stdin, write HI1Messages\n"
+	"  validate   strict decode (and XSD validation) of message files\n"
+	"  show       print a message for a person, or as JSON\n"
+	"  respond    print the HI-1 response an LEA would return for a message\n"
+	"  hash       salted hashes of sensitive fields (TS 103 707 Annex D.4)\n"
+	"\n"
+	"Options:\n"
+	"  -h, --help      print this help and exit\n"
+	"  -V, --version   print the version and exit\n"
+	"\n"
+	"'li707 COMMAND --help' describes a command. Exit status: 0 ok, 1 invalid input,\n"
+	"2 usage, 3 I/O error, 4 bad event input, 5 internal error (man li707).\n";
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{"build", tool_cmd_build},
+	{"validate", tool_cmd_validate},
+	{"show", tool_cmd_show},
+	{"respond", tool_cmd_respond},
+	{"hash", tool_cmd_hash},
+};
+
+int tool_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fputs(cmd && *cmd ? "li707 " : "li707", stderr);
+	if (cmd && *cmd)
+		fputs(cmd, stderr);
+	fputs(": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (try 'li707%s%s --help')\n", cmd && *cmd ? " " : "", cmd ? cmd : "");
+	return TOOL_EXIT_USAGE;
+}
+
+int tool_bad_option(const char *cmd, int argc, char **argv)
+{
+	/* getopt_long leaves the offending word at optind - 1. */
+	const char *word = (optind >= 1 && optind - 1 < argc) ? argv[optind - 1] : "?";
+	if (optopt && strchr(word, '-') == word && word[1] != '-') {
+		char o[3] = {'-', (char)optopt, '\0'};
+		return tool_usage_error(cmd, "bad option or missing argument '%s'", o);
+	}
+	/* Show only the option name, not a value given with '='. */
+	size_t n = strcspn(word, "=");
+	return tool_usage_error(cmd, "bad option or missing argument '%.*s'", (int)n, word);
+}
+
+int tool_read_file(const char *path, size_t max, char **buf, size_t *len)
+{
+	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t cap = 65536, n = 0;
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		memset(&st, 0, sizeof st);
+	if (S_ISDIR(st.st_mode) ||
+	    (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > max)) {
+		if (fd != STDIN_FILENO)
+			close(fd);
+		return S_ISDIR(st.st_mode) ? -EISDIR : LI707_ELIMIT;
+	}
+	if (S_ISREG(st.st_mode))
+		cap = (size_t)st.st_size + 2; /* no realloc for a regular file */
+	char *b = malloc(cap);
+	int rc = 0;
+	if (!b) {
+		rc = LI707_ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		if (n + 1 >= cap) {
+			if (cap > max + 1) {
+				rc = LI707_ELIMIT;
+				goto out;
+			}
+			size_t nc = cap * 2;
+			char *nb = realloc(b, nc);
+			if (!nb) {
+				rc = LI707_ENOMEM;
+				goto out;
+			}
+			b = nb;
+			cap = nc;
+		}
+		ssize_t r = read(fd, b + n, cap - n - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			rc = LI707_ELIMIT;
+			goto out;
+		}
+	}
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	b = NULL;
+out:
+	free(b);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return rc;
+}
+
+const char *tool_severity_name(enum li707_severity s)
+{
+	switch (s) {
+	case LI707_SEV_ERROR: return "error";
+	case LI707_SEV_WARNING: return "warning";
+	case LI707_SEV_NOTE: return "note";
+	}
+	return "error";
+}
+
+void tool_print_diag(FILE *f, const char *file, const struct li707_diag *d)
+{
+	if (d->line > 0)
+		fprintf(f, "  %s:%ld: %s", file, d->line, tool_severity_name(d->severity));
+	else
+		fprintf(f, "  %s: %s", file, tool_severity_name(d->severity));
+	if (d->req)
+		fprintf(f, " [%s]", d->req);
+	if (d->path && *d->path)
+		fprintf(f, " %s", d->path);
+	fprintf(f, ": %s\n", d->message ? d->message : "");
+}
+
+bool tool_parse_ulong(const char *s, unsigned long long min, unsigned long long max,
+		      unsigned long long *out)
+{
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	opterr = 0;
+	/* '+': stop at the command name; its options belong to the command. */
+	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("li707 %s\n", LI707_VERSION);
+			return 0;
+		default:
+			return tool_bad_option("", argc, argv);
+		}
+	}
+	if (optind >= argc)
+		return tool_usage_error("", "a command is required");
+	const char *name = argv[optind];
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(name, commands[i].name) != 0)
+			continue;
+		li707_global_init();
+		int cargc = argc - optind;
+		char **cargv = argv + optind;
+		optind = 0; /* glibc: full re-initialisation of getopt for the command */
+		int rc = commands[i].run(cargc, cargv);
+		li707_global_cleanup();
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			fprintf(stderr, "li707 %s: cannot write the output: %s\n", name,
+				strerror(errno));
+			if (rc == 0)
+				rc = li707_exit_code(-EIO);
+		}
+		return rc;
+	}
+	return tool_usage_error("", "unknown command '%.40s'", name);
+}
