@@ -81,18 +81,31 @@ int li707__xml_parse(const char *buf, size_t len, const struct li707_limits *lim
 void li707__xml_done(struct li707__xmldoc *x);
 
 /* The exact bytes of an element's content (everything between its start tag and its end
- * tag) when offsets are known for all of its element children and the slice is a
- * namespace-complete fragment; otherwise a serialisation of the children in which every
- * namespace prefix used is declared. cap: LI707_ELIMIT beyond it. *out is a new string. */
+ * tag) when its offsets are known and the slice is namespace-complete and context-free
+ * (every prefix it uses, xsi:type values included, and the default namespace of every
+ * unprefixed element, possibly xmlns="", is declared inside it); otherwise a serialisation
+ * of the children with every namespace in scope declared on each top-level element
+ * (xmlns="" when no default is in scope), which means the same wherever it is written.
+ * Empty content gives "". cap: LI707_ELIMIT beyond it. *out is a new string. */
 int li707__xml_raw_content(const struct li707__xmldoc *x, xmlNodePtr elem, size_t cap,
 			   char **out);
 
 /* Checks that s is a well-formed, namespace-complete XML fragment (content: elements, text)
- * under the same hostile-input rules; used by the encoder before writing raw content. If
- * require_other_ns, every top-level element must be in a namespace other than TS 103 707's
- * (xs:any ##other). */
+ * under the same hostile-input rules: every prefix it uses, xsi:type values included, is
+ * declared inside it. Used by the encoder before writing raw content and by the decoder on
+ * the raw content it returns (so it only accepts what can be sent on). If require_other_ns
+ * (xs:any ##other): at least one element, every top-level element in a namespace other than
+ * TS 103 707's and not in none, no text beside them. Returns 0, LI707_EXML (not well-formed
+ * or a prefix undeclared), LI707_EINVALID (the ##other rule), LI707_ELIMIT (longer than
+ * lim->max_raw_xml_bytes or deeper than lim->max_depth) or LI707_ENOMEM. lim may be NULL. */
 int li707__xml_check_fragment(const char *s, size_t len, const struct li707_limits *lim,
 			      bool require_other_ns);
+
+/* A new document whose root element is a deep copy of node, with every namespace in scope
+ * at node declared on the root (xmlns="" when no default namespace is in scope), so the copy
+ * means the same on its own, QName values such as xsi:type included. NULL for a non-element
+ * or on ENOMEM. The raw-content fallback serialises these. */
+xmlDocPtr li707__xml_copy_subtree(xmlNodePtr node);
 
 /* ---- time ---- */
 bool li707__is_leap(int64_t y);

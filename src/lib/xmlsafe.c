@@ -1,0 +1,803 @@
+/* li707 - the one hardened libxml2 entry point for outside input.
+ *
+ * DESIGN
+ * Every byte that comes from a peer is parsed here, with these rules:
+ *   - no network (XML_PARSE_NONET), no entity substitution, no DTD loading, no DTD
+ *     attribute defaults, no XInclude;
+ *   - any DOCTYPE is refused: the internalSubset/externalSubset SAX callbacks (and every
+ *     declaration callback, belt and braces) record an error and stop the parser, so no
+ *     entity can ever be declared (no XXE, no "billion laughs", no parameter entities);
+ *   - the document size is capped before parsing, the element depth while parsing;
+ *   - libxml2's errors are collected per parser context (ctxt->sax->serror); the few it
+ *     raises without a context (encoding conversion) are caught by a per-thread handler
+ *     installed for the duration of the parse, so nothing is ever printed and parsing is
+ *     thread-safe after xmlInitParser().
+ *
+ * Raw content. TS 103 707 carries foreign XML (glossary, cspDefinedMetadata/xmlData,
+ * schemaContent) that must reach the application byte for byte. The SAX wrappers record the
+ * absolute byte offsets of every element whose parent is in a chosen namespace:
+ *   start: when startElementNs is called, input->cur points at the '>' or "/>" that ends
+ *          the start tag, and a '<' cannot occur inside a start tag, so scanning back to the
+ *          nearest '<' finds the tag's first byte; its absolute offset is
+ *          input->consumed + (position - input->base) ('consumed' counts what libxml2
+ *          discarded when it shrank its buffer, which it does on inputs over 64 KiB);
+ *   end:   when endElementNs is called, input->cur is just past the closing '>'.
+ * Each recorded start tag is compared with the caller's bytes at the computed offset; any
+ * mismatch, and any encoding conversion (UTF-16, ISO-8859-x: libxml2 then parses converted
+ * bytes), marks the offsets unusable and raw content falls back to serialisation.
+ * The offsets are stored in an array; an element's slot index + 1 is kept in its _private
+ * pointer (libxml2 never uses _private of nodes it builds).
+ *
+ * A raw slice is only returned when it is namespace-complete and context-free: every
+ * prefix used by an element, attribute or xsi:type value inside it is declared inside it,
+ * and so is the default namespace (possibly xmlns="") of every unprefixed element. Such
+ * bytes mean the same wherever they are written (an encoder puts them inside an element of
+ * the TS 103 707 default namespace). Otherwise the children are copied into a fresh
+ * document with every namespace in scope declared (xmlns="" when no default is in scope),
+ * and serialised. */
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/SAX2.h>
+#include <libxml/entities.h>
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/tree.h>
+#include <libxml/globals.h>
+#include <libxml/xmlerror.h>
+
+#include "internal.h"
+
+struct span {
+	size_t start; /* offset of the start tag's '<' */
+	size_t end;   /* offset just past the end tag's '>' (0 = not seen) */
+};
+
+struct li707__offsets {
+	struct span *v;
+	size_t n, cap;
+};
+
+/* Per-parse state, reached from the parser context's _private. */
+struct pstate {
+	xmlParserCtxtPtr ctxt;
+	const struct li707_limits *lim;
+	struct li707_diags *diags;
+	const char *record_ns;
+	const char *buf;
+	size_t len;
+	struct li707__offsets *offs;
+	unsigned depth;
+	int err;          /* first error code */
+	bool stopped;     /* we stopped the parser: later libxml2 errors are consequences */
+	bool offsets_bad; /* some offset could not be verified */
+	bool ctxfree_seen; /* a context-free error was recorded (one is enough) */
+	startElementNsSAX2Func sax_start;
+	endElementNsSAX2Func sax_end;
+};
+
+static const char xsi_ns[] = LI707_NS_XSI;
+
+/* ---- diagnostics ---- */
+
+/* Copies a libxml2 message into out: first line only (libxml2 appends input bytes on a
+ * second line for encoding errors), controls and non-ASCII replaced, so that no input
+ * content ends up in a diagnostic. */
+static void sanitise(const char *msg, char *out, size_t cap)
+{
+	size_t i = 0;
+	if (msg)
+		for (; msg[i] && msg[i] != '\n' && i + 1 < cap; i++) {
+			unsigned char ch = (unsigned char)msg[i];
+			out[i] = (ch < 0x20 || ch >= 0x7f) ? '?' : (char)ch;
+		}
+	out[i] = '\0';
+}
+
+static void add_diag(struct pstate *s, enum li707_severity sev, int code, long line,
+		     const char *msg)
+{
+	if (!s->diags)
+		return;
+	/* A failed append (ENOMEM) loses only the diagnostic; the parse result stands. */
+	(void)li707_diags_add(s->diags, s->lim->max_diagnostics, sev, code, line, NULL, NULL,
+			      LI707__NO_ACTION, "%s", msg);
+}
+
+static long cur_line(xmlParserCtxtPtr ctxt)
+{
+	return ctxt->input ? (long)ctxt->input->line : 0;
+}
+
+static void stop(struct pstate *s, int code, const char *msg)
+{
+	if (s->stopped)
+		return;
+	if (!s->err)
+		s->err = code;
+	add_diag(s, LI707_SEV_ERROR, code, cur_line(s->ctxt), msg);
+	s->stopped = true;
+	xmlStopParser(s->ctxt);
+}
+
+static void on_serror(void *ud, xmlErrorPtr e)
+{
+	xmlParserCtxtPtr ctxt = ud;
+	struct pstate *s = ctxt ? ctxt->_private : NULL;
+	if (!s || !e || s->stopped)
+		return;
+	char text[256], msg[300];
+	sanitise(e->message, text, sizeof text);
+	if (e->level == XML_ERR_WARNING) {
+		snprintf(msg, sizeof msg, "XML: %s", text);
+		add_diag(s, LI707_SEV_WARNING, 0, e->line, msg);
+		return;
+	}
+	if (!s->err)
+		s->err = LI707_EXML;
+	snprintf(msg, sizeof msg, "%s: %s",
+		 e->domain == XML_FROM_NAMESPACE ? "XML namespace error" : "XML not well-formed",
+		 text);
+	add_diag(s, LI707_SEV_ERROR, LI707_EXML, e->line, msg);
+}
+
+/* Errors libxml2 raises without a parser context (encoding conversion, I18N): they would go
+ * to the thread's global handlers, which print to stderr by default. Their text quotes input
+ * bytes, so a fixed message is recorded instead. */
+static void on_context_free_error(void *ud, xmlErrorPtr e)
+{
+	struct pstate *s = ud;
+	if (!s || !e || s->stopped || e->level == XML_ERR_WARNING || s->ctxfree_seen)
+		return;
+	s->ctxfree_seen = true;
+	if (!s->err)
+		s->err = LI707_EXML;
+	add_diag(s, LI707_SEV_ERROR, LI707_EXML, s->ctxt ? cur_line(s->ctxt) : 0,
+		 e->domain == XML_FROM_I18N
+			 ? "XML not well-formed: the input does not match its declared encoding"
+			 : "XML not well-formed");
+}
+
+/* The non-structured channels must not print either; everything arrives via serror. */
+static void on_quiet(void *ud, const char *msg, ...)
+{
+	(void)ud;
+	(void)msg;
+}
+
+/* ---- DTD refusal ---- */
+
+static struct pstate *state_of(void *ud)
+{
+	xmlParserCtxtPtr ctxt = ud;
+	return ctxt ? ctxt->_private : NULL;
+}
+
+static void refuse_dtd(void *ud)
+{
+	struct pstate *s = state_of(ud);
+	if (s)
+		stop(s, LI707_EXML, "a DOCTYPE is not allowed (no DTD, no entity declarations)");
+}
+
+static void on_subset(void *ud, const xmlChar *name, const xmlChar *eid, const xmlChar *sid)
+{
+	(void)name;
+	(void)eid;
+	(void)sid;
+	refuse_dtd(ud);
+}
+
+static void on_entity_decl(void *ud, const xmlChar *name, int type, const xmlChar *pid,
+			   const xmlChar *sid, xmlChar *content)
+{
+	(void)name;
+	(void)type;
+	(void)pid;
+	(void)sid;
+	(void)content;
+	refuse_dtd(ud);
+}
+
+static void on_notation_decl(void *ud, const xmlChar *name, const xmlChar *pid,
+			     const xmlChar *sid)
+{
+	(void)name;
+	(void)pid;
+	(void)sid;
+	refuse_dtd(ud);
+}
+
+static void on_attribute_decl(void *ud, const xmlChar *elem, const xmlChar *fullname, int type,
+			      int def, const xmlChar *defaultValue, xmlEnumerationPtr tree)
+{
+	(void)elem;
+	(void)fullname;
+	(void)type;
+	(void)def;
+	(void)defaultValue;
+	refuse_dtd(ud);
+	xmlFreeEnumeration(tree); /* the callback owns it */
+}
+
+static void on_element_decl(void *ud, const xmlChar *name, int type, xmlElementContentPtr content)
+{
+	(void)name;
+	(void)type;
+	(void)content;
+	refuse_dtd(ud);
+}
+
+static void on_unparsed_decl(void *ud, const xmlChar *name, const xmlChar *pid,
+			     const xmlChar *sid, const xmlChar *notation)
+{
+	(void)name;
+	(void)pid;
+	(void)sid;
+	(void)notation;
+	refuse_dtd(ud);
+}
+
+/* Only the five predefined entities exist. */
+static xmlEntityPtr on_get_entity(void *ud, const xmlChar *name)
+{
+	(void)ud;
+	return xmlGetPredefinedEntity(name);
+}
+
+static xmlEntityPtr on_get_pentity(void *ud, const xmlChar *name)
+{
+	(void)name;
+	refuse_dtd(ud);
+	return NULL;
+}
+
+static xmlParserInputPtr on_resolve_entity(void *ud, const xmlChar *pid, const xmlChar *sid)
+{
+	(void)pid;
+	(void)sid;
+	refuse_dtd(ud);
+	return NULL;
+}
+
+/* ---- element callbacks: depth cap and offsets ---- */
+
+static bool offs_push(struct li707__offsets *o, size_t start, size_t *idx)
+{
+	if (o->n == o->cap) {
+		size_t ncap = o->cap ? o->cap * 2 : 64;
+		struct span *nv = realloc(o->v, ncap * sizeof *nv);
+		if (!nv)
+			return false;
+		o->v = nv;
+		o->cap = ncap;
+	}
+	o->v[o->n].start = start;
+	o->v[o->n].end = 0;
+	*idx = o->n++;
+	return true;
+}
+
+static bool input_is_plain(xmlParserCtxtPtr ctxt)
+{
+	xmlParserInputPtr in = ctxt->input;
+	return in && in->buf && !in->buf->encoder && ctxt->inputNr == 1 && in->base && in->cur &&
+	       in->cur >= in->base;
+}
+
+/* Absolute offset of the '<' of the start tag being reported, verified against the
+ * caller's bytes. */
+static bool locate_start(struct pstate *s, size_t *out)
+{
+	xmlParserCtxtPtr ctxt = s->ctxt;
+	if (!input_is_plain(ctxt))
+		return false;
+	xmlParserInputPtr in = ctxt->input;
+	const xmlChar *q = in->cur;
+	while (q > in->base && *q != '<')
+		q--;
+	if (*q != '<')
+		return false;
+	size_t abs = (size_t)in->consumed + (size_t)(q - in->base);
+	size_t taglen = (size_t)(in->cur - q);
+	if (abs >= s->len || taglen > s->len - abs || memcmp(s->buf + abs, q, taglen) != 0)
+		return false;
+	*out = abs;
+	return true;
+}
+
+static void on_start(void *ud, const xmlChar *localname, const xmlChar *prefix,
+		     const xmlChar *uri, int nb_ns, const xmlChar **namespaces, int nb_attrs,
+		     int nb_defaulted, const xmlChar **attrs)
+{
+	xmlParserCtxtPtr ctxt = ud;
+	struct pstate *s = ctxt->_private;
+	if (s->stopped)
+		return;
+	if (++s->depth > s->lim->max_depth) {
+		char msg[96];
+		snprintf(msg, sizeof msg, "elements nested deeper than %u", s->lim->max_depth);
+		stop(s, LI707_ELIMIT, msg);
+		return;
+	}
+	xmlNodePtr parent = ctxt->node;
+	bool rec = s->offs && !s->offsets_bad && parent && parent->type == XML_ELEMENT_NODE &&
+		   parent->ns && xmlStrEqual(parent->ns->href, BAD_CAST s->record_ns);
+	size_t start = 0;
+	if (rec && !locate_start(s, &start)) {
+		s->offsets_bad = true;
+		rec = false;
+	}
+	s->sax_start(ud, localname, prefix, uri, nb_ns, namespaces, nb_attrs, nb_defaulted,
+		     attrs);
+	xmlNodePtr n = ctxt->node;
+	if (rec && n && n != parent && n->type == XML_ELEMENT_NODE) {
+		size_t idx;
+		if (!offs_push(s->offs, start, &idx)) {
+			s->offsets_bad = true; /* ENOMEM here only costs exactness */
+			return;
+		}
+		n->_private = (void *)(uintptr_t)(idx + 1);
+	}
+}
+
+static void on_end(void *ud, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
+{
+	xmlParserCtxtPtr ctxt = ud;
+	struct pstate *s = ctxt->_private;
+	if (s->stopped)
+		return;
+	xmlNodePtr n = ctxt->node;
+	if (n && n->_private && s->offs && !s->offsets_bad) {
+		size_t idx = (size_t)(uintptr_t)n->_private - 1;
+		xmlParserInputPtr in = ctxt->input;
+		size_t abs = input_is_plain(ctxt)
+				     ? (size_t)in->consumed + (size_t)(in->cur - in->base)
+				     : 0;
+		if (idx < s->offs->n && abs > s->offs->v[idx].start && abs <= s->len &&
+		    s->buf[abs - 1] == '>')
+			s->offs->v[idx].end = abs;
+		else
+			s->offsets_bad = true;
+	}
+	if (s->depth)
+		s->depth--;
+	s->sax_end(ud, localname, prefix, uri);
+}
+
+/* ---- parse ---- */
+
+int li707__xml_parse(const char *buf, size_t len, const struct li707_limits *lim_in,
+		     const char *record_parents_ns, struct li707__xmldoc *out,
+		     struct li707_diags *diags)
+{
+	struct li707_limits lim = {0};
+	if (lim_in)
+		lim = *lim_in;
+	li707_limits_resolve(&lim);
+	if (!out || (!buf && len))
+		return LI707_EINVAL;
+	memset(out, 0, sizeof *out);
+
+	struct pstate s = {.lim = &lim, .diags = diags, .record_ns = record_parents_ns,
+			   .buf = buf, .len = len};
+	if (len > lim.max_document_bytes || len > (size_t)INT_MAX) {
+		char msg[96];
+		snprintf(msg, sizeof msg, "document larger than %zu bytes", lim.max_document_bytes);
+		add_diag(&s, LI707_SEV_ERROR, LI707_ELIMIT, 0, msg);
+		return LI707_ELIMIT;
+	}
+	if (len == 0) {
+		add_diag(&s, LI707_SEV_ERROR, LI707_EXML, 0, "empty document");
+		return LI707_EXML;
+	}
+
+	int rc = LI707_ENOMEM;
+	xmlDocPtr doc = NULL;
+	xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+	if (!ctxt)
+		goto fail_diag;
+	if (record_parents_ns) {
+		s.offs = calloc(1, sizeof *s.offs);
+		if (!s.offs)
+			goto free_ctxt;
+	}
+	s.ctxt = ctxt;
+	ctxt->_private = &s;
+
+	xmlSAXHandlerPtr sax = ctxt->sax;
+	s.sax_start = sax->startElementNs;
+	s.sax_end = sax->endElementNs;
+	sax->startElementNs = on_start;
+	sax->endElementNs = on_end;
+	sax->internalSubset = on_subset;
+	sax->externalSubset = on_subset;
+	sax->entityDecl = on_entity_decl;
+	sax->notationDecl = on_notation_decl;
+	sax->attributeDecl = on_attribute_decl;
+	sax->elementDecl = on_element_decl;
+	sax->unparsedEntityDecl = on_unparsed_decl;
+	sax->getEntity = on_get_entity;
+	sax->getParameterEntity = on_get_pentity;
+	sax->resolveEntity = on_resolve_entity;
+	sax->serror = on_serror;
+	sax->error = on_quiet;
+	sax->warning = on_quiet;
+	sax->fatalError = on_quiet;
+
+	/* Not set on purpose: NOENT, DTDLOAD, DTDATTR, DTDVALID, XINCLUDE, HUGE, RECOVER,
+	 * NOBLANKS and NOCDATA (raw content must stay exact). */
+	int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+		   XML_PARSE_COMPACT | XML_PARSE_BIG_LINES;
+	/* libxml2's "global" error handler is per thread (it is built with threads), so this
+	 * scoped override is seen by this parse only; the caller's handler is put back. */
+	xmlStructuredErrorFunc saved_fn = xmlStructuredError;
+	void *saved_ctx = xmlStructuredErrorContext;
+	xmlSetStructuredErrorFunc(&s, on_context_free_error);
+	doc = xmlCtxtReadMemory(ctxt, buf, (int)len, NULL, NULL, opts);
+	xmlSetStructuredErrorFunc(saved_ctx, saved_fn);
+
+	if (s.err || !doc || !ctxt->wellFormed || !ctxt->nsWellFormed) {
+		rc = s.err ? s.err : LI707_EXML;
+		if (!s.err)
+			add_diag(&s, LI707_SEV_ERROR, rc, cur_line(ctxt), "XML not well-formed");
+		goto free_doc;
+	}
+	out->doc = doc;
+	out->buf = buf;
+	out->len = len;
+	out->offsets = s.offs;
+	out->offsets_ok = s.offs && !s.offsets_bad && input_is_plain(ctxt);
+	ctxt->_private = NULL;
+	xmlFreeParserCtxt(ctxt);
+	return 0;
+
+free_doc:
+	xmlFreeDoc(doc);
+free_ctxt:
+	ctxt->_private = NULL;
+	xmlFreeParserCtxt(ctxt);
+	if (s.offs) {
+		free(s.offs->v);
+		free(s.offs);
+	}
+	return rc;
+fail_diag:
+	add_diag(&s, LI707_SEV_ERROR, LI707_ENOMEM, 0, "out of memory");
+	return rc;
+}
+
+void li707__xml_done(struct li707__xmldoc *x)
+{
+	if (!x)
+		return;
+	xmlFreeDoc(x->doc);
+	if (x->offsets) {
+		free(x->offsets->v);
+		free(x->offsets);
+	}
+	memset(x, 0, sizeof *x);
+}
+
+/* ---- copies with every namespace in scope ---- */
+
+static bool declares(xmlNodePtr n, const xmlChar *prefix)
+{
+	for (xmlNsPtr ns = n->nsDef; ns; ns = ns->next)
+		if (xmlStrEqual(ns->prefix, prefix))
+			return true;
+	return false;
+}
+
+xmlDocPtr li707__xml_copy_subtree(xmlNodePtr node)
+{
+	if (!node || node->type != XML_ELEMENT_NODE)
+		return NULL;
+	xmlDocPtr d = xmlNewDoc(BAD_CAST "1.0");
+	if (!d)
+		return NULL;
+	xmlNodePtr cp = xmlDocCopyNode(node, d, 1);
+	if (!cp)
+		goto fail;
+	xmlDocSetRootElement(d, cp);
+	xmlNsPtr *l = xmlGetNsList(node->doc, node);
+	bool has_default = false;
+	for (size_t i = 0; l && l[i]; i++) {
+		const xmlChar *p = l[i]->prefix, *h = l[i]->href;
+		if (!p && h && *h)
+			has_default = true;
+		if (xmlStrEqual(p, BAD_CAST "xml") || (!p && (!h || !*h)) || declares(cp, p))
+			continue;
+		if (!xmlNewNs(cp, h, p)) {
+			xmlFree(l);
+			goto fail;
+		}
+	}
+	xmlFree(l);
+	/* No default namespace in scope: say so (xmlns=""), so that unprefixed elements stay
+	 * in no namespace wherever the copy is written. */
+	if (!has_default && !declares(cp, NULL) && !xmlNewNs(cp, BAD_CAST "", NULL))
+		goto fail;
+	return d;
+fail:
+	xmlFreeDoc(d);
+	return NULL;
+}
+
+/* ---- raw content ---- */
+
+/* True when the namespace bound to prefix at n is declared at or below n but above top. */
+static bool declared_inside(xmlNodePtr n, xmlNodePtr top, const xmlChar *prefix)
+{
+	for (; n && n != top; n = n->parent)
+		if (n->type == XML_ELEMENT_NODE && declares(n, prefix))
+			return true;
+	return false;
+}
+
+/* A use of prefix at n is self-contained in top's content when it needs no declaration
+ * from top or above (the xml prefix is always bound). An unprefixed element is
+ * self-contained only when its default namespace (possibly xmlns="") is declared inside:
+ * otherwise it would take the default namespace of wherever the content is written. */
+static bool use_ok(xmlNodePtr n, xmlNodePtr top, const xmlChar *prefix)
+{
+	return xmlStrEqual(prefix, BAD_CAST "xml") || declared_inside(n, top, prefix);
+}
+
+/* Prefix of a QName value (xsi:type) into buf; NULL when unprefixed. */
+static const xmlChar *qname_prefix(const xmlChar *v, xmlChar *buf, size_t cap)
+{
+	while (*v == ' ' || *v == '\t' || *v == '\n' || *v == '\r')
+		v++;
+	const xmlChar *c = (const xmlChar *)strchr((const char *)v, ':');
+	if (!c || (size_t)(c - v) >= cap)
+		return NULL;
+	memcpy(buf, v, (size_t)(c - v));
+	buf[c - v] = '\0';
+	return buf;
+}
+
+static bool element_self_contained(xmlNodePtr d, xmlNodePtr top)
+{
+	if (!use_ok(d, top, d->ns ? d->ns->prefix : NULL))
+		return false;
+	for (xmlAttrPtr a = d->properties; a; a = a->next) {
+		if (a->ns && !use_ok(d, top, a->ns->prefix))
+			return false;
+		if (a->ns && xmlStrEqual(a->ns->href, BAD_CAST xsi_ns) &&
+		    xmlStrEqual(a->name, BAD_CAST "type") && a->children &&
+		    a->children->type == XML_TEXT_NODE && a->children->content) {
+			xmlChar pbuf[256];
+			const xmlChar *p = qname_prefix(a->children->content, pbuf, sizeof pbuf);
+			if (!use_ok(d, top, p))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* Every element below top uses only namespaces declared below top. */
+static bool subtree_self_contained(xmlNodePtr top)
+{
+	xmlNodePtr n = top->children;
+	while (n && n != top) {
+		if (n->type == XML_ELEMENT_NODE) {
+			if (!element_self_contained(n, top))
+				return false;
+			if (n->children) {
+				n = n->children;
+				continue;
+			}
+		}
+		while (n != top && !n->next)
+			n = n->parent;
+		if (n != top)
+			n = n->next;
+	}
+	return true;
+}
+
+/* [*cs, *ce) = bytes between the end of elem's start tag and the start of its end tag. */
+static bool raw_slice(const struct li707__xmldoc *x, xmlNodePtr elem, size_t *cs, size_t *ce)
+{
+	if (!x->offsets_ok || !x->offsets || !elem->_private || !x->buf)
+		return false;
+	size_t idx = (size_t)(uintptr_t)elem->_private - 1;
+	if (idx >= x->offsets->n)
+		return false;
+	size_t s = x->offsets->v[idx].start, e = x->offsets->v[idx].end;
+	if (!e || e > x->len || s >= e || x->buf[s] != '<' || x->buf[e - 1] != '>')
+		return false;
+	char quote = 0;
+	size_t gt = s + 1;
+	for (; gt < e; gt++) {
+		char ch = x->buf[gt];
+		if (quote) {
+			if (ch == quote)
+				quote = 0;
+		} else if (ch == '"' || ch == '\'') {
+			quote = ch;
+		} else if (ch == '>') {
+			break;
+		}
+	}
+	if (gt >= e)
+		return false;
+	if (x->buf[gt - 1] == '/') { /* <elem/> */
+		*cs = *ce = gt + 1;
+		return gt + 1 == e;
+	}
+	size_t lt = e - 1;
+	while (lt > gt && x->buf[lt] != '<')
+		lt--;
+	if (lt <= gt || x->buf[lt + 1] != '/')
+		return false;
+	*cs = gt + 1;
+	*ce = lt;
+	return true;
+}
+
+static int serialise_children(xmlNodePtr elem, size_t cap, char **out)
+{
+	xmlBufferPtr b = xmlBufferCreate();
+	if (!b)
+		return LI707_ENOMEM;
+	int rc = 0;
+	for (xmlNodePtr c = elem->children; c; c = c->next) {
+		if (c->type == XML_ELEMENT_NODE) {
+			xmlDocPtr d = li707__xml_copy_subtree(c);
+			if (!d) {
+				rc = LI707_ENOMEM;
+				break;
+			}
+			int w = xmlNodeDump(b, d, xmlDocGetRootElement(d), 0, 0);
+			xmlFreeDoc(d);
+			if (w < 0) {
+				rc = LI707_ENOMEM;
+				break;
+			}
+		} else if (xmlNodeDump(b, elem->doc, c, 0, 0) < 0) {
+			rc = LI707_ENOMEM;
+			break;
+		}
+		if ((size_t)xmlBufferLength(b) > cap) {
+			rc = LI707_ELIMIT;
+			break;
+		}
+	}
+	if (!rc) {
+		char *s = li707__strndup((const char *)xmlBufferContent(b),
+					 (size_t)xmlBufferLength(b));
+		if (!s)
+			rc = LI707_ENOMEM;
+		else
+			*out = s;
+	}
+	xmlBufferFree(b);
+	return rc;
+}
+
+int li707__xml_raw_content(const struct li707__xmldoc *x, xmlNodePtr elem, size_t cap,
+			   char **out)
+{
+	if (!x || !elem || !out || elem->type != XML_ELEMENT_NODE)
+		return LI707_EINVAL;
+	char *s;
+	size_t cs, ce;
+	if (!elem->children) {
+		s = li707__strdup("");
+	} else if (raw_slice(x, elem, &cs, &ce) && subtree_self_contained(elem)) {
+		if (ce - cs > cap)
+			return LI707_ELIMIT;
+		s = li707__strndup(x->buf + cs, ce - cs);
+	} else {
+		return serialise_children(elem, cap, out);
+	}
+	if (!s)
+		return LI707_ENOMEM;
+	*out = s;
+	return 0;
+}
+
+/* ---- fragments ---- */
+
+static bool all_space(const xmlChar *t)
+{
+	for (; t && *t; t++)
+		if (*t != ' ' && *t != '\t' && *t != '\n' && *t != '\r')
+			return false;
+	return true;
+}
+
+/* Every xsi:type QName below top resolves to a declared namespace. */
+static bool qnames_resolve(xmlNodePtr top)
+{
+	xmlNodePtr n = top;
+	while (n) {
+		if (n->type == XML_ELEMENT_NODE) {
+			for (xmlAttrPtr a = n->properties; a; a = a->next) {
+				if (!a->ns || !xmlStrEqual(a->ns->href, BAD_CAST xsi_ns) ||
+				    !xmlStrEqual(a->name, BAD_CAST "type") || !a->children ||
+				    !a->children->content)
+					continue;
+				xmlChar pbuf[256];
+				const xmlChar *p =
+					qname_prefix(a->children->content, pbuf, sizeof pbuf);
+				if (p && !xmlSearchNs(n->doc, n, p))
+					return false;
+			}
+			if (n->children) {
+				n = n->children;
+				continue;
+			}
+		}
+		while (n != top && !n->next)
+			n = n->parent;
+		if (n == top)
+			break;
+		n = n->next;
+	}
+	return true;
+}
+
+int li707__xml_check_fragment(const char *s, size_t len, const struct li707_limits *lim_in,
+			      bool require_other_ns)
+{
+	struct li707_limits lim = {0};
+	if (lim_in)
+		lim = *lim_in;
+	li707_limits_resolve(&lim);
+	if (!s && len)
+		return LI707_EINVAL;
+	if (len > lim.max_raw_xml_bytes)
+		return LI707_ELIMIT;
+	/* The wrapper binds no namespace, so the fragment must declare every prefix it uses. */
+	static const char open[] = "<w>", close[] = "</w>";
+	size_t n = sizeof open - 1 + len + sizeof close - 1;
+	char *buf = malloc(n);
+	if (!buf)
+		return LI707_ENOMEM;
+	memcpy(buf, open, sizeof open - 1);
+	if (len)
+		memcpy(buf + sizeof open - 1, s, len);
+	memcpy(buf + sizeof open - 1 + len, close, sizeof close - 1);
+
+	struct li707_limits plim = lim;
+	plim.max_document_bytes = n;
+	plim.max_depth = lim.max_depth < UINT_MAX ? lim.max_depth + 1 : lim.max_depth;
+	struct li707__xmldoc x;
+	int rc = li707__xml_parse(buf, n, &plim, NULL, &x, NULL);
+	if (rc)
+		goto free_buf;
+	xmlNodePtr root = xmlDocGetRootElement(x.doc);
+	if (!root || root->ns || !xmlStrEqual(root->name, BAD_CAST "w")) {
+		rc = LI707_EXML;
+		goto done;
+	}
+	if (!qnames_resolve(root)) {
+		rc = LI707_EXML;
+		goto done;
+	}
+	size_t n_elems = 0;
+	for (xmlNodePtr c = root->children; c && require_other_ns; c = c->next) {
+		if (c->type == XML_ELEMENT_NODE) {
+			n_elems++;
+			if (!c->ns || !c->ns->href || !*c->ns->href ||
+			    xmlStrEqual(c->ns->href, BAD_CAST LI707_NS_707))
+				rc = LI707_EINVALID;
+		} else if ((c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) &&
+			   !all_space(c->content)) {
+			rc = LI707_EINVALID;
+		}
+	}
+	if (!rc && require_other_ns && n_elems == 0)
+		rc = LI707_EINVALID;
+done:
+	li707__xml_done(&x);
+free_buf:
+	free(buf);
+	return rc;
+}
