@@ -16,6 +16,7 @@
  *
  * Severity: an ERROR sets the status of the action it concerns (first error wins) and makes
  * the call fail; WARNING and NOTE are information only. */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,12 +48,55 @@ struct ck {
 
 /* ---- paths ---- */
 
+/* vsnprintf() for the only conversion paths use, %zu, without the cost of stdio (paths are
+ * built for every element the walk visits); any other format goes to vsnprintf(). Same
+ * result, truncation included: returns the full length, writes at most size - 1 bytes and a
+ * NUL. */
+static int path_format(char *dst, size_t size, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static int path_format(char *dst, size_t size, const char *fmt, va_list ap)
+{
+	for (const char *f = strchr(fmt, '%'); f; f = strchr(f + 3, '%'))
+		if (f[1] != 'z' || f[2] != 'u')
+			return vsnprintf(dst, size, fmt, ap);
+	size_t n = 0;
+	for (const char *f = fmt;;) {
+		const char *pct = strchr(f, '%');
+		size_t run = pct ? (size_t)(pct - f) : strlen(f);
+		char num[24];
+		char *digits = num + sizeof num;
+		if (pct) {
+			size_t v = va_arg(ap, size_t);
+			do {
+				*--digits = (char)('0' + v % 10);
+				v /= 10;
+			} while (v);
+		}
+		size_t dn = (size_t)(num + sizeof num - digits);
+		if (n < size) {
+			size_t k = run < size - 1 - n ? run : size - 1 - n;
+			memcpy(dst + n, f, k);
+			if (n + k < size - 1) {
+				size_t kd = dn < size - 1 - n - k ? dn : size - 1 - n - k;
+				memcpy(dst + n + k, digits, kd);
+			}
+		}
+		n += run + dn;
+		if (!pct)
+			break;
+		f = pct + 3; /* past "%zu" */
+	}
+	if (size)
+		dst[n < size ? n : size - 1] = '\0';
+	return n > INT_MAX ? -1 : (int)n;
+}
+
 static void path_set(struct ck *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void path_set(struct ck *c, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(c->path, sizeof c->path, fmt, ap);
+	int n = path_format(c->path, sizeof c->path, fmt, ap);
 	va_end(ap);
 	c->plen = n < 0 ? 0 : ((size_t)n >= sizeof c->path ? sizeof c->path - 1 : (size_t)n);
 }
@@ -64,7 +108,7 @@ static size_t path_push(struct ck *c, const char *fmt, ...)
 	size_t mark = c->plen;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(c->path + c->plen, sizeof c->path - c->plen, fmt, ap);
+	int n = path_format(c->path + c->plen, sizeof c->path - c->plen, fmt, ap);
 	va_end(ap);
 	if (n > 0)
 		c->plen += (size_t)n < sizeof c->path - c->plen ? (size_t)n

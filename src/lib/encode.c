@@ -4,97 +4,287 @@
  * li707_message_encode() refuses before it writes: the model first passes the checker
  * (check.c, the same rules the decoder applies), then every piece of raw content (glossary,
  * CSP xmlData, schemaContent) must be a well-formed, namespace-complete fragment
- * (xmlsafe.c). Only then is the document streamed with libxml2's xmlTextWriter into an
- * xmlBuffer, one writer function per schema type, in the element order of the official
- * TS 103 120 examples and of schemas/ts_103707.xsd.
+ * (xmlsafe.c) in which no unprefixed element would inherit the TS 103 707 default namespace
+ * (a tag scan over the already-parsed fragment; the hardened parser when the scan is
+ * unsure). Only then is the document written, one writer function per schema type, in the
+ * element order of the official TS 103 120 examples and of schemas/ts_103707.xsd.
  *
- * Raw content is written byte for byte (xmlTextWriterWriteRaw) straight after the start tag
- * and followed by the end tag: the writer's indentation never adds whitespace inside those
- * elements (it indents only before start tags that follow an end tag and before end tags of
- * elements holding child elements it wrote itself), so a decoder slicing the content of
- * <xmlData> gets the CSP's exact bytes (TS103707 R-CSP-2). test_encode checks this.
+ * The writer is our own: a growable buffer (doubling, overflow-checked, ENOMEM on failure,
+ * every call a no-op after an error) into which each call copies a whole start tag, end tag
+ * or leaf element at once. Output is exactly what libxml2's xmlTextWriter gave with
+ * two-space indentation (the golden files pin it down byte for byte): one element per line,
+ * <name/> for empty text, text escaped as & < > " and CR (&#13;), attribute values also tab
+ * and LF. xmlTextWriter cost ~80% of encoding (a linked-list stack, a string write per
+ * token, an identity UTF-8 "conversion", a copy out of its buffer); the checker already
+ * guarantees UTF-8 without forbidden characters, so nothing is left for it to do.
+ * docs/internals/encode.md has the details.
+ *
+ * Raw content is copied byte for byte straight after the start tag and followed by the end
+ * tag on the same line: no whitespace is ever added inside those elements, so a decoder
+ * slicing the content of <xmlData> gets the CSP's exact bytes (TS103707 R-CSP-2); an empty
+ * one is <name></name>. test_encode checks this.
  *
  * Responses (R-TRN-3) are built as models and encoded by the same code. */
-#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/xmlwriter.h>
-
 #include "internal.h"
 
 #define LONGSTRING_MAX 65535u /* TS 103 280 LongString */
+#define ENC_MAX_DEPTH 32      /* our schema nests at most 19 elements deep */
+#define ENC_INITIAL 8192
 
-/* ---- writer helpers: every call is a no-op once an error was seen ---- */
+/* ---- output buffer and writer: every call is a no-op once an error was seen ----
+ *
+ * The layout is the one libxml2's xmlTextWriter produced with indentation on (two spaces),
+ * which the golden files pin down: each element on its own line, indented by its depth; a
+ * leaf with text is <name>text</name>, a leaf with empty text <name/>, raw content goes
+ * straight after the start tag and its end tag follows on the same line. Each call reserves
+ * what it writes at once and then copies into the buffer. */
 
-struct enc {
-	xmlTextWriterPtr w;
-	int rc;
+struct enc_name {
+	const char *s; /* a string literal */
+	size_t len;
 };
 
-static void w_check(struct enc *e, int r)
+struct enc {
+	char *buf;
+	size_t len, cap; /* cap > len always leaves room for the final NUL */
+	int rc;
+	unsigned depth;
+	bool open; /* the start tag of names[depth - 1] still lacks its '>' */
+	struct enc_name names[ENC_MAX_DEPTH];
+};
+
+/* Room for n more bytes and the final NUL; false (and rc set) when there is none. */
+static bool reserve(struct enc *e, size_t n)
 {
-	if (r < 0 && !e->rc)
-		e->rc = LI707_ENOMEM; /* the memory writer fails only on allocation */
+	if (e->rc)
+		return false;
+	if (n < e->cap - e->len)
+		return true;
+	size_t cap = e->cap ? e->cap : ENC_INITIAL;
+	while (n >= cap - e->len) {
+		if (cap > SIZE_MAX / 2) {
+			e->rc = LI707_ENOMEM;
+			return false;
+		}
+		cap *= 2;
+	}
+	char *p = realloc(e->buf, cap);
+	if (!p) {
+		e->rc = LI707_ENOMEM;
+		return false;
+	}
+	e->buf = p;
+	e->cap = cap;
+	return true;
 }
 
+static char *cpy(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* Escapes. Text content gets what libxml2's xmlEncodeSpecialChars gave: & < > " and CR (as
+ * a reference, so that the CR survives a parser's end-of-line normalisation); attribute
+ * values also tab and LF (attribute-value normalisation would turn them into spaces). Every
+ * other byte, UTF-8 included, is copied: the checker made sure each text value is UTF-8
+ * without characters XML forbids. */
+struct esc {
+	const char *rep[256];
+	unsigned char extra[256]; /* strlen(rep[c]) - 1, 0 for bytes copied as they are */
+};
+
+static const struct esc esc_text = {
+	.rep = {['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;",
+		['\r'] = "&#13;"},
+	.extra = {['&'] = 4, ['<'] = 3, ['>'] = 3, ['"'] = 5, ['\r'] = 4},
+};
+
+static const struct esc esc_attr = {
+	.rep = {['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;",
+		['\r'] = "&#13;", ['\t'] = "&#9;", ['\n'] = "&#10;"},
+	.extra = {['&'] = 4, ['<'] = 3, ['>'] = 3, ['"'] = 5, ['\r'] = 4, ['\t'] = 3, ['\n'] = 4},
+};
+
+/* Length of s once escaped; SIZE_MAX if that cannot be represented. */
+static size_t escaped_len(const char *s, size_t n, const struct esc *t)
+{
+	if (n > SIZE_MAX / 8)
+		return SIZE_MAX;
+	size_t r = n;
+	for (size_t i = 0; i < n; i++)
+		r += t->extra[(unsigned char)s[i]];
+	return r;
+}
+
+static char *cpy_escaped(char *p, const char *s, size_t n, size_t escaped, const struct esc *t)
+{
+	if (escaped == n)
+		return cpy(p, s, n);
+	for (size_t i = 0; i < n; i++) {
+		const char *rep = t->rep[(unsigned char)s[i]];
+		if (rep)
+			p = cpy(p, rep, (size_t)t->extra[(unsigned char)s[i]] + 1);
+		else
+			*p++ = s[i];
+	}
+	return p;
+}
+
+#define INDENT_MAX (2 * ENC_MAX_DEPTH)
+static const char spaces[INDENT_MAX + 1] = "                                "
+					   "                                ";
+
+/* The bytes that end a pending start tag before an element: ">\n". */
+static char *close_start(struct enc *e, char *p)
+{
+	if (e->open) {
+		*p++ = '>';
+		*p++ = '\n';
+		e->open = false;
+	}
+	return p;
+}
+
+/* <name (the '>' comes with the first child, or "/>" with w_end). name must stay valid until
+ * the matching w_end(): the writer uses literals. */
 static void w_start(struct enc *e, const char *name)
 {
-	if (!e->rc)
-		w_check(e, xmlTextWriterStartElement(e->w, BAD_CAST name));
+	if (e->rc)
+		return;
+	if (e->depth == ENC_MAX_DEPTH) { /* a bug in this file, not an input error */
+		e->rc = LI707_EINVAL;
+		return;
+	}
+	size_t n = strlen(name), ind = 2 * (size_t)e->depth;
+	if (!reserve(e, 2 + ind + 1 + n))
+		return;
+	char *p = close_start(e, e->buf + e->len);
+	p = cpy(p, spaces, ind);
+	*p++ = '<';
+	p = cpy(p, name, n);
+	e->len = (size_t)(p - e->buf);
+	e->names[e->depth++] = (struct enc_name){name, n};
+	e->open = true;
 }
 
+/* "/>" when the element got no child; else the end tag on its own line, indented. */
 static void w_end(struct enc *e)
 {
-	if (!e->rc)
-		w_check(e, xmlTextWriterEndElement(e->w));
+	if (e->rc)
+		return;
+	struct enc_name nm = e->names[--e->depth];
+	size_t ind = 2 * (size_t)e->depth;
+	if (!reserve(e, ind + 2 + nm.len + 2))
+		return;
+	char *p = e->buf + e->len;
+	if (e->open) {
+		p = cpy(p, "/>\n", 3);
+		e->open = false;
+	} else {
+		p = cpy(p, spaces, ind);
+		p = cpy(p, "</", 2);
+		p = cpy(p, nm.s, nm.len);
+		p = cpy(p, ">\n", 2);
+	}
+	e->len = (size_t)(p - e->buf);
 }
 
+/* An attribute of the element just started, before anything else is written into it. */
 static void w_attr(struct enc *e, const char *name, const char *value)
 {
-	if (!e->rc)
-		w_check(e, xmlTextWriterWriteAttribute(e->w, BAD_CAST name, BAD_CAST value));
+	if (e->rc)
+		return;
+	size_t n = strlen(name), vn = strlen(value), ve = escaped_len(value, vn, &esc_attr);
+	if (!e->open || ve == SIZE_MAX || ve > SIZE_MAX - n - 4) {
+		e->rc = e->open ? LI707_ENOMEM : LI707_EINVAL;
+		return;
+	}
+	if (!reserve(e, 1 + n + 2 + ve + 1))
+		return;
+	char *p = e->buf + e->len;
+	*p++ = ' ';
+	p = cpy(p, name, n);
+	p = cpy(p, "=\"", 2);
+	p = cpy_escaped(p, value, vn, ve, &esc_attr);
+	*p++ = '"';
+	e->len = (size_t)(p - e->buf);
 }
 
-/* <name>text</name>, text escaped by the writer. */
+/* A whole leaf element on its own line: <name>content</name>, content escaped (escape) or
+ * copied byte for byte (NULL). Empty content gives <name/> when escaped (a text value),
+ * <name></name> when raw (what libxml2's writer gave, and tests pin). */
+static void w_leaf(struct enc *e, const char *name, const char *content, const struct esc *escape)
+{
+	if (e->rc)
+		return;
+	size_t n = strlen(name), ind = 2 * (size_t)e->depth, cn = strlen(content);
+	size_t ce = escape ? escaped_len(content, cn, escape) : cn;
+	if (ce == SIZE_MAX || ce > SIZE_MAX - 2 * n - INDENT_MAX - 16) {
+		e->rc = LI707_ENOMEM;
+		return;
+	}
+	if (!reserve(e, 2 + ind + 1 + n + 1 + ce + 2 + n + 2))
+		return;
+	char *p = close_start(e, e->buf + e->len);
+	p = cpy(p, spaces, ind);
+	*p++ = '<';
+	p = cpy(p, name, n);
+	if (escape && cn == 0) {
+		p = cpy(p, "/>\n", 3);
+	} else {
+		*p++ = '>';
+		p = escape ? cpy_escaped(p, content, cn, ce, escape) : cpy(p, content, cn);
+		p = cpy(p, "</", 2);
+		p = cpy(p, name, n);
+		p = cpy(p, ">\n", 2);
+	}
+	e->len = (size_t)(p - e->buf);
+}
+
+/* <name>text</name> with text escaped; <name/> for "". */
 static void w_text(struct enc *e, const char *name, const char *text)
 {
-	w_start(e, name);
-	if (!e->rc && *text)
-		w_check(e, xmlTextWriterWriteString(e->w, BAD_CAST text));
-	w_end(e);
+	w_leaf(e, name, text, &esc_text);
 }
 
 static void w_uint(struct enc *e, const char *name, uint64_t v)
 {
 	char buf[24];
-	snprintf(buf, sizeof buf, "%" PRIu64, v);
-	w_text(e, name, buf);
+	char *p = buf + sizeof buf;
+	*--p = '\0';
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	w_leaf(e, name, p, &esc_text);
 }
 
 static void w_bool(struct enc *e, const char *name, bool v)
 {
-	w_text(e, name, v ? "true" : "false");
+	w_leaf(e, name, v ? "true" : "false", &esc_text);
 }
 
 /* <name>raw</name> with raw copied byte for byte (checked beforehand by
- * li707__xml_check_fragment). The empty string gives <name></name>. */
+ * li707__xml_check_fragment and the checker's UTF-8 rule). "" gives <name></name>. */
 static void w_raw(struct enc *e, const char *name, const char *raw)
 {
-	w_start(e, name);
-	size_t len = strlen(raw);
-	if (!e->rc && len == 0) /* "<name></name>" rather than "<name/>" */
-		w_check(e, xmlTextWriterWriteRaw(e->w, BAD_CAST ""));
-	/* xmlTextWriterWriteRawLen takes an int; the checker caps raw content at
-	 * max_raw_xml_bytes (4 MiB by default), but slice anyway rather than truncate. */
-	while (!e->rc && len) {
-		int n = len > (1u << 30) ? (1 << 30) : (int)len;
-		w_check(e, xmlTextWriterWriteRawLen(e->w, BAD_CAST raw, n));
-		raw += n;
-		len -= (size_t)n;
-	}
-	w_end(e);
+	w_leaf(e, name, raw, NULL);
+}
+
+/* The XML declaration, first thing in the buffer. */
+static void w_declaration(struct enc *e)
+{
+	static const char decl[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+	if (!reserve(e, sizeof decl - 1))
+		return;
+	memcpy(e->buf + e->len, decl, sizeof decl - 1);
+	e->len += sizeof decl - 1;
 }
 
 /* ---- TS 103 120 Core: header ---- */
@@ -340,10 +530,7 @@ static void write_response_payload(struct enc *e, const struct li707_message *m)
 
 static void write_message(struct enc *e, const struct li707_message *m)
 {
-	w_check(e, xmlTextWriterSetIndent(e->w, 1));
-	w_check(e, xmlTextWriterSetIndentString(e->w, BAD_CAST "  "));
-	if (!e->rc)
-		w_check(e, xmlTextWriterStartDocument(e->w, "1.0", "UTF-8", NULL));
+	w_declaration(e);
 	w_start(e, "HI1Message");
 	w_attr(e, "xmlns", LI707_NS_CORE);
 	w_attr(e, "xmlns:common", LI707_NS_COMMON);
@@ -357,8 +544,6 @@ static void write_message(struct enc *e, const struct li707_message *m)
 		write_response_payload(e, m);
 	w_end(e);
 	w_end(e);
-	if (!e->rc)
-		w_check(e, xmlTextWriterEndDocument(e->w));
 }
 
 /* ---- raw content checks (R-CSP-1, R-CSP-2) ---- */
@@ -390,17 +575,124 @@ static bool has_unprefixed_tag(const char *s, size_t len)
 	return false;
 }
 
+/* The end of the first occurrence of lit in [p, end), or NULL. */
+static const char *skip_past(const char *p, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+	for (; (size_t)(end - p) >= n; p++)
+		if (*p == *lit && memcmp(p, lit, n) == 0)
+			return p + n;
+	return NULL;
+}
+
+static bool is_space(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+/* The namespace rule of inherits_default_ns() by scanning tags, for a fragment that
+ * li707__xml_check_fragment() accepted (so well-formed, no DOCTYPE): 1 when some unprefixed
+ * element has no xmlns="..." (or xmlns="") on itself or an ancestor inside the fragment,
+ * 0 when none, -1 on anything it does not expect (the caller then parses). The default
+ * namespace in scope is declared by the outermost declaring ancestor onwards, so the depth
+ * of that ancestor is all the state the scan needs. */
+static int scan_default_ns(const char *s, size_t len)
+{
+	const char *p = s, *end = s + len;
+	size_t depth = 0, decl_at = 0; /* decl_at: depth of the outermost xmlns=, 0 = none */
+	while ((p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+		p++;
+		if (p == end)
+			return -1;
+		if (*p == '!' || *p == '?') {
+			const char *q = end - p >= 3 && memcmp(p, "!--", 3) == 0 ? skip_past(p + 3, end, "-->")
+					: end - p >= 8 && memcmp(p, "![CDATA[", 8) == 0
+						? skip_past(p + 8, end, "]]>")
+					: *p == '?' ? skip_past(p + 1, end, "?>")
+						    : NULL;
+			if (!q)
+				return -1;
+			p = q;
+			continue;
+		}
+		if (*p == '/') { /* end tag */
+			if (depth == 0)
+				return -1;
+			if (decl_at == depth)
+				decl_at = 0;
+			depth--;
+			continue;
+		}
+		/* start tag: name, then attributes up to '>' or "/>" */
+		const char *name = p;
+		while (p < end && !is_space(*p) && *p != '/' && *p != '>')
+			p++;
+		bool prefixed = memchr(name, ':', (size_t)(p - name)) != NULL;
+		bool declares = false, empty = false;
+		for (;;) {
+			while (p < end && is_space(*p))
+				p++;
+			if (p == end)
+				return -1;
+			if (*p == '>')
+				break;
+			if (*p == '/') {
+				if (end - p < 2 || p[1] != '>')
+					return -1;
+				empty = true;
+				p++;
+				break;
+			}
+			const char *an = p;
+			while (p < end && !is_space(*p) && *p != '=')
+				p++;
+			bool is_xmlns = p - an == 5 && memcmp(an, "xmlns", 5) == 0;
+			while (p < end && is_space(*p))
+				p++;
+			if (p == end || *p != '=')
+				return -1;
+			p++;
+			while (p < end && is_space(*p))
+				p++;
+			if (p == end || (*p != '"' && *p != '\''))
+				return -1;
+			const char *close = memchr(p + 1, *p, (size_t)(end - p - 1));
+			if (!close)
+				return -1;
+			p = close + 1;
+			declares |= is_xmlns;
+		}
+		p++; /* past '>' */
+		depth++;
+		if (!decl_at && declares)
+			decl_at = depth;
+		if (!decl_at && !prefixed)
+			return 1;
+		if (empty) {
+			if (decl_at == depth)
+				decl_at = 0;
+			depth--;
+		}
+	}
+	return depth == 0 ? 0 : -1;
+}
+
 /* EINVALID when some element of the fragment is unprefixed without a default namespace
  * declared inside the fragment (0 otherwise, or the parse error). Written into <glossary>,
  * <xmlData> or <schemaContent>, which are in the TS 103 707 default namespace, such an
  * element would silently move into that namespace: the bytes would survive but not their
- * meaning. The fragment is parsed (hardened parser) inside a wrapper whose default namespace
- * is a sentinel; an element that ends up in the sentinel namespace is one of those.
- * (xmlns="" is fine: the element stays in no namespace.) */
+ * meaning. Called only after li707__xml_check_fragment() accepted the fragment; the tag
+ * scan above decides; should it meet anything it does not expect, the fragment is parsed
+ * (hardened parser) inside a wrapper whose default namespace is a sentinel, and an element
+ * that ends up in the sentinel namespace is one of those. (xmlns="" is fine: the element
+ * stays in no namespace.) */
 static int inherits_default_ns(const char *s, size_t len, const struct li707_limits *lim)
 {
 	if (!has_unprefixed_tag(s, len))
 		return 0; /* every start tag has a prefix: nothing can inherit the default */
+	int scan = scan_default_ns(s, len);
+	if (scan >= 0)
+		return scan ? LI707_EINVALID : 0;
 	static const char open[] = "<w xmlns=\"" SENTINEL_NS "\">", close[] = "</w>";
 	size_t n = sizeof open - 1 + len + sizeof close - 1;
 	char *buf = malloc(n);
@@ -540,33 +832,19 @@ int li707_message_encode(const struct li707_message *m, char **out, size_t *out_
 	if (rc != 0)
 		return rc;
 
-	xmlBufferPtr buf = xmlBufferCreateSize(8192);
-	if (!buf)
-		return LI707_ENOMEM;
-	/* The default (exact) scheme regrows by a few bytes: quadratic on large messages. */
-	xmlBufferSetAllocationScheme(buf, XML_BUFFER_ALLOC_DOUBLEIT);
-	struct enc e = {xmlNewTextWriterMemory(buf, 0), 0};
-	if (!e.w) {
-		xmlBufferFree(buf);
-		return LI707_ENOMEM;
-	}
+	struct enc e = {0};
 	write_message(&e, m);
-	xmlFreeTextWriter(e.w); /* flushes into buf */
+	if (!e.rc && (e.depth != 0 || !e.buf))
+		e.rc = LI707_EINVAL; /* unbalanced writer calls: a bug in this file */
 	if (e.rc) {
-		xmlBufferFree(buf);
+		free(e.buf);
 		return e.rc;
 	}
-	size_t len = (size_t)xmlBufferLength(buf);
-	char *s = malloc(len + 1);
-	if (!s) {
-		xmlBufferFree(buf);
-		return LI707_ENOMEM;
-	}
-	memcpy(s, xmlBufferContent(buf), len);
-	s[len] = '\0';
-	xmlBufferFree(buf);
-	*out = s;
-	*out_len = len;
+	e.buf[e.len] = '\0'; /* reserve() always keeps room for it */
+	/* Give back the slack of the last doubling (shrinking in place is cheap). */
+	char *s = e.cap - e.len > e.len / 4 ? realloc(e.buf, e.len + 1) : NULL;
+	*out = s ? s : e.buf;
+	*out_len = e.len;
 	return 0;
 }
 
