@@ -593,10 +593,19 @@ static void check_delivery(struct ck *c, size_t ai, const struct li707_delivery 
 		ERR(c, d->object_id, "/ObjectIdentifier", "R-DEL-1",
 		    "ObjectIdentifier is not a canonical lower-case UUID");
 
-	/* TS103707 R-DEL-4 (Table 2): the object belongs to the receiver. */
+	/* TS103707 R-DEL-4 (Table 2): the object belongs to the receiver. Table 2 is TS 103 707's
+	 * rule: a DELIVER of another kind (already reported ENOT707) is only held to the TS 103 120
+	 * syntax of the fields it has. */
 	const char *cc = arr_str(d->country_code, sizeof d->country_code);
 	const char *rcc = arr_str(h->receiver_cc, sizeof h->receiver_cc);
-	if (!cc || !*cc)
+	if (not707) {
+		if (cc && *cc && !li707_check_country(cc))
+			ERR(c, d->country_code, "/CountryCode", "R-DEL-4",
+			    "CountryCode is not an ISO 3166-1 alpha-2 or user-assigned code");
+		if (d->owner_id)
+			text_ok(c, d->owner_id, NULL, "/OwnerIdentifier", "R-DEL-4", "OwnerIdentifier",
+				SHORTSTRING_MAX, false);
+	} else if (!cc || !*cc)
 		ERR(c, d, "/CountryCode", "R-DEL-4", "CountryCode is missing");
 	else if (!li707_check_country(cc))
 		ERR(c, d->country_code, "/CountryCode", "R-DEL-4",
@@ -604,7 +613,8 @@ static void check_delivery(struct ck *c, size_t ai, const struct li707_delivery 
 	else if (!rcc || strcmp(cc, rcc) != 0)
 		ERR(c, d->country_code, "/CountryCode", "R-DEL-4",
 		    "CountryCode differs from the header's ReceiverIdentifier CountryCode");
-	if (text_required(c, d->owner_id, d, "/OwnerIdentifier", "R-DEL-4", "OwnerIdentifier",
+	if (!not707 &&
+	    text_required(c, d->owner_id, d, "/OwnerIdentifier", "R-DEL-4", "OwnerIdentifier",
 			  SHORTSTRING_MAX, false) &&
 	    (!h->receiver_id || strcmp(d->owner_id, h->receiver_id) != 0))
 		ERR(c, d->owner_id, "/OwnerIdentifier", "R-DEL-4",

@@ -581,6 +581,34 @@ static void test_del1_action_status_per_action(void **state)
 	li707_message_free(m);
 }
 
+/* TS103707 R-DEL-4: Table 2 is TS 103 707's rule; a DELIVER of another kind (as the official
+ * request5 examples, which carry no CountryCode/OwnerIdentifier) gets ENOT707 and nothing from
+ * Table 2, while a malformed CountryCode is still a TS 103 120 syntax error. */
+static void test_del4_table2_not_applied_to_non707(void **state)
+{
+	(void)state;
+	struct li707_message *m = fx_request(1);
+	struct li707_delivery *d = m->actions[0].delivery;
+	drop_items(d);
+	d->payload = LI707_PAYLOAD_BINARY;
+	d->country_code[0] = '\0';
+	fx_set(&d->owner_id, NULL);
+	struct li707_diags diags = {0};
+	int st[1] = {-1};
+	assert_int_equal(li707__message_check(m, NULL, &diags, NULL, st), LI707_EINVALID);
+	assert_int_equal(st[0], LI707_ENOT707);
+	assert_int_equal(diags.n_errors, 1);
+	assert_null(find(&diags, E, LI707_EINVALID, "R-DEL-4", OBJ "/CountryCode"));
+	li707_diags_clear(&diags);
+
+	memcpy(d->country_code, "xx", 3);
+	assert_int_equal(li707__message_check(m, NULL, &diags, NULL, st), LI707_EINVALID);
+	assert_int_equal(st[0], LI707_ENOT707);
+	assert_non_null(find(&diags, E, LI707_EINVALID, "R-DEL-4", OBJ "/CountryCode"));
+	li707_diags_clear(&diags);
+	li707_message_free(m);
+}
+
 static void test_del1_duplicate_action_id(void **state)
 {
 	(void)state;
@@ -764,6 +792,7 @@ int main(void)
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_del1_action_status_per_action),
 		cmocka_unit_test(test_del1_duplicate_action_id),
+		cmocka_unit_test(test_del4_table2_not_applied_to_non707),
 		cmocka_unit_test(test_core5_duplicate_url_across_actions),
 		cmocka_unit_test(test_check_lines_from_linemap),
 		cmocka_unit_test(test_check_messages_never_quote_values),
