@@ -4,8 +4,9 @@
 # Usage: scripts/deps.sh [build|all]   (build: compiler and libraries only)
 set -euo pipefail
 
-build_pkgs=(gcc make cmake pkg-config libxml2-dev libssl-dev libjansson-dev libcmocka-dev)
-test_pkgs=(libxml2-utils openssl clang libclang-rt-14-dev time)
+build_pkgs=(gcc make cmake pkg-config libxml2-dev libssl-dev libjansson-dev libcmocka-dev
+            libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev)
+test_pkgs=(libxml2-utils openssl clang libclang-rt-14-dev time curl gnutls-bin nginx wrk)
 case "${1:-all}" in
   build) want=("${build_pkgs[@]}") ;;
   all) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
@@ -29,4 +30,4 @@ fi
 echo "li707: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-$cmd
+$cmd -qq
