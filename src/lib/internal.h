@@ -6,16 +6,18 @@
  *   model.c   allocation and defaults of the data model
  *   diag.c    diagnostics list
  *   linemap.c pointer -> input line map (decoder to checker)
- *   xmlsafe.c the one hardened libxml2 entry point (no DTD, no entities, no network, caps,
- *             byte offsets for raw content)
+ *   xmlsafe.c the hardened libxml2 entry points, streaming and DOM (no DTD, no entities,
+ *             no network, caps, byte offsets for raw content, per-thread parser context)
  *   check.c   every value/consistency rule on a model, shared by encoder and decoder
- *   decode.c  DOM -> model (structure), then check.c
+ *   decode.c  streaming (SAX) -> model (structure), then check.c; with decode_schema.c
+ *             (the schema tables) and decode_raw.c (raw content), private decode.h
  *   encode.c  model -> XML (xmlTextWriter), after check.c; responses
  *   schema.c  XSD sets and validation
  *   hash.c    Annex D.4 */
 #ifndef LI707_INTERNAL_H
 #define LI707_INTERNAL_H
 
+#include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -100,6 +102,47 @@ int li707__xml_raw_content(const struct li707__xmldoc *x, xmlNodePtr elem, size_
  * lim->max_raw_xml_bytes or deeper than lim->max_depth) or LI707_ENOMEM. lim may be NULL. */
 int li707__xml_check_fragment(const char *s, size_t len, const struct li707_limits *lim,
 			      bool require_other_ns);
+
+/* Streaming parse (the decoder): the same hardening as li707__xml_parse (no DTD, no
+ * entities, no network, size and depth caps, errors into diags, never printed), but no
+ * document is built: the callbacks receive the SAX2 events (names and namespace URIs are
+ * interned in ctxt->dict). text gets character data and CDATA sections (cdata true).
+ * A callback may stop the parse with li707__sax_halt() (the result is then 0 unless
+ * libxml2 found an error first). lim must be resolved. Uses a per-thread cached parser
+ * context (see xmlsafe.c). */
+struct li707__sax_handler {
+	void (*start)(void *u, xmlParserCtxtPtr ctxt, const xmlChar *localname,
+		      const xmlChar *prefix, const xmlChar *uri, int nb_ns, const xmlChar **ns,
+		      int nb_attrs, const xmlChar **attrs);
+	void (*end)(void *u, xmlParserCtxtPtr ctxt, const xmlChar *localname,
+		    const xmlChar *prefix, const xmlChar *uri);
+	void (*text)(void *u, xmlParserCtxtPtr ctxt, const xmlChar *s, int len, bool cdata);
+	void (*comment)(void *u, xmlParserCtxtPtr ctxt, const xmlChar *v);
+	void (*pi)(void *u, xmlParserCtxtPtr ctxt, const xmlChar *target, const xmlChar *data);
+};
+int li707__xml_sax_parse(const char *buf, size_t len, const struct li707_limits *lim,
+			 const struct li707__sax_handler *h, void *u, struct li707_diags *diags);
+void li707__sax_halt(xmlParserCtxtPtr ctxt);
+/* Offset of the '<' of the start tag being reported (verified against the input). */
+bool li707__sax_tag_start(xmlParserCtxtPtr ctxt, size_t *abs);
+/* Offset of the parser's position (just past the tag being reported); false when the input
+ * is converted (offsets are then not those of the caller's bytes). */
+bool li707__sax_pos(xmlParserCtxtPtr ctxt, size_t *abs);
+/* Nonzero and stable while ctxt (and its dictionary) is the thread's cached one. */
+unsigned long li707__sax_generation(xmlParserCtxtPtr ctxt);
+void li707__xml_thread_cleanup(void);
+
+/* The bytes between the start tag at start and the end tag ending at end (the element's
+ * span in buf): 0 with *out a new string, LI707_ELIMIT over cap, LI707_EXML when the span
+ * is not an element's, LI707_ENOMEM. */
+int li707__xml_slice_content(const char *buf, size_t len, size_t start, size_t end, size_t cap,
+			     char **out);
+
+/* li707__xml_raw_content for an element of a partial document built while streaming:
+ * [start, end) is the element's span in buf (start at '<', end past '>'), when known.
+ * *sliced: the exact bytes were returned (namespace-complete); else a serialisation. */
+int li707__xml_raw_content_span(const char *buf, size_t len, size_t start, size_t end,
+				xmlNodePtr elem, size_t cap, char **out, bool *sliced);
 
 /* A new document whose root element is a deep copy of node, with every namespace in scope
  * at node declared on the root (xmlns="" when no default namespace is in scope), so the copy

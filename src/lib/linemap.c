@@ -5,7 +5,13 @@
  * key NULL (NULL keys are refused). The table doubles when it would pass 50% load, so
  * probes stay short. Pointer keys are hashed with a 64-bit finaliser (splitmix64's mixer)
  * because heap addresses share their low bits (alignment) and high bits. There is no
- * delete: a map lives for one decode. */
+ * delete: a map lives for one decode.
+ *
+ * The table is built lazily. A put only appends (key, line) to a log; the first lookup
+ * after puts indexes the new log entries, in order, so a later put of a key still replaces
+ * an earlier one. A valid message is decoded and checked without a single lookup, so it
+ * never pays for hashing; a message with findings pays once. The lookup is on a const map:
+ * the index is a cache, and a map is used by one thread (one decode). */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -19,6 +25,9 @@ struct linemap_slot {
 };
 
 struct li707__linemap {
+	struct linemap_slot *log; /* every put, in order */
+	size_t n_log, cap_log;
+	size_t indexed;           /* log entries already in slots */
 	struct linemap_slot *slots;
 	size_t cap; /* power of two */
 	size_t n;
@@ -53,6 +62,7 @@ void li707__linemap_free(struct li707__linemap *m)
 {
 	if (!m)
 		return;
+	free(m->log);
 	free(m->slots);
 	free(m);
 }
@@ -87,27 +97,56 @@ int li707__linemap_put(struct li707__linemap *m, const void *key, long line)
 {
 	if (!m || !key)
 		return LI707_EINVAL;
-	struct linemap_slot *s = find(m->slots, m->cap, key);
-	if (s->key) {
-		s->line = line; /* replace */
-		return 0;
+	if (m->n_log == m->cap_log) {
+		if (m->cap_log > SIZE_MAX / 2 / sizeof *m->log)
+			return LI707_ENOMEM;
+		size_t ncap = m->cap_log ? m->cap_log * 2 : LINEMAP_INITIAL;
+		struct linemap_slot *nl = realloc(m->log, ncap * sizeof *nl);
+		if (!nl)
+			return LI707_ENOMEM;
+		m->log = nl;
+		m->cap_log = ncap;
 	}
-	if ((m->n + 1) * 2 > m->cap) {
-		int rc = grow(m);
-		if (rc != 0)
-			return rc;
-		s = find(m->slots, m->cap, key);
-	}
-	s->key = key;
-	s->line = line;
-	m->n++;
+	m->log[m->n_log].key = key;
+	m->log[m->n_log].line = line;
+	m->n_log++;
 	return 0;
 }
 
-long li707__linemap_get(const struct li707__linemap *m, const void *key)
+/* Puts the log entries not yet indexed into the table. */
+static int index_log(struct li707__linemap *m)
 {
-	if (!m || !key)
+	for (; m->indexed < m->n_log; m->indexed++) {
+		const struct linemap_slot *e = &m->log[m->indexed];
+		struct linemap_slot *s = find(m->slots, m->cap, e->key);
+		if (s->key) {
+			s->line = e->line; /* replace */
+			continue;
+		}
+		if ((m->n + 1) * 2 > m->cap) {
+			int rc = grow(m);
+			if (rc != 0)
+				return rc;
+			s = find(m->slots, m->cap, e->key);
+		}
+		*s = *e;
+		m->n++;
+	}
+	return 0;
+}
+
+long li707__linemap_get(const struct li707__linemap *cm, const void *key)
+{
+	if (!cm || !key)
 		return 0;
+	struct li707__linemap *m = (struct li707__linemap *)cm; /* the index is a cache */
+	if (index_log(m) != 0) {
+		/* out of memory for the index: the log, newest first, still answers */
+		for (size_t i = m->n_log; i-- > 0;)
+			if (m->log[i].key == key)
+				return m->log[i].line;
+		return 0;
+	}
 	const struct linemap_slot *s = find(m->slots, m->cap, key);
 	return s->key ? s->line : 0;
 }

@@ -13,9 +13,21 @@
  *     installed for the duration of the parse, so nothing is ever printed and parsing is
  *     thread-safe after xmlInitParser().
  *
+ * Two entry points share those rules (install_hardening, precheck, read_memory):
+ *   - li707__xml_sax_parse streams: the caller's callbacks get the SAX2 events and no
+ *     document is built (the decoder). It runs on a parser context kept per thread and
+ *     reset between documents, which saves most of the set-up of a small parse; the
+ *     context's dictionary, which keeps every name and namespace URI ever seen, is bounded:
+ *     past DICT_MAX names the context is replaced. li707__xml_check_fragment uses the same
+ *     cached context (its document is freed before it returns);
+ *   - li707__xml_parse builds a DOM (schema validation) on a context of its own, since its
+ *     document may outlive the call and move between threads.
+ *
  * Raw content. TS 103 707 carries foreign XML (glossary, cspDefinedMetadata/xmlData,
  * schemaContent) that must reach the application byte for byte. The SAX wrappers record the
- * absolute byte offsets of every element whose parent is in a chosen namespace:
+ * absolute byte offsets of every element whose parent is in a chosen namespace (the streaming
+ * decoder asks for them, li707__sax_tag_start / li707__sax_pos, when a raw element starts
+ * and ends):
  *   start: when startElementNs is called, input->cur points at the '>' or "/>" that ends
  *          the start tag, and a '<' cannot occur inside a start tag, so scanning back to the
  *          nearest '<' finds the tag's first byte; its absolute offset is
@@ -36,6 +48,7 @@
  * document with every namespace in scope declared (xmlns="" when no default is in scope),
  * and serialised. */
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +90,9 @@ struct pstate {
 	bool ctxfree_seen; /* a context-free error was recorded (one is enough) */
 	startElementNsSAX2Func sax_start;
 	endElementNsSAX2Func sax_end;
+	const struct li707__sax_handler *h; /* streaming parse: the caller's callbacks */
+	void *uctx;
+	bool user_stop;   /* the caller stopped the parse (li707__sax_halt) */
 };
 
 static const char xsi_ns[] = LI707_NS_XSI;
@@ -290,9 +306,8 @@ static bool input_is_plain(xmlParserCtxtPtr ctxt)
 
 /* Absolute offset of the '<' of the start tag being reported, verified against the
  * caller's bytes. */
-static bool locate_start(struct pstate *s, size_t *out)
+static bool locate_start_in(xmlParserCtxtPtr ctxt, const char *buf, size_t len, size_t *out)
 {
-	xmlParserCtxtPtr ctxt = s->ctxt;
 	if (!input_is_plain(ctxt))
 		return false;
 	xmlParserInputPtr in = ctxt->input;
@@ -303,10 +318,15 @@ static bool locate_start(struct pstate *s, size_t *out)
 		return false;
 	size_t abs = (size_t)in->consumed + (size_t)(q - in->base);
 	size_t taglen = (size_t)(in->cur - q);
-	if (abs >= s->len || taglen > s->len - abs || memcmp(s->buf + abs, q, taglen) != 0)
+	if (abs >= len || taglen > len - abs || memcmp(buf + abs, q, taglen) != 0)
 		return false;
 	*out = abs;
 	return true;
+}
+
+static bool locate_start(struct pstate *s, size_t *out)
+{
+	return locate_start_in(s->ctxt, s->buf, s->len, out);
 }
 
 static void on_start(void *ud, const xmlChar *localname, const xmlChar *prefix,
@@ -368,51 +388,10 @@ static void on_end(void *ud, const xmlChar *localname, const xmlChar *prefix, co
 	s->sax_end(ud, localname, prefix, uri);
 }
 
-/* ---- parse ---- */
-
-int li707__xml_parse(const char *buf, size_t len, const struct li707_limits *lim_in,
-		     const char *record_parents_ns, struct li707__xmldoc *out,
-		     struct li707_diags *diags)
+/* The hardening shared by every parse: DTD refusal, predefined entities only, errors
+ * collected (never printed). */
+static void install_hardening(xmlSAXHandlerPtr sax)
 {
-	struct li707_limits lim = {0};
-	if (lim_in)
-		lim = *lim_in;
-	li707_limits_resolve(&lim);
-	if (!out || (!buf && len))
-		return LI707_EINVAL;
-	memset(out, 0, sizeof *out);
-
-	struct pstate s = {.lim = &lim, .diags = diags, .record_ns = record_parents_ns,
-			   .buf = buf, .len = len};
-	if (len > lim.max_document_bytes || len > (size_t)INT_MAX) {
-		char msg[96];
-		snprintf(msg, sizeof msg, "document larger than %zu bytes", lim.max_document_bytes);
-		add_diag(&s, LI707_SEV_ERROR, LI707_ELIMIT, 0, msg);
-		return LI707_ELIMIT;
-	}
-	if (len == 0) {
-		add_diag(&s, LI707_SEV_ERROR, LI707_EXML, 0, "empty document");
-		return LI707_EXML;
-	}
-
-	int rc = LI707_ENOMEM;
-	xmlDocPtr doc = NULL;
-	xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-	if (!ctxt)
-		goto fail_diag;
-	if (record_parents_ns) {
-		s.offs = calloc(1, sizeof *s.offs);
-		if (!s.offs)
-			goto free_ctxt;
-	}
-	s.ctxt = ctxt;
-	ctxt->_private = &s;
-
-	xmlSAXHandlerPtr sax = ctxt->sax;
-	s.sax_start = sax->startElementNs;
-	s.sax_end = sax->endElementNs;
-	sax->startElementNs = on_start;
-	sax->endElementNs = on_end;
 	sax->internalSubset = on_subset;
 	sax->externalSubset = on_subset;
 	sax->entityDecl = on_entity_decl;
@@ -427,18 +406,93 @@ int li707__xml_parse(const char *buf, size_t len, const struct li707_limits *lim
 	sax->error = on_quiet;
 	sax->warning = on_quiet;
 	sax->fatalError = on_quiet;
+}
 
-	/* Not set on purpose: NOENT, DTDLOAD, DTDATTR, DTDVALID, XINCLUDE, HUGE, RECOVER,
-	 * NOBLANKS and NOCDATA (raw content must stay exact). */
-	int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-		   XML_PARSE_COMPACT | XML_PARSE_BIG_LINES;
+/* Not set on purpose: NOENT, DTDLOAD, DTDATTR, DTDVALID, XINCLUDE, HUGE, RECOVER, NOBLANKS
+ * and NOCDATA (raw content must stay exact). */
+#define PARSE_OPTS                                                                            \
+	(XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_COMPACT |      \
+	 XML_PARSE_BIG_LINES)
+
+static xmlDocPtr read_memory(xmlParserCtxtPtr ctxt, struct pstate *s, const char *buf,
+			     size_t len)
+{
 	/* libxml2's "global" error handler is per thread (it is built with threads), so this
 	 * scoped override is seen by this parse only; the caller's handler is put back. */
 	xmlStructuredErrorFunc saved_fn = xmlStructuredError;
 	void *saved_ctx = xmlStructuredErrorContext;
-	xmlSetStructuredErrorFunc(&s, on_context_free_error);
-	doc = xmlCtxtReadMemory(ctxt, buf, (int)len, NULL, NULL, opts);
+	xmlSetStructuredErrorFunc(s, on_context_free_error);
+	xmlDocPtr doc = xmlCtxtReadMemory(ctxt, buf, (int)len, NULL, NULL, PARSE_OPTS);
 	xmlSetStructuredErrorFunc(saved_ctx, saved_fn);
+	return doc;
+}
+
+/* Size checks shared by both entry points. 0 or the code (with a diagnostic). */
+static int precheck(struct pstate *s, size_t len)
+{
+	if (len > s->lim->max_document_bytes || len > (size_t)INT_MAX) {
+		char msg[96];
+		snprintf(msg, sizeof msg, "document larger than %zu bytes",
+			 s->lim->max_document_bytes);
+		add_diag(s, LI707_SEV_ERROR, LI707_ELIMIT, 0, msg);
+		return LI707_ELIMIT;
+	}
+	if (len == 0) {
+		add_diag(s, LI707_SEV_ERROR, LI707_EXML, 0, "empty document");
+		return LI707_EXML;
+	}
+	return 0;
+}
+
+/* ---- parse ---- */
+
+static xmlParserCtxtPtr ctxt_acquire(bool *cached);
+static void ctxt_release(xmlParserCtxtPtr ctxt, bool cached);
+
+/* reuse: parse with the thread's cached context; the document must then be freed on this
+ * thread before the next parse (it shares the context's dictionary). */
+static int parse_dom(const char *buf, size_t len, const struct li707_limits *lim_in,
+		     const char *record_parents_ns, struct li707__xmldoc *out,
+		     struct li707_diags *diags, bool reuse)
+{
+	struct li707_limits lim = {0};
+	if (lim_in)
+		lim = *lim_in;
+	li707_limits_resolve(&lim);
+	if (!out || (!buf && len))
+		return LI707_EINVAL;
+	memset(out, 0, sizeof *out);
+
+	struct pstate s = {.lim = &lim, .diags = diags, .record_ns = record_parents_ns,
+			   .buf = buf, .len = len};
+	int prc = precheck(&s, len);
+	if (prc)
+		return prc;
+
+	int rc = LI707_ENOMEM;
+	xmlDocPtr doc = NULL;
+	bool cached = false;
+	xmlParserCtxtPtr ctxt = reuse ? ctxt_acquire(&cached) : xmlNewParserCtxt();
+	if (!ctxt)
+		goto fail_diag;
+	if (cached)
+		xmlSAXVersion(ctxt->sax, 2); /* a streaming parse may have changed it */
+	if (record_parents_ns) {
+		s.offs = calloc(1, sizeof *s.offs);
+		if (!s.offs)
+			goto free_ctxt;
+	}
+	s.ctxt = ctxt;
+	ctxt->_private = &s;
+
+	xmlSAXHandlerPtr sax = ctxt->sax;
+	s.sax_start = sax->startElementNs;
+	s.sax_end = sax->endElementNs;
+	sax->startElementNs = on_start;
+	sax->endElementNs = on_end;
+	install_hardening(sax);
+
+	doc = read_memory(ctxt, &s, buf, len);
 
 	if (s.err || !doc || !ctxt->wellFormed || !ctxt->nsWellFormed) {
 		rc = s.err ? s.err : LI707_EXML;
@@ -451,15 +505,13 @@ int li707__xml_parse(const char *buf, size_t len, const struct li707_limits *lim
 	out->len = len;
 	out->offsets = s.offs;
 	out->offsets_ok = s.offs && !s.offsets_bad && input_is_plain(ctxt);
-	ctxt->_private = NULL;
-	xmlFreeParserCtxt(ctxt);
+	ctxt_release(ctxt, cached);
 	return 0;
 
 free_doc:
 	xmlFreeDoc(doc);
 free_ctxt:
-	ctxt->_private = NULL;
-	xmlFreeParserCtxt(ctxt);
+	ctxt_release(ctxt, cached);
 	if (s.offs) {
 		free(s.offs->v);
 		free(s.offs);
@@ -468,6 +520,15 @@ free_ctxt:
 fail_diag:
 	add_diag(&s, LI707_SEV_ERROR, LI707_ENOMEM, 0, "out of memory");
 	return rc;
+}
+
+int li707__xml_parse(const char *buf, size_t len, const struct li707_limits *lim,
+		     const char *record_parents_ns, struct li707__xmldoc *out,
+		     struct li707_diags *diags)
+{
+	/* Its documents may outlive the call or move to other threads (schema.c): a context of
+	 * its own, so the dictionary is theirs. */
+	return parse_dom(buf, len, lim, record_parents_ns, out, diags, false);
 }
 
 void li707__xml_done(struct li707__xmldoc *x)
@@ -480,6 +541,223 @@ void li707__xml_done(struct li707__xmldoc *x)
 		free(x->offsets);
 	}
 	memset(x, 0, sizeof *x);
+}
+
+/* ---- streaming parse ----
+ *
+ * One parser context per thread is kept and reused (xmlCtxtReadMemory resets it, keeping its
+ * dictionary, which saves most of the cost of a small parse). The dictionary only grows, with
+ * every distinct name and namespace URI of every document parsed: a peer could grow it at
+ * will, so the context is replaced once the dictionary holds more than DICT_MAX names. A
+ * nested parse on the same thread (a callback that parses) gets a fresh context. The cached
+ * context is freed when its thread exits (a pthread key destructor) or by
+ * li707__xml_thread_cleanup(). */
+
+#define DICT_MAX 10000
+
+struct ctxt_cache {
+	xmlParserCtxtPtr ctxt;
+	bool busy;
+	unsigned long gen; /* changes whenever ctxt (and so its dictionary) is replaced */
+};
+
+static __thread struct ctxt_cache tl_cache;
+static unsigned long gen_counter; /* only ever compared per thread; races are harmless */
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+static bool tl_key_ok;
+
+static void tl_destroy(void *p)
+{
+	xmlFreeParserCtxt(p);
+}
+
+static void tl_init(void)
+{
+	tl_key_ok = pthread_key_create(&tl_key, tl_destroy) == 0;
+}
+
+static xmlParserCtxtPtr ctxt_acquire(bool *cached)
+{
+	*cached = false;
+	if (tl_cache.busy)
+		return xmlNewParserCtxt();
+	if (!tl_cache.ctxt) {
+		pthread_once(&tl_once, tl_init);
+		xmlParserCtxtPtr c = xmlNewParserCtxt();
+		if (!c)
+			return NULL;
+		if (!tl_key_ok || pthread_setspecific(tl_key, c) != 0)
+			return c; /* not cacheable: used once */
+		tl_cache.ctxt = c;
+		tl_cache.gen = __atomic_add_fetch(&gen_counter, 1, __ATOMIC_RELAXED);
+	}
+	tl_cache.busy = true;
+	*cached = true;
+	return tl_cache.ctxt;
+}
+
+static void ctxt_release(xmlParserCtxtPtr ctxt, bool cached)
+{
+	ctxt->_private = NULL;
+	if (!cached) {
+		xmlFreeParserCtxt(ctxt);
+		return;
+	}
+	tl_cache.busy = false;
+	/* Drop the input (it points into the caller's buffer) and bound the dictionary. */
+	xmlCtxtReset(ctxt);
+	if (!ctxt->dict || xmlDictSize(ctxt->dict) > DICT_MAX) {
+		(void)pthread_setspecific(tl_key, NULL);
+		xmlFreeParserCtxt(ctxt);
+		tl_cache.ctxt = NULL;
+	}
+}
+
+void li707__xml_thread_cleanup(void)
+{
+	if (tl_cache.ctxt && !tl_cache.busy) {
+		if (tl_key_ok)
+			(void)pthread_setspecific(tl_key, NULL);
+		xmlFreeParserCtxt(tl_cache.ctxt);
+		tl_cache.ctxt = NULL;
+	}
+}
+
+unsigned long li707__sax_generation(xmlParserCtxtPtr ctxt)
+{
+	return ctxt == tl_cache.ctxt ? tl_cache.gen : 0;
+}
+
+bool li707__sax_tag_start(xmlParserCtxtPtr ctxt, size_t *abs)
+{
+	struct pstate *s = ctxt->_private;
+	return s && locate_start_in(ctxt, s->buf, s->len, abs);
+}
+
+bool li707__sax_pos(xmlParserCtxtPtr ctxt, size_t *abs)
+{
+	xmlParserInputPtr in = ctxt->input;
+	if (!in || !in->base || !in->cur || in->cur < in->base)
+		return false;
+	*abs = (size_t)in->consumed + (size_t)(in->cur - in->base);
+	return input_is_plain(ctxt);
+}
+
+void li707__sax_halt(xmlParserCtxtPtr ctxt)
+{
+	struct pstate *s = ctxt->_private;
+	if (s && !s->stopped) {
+		s->stopped = true;
+		s->user_stop = true;
+		xmlStopParser(ctxt);
+	}
+}
+
+static void sax_start(void *ud, const xmlChar *localname, const xmlChar *prefix,
+		      const xmlChar *uri, int nb_ns, const xmlChar **namespaces, int nb_attrs,
+		      int nb_defaulted, const xmlChar **attrs)
+{
+	xmlParserCtxtPtr ctxt = ud;
+	struct pstate *s = ctxt->_private;
+	(void)nb_defaulted; /* no DTD: nothing is defaulted */
+	if (s->stopped)
+		return;
+	if (++s->depth > s->lim->max_depth) {
+		char msg[96];
+		snprintf(msg, sizeof msg, "elements nested deeper than %u", s->lim->max_depth);
+		stop(s, LI707_ELIMIT, msg);
+		return;
+	}
+	s->h->start(s->uctx, ctxt, localname, prefix, uri, nb_ns, namespaces, nb_attrs, attrs);
+}
+
+static void sax_end(void *ud, const xmlChar *localname, const xmlChar *prefix, const xmlChar *uri)
+{
+	xmlParserCtxtPtr ctxt = ud;
+	struct pstate *s = ctxt->_private;
+	if (s->stopped)
+		return;
+	if (s->depth)
+		s->depth--;
+	s->h->end(s->uctx, ctxt, localname, prefix, uri);
+}
+
+static void sax_chars(void *ud, const xmlChar *ch, int len)
+{
+	xmlParserCtxtPtr ctxt = ud;
+	struct pstate *s = ctxt->_private;
+	if (!s->stopped && s->h->text)
+		s->h->text(s->uctx, ctxt, ch, len, false);
+}
+
+static void sax_cdata(void *ud, const xmlChar *ch, int len)
+{
+	xmlParserCtxtPtr ctxt = ud;
+	struct pstate *s = ctxt->_private;
+	if (!s->stopped && s->h->text)
+		s->h->text(s->uctx, ctxt, ch, len, true);
+}
+
+static void sax_comment(void *ud, const xmlChar *v)
+{
+	xmlParserCtxtPtr ctxt = ud;
+	struct pstate *s = ctxt->_private;
+	if (!s->stopped && s->h->comment)
+		s->h->comment(s->uctx, ctxt, v);
+}
+
+static void sax_pi(void *ud, const xmlChar *target, const xmlChar *data)
+{
+	xmlParserCtxtPtr ctxt = ud;
+	struct pstate *s = ctxt->_private;
+	if (!s->stopped && s->h->pi)
+		s->h->pi(s->uctx, ctxt, target, data);
+}
+
+int li707__xml_sax_parse(const char *buf, size_t len, const struct li707_limits *lim,
+			 const struct li707__sax_handler *h, void *uctx,
+			 struct li707_diags *diags)
+{
+	if (!lim || !h || !h->start || !h->end || (!buf && len))
+		return LI707_EINVAL;
+	struct pstate s = {.lim = lim, .diags = diags, .buf = buf, .len = len, .h = h,
+			   .uctx = uctx};
+	int rc = precheck(&s, len);
+	if (rc)
+		return rc;
+	bool cached;
+	xmlParserCtxtPtr ctxt = ctxt_acquire(&cached);
+	if (!ctxt) {
+		add_diag(&s, LI707_SEV_ERROR, LI707_ENOMEM, 0, "out of memory");
+		return LI707_ENOMEM;
+	}
+	s.ctxt = ctxt;
+	ctxt->_private = &s;
+	xmlSAXHandlerPtr sax = ctxt->sax;
+	xmlSAXVersion(sax, 2);
+	sax->startDocument = NULL; /* no document is built */
+	sax->endDocument = NULL;
+	sax->startElementNs = sax_start;
+	sax->endElementNs = sax_end;
+	sax->characters = sax_chars;
+	sax->ignorableWhitespace = sax_chars;
+	sax->cdataBlock = sax_cdata;
+	sax->comment = sax_comment;
+	sax->processingInstruction = sax_pi;
+	sax->reference = NULL;
+	install_hardening(sax);
+
+	xmlDocPtr doc = read_memory(ctxt, &s, buf, len);
+	xmlFreeDoc(doc); /* none is built; belt and braces */
+	if (s.err) {
+		rc = s.err;
+	} else if (!s.user_stop && (!ctxt->wellFormed || !ctxt->nsWellFormed)) {
+		rc = LI707_EXML;
+		add_diag(&s, LI707_SEV_ERROR, rc, cur_line(ctxt), "XML not well-formed");
+	}
+	ctxt_release(ctxt, cached);
+	return rc;
 }
 
 /* ---- copies with every namespace in scope ---- */
@@ -600,21 +878,16 @@ static bool subtree_self_contained(xmlNodePtr top)
 	return true;
 }
 
-/* [*cs, *ce) = bytes between the end of elem's start tag and the start of its end tag. */
-static bool raw_slice(const struct li707__xmldoc *x, xmlNodePtr elem, size_t *cs, size_t *ce)
+/* [*cs, *ce) = bytes between the end of the start tag at s and the start of the end tag that
+ * ends just before e. */
+static bool span_slice(const char *buf, size_t len, size_t s, size_t e, size_t *cs, size_t *ce)
 {
-	if (!x->offsets_ok || !x->offsets || !elem->_private || !x->buf)
-		return false;
-	size_t idx = (size_t)(uintptr_t)elem->_private - 1;
-	if (idx >= x->offsets->n)
-		return false;
-	size_t s = x->offsets->v[idx].start, e = x->offsets->v[idx].end;
-	if (!e || e > x->len || s >= e || x->buf[s] != '<' || x->buf[e - 1] != '>')
+	if (!buf || !e || e > len || s >= e || buf[s] != '<' || buf[e - 1] != '>')
 		return false;
 	char quote = 0;
 	size_t gt = s + 1;
 	for (; gt < e; gt++) {
-		char ch = x->buf[gt];
+		char ch = buf[gt];
 		if (quote) {
 			if (ch == quote)
 				quote = 0;
@@ -626,18 +899,30 @@ static bool raw_slice(const struct li707__xmldoc *x, xmlNodePtr elem, size_t *cs
 	}
 	if (gt >= e)
 		return false;
-	if (x->buf[gt - 1] == '/') { /* <elem/> */
+	if (buf[gt - 1] == '/') { /* <elem/> */
 		*cs = *ce = gt + 1;
 		return gt + 1 == e;
 	}
 	size_t lt = e - 1;
-	while (lt > gt && x->buf[lt] != '<')
+	while (lt > gt && buf[lt] != '<')
 		lt--;
-	if (lt <= gt || x->buf[lt + 1] != '/')
+	if (lt <= gt || buf[lt + 1] != '/')
 		return false;
 	*cs = gt + 1;
 	*ce = lt;
 	return true;
+}
+
+/* [*cs, *ce) = bytes between the end of elem's start tag and the start of its end tag. */
+static bool raw_slice(const struct li707__xmldoc *x, xmlNodePtr elem, size_t *cs, size_t *ce)
+{
+	if (!x->offsets_ok || !x->offsets || !elem->_private || !x->buf)
+		return false;
+	size_t idx = (size_t)(uintptr_t)elem->_private - 1;
+	if (idx >= x->offsets->n)
+		return false;
+	return span_slice(x->buf, x->len, x->offsets->v[idx].start, x->offsets->v[idx].end, cs,
+			  ce);
 }
 
 static int serialise_children(xmlNodePtr elem, size_t cap, char **out)
@@ -693,6 +978,45 @@ int li707__xml_raw_content(const struct li707__xmldoc *x, xmlNodePtr elem, size_
 		if (ce - cs > cap)
 			return LI707_ELIMIT;
 		s = li707__strndup(x->buf + cs, ce - cs);
+	} else {
+		return serialise_children(elem, cap, out);
+	}
+	if (!s)
+		return LI707_ENOMEM;
+	*out = s;
+	return 0;
+}
+
+int li707__xml_slice_content(const char *buf, size_t len, size_t start, size_t end, size_t cap,
+			     char **out)
+{
+	size_t cs, ce;
+	if (!span_slice(buf, len, start, end, &cs, &ce))
+		return LI707_EXML;
+	if (ce - cs > cap)
+		return LI707_ELIMIT;
+	char *s = li707__strndup(buf + cs, ce - cs);
+	if (!s)
+		return LI707_ENOMEM;
+	*out = s;
+	return 0;
+}
+
+int li707__xml_raw_content_span(const char *buf, size_t len, size_t start, size_t end,
+				xmlNodePtr elem, size_t cap, char **out, bool *sliced)
+{
+	if (!elem || !out || elem->type != XML_ELEMENT_NODE)
+		return LI707_EINVAL;
+	char *s;
+	size_t cs, ce;
+	*sliced = false;
+	if (!elem->children) {
+		s = li707__strdup("");
+	} else if (span_slice(buf, len, start, end, &cs, &ce) && subtree_self_contained(elem)) {
+		if (ce - cs > cap)
+			return LI707_ELIMIT;
+		s = li707__strndup(buf + cs, ce - cs);
+		*sliced = true;
 	} else {
 		return serialise_children(elem, cap, out);
 	}
@@ -769,7 +1093,7 @@ int li707__xml_check_fragment(const char *s, size_t len, const struct li707_limi
 	plim.max_document_bytes = n;
 	plim.max_depth = lim.max_depth < UINT_MAX ? lim.max_depth + 1 : lim.max_depth;
 	struct li707__xmldoc x;
-	int rc = li707__xml_parse(buf, n, &plim, NULL, &x, NULL);
+	int rc = parse_dom(buf, n, &plim, NULL, &x, NULL, true); /* freed below, same thread */
 	if (rc)
 		goto free_buf;
 	xmlNodePtr root = xmlDocGetRootElement(x.doc);
