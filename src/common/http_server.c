@@ -98,7 +98,7 @@ struct rq { /* per request */
 	struct li707_http_req pub;
 	struct MHD_Connection *conn;
 	struct dctx *dc;
-	bool responded, begun, counted, failed;
+	bool responded, begun, counted, failed, deferred;
 	enum sink sink;
 	int fd;
 	li707_http_body_fn fn;
@@ -683,6 +683,8 @@ static bool has_body(struct rq *r)
 	return te != NULL;
 }
 
+static enum MHD_Result decide(struct dctx *dc, struct rq *r);
+
 static enum MHD_Result first_call(struct dctx *dc, struct MHD_Connection *conn, const char *url,
 				  const char *method, void **con_cls)
 {
@@ -700,6 +702,31 @@ static enum MHD_Result first_call(struct dctx *dc, struct MHD_Connection *conn, 
 	atomic_fetch_add(&s->requests, 1);
 	atomic_fetch_add(&s->active, 1);
 	r->counted = true;
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(cl, &end, 10);
+		if (errno == 0 && end != cl && *end == '\0' && cl[0] != '-') {
+			r->pub.has_length = true;
+			r->pub.content_length = v;
+		}
+	}
+	/* MHD 0.9.75 closes the connection after any response queued before the request was
+	 * read completely. A request without a body is complete at the next call: decide there,
+	 * so keep-alive works. A request with a body is decided now, before the body (and before
+	 * any 100 Continue), and its connection closes on refusal - as it must. */
+	if (!has_body(r)) {
+		r->deferred = true;
+		return MHD_YES;
+	}
+	return decide(dc, r);
+}
+
+static enum MHD_Result decide(struct dctx *dc, struct rq *r)
+{
+	struct li707_http_server *s = dc->s;
+	struct MHD_Connection *conn = r->conn;
 
 	/* TS103707 R-SEC-2, R-BIN-A2: who is it? Refused peers get the unknown-URL page, before
 	 * any body is read (with Expect: 100-continue, no 100 is sent: R-BIN-B3). */
@@ -713,16 +740,6 @@ static enum MHD_Result first_call(struct dctx *dc, struct MHD_Connection *conn, 
 		return respond_page(r, 503) == 0 ? MHD_YES : MHD_NO;
 	r->pub.peer = peer->name;
 	r->pub.psk = dc->psk;
-	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl) {
-		char *end;
-		errno = 0;
-		unsigned long long v = strtoull(cl, &end, 10);
-		if (errno == 0 && end != cl && *end == '\0' && cl[0] != '-') {
-			r->pub.has_length = true;
-			r->pub.content_length = v;
-		}
-	}
 	const char *ex = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
 	r->pub.expect_continue = ex && strcasecmp(ex, "100-continue") == 0;
 
@@ -770,6 +787,12 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		r->pub.body_received += n;
 		atomic_fetch_add(&s->body_bytes, n);
 		return MHD_YES;
+	}
+	if (r->deferred) {
+		r->deferred = false;
+		enum MHD_Result mr = decide(dc, r);
+		if (mr != MHD_YES || r->responded)
+			return mr;
 	}
 	if (r->responded)
 		return MHD_YES;
