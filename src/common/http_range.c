@@ -130,8 +130,12 @@ int li707_http_date_format(time_t t, char out[30])
 	struct tm tm;
 	if (!gmtime_r(&t, &tm) || tm.tm_year < 0 || tm.tm_year > 9999 - 1900)
 		return -1;
-	snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT", wkday[tm.tm_wday], tm.tm_mday,
-		 month[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	char b[64];
+	int n = snprintf(b, sizeof b, "%s, %02d %s %04d %02d:%02d:%02d GMT", wkday[tm.tm_wday],
+			 tm.tm_mday, month[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	if (n != 29)
+		return -1;
+	memcpy(out, b, 30);
 	return 0;
 }
 
