@@ -10,6 +10,8 @@
 #   csp2.pem csp2.key        client, signed by ca, NOT on the allow-list
 #   expired.pem expired.key  client, signed by ca, expired
 #   other.pem other.key      client CN=csp1 signed by ca2
+#   revoked.pem revoked.key  client CN=csp1 (on the allow-list) signed by ca, revoked
+#   crl.pem                  ca's CRL listing revoked.pem
 #   psk1.key psk2.key        PSK files (64 hex digits, mode 0600)
 # All keys are ECDSA P-256, mode 0600. Nothing here is secret: test material only.
 set -euo pipefail
@@ -75,6 +77,22 @@ leaf csp1 ca "/CN=csp1/O=li707 test" clientAuth "DNS:csp1.test"
 leaf csp2 ca "/CN=csp2/O=li707 test" clientAuth "DNS:csp2.test"
 leaf expired ca "/CN=csp1/O=li707 test" clientAuth "DNS:csp1.test" expired
 leaf other ca2 "/CN=csp1/O=li707 test" clientAuth "DNS:csp1.test"
+leaf revoked ca "/CN=csp1/O=li707 test" clientAuth "DNS:csp1.test"
+if [ ! -s crl.pem ]; then
+	rm -rf crl.db && mkdir -p crl.db && : >crl.db/index && echo 1000 >crl.db/crlnumber
+	cat >crl.db/ca.cnf <<CNF
+[ca]
+default_ca=d
+[d]
+database=crl.db/index
+crlnumber=crl.db/crlnumber
+default_md=sha256
+default_crl_days=3650
+CNF
+	openssl ca -batch -config crl.db/ca.cnf -cert ca.pem -keyfile ca.key -revoke revoked.pem 2>/dev/null
+	openssl ca -batch -config crl.db/ca.cnf -cert ca.pem -keyfile ca.key -gencrl -out crl.pem 2>/dev/null
+	rm -rf crl.db
+fi
 psk psk1.key
 psk psk2.key
 rm -f ./*.srl

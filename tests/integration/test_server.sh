@@ -60,7 +60,7 @@ start_server() {
 C1=(curl -sS --cacert "$P/ca.pem" --cert "$P/csp1.pem" --key "$P/csp1.key")
 stat_of() { "${C1[@]}" "https://127.0.0.1:$PORT/_stats" | awk -v k="$1" '$1==k{print $2}'; }
 
-start_server main --max-body 10000000 --idle-timeout 2 --reload-cert "$P/server2.pem" --reload-key "$P/server2.key"
+start_server main --crl "$P/crl.pem" --max-body 10000000 --idle-timeout 2 --reload-cert "$P/server2.pem" --reload-key "$P/server2.key"
 URL=https://127.0.0.1:$PORT
 
 # --- R-SEC-2: certificate accepted / refused before the body ---
@@ -71,7 +71,7 @@ unknown=$("${C1[@]}" -D "$T/h404" -o "$T/b404" -w '%{http_code}' "$URL/does-not-
 check "unknown URL 404" [ "$unknown" = 404 ]
 
 UUID=123e4567-e89b-12d3-a456-426614174000
-for who in none csp2 expired other; do
+for who in none csp2 expired other revoked; do
 	before=$(stat_of body_bytes)
 	case $who in
 	none) auth=() ;;
@@ -89,7 +89,13 @@ for who in none csp2 expired other; do
 	check "$who POST refused ($code)" [ "$code" = 404 ]
 	check "$who POST: server read 0 body bytes" [ "$before" = "$after" ]
 done
-check "refused_auth counted" [ "$(stat_of refused_auth)" -ge 8 ]
+check "refused_auth counted" [ "$(stat_of refused_auth)" -ge 10 ]
+
+# --- keep-alive and HEAD ---
+"${C1[@]}" -v -o /dev/null -o /dev/null "$URL/f.bin" "$URL/small.bin" 2>"$T/ka"
+check "keep-alive: second request reuses the connection" grep -q "Re-using existing connection" "$T/ka"
+hl=$("${C1[@]}" -I "$URL/f.bin" | awk -F': ' 'tolower($1)=="content-length"{print $2}' | tr -d '\r')
+check "HEAD Content-Length" [ "$hl" = 100000 ]
 
 # --- Model B upload, Expect decision (R-BIN-B3), cap -> 413 before transfer ---
 head -c 500000 /dev/urandom >"$T/up.src"
