@@ -104,6 +104,8 @@ struct rq { /* per request */
 	li707_http_body_fn fn;
 	void *fn_cls;
 	uint64_t cap;
+	char *wbuf; /* SINK_FD: MHD hands over one TLS record (16 KiB) per call; write in blocks */
+	size_t wlen;
 	struct hdr h[MAX_RESP_HEADERS];
 	size_t nh;
 };
@@ -591,6 +593,35 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* Buffers body bytes for the fd sink and writes them LI707_HTTP_BLOCK at a time. */
+static int fd_sink(struct rq *r, const char *p, size_t n)
+{
+	if (!r->wbuf && !(r->wbuf = malloc(LI707_HTTP_BLOCK)))
+		return -1;
+	while (n > 0) {
+		size_t k = LI707_HTTP_BLOCK - r->wlen < n ? LI707_HTTP_BLOCK - r->wlen : n;
+		memcpy(r->wbuf + r->wlen, p, k);
+		r->wlen += k;
+		p += k;
+		n -= k;
+		if (r->wlen == LI707_HTTP_BLOCK) {
+			if (write_all(r->fd, r->wbuf, r->wlen) != 0)
+				return -1;
+			r->wlen = 0;
+		}
+	}
+	return 0;
+}
+
+static int fd_flush(struct rq *r)
+{
+	if (r->sink != SINK_FD || r->wlen == 0)
+		return 0;
+	int rc = write_all(r->fd, r->wbuf, r->wlen);
+	r->wlen = 0;
+	return rc;
+}
+
 const char *li707_http_header(const struct li707_http_req *req, const char *name)
 {
 	const struct rq *r = req ? req->impl : NULL;
@@ -664,6 +695,7 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 		s->cfg.done(s->cfg.cls, &r->pub, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !r->failed);
 	if (r->fd >= 0)
 		close(r->fd);
+	free(r->wbuf);
 	for (size_t i = 0; i < r->nh; i++) {
 		free(r->h[i].name);
 		free(r->h[i].value);
@@ -775,7 +807,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 			return respond_page(r, 413) == 0 ? MHD_YES : MHD_NO;
 		int bad = 0;
 		if (r->sink == SINK_FD)
-			bad = write_all(r->fd, upload_data, n);
+			bad = fd_sink(r, upload_data, n);
 		else if (r->sink == SINK_CB)
 			bad = r->fn(r->fn_cls, &r->pub, upload_data, n);
 		else
@@ -796,6 +828,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 	}
 	if (r->responded)
 		return MHD_YES;
+	if (fd_flush(r) != 0) {
+		r->failed = true;
+		return respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
+	}
 	int hrc = s->cfg.handler(s->cfg.cls, &r->pub, LI707_HTTP_END);
 	if (r->responded)
 		return MHD_YES;

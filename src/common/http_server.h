@@ -145,8 +145,9 @@ int li707_http_respond_status(struct li707_http_req *req, unsigned status);
  * (application/octet-stream). */
 int li707_http_respond_file(struct li707_http_req *req, int fd, const char *content_type);
 
-/* Accepts the body into fd (taken; the server writes at its current offset, closes it after
- * done()), at most cap bytes (0 = limits.body_bytes). */
+/* Accepts the body into fd (taken; the server writes at its current offset in blocks of
+ * LI707_HTTP_BLOCK, everything is written before phase END, closes it after done()), at most
+ * cap bytes (0 = limits.body_bytes). Durability (fsync) is the handler's, at END. */
 int li707_http_body_to_fd(struct li707_http_req *req, int fd, uint64_t cap);
 /* Accepts the body through fn (returning non-zero aborts the request with 500). */
 typedef int (*li707_http_body_fn)(void *cls, struct li707_http_req *req, const void *data, size_t n);
