@@ -11,7 +11,7 @@
  *                                           certificate (benchmarks with wrk only)
  *   --root DIR                              GET/HEAD files below DIR (Range support)
  *   --upload-dir DIR --max-body N           POST /binaryData/{uuid}/ streamed to DIR/uuid
- *   --tls-min 1.2|1.3  --idle-timeout S  --drain-timeout S  --max-ranges N
+ *   --tls-min 1.2|1.3  --idle-timeout S  --drain-timeout S  --max-ranges N  --per-peer N
  *   --reload-cert F --reload-key F          what SIGHUP loads (default: --cert/--key again)
  * Prints "listen cert|psk PORT" per listener on stdout, then serves until SIGTERM/SIGINT
  * (drain, exit 0). SIGHUP reloads the certificate credentials. GET /_stats (allowed peers
@@ -164,7 +164,7 @@ static int add_peer(struct li707_tls_peers *ps, struct li707_tls_peer **out)
 int main(int argc, char **argv)
 {
 	enum { O_CERT = 256, O_KEY, O_CACERT, O_CRL, O_ALLOW, O_PSKID, O_PSKFILE, O_LISTEN, O_PSKLISTEN,
-	       O_NOCC, O_ROOT, O_UPLOAD, O_MAXBODY, O_TLSMIN, O_IDLE, O_DRAIN, O_RANGES, O_RCERT, O_RKEY };
+	       O_NOCC, O_ROOT, O_UPLOAD, O_MAXBODY, O_TLSMIN, O_IDLE, O_DRAIN, O_RANGES, O_RCERT, O_RKEY, O_PERPEER };
 	static const struct option lo[] = {
 		{"cert", 1, 0, O_CERT}, {"key", 1, 0, O_KEY}, {"cacert", 1, 0, O_CACERT},
 		{"crl", 1, 0, O_CRL}, {"allow", 1, 0, O_ALLOW}, {"psk-identity", 1, 0, O_PSKID},
@@ -173,7 +173,7 @@ int main(int argc, char **argv)
 		{"root", 1, 0, O_ROOT}, {"upload-dir", 1, 0, O_UPLOAD}, {"max-body", 1, 0, O_MAXBODY},
 		{"tls-min", 1, 0, O_TLSMIN}, {"idle-timeout", 1, 0, O_IDLE},
 		{"drain-timeout", 1, 0, O_DRAIN}, {"max-ranges", 1, 0, O_RANGES},
-		{"reload-cert", 1, 0, O_RCERT}, {"reload-key", 1, 0, O_RKEY}, {0, 0, 0, 0}};
+		{"per-peer", 1, 0, O_PERPEER}, {"reload-cert", 1, 0, O_RCERT}, {"reload-key", 1, 0, O_RKEY}, {0, 0, 0, 0}};
 	struct li707_tls_policy pol;
 	struct li707_tls_peers peers = {0};
 	struct li707_http_config cfg = {0};
@@ -222,6 +222,7 @@ int main(int argc, char **argv)
 		case O_IDLE: cfg.limits.idle_timeout_s = (unsigned)atoi(optarg); break;
 		case O_DRAIN: cfg.limits.drain_timeout_s = (unsigned)atoi(optarg); break;
 		case O_RANGES: cfg.limits.max_ranges = (unsigned)atoi(optarg); break;
+		case O_PERPEER: cfg.limits.per_peer = (unsigned)atoi(optarg); break;
 		case O_RCERT: rcert = optarg; break;
 		case O_RKEY: rkey = optarg; break;
 		default: usage_exit("bad option");

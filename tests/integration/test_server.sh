@@ -60,7 +60,7 @@ start_server() {
 C1=(curl -sS --cacert "$P/ca.pem" --cert "$P/csp1.pem" --key "$P/csp1.key")
 stat_of() { "${C1[@]}" "https://127.0.0.1:$PORT/_stats" | awk -v k="$1" '$1==k{print $2}'; }
 
-start_server main --crl "$P/crl.pem" --max-body 10000000 --idle-timeout 2 --reload-cert "$P/server2.pem" --reload-key "$P/server2.key"
+start_server main --crl "$P/crl.pem" --per-peer 3 --max-body 10000000 --idle-timeout 2 --reload-cert "$P/server2.pem" --reload-key "$P/server2.key"
 URL=https://127.0.0.1:$PORT
 
 # --- R-SEC-2: certificate accepted / refused before the body ---
@@ -254,6 +254,26 @@ check "small file done while large in flight" [ "$big_running" = yes ]
 check "small file intact" cmp -s "$T/small.got" "$T/root/small.bin"
 wait "$BIGP"
 check "large file completed" [ -s "$T/big.done" ]
+
+# --- per-peer connection limit (3): two slow downloads + this check's own connection fit,
+# a fourth connection of the same peer gets 503 ---
+"${C1[@]}" --limit-rate 1M -o /dev/null "$URL/mid.bin" &
+H1=$!
+"${C1[@]}" --limit-rate 1M -o /dev/null "$URL/mid.bin" &
+H2=$!
+sleep 0.5
+c3=$("${C1[@]}" -o /dev/null -w '%{http_code}' "$URL/small.bin")
+"${C1[@]}" --limit-rate 1M -o /dev/null "$URL/mid.bin" &
+H3=$!
+sleep 0.5
+c4=$("${C1[@]}" -o /dev/null -w '%{http_code}' "$URL/small.bin")
+kill "$H1" "$H2" "$H3" 2>/dev/null
+wait "$H1" "$H2" "$H3" 2>/dev/null
+sleep 0.3
+check "per-peer: third connection served" [ "$c3" = 200 ]
+check "per-peer: fourth connection 503 ($c4)" [ "$c4" = 503 ]
+c5=$("${C1[@]}" -o /dev/null -w '%{http_code}' "$URL/small.bin")
+check "per-peer: slots freed on close" [ "$c5" = 200 ]
 
 # --- reload (SIGHUP): in-flight download survives, new connections see the new cert ---
 "${C1[@]}" --limit-rate 5M -o "$T/dl1" "$URL/mid.bin" &
