@@ -462,6 +462,7 @@ int li707_http_respond_file(struct li707_http_req *req, int fd, const char *cont
 	if (!content_type || strlen(content_type) > CTYPE_MAX || strpbrk(content_type, "\r\n"))
 		content_type = "application/octet-stream";
 	uint64_t size = (uint64_t)st.st_size;
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* larger readahead, a hint only */
 	char etag[80], lm[30], cr[96];
 	snprintf(etag, sizeof etag, "\"%llx-%llx-%llx\"", (unsigned long long)st.st_ino,
 		 (unsigned long long)size,
