@@ -2,7 +2,7 @@
  * docs/internals/http_server.md.
  *
  * DESIGN
- * - A listener is a socket we open ourselves (O_CLOEXEC) and hand to MHD with
+ * - A listener is a socket we open ourselves (O_CLOEXEC); each MHD daemon gets its own dup via
  *   MHD_OPTION_LISTEN_SOCKET; so a reload can start a second MHD daemon on the same socket with
  *   new credentials and quiesce the first one, whose open connections finish undisturbed.
  * - Credentials ("generation"): the PEM text MHD needs plus our own GnuTLS trust list (CA +
@@ -54,6 +54,8 @@ struct dctx { /* per MHD daemon */
 	struct li707_http_server *s;
 	struct gen *g; /* NULL for PSK listeners */
 	bool psk;
+	bool quiesced;
+	int lfd; /* this daemon's own dup of the listening socket */
 };
 
 struct listener {
@@ -855,12 +857,21 @@ static struct MHD_Daemon *start_daemon(struct li707_http_server *s, int fd, bool
 	if (g)
 		atomic_fetch_add(&g->refs, 1);
 	const struct li707_http_limits *L = &s->cfg.limits;
+	/* Each daemon gets its own descriptor of the listening socket, so stopping or quiescing
+	 * one never closes the socket under another (reload runs two on one socket). */
+	dc->lfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dc->lfd < 0) {
+		errf(err, errlen, "dup listen socket: %s", strerror(errno));
+		gen_unref(dc->g);
+		free(dc);
+		return NULL;
+	}
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 			 MHD_USE_POLL | MHD_USE_TLS | MHD_USE_ITC;
 	struct MHD_OptionItem ops[24];
 	size_t k = 0;
 #define OPT(o, v, p) (ops[k++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)})
-	OPT(MHD_OPTION_LISTEN_SOCKET, fd, NULL);
+	OPT(MHD_OPTION_LISTEN_SOCKET, dc->lfd, NULL);
 	OPT(MHD_OPTION_CONNECTION_LIMIT, L->connections, NULL);
 	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, L->per_ip, NULL);
 	OPT(MHD_OPTION_CONNECTION_TIMEOUT, L->idle_timeout_s, NULL);
@@ -883,6 +894,9 @@ static struct MHD_Daemon *start_daemon(struct li707_http_server *s, int fd, bool
 						MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
 	if (!d) {
 		errf(err, errlen, "cannot start the HTTPS listener (TLS credentials or priorities refused)");
+		/* dc->lfd is not closed here: MHD may have closed it on its failure path, and a
+		 * second close could hit a descriptor reused by another thread. One descriptor may
+		 * leak on this rare path. */
 		gen_unref(dc->g);
 		free(dc);
 		return NULL;
@@ -891,8 +905,20 @@ static struct MHD_Daemon *start_daemon(struct li707_http_server *s, int fd, bool
 	return d;
 }
 
+/* Stops accepting on d: MHD hands its listening descriptor back, we close it. */
+static void daemon_quiesce(struct MHD_Daemon *d, struct dctx *dc)
+{
+	if (!d || !dc || dc->quiesced)
+		return;
+	dc->quiesced = true;
+	MHD_socket f = MHD_quiesce_daemon(d);
+	if (f != MHD_INVALID_SOCKET)
+		close(f);
+}
+
 static void stop_daemon(struct MHD_Daemon *d, struct dctx *dc)
 {
+	daemon_quiesce(d, dc);
 	if (d)
 		MHD_stop_daemon(d);
 	if (dc) {
@@ -1085,7 +1111,7 @@ int li707_http_server_reload(struct li707_http_server *s, const struct li707_htt
 	for (size_t i = 0; i < s->nl; i++) {
 		if (!nd[i])
 			continue;
-		MHD_quiesce_daemon(s->l[i].d);
+		daemon_quiesce(s->l[i].d, s->l[i].dc);
 		s->old[s->nold++] = (struct old){s->l[i].d, s->l[i].dc};
 		s->l[i].d = nd[i];
 		s->l[i].dc = ndc[i];
@@ -1115,8 +1141,7 @@ int li707_http_server_drain(struct li707_http_server *s)
 		return LI707_EINVAL;
 	/* Stop accepting: quiesce every daemon, then close the listening sockets. */
 	for (size_t i = 0; i < s->nl; i++) {
-		if (s->l[i].d)
-			MHD_quiesce_daemon(s->l[i].d);
+		daemon_quiesce(s->l[i].d, s->l[i].dc);
 		if (s->l[i].fd >= 0) {
 			close(s->l[i].fd);
 			s->l[i].fd = -1;
