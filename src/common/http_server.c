@@ -33,13 +33,12 @@
 #include <unistd.h>
 
 #include "http_range.h"
+#include "http_server_int.h"
 #include "li707/error.h"
 
 #define MAX_LISTENERS 16
 #define MAX_OLD 64
-#define MAX_RESP_HEADERS 16
 #define PEM_MAX (1024 * 1024)
-#define CTYPE_MAX 128
 
 static const char page_404[] = "<html><head><title>Not Found</title></head><body>Not Found</body></html>\n";
 
@@ -90,27 +89,6 @@ struct cctx {
 	const struct li707_tls_peer *peer;
 };
 
-struct hdr {
-	char *name, *value;
-};
-
-enum sink { SINK_NONE, SINK_FD, SINK_CB };
-
-struct rq { /* per request */
-	struct li707_http_req pub;
-	struct MHD_Connection *conn;
-	struct dctx *dc;
-	bool responded, begun, counted, failed, deferred;
-	enum sink sink;
-	int fd;
-	li707_http_body_fn fn;
-	void *fn_cls;
-	uint64_t cap;
-	char *wbuf; /* SINK_FD: MHD hands over one TLS record (16 KiB) per call; write in blocks */
-	size_t wlen;
-	struct hdr h[MAX_RESP_HEADERS];
-	size_t nh;
-};
 
 static void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void errf(char *err, size_t errlen, const char *fmt, ...)
@@ -309,7 +287,7 @@ static int psk_cb(void *cls, const struct MHD_Connection *conn, const char *user
 
 /* ---- responses ---- */
 
-static int queue(struct rq *r, unsigned status, struct MHD_Response *resp)
+int li707__http_queue(struct li707__http_rq *r, unsigned status, struct MHD_Response *resp)
 {
 	if (!resp)
 		return LI707_ENOMEM;
@@ -327,10 +305,10 @@ static int queue(struct rq *r, unsigned status, struct MHD_Response *resp)
 
 int li707_http_add_header(struct li707_http_req *req, const char *name, const char *value)
 {
-	struct rq *r = req ? req->impl : NULL;
+	struct li707__http_rq *r = req ? req->impl : NULL;
 	if (!r || !name || !value || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
 		return LI707_EINVAL;
-	if (r->nh >= MAX_RESP_HEADERS)
+	if (r->nh >= LI707__HTTP_MAX_RESP_HEADERS)
 		return LI707_ELIMIT;
 	char *n = strdup(name), *v = strdup(value);
 	if (!n || !v) {
@@ -338,24 +316,24 @@ int li707_http_add_header(struct li707_http_req *req, const char *name, const ch
 		free(v);
 		return LI707_ENOMEM;
 	}
-	r->h[r->nh++] = (struct hdr){n, v};
+	r->h[r->nh++] = (struct li707__http_hdr){n, v};
 	return 0;
 }
 
 int li707_http_respond_buf(struct li707_http_req *req, unsigned status, const char *content_type,
 			   const void *data, size_t len)
 {
-	struct rq *r = req ? req->impl : NULL;
+	struct li707__http_rq *r = req ? req->impl : NULL;
 	if (!r || r->responded || (len && !data))
 		return LI707_EINVAL;
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
 	if (resp && content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	return queue(r, status, resp);
+	return li707__http_queue(r, status, resp);
 }
 
-static int respond_page(struct rq *r, unsigned status)
+int li707__http_respond_page(struct li707__http_rq *r, unsigned status)
 {
 	char body[160];
 	const char *text = MHD_get_reason_phrase_for(status);
@@ -370,201 +348,18 @@ static int respond_page(struct rq *r, unsigned status)
 
 int li707_http_respond_status(struct li707_http_req *req, unsigned status)
 {
-	struct rq *r = req ? req->impl : NULL;
-	return r ? respond_page(r, status) : LI707_EINVAL;
-}
-
-/* A file response: segments of memory (multipart heads) and file ranges. */
-struct seg {
-	uint64_t start; /* offset in the response body */
-	uint64_t len;
-	uint64_t foff;  /* file offset, when mem == NULL */
-	char *mem;
-};
-
-struct fresp {
-	int fd;
-	size_t nseg, cur;
-	struct seg *seg;
-};
-
-static void fresp_free(void *cls)
-{
-	struct fresp *f = cls;
-	if (!f)
-		return;
-	if (f->fd >= 0)
-		close(f->fd);
-	for (size_t i = 0; i < f->nseg; i++)
-		free(f->seg[i].mem);
-	free(f->seg);
-	free(f);
-}
-
-static ssize_t fresp_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	struct fresp *f = cls;
-	size_t out = 0;
-	while (out < max) {
-		while (f->cur < f->nseg && pos >= f->seg[f->cur].start + f->seg[f->cur].len)
-			f->cur++;
-		if (f->cur >= f->nseg || pos < f->seg[f->cur].start) {
-			/* MHD never seeks backwards; anything else is a bug. */
-			break;
-		}
-		struct seg *s = &f->seg[f->cur];
-		uint64_t in = pos - s->start;
-		size_t n = (size_t)((s->len - in) < (max - out) ? (s->len - in) : (max - out));
-		if (s->mem) {
-			memcpy(buf + out, s->mem + in, n);
-		} else {
-			ssize_t r = pread(f->fd, buf + out, n, (off_t)(s->foff + in));
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				return out ? (ssize_t)out : MHD_CONTENT_READER_END_WITH_ERROR;
-			n = (size_t)r;
-		}
-		out += n;
-		pos += n;
-	}
-	return out ? (ssize_t)out : MHD_CONTENT_READER_END_WITH_ERROR;
-}
-
-static int seg_add(struct fresp *f, size_t *cap, uint64_t *at, uint64_t len, uint64_t foff, char *mem)
-{
-	if (f->nseg == *cap) {
-		size_t nc = *cap ? *cap * 2 : 4;
-		struct seg *ns = realloc(f->seg, nc * sizeof *ns);
-		if (!ns) {
-			free(mem);
-			return LI707_ENOMEM;
-		}
-		f->seg = ns;
-		*cap = nc;
-	}
-	f->seg[f->nseg++] = (struct seg){.start = *at, .len = len, .foff = foff, .mem = mem};
-	*at += len;
-	return 0;
-}
-
-int li707_http_respond_file(struct li707_http_req *req, int fd, const char *content_type)
-{
-	struct rq *r = req ? req->impl : NULL;
-	if (!r || r->responded || fd < 0) {
-		if (fd >= 0)
-			close(fd);
-		return LI707_EINVAL;
-	}
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return respond_page(r, 404);
-	}
-	if (!content_type || strlen(content_type) > CTYPE_MAX || strpbrk(content_type, "\r\n"))
-		content_type = "application/octet-stream";
-	uint64_t size = (uint64_t)st.st_size;
-	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* larger readahead, a hint only */
-	char etag[80], lm[30], cr[96];
-	snprintf(etag, sizeof etag, "\"%llx-%llx-%llx\"", (unsigned long long)st.st_ino,
-		 (unsigned long long)size,
-		 (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec);
-	bool have_lm = li707_http_date_format(st.st_mtim.tv_sec, lm) == 0;
-
-	struct fresp *f = calloc(1, sizeof *f);
-	if (!f) {
-		close(fd);
-		return LI707_ENOMEM;
-	}
-	f->fd = fd;
-	size_t cap = 0;
-	uint64_t total = 0;
-	unsigned status = 200;
-	struct li707_range_set set;
-	enum li707_range_verdict v = LI707_RANGE_IGNORE;
-	const char *range = li707_http_header(req, "Range");
-	char ctype_mp[96];
-	if (range && strcmp(req->method, "GET") == 0 &&
-	    li707_range_if_range(li707_http_header(req, "If-Range"), etag, st.st_mtim.tv_sec))
-		v = li707_range_parse(range, size, r->dc->s->cfg.limits.max_ranges, &set);
-	int rc = 0;
-	if (v == LI707_RANGE_UNSATISFIABLE) {
-		fresp_free(f);
-		li707_range_content_range(cr, sizeof cr, NULL, size);
-		if ((rc = li707_http_add_header(req, MHD_HTTP_HEADER_CONTENT_RANGE, cr)) != 0)
-			return rc;
-		return respond_page(r, 416);
-	}
-	if (v == LI707_RANGE_PARTIAL && set.n == 1) {
-		status = 206;
-		rc = seg_add(f, &cap, &total, set.v[0].last - set.v[0].first + 1, set.v[0].first, NULL);
-		li707_range_content_range(cr, sizeof cr, &set.v[0], size);
-	} else if (v == LI707_RANGE_PARTIAL) {
-		status = 206;
-		char b[LI707_RANGE_BOUNDARY_LEN + 1];
-		if (li707_range_boundary(b) != 0) {
-			fresp_free(f);
-			return LI707_ECRYPTO;
-		}
-		snprintf(ctype_mp, sizeof ctype_mp, "multipart/byteranges; boundary=%s", b);
-		for (size_t i = 0; i <= set.n && rc == 0; i++) {
-			char *h = malloc(CTYPE_MAX + 256);
-			if (!h) {
-				rc = LI707_ENOMEM;
-				break;
-			}
-			int n = li707_range_part_header(h, CTYPE_MAX + 256, b, content_type,
-							i < set.n ? &set.v[i] : NULL, i == 0, size);
-			if (n < 0) {
-				free(h);
-				rc = LI707_EINVAL;
-				break;
-			}
-			rc = seg_add(f, &cap, &total, (uint64_t)n, 0, h);
-			if (rc == 0 && i < set.n)
-				rc = seg_add(f, &cap, &total, set.v[i].last - set.v[i].first + 1,
-					     set.v[i].first, NULL);
-		}
-	} else {
-		rc = seg_add(f, &cap, &total, size, 0, NULL);
-	}
-	if (rc != 0) {
-		fresp_free(f);
-		return rc;
-	}
-	struct MHD_Response *resp;
-	if (total == 0) {
-		fresp_free(f);
-		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-	} else {
-		resp = MHD_create_response_from_callback(total, LI707_HTTP_BLOCK, fresp_read, f, fresp_free);
-		if (!resp)
-			fresp_free(f);
-	}
-	if (!resp)
-		return LI707_ENOMEM;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-	if (have_lm)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, lm);
-	if (v == LI707_RANGE_PARTIAL && set.n > 1) {
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype_mp);
-	} else {
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-		if (status == 206)
-			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-	}
-	return queue(r, status, resp);
+	struct li707__http_rq *r = req ? req->impl : NULL;
+	return r ? li707__http_respond_page(r, status) : LI707_EINVAL;
 }
 
 /* ---- bodies ---- */
 
 int li707_http_body_to_fd(struct li707_http_req *req, int fd, uint64_t cap)
 {
-	struct rq *r = req ? req->impl : NULL;
-	if (!r || r->sink != SINK_NONE || r->responded || fd < 0)
+	struct li707__http_rq *r = req ? req->impl : NULL;
+	if (!r || r->sink != LI707__SINK_NONE || r->responded || fd < 0)
 		return LI707_EINVAL;
-	r->sink = SINK_FD;
+	r->sink = LI707__SINK_FD;
 	r->fd = fd;
 	r->cap = cap ? cap : r->dc->s->cfg.limits.body_bytes;
 	return 0;
@@ -572,10 +367,10 @@ int li707_http_body_to_fd(struct li707_http_req *req, int fd, uint64_t cap)
 
 int li707_http_body_to_cb(struct li707_http_req *req, li707_http_body_fn fn, void *fn_cls, uint64_t cap)
 {
-	struct rq *r = req ? req->impl : NULL;
-	if (!r || r->sink != SINK_NONE || r->responded || !fn)
+	struct li707__http_rq *r = req ? req->impl : NULL;
+	if (!r || r->sink != LI707__SINK_NONE || r->responded || !fn)
 		return LI707_EINVAL;
-	r->sink = SINK_CB;
+	r->sink = LI707__SINK_CB;
 	r->fn = fn;
 	r->fn_cls = fn_cls;
 	r->cap = cap ? cap : r->dc->s->cfg.limits.body_bytes;
@@ -597,7 +392,7 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 /* Buffers body bytes for the fd sink and writes them LI707_HTTP_BLOCK at a time. */
-static int fd_sink(struct rq *r, const char *p, size_t n)
+static int fd_sink(struct li707__http_rq *r, const char *p, size_t n)
 {
 	if (!r->wbuf && !(r->wbuf = malloc(LI707_HTTP_BLOCK)))
 		return -1;
@@ -616,9 +411,9 @@ static int fd_sink(struct rq *r, const char *p, size_t n)
 	return 0;
 }
 
-static int fd_flush(struct rq *r)
+static int fd_flush(struct li707__http_rq *r)
 {
-	if (r->sink != SINK_FD || r->wlen == 0)
+	if (r->sink != LI707__SINK_FD || r->wlen == 0)
 		return 0;
 	int rc = write_all(r->fd, r->wbuf, r->wlen);
 	r->wlen = 0;
@@ -627,7 +422,7 @@ static int fd_flush(struct rq *r)
 
 const char *li707_http_header(const struct li707_http_req *req, const char *name)
 {
-	const struct rq *r = req ? req->impl : NULL;
+	const struct li707__http_rq *r = req ? req->impl : NULL;
 	if (!r || !name)
 		return NULL;
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
@@ -690,7 +485,7 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct dctx *dc = cls;
-	struct rq *r = *con_cls;
+	struct li707__http_rq *r = *con_cls;
 	if (!r)
 		return;
 	struct li707_http_server *s = dc->s;
@@ -709,7 +504,7 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-static bool has_body(struct rq *r)
+static bool has_body(struct li707__http_rq *r)
 {
 	if (r->pub.has_length)
 		return r->pub.content_length > 0;
@@ -718,19 +513,20 @@ static bool has_body(struct rq *r)
 	return te != NULL;
 }
 
-static enum MHD_Result decide(struct dctx *dc, struct rq *r);
+static enum MHD_Result decide(struct dctx *dc, struct li707__http_rq *r);
 
 static enum MHD_Result first_call(struct dctx *dc, struct MHD_Connection *conn, const char *url,
 				  const char *method, void **con_cls)
 {
 	struct li707_http_server *s = dc->s;
-	struct rq *r = calloc(1, sizeof *r);
+	struct li707__http_rq *r = calloc(1, sizeof *r);
 	if (!r)
 		return MHD_NO;
 	*con_cls = r;
 	r->conn = conn;
 	r->dc = dc;
 	r->fd = -1;
+	r->max_ranges = s->cfg.limits.max_ranges;
 	r->pub.impl = r;
 	r->pub.method = method;
 	r->pub.path = url;
@@ -758,7 +554,7 @@ static enum MHD_Result first_call(struct dctx *dc, struct MHD_Connection *conn, 
 	return decide(dc, r);
 }
 
-static enum MHD_Result decide(struct dctx *dc, struct rq *r)
+static enum MHD_Result decide(struct dctx *dc, struct li707__http_rq *r)
 {
 	struct li707_http_server *s = dc->s;
 	struct MHD_Connection *conn = r->conn;
@@ -769,10 +565,10 @@ static enum MHD_Result decide(struct dctx *dc, struct rq *r)
 	const struct li707_tls_peer *peer = conn_peer(dc, conn, cc);
 	if (!peer) {
 		atomic_fetch_add(&s->refused_auth, 1);
-		return respond_page(r, 404) == 0 ? MHD_YES : MHD_NO;
+		return li707__http_respond_page(r, 404) == 0 ? MHD_YES : MHD_NO;
 	}
 	if (!peer_admit(s, cc))
-		return respond_page(r, 503) == 0 ? MHD_YES : MHD_NO;
+		return li707__http_respond_page(r, 503) == 0 ? MHD_YES : MHD_NO;
 	r->pub.peer = peer->name;
 	r->pub.psk = dc->psk;
 	const char *ex = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
@@ -783,11 +579,11 @@ static enum MHD_Result decide(struct dctx *dc, struct rq *r)
 	if (r->responded)
 		return MHD_YES;
 	if (hrc != 0)
-		return respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
+		return li707__http_respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
 	if (has_body(r)) {
 		/* TS103707 R-BIN-B3: the decision before the body - no sink or too big: 413. */
-		if (r->sink == SINK_NONE || (r->pub.has_length && r->pub.content_length > r->cap))
-			return respond_page(r, 413) == 0 ? MHD_YES : MHD_NO;
+		if (r->sink == LI707__SINK_NONE || (r->pub.has_length && r->pub.content_length > r->cap))
+			return li707__http_respond_page(r, 413) == 0 ? MHD_YES : MHD_NO;
 	}
 	return MHD_YES;
 }
@@ -798,7 +594,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 {
 	struct dctx *dc = cls;
 	struct li707_http_server *s = dc->s;
-	struct rq *r = *con_cls;
+	struct li707__http_rq *r = *con_cls;
 	if (!r)
 		return first_call(dc, conn, url, method, con_cls);
 	if (*upload_data_size > 0) {
@@ -807,17 +603,17 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		if (r->responded)
 			return MHD_YES; /* answered already (413/500): discard */
 		if (r->pub.body_received + n > r->cap)
-			return respond_page(r, 413) == 0 ? MHD_YES : MHD_NO;
+			return li707__http_respond_page(r, 413) == 0 ? MHD_YES : MHD_NO;
 		int bad = 0;
-		if (r->sink == SINK_FD)
+		if (r->sink == LI707__SINK_FD)
 			bad = fd_sink(r, upload_data, n);
-		else if (r->sink == SINK_CB)
+		else if (r->sink == LI707__SINK_CB)
 			bad = r->fn(r->fn_cls, &r->pub, upload_data, n);
 		else
 			bad = 1;
 		if (bad) {
 			r->failed = true;
-			return respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
+			return li707__http_respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
 		}
 		r->pub.body_received += n;
 		atomic_fetch_add(&s->body_bytes, n);
@@ -833,14 +629,14 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		return MHD_YES;
 	if (fd_flush(r) != 0) {
 		r->failed = true;
-		return respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
+		return li707__http_respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
 	}
 	int hrc = s->cfg.handler(s->cfg.cls, &r->pub, LI707_HTTP_END);
 	if (r->responded)
 		return MHD_YES;
 	(void)hrc;
 	r->failed = true;
-	return respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
+	return li707__http_respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
 }
 
 /* ---- daemons ---- */
