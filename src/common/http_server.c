@@ -1,0 +1,1000 @@
+/* li707 common - HTTPS server on libmicrohttpd + GnuTLS, see http_server.h and
+ * docs/internals/http_server.md.
+ *
+ * DESIGN
+ * - A listener is a socket we open ourselves (O_CLOEXEC); each MHD daemon gets its own dup via
+ *   MHD_OPTION_LISTEN_SOCKET; so a reload can start a second MHD daemon on the same socket with
+ *   new credentials and quiesce the first one, whose open connections finish undisturbed.
+ * - Credentials ("generation"): the PEM text MHD needs plus our own GnuTLS trust list (CA +
+ *   CRL) used to verify the client chain. MHD only *requests* a client certificate; the
+ *   verdict is ours, taken in the first callback of every request, before any body (R-SEC-2,
+ *   R-BIN-A2, R-BIN-B3). The verdict is cached per connection.
+ * - One thread per connection: blocking file I/O in a connection's thread stalls no other.
+ * - File responses are MHD callback responses producing LI707_HTTP_BLOCK bytes per call
+ *   (MHD's fd responses move 4 KiB per write over TLS), R-BIN-2. */
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "http_range.h"
+#include "http_server_int.h"
+#include "li707/error.h"
+
+#define MAX_LISTENERS 16
+#define MAX_OLD 64
+#define PEM_MAX (1024 * 1024)
+
+static const char page_404[] = "<html><head><title>Not Found</title></head><body>Not Found</body></html>\n";
+
+/* One set of certificate credentials, shared by the daemons started with it. */
+struct gen {
+	atomic_int refs;
+	char *cert_pem, *key_pem, *ca_pem;
+	gnutls_x509_trust_list_t tl;
+};
+
+struct dctx { /* per MHD daemon */
+	struct li707_http_server *s;
+	struct gen *g; /* NULL for PSK listeners */
+	bool psk;
+	bool quiesced;
+	int lfd; /* this daemon's own dup of the listening socket */
+};
+
+struct listener {
+	int fd, port;
+	bool psk;
+	struct MHD_Daemon *d;
+	struct dctx *dc;
+};
+
+struct old {
+	struct MHD_Daemon *d;
+	struct dctx *dc;
+};
+
+struct li707_http_server {
+	struct li707_http_config cfg;
+	char *prio_cert, *prio_psk;
+	struct gen *g;
+	struct listener l[MAX_LISTENERS];
+	size_t nl;
+	struct old old[MAX_OLD];
+	size_t nold;
+	pthread_mutex_t mu; /* peer_conns, old */
+	unsigned *peer_conns;
+	atomic_bool draining, stopped;
+	_Atomic uint64_t requests, refused_auth, body_bytes, active, reloads;
+};
+
+/* Per connection (MHD socket context). */
+struct cctx {
+	bool checked, ok, counted, over_limit;
+	const struct li707_tls_peer *peer;
+};
+
+
+static void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- credentials ---- */
+
+static void wipe_free(char *p)
+{
+	if (!p)
+		return;
+	size_t n = strlen(p);
+	volatile char *v = p;
+	for (size_t i = 0; i < n; i++)
+		v[i] = 0;
+	free(p);
+}
+
+static int read_pem(const char *path, char **out, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		errf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > PEM_MAX) {
+		close(fd);
+		errf(err, errlen, "%s: not a regular file of at most %d bytes", path, PEM_MAX);
+		return LI707_EINPUT;
+	}
+	char *b = malloc((size_t)st.st_size + 1);
+	if (!b) {
+		close(fd);
+		return LI707_ENOMEM;
+	}
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	b[got] = '\0';
+	*out = b;
+	return 0;
+}
+
+static void gen_unref(struct gen *g)
+{
+	if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
+		return;
+	free(g->cert_pem);
+	wipe_free(g->key_pem);
+	free(g->ca_pem);
+	if (g->tl)
+		gnutls_x509_trust_list_deinit(g->tl, 1);
+	free(g);
+}
+
+static int gen_load(const struct li707_http_creds *c, struct gen **out, char *err, size_t errlen)
+{
+	if (!c->cert || !c->key || !c->cacert) {
+		errf(err, errlen, "certificate listeners need cert, key and cacert");
+		return LI707_EINPUT;
+	}
+	struct gen *g = calloc(1, sizeof *g);
+	if (!g)
+		return LI707_ENOMEM;
+	atomic_init(&g->refs, 1);
+	int rc;
+	if ((rc = read_pem(c->cert, &g->cert_pem, err, errlen)) != 0 ||
+	    (rc = read_pem(c->key, &g->key_pem, err, errlen)) != 0 ||
+	    (rc = read_pem(c->cacert, &g->ca_pem, err, errlen)) != 0)
+		goto fail;
+	/* Key and certificate must belong together: check now, not at the first handshake. */
+	gnutls_certificate_credentials_t cr;
+	if (gnutls_certificate_allocate_credentials(&cr) < 0) {
+		rc = LI707_ENOMEM;
+		goto fail;
+	}
+	gnutls_datum_t cd = {(unsigned char *)g->cert_pem, (unsigned)strlen(g->cert_pem)};
+	gnutls_datum_t kd = {(unsigned char *)g->key_pem, (unsigned)strlen(g->key_pem)};
+	int gr = gnutls_certificate_set_x509_key_mem(cr, &cd, &kd, GNUTLS_X509_FMT_PEM);
+	gnutls_certificate_free_credentials(cr);
+	if (gr < 0) {
+		errf(err, errlen, "%s / %s: %s", c->cert, c->key, gnutls_strerror(gr));
+		rc = LI707_EINPUT;
+		goto fail;
+	}
+	if (gnutls_x509_trust_list_init(&g->tl, 0) < 0) {
+		rc = LI707_ENOMEM;
+		goto fail;
+	}
+	gr = gnutls_x509_trust_list_add_trust_file(g->tl, c->cacert, c->crl, GNUTLS_X509_FMT_PEM, 0, 0);
+	if (gr <= 0) {
+		errf(err, errlen, "%s: no usable CA certificate (%s)", c->cacert,
+		     gr < 0 ? gnutls_strerror(gr) : "none");
+		rc = LI707_EINPUT;
+		goto fail;
+	}
+	*out = g;
+	return 0;
+fail:
+	gen_unref(g);
+	return rc;
+}
+
+/* The client's chain verifies against the trust list (dates, CRL, purpose). */
+static bool verify_chain(gnutls_x509_trust_list_t tl, const gnutls_datum_t *raw, unsigned n)
+{
+	if (n == 0 || n > 16)
+		return false;
+	gnutls_x509_crt_t crts[16];
+	unsigned k = 0;
+	bool ok = false;
+	for (; k < n; k++) {
+		if (gnutls_x509_crt_init(&crts[k]) < 0)
+			goto out;
+		if (gnutls_x509_crt_import(crts[k], &raw[k], GNUTLS_X509_FMT_DER) < 0) {
+			k++;
+			goto out;
+		}
+	}
+	gnutls_typed_vdata_st vd = {.type = GNUTLS_DT_KEY_PURPOSE_OID,
+				    .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT};
+	unsigned status = 0;
+	if (gnutls_x509_trust_list_verify_crt2(tl, crts, n, &vd, 1, 0, &status, NULL) == 0 &&
+	    status == 0)
+		ok = true;
+out:
+	for (unsigned i = 0; i < k; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	return ok;
+}
+
+static const struct li707_tls_peer anon_peer = {.name = (char *)"anonymous"};
+
+/* Establishes the connection's peer once (R-SEC-2, R-SEC-4). */
+static const struct li707_tls_peer *conn_peer(struct dctx *dc, struct MHD_Connection *conn,
+					      struct cctx *cc)
+{
+	if (cc && cc->checked)
+		return cc->ok ? cc->peer : NULL;
+	const struct li707_tls_peer *peer = NULL;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t sess = ci ? (gnutls_session_t)ci->tls_session : NULL;
+	if (!sess) {
+		peer = NULL;
+	} else if (dc->psk) {
+		const char *id = gnutls_psk_server_get_username(sess);
+		peer = id ? li707_tls_peer_by_psk(dc->s->cfg.peers, id) : NULL;
+	} else if (dc->s->cfg.insecure_no_client_cert) {
+		peer = &anon_peer;
+	} else {
+		unsigned n = 0;
+		const gnutls_datum_t *raw = gnutls_certificate_get_peers(sess, &n);
+		if (raw && n > 0 && verify_chain(dc->g->tl, raw, n))
+			peer = li707_tls_peer_by_cert(dc->s->cfg.peers, raw[0].data, raw[0].size);
+	}
+	if (cc) {
+		cc->checked = true;
+		cc->ok = peer != NULL;
+		cc->peer = peer;
+	}
+	return peer;
+}
+
+static int psk_cb(void *cls, const struct MHD_Connection *conn, const char *username, void **psk,
+		  size_t *psk_size)
+{
+	struct dctx *dc = cls;
+	const struct li707_tls_peer *p = username ? li707_tls_peer_by_psk(dc->s->cfg.peers, username) : NULL;
+	if (!p || !p->psk || p->psk_len == 0)
+		return -1;
+	void *k = malloc(p->psk_len);
+	if (!k)
+		return -1;
+	memcpy(k, p->psk, p->psk_len);
+	*psk = k;
+	*psk_size = p->psk_len;
+	return 0;
+}
+
+/* ---- responses ---- */
+
+int li707__http_queue(struct li707__http_rq *r, unsigned status, struct MHD_Response *resp)
+{
+	if (!resp)
+		return LI707_ENOMEM;
+	for (size_t i = 0; i < r->nh; i++)
+		MHD_add_response_header(resp, r->h[i].name, r->h[i].value);
+	if (atomic_load(&r->dc->s->draining))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	enum MHD_Result mr = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	if (mr != MHD_YES)
+		return LI707_EINVAL;
+	r->responded = true;
+	return 0;
+}
+
+int li707_http_add_header(struct li707_http_req *req, const char *name, const char *value)
+{
+	struct li707__http_rq *r = req ? req->impl : NULL;
+	if (!r || !name || !value || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+		return LI707_EINVAL;
+	if (r->nh >= LI707__HTTP_MAX_RESP_HEADERS)
+		return LI707_ELIMIT;
+	char *n = strdup(name), *v = strdup(value);
+	if (!n || !v) {
+		free(n);
+		free(v);
+		return LI707_ENOMEM;
+	}
+	r->h[r->nh++] = (struct li707__http_hdr){n, v};
+	return 0;
+}
+
+int li707_http_respond_buf(struct li707_http_req *req, unsigned status, const char *content_type,
+			   const void *data, size_t len)
+{
+	struct li707__http_rq *r = req ? req->impl : NULL;
+	if (!r || r->responded || (len && !data))
+		return LI707_EINVAL;
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+	if (resp && content_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	return li707__http_queue(r, status, resp);
+}
+
+int li707__http_respond_page(struct li707__http_rq *r, unsigned status)
+{
+	char body[160];
+	const char *text = MHD_get_reason_phrase_for(status);
+	if (status == 404) {
+		return li707_http_respond_buf(&r->pub, 404, "text/html", page_404, sizeof page_404 - 1);
+	}
+	int n = snprintf(body, sizeof body, "<html><head><title>%u %s</title></head><body>%u %s</body></html>\n",
+			 status, text, status, text);
+	return li707_http_respond_buf(&r->pub, status, "text/html", body,
+				      n > 0 && (size_t)n < sizeof body ? (size_t)n : 0);
+}
+
+int li707_http_respond_status(struct li707_http_req *req, unsigned status)
+{
+	struct li707__http_rq *r = req ? req->impl : NULL;
+	return r ? li707__http_respond_page(r, status) : LI707_EINVAL;
+}
+
+/* ---- bodies ---- */
+
+int li707_http_body_to_fd(struct li707_http_req *req, int fd, uint64_t cap)
+{
+	struct li707__http_rq *r = req ? req->impl : NULL;
+	if (!r || r->sink != LI707__SINK_NONE || r->responded || fd < 0)
+		return LI707_EINVAL;
+	r->sink = LI707__SINK_FD;
+	r->fd = fd;
+	r->cap = cap ? cap : r->dc->s->cfg.limits.body_bytes;
+	return 0;
+}
+
+int li707_http_body_to_cb(struct li707_http_req *req, li707_http_body_fn fn, void *fn_cls, uint64_t cap)
+{
+	struct li707__http_rq *r = req ? req->impl : NULL;
+	if (!r || r->sink != LI707__SINK_NONE || r->responded || !fn)
+		return LI707_EINVAL;
+	r->sink = LI707__SINK_CB;
+	r->fn = fn;
+	r->fn_cls = fn_cls;
+	r->cap = cap ? cap : r->dc->s->cfg.limits.body_bytes;
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Buffers body bytes for the fd sink and writes them LI707_HTTP_BLOCK at a time. */
+static int fd_sink(struct li707__http_rq *r, const char *p, size_t n)
+{
+	if (!r->wbuf && !(r->wbuf = malloc(LI707_HTTP_BLOCK)))
+		return -1;
+	while (n > 0) {
+		size_t k = LI707_HTTP_BLOCK - r->wlen < n ? LI707_HTTP_BLOCK - r->wlen : n;
+		memcpy(r->wbuf + r->wlen, p, k);
+		r->wlen += k;
+		p += k;
+		n -= k;
+		if (r->wlen == LI707_HTTP_BLOCK) {
+			if (write_all(r->fd, r->wbuf, r->wlen) != 0)
+				return -1;
+			r->wlen = 0;
+		}
+	}
+	return 0;
+}
+
+static int fd_flush(struct li707__http_rq *r)
+{
+	if (r->sink != LI707__SINK_FD || r->wlen == 0)
+		return 0;
+	int rc = write_all(r->fd, r->wbuf, r->wlen);
+	r->wlen = 0;
+	return rc;
+}
+
+const char *li707_http_header(const struct li707_http_req *req, const char *name)
+{
+	const struct li707__http_rq *r = req ? req->impl : NULL;
+	if (!r || !name)
+		return NULL;
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+/* ---- MHD callbacks ---- */
+
+static struct cctx *conn_ctx(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
+			enum MHD_ConnectionNotificationCode code)
+{
+	struct dctx *dc = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(struct cctx)); /* NULL: checked per request */
+		return;
+	}
+	struct cctx *cc = *socket_context;
+	if (!cc)
+		return;
+	if (cc->counted) {
+		struct li707_http_server *s = dc->s;
+		size_t idx = (size_t)(cc->peer - s->cfg.peers->v);
+		pthread_mutex_lock(&s->mu);
+		if (idx < s->cfg.peers->n && s->peer_conns[idx] > 0)
+			s->peer_conns[idx]--;
+		pthread_mutex_unlock(&s->mu);
+	}
+	free(cc);
+	*socket_context = NULL;
+}
+
+/* Counts the connection against its peer's limit, once. false when over the limit. */
+static bool peer_admit(struct li707_http_server *s, struct cctx *cc)
+{
+	if (!cc || cc->counted || !cc->peer)
+		return !(cc && cc->over_limit);
+	if (cc->peer == &anon_peer)
+		return true; /* the identity of test listeners without client certificates */
+	size_t idx = (size_t)(cc->peer - s->cfg.peers->v);
+	bool ok;
+	pthread_mutex_lock(&s->mu);
+	ok = s->peer_conns[idx] < s->cfg.limits.per_peer;
+	if (ok) {
+		s->peer_conns[idx]++;
+		cc->counted = true;
+	} else {
+		cc->over_limit = true;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return ok;
+}
+
+static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct dctx *dc = cls;
+	struct li707__http_rq *r = *con_cls;
+	if (!r)
+		return;
+	struct li707_http_server *s = dc->s;
+	if (r->begun && s->cfg.done)
+		s->cfg.done(s->cfg.cls, &r->pub, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !r->failed);
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->wbuf);
+	for (size_t i = 0; i < r->nh; i++) {
+		free(r->h[i].name);
+		free(r->h[i].value);
+	}
+	if (r->counted)
+		atomic_fetch_sub(&s->active, 1);
+	free(r);
+	*con_cls = NULL;
+}
+
+static bool has_body(struct li707__http_rq *r)
+{
+	if (r->pub.has_length)
+		return r->pub.content_length > 0;
+	const char *te = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	return te != NULL;
+}
+
+static enum MHD_Result decide(struct dctx *dc, struct li707__http_rq *r);
+
+static enum MHD_Result first_call(struct dctx *dc, struct MHD_Connection *conn, const char *url,
+				  const char *method, void **con_cls)
+{
+	struct li707_http_server *s = dc->s;
+	struct li707__http_rq *r = calloc(1, sizeof *r);
+	if (!r)
+		return MHD_NO;
+	*con_cls = r;
+	r->conn = conn;
+	r->dc = dc;
+	r->fd = -1;
+	r->max_ranges = s->cfg.limits.max_ranges;
+	r->pub.impl = r;
+	r->pub.method = method;
+	r->pub.path = url;
+	atomic_fetch_add(&s->requests, 1);
+	atomic_fetch_add(&s->active, 1);
+	r->counted = true;
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(cl, &end, 10);
+		if (errno == 0 && end != cl && *end == '\0' && cl[0] != '-') {
+			r->pub.has_length = true;
+			r->pub.content_length = v;
+		}
+	}
+	/* MHD 0.9.75 closes the connection after any response queued before the request was
+	 * read completely. A request without a body is complete at the next call: decide there,
+	 * so keep-alive works. A request with a body is decided now, before the body (and before
+	 * any 100 Continue), and its connection closes on refusal - as it must. */
+	if (!has_body(r)) {
+		r->deferred = true;
+		return MHD_YES;
+	}
+	return decide(dc, r);
+}
+
+static enum MHD_Result decide(struct dctx *dc, struct li707__http_rq *r)
+{
+	struct li707_http_server *s = dc->s;
+	struct MHD_Connection *conn = r->conn;
+
+	/* TS103707 R-SEC-2, R-BIN-A2: who is it? Refused peers get the unknown-URL page, before
+	 * any body is read (with Expect: 100-continue, no 100 is sent: R-BIN-B3). */
+	struct cctx *cc = conn_ctx(conn);
+	const struct li707_tls_peer *peer = conn_peer(dc, conn, cc);
+	if (!peer) {
+		atomic_fetch_add(&s->refused_auth, 1);
+		return li707__http_respond_page(r, 404) == 0 ? MHD_YES : MHD_NO;
+	}
+	if (!peer_admit(s, cc))
+		return li707__http_respond_page(r, 503) == 0 ? MHD_YES : MHD_NO;
+	r->pub.peer = peer->name;
+	r->pub.psk = dc->psk;
+	const char *ex = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+	r->pub.expect_continue = ex && strcasecmp(ex, "100-continue") == 0;
+
+	r->begun = true;
+	int hrc = s->cfg.handler(s->cfg.cls, &r->pub, LI707_HTTP_BEGIN);
+	if (r->responded)
+		return MHD_YES;
+	if (hrc != 0)
+		return li707__http_respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
+	if (has_body(r)) {
+		/* TS103707 R-BIN-B3: the decision before the body - no sink or too big: 413. */
+		if (r->sink == LI707__SINK_NONE || (r->pub.has_length && r->pub.content_length > r->cap))
+			return li707__http_respond_page(r, 413) == 0 ? MHD_YES : MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
+				 const char *method, const char *version, const char *upload_data,
+				 size_t *upload_data_size, void **con_cls)
+{
+	struct dctx *dc = cls;
+	struct li707_http_server *s = dc->s;
+	struct li707__http_rq *r = *con_cls;
+	if (!r)
+		return first_call(dc, conn, url, method, con_cls);
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (r->responded)
+			return MHD_YES; /* answered already (413/500): discard */
+		if (r->pub.body_received + n > r->cap)
+			return li707__http_respond_page(r, 413) == 0 ? MHD_YES : MHD_NO;
+		int bad = 0;
+		if (r->sink == LI707__SINK_FD)
+			bad = fd_sink(r, upload_data, n);
+		else if (r->sink == LI707__SINK_CB)
+			bad = r->fn(r->fn_cls, &r->pub, upload_data, n);
+		else
+			bad = 1;
+		if (bad) {
+			r->failed = true;
+			return li707__http_respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
+		}
+		r->pub.body_received += n;
+		atomic_fetch_add(&s->body_bytes, n);
+		return MHD_YES;
+	}
+	if (r->deferred) {
+		r->deferred = false;
+		enum MHD_Result mr = decide(dc, r);
+		if (mr != MHD_YES || r->responded)
+			return mr;
+	}
+	if (r->responded)
+		return MHD_YES;
+	if (fd_flush(r) != 0) {
+		r->failed = true;
+		return li707__http_respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
+	}
+	int hrc = s->cfg.handler(s->cfg.cls, &r->pub, LI707_HTTP_END);
+	if (r->responded)
+		return MHD_YES;
+	(void)hrc;
+	r->failed = true;
+	return li707__http_respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
+}
+
+/* ---- daemons ---- */
+
+static struct MHD_Daemon *start_daemon(struct li707_http_server *s, int fd, bool psk, struct gen *g,
+				       struct dctx **dco, char *err, size_t errlen)
+{
+	struct dctx *dc = calloc(1, sizeof *dc);
+	if (!dc)
+		return NULL;
+	dc->s = s;
+	dc->psk = psk;
+	dc->g = g;
+	if (g)
+		atomic_fetch_add(&g->refs, 1);
+	const struct li707_http_limits *L = &s->cfg.limits;
+	/* Each daemon gets its own descriptor of the listening socket, so stopping or quiescing
+	 * one never closes the socket under another (reload runs two on one socket). */
+	dc->lfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dc->lfd < 0) {
+		errf(err, errlen, "dup listen socket: %s", strerror(errno));
+		gen_unref(dc->g);
+		free(dc);
+		return NULL;
+	}
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_POLL | MHD_USE_TLS | MHD_USE_ITC;
+	struct MHD_OptionItem ops[24];
+	size_t k = 0;
+#define OPT(o, v, p) (ops[k++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)})
+	OPT(MHD_OPTION_LISTEN_SOCKET, dc->lfd, NULL);
+	OPT(MHD_OPTION_CONNECTION_LIMIT, L->connections, NULL);
+	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, L->per_ip, NULL);
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, L->idle_timeout_s, NULL);
+	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, L->header_bytes, NULL);
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, request_done, dc);
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, notify_conn, dc);
+	OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, psk ? s->prio_psk : s->prio_cert);
+	if (psk) {
+		OPT(MHD_OPTION_HTTPS_CRED_TYPE, GNUTLS_CRD_PSK, NULL);
+		OPT(MHD_OPTION_GNUTLS_PSK_CRED_HANDLER, psk_cb, dc);
+	} else {
+		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, g->key_pem);
+		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, g->cert_pem);
+		if (!s->cfg.insecure_no_client_cert)
+			OPT(MHD_OPTION_HTTPS_MEM_TRUST, 0, g->ca_pem); /* requests a client cert */
+	}
+	OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+	struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, dc,
+						MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+	if (!d) {
+		errf(err, errlen, "cannot start the HTTPS listener (TLS credentials or priorities refused)");
+		/* dc->lfd is not closed here: MHD may have closed it on its failure path, and a
+		 * second close could hit a descriptor reused by another thread. One descriptor may
+		 * leak on this rare path. */
+		gen_unref(dc->g);
+		free(dc);
+		return NULL;
+	}
+	*dco = dc;
+	return d;
+}
+
+/* Stops accepting on d: MHD hands its listening descriptor back, we close it. */
+static void daemon_quiesce(struct MHD_Daemon *d, struct dctx *dc)
+{
+	if (!d || !dc || dc->quiesced)
+		return;
+	dc->quiesced = true;
+	MHD_socket f = MHD_quiesce_daemon(d);
+	if (f != MHD_INVALID_SOCKET)
+		close(f);
+}
+
+static void stop_daemon(struct MHD_Daemon *d, struct dctx *dc)
+{
+	daemon_quiesce(d, dc);
+	if (d)
+		MHD_stop_daemon(d);
+	if (dc) {
+		gen_unref(dc->g);
+		free(dc);
+	}
+}
+
+static void limits_defaults(struct li707_http_limits *L)
+{
+	if (!L->connections) L->connections = 256;
+	if (!L->per_peer) L->per_peer = 32;
+	if (!L->per_ip) L->per_ip = 64;
+	if (!L->header_bytes) L->header_bytes = 64 * 1024;
+	if (!L->body_bytes) L->body_bytes = 1ull << 30;
+	if (!L->idle_timeout_s) L->idle_timeout_s = 30;
+	if (!L->max_ranges) L->max_ranges = LI707_RANGE_MAX_DEFAULT;
+	if (!L->drain_timeout_s) L->drain_timeout_s = 30;
+}
+
+int li707_http_server_new(const struct li707_http_config *cfg, struct li707_http_server **out,
+			  char *err, size_t errlen)
+{
+	if (!cfg || !out || !cfg->handler || !cfg->policy || !cfg->peers)
+		return LI707_EINVAL;
+	struct li707_http_server *s = calloc(1, sizeof *s);
+	if (!s)
+		return LI707_ENOMEM;
+	s->cfg = *cfg;
+	s->cfg.creds = (struct li707_http_creds){0};
+	limits_defaults(&s->cfg.limits);
+	pthread_mutex_init(&s->mu, NULL);
+	int rc = LI707_ENOMEM;
+	s->peer_conns = calloc(cfg->peers->n + 1, sizeof *s->peer_conns);
+	if (!s->peer_conns)
+		goto fail;
+	if ((rc = li707_tls_gnutls_priority(cfg->policy, false, &s->prio_cert)) != 0 ||
+	    (rc = li707_tls_gnutls_priority(cfg->policy, true, &s->prio_psk)) != 0) {
+		errf(err, errlen, "TLS policy: cannot build the GnuTLS priorities");
+		goto fail;
+	}
+	if (cfg->creds.cert && (rc = gen_load(&cfg->creds, &s->g, err, errlen)) != 0)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	li707_http_server_free(s);
+	return rc;
+}
+
+static int open_listen(const char *addr, int *port, char *err, size_t errlen)
+{
+	char host[128];
+	const char *colon = strrchr(addr, ':');
+	if (!colon || (size_t)(colon - addr) >= sizeof host) {
+		errf(err, errlen, "listen address must be ADDR:PORT");
+		return LI707_EINPUT;
+	}
+	size_t hl = (size_t)(colon - addr);
+	memcpy(host, addr, hl);
+	host[hl] = '\0';
+	char *h = host;
+	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		h = host + 1;
+	}
+	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
+				 .ai_socktype = SOCK_STREAM};
+	struct addrinfo *ai = NULL;
+	int gr = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
+	if (gr != 0) {
+		errf(err, errlen, "listen address %s: %s", addr, gai_strerror(gr));
+		return LI707_EINPUT;
+	}
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		errf(err, errlen, "listen %s: %s", addr, strerror(e));
+		return -e;
+	}
+	freeaddrinfo(ai);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	*port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+					 : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+int li707_http_server_listen(struct li707_http_server *s, const char *addr, bool psk, char *err,
+			     size_t errlen)
+{
+	if (!s || !addr)
+		return LI707_EINVAL;
+	if (s->nl >= MAX_LISTENERS)
+		return LI707_ELIMIT;
+	if (!psk && !s->g) {
+		errf(err, errlen, "certificate listener without certificate credentials");
+		return LI707_EINPUT;
+	}
+	int port = 0;
+	int fd = open_listen(addr, &port, err, errlen);
+	if (fd < 0)
+		return fd;
+	struct listener *l = &s->l[s->nl];
+	l->d = start_daemon(s, fd, psk, psk ? NULL : s->g, &l->dc, err, errlen);
+	if (!l->d) {
+		close(fd);
+		return LI707_EINPUT;
+	}
+	l->fd = fd;
+	l->port = port;
+	l->psk = psk;
+	s->nl++;
+	return 0;
+}
+
+int li707_http_server_port(const struct li707_http_server *s, size_t i)
+{
+	return s && i < s->nl ? s->l[i].port : -1;
+}
+
+static size_t daemon_conns(struct MHD_Daemon *d)
+{
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return di ? di->num_connections : 0;
+}
+
+/* Stops quiesced daemons whose connections are all gone (called with mu held). */
+static void reap_old(struct li707_http_server *s, bool all)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < s->nold; i++) {
+		if (all || daemon_conns(s->old[i].d) == 0)
+			stop_daemon(s->old[i].d, s->old[i].dc);
+		else
+			s->old[j++] = s->old[i];
+	}
+	s->nold = j;
+}
+
+int li707_http_server_reload(struct li707_http_server *s, const struct li707_http_creds *creds,
+			     char *err, size_t errlen)
+{
+	if (!s || !creds || atomic_load(&s->draining))
+		return LI707_EINVAL;
+	struct gen *g = NULL;
+	int rc = gen_load(creds, &g, err, errlen);
+	if (rc != 0)
+		return rc;
+	/* The policy may have changed too. */
+	char *pc = NULL, *pp = NULL;
+	if (li707_tls_gnutls_priority(s->cfg.policy, false, &pc) != 0 ||
+	    li707_tls_gnutls_priority(s->cfg.policy, true, &pp) != 0) {
+		free(pc);
+		gen_unref(g);
+		errf(err, errlen, "TLS policy: cannot build the GnuTLS priorities");
+		return LI707_EINPUT;
+	}
+	char *oc = s->prio_cert, *op = s->prio_psk;
+	s->prio_cert = pc;
+	s->prio_psk = pp;
+	struct MHD_Daemon *nd[MAX_LISTENERS] = {0};
+	struct dctx *ndc[MAX_LISTENERS] = {0};
+	pthread_mutex_lock(&s->mu);
+	reap_old(s, false);
+	size_t need = 0;
+	for (size_t i = 0; i < s->nl; i++)
+		need += !s->l[i].psk;
+	if (s->nold + need > MAX_OLD) {
+		rc = LI707_ELIMIT;
+		errf(err, errlen, "too many reloads still draining");
+		goto undo;
+	}
+	for (size_t i = 0; i < s->nl; i++) {
+		if (s->l[i].psk)
+			continue;
+		nd[i] = start_daemon(s, s->l[i].fd, false, g, &ndc[i], err, errlen);
+		if (!nd[i]) {
+			rc = LI707_EINPUT;
+			goto undo;
+		}
+	}
+	/* New daemons accept from now on; the old ones stop accepting and drain. */
+	for (size_t i = 0; i < s->nl; i++) {
+		if (!nd[i])
+			continue;
+		daemon_quiesce(s->l[i].d, s->l[i].dc);
+		s->old[s->nold++] = (struct old){s->l[i].d, s->l[i].dc};
+		s->l[i].d = nd[i];
+		s->l[i].dc = ndc[i];
+	}
+	pthread_mutex_unlock(&s->mu);
+	gen_unref(s->g);
+	s->g = g;
+	free(oc);
+	free(op);
+	atomic_fetch_add(&s->reloads, 1);
+	return 0;
+undo:
+	pthread_mutex_unlock(&s->mu);
+	for (size_t i = 0; i < s->nl; i++)
+		stop_daemon(nd[i], ndc[i]);
+	gen_unref(g);
+	free(s->prio_cert);
+	free(s->prio_psk);
+	s->prio_cert = oc;
+	s->prio_psk = op;
+	return rc;
+}
+
+int li707_http_server_drain(struct li707_http_server *s)
+{
+	if (!s || atomic_exchange(&s->draining, true))
+		return LI707_EINVAL;
+	/* Stop accepting: quiesce every daemon, then close the listening sockets. */
+	for (size_t i = 0; i < s->nl; i++) {
+		daemon_quiesce(s->l[i].d, s->l[i].dc);
+		if (s->l[i].fd >= 0) {
+			close(s->l[i].fd);
+			s->l[i].fd = -1;
+		}
+	}
+	/* Let in-flight requests finish. Idle keep-alive connections do not count. */
+	int rc = 0;
+	unsigned waited_ms = 0;
+	while (atomic_load(&s->active) > 0) {
+		if (waited_ms >= s->cfg.limits.drain_timeout_s * 1000u) {
+			rc = LI707_ELIMIT;
+			break;
+		}
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		waited_ms += 20;
+	}
+	pthread_mutex_lock(&s->mu);
+	reap_old(s, true);
+	pthread_mutex_unlock(&s->mu);
+	for (size_t i = 0; i < s->nl; i++) {
+		stop_daemon(s->l[i].d, s->l[i].dc);
+		s->l[i].d = NULL;
+		s->l[i].dc = NULL;
+	}
+	atomic_store(&s->stopped, true);
+	return rc;
+}
+
+void li707_http_server_free(struct li707_http_server *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	reap_old(s, true);
+	pthread_mutex_unlock(&s->mu);
+	for (size_t i = 0; i < s->nl; i++) {
+		stop_daemon(s->l[i].d, s->l[i].dc);
+		if (s->l[i].fd >= 0)
+			close(s->l[i].fd);
+	}
+	gen_unref(s->g);
+	free(s->prio_cert);
+	free(s->prio_psk);
+	free(s->peer_conns);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+void li707_http_server_stats(const struct li707_http_server *s, struct li707_http_stats *st)
+{
+	if (!s || !st)
+		return;
+	struct li707_http_server *m = (struct li707_http_server *)s;
+	st->requests = atomic_load(&m->requests);
+	st->refused_auth = atomic_load(&m->refused_auth);
+	st->body_bytes = atomic_load(&m->body_bytes);
+	st->active_requests = atomic_load(&m->active);
+	st->reloads = atomic_load(&m->reloads);
+}

@@ -1,0 +1,156 @@
+/* li707 common - the HTTPS server both daemons use (TS 103 707 clause 7, Annex C).
+ *
+ * A server owns listeners; each listener is one libmicrohttpd daemon doing TLS through GnuTLS,
+ * either with certificates (mutual TLS, the default, R-SEC-2) or with PSK (RFC 4279, R-SEC-4,
+ * its own listener: MHD cannot offer both on one daemon). Before any handler sees a request the
+ * server establishes the peer identity: a client certificate that verifies against the trust
+ * anchors (and CRL) and matches the allow-list, or a configured PSK identity. Anything else gets
+ * the same 404 page an unknown URL gets, before a byte of body is read (R-BIN-A2; with
+ * `Expect: 100-continue` no 100 is sent).
+ *
+ * Handler protocol (one function, called from the connection's thread):
+ *   phase BEGIN  once, after the headers, before any body. The handler either answers now
+ *                (li707_http_respond_*: no body is read, and with Expect no 100 is sent - the
+ *                Model B decision point, R-BIN-B3) or, for a request with a body, accepts it
+ *                with li707_http_body_to_fd() / li707_http_body_to_cb() and a size cap. A
+ *                request with a body that is neither answered nor accepted gets 413.
+ *   phase END    once the whole body arrived (requests whose body was accepted, and the
+ *                requests without a body the handler did not answer at BEGIN). The handler
+ *                must answer now; otherwise 500.
+ *   done()       always, once, when the request is over (completed or aborted) - to release
+ *                req->user. ok tells whether the response was fully sent.
+ * Bodies over the cap are answered 413 as soon as the cap is crossed (at once when the
+ * Content-Length says so).
+ *
+ * Thread model: one thread per connection (MHD_USE_THREAD_PER_CONNECTION), so file reads and
+ * writes and handler work never stall another connection; file responses go out in blocks of
+ * LI707_HTTP_BLOCK bytes per callback so the kernel interleaves small and large transfers
+ * (R-BIN-2). Handlers must be thread-safe.
+ *
+ * Lifetime: new -> listen (one or more) -> start ... reload (SIGHUP) ... drain (SIGTERM) -> free.
+ * The library never logs; errors come back as codes with a message in err. */
+#ifndef LI707_COMMON_HTTP_SERVER_H
+#define LI707_COMMON_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "tls.h"
+
+#define LI707_HTTP_BLOCK (256u * 1024u) /* bytes per response callback */
+
+struct li707_http_server;
+struct li707_http_req;
+
+enum li707_http_phase { LI707_HTTP_BEGIN = 1, LI707_HTTP_END = 2 };
+
+/* Limits, one table (docs/internals/http_server.md). Zero means the default. */
+struct li707_http_limits {
+	unsigned connections;        /* open connections per listener [256] */
+	unsigned per_peer;           /* open connections per peer identity [32] (503 beyond) */
+	unsigned per_ip;             /* open connections per client IP [64] */
+	size_t header_bytes;         /* request line + headers (MHD memory pool) [64 KiB] */
+	uint64_t body_bytes;         /* default body cap for li707_http_body_* [1 GiB] */
+	unsigned idle_timeout_s;     /* no byte in either direction for this long: close [30] */
+	unsigned max_ranges;         /* Range specs per request [16] */
+	unsigned drain_timeout_s;    /* drain waits this long for in-flight requests [30] */
+};
+
+/* The credentials of certificate listeners: PEM file paths. crl may be NULL. */
+struct li707_http_creds {
+	const char *cert, *key, *cacert, *crl;
+};
+
+typedef int (*li707_http_handler)(void *cls, struct li707_http_req *req, enum li707_http_phase ph);
+typedef void (*li707_http_done)(void *cls, struct li707_http_req *req, bool ok);
+
+struct li707_http_config {
+	struct li707_tls_policy *policy;  /* borrowed, must outlive the server */
+	struct li707_tls_peers *peers;    /* borrowed allow-list (certs and PSK identities) */
+	struct li707_http_creds creds;    /* copied at new/reload */
+	struct li707_http_limits limits;
+	li707_http_handler handler;
+	li707_http_done done;             /* may be NULL */
+	void *cls;
+	/* Test/benchmark only: certificate listeners that do not request a client certificate,
+	 * peer identity "anonymous". Never set by the daemons (R-SEC-2). */
+	bool insecure_no_client_cert;
+};
+
+/* The request as handlers see it; valid from BEGIN until done(). */
+struct li707_http_req {
+	const char *method;       /* "GET", "POST", ... */
+	const char *path;         /* decoded path, without the query */
+	const char *peer;         /* the configured peer name (never NULL in handlers) */
+	bool psk;                 /* peer authenticated by PSK */
+	bool has_length;          /* Content-Length given */
+	uint64_t content_length;
+	bool expect_continue;     /* "Expect: 100-continue" (R-BIN-B3) */
+	uint64_t body_received;   /* bytes of body accepted so far */
+	void *user;               /* the handler's, released in done() */
+	/* private */
+	void *impl;
+};
+
+/* Creates a server (no listener yet). Copies what it needs from cfg except policy and peers. */
+int li707_http_server_new(const struct li707_http_config *cfg, struct li707_http_server **out,
+			  char *err, size_t errlen);
+
+/* Adds a listener on "ADDR:PORT" ("127.0.0.1:0", "[::1]:8443", ":8443") - certificate based,
+ * or PSK based when psk is true. Port 0 picks one: see li707_http_server_port(). */
+int li707_http_server_listen(struct li707_http_server *s, const char *addr, bool psk,
+			     char *err, size_t errlen);
+/* The local port of listener i (in the order added), or -1. */
+int li707_http_server_port(const struct li707_http_server *s, size_t i);
+
+/* Loads new credentials (and the current policy) and serves new connections with them; the
+ * connections already open finish on the old ones (SIGHUP). On error nothing changes. */
+int li707_http_server_reload(struct li707_http_server *s, const struct li707_http_creds *creds,
+			     char *err, size_t errlen);
+
+/* Graceful stop (SIGTERM): stop accepting, let in-flight requests finish (at most
+ * limits.drain_timeout_s), then close everything. Returns 0, or LI707_ELIMIT when the timeout
+ * cut requests short. Callable once; free() afterwards. */
+int li707_http_server_drain(struct li707_http_server *s);
+
+/* Stops at once if still running, frees everything. NULL is a no-op. */
+void li707_http_server_free(struct li707_http_server *s);
+
+/* Counters (monotonic, for tests and metrics). */
+struct li707_http_stats {
+	uint64_t requests, refused_auth, body_bytes, active_requests;
+	uint64_t reloads;
+};
+void li707_http_server_stats(const struct li707_http_server *s, struct li707_http_stats *st);
+
+/* ---- inside a handler ---- */
+
+/* A request header (case-insensitive name), or NULL. */
+const char *li707_http_header(const struct li707_http_req *req, const char *name);
+
+/* Adds a response header for the response about to be queued (at most 16, copied). */
+int li707_http_add_header(struct li707_http_req *req, const char *name, const char *value);
+
+/* Responds with a copy of data. content_type may be NULL. */
+int li707_http_respond_buf(struct li707_http_req *req, unsigned status, const char *content_type,
+			   const void *data, size_t len);
+
+/* A small fixed page for status (404 is the page also used for refused peers, R-BIN-A2). */
+int li707_http_respond_status(struct li707_http_req *req, unsigned status);
+
+/* Serves an open regular file (fd is taken, closed by the server) with Range, If-Range,
+ * ETag, Last-Modified and HEAD support (R-BIN-A1, R-BIN-C1). content_type may be NULL
+ * (application/octet-stream). */
+int li707_http_respond_file(struct li707_http_req *req, int fd, const char *content_type);
+
+/* Accepts the body into fd (taken; the server writes at its current offset in blocks of
+ * LI707_HTTP_BLOCK, everything is written before phase END, closes it after done()), at most
+ * cap bytes (0 = limits.body_bytes). Durability (fsync) is the handler's, at END. */
+int li707_http_body_to_fd(struct li707_http_req *req, int fd, uint64_t cap);
+/* Accepts the body through fn (returning non-zero aborts the request with 500). */
+typedef int (*li707_http_body_fn)(void *cls, struct li707_http_req *req, const void *data, size_t n);
+int li707_http_body_to_cb(struct li707_http_req *req, li707_http_body_fn fn, void *fn_cls, uint64_t cap);
+
+#endif

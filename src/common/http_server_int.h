@@ -1,0 +1,41 @@
+/* li707 common - internals shared by http_server.c and http_server_file.c (not an API). */
+#ifndef LI707_COMMON_HTTP_SERVER_INT_H
+#define LI707_COMMON_HTTP_SERVER_INT_H
+
+#include <microhttpd.h>
+
+#include "http_server.h"
+
+#define LI707__HTTP_MAX_RESP_HEADERS 16
+
+struct dctx;
+
+struct li707__http_hdr {
+	char *name, *value;
+};
+
+enum li707__http_sink { LI707__SINK_NONE, LI707__SINK_FD, LI707__SINK_CB };
+
+struct li707__http_rq { /* per request */
+	struct li707_http_req pub;
+	struct MHD_Connection *conn;
+	struct dctx *dc;
+	bool responded, begun, counted, failed, deferred;
+	enum li707__http_sink sink;
+	int fd;
+	li707_http_body_fn fn;
+	void *fn_cls;
+	uint64_t cap;
+	unsigned max_ranges;
+	char *wbuf; /* LI707__SINK_FD: MHD hands over one TLS record (16 KiB) per call; write in blocks */
+	size_t wlen;
+	struct li707__http_hdr h[LI707__HTTP_MAX_RESP_HEADERS];
+	size_t nh;
+};
+
+/* Queues resp (consumed) with the request's extra headers; marks the request answered. */
+int li707__http_queue(struct li707__http_rq *r, unsigned status, struct MHD_Response *resp);
+/* The fixed page for status (404: the page refused peers get too). */
+int li707__http_respond_page(struct li707__http_rq *r, unsigned status);
+
+#endif
