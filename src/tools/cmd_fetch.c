@@ -114,6 +114,18 @@ static void progress(struct fetch *f, bool final)
 		fputc('\n', stderr);
 }
 
+static int write_meta(const struct fetch *f)
+{
+	int fd = open(f->meta_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	size_t n = strlen(f->etag);
+	int rc = write(fd, f->etag, n) == (ssize_t)n ? 0 : -EIO;
+	if (close(fd) != 0 && !rc)
+		rc = -errno;
+	return rc;
+}
+
 /* The body of one response: checked against the request before anything is written. */
 static size_t sink(void *ud, struct li707_http_result *r, const char *p, size_t n)
 {
@@ -131,6 +143,13 @@ static size_t sink(void *ud, struct li707_http_result *r, const char *p, size_t 
 		} else {
 			return 0;
 		}
+		/* Keep the first strong validator before any byte lands, so that an interrupted
+		 * transfer can resume with If-Range. */
+		if (!f->etag[0] && r->etag[0] == '"') {
+			snprintf(f->etag, sizeof f->etag, "%s", r->etag);
+			if (write_meta(f) != 0)
+				return 0;
+		}
 	}
 	size_t done = 0;
 	while (done < n) {
@@ -144,18 +163,6 @@ static size_t sink(void *ud, struct li707_http_result *r, const char *p, size_t 
 	}
 	progress(f, false);
 	return n;
-}
-
-static int write_meta(const struct fetch *f)
-{
-	int fd = open(f->meta_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	size_t n = strlen(f->etag);
-	int rc = write(fd, f->etag, n) == (ssize_t)n ? 0 : -EIO;
-	if (close(fd) != 0 && !rc)
-		rc = -errno;
-	return rc;
 }
 
 static void read_meta(struct fetch *f)
@@ -259,15 +266,6 @@ static int fetch_loop(struct li707_http_client *cl, const char *url, struct fetc
 			return li707_exit_code(rc);
 		}
 		f->off += f->wpos; /* bytes received are good even when the chunk failed */
-		if (!f->etag[0] && res.etag[0] && res.etag[0] == '"' &&
-		    (res.status == 200 || res.status == 206)) {
-			snprintf(f->etag, sizeof f->etag, "%s", res.etag);
-			if ((rc = write_meta(f)) != 0) {
-				fprintf(stderr, "li707 fetch: %s: %s\n", f->meta_path, li707_strerror(rc));
-				li707_http_result_done(&res);
-				return 3;
-			}
-		}
 		if (res.err == LI707_HTTP_ESTATUS && res.status == 416 && res.range_total >= 0) {
 			li707_http_result_done(&res);
 			if (f->off == res.range_total) {
@@ -444,6 +442,11 @@ int tool_cmd_fetch(int argc, char **argv)
 		status = 3;
 	}
 out:
+	/* Nothing received and nothing to resume: leave no empty part file behind. */
+	if (status && status != 1 && f.off == 0 && fstat(f.fd, &st) == 0 && st.st_size == 0) {
+		unlink(part);
+		unlink(f.meta_path);
+	}
 	li707_http_client_free(cl);
 	li707_http_global_cleanup();
 	close(f.fd);
