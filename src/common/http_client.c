@@ -539,6 +539,9 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 	struct li707_http_result *r = x->res;
 	size_t len = size * n;
 	if (x->req.sink) {
+		/* An error page is not the object: drop it, the status classifies the transfer. */
+		if (!status_ok(&x->req, r->status))
+			return len;
 		size_t w = x->req.sink(x->req.sink_ud, r, p, len);
 		if (w != len) {
 			if (r->err == LI707_HTTP_ELIMIT)
@@ -663,6 +666,9 @@ static int xfer_setup(struct xfer *x)
 	SET(CURLOPT_WRITEFUNCTION, write_cb);
 	SET(CURLOPT_WRITEDATA, x);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	/* Large downloads into a sink: fewer, larger writes (libcurl's maximum is 512 KiB). */
+	if (q->sink)
+		SET(CURLOPT_BUFFERSIZE, 512L * 1024);
 
 	struct curl_slist *h = NULL;
 	char line[512];
