@@ -91,16 +91,24 @@ base=$(python3 -c "print('%.1f' % ($N / ($t1 - $t0)))")
 emit client_post_2k_rate "$ours" req/s "$base"
 
 # ---- 1 GiB GET ----------------------------------------------------------------------------
+# Two alternating rounds, best of each: writing 1 GiB makes the page cache's writeback
+# throttle whoever comes next. li707 fetch also fsyncs the file (it must; curl does not).
 SIZE=$((1 << 30))
-t0=$(now)
-"$BUILD/li707" fetch "${TLS[@]}" "$U/big.bin" -o "$T/dl-ours" >/dev/null 2>&1
-t1=$(now)
-[ "$(stat -c %s "$T/dl-ours")" -eq "$SIZE" ] || { echo "bench_client: li707 fetch incomplete" >&2; exit 1; }
-rm -f "$T/dl-ours"
-ours=$(python3 -c "print('%.1f' % ($SIZE / 1e6 / ($t1 - $t0)))")
-t0=$(now)
-curl -s "${TLS[@]}" "$U/big.bin" -o "$T/dl-curl"
-t1=$(now)
-rm -f "$T/dl-curl"
-base=$(python3 -c "print('%.1f' % ($SIZE / 1e6 / ($t1 - $t0)))")
+best_ours=999999
+best_curl=999999
+for _ in 1 2; do
+	t0=$(now)
+	curl -s "${TLS[@]}" "$U/big.bin" -o "$T/dl-curl"
+	t1=$(now)
+	rm -f "$T/dl-curl"
+	best_curl=$(python3 -c "print(min($best_curl, $t1 - $t0))")
+	t0=$(now)
+	"$BUILD/li707" fetch "${TLS[@]}" "$U/big.bin" -o "$T/dl-ours" >/dev/null 2>&1
+	t1=$(now)
+	[ "$(stat -c %s "$T/dl-ours")" -eq "$SIZE" ] || { echo "bench_client: li707 fetch incomplete" >&2; exit 1; }
+	rm -f "$T/dl-ours"
+	best_ours=$(python3 -c "print(min($best_ours, $t1 - $t0))")
+done
+ours=$(python3 -c "print('%.1f' % ($SIZE / 1e6 / $best_ours))")
+base=$(python3 -c "print('%.1f' % ($SIZE / 1e6 / $best_curl))")
 emit client_fetch_1g "$ours" MB/s "$base"
