@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -611,6 +612,14 @@ static int seek_cb(void *ud, curl_off_t off, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
+/* Sockets are created close-on-exec (libcurl 7.88 does not ask for it). */
+static curl_socket_t open_socket_cb(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)ud;
+	(void)purpose;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 #define SET(opt, val)                                                                       \
 	do {                                                                                \
 		if (curl_easy_setopt(e, opt, val) != CURLE_OK)                              \
@@ -666,6 +675,7 @@ static int xfer_setup(struct xfer *x)
 	SET(CURLOPT_WRITEFUNCTION, write_cb);
 	SET(CURLOPT_WRITEDATA, x);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	SET(CURLOPT_OPENSOCKETFUNCTION, open_socket_cb);
 	/* Large downloads into a sink: fewer, larger writes (libcurl's maximum is 512 KiB). */
 	if (q->sink)
 		SET(CURLOPT_BUFFERSIZE, 512L * 1024);

@@ -140,6 +140,7 @@ static size_t sink(void *ud, struct li707_http_result *r, const char *p, size_t 
 				return 0;
 			f->off = 0;
 			f->restarted = true;
+			f->etag[0] = '\0'; /* the new object's validator replaces the old one */
 		} else {
 			return 0;
 		}
