@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -230,6 +231,7 @@ static pid_t start_s_server(int port, const char *hexkey, const char *version)
 	snprintf(accept, sizeof accept, "127.0.0.1:%d", port);
 	pid_t pid = fork();
 	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 		dup2(devnull, 0);
 		dup2(devnull, 1);
@@ -311,6 +313,114 @@ static void test_sec4_psk_callback(void **state)
 	}
 }
 
+/* ---- R-BIN-2: a small transfer overtakes a large one on a second connection ---- */
+
+static void mark_done(void *ud, struct li707_http_result *r)
+{
+	(void)r;
+	struct tagged *t = ud;
+	t->log->seen[t->log->n++] = t->tag;
+}
+
+/* A slow consumer: about 1.2 s for the 20 MB object, whatever the loopback speed. */
+static size_t slow_sink(void *ud, struct li707_http_result *r, const char *p, size_t n)
+{
+	(void)ud;
+	(void)r;
+	(void)p;
+	usleep((useconds_t)(n / 16));
+	return n;
+}
+
+static void test_bin2_small_overtakes_large(void **state)
+{
+	(void)state;
+	if (system("command -v python3 >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1") != 0)
+		skip();
+	char dir[] = "/tmp/li707-test-http-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd,
+		 "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		 "-keyout k.pem -out c.pem -days 1 -subj /CN=localhost "
+		 "-addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1 && "
+		 "head -c 20000000 /dev/zero > big.bin",
+		 dir);
+	assert_int_equal(system(cmd), 0);
+	int port = free_port();
+	char ports[16], cert[128], key[128], data[128], log[128];
+	snprintf(ports, sizeof ports, "%d", port);
+	snprintf(cert, sizeof cert, "%s/c.pem", dir);
+	snprintf(key, sizeof key, "%s/k.pem", dir);
+	snprintf(data, sizeof data, "%s/big.bin", dir);
+	snprintf(log, sizeof log, "%s/log", dir);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Dies with the test, and holds none of its output pipes. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execlp("python3", "python3", LI707_SOURCE_DIR "/tests/integration/peers/reset_server.py",
+		       ports, cert, key, data, "1000000000", log, (char *)NULL);
+		_exit(127);
+	}
+	bool up = false;
+	for (int i = 0; i < 200 && !up; i++) {
+		int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		up = connect(s, (struct sockaddr *)&a, sizeof a) == 0;
+		close(s);
+		if (!up)
+			usleep(50000);
+	}
+	assert_true(up);
+	struct li707_http_client *c = NULL;
+	struct li707_http_client_opts o = {.ca_file = cert, .max_host_connections = 2};
+	char err[256];
+	assert_int_equal(li707_http_client_new(&o, &c, err, sizeof err), 0);
+	char url[64];
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/obj", port);
+	struct order_log olog = {0};
+	struct tagged tags[2] = {{&olog, 0}, {&olog, 1}};
+	struct li707_http_result res[2];
+	struct li707_http_req big;
+	li707_http_req_init(&big);
+	big.url = url;
+	big.sink = slow_sink;
+	big.done = mark_done;
+	big.done_ud = &tags[0];
+	assert_int_equal(li707_http_submit(c, &big, &res[0]), 0);
+	/* Let the large transfer get going, then queue a small one. */
+	assert_true(li707_http_run(c, 150) > 0);
+	assert_int_equal(olog.n, 0);
+	struct li707_http_req small;
+	li707_http_req_init(&small);
+	small.url = url;
+	small.range_start = 0;
+	small.range_end = 99;
+	small.done = mark_done;
+	small.done_ud = &tags[1];
+	assert_int_equal(li707_http_submit(c, &small, &res[1]), 0);
+	assert_int_equal(li707_http_run(c, -1), 0);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	assert_int_equal(res[0].err, LI707_HTTP_OK);
+	assert_int_equal(res[1].err, LI707_HTTP_OK);
+	assert_int_equal(res[1].status, 206);
+	assert_int_equal(res[1].body_len, 100);
+	assert_int_equal(res[0].received, 20000000);
+	if (olog.n != 2 || olog.seen[0] != 1)
+		fail_msg("the small transfer finished after the large one");
+	li707_http_result_done(&res[1]);
+	li707_http_client_free(c);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -334,6 +444,7 @@ int main(void)
 		cmocka_unit_test(test_bin2_order_hook_and_free_with_queue),
 		cmocka_unit_test(test_sec1_http_refused),
 		cmocka_unit_test(test_sec4_psk_callback),
+		cmocka_unit_test(test_bin2_small_overtakes_large),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
