@@ -134,6 +134,7 @@ static size_t sink(void *ud, struct li707_http_result *r, const char *p, size_t 
 		if (r->status == 206) {
 			if (r->range_start != f->off)
 				return 0; /* not the range we asked for */
+			f->total = r->range_total;
 		} else if (r->status == 200) {
 			/* Range ignored or If-Range did not match: the whole (maybe new) object. */
 			if (ftruncate(f->fd, 0) != 0)
@@ -141,6 +142,7 @@ static size_t sink(void *ud, struct li707_http_result *r, const char *p, size_t 
 			f->off = 0;
 			f->restarted = true;
 			f->etag[0] = '\0'; /* the new object's validator replaces the old one */
+			f->total = r->content_length;
 		} else {
 			return 0;
 		}
@@ -267,6 +269,7 @@ static int fetch_loop(struct li707_http_client *cl, const char *url, struct fetc
 			return li707_exit_code(rc);
 		}
 		f->off += f->wpos; /* bytes received are good even when the chunk failed */
+		f->wpos = 0;
 		if (res.err == LI707_HTTP_ESTATUS && res.status == 416 && res.range_total >= 0) {
 			li707_http_result_done(&res);
 			if (f->off == res.range_total) {

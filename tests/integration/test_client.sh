@@ -245,6 +245,11 @@ check "fetch: byte-identical" cmp -s "$W/big.bin" "$T/dl/big"
 check "fetch: no part file left" test ! -e "$T/dl/big.part"
 check "fetch: used Range requests" contains "$T/access.log" "GET /big.bin HTTP/1.1 expect=- range=bytes=0-"
 check "fetch: no progress bar without a TTY" test ! -s "$T/err"
+if command -v script >/dev/null 2>&1; then
+	script -qc "$TOOL fetch ${CLI[*]} $U/mid.bin -o $T/dl/tty" /dev/null >"$T/tty.out" 2>&1 || true
+	check "fetch: progress bar on a TTY" contains "$T/tty.out" "100.0%"
+	check "fetch: progress never above 100%" not grep -Eq '(10[1-9]|1[1-9][0-9])\.[0-9]%' "$T/tty.out"
+fi
 run "$TOOL" fetch "${CLI[@]}" "$U/empty.bin" -o "$T/dl/empty"
 expect_rc "fetch: empty object" 0
 check "fetch: empty file" test -f "$T/dl/empty" -a ! -s "$T/dl/empty"
