@@ -25,6 +25,9 @@ static const char usage_text[] =
 	"  show       print a message for a person, or as JSON\n"
 	"  respond    print the HI-1 response an LEA would return for a message\n"
 	"  hash       salted hashes of sensitive fields (TS 103 707 Annex D.4)\n"
+	"  send       POST an HI1Message over HTTPS and decode the HI-1 response\n"
+	"  fetch      download a binary object with Range requests and resume\n"
+	"  post-binary  upload a binary object (Model B, Expect: 100-continue)\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help      print this help and exit\n"
@@ -44,6 +47,9 @@ static const struct command commands[] = {
 	{"show", tool_cmd_show},
 	{"respond", tool_cmd_respond},
 	{"hash", tool_cmd_hash},
+	{"send", tool_cmd_send},
+	{"fetch", tool_cmd_fetch},
+	{"post-binary", tool_cmd_post_binary},
 };
 
 int tool_usage_error(const char *cmd, const char *fmt, ...)
