@@ -18,6 +18,9 @@ if [ ! -f "$shared/ts103120_all.xsd" ]; then
   exit 1
 fi
 "$root/$build/bench/bench_codec" "$run" "$shared" "$root/schemas"
+# Transport (issue 3): our server vs nginx, our client vs curl, on loopback with the test PKI.
+bash "$root/bench/bench_server.sh" "$root/$build" "$run"
+bash "$root/bench/bench_client.sh" "$root/$build" "$run"
 
 cat "$run/results.tsv" >> "$outdir/results.tsv"
 echo
