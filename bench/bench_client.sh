@@ -85,7 +85,7 @@ ours=$("$BUILD/bench/bench_client" "$U/bench" "$N" "$K" "$P/client.pem" "$P/clie
 	for _ in $(seq 1 "$N"); do echo "url = \"$U/bench\""; done
 } >"$T/curl.cfg"
 t0=$(now)
-curl -s --parallel --parallel-max "$K" "${TLS[@]}" -K "$T/curl.cfg" >/dev/null
+curl -s --no-progress-meter --parallel --parallel-max "$K" "${TLS[@]}" -K "$T/curl.cfg" >/dev/null
 t1=$(now)
 base=$(python3 -c "print('%.1f' % ($N / ($t1 - $t0)))")
 emit client_post_2k_rate "$ours" req/s "$base"
