@@ -30,6 +30,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http_range.h"
@@ -80,13 +81,24 @@ struct li707_http_server {
 	pthread_mutex_t mu; /* peer_conns, old */
 	unsigned *peer_conns;
 	atomic_bool draining, stopped;
-	_Atomic uint64_t requests, refused_auth, body_bytes, active, reloads;
+	_Atomic uint64_t requests, refused_auth, body_bytes, active, reloads, header_cuts;
+	/* Header deadline watchdog (slow clients): the open connections, their deadlines. */
+	pthread_mutex_t wmu; /* conns, wstop, every cctx's deadline */
+	pthread_cond_t wcv;
+	struct cctx *conns;
+	bool wstop, wstarted;
+	pthread_t wthr;
 };
 
 /* Per connection (MHD socket context). */
 struct cctx {
 	bool checked, ok, counted, over_limit;
 	const struct li707_tls_peer *peer;
+	/* watchdog registry (under s->wmu) */
+	struct cctx *prev, *next;
+	int fd;
+	uint64_t deadline_ms; /* CLOCK_MONOTONIC; 0: headers complete, no deadline */
+	bool cut;
 };
 
 
@@ -437,17 +449,87 @@ static struct cctx *conn_ctx(struct MHD_Connection *conn)
 	return ci ? ci->socket_context : NULL;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Sets the connection's header deadline: now + header_timeout_s, or none (0). */
+static void conn_deadline(struct li707_http_server *s, struct cctx *cc, bool arm)
+{
+	if (!cc)
+		return;
+	pthread_mutex_lock(&s->wmu);
+	cc->deadline_ms = arm ? now_ms() + s->cfg.limits.header_timeout_s * 1000ull : 0;
+	pthread_mutex_unlock(&s->wmu);
+}
+
+/* The watchdog: every 250 ms, shuts down the socket of every connection whose request headers
+ * did not arrive in time (slow loris). MHD's connection thread then sees EOF and closes the
+ * connection the usual way (CLOSED notification, per-peer slot freed). The registry entry is
+ * removed under wmu by the CLOSED notification, which MHD sends before it closes the socket,
+ * so the descriptor shut down here is always still the connection's. */
+static void *watchdog(void *arg)
+{
+	struct li707_http_server *s = arg;
+	pthread_mutex_lock(&s->wmu);
+	while (!s->wstop) {
+		uint64_t now = now_ms();
+		for (struct cctx *c = s->conns; c; c = c->next) {
+			if (c->deadline_ms && !c->cut && now >= c->deadline_ms && c->fd >= 0) {
+				shutdown(c->fd, SHUT_RDWR);
+				c->cut = true;
+				atomic_fetch_add(&s->header_cuts, 1);
+			}
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 250 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&s->wcv, &s->wmu, &ts);
+	}
+	pthread_mutex_unlock(&s->wmu);
+	return NULL;
+}
+
 static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
 			enum MHD_ConnectionNotificationCode code)
 {
 	struct dctx *dc = cls;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		*socket_context = calloc(1, sizeof(struct cctx)); /* NULL: checked per request */
+		struct cctx *n = calloc(1, sizeof(struct cctx)); /* NULL: checked per request */
+		if (n) {
+			const union MHD_ConnectionInfo *ci =
+				MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+			n->fd = ci ? ci->connect_fd : -1;
+			pthread_mutex_lock(&dc->s->wmu);
+			n->deadline_ms = now_ms() + dc->s->cfg.limits.header_timeout_s * 1000ull;
+			n->next = dc->s->conns;
+			if (n->next)
+				n->next->prev = n;
+			dc->s->conns = n;
+			pthread_mutex_unlock(&dc->s->wmu);
+		}
+		*socket_context = n;
 		return;
 	}
 	struct cctx *cc = *socket_context;
 	if (!cc)
 		return;
+	pthread_mutex_lock(&dc->s->wmu);
+	if (cc->prev)
+		cc->prev->next = cc->next;
+	else
+		dc->s->conns = cc->next;
+	if (cc->next)
+		cc->next->prev = cc->prev;
+	cc->fd = -1;
+	pthread_mutex_unlock(&dc->s->wmu);
 	if (cc->counted) {
 		struct li707_http_server *s = dc->s;
 		size_t idx = (size_t)(cc->peer - s->cfg.peers->v);
@@ -489,6 +571,8 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!r)
 		return;
 	struct li707_http_server *s = dc->s;
+	/* Keep-alive: the next request's headers are due header_timeout_s from now. */
+	conn_deadline(s, conn_ctx(conn), true);
 	if (r->begun && s->cfg.done)
 		s->cfg.done(s->cfg.cls, &r->pub, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !r->failed);
 	if (r->fd >= 0)
@@ -519,6 +603,9 @@ static enum MHD_Result first_call(struct dctx *dc, struct MHD_Connection *conn, 
 				  const char *method, void **con_cls)
 {
 	struct li707_http_server *s = dc->s;
+	/* The headers are complete: no deadline while the request runs (bodies have the idle
+	 * timeout only: large uploads are legitimate). */
+	conn_deadline(s, conn_ctx(conn), false);
 	struct li707__http_rq *r = calloc(1, sizeof *r);
 	if (!r)
 		return MHD_NO;
@@ -731,6 +818,7 @@ static void limits_defaults(struct li707_http_limits *L)
 	if (!L->header_bytes) L->header_bytes = 64 * 1024;
 	if (!L->body_bytes) L->body_bytes = 1ull << 30;
 	if (!L->idle_timeout_s) L->idle_timeout_s = 30;
+	if (!L->header_timeout_s) L->header_timeout_s = 10;
 	if (!L->max_ranges) L->max_ranges = LI707_RANGE_MAX_DEFAULT;
 	if (!L->drain_timeout_s) L->drain_timeout_s = 30;
 }
@@ -747,7 +835,16 @@ int li707_http_server_new(const struct li707_http_config *cfg, struct li707_http
 	s->cfg.creds = (struct li707_http_creds){0};
 	limits_defaults(&s->cfg.limits);
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->wmu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wcv, &ca);
+	pthread_condattr_destroy(&ca);
 	int rc = LI707_ENOMEM;
+	if (pthread_create(&s->wthr, NULL, watchdog, s) != 0)
+		goto fail;
+	s->wstarted = true;
 	s->peer_conns = calloc(cfg->peers->n + 1, sizeof *s->peer_conns);
 	if (!s->peer_conns)
 		goto fail;
@@ -979,10 +1076,19 @@ void li707_http_server_free(struct li707_http_server *s)
 		if (s->l[i].fd >= 0)
 			close(s->l[i].fd);
 	}
+	if (s->wstarted) {
+		pthread_mutex_lock(&s->wmu);
+		s->wstop = true;
+		pthread_cond_signal(&s->wcv);
+		pthread_mutex_unlock(&s->wmu);
+		pthread_join(s->wthr, NULL);
+	}
 	gen_unref(s->g);
 	free(s->prio_cert);
 	free(s->prio_psk);
 	free(s->peer_conns);
+	pthread_cond_destroy(&s->wcv);
+	pthread_mutex_destroy(&s->wmu);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -997,4 +1103,5 @@ void li707_http_server_stats(const struct li707_http_server *s, struct li707_htt
 	st->body_bytes = atomic_load(&m->body_bytes);
 	st->active_requests = atomic_load(&m->active);
 	st->reloads = atomic_load(&m->reloads);
+	st->header_timeouts = atomic_load(&m->header_cuts);
 }

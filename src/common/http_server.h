@@ -54,6 +54,9 @@ struct li707_http_limits {
 	size_t header_bytes;         /* request line + headers (MHD memory pool) [64 KiB] */
 	uint64_t body_bytes;         /* default body cap for li707_http_body_* [1 GiB] */
 	unsigned idle_timeout_s;     /* no byte in either direction for this long: close [30] */
+	unsigned header_timeout_s;   /* TLS handshake + request line + headers must arrive within
+				      * this long of the connection start (of the end of the
+				      * previous response on keep-alive), else close [10] */
 	unsigned max_ranges;         /* Range specs per request [16] */
 	unsigned drain_timeout_s;    /* drain waits this long for in-flight requests [30] */
 };
@@ -122,6 +125,7 @@ void li707_http_server_free(struct li707_http_server *s);
 struct li707_http_stats {
 	uint64_t requests, refused_auth, body_bytes, active_requests;
 	uint64_t reloads;
+	uint64_t header_timeouts; /* connections cut for missing their header deadline */
 };
 void li707_http_server_stats(const struct li707_http_server *s, struct li707_http_stats *st);
 

@@ -11,11 +11,12 @@
  *                                           certificate (benchmarks with wrk only)
  *   --root DIR                              GET/HEAD files below DIR (Range support)
  *   --upload-dir DIR --max-body N           POST /binaryData/{uuid}/ streamed to DIR/uuid
- *   --tls-min 1.2|1.3  --idle-timeout S  --drain-timeout S  --max-ranges N  --per-peer N
+ *   --tls-min 1.2|1.3  --idle-timeout S  --header-timeout S  --drain-timeout S
+ *   --max-ranges N  --per-peer N
  *   --reload-cert F --reload-key F          what SIGHUP loads (default: --cert/--key again)
  * Prints "listen cert|psk PORT" per listener on stdout, then serves until SIGTERM/SIGINT
  * (drain, exit 0). SIGHUP reloads the certificate credentials. GET /_stats (allowed peers
- * only) returns "requests N\nrefused_auth N\nbody_bytes N\nuploads N\nreloads N\n".
+ * only) returns "requests N\nrefused_auth N\nbody_bytes N\nuploads N\nreloads N\nheader_timeouts N\n".
  * POST /sink accepts up to 1 MiB and answers "ok" (request-rate benchmark). */
 #include <errno.h>
 #include <pthread.h>
@@ -67,11 +68,11 @@ static int begin(struct li707_http_req *req)
 	if (strcmp(req->method, "GET") == 0 && strcmp(p, "/_stats") == 0) {
 		struct li707_http_stats st;
 		li707_http_server_stats(srv, &st);
-		char b[256];
-		int n = snprintf(b, sizeof b, "requests %llu\nrefused_auth %llu\nbody_bytes %llu\nuploads %lu\nreloads %llu\n",
+		char b[320];
+		int n = snprintf(b, sizeof b, "requests %llu\nrefused_auth %llu\nbody_bytes %llu\nuploads %lu\nreloads %llu\nheader_timeouts %llu\n",
 				 (unsigned long long)st.requests, (unsigned long long)st.refused_auth,
 				 (unsigned long long)st.body_bytes, atomic_load(&uploads),
-				 (unsigned long long)st.reloads);
+				 (unsigned long long)st.reloads, (unsigned long long)st.header_timeouts);
 		return li707_http_respond_buf(req, 200, "text/plain", b, (size_t)n);
 	}
 	if (strcmp(req->method, "POST") == 0 && strcmp(p, "/sink") == 0)
@@ -164,7 +165,7 @@ static int add_peer(struct li707_tls_peers *ps, struct li707_tls_peer **out)
 int main(int argc, char **argv)
 {
 	enum { O_CERT = 256, O_KEY, O_CACERT, O_CRL, O_ALLOW, O_PSKID, O_PSKFILE, O_LISTEN, O_PSKLISTEN,
-	       O_NOCC, O_ROOT, O_UPLOAD, O_MAXBODY, O_TLSMIN, O_IDLE, O_DRAIN, O_RANGES, O_RCERT, O_RKEY, O_PERPEER };
+	       O_NOCC, O_ROOT, O_UPLOAD, O_MAXBODY, O_TLSMIN, O_IDLE, O_DRAIN, O_RANGES, O_RCERT, O_RKEY, O_PERPEER, O_HDRTO };
 	static const struct option lo[] = {
 		{"cert", 1, 0, O_CERT}, {"key", 1, 0, O_KEY}, {"cacert", 1, 0, O_CACERT},
 		{"crl", 1, 0, O_CRL}, {"allow", 1, 0, O_ALLOW}, {"psk-identity", 1, 0, O_PSKID},
@@ -173,7 +174,8 @@ int main(int argc, char **argv)
 		{"root", 1, 0, O_ROOT}, {"upload-dir", 1, 0, O_UPLOAD}, {"max-body", 1, 0, O_MAXBODY},
 		{"tls-min", 1, 0, O_TLSMIN}, {"idle-timeout", 1, 0, O_IDLE},
 		{"drain-timeout", 1, 0, O_DRAIN}, {"max-ranges", 1, 0, O_RANGES},
-		{"per-peer", 1, 0, O_PERPEER}, {"reload-cert", 1, 0, O_RCERT}, {"reload-key", 1, 0, O_RKEY}, {0, 0, 0, 0}};
+		{"per-peer", 1, 0, O_PERPEER}, {"reload-cert", 1, 0, O_RCERT}, {"reload-key", 1, 0, O_RKEY},
+		{"header-timeout", 1, 0, O_HDRTO}, {0, 0, 0, 0}};
 	struct li707_tls_policy pol;
 	struct li707_tls_peers peers = {0};
 	struct li707_http_config cfg = {0};
@@ -220,6 +222,7 @@ int main(int argc, char **argv)
 				usage_exit(err);
 			break;
 		case O_IDLE: cfg.limits.idle_timeout_s = (unsigned)atoi(optarg); break;
+		case O_HDRTO: cfg.limits.header_timeout_s = (unsigned)atoi(optarg); break;
 		case O_DRAIN: cfg.limits.drain_timeout_s = (unsigned)atoi(optarg); break;
 		case O_RANGES: cfg.limits.max_ranges = (unsigned)atoi(optarg); break;
 		case O_PERPEER: cfg.limits.per_peer = (unsigned)atoi(optarg); break;

@@ -243,6 +243,85 @@ except (OSError, ssl.SSLError):
 PY
 check "slow client cut off" grep -q CUT "$T/slow"
 
+# --- header deadline (slow loris): one header byte per second keeps the idle timeout (2 s)
+# happy, but the headers must be complete 2 s after the previous response (--header-timeout 2);
+# the cut frees the connection's per-peer slot (--per-peer 1) ---
+MPORT=$PORT MSPID=$SPID
+start_server hdr --header-timeout 2 --idle-timeout 2 --per-peer 1
+HPORT=$PORT HSPID=$SPID
+PORT=$MPORT SPID=$MSPID
+python3 - "$HPORT" "$P" >"$T/loris" 2>&1 <<'PY'
+import socket, ssl, sys, time
+port, p = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=p + "/ca.pem")
+ctx.load_cert_chain(p + "/csp1.pem", p + "/csp1.key")
+def conn():
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+    s.settimeout(5)
+    return s
+def get(s):
+    s.sendall(b"GET /small.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(4096)
+        if not d:
+            return "EOF"
+        buf += d
+    head, _, body = buf.partition(b"\r\n\r\n")
+    n = 0
+    for l in head.split(b"\r\n"):
+        if l.lower().startswith(b"content-length:"):
+            n = int(l.split(b":")[1])
+    while len(body) < n:
+        body += s.recv(4096)
+    return head.split()[1].decode()
+c1 = conn()
+print("first", get(c1))          # counted against csp1's single slot, keep-alive
+t0 = time.time()
+c1.send(b"G")
+c2 = conn()
+print("second", get(c2))         # 503: the slot is taken by c1
+c2.close()
+c1.settimeout(1)
+cut = None
+for ch in b"ET /small.bin HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 30:
+    try:
+        d = c1.recv(100)
+        if not d:
+            cut = time.time() - t0
+            break
+    except socket.timeout:
+        pass
+    except (OSError, ssl.SSLError):
+        cut = time.time() - t0
+        break
+    try:
+        c1.send(bytes([ch]))
+    except (OSError, ssl.SSLError):
+        cut = time.time() - t0
+        break
+print("cut", "%.1f" % cut if cut is not None else "never")
+time.sleep(0.3)
+c3 = conn()
+print("third", get(c3))          # the slot is free again
+PY
+check "header deadline: first request 200" grep -q "^first 200" "$T/loris"
+check "header deadline: slot taken (503)" grep -q "^second 503" "$T/loris"
+cut=$(awk '$1=="cut"{print $2}' "$T/loris")
+check "header deadline: slow loris cut within 4 s ($cut)" \
+	awk -v c="$cut" 'BEGIN{exit !(c != "never" && c >= 1.5 && c <= 4)}'
+check "header deadline: slot freed after the cut" grep -q "^third 200" "$T/loris"
+# A normal client is unaffected: a 3 s download (longer than the header deadline) and keep-alive.
+code=$("${C1[@]}" --limit-rate 10M -o "$T/hdl" -w '%{http_code}' "https://127.0.0.1:$HPORT/mid.bin")
+check "header deadline: long download completes" cmp -s "$T/hdl" "$T/root/mid.bin"
+"${C1[@]}" -v -o /dev/null -o /dev/null "https://127.0.0.1:$HPORT/f.bin" "https://127.0.0.1:$HPORT/small.bin" 2>"$T/hka"
+check "header deadline: keep-alive unaffected" grep -q "Re-using existing connection" "$T/hka"
+hto=$("${C1[@]}" "https://127.0.0.1:$HPORT/_stats" | awk '$1=="header_timeouts"{print $2}')
+check "header deadline: counted ($hto)" [ "${hto:-0}" -ge 1 ]
+kill -TERM "$HSPID"
+wait "$HSPID"
+check "header deadline: server exit 0" [ $? = 0 ]
+
 # --- R-BIN-2 fairness: a 1 KiB GET completes while a large GET is in flight (same peer) ---
 "${C1[@]}" --limit-rate 2M -o /dev/null -w '%{time_total}\n' "$URL/mid.bin" >"$T/big.done" &
 BIGP=$!
