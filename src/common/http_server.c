@@ -50,6 +50,17 @@ struct gen {
 	gnutls_x509_trust_list_t tl;
 };
 
+/* One allow-list ("peer generation"): the peers table, its per-peer connection counts. The
+ * server holds one reference to the current one; every checked connection and every request
+ * holds one to the generation its peer pointer belongs to, so a replaced list lives until
+ * the last request using it is done (then its PSK keys are wiped). */
+struct pgen {
+	atomic_int refs;
+	struct li707_tls_peers *p;
+	bool owned;      /* set_peers: ours to clear and free; the config's list is borrowed */
+	unsigned *conns; /* open connections per peer index, under s->mu */
+};
+
 struct dctx { /* per MHD daemon */
 	struct li707_http_server *s;
 	struct gen *g; /* NULL for PSK listeners */
@@ -78,8 +89,8 @@ struct li707_http_server {
 	size_t nl;
 	struct old old[MAX_OLD];
 	size_t nold;
-	pthread_mutex_t mu; /* peer_conns, old */
-	unsigned *peer_conns;
+	pthread_mutex_t mu; /* pg (the pointer), every pgen's conns, old */
+	struct pgen *pg;    /* the current allow-list */
 	atomic_bool draining, stopped;
 	_Atomic uint64_t requests, refused_auth, body_bytes, active, reloads, header_cuts;
 	/* Header deadline watchdog (slow clients): the open connections, their deadlines. */
@@ -93,7 +104,8 @@ struct li707_http_server {
 /* Per connection (MHD socket context). */
 struct cctx {
 	bool checked, ok, counted, over_limit;
-	const struct li707_tls_peer *peer;
+	const struct li707_tls_peer *peer; /* in pg */
+	struct pgen *pg;                   /* the generation of the verdict (a reference) */
 	/* watchdog registry (under s->wmu) */
 	struct cctx *prev, *next;
 	int fd;
@@ -250,12 +262,73 @@ out:
 
 static const struct li707_tls_peer anon_peer = {.name = (char *)"anonymous"};
 
-/* Establishes the connection's peer once (R-SEC-2, R-SEC-4). */
-static const struct li707_tls_peer *conn_peer(struct dctx *dc, struct MHD_Connection *conn,
-					      struct cctx *cc)
+static void pgen_unref(struct pgen *g)
 {
-	if (cc && cc->checked)
+	if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
+		return;
+	if (g->owned) {
+		li707_tls_peers_clear(g->p); /* wipes the PSK keys */
+		free(g->p);
+	}
+	free(g->conns);
+	free(g);
+}
+
+static struct pgen *pgen_new(struct li707_tls_peers *p, bool owned)
+{
+	struct pgen *g = calloc(1, sizeof *g);
+	if (!g || !(g->conns = calloc(p->n + 1, sizeof *g->conns))) {
+		free(g);
+		return NULL;
+	}
+	atomic_init(&g->refs, 1);
+	g->p = p;
+	g->owned = owned;
+	return g;
+}
+
+/* The current allow-list, with a reference for the caller. */
+static struct pgen *pgen_get(struct li707_http_server *s)
+{
+	pthread_mutex_lock(&s->mu);
+	struct pgen *g = s->pg;
+	atomic_fetch_add(&g->refs, 1);
+	pthread_mutex_unlock(&s->mu);
+	return g;
+}
+
+/* Gives back the connection's per-peer slot, if it holds one. */
+static void conn_uncount(struct li707_http_server *s, struct cctx *cc)
+{
+	if (!cc->counted)
+		return;
+	size_t idx = (size_t)(cc->peer - cc->pg->p->v);
+	pthread_mutex_lock(&s->mu);
+	if (idx < cc->pg->p->n && cc->pg->conns[idx] > 0)
+		cc->pg->conns[idx]--;
+	pthread_mutex_unlock(&s->mu);
+	cc->counted = false;
+}
+
+/* Establishes the connection's peer (R-SEC-2, R-SEC-4): once per connection and allow-list.
+ * *pgo gets a reference to the allow-list the peer belongs to (the caller's, also when the
+ * peer is refused). */
+static const struct li707_tls_peer *conn_peer(struct dctx *dc, struct MHD_Connection *conn,
+					      struct cctx *cc, struct pgen **pgo)
+{
+	struct li707_http_server *s = dc->s;
+	struct pgen *cur = pgen_get(s);
+	*pgo = cur;
+	if (cc && cc->checked && cc->pg == cur)
 		return cc->ok ? cc->peer : NULL;
+	if (cc && cc->checked) {
+		/* The allow-list was replaced since this connection's verdict: decide again. */
+		conn_uncount(s, cc);
+		pgen_unref(cc->pg);
+		cc->pg = NULL;
+		cc->checked = cc->ok = cc->over_limit = false;
+		cc->peer = NULL;
+	}
 	const struct li707_tls_peer *peer = NULL;
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -264,19 +337,21 @@ static const struct li707_tls_peer *conn_peer(struct dctx *dc, struct MHD_Connec
 		peer = NULL;
 	} else if (dc->psk) {
 		const char *id = gnutls_psk_server_get_username(sess);
-		peer = id ? li707_tls_peer_by_psk(dc->s->cfg.peers, id) : NULL;
+		peer = id ? li707_tls_peer_by_psk(cur->p, id) : NULL;
 	} else if (dc->s->cfg.insecure_no_client_cert) {
 		peer = &anon_peer;
 	} else {
 		unsigned n = 0;
 		const gnutls_datum_t *raw = gnutls_certificate_get_peers(sess, &n);
 		if (raw && n > 0 && verify_chain(dc->g->tl, raw, n))
-			peer = li707_tls_peer_by_cert(dc->s->cfg.peers, raw[0].data, raw[0].size);
+			peer = li707_tls_peer_by_cert(cur->p, raw[0].data, raw[0].size);
 	}
 	if (cc) {
 		cc->checked = true;
 		cc->ok = peer != NULL;
 		cc->peer = peer;
+		cc->pg = cur;
+		atomic_fetch_add(&cur->refs, 1);
 	}
 	return peer;
 }
@@ -285,16 +360,19 @@ static int psk_cb(void *cls, const struct MHD_Connection *conn, const char *user
 		  size_t *psk_size)
 {
 	struct dctx *dc = cls;
-	const struct li707_tls_peer *p = username ? li707_tls_peer_by_psk(dc->s->cfg.peers, username) : NULL;
-	if (!p || !p->psk || p->psk_len == 0)
-		return -1;
-	void *k = malloc(p->psk_len);
-	if (!k)
-		return -1;
-	memcpy(k, p->psk, p->psk_len);
-	*psk = k;
-	*psk_size = p->psk_len;
-	return 0;
+	/* One consistent table for the lookup and the copy, even if set_peers runs now. */
+	struct pgen *g = pgen_get(dc->s);
+	const struct li707_tls_peer *p = username ? li707_tls_peer_by_psk(g->p, username) : NULL;
+	int rc = -1;
+	void *k = p && p->psk && p->psk_len ? malloc(p->psk_len) : NULL;
+	if (k) {
+		memcpy(k, p->psk, p->psk_len);
+		*psk = k;
+		*psk_size = p->psk_len;
+		rc = 0;
+	}
+	pgen_unref(g);
+	return rc;
 }
 
 /* ---- responses ---- */
@@ -530,14 +608,8 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
 		cc->next->prev = cc->prev;
 	cc->fd = -1;
 	pthread_mutex_unlock(&dc->s->wmu);
-	if (cc->counted) {
-		struct li707_http_server *s = dc->s;
-		size_t idx = (size_t)(cc->peer - s->cfg.peers->v);
-		pthread_mutex_lock(&s->mu);
-		if (idx < s->cfg.peers->n && s->peer_conns[idx] > 0)
-			s->peer_conns[idx]--;
-		pthread_mutex_unlock(&s->mu);
-	}
+	conn_uncount(dc->s, cc);
+	pgen_unref(cc->pg);
 	free(cc);
 	*socket_context = NULL;
 }
@@ -549,12 +621,12 @@ static bool peer_admit(struct li707_http_server *s, struct cctx *cc)
 		return !(cc && cc->over_limit);
 	if (cc->peer == &anon_peer)
 		return true; /* the identity of test listeners without client certificates */
-	size_t idx = (size_t)(cc->peer - s->cfg.peers->v);
+	size_t idx = (size_t)(cc->peer - cc->pg->p->v);
 	bool ok;
 	pthread_mutex_lock(&s->mu);
-	ok = s->peer_conns[idx] < s->cfg.limits.per_peer;
+	ok = cc->pg->conns[idx] < s->cfg.limits.per_peer;
 	if (ok) {
-		s->peer_conns[idx]++;
+		cc->pg->conns[idx]++;
 		cc->counted = true;
 	} else {
 		cc->over_limit = true;
@@ -584,6 +656,7 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 	if (r->counted)
 		atomic_fetch_sub(&s->active, 1);
+	pgen_unref(r->pg);
 	free(r);
 	*con_cls = NULL;
 }
@@ -649,7 +722,7 @@ static enum MHD_Result decide(struct dctx *dc, struct li707__http_rq *r)
 	/* TS103707 R-SEC-2, R-BIN-A2: who is it? Refused peers get the unknown-URL page, before
 	 * any body is read (with Expect: 100-continue, no 100 is sent: R-BIN-B3). */
 	struct cctx *cc = conn_ctx(conn);
-	const struct li707_tls_peer *peer = conn_peer(dc, conn, cc);
+	const struct li707_tls_peer *peer = conn_peer(dc, conn, cc, &r->pg);
 	if (!peer) {
 		atomic_fetch_add(&s->refused_auth, 1);
 		return li707__http_respond_page(r, 404) == 0 ? MHD_YES : MHD_NO;
@@ -845,8 +918,9 @@ int li707_http_server_new(const struct li707_http_config *cfg, struct li707_http
 	if (pthread_create(&s->wthr, NULL, watchdog, s) != 0)
 		goto fail;
 	s->wstarted = true;
-	s->peer_conns = calloc(cfg->peers->n + 1, sizeof *s->peer_conns);
-	if (!s->peer_conns)
+	s->pg = pgen_new(cfg->peers, false);
+	s->cfg.peers = NULL; /* s->pg from now on */
+	if (!s->pg)
 		goto fail;
 	if ((rc = li707_tls_gnutls_priority(cfg->policy, false, &s->prio_cert)) != 0 ||
 	    (rc = li707_tls_gnutls_priority(cfg->policy, true, &s->prio_psk)) != 0) {
@@ -1028,6 +1102,21 @@ undo:
 	return rc;
 }
 
+int li707_http_server_set_peers(struct li707_http_server *s, struct li707_tls_peers *peers)
+{
+	if (!s || !peers)
+		return LI707_EINVAL;
+	struct pgen *g = pgen_new(peers, true);
+	if (!g)
+		return LI707_ENOMEM;
+	pthread_mutex_lock(&s->mu);
+	struct pgen *old = s->pg;
+	s->pg = g;
+	pthread_mutex_unlock(&s->mu);
+	pgen_unref(old);
+	return 0;
+}
+
 int li707_http_server_drain(struct li707_http_server *s)
 {
 	if (!s || atomic_exchange(&s->draining, true))
@@ -1086,7 +1175,7 @@ void li707_http_server_free(struct li707_http_server *s)
 	gen_unref(s->g);
 	free(s->prio_cert);
 	free(s->prio_psk);
-	free(s->peer_conns);
+	pgen_unref(s->pg);
 	pthread_cond_destroy(&s->wcv);
 	pthread_mutex_destroy(&s->wmu);
 	pthread_mutex_destroy(&s->mu);

@@ -27,7 +27,8 @@
  * LI707_HTTP_BLOCK bytes per callback so the kernel interleaves small and large transfers
  * (R-BIN-2). Handlers must be thread-safe.
  *
- * Lifetime: new -> listen (one or more) -> start ... reload (SIGHUP) ... drain (SIGTERM) -> free.
+ * Lifetime: new -> listen (one or more) -> start ... reload, set_peers (SIGHUP) ... drain (SIGTERM)
+ * -> free.
  * The library never logs; errors come back as codes with a message in err. */
 #ifndef LI707_COMMON_HTTP_SERVER_H
 #define LI707_COMMON_HTTP_SERVER_H
@@ -71,7 +72,8 @@ typedef void (*li707_http_done)(void *cls, struct li707_http_req *req, bool ok);
 
 struct li707_http_config {
 	struct li707_tls_policy *policy;  /* borrowed, must outlive the server */
-	struct li707_tls_peers *peers;    /* borrowed allow-list (certs and PSK identities) */
+	struct li707_tls_peers *peers;    /* borrowed allow-list (certs and PSK identities), must
+					   * outlive the server (or li707_http_server_set_peers) */
 	struct li707_http_creds creds;    /* copied at new/reload */
 	struct li707_http_limits limits;
 	li707_http_handler handler;
@@ -112,6 +114,14 @@ int li707_http_server_port(const struct li707_http_server *s, size_t i);
  * connections already open finish on the old ones (SIGHUP). On error nothing changes. */
 int li707_http_server_reload(struct li707_http_server *s, const struct li707_http_creds *creds,
 			     char *err, size_t errlen);
+
+/* Replaces the allow-list (certificate peers and PSK identities/keys) for new connections and
+ * for the next request of open ones (SIGHUP). Takes peers (allocated, with its table) on
+ * success; the old list is freed (keys wiped) when no connection or request uses it any
+ * more - in-flight requests finish under the peer they started with. Per-peer connection
+ * limits count per list: right after a swap a peer may briefly hold up to twice per_peer.
+ * On error (LI707_ENOMEM) nothing changes and peers stays the caller's. */
+int li707_http_server_set_peers(struct li707_http_server *s, struct li707_tls_peers *peers);
 
 /* Graceful stop (SIGTERM): stop accepting, let in-flight requests finish (at most
  * limits.drain_timeout_s), then close everything. Returns 0, or LI707_ELIMIT when the timeout

@@ -9,6 +9,7 @@
 #define LI707__HTTP_MAX_RESP_HEADERS 16
 
 struct dctx;
+struct pgen;
 
 struct li707__http_hdr {
 	char *name, *value;
@@ -20,6 +21,7 @@ struct li707__http_rq { /* per request */
 	struct li707_http_req pub;
 	struct MHD_Connection *conn;
 	struct dctx *dc;
+	struct pgen *pg; /* the allow-list pub.peer points into (a reference), or NULL */
 	bool responded, begun, counted, failed, deferred;
 	enum li707__http_sink sink;
 	int fd;

@@ -5,6 +5,9 @@
  *   --allow SUBJECT-or-SAN                  allow-list entry (contains '=': RFC 4514 subject
  *                                           DN, else a SAN); peer name "peerN"
  *   --psk-identity ID --psk-file F          a PSK peer (repeatable, in pairs)
+ *   --allow-file F                          more peers, one per line: "allow SUBJECT-or-SAN"
+ *                                           or "psk ID KEYFILE"; re-read on SIGHUP (the new
+ *                                           list replaces the old: li707_http_server_set_peers)
  *   --listen ADDR:PORT                      certificate listener (port 0: pick one)
  *   --psk-listen ADDR:PORT                  PSK listener
  *   --no-client-cert                        certificate listeners do not ask for a client
@@ -15,7 +18,7 @@
  *   --max-ranges N  --per-peer N
  *   --reload-cert F --reload-key F          what SIGHUP loads (default: --cert/--key again)
  * Prints "listen cert|psk PORT" per listener on stdout, then serves until SIGTERM/SIGINT
- * (drain, exit 0). SIGHUP reloads the certificate credentials. GET /_stats (allowed peers
+ * (drain, exit 0). SIGHUP reloads the certificate credentials (and the --allow-file). GET /_stats (allowed peers
  * only) returns "requests N\nrefused_auth N\nbody_bytes N\nuploads N\nreloads N\nheader_timeouts N\n".
  * POST /sink accepts up to 1 MiB and answers "ok" (request-rate benchmark). */
 #include <errno.h>
@@ -147,6 +150,67 @@ static void usage_exit(const char *msg)
 	exit(2);
 }
 
+static int add_peer(struct li707_tls_peers *ps, struct li707_tls_peer **out);
+
+/* The peers as given: the command line's in order, then the --allow-file's. */
+struct spec {
+	bool psk;
+	char *a, *b; /* allow: a; psk: identity a, key file b */
+};
+static struct spec specs[64];
+static size_t nspecs;
+
+static int add_spec(bool psk, const char *a, const char *b)
+{
+	if (nspecs >= sizeof specs / sizeof specs[0])
+		return -1;
+	specs[nspecs].psk = psk;
+	specs[nspecs].a = strdup(a);
+	specs[nspecs].b = b ? strdup(b) : NULL;
+	nspecs++;
+	return 0;
+}
+
+/* Builds ps from the command-line specs (the first ncmd) and the allow file. */
+static int build_peers(struct li707_tls_peers *ps, size_t ncmd, const char *file, char *err, size_t errlen)
+{
+	for (size_t i = ncmd; i < nspecs; i++) {
+		free(specs[i].a);
+		free(specs[i].b);
+	}
+	nspecs = ncmd;
+	if (file) {
+		FILE *f = fopen(file, "re");
+		if (!f) {
+			snprintf(err, errlen, "%s: %s", file, strerror(errno));
+			return -1;
+		}
+		char line[1024], a[512], b[512];
+		while (fgets(line, sizeof line, f)) {
+			if (sscanf(line, "allow %511s", a) == 1)
+				add_spec(false, a, NULL);
+			else if (sscanf(line, "psk %511s %511s", a, b) == 2)
+				add_spec(true, a, b);
+		}
+		fclose(f);
+	}
+	for (size_t i = 0; i < nspecs; i++) {
+		struct li707_tls_peer *pe;
+		if (add_peer(ps, &pe) != 0)
+			return -1;
+		if (specs[i].psk) {
+			pe->psk_identity = strdup(specs[i].a);
+			if (li707_tls_psk_load(specs[i].b, &pe->psk, &pe->psk_len, err, errlen) != 0)
+				return -1;
+		} else if (strchr(specs[i].a, '=')) {
+			pe->subject = strdup(specs[i].a);
+		} else {
+			pe->san = strdup(specs[i].a);
+		}
+	}
+	return 0;
+}
+
 static int add_peer(struct li707_tls_peers *ps, struct li707_tls_peer **out)
 {
 	struct li707_tls_peer *v = realloc(ps->v, (ps->n + 1) * sizeof *v);
@@ -165,7 +229,7 @@ static int add_peer(struct li707_tls_peers *ps, struct li707_tls_peer **out)
 int main(int argc, char **argv)
 {
 	enum { O_CERT = 256, O_KEY, O_CACERT, O_CRL, O_ALLOW, O_PSKID, O_PSKFILE, O_LISTEN, O_PSKLISTEN,
-	       O_NOCC, O_ROOT, O_UPLOAD, O_MAXBODY, O_TLSMIN, O_IDLE, O_DRAIN, O_RANGES, O_RCERT, O_RKEY, O_PERPEER, O_HDRTO };
+	       O_NOCC, O_ROOT, O_UPLOAD, O_MAXBODY, O_TLSMIN, O_IDLE, O_DRAIN, O_RANGES, O_RCERT, O_RKEY, O_PERPEER, O_HDRTO, O_ALLOWFILE };
 	static const struct option lo[] = {
 		{"cert", 1, 0, O_CERT}, {"key", 1, 0, O_KEY}, {"cacert", 1, 0, O_CACERT},
 		{"crl", 1, 0, O_CRL}, {"allow", 1, 0, O_ALLOW}, {"psk-identity", 1, 0, O_PSKID},
@@ -175,40 +239,34 @@ int main(int argc, char **argv)
 		{"tls-min", 1, 0, O_TLSMIN}, {"idle-timeout", 1, 0, O_IDLE},
 		{"drain-timeout", 1, 0, O_DRAIN}, {"max-ranges", 1, 0, O_RANGES},
 		{"per-peer", 1, 0, O_PERPEER}, {"reload-cert", 1, 0, O_RCERT}, {"reload-key", 1, 0, O_RKEY},
-		{"header-timeout", 1, 0, O_HDRTO}, {0, 0, 0, 0}};
+		{"header-timeout", 1, 0, O_HDRTO}, {"allow-file", 1, 0, O_ALLOWFILE}, {0, 0, 0, 0}};
 	struct li707_tls_policy pol;
 	struct li707_tls_peers peers = {0};
 	struct li707_http_config cfg = {0};
 	const char *listen_cert[8], *listen_psk[8], *rcert = NULL, *rkey = NULL, *pskid = NULL;
+	const char *allow_file = NULL;
 	size_t nlc = 0, nlp = 0;
 	char err[512];
 	if (li707_tls_policy_init(&pol) != 0)
 		return 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		struct li707_tls_peer *pe;
 		switch (c) {
 		case O_CERT: cfg.creds.cert = optarg; break;
 		case O_KEY: cfg.creds.key = optarg; break;
 		case O_CACERT: cfg.creds.cacert = optarg; break;
 		case O_CRL: cfg.creds.crl = optarg; break;
 		case O_ALLOW:
-			if (add_peer(&peers, &pe) != 0)
-				return 1;
-			if (strchr(optarg, '='))
-				pe->subject = strdup(optarg);
-			else
-				pe->san = strdup(optarg);
+			if (add_spec(false, optarg, NULL) != 0)
+				usage_exit("too many peers");
 			break;
+		case O_ALLOWFILE: allow_file = optarg; break;
 		case O_PSKID: pskid = optarg; break;
 		case O_PSKFILE:
 			if (!pskid)
 				usage_exit("--psk-file needs a preceding --psk-identity");
-			if (add_peer(&peers, &pe) != 0)
-				return 1;
-			pe->psk_identity = strdup(pskid);
-			if (li707_tls_psk_load(optarg, &pe->psk, &pe->psk_len, err, sizeof err) != 0)
-				usage_exit(err);
+			if (add_spec(true, pskid, optarg) != 0)
+				usage_exit("too many peers");
 			pskid = NULL;
 			break;
 		case O_LISTEN: if (nlc < 8) listen_cert[nlc++] = optarg; break;
@@ -233,6 +291,9 @@ int main(int argc, char **argv)
 	}
 	if (nlc + nlp == 0)
 		usage_exit("no --listen or --psk-listen");
+	size_t ncmd = nspecs;
+	if (build_peers(&peers, ncmd, allow_file, err, sizeof err) != 0)
+		usage_exit(err);
 	cfg.policy = &pol;
 	cfg.peers = &peers;
 	cfg.handler = handler;
@@ -274,6 +335,16 @@ int main(int argc, char **argv)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
+			if (allow_file) {
+				err[0] = '\0';
+				struct li707_tls_peers *np = calloc(1, sizeof *np);
+				if (!np || build_peers(np, ncmd, allow_file, err, sizeof err) != 0 ||
+				    li707_http_server_set_peers(srv, np) != 0) {
+					fprintf(stderr, "li707_test_server: allow-file reload failed: %s\n", err);
+					li707_tls_peers_clear(np);
+					free(np);
+				}
+			}
 			if (li707_http_server_reload(srv, &nc, err, sizeof err) != 0)
 				fprintf(stderr, "li707_test_server: reload failed: %s\n", err);
 			else
@@ -287,6 +358,10 @@ int main(int argc, char **argv)
 	li707_http_server_free(srv);
 	li707_tls_peers_clear(&peers);
 	li707_tls_policy_done(&pol);
+	for (size_t i = 0; i < nspecs; i++) {
+		free(specs[i].a);
+		free(specs[i].b);
+	}
 	fprintf(stderr, "li707_test_server: stopped\n");
 	return rc;
 }

@@ -39,11 +39,11 @@ truncate -s 20M "$T/big.bin"          # upload source (sparse)
 head -c 30000000 /dev/zero >"$T/root/mid.bin"
 
 # start_server NAME ARGS...: starts the test server, sets PORT (and PSKPORT) and SPID.
+SRV_PEERS=(--allow csp1.test --psk-identity lea1 --psk-file "$P/psk1.key")
 start_server() {
 	local name=$1
 	shift
-	"$SRV" --cert "$P/server.pem" --key "$P/server.key" --cacert "$P/ca.pem" --allow csp1.test \
-		--psk-identity lea1 --psk-file "$P/psk1.key" \
+	"$SRV" --cert "$P/server.pem" --key "$P/server.key" --cacert "$P/ca.pem" "${SRV_PEERS[@]}" \
 		--listen 127.0.0.1:0 --psk-listen 127.0.0.1:0 --root "$T/root" --upload-dir "$T/up" \
 		"$@" >"$T/$name.out" 2>"$T/$name.err" &
 	SPID=$!
@@ -321,6 +321,46 @@ check "header deadline: counted ($hto)" [ "${hto:-0}" -ge 1 ]
 kill -TERM "$HSPID"
 wait "$HSPID"
 check "header deadline: server exit 0" [ $? = 0 ]
+
+# --- allow-list reload (SIGHUP, li707_http_server_set_peers): --allow-file is re-read ---
+printf 'allow csp1.test\npsk lea1 %s\npsk lea2 %s\n' "$P/psk1.key" "$P/psk2.key" >"$T/acl"
+MPORT=$PORT MPSKPORT=$PSKPORT MSPID=$SPID
+SRV_PEERS=(--allow-file "$T/acl")
+start_server acl
+APORT=$PORT APSKPORT=$PSKPORT ASPID=$SPID
+PORT=$MPORT PSKPORT=$MPSKPORT SPID=$MSPID
+C2=(curl -sS --cacert "$P/ca.pem" --cert "$P/csp2.pem" --key "$P/csp2.key")
+# psk_as ID KEYFILE: a PSK handshake on the acl server completes.
+psk_as() { echo | timeout 5 gnutls-cli --insecure -p "$APSKPORT" 127.0.0.1 --pskusername "$1" \
+	--pskkey "$(tr -d '\n' <"$2")" --priority 'NORMAL:+ECDHE-PSK:+DHE-PSK:+PSK' >"$T/gca" 2>&1 &&
+	grep -q "Handshake was completed" "$T/gca"; }
+AURL=https://127.0.0.1:$APORT
+check "acl: csp1 allowed" [ "$("${C1[@]}" -o /dev/null -w '%{http_code}' "$AURL/small.bin")" = 200 ]
+check "acl: csp2 refused" [ "$("${C2[@]}" -o /dev/null -w '%{http_code}' "$AURL/small.bin")" = 404 ]
+check "acl: PSK lea1 accepted" psk_as lea1 "$P/psk1.key"
+check "acl: PSK lea2 accepted" psk_as lea2 "$P/psk2.key"
+"${C1[@]}" --limit-rate 10M -o "$T/acl.dl" "$AURL/mid.bin" &
+DL=$!
+sleep 0.5
+printf 'allow csp2.test\npsk lea2 %s\n' "$P/psk2.key" >"$T/acl"
+kill -HUP "$ASPID"
+sleep 0.5
+check "acl: csp1 removed -> 404" [ "$("${C1[@]}" -o /dev/null -w '%{http_code}' "$AURL/small.bin")" = 404 ]
+check "acl: csp2 added -> 200" [ "$("${C2[@]}" -o /dev/null -w '%{http_code}' "$AURL/small.bin")" = 200 ]
+if psk_as lea1 "$P/psk1.key"; then bad "acl: PSK lea1 removed -> refused"; else ok; fi
+check "acl: PSK lea2 still accepted" psk_as lea2 "$P/psk2.key"
+check "acl: csp1 download in flight still running" kill -0 "$DL"
+wait "$DL"
+check "acl: csp1 in-flight download completed" cmp -s "$T/acl.dl" "$T/root/mid.bin"
+# A keep-alive connection opened before a swap is re-checked on its next request.
+printf 'allow csp1.test\n' >"$T/acl"
+kill -HUP "$ASPID"
+sleep 0.5
+check "acl: csp1 back -> 200" [ "$("${C1[@]}" -o /dev/null -w '%{http_code}' "$AURL/small.bin")" = 200 ]
+kill -TERM "$ASPID"
+wait "$ASPID"
+check "acl: server exit 0" [ $? = 0 ]
+grep -q "reload failed" "$T/acl.err" && bad "acl: reload error: $(cat "$T/acl.err")"
 
 # --- R-BIN-2 fairness: a 1 KiB GET completes while a large GET is in flight (same peer) ---
 "${C1[@]}" --limit-rate 2M -o /dev/null -w '%{time_total}\n' "$URL/mid.bin" >"$T/big.done" &
