@@ -352,11 +352,35 @@ check "acl: PSK lea2 still accepted" psk_as lea2 "$P/psk2.key"
 check "acl: csp1 download in flight still running" kill -0 "$DL"
 wait "$DL"
 check "acl: csp1 in-flight download completed" cmp -s "$T/acl.dl" "$T/root/mid.bin"
-# A keep-alive connection opened before a swap is re-checked on its next request.
 printf 'allow csp1.test\n' >"$T/acl"
 kill -HUP "$ASPID"
 sleep 0.5
 check "acl: csp1 back -> 200" [ "$("${C1[@]}" -o /dev/null -w '%{http_code}' "$AURL/small.bin")" = 200 ]
+python3 - "$APORT" "$P" "$ASPID" "$T/acl" >"$T/ka-acl" 2>&1 <<'PY'
+import os, signal, socket, ssl, sys, time
+port, p, pid, acl = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+ctx = ssl.create_default_context(cafile=p + "/ca.pem")
+ctx.load_cert_chain(p + "/csp1.pem", p + "/csp1.key")
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+s.settimeout(5)
+def get():
+    s.sendall(b"GET /small.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        buf += s.recv(4096)
+    head, _, body = buf.partition(b"\r\n\r\n")
+    n = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0]
+    while len(body) < n:
+        body += s.recv(4096)
+    return head.split()[1].decode()
+print("before", get())
+open(acl, "w").write("allow csp2.test\n")
+os.kill(pid, signal.SIGHUP)
+time.sleep(0.5)
+print("after", get())
+PY
+check "acl: keep-alive connection 200 before the swap" grep -q "^before 200" "$T/ka-acl"
+check "acl: same connection re-checked after the swap -> 404" grep -q "^after 404" "$T/ka-acl"
 kill -TERM "$ASPID"
 wait "$ASPID"
 check "acl: server exit 0" [ $? = 0 ]
