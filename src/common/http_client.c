@@ -14,6 +14,7 @@
  * callback and a verify callback that refuses any certificate: with a PSK the server must not
  * fall back to certificate authentication (TLS 1.3 would), since we could not verify it. */
 #include "http_client.h"
+#include "errbuf.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -174,17 +175,6 @@ enum li707_http_err li707_http_classify(int curl_code, const char *detail)
 
 /* ---- options -------------------------------------------------------------------------- */
 
-static void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int check_file(const char *what, const char *path, char *err, size_t errlen)
 {
 	if (!path)
@@ -192,53 +182,53 @@ static int check_file(const char *what, const char *path, char *err, size_t errl
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		errf(err, errlen, "%s '%s' cannot be opened: %s", what, path, strerror(e));
+		li707__errf(err, errlen, "%s '%s' cannot be opened: %s", what, path, strerror(e));
 		return -e;
 	}
 	struct stat st;
 	int rc = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? 0 : LI707_EINPUT;
 	close(fd);
 	if (rc)
-		errf(err, errlen, "%s '%s' is not a regular file", what, path);
+		li707__errf(err, errlen, "%s '%s' is not a regular file", what, path);
 	return rc;
 }
 
 int li707_http_client_opts_check(const struct li707_http_client_opts *o, char *err, size_t errlen)
 {
 	if (!o) {
-		errf(err, errlen, "no options");
+		li707__errf(err, errlen, "no options");
 		return LI707_EINVAL;
 	}
 	if (o->key_file && !o->cert_file) {
-		errf(err, errlen, "a key file needs a certificate file");
+		li707__errf(err, errlen, "a key file needs a certificate file");
 		return LI707_EINVAL;
 	}
 	if (!o->psk_identity != !o->psk) {
-		errf(err, errlen, "a PSK needs both an identity and a key");
+		li707__errf(err, errlen, "a PSK needs both an identity and a key");
 		return LI707_EINVAL;
 	}
 	if (o->psk) {
 		if (o->psk_len < PSK_MIN || o->psk_len > PSK_MAX) {
-			errf(err, errlen, "the PSK must be %d..%d bytes", PSK_MIN, PSK_MAX);
+			li707__errf(err, errlen, "the PSK must be %d..%d bytes", PSK_MIN, PSK_MAX);
 			return LI707_EINVAL;
 		}
 		size_t il = strlen(o->psk_identity);
 		if (il == 0 || il > PSK_IDENTITY_MAX) {
-			errf(err, errlen, "the PSK identity must be 1..%d bytes", PSK_IDENTITY_MAX);
+			li707__errf(err, errlen, "the PSK identity must be 1..%d bytes", PSK_IDENTITY_MAX);
 			return LI707_EINVAL;
 		}
 		if (o->cert_file) {
-			errf(err, errlen, "a PSK and a client certificate are exclusive");
+			li707__errf(err, errlen, "a PSK and a client certificate are exclusive");
 			return LI707_EINVAL;
 		}
 	}
 	if (o->max_active > 1024 || o->max_host_connections > 1024) {
-		errf(err, errlen, "at most 1024 parallel transfers and connections");
+		li707__errf(err, errlen, "at most 1024 parallel transfers and connections");
 		return LI707_EINVAL;
 	}
 	if (o->connect_timeout_ms < 0 || o->timeout_ms < 0 || o->low_speed_limit < 0 ||
 	    o->max_host_connections < 0 || o->max_total_connections < 0 || o->max_active < 0) {
-		errf(err, errlen, "timeouts and limits must not be negative");
+		li707__errf(err, errlen, "timeouts and limits must not be negative");
 		return LI707_EINVAL;
 	}
 	int rc;
@@ -333,7 +323,7 @@ int li707_http_client_new(const struct li707_http_client_opts *o, struct li707_h
 	if (rc)
 		return rc;
 	if (pthread_once(&ex_once, ex_index_init) != 0 || ex_index < 0) {
-		errf(err, errlen, "OpenSSL ex_data index");
+		li707__errf(err, errlen, "OpenSSL ex_data index");
 		return LI707_ECRYPTO;
 	}
 	struct li707_http_client *c = calloc(1, sizeof *c);

@@ -13,6 +13,7 @@
  * - File responses are MHD callback responses producing LI707_HTTP_BLOCK bytes per call
  *   (MHD's fd responses move 4 KiB per write over TLS), R-BIN-2. */
 #include "http_server.h"
+#include "errbuf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -114,17 +115,6 @@ struct cctx {
 };
 
 
-static void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* ---- credentials ---- */
 
 static void wipe_free(char *p)
@@ -143,13 +133,13 @@ static int read_pem(const char *path, char **out, char *err, size_t errlen)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		errf(err, errlen, "%s: %s", path, strerror(e));
+		li707__errf(err, errlen, "%s: %s", path, strerror(e));
 		return -e;
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > PEM_MAX) {
 		close(fd);
-		errf(err, errlen, "%s: not a regular file of at most %d bytes", path, PEM_MAX);
+		li707__errf(err, errlen, "%s: not a regular file of at most %d bytes", path, PEM_MAX);
 		return LI707_EINPUT;
 	}
 	char *b = malloc((size_t)st.st_size + 1);
@@ -187,7 +177,7 @@ static void gen_unref(struct gen *g)
 static int gen_load(const struct li707_http_creds *c, struct gen **out, char *err, size_t errlen)
 {
 	if (!c->cert || !c->key || !c->cacert) {
-		errf(err, errlen, "certificate listeners need cert, key and cacert");
+		li707__errf(err, errlen, "certificate listeners need cert, key and cacert");
 		return LI707_EINPUT;
 	}
 	struct gen *g = calloc(1, sizeof *g);
@@ -210,7 +200,7 @@ static int gen_load(const struct li707_http_creds *c, struct gen **out, char *er
 	int gr = gnutls_certificate_set_x509_key_mem(cr, &cd, &kd, GNUTLS_X509_FMT_PEM);
 	gnutls_certificate_free_credentials(cr);
 	if (gr < 0) {
-		errf(err, errlen, "%s / %s: %s", c->cert, c->key, gnutls_strerror(gr));
+		li707__errf(err, errlen, "%s / %s: %s", c->cert, c->key, gnutls_strerror(gr));
 		rc = LI707_EINPUT;
 		goto fail;
 	}
@@ -220,7 +210,7 @@ static int gen_load(const struct li707_http_creds *c, struct gen **out, char *er
 	}
 	gr = gnutls_x509_trust_list_add_trust_file(g->tl, c->cacert, c->crl, GNUTLS_X509_FMT_PEM, 0, 0);
 	if (gr <= 0) {
-		errf(err, errlen, "%s: no usable CA certificate (%s)", c->cacert,
+		li707__errf(err, errlen, "%s: no usable CA certificate (%s)", c->cacert,
 		     gr < 0 ? gnutls_strerror(gr) : "none");
 		rc = LI707_EINPUT;
 		goto fail;
@@ -817,7 +807,7 @@ static struct MHD_Daemon *start_daemon(struct li707_http_server *s, int fd, bool
 	 * one never closes the socket under another (reload runs two on one socket). */
 	dc->lfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (dc->lfd < 0) {
-		errf(err, errlen, "dup listen socket: %s", strerror(errno));
+		li707__errf(err, errlen, "dup listen socket: %s", strerror(errno));
 		gen_unref(dc->g);
 		free(dc);
 		return NULL;
@@ -849,7 +839,7 @@ static struct MHD_Daemon *start_daemon(struct li707_http_server *s, int fd, bool
 	struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, dc,
 						MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
 	if (!d) {
-		errf(err, errlen, "cannot start the HTTPS listener (TLS credentials or priorities refused)");
+		li707__errf(err, errlen, "cannot start the HTTPS listener (TLS credentials or priorities refused)");
 		/* dc->lfd is not closed here: MHD may have closed it on its failure path, and a
 		 * second close could hit a descriptor reused by another thread. One descriptor may
 		 * leak on this rare path. */
@@ -924,7 +914,7 @@ int li707_http_server_new(const struct li707_http_config *cfg, struct li707_http
 		goto fail;
 	if ((rc = li707_tls_gnutls_priority(cfg->policy, false, &s->prio_cert)) != 0 ||
 	    (rc = li707_tls_gnutls_priority(cfg->policy, true, &s->prio_psk)) != 0) {
-		errf(err, errlen, "TLS policy: cannot build the GnuTLS priorities");
+		li707__errf(err, errlen, "TLS policy: cannot build the GnuTLS priorities");
 		goto fail;
 	}
 	if (cfg->creds.cert && (rc = gen_load(&cfg->creds, &s->g, err, errlen)) != 0)
@@ -941,7 +931,7 @@ static int open_listen(const char *addr, int *port, char *err, size_t errlen)
 	char host[128];
 	const char *colon = strrchr(addr, ':');
 	if (!colon || (size_t)(colon - addr) >= sizeof host) {
-		errf(err, errlen, "listen address must be ADDR:PORT");
+		li707__errf(err, errlen, "listen address must be ADDR:PORT");
 		return LI707_EINPUT;
 	}
 	size_t hl = (size_t)(colon - addr);
@@ -957,7 +947,7 @@ static int open_listen(const char *addr, int *port, char *err, size_t errlen)
 	struct addrinfo *ai = NULL;
 	int gr = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
 	if (gr != 0) {
-		errf(err, errlen, "listen address %s: %s", addr, gai_strerror(gr));
+		li707__errf(err, errlen, "listen address %s: %s", addr, gai_strerror(gr));
 		return LI707_EINPUT;
 	}
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -968,7 +958,7 @@ static int open_listen(const char *addr, int *port, char *err, size_t errlen)
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(ai);
-		errf(err, errlen, "listen %s: %s", addr, strerror(e));
+		li707__errf(err, errlen, "listen %s: %s", addr, strerror(e));
 		return -e;
 	}
 	freeaddrinfo(ai);
@@ -988,7 +978,7 @@ int li707_http_server_listen(struct li707_http_server *s, const char *addr, bool
 	if (s->nl >= MAX_LISTENERS)
 		return LI707_ELIMIT;
 	if (!psk && !s->g) {
-		errf(err, errlen, "certificate listener without certificate credentials");
+		li707__errf(err, errlen, "certificate listener without certificate credentials");
 		return LI707_EINPUT;
 	}
 	int port = 0;
@@ -1047,7 +1037,7 @@ int li707_http_server_reload(struct li707_http_server *s, const struct li707_htt
 	    li707_tls_gnutls_priority(s->cfg.policy, true, &pp) != 0) {
 		free(pc);
 		gen_unref(g);
-		errf(err, errlen, "TLS policy: cannot build the GnuTLS priorities");
+		li707__errf(err, errlen, "TLS policy: cannot build the GnuTLS priorities");
 		return LI707_EINPUT;
 	}
 	char *oc = s->prio_cert, *op = s->prio_psk;
@@ -1062,7 +1052,7 @@ int li707_http_server_reload(struct li707_http_server *s, const struct li707_htt
 		need += !s->l[i].psk;
 	if (s->nold + need > MAX_OLD) {
 		rc = LI707_ELIMIT;
-		errf(err, errlen, "too many reloads still draining");
+		li707__errf(err, errlen, "too many reloads still draining");
 		goto undo;
 	}
 	for (size_t i = 0; i < s->nl; i++) {

@@ -8,6 +8,7 @@
  * (EC)DHE in li707 (PSK-only key exchange is not offered), so they are not configurable.
  * OpenSSL gets the list as is; GnuTLS gets the union of key exchanges and of ciphers. */
 #include "tls.h"
+#include "errbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -59,17 +60,6 @@ static const struct group groups[] = {
 	{"ffdhe3072", "GROUP-FFDHE3072"},
 };
 
-static void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static const struct suite *suite_find(const char *name, size_t len)
 {
 	for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++)
@@ -116,14 +106,14 @@ static int check_one(const char *s, size_t len, void *arg)
 	lc->n++;
 	if (lc->is_groups) {
 		if (!group_find(s, len)) {
-			errf(lc->err, lc->errlen, "tls_groups: element %zu is not a supported group", lc->n);
+			li707__errf(lc->err, lc->errlen, "tls_groups: element %zu is not a supported group", lc->n);
 			return LI707_EINPUT;
 		}
 		return 0;
 	}
 	const struct suite *st = suite_find(s, len);
 	if (!st || st->psk != lc->want_psk) {
-		errf(lc->err, lc->errlen,
+		li707__errf(lc->err, lc->errlen,
 		     "%s: element %zu is not an allowed %sTLS 1.2 suite (AEAD with (EC)DHE only, "
 		     "RFC 9325)",
 		     lc->want_psk ? "tls12_psk_suites" : "tls12_suites", lc->n,
@@ -136,7 +126,7 @@ static int check_one(const char *s, size_t len, void *arg)
 static int check_list(const char *v, bool psk, bool is_groups, char *err, size_t errlen)
 {
 	if (!v || !*v) {
-		errf(err, errlen, "empty list");
+		li707__errf(err, errlen, "empty list");
 		return LI707_EINPUT;
 	}
 	struct list_check lc = {.want_psk = psk, .is_groups = is_groups, .err = err, .errlen = errlen};
@@ -192,7 +182,7 @@ int li707_tls_policy_set(struct li707_tls_policy *p, const char *key, const char
 		else if (strcmp(value, "1.3") == 0)
 			p->min_version = LI707_TLS_1_3;
 		else {
-			errf(err, errlen, "tls_min: must be 1.2 or 1.3 (TLS below 1.2 is not allowed)");
+			li707__errf(err, errlen, "tls_min: must be 1.2 or 1.3 (TLS below 1.2 is not allowed)");
 			return LI707_EINPUT;
 		}
 	} else if (strcmp(key, "tls13") == 0) {
@@ -201,7 +191,7 @@ int li707_tls_policy_set(struct li707_tls_policy *p, const char *key, const char
 		else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)
 			p->tls13 = false;
 		else {
-			errf(err, errlen, "tls13: must be yes or no");
+			li707__errf(err, errlen, "tls13: must be yes or no");
 			return LI707_EINPUT;
 		}
 	} else if (strcmp(key, "tls12_suites") == 0 || strcmp(key, "tls12_psk_suites") == 0) {
@@ -214,11 +204,11 @@ int li707_tls_policy_set(struct li707_tls_policy *p, const char *key, const char
 			return rc;
 		return replace(&p->groups, value);
 	} else {
-		errf(err, errlen, "unknown TLS key");
+		li707__errf(err, errlen, "unknown TLS key");
 		return LI707_EINPUT;
 	}
 	if (p->min_version == LI707_TLS_1_3 && !p->tls13) {
-		errf(err, errlen, "tls_min 1.3 with tls13 no leaves no protocol version");
+		li707__errf(err, errlen, "tls_min 1.3 with tls13 no leaves no protocol version");
 		return LI707_EINPUT;
 	}
 	return 0;
@@ -397,18 +387,18 @@ int li707_tls_psk_load(const char *path, uint8_t **key, size_t *len, char *err, 
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		int e = errno;
-		errf(err, errlen, "PSK file cannot be opened: %s", strerror(e));
+		li707__errf(err, errlen, "PSK file cannot be opened: %s", strerror(e));
 		return -e;
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		errf(err, errlen, "PSK file is not a regular file");
+		li707__errf(err, errlen, "PSK file is not a regular file");
 		return LI707_EINPUT;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 		close(fd);
-		errf(err, errlen, "PSK file is readable by group or others (chmod 600)");
+		li707__errf(err, errlen, "PSK file is readable by group or others (chmod 600)");
 		return LI707_EINPUT;
 	}
 	uint8_t raw[PSK_FILE_MAX + 1];
@@ -421,7 +411,7 @@ int li707_tls_psk_load(const char *path, uint8_t **key, size_t *len, char *err, 
 	uint8_t *k = NULL;
 	size_t klen = 0;
 	if (n > PSK_FILE_MAX) {
-		errf(err, errlen, "PSK file is larger than %d bytes", PSK_FILE_MAX);
+		li707__errf(err, errlen, "PSK file is larger than %d bytes", PSK_FILE_MAX);
 		rc = LI707_EINPUT;
 		goto wipe_raw;
 	}
@@ -469,7 +459,7 @@ int li707_tls_psk_load(const char *path, uint8_t **key, size_t *len, char *err, 
 	*len = klen;
 	goto wipe_raw;
 bad_len:
-	errf(err, errlen, "PSK must be %d to %d bytes (TS 103 707 R-SEC-4, RFC 4279)", PSK_MIN,
+	li707__errf(err, errlen, "PSK must be %d to %d bytes (TS 103 707 R-SEC-4, RFC 4279)", PSK_MIN,
 	     PSK_MAX);
 	rc = LI707_EINPUT;
 wipe_raw:
