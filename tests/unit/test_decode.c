@@ -59,17 +59,6 @@ static char *replace(const char *buf, const char *from, const char *to)
 	return out;
 }
 
-/* 1-based line of the first occurrence of needle. */
-static long line_of(const char *buf, const char *needle)
-{
-	const char *p = strstr(buf, needle);
-	assert_non_null(p);
-	long line = 1;
-	for (const char *q = buf; q < p; q++)
-		line += *q == '\n';
-	return line;
-}
-
 /* The bytes between the first open and the following close (raw content). */
 static char *between(const char *buf, const char *open, const char *close)
 {
@@ -495,14 +484,14 @@ static void run_neg(const struct neg *t, const char *name)
 	const struct li707_diag *e = find_error_at(&d, t->req, t->code, t->path);
 	bool ok = rc == t->rc && (m != NULL) == t->out && e;
 	if (ok && t->line_at)
-		ok = e->line == line_of(buf, t->line_at);
+		ok = e->line == tu_line_of(buf, t->line_at);
 	if (ok && m && m->n_actions && t->rc != 0)
 		ok = m->actions[0].status != 0;
 	if (!ok) {
 		print_error("%s: expected %s, out %s, an error [%s]%s%s on line %ld; got %s, out %s\n",
 			    name, li707_errname(t->rc), t->out ? "set" : "NULL", t->req,
 			    t->path ? " at ..." : "", t->path ? t->path : "",
-			    t->line_at ? line_of(buf, t->line_at) : 0L, li707_errname(rc),
+			    t->line_at ? tu_line_of(buf, t->line_at) : 0L, li707_errname(rc),
 			    m ? "set" : "NULL");
 		tu_print_diags(&d);
 	}
@@ -812,7 +801,7 @@ static void test_checker_findings_have_lines(void **state)
 	assert_int_equal(decode(buf, NULL, &m, &d), LI707_EINVALID);
 	const struct li707_diag *e = find_error(&d, "R-DEL-5");
 	assert_non_null(e);
-	assert_int_equal(e->line, line_of(buf, "<delivery:LIID>"));
+	assert_int_equal(e->line, tu_line_of(buf, "<delivery:LIID>"));
 	assert_int_equal(m->actions[0].status, LI707_EINVALID);
 	li707_message_free(m);
 	li707_diags_clear(&d);

@@ -52,16 +52,6 @@ static char *replace1(const char *buf, const char *from, const char *to)
 	return out;
 }
 
-static long line_of(const char *buf, const char *needle)
-{
-	const char *p = strstr(buf, needle);
-	assert_non_null(p);
-	long line = 1;
-	for (const char *q = buf; q < p; q++)
-		line += *q == '\n';
-	return line;
-}
-
 static const char *const valid_files[] = {
 	"item-minimal.xml", "item-full.xml",	    "collection.xml",	       "v111-item.xml",
 	"get-and-deliver.xml", "response-mixed.xml", "response-top-error.xml",
@@ -332,7 +322,7 @@ static void check_invalid(const struct li707_schema_set *s, const char *what)
 		const struct li707_diag *e = d.n ? &d.v[0] : NULL;
 		size_t pl = strlen(t[i].path);
 		bool ok = rc == LI707_ESCHEMA && e && e->code == LI707_ESCHEMA &&
-			  e->line == line_of(buf, t[i].line_at) && e->path &&
+			  e->line == tu_line_of(buf, t[i].line_at) && e->path &&
 			  strlen(e->path) >= pl && !strcmp(e->path + strlen(e->path) - pl, t[i].path);
 		for (size_t k = 0; k < d.n && t[i].secret; k++)
 			if (strstr(d.v[k].message, t[i].secret)) {
@@ -341,7 +331,7 @@ static void check_invalid(const struct li707_schema_set *s, const char *what)
 			}
 		if (!ok) {
 			print_error("%s set, %s: expected ESCHEMA on line %ld at ...%s, got %s\n",
-				    what, t[i].name, line_of(buf, t[i].line_at), t[i].path,
+				    what, t[i].name, tu_line_of(buf, t[i].line_at), t[i].path,
 				    li707_errname(rc));
 			tu_print_diags(&d);
 			bad++;
@@ -371,7 +361,7 @@ static void test_schema_invalid_full(void **state)
 	char *buf = replace1(base, "<Header>", "<Header><Foo/>");
 	struct li707_diags d = {0};
 	assert_int_equal(li707_schema_validate(s, buf, strlen(buf), NULL, &d), LI707_ESCHEMA);
-	assert_int_equal(d.v[0].line, line_of(buf, "<Header>"));
+	assert_int_equal(d.v[0].line, tu_line_of(buf, "<Header>"));
 	li707_diags_clear(&d);
 	free(buf);
 	free(base);

@@ -45,6 +45,16 @@ int tu_have_shared(void)
 	return stat(tu_shared("ts103120_all.xsd"), &st) == 0;
 }
 
+long tu_line_of(const char *buf, const char *needle)
+{
+	const char *p = strstr(buf, needle);
+	assert_non_null(p);
+	long line = 1;
+	for (const char *q = buf; q < p; q++)
+		line += *q == '\n';
+	return line;
+}
+
 void tu_print_diags(const struct li707_diags *d)
 {
 	static const char *sev[] = {"error", "warning", "note"};

@@ -17,6 +17,8 @@ const char *tu_src(const char *rel);
 const char *tu_shared(const char *rel);
 /* True when ../shared/schemas is present (tests that need it skip with a message otherwise). */
 int tu_have_shared(void);
+/* 1-based line of the first occurrence of needle in buf (fails the test when absent). */
+long tu_line_of(const char *buf, const char *needle);
 /* Prints the diagnostics (for failing tests). */
 void tu_print_diags(const struct li707_diags *d);
 /* True when some diagnostic is an error whose req equals req (NULL: any). */
