@@ -33,25 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-	echo "FAIL: $*" >&2
-	fail=$((fail + 1))
-}
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok; else bad "$name"; fi
-}
-rc=0
-run() {
-	set +e
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	set -e
-}
+. "$(dirname "$0")/lib/check.sh"
 expect_rc() { # NAME WANT
 	if [ "$rc" -eq "$2" ]; then ok; else
 		bad "$1: exit $rc, expected $2"
@@ -397,5 +379,4 @@ check "gnutls-serv mTLS: no client certificate is a TLS failure" contains "$T/er
 run "$TOOL" fetch --psk-identity li707 --psk-file "$P/psk.hex" "https://127.0.0.1:$G/" -o "$T/dl/g3"
 expect_rc "PSK mode refuses a certificate-only server -> 3" 3
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -25,9 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass=0
-fail=0
-check() { local n=$1; shift; if "$@"; then pass=$((pass + 1)); else echo "FAIL: $n" >&2; fail=$((fail + 1)); fi; }
+. "$(dirname "$0")/lib/check.sh"
 
 P=$T/pki
 bash "$SRC/scripts/pki.sh" "$P" >/dev/null || { echo "pki.sh failed"; exit 1; }
@@ -118,5 +116,4 @@ uuid2=$(cat /proc/sys/kernel/random/uuid)
 check "oversize upload refused" [ $? -ne 0 ]
 check "oversize upload not stored" [ ! -e "$T/up/$uuid2" ]
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

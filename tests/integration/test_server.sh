@@ -23,11 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*" >&2; fail=$((fail + 1)); }
-check() { local n=$1; shift; if "$@"; then ok; else bad "$n"; fi; }
+. "$(dirname "$0")/lib/check.sh"
 
 P=$T/pki
 bash "$SRC/scripts/pki.sh" "$P" || { echo "pki.sh failed"; exit 1; }
@@ -446,5 +442,4 @@ check "drain: in-flight download completed" cmp -s "$T/dl2" "$T/root/mid.bin"
 wait "$SPID"
 check "drain: server exit 0" [ $? = 0 ]
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -17,27 +17,7 @@ BUILD=${4:-}
 T=$(mktemp -d "${TMPDIR:-/tmp}/li707-test-tool-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-	echo "FAIL: $*" >&2
-	fail=$((fail + 1))
-}
-# check NAME COMMAND...: one check, passes when the command succeeds.
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok; else bad "$name"; fi
-}
-# run COMMAND...: runs it with stdout in $T/out, stderr in $T/err, status in $rc.
-rc=0
-run() {
-	set +e
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	set -e
-}
+. "$(dirname "$0")/lib/check.sh"
 # runin FILE COMMAND...: as run, with FILE on stdin.
 runin() {
 	local in=$1
@@ -382,10 +362,7 @@ if [ "$have_oracle" -eq 1 ]; then
 	done
 fi
 
-echo "$pass passed, $fail failed"
-if [ "$fail" -ne 0 ]; then
-	exit 1
-fi
+summary || exit 1
 if [ "$have_oracle" -eq 0 ]; then
 	exit 77
 fi
