@@ -1,0 +1,239 @@
+/* li707-lea - the store: what the LEA keeps of every delivery, and the queries over it.
+ *
+ * The interface is backend-neutral (a PostgreSQL backend can implement it later, see
+ * store_int.h); the default backend is SQLite in WAL mode plus content files:
+ *
+ *   DIR/index.sqlite      the index (messages with their raw XML as received, deliveries,
+ *                         items, parties, CSP schemas, attachments, uploads)
+ *   DIR/content/XX/UUID   Model B content, XX = the UUID's first two hex digits
+ *   DIR/tmp/              uploads in flight (emptied at open: a crash leaves nothing half
+ *                         done behind)
+ *
+ * Durability (the brief: acknowledge only what is on disk): lea_store_put() and
+ * lea_store_upload_finish() return only after their transaction is committed and synced
+ * (synchronous=FULL in WAL mode; content files are fsync'd and renamed, and their directory
+ * fsync'd, before the commit that marks them complete). Writers from many threads are
+ * served by one writer thread that commits everything queued in one transaction (group
+ * commit), each request in its own savepoint so one failure does not undo another.
+ *
+ * Duplicates (R-DEL-6): a DELIVER whose ObjectIdentifier is already stored, or whose
+ * DeliveryID + SequenceNumber pair is, is a duplicate: acknowledged again (outcome
+ * LEA_PUT_DUPLICATE), counted, never stored twice. Gaps in SequenceNumber per DeliveryID
+ * and in applicationSequenceNumber per applicationLevelID (R-HDR-2) are recorded, reported
+ * by lea_store_status()/lea_store_gaps(), never a reason to refuse.
+ *
+ * Model B (R-BIN-B1..B4): an attachment whose url path is binary_path + UUID + "/" is a
+ * Model B object, announced until its upload arrives; any other url is "to fetch" (Model
+ * A/C, fetched by a later component). An upload may come before its record (R-BIN-B4): it
+ * is kept as an orphan for orphan_timeout_s, within orphan_max_bytes in total, and linked
+ * when the record arrives. Length and SHA-256 are compared whenever both sides are known;
+ * a difference makes the attachment MISMATCH, never complete.
+ *
+ * Nothing here logs. Strings returned in rows are valid only during the callback. */
+#ifndef LI707_LEA_STORE_H
+#define LI707_LEA_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "li707/li707.h"
+
+struct lea_store;
+
+struct lea_store_opts {
+	const char *dir;             /* created (0700) when missing, unless read_only */
+	const char *binary_path;     /* Model B prefix, begins and ends with '/' ["/binaryData/"] */
+	bool read_only;              /* analyst tools: no writer thread, no recovery at open */
+	bool sync_normal;            /* benchmarks only: synchronous=NORMAL (not durable) */
+	uint64_t orphan_timeout_s;   /* [86400] */
+	uint64_t orphan_max_bytes;   /* [1 GiB] */
+};
+
+/* Opens (creating/migrating the schema when writable) the store. On a writable open it
+ * removes DIR/tmp leftovers and turns uploads left RECEIVING by a crash back into
+ * ANNOUNCED (or drops orphans that never finished). err gets a message on failure. */
+int lea_store_open(const struct lea_store_opts *o, struct lea_store **out, char *err,
+		   size_t errlen);
+/* Finishes queued work, stops the writer, closes. NULL is a no-op. */
+void lea_store_close(struct lea_store *s);
+
+/* ---- deliveries ---- */
+
+enum lea_put_outcome {
+	LEA_PUT_SKIPPED = 0,   /* not stored: not a DELIVER, or its status was not 0 */
+	LEA_PUT_STORED = 1,    /* stored now */
+	LEA_PUT_DUPLICATE = 2, /* stored before (same ObjectIdentifier, or DeliveryID+Sequence) */
+	LEA_PUT_FAILED = 3,    /* this action could not be stored (its savepoint rolled back) */
+};
+
+struct lea_put {
+	const char *peer;                 /* configured peer name */
+	const char *raw;                  /* the message exactly as received */
+	size_t raw_len;
+	const struct li707_message *msg;  /* the decoded request; the DELIVER actions whose
+					   * status is 0 are stored */
+	enum lea_put_outcome *outcome;    /* out: msg->n_actions entries */
+	int64_t message_id;               /* out: row of the message, 0 when nothing new */
+};
+
+/* Stores the message's DELIVER actions with status 0 and waits until durable. Returns 0
+ * with every outcome set (the caller answers per action), or a negative code when nothing
+ * could be committed (disk full, I/O error: the caller answers 503 and the CSP retries). */
+int lea_store_put(struct lea_store *s, struct lea_put *p);
+
+/* ---- Model B uploads ---- */
+
+enum lea_upload_verdict {
+	LEA_UPLOAD_OK = 0,          /* go ahead: write to tmp_path */
+	LEA_UPLOAD_DONE = 1,        /* this uuid is already complete (or mismatch): 409 */
+	LEA_UPLOAD_BUSY = 2,        /* another upload of this uuid is in flight: 409 */
+	LEA_UPLOAD_TOO_BIG = 3,     /* Content-Length over cap, or not the record's length: 413 */
+	LEA_UPLOAD_ORPHANS_FULL = 4,/* no record yet and the orphan budget is used up: 503 */
+	LEA_UPLOAD_UNKNOWN = 5,     /* the record belongs to another peer, or is expired: 404 */
+};
+
+struct lea_upload {
+	const char *peer;
+	char uuid[37];               /* canonical lower case */
+	bool has_length;             /* Content-Length given */
+	uint64_t length;
+	uint64_t cap;                /* the peer's max_upload_bytes */
+	const char *content_type;    /* may be NULL */
+	/* out of lea_store_upload_begin: */
+	enum lea_upload_verdict verdict;
+	int64_t upload_id;           /* pass to finish/abort */
+	char tmp_path[4096];         /* create it with O_CREAT|O_EXCL|O_WRONLY, 0600 */
+	bool has_record;             /* its binaryObject record is already stored */
+};
+
+/* The Model B decision before the body (R-BIN-B3): sets u->verdict and, when OK, marks the
+ * uuid RECEIVING and fills upload_id and tmp_path. Returns 0 or a negative store error. */
+int lea_store_upload_begin(struct lea_store *s, struct lea_upload *u);
+
+enum lea_att_state {
+	LEA_ATT_ANNOUNCED = 0, /* Model B record stored, no data yet */
+	LEA_ATT_RECEIVING = 1, /* upload in flight */
+	LEA_ATT_COMPLETE = 2,  /* data stored; length and SHA-256 match what the record gives */
+	LEA_ATT_MISMATCH = 3,  /* data stored, but length or SHA-256 differ from the record */
+	LEA_ATT_EXPIRED = 4,   /* an orphan upload whose record never came (data deleted) */
+	LEA_ATT_TO_FETCH = 5,  /* Model A/C: the LEA has to fetch it */
+	LEA_ATT_ORPHAN = 6,    /* data received before its record (R-BIN-B4) */
+	LEA_ATT_NSTATES = 7
+};
+/* "announced", "receiving", "complete", "mismatch", "expired", "to-fetch", "orphan". */
+const char *lea_att_state_name(enum lea_att_state st);
+
+/* The upload's data is in tmp_path (written, fsync'd by the caller: bytes long, SHA-256
+ * sha256_hex). Moves it into place and commits its state: COMPLETE or MISMATCH when the
+ * record is known, ORPHAN otherwise. *state_out (may be NULL) gets the state. */
+int lea_store_upload_finish(struct lea_store *s, int64_t upload_id, uint64_t bytes,
+			    const char sha256_hex[65], enum lea_att_state *state_out);
+/* The upload failed (connection lost, over cap): deletes tmp_path, back to ANNOUNCED (or
+ * the orphan entry is dropped). */
+int lea_store_upload_abort(struct lea_store *s, int64_t upload_id);
+
+/* Expires orphans older than orphan_timeout_s at time now (epoch seconds): their files are
+ * deleted, their state becomes EXPIRED. *expired (may be NULL) gets how many. */
+int lea_store_sweep(struct lea_store *s, int64_t now, uint64_t *expired);
+
+/* ---- queries (analyst tools; also usable on a writable store) ---- */
+
+struct lea_query {
+	const char *ref;        /* only this LIID/LDID, or NULL */
+	const char *party;      /* only items where a sender/receiver identifier equals this */
+	const char *peer;       /* only items delivered by this peer, or NULL */
+	bool has_since;
+	int64_t since;          /* item timestamp (reception time when it has none) >= since */
+	int64_t after_id;       /* only ids > after_id (paging), 0 = from the start */
+	size_t limit;           /* 0 = no limit */
+};
+
+struct lea_item_row {
+	int64_t id;             /* the ITEM of `li707-lea show ITEM` */
+	const char *reference;
+	enum li707_ref_kind ref_kind;
+	const char *peer;
+	const char *timestamp;  /* as on the wire, NULL for a V1.1.1 item without one */
+	int64_t received_at;    /* epoch seconds */
+	const char *object_id;  /* the DeliveryObject's ObjectIdentifier */
+	size_t item_index;      /* position in its collection (0 for a single item) */
+	const char *sender;     /* the sender's first identifier, or NULL */
+	size_t n_receivers;
+	size_t n_attachments;
+	size_t n_attachments_complete;
+};
+typedef int (*lea_item_fn)(void *cls, const struct lea_item_row *r);
+
+/* Calls fn for every matching item in id order; a non-zero return from fn stops and is
+ * returned. */
+int lea_store_list(struct lea_store *s, const struct lea_query *q, lea_item_fn fn, void *cls);
+
+struct lea_attachment {
+	int64_t id;
+	size_t index;                /* position in the item's associatedBinaryData */
+	char *url;
+	char uuid[37];               /* Model B uuid, "" otherwise */
+	char model;                  /* 'B' or '?' (A or C: decided by the fetcher) */
+	enum lea_att_state state;
+	uint64_t bytes;              /* bytes stored */
+	char sha256[65];             /* SHA-256 of the stored data, "" when none */
+	char *file;                  /* absolute path of the stored content, or NULL */
+};
+
+struct lea_item_detail {
+	int64_t id;
+	char *peer;
+	int64_t received_at;
+	char *transaction_id;
+	struct li707_message *msg;   /* the whole message, decoded again from raw */
+	size_t action_index;         /* msg->actions[action_index].delivery is this item's */
+	size_t item_index;           /* ...->items[item_index] is the item */
+	char *raw;                   /* the message exactly as received */
+	size_t raw_len;
+	struct lea_attachment *atts; /* in item order */
+	size_t n_atts;
+	/* R-CSP-2: for each of the item's cspDefinedMetadata blocks (n = item's n_csp), the
+	 * schemaContent in effect: the block's own, or the one this peer sent earlier under
+	 * the same schemaIdentifier; NULL when never provided. Borrowed/owned: owned copies. */
+	char **schema_content;
+};
+int lea_store_item(struct lea_store *s, int64_t id, struct lea_item_detail **out);
+void lea_item_detail_free(struct lea_item_detail *d);
+
+/* The item's own handoverItem in msg (shorthand). */
+const struct li707_item *lea_item_detail_item(const struct lea_item_detail *d);
+
+struct lea_ref_status {
+	const char *reference;        /* NULL: uploads not linked to any record yet (orphans) */
+	enum li707_ref_kind ref_kind;
+	uint64_t deliveries;          /* DeliveryObjects stored */
+	uint64_t items;
+	uint64_t duplicates;          /* repeated deliveries acknowledged, not stored */
+	uint64_t streams;             /* distinct DeliveryIDs */
+	uint64_t streams_ended;       /* ... of which LastSequence=true was seen */
+	uint64_t seq_missing;         /* SequenceNumbers missing inside the seen range */
+	uint64_t app_missing;         /* applicationSequenceNumbers missing (R-HDR-2) */
+	uint64_t app_repeated;        /* applicationSequenceNumbers seen more than once */
+	uint64_t att[LEA_ATT_NSTATES];
+	int64_t first_received, last_received;
+};
+typedef int (*lea_status_fn)(void *cls, const struct lea_ref_status *st);
+/* One call per reference (sorted), ref = NULL for all. */
+int lea_store_status(struct lea_store *s, const char *ref, lea_status_fn fn, void *cls);
+
+enum lea_gap_kind { LEA_GAP_SEQUENCE = 0, LEA_GAP_APPLICATION = 1 };
+struct lea_gap {
+	enum lea_gap_kind kind;
+	const char *reference;
+	const char *stream;           /* the DeliveryID, or the applicationLevelID in decimal */
+	uint64_t from, to;            /* missing numbers, inclusive */
+};
+typedef int (*lea_gap_fn)(void *cls, const struct lea_gap *g);
+int lea_store_gaps(struct lea_store *s, const char *ref, lea_gap_fn fn, void *cls);
+
+/* Extracts the Model B uuid from url when its path is binary_path + UUID + "/" (the
+ * trailing slash optional, hex in either case); out gets the lower-case form. */
+bool lea_modelb_uuid(const char *url, const char *binary_path, char out[37]);
+
+#endif
