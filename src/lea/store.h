@@ -86,7 +86,9 @@ int lea_store_put(struct lea_store *s, struct lea_put *p);
 
 enum lea_upload_verdict {
 	LEA_UPLOAD_OK = 0,          /* go ahead: write to tmp_path */
-	LEA_UPLOAD_DONE = 1,        /* this uuid is already complete (or mismatch): 409 */
+	LEA_UPLOAD_DONE = 1,        /* this uuid is already complete: 409. (A MISMATCH may be
+				     * uploaded again: the new data replaces the old when it
+				     * completes.) */
 	LEA_UPLOAD_BUSY = 2,        /* another upload of this uuid is in flight: 409 */
 	LEA_UPLOAD_TOO_BIG = 3,     /* Content-Length over cap, or not the record's length: 413 */
 	LEA_UPLOAD_ORPHANS_FULL = 4,/* no record yet and the orphan budget is used up: 503 */
