@@ -1,0 +1,449 @@
+#!/usr/bin/env bash
+# Integration test of the li707-lea daemon on loopback: HI-1 deliveries with curl and with
+# `li707 send` (our client), the HI-1 responses, duplicates, refused peers, PSK, Model B
+# uploads, hostile input, SIGHUP reload, SIGTERM drain, and a kill -9 in the middle of a
+# burst of deliveries. Arguments: TOOL SRCDIR SHARED BUILDDIR (as the other integration
+# scripts). Ends with "N passed, M failed"; exit 77 when something it needs is missing.
+# KEEPT=DIR keeps the work directory (logs, store) for a post-mortem.
+set -uo pipefail
+
+TOOL=$1
+SRC=$2
+BUILD=${4:?BUILDDIR}
+LEA=$BUILD/li707-lea
+for t in curl openssl sqlite3 jq python3; do
+	command -v "$t" >/dev/null 2>&1 || { echo "SKIP: $t missing"; exit 77; }
+done
+[ -x "$LEA" ] || { echo "SKIP: $LEA not built"; exit 77; }
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/li707-test-lea-XXXXXX")
+LPID=
+cleanup() {
+	[ -n "$LPID" ] && kill -9 "$LPID" 2>/dev/null
+	jobs -p | xargs -r kill 2>/dev/null
+	wait 2>/dev/null
+	[ -n "${KEEPT:-}" ] && cp -r "$T" "$KEEPT"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+. "$(dirname "$0")/lib/check.sh"
+H=$(dirname "$0")/lea
+
+P=$T/pki
+bash "$SRC/scripts/pki.sh" "$P" || { echo "pki.sh failed"; exit 1; }
+CAP=1048576 # max_message_bytes
+ST=$T/store
+
+# write_conf [CSP1-REFERENCES [WITHOUT-CSP1]]: the daemon's configuration.
+write_conf() {
+	local refs=${1:-ACME-LI-0042, ACME-LI-0043, XX-ACME-2026-0001, LIID-V111, KILL-REF-1}
+	cat >"$T/lea.conf.new" <<EOF
+# li707-lea test configuration (tests/integration/test_lea.sh)
+[server]
+listen = 127.0.0.1:0
+listen_psk = 127.0.0.1:0
+cert = $P/server.pem
+key = $P/server.key
+cacert = $P/ca.pem
+crl = $P/crl.pem
+store = $ST
+delivery_path = /hi1
+binary_path = /binaryData/
+schema_dir = $SRC/schemas
+xsd_check = yes
+max_message_bytes = $CAP
+max_upload_bytes = 10M
+orphan_timeout = 3600
+idle_timeout = 5
+drain_timeout = 20
+EOF
+	if [ -z "${2:-}" ]; then
+		cat >>"$T/lea.conf.new" <<EOF
+
+[peer csp1]
+san = csp1.test
+references = $refs
+models = B
+EOF
+	fi
+	cat >>"$T/lea.conf.new" <<EOF
+
+[peer psk1]
+psk_identity = psk1
+psk_file = $P/psk1.key
+references = any
+EOF
+	mv "$T/lea.conf.new" "$T/lea.conf"
+}
+
+# start_lea NAME: starts the daemon (log in $T/NAME.log), sets PORT, PSKPORT, URL, LPID.
+start_lea() {
+	local log=$T/$1.log
+	"$LEA" --config "$T/lea.conf" 2>"$log" &
+	LPID=$!
+	for _ in $(seq 100); do
+		grep -q 'listening on .*(psk)' "$log" 2>/dev/null && break
+		kill -0 "$LPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (mtls).*/\1/p' "$log" | head -1)
+	PSKPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (psk).*/\1/p' "$log" | head -1)
+	[ -n "$PORT" ] && [ -n "$PSKPORT" ] || { echo "li707-lea $1 did not start:"; cat "$log"; exit 1; }
+	URL=https://127.0.0.1:$PORT
+	LOG=$log
+}
+
+# stop_lea: SIGTERM, returns the exit status.
+stop_lea() {
+	kill -TERM "$LPID"
+	wait "$LPID"
+	local s=$?
+	LPID=
+	return $s
+}
+
+# wait_log PATTERN COUNT: waits until PATTERN occurs COUNT times in the current log.
+wait_log() {
+	for _ in $(seq 100); do
+		[ "$(grep -c -- "$1" "$LOG")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+CURL=(curl -sS --cacert "$P/ca.pem")
+C1=("${CURL[@]}" --cert "$P/csp1.pem" --key "$P/csp1.key")
+SEND1=("$TOOL" send --cacert "$P/ca.pem" --cert "$P/csp1.pem" --key "$P/csp1.key")
+XML='Content-Type: application/xml'
+
+# post FILE [CURL-ARGS...]: POSTs FILE as csp1, response in $T/resp, prints the status.
+post() {
+	local f=$1
+	shift
+	"${C1[@]}" -H "$XML" --data-binary @"$f" -o "$T/resp" -w '%{http_code}' "$@" "$URL/hi1"
+}
+
+# summary of the HI-1 response in FILE: "top CODE", or per action "ok" / "err CODE", joined by ','.
+hi1() {
+	"$TOOL" show --json "$1" 2>/dev/null | jq -r '.message | if .error then "top \(.error.code)"
+		else [.responses[] | if .error then "err \(.error.code)" else "ok" end] | join(",") end'
+}
+
+# items REF: the ObjectIdentifiers stored for REF, one per item (li707-lea list).
+items() { "$LEA" list --store "$ST" --ref "$1" --json | jq -r '.[].object_id'; }
+count() { items "$1" | wc -l; }
+
+# build NAME [BUILD-ARGS...] < EVENTS: one message, $T/NAME.xml.
+build() {
+	local n=$1
+	shift
+	"$TOOL" build --base-dir "$SRC/samples" "$@" >"$T/$n.xml" || { echo "build $n failed"; exit 1; }
+}
+ev() { # ev REF [ATTACHMENT-JSON]: one event line
+	printf '{"liid": "%s", "timestamp": "2026-03-01T10:%02d:%02dZ", "sender": {"ids": ["alice"], "target": true}%s}\n' \
+		"$1" $((RANDOM % 60)) $((RANDOM % 60)) "${2:+, \"attachments\": [$2]}"
+}
+oid() { "$TOOL" show --json "$1" | jq -r '.message.actions[0].delivery.object_id'; }
+
+# ---------------------------------------------------------------- options
+run "$LEA" --help
+check "--help exit 0" [ "$rc" = 0 ]
+check "--help on stdout" grep -q -- '--check-config' "$T/out"
+run "$LEA" --version
+check "--version" grep -q '^li707-lea [0-9]' "$T/out"
+run "$LEA" --no-such-option
+check "bad option: exit 2" [ "$rc" = 2 ]
+check "bad option: one line" [ "$(wc -l <"$T/err")" = 1 ]
+write_conf
+run "$LEA" --config "$T/lea.conf" --check-config
+check "--check-config exit 0" [ "$rc" = 0 ]
+check "--check-config: OK and peer count" grep -q 'configuration OK.*2 peers' "$T/out"
+printf '[server]\nlisten = 127.0.0.1:0\n' >"$T/bad.conf"
+run "$LEA" --config "$T/bad.conf" --check-config
+check "--check-config on a bad file: exit 4" [ "$rc" = 4 ]
+check "--check-config on a bad file: names the file" grep -q 'bad.conf' "$T/err"
+run "$LEA" --config "$T/bad.conf"
+check "daemon with a bad file: exit 4" [ "$rc" = 4 ]
+
+start_lea main
+check "start: both listeners logged" [ "$PORT" != "$PSKPORT" ]
+
+# ---------------------------------------------------------------- HI-1 deliveries
+ev ACME-LI-0042 | build good1
+ev ACME-LI-0042 | build good2
+ev ACME-LI-0043 | build good3
+ev NOT-ALLOWED-9 | build other
+code=$(post "$T/good1.xml")
+check "R-TRN-1 curl delivery: 200" [ "$code" = 200 ]
+check "R-TRN-1 curl delivery: DELIVERResponse" [ "$(hi1 "$T/resp")" = ok ]
+check "R-TRN-1 response is application/xml" \
+	[ "$(post "$T/good1.xml" -o /dev/null -w '%{content_type}')" = "application/xml200" ]
+run "${SEND1[@]}" "$URL/hi1" "$T/good2.xml"
+check "R-TRN-1 li707 send: exit 0" [ "$rc" = 0 ]
+check "R-TRN-1 li707 send: DELIVERResponse" grep -q 'DELIVERResponse' "$T/out"
+check "R-DEL-6 stored once each" [ "$(count ACME-LI-0042)" = 2 ]
+code=$(post "$T/good1.xml")
+check "R-DEL-6 duplicate acknowledged again" [ "$code $(hi1 "$T/resp")" = "200 ok" ]
+check "R-DEL-6 duplicate not stored twice" [ "$(count ACME-LI-0042)" = 2 ]
+
+# One good and one bad DELIVER: ErrorInformation for the bad one only.
+ev ACME-LI-0043 | build bad0
+sed 's#<ObjectIdentifier>[^<]*#<ObjectIdentifier>not-a-uuid#' "$T/bad0.xml" >"$T/bad.xml"
+python3 "$H/merge.py" "$T/mixed.xml" "$T/good3.xml" "$T/bad.xml"
+code=$(post "$T/mixed.xml")
+check "R-TRN-3 good+bad DELIVER: 200" [ "$code" = 200 ]
+check "R-TRN-3 good+bad DELIVER: ok,err" [ "$(hi1 "$T/resp")" = "ok,err 3007" ] ||
+	echo "  got: $(hi1 "$T/resp")"
+check "R-TRN-3 the good action is stored" [ "$(count ACME-LI-0043)" = 1 ]
+
+# A reference the peer may not deliver for: ErrorInformation for that action only.
+ev ACME-LI-0043 | build good4
+python3 "$H/merge.py" "$T/ref.xml" "$T/other.xml" "$T/good4.xml"
+code=$(post "$T/ref.xml")
+check "R-RSP-1 reference not allowed: err,ok" [ "$code $(hi1 "$T/resp")" = "200 err 3000,ok" ]
+check "R-RSP-1 the allowed action is stored" [ "$(count ACME-LI-0043)" = 2 ]
+check "R-RSP-1 nothing stored for the refused reference" [ "$(count NOT-ALLOWED-9)" = 0 ]
+check "R-RSP-1 the response does not quote the reference" ! grep -q NOT-ALLOWED-9 "$T/resp"
+
+# V1.1.1-style item (plain identifiers, no timestamp).
+code=$(post "$SRC/tests/data/decode/v111-item.xml")
+check "V1.1.1 item accepted" [ "$code $(hi1 "$T/resp")" = "200 ok" ]
+check "V1.1.1 item stored" [ "$(count LIID-V111)" = 1 ]
+# A golden collection (three items, one DELIVER).
+code=$(post "$SRC/tests/data/golden/li-coll-01.xml")
+check "collection accepted" [ "$code $(hi1 "$T/resp")" = "200 ok" ]
+
+# ---------------------------------------------------------------- hostile input
+python3 "$H/hostile.py" "$T/good1.xml" "$T/h" "$CAP"
+# good_after NAME: after each case the daemon still serves a good delivery.
+n_good=0
+good_after() {
+	n_good=$((n_good + 1))
+	ev ACME-LI-0042 | build "after$n_good"
+	check "$1: then a good delivery" [ "$(post "$T/after$n_good.xml") $(hi1 "$T/resp")" = "200 ok" ]
+}
+for c in xxe billion-laughs deep bad-utf8 truncated empty nul huge-attr; do
+	code=$(post "$T/h/$c.xml")
+	check "hostile $c: 200 + top-level ErrorInformation" [ "$code $(hi1 "$T/resp")" = "200 top 3007" ] ||
+		echo "  got: $code $(hi1 "$T/resp")"
+	good_after "hostile $c"
+done
+check "hostile xxe: no file content in the response" ! grep -q 'root:' "$T/resp"
+code=$(post "$T/h/not-xml.txt")
+check "hostile not XML: top-level ErrorInformation" [ "$code $(hi1 "$T/resp")" = "200 top 3007" ]
+code=$(post "$T/h/oversize.xml" -H 'Expect: 100-continue' -w ' %{size_upload}')
+check "hostile oversize: 413 before the body" [ "$code" = "413 0" ] || echo "  got: $code"
+good_after "hostile oversize"
+code=$("${C1[@]}" -H "$XML" -H 'Transfer-Encoding: chunked' --data-binary @"$T/h/oversize.xml" \
+	-o /dev/null -w '%{http_code}' "$URL/hi1" 2>/dev/null)
+check "hostile oversize chunked: 413" [ "$code" = 413 ]
+good_after "hostile oversize chunked"
+code=$("${C1[@]}" -H 'Content-Type: text/plain' --data-binary @"$T/good1.xml" -o /dev/null -w '%{http_code}' "$URL/hi1")
+check "hostile wrong content type: 415" [ "$code" = 415 ]
+code=$("${C1[@]}" --data-binary @"$T/good1.xml" -o /dev/null -w '%{http_code}' "$URL/hi1")
+check "hostile form content type: 415" [ "$code" = 415 ]
+code=$("${C1[@]}" -H 'Content-Type: text/xml; charset=utf-8' --data-binary @"$T/good1.xml" -o "$T/resp" -w '%{http_code}' "$URL/hi1")
+check "text/xml with parameters accepted" [ "$code $(hi1 "$T/resp")" = "200 ok" ]
+code=$("${C1[@]}" -D "$T/hd" -o /dev/null -w '%{http_code}' "$URL/hi1")
+check "hostile GET on the endpoint: 405" [ "$code" = 405 ]
+check "405 carries Allow: POST" grep -qi '^allow: POST' "$T/hd"
+code=$("${C1[@]}" -X PUT -H "$XML" --data-binary @"$T/good1.xml" -o /dev/null -w '%{http_code}' "$URL/hi1")
+check "hostile PUT: 405" [ "$code" = 405 ]
+code=$("${C1[@]}" -H "$XML" --data-binary @"$T/good1.xml" -o /dev/null -w '%{http_code}' "$URL/other")
+check "other path: 404" [ "$code" = 404 ]
+good_after "hostile methods"
+check "hostile: daemon alive" kill -0 "$LPID"
+
+# ---------------------------------------------------------------- refused peers (R-SEC-2)
+truncate -s 5M "$T/big.bin"
+before=$(count ACME-LI-0042)
+for who in none csp2 expired other revoked; do
+	case $who in
+	none) auth=() ;;
+	*) auth=(--cert "$P/$who.pem" --key "$P/$who.key") ;;
+	esac
+	out=$("${CURL[@]}" "${auth[@]}" -H "$XML" -H 'Expect: 100-continue' --data-binary @"$T/big.bin" \
+		-o /dev/null -w '%{http_code} %{size_upload}' "$URL/hi1" 2>/dev/null)
+	check "R-SEC-2 $who refused before the body ($out)" [ "$out" = "404 0" ]
+	out=$("${CURL[@]}" "${auth[@]}" -H "$XML" --data-binary @"$T/good2.xml" -o /dev/null \
+		-w '%{http_code}' "$URL/hi1" 2>/dev/null)
+	check "R-SEC-2 $who cannot deliver" [ "$out" = 404 ]
+done
+check "R-SEC-2 refused peers stored nothing" [ "$(count ACME-LI-0042)" = "$before" ]
+
+# ---------------------------------------------------------------- PSK (R-SEC-4)
+ev ACME-LI-0042 | build psk
+run "$TOOL" send --psk-identity psk1 --psk-file "$P/psk1.key" "https://127.0.0.1:$PSKPORT/hi1" "$T/psk.xml"
+check "R-SEC-4 PSK right key: delivered" [ "$rc" = 0 ]
+cp "$P/psk2.key" "$T/wrong.key"
+chmod 600 "$T/wrong.key"
+ev ACME-LI-0042 | build psk2
+run "$TOOL" send --psk-identity psk1 --psk-file "$T/wrong.key" "https://127.0.0.1:$PSKPORT/hi1" "$T/psk2.xml"
+check "R-SEC-4 PSK wrong key: transport failure" [ "$rc" = 3 ]
+check "R-SEC-4 PSK wrong key: nothing stored" ! items ACME-LI-0042 | grep -q "$(oid "$T/psk2.xml")"
+
+# ---------------------------------------------------------------- Model B (R-BIN-B1..B4)
+LEAURL="https://127.0.0.1:$PORT/binaryData/{uuid}/"
+att() { printf '{"path": "attachments/%s", "content_type": "%s", "model": "B"}' "$1" "$2"; }
+uuid_of() { "$TOOL" show --json "$1" | jq -r '.message.actions[0].delivery.items[0].attachments[0].url' |
+	sed 's#.*/binaryData/\([^/]*\)/.*#\1#'; }
+# upload UUID FILE [CURL-ARGS]: POST with Expect, headers in $T/uh; prints "STATUS SENT".
+upload() {
+	local u=$1 f=$2
+	shift 2
+	"${C1[@]}" -H 'Content-Type: application/octet-stream' -H 'Expect: 100-continue' \
+		--data-binary @"$f" -D "$T/uh" -o /dev/null -w '%{http_code} %{size_upload}' "$@" "$URL/binaryData/$u/"
+}
+state() { tr -d '\r' <"$T/uh" | awk -F': ' 'tolower($1)=="x-li707-state"{print $2}'; }
+
+ev ACME-LI-0042 "$(att note.txt text/plain)" | build mb1 --lea-url-scheme "$LEAURL"
+U1=$(uuid_of "$T/mb1.xml")
+code=$(post "$T/mb1.xml")
+check "R-BIN-B2 record delivered first" [ "$code $(hi1 "$T/resp")" = "200 ok" ]
+run "$TOOL" post-binary --cacert "$P/ca.pem" --cert "$P/csp1.pem" --key "$P/csp1.key" \
+	-t text/plain "$URL/binaryData/$U1/" "$SRC/samples/attachments/note.txt"
+check "R-BIN-B3 li707 post-binary after the record: 201" [ "$rc $(cat "$T/out")" = "0 201" ] ||
+	echo "  got: $rc $(cat "$T/out" "$T/err")"
+out=$(upload "$U1" "$SRC/samples/attachments/note.txt")
+check "R-BIN-B3 complete upload again: 409, nothing sent" [ "$out" = "409 0" ] || echo "  got: $out"
+stored=$(find "$ST" -type f -name "$U1" | head -1)
+check "R-BIN-B2 content stored as sent" cmp -s "$stored" "$SRC/samples/attachments/note.txt"
+
+# R-BIN-B4: data before its record -> orphan, linked when the record comes.
+ev ACME-LI-0042 "$(att blob.bin application/octet-stream)" | build mb2 --lea-url-scheme "$LEAURL"
+U2=$(uuid_of "$T/mb2.xml")
+out=$(upload "$U2" "$SRC/samples/attachments/blob.bin")
+check "R-BIN-B4 upload before its record: 201" [ "${out%% *}" = 201 ] || echo "  got: $out"
+check "R-BIN-B4 state orphan" [ "$(state)" = orphan ]
+code=$(post "$T/mb2.xml")
+check "R-BIN-B4 the record arrives after its data" [ "$code $(hi1 "$T/resp")" = "200 ok" ]
+out=$(upload "$U2" "$SRC/samples/attachments/blob.bin")
+check "R-BIN-B4 linked: a second upload is 409" [ "${out%% *}" = 409 ]
+
+# Checksum mismatch: same length, other bytes -> stored but flagged (422, mismatch).
+ev ACME-LI-0042 "$(att photo.png image/png)" | build mb3 --lea-url-scheme "$LEAURL"
+U3=$(uuid_of "$T/mb3.xml")
+post "$T/mb3.xml" >/dev/null
+head -c "$(stat -c %s "$SRC/samples/attachments/photo.png")" /dev/zero >"$T/zeros.png"
+out=$(upload "$U3" "$T/zeros.png")
+check "R-BIN-B2 checksum mismatch: 422" [ "${out%% *}" = 422 ] || echo "  got: $out"
+check "R-BIN-B2 checksum mismatch: state mismatch" [ "$(state)" = mismatch ]
+out=$(upload "$U3" "$SRC/samples/attachments/photo.png")
+check "R-BIN-B2 a mismatched upload may be sent again: 201 complete" [ "${out%% *} $(state)" = "201 complete" ]
+
+# Refusals before the body (R-BIN-B3): nothing is read.
+out=$(upload "$U1" "$T/big.bin")
+check "R-BIN-B3 duplicate with a 5 MB body: 409, 0 bytes sent" [ "$out" = "409 0" ] || echo "  got: $out"
+out=$(upload "not-a-uuid" "$T/big.bin")
+check "R-BIN-B1 bad uuid: 404, 0 bytes sent" [ "$out" = "404 0" ]
+U9=$(cat /proc/sys/kernel/random/uuid)
+truncate -s 11M "$T/huge.bin"
+out=$(upload "$U9" "$T/huge.bin")
+check "R-BIN-B3 over max_upload_bytes: 413, 0 bytes sent" [ "$out" = "413 0" ]
+UP=$(echo "$U9" | tr a-f A-F)
+out=$(upload "$UP" "$SRC/samples/attachments/note.txt")
+check "R-BIN-B1 upper-case uuid accepted (orphan)" [ "${out%% *} $(state)" = "201 orphan" ]
+code=$("${C1[@]}" -o /dev/null -w '%{http_code}' "$URL/binaryData/$U1/")
+check "GET on a Model B URL: 405" [ "$code" = 405 ]
+code=$("${C1[@]}" -I -o /dev/null -w '%{http_code}' "$URL/binaryData/$U1/")
+check "HEAD on a Model B URL: 405" [ "$code" = 405 ]
+run "$TOOL" post-binary --psk-identity psk1 --psk-file "$P/psk1.key" -t text/plain \
+	"https://127.0.0.1:$PSKPORT/binaryData/$U1/" "$SRC/samples/attachments/note.txt"
+check "R-BIN-1 peer without Model B: 404" [ "$rc $(cat "$T/out" "$T/err" | grep -c 404)" = "3 1" ] ||
+	echo "  got: $rc $(cat "$T/out" "$T/err")"
+
+# ---------------------------------------------------------------- logging (R-SEC-6)
+check "log: one line per request" grep -q 'peer=csp1 method=POST endpoint=hi1 status=200 actions=1 stored=1' "$LOG"
+check "log: Model B line" grep -q "endpoint=binary status=201 uuid=$U1 state=complete" "$LOG"
+for secret in ACME-LI-0042 ACME-LI-0043 NOT-ALLOWED-9 LIID-V111 alice 447700900123 'binaryData/'; do
+	check "R-SEC-6 log free of '$secret'" ! grep -q -- "$secret" "$LOG"
+done
+
+# ---------------------------------------------------------------- SIGHUP reload
+ev NEW-REF-7 | build newref
+code=$(post "$T/newref.xml")
+check "reload: reference not yet allowed" [ "$code $(hi1 "$T/resp")" = "200 err 3000" ]
+write_conf "ACME-LI-0042, ACME-LI-0043, XX-ACME-2026-0001, LIID-V111, KILL-REF-1, NEW-REF-7"
+kill -HUP "$LPID"
+check "reload: logged" wait_log 'configuration reloaded' 1
+code=$(post "$T/newref.xml")
+check "reload: reference added -> stored" [ "$code $(hi1 "$T/resp")" = "200 ok" ]
+printf 'garbage\n' >>"$T/lea.conf"
+kill -HUP "$LPID"
+check "reload: bad file -> error logged" wait_log 'keeping the running configuration' 1
+ev ACME-LI-0042 | build r1
+check "reload: bad file -> still serving" [ "$(post "$T/r1.xml") $(hi1 "$T/resp")" = "200 ok" ]
+write_conf "" without-csp1
+kill -HUP "$LPID"
+check "reload: logged again" wait_log 'configuration reloaded' 2
+ev ACME-LI-0042 | build r2
+code=$(post "$T/r2.xml" 2>/dev/null)
+check "reload: csp1 removed -> refused" [ "$code" = 404 ]
+run "$TOOL" send --psk-identity psk1 --psk-file "$P/psk1.key" "https://127.0.0.1:$PSKPORT/hi1" "$T/r2.xml"
+check "reload: psk1 still served" [ "$rc" = 0 ]
+write_conf
+kill -HUP "$LPID"
+check "reload: csp1 back" wait_log 'configuration reloaded' 3
+ev ACME-LI-0042 | build r3
+check "reload: csp1 delivers again" [ "$(post "$T/r3.xml") $(hi1 "$T/resp")" = "200 ok" ]
+
+# ---------------------------------------------------------------- SIGTERM drain
+stop_lea
+check "SIGTERM: exit 0" [ $? = 0 ]
+check "SIGTERM: stopped logged" grep -q 'stopped' "$LOG"
+
+# ---------------------------------------------------------------- kill -9 in a burst
+mkdir -p "$T/burst"
+for i in $(seq 400); do
+	printf '{"liid": "KILL-REF-1", "timestamp": "2026-04-01T%02d:%02d:%02dZ", "sender": {"ids": ["s%d"]}}\n' \
+		$((i / 3600)) $((i / 60 % 60)) $((i % 60)) "$i"
+done | "$TOOL" build --out-dir "$T/burst" >/dev/null 2>&1
+n_msgs=$(ls "$T/burst" | wc -l)
+check "burst: 400 messages built" [ "$n_msgs" = 400 ]
+start_lea burst1
+: >"$T/acked"
+# sender K: sends every 4th message (offset K); appends acknowledged files to $T/acked.
+sender() {
+	local k=$1 i=0
+	for f in "$T"/burst/*.xml; do
+		i=$((i + 1))
+		[ $((i % 4)) = "$k" ] || continue
+		if "${SEND1[@]}" --connect-timeout 2 "$URL/hi1" "$f" >/dev/null 2>&1; then
+			echo "$f" >>"$T/acked.$k"
+		fi
+	done
+}
+for k in 0 1 2 3; do sender "$k" & done
+for _ in $(seq 300); do
+	[ "$(cat "$T"/acked.* 2>/dev/null | wc -l)" -ge 60 ] && break
+	sleep 0.05
+done
+kill -9 "$LPID"
+wait "$LPID" 2>/dev/null
+LPID=
+wait_senders() { for j in $(jobs -p); do wait "$j"; done; }
+wait_senders
+cat "$T"/acked.* >"$T/acked"
+n_acked=$(wc -l <"$T/acked")
+check "kill -9: some acknowledged before the kill ($n_acked)" [ "$n_acked" -ge 60 ]
+check "kill -9: some not acknowledged" [ "$n_acked" -lt 400 ]
+start_lea burst2
+# Re-send everything not acknowledged, and the first 40 acknowledged ones.
+{ ls "$T"/burst/*.xml | grep -vxF -f "$T/acked"; head -40 "$T/acked"; } >"$T/resend"
+resend_fail=0
+while read -r f; do
+	"${SEND1[@]}" "$URL/hi1" "$f" >/dev/null 2>&1 || resend_fail=$((resend_fail + 1))
+done <"$T/resend"
+check "kill -9: every re-send acknowledged" [ "$resend_fail" = 0 ]
+items KILL-REF-1 | sort >"$T/stored"
+check "kill -9: none stored twice" [ -z "$(uniq -d "$T/stored")" ]
+for f in "$T"/burst/*.xml; do oid "$f"; done | sort >"$T/all"
+check "kill -9: every message stored exactly once" cmp -s "$T/stored" "$T/all"
+missing=0
+while read -r f; do grep -qx "$(oid "$f")" "$T/stored" || missing=$((missing + 1)); done <"$T/acked"
+check "kill -9: every acknowledged ObjectIdentifier present" [ "$missing" = 0 ]
+stop_lea
+check "kill -9: restarted daemon exits 0" [ $? = 0 ]
+
+summary
