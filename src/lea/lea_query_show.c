@@ -141,12 +141,13 @@ json_t *lq_item_json(const struct lea_item_detail *d)
 
 /* ---- text ---- */
 
-#define LABEL_WIDTH 15
+#define LABEL_WIDTH 17
 
 static void line(int indent, const char *label, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* "Label: value" with the value escaped for the terminal. */
+/* "Label: value" with the value escaped for the terminal; values of every indent level start
+ * in the same column. */
 static void line(int indent, const char *label, const char *fmt, ...)
 {
 	va_list ap;
@@ -159,7 +160,8 @@ static void line(int indent, const char *label, const char *fmt, ...)
 	if (!safe)
 		printf("%*s%s\n", indent, "", lab);
 	else
-		printf("%*s%-*s %s\n", indent, "", LABEL_WIDTH, lab, safe);
+		printf("%*s%-*s %s\n", indent, "", indent < LABEL_WIDTH ? LABEL_WIDTH - indent : 1,
+		       lab, safe);
 	free(safe);
 	if (n >= 0)
 		free(val);
@@ -269,9 +271,12 @@ static void text_csp(const struct lea_item_detail *d, const struct li707_item *i
 			     strlen(known));
 		else
 			line(2, "Schema", "unknown (never provided by this peer)");
-		line(2, "XML", "%zu bytes", c->xml ? strlen(c->xml) : (size_t)0);
-		if (c->xml && *c->xml)
-			block(4, c->xml);
+		if (!c->xml) {
+			line(2, "XML", "none");
+			continue;
+		}
+		line(2, "XML", "%zu bytes", strlen(c->xml));
+		block(4, c->xml);
 	}
 }
 
