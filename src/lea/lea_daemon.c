@@ -296,6 +296,15 @@ static bool str_eq(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static bool limits_eq(const struct li707_http_limits *a, const struct li707_http_limits *b)
+{
+	return a->connections == b->connections && a->per_peer == b->per_peer &&
+	       a->per_ip == b->per_ip && a->header_bytes == b->header_bytes &&
+	       a->body_bytes == b->body_bytes && a->idle_timeout_s == b->idle_timeout_s &&
+	       a->header_timeout_s == b->header_timeout_s && a->max_ranges == b->max_ranges &&
+	       a->drain_timeout_s == b->drain_timeout_s;
+}
+
 /* Settings read only at start: a reload that changes them warns (they stay as they were). */
 static void warn_restart_needed(const struct lea_config *o, const struct lea_config *n)
 {
@@ -312,7 +321,7 @@ static void warn_restart_needed(const struct lea_config *o, const struct lea_con
 		{o->orphan_timeout_s == n->orphan_timeout_s, "orphan_timeout"},
 		{o->orphan_max_bytes == n->orphan_max_bytes, "orphan_max_bytes"},
 		{o->sync_full == n->sync_full, "sync"},
-		{memcmp(&o->limits, &n->limits, sizeof o->limits) == 0, "connection limits"},
+		{limits_eq(&o->limits, &n->limits), "connection limits"},
 	};
 	for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
 		if (!k[i].same)
@@ -357,7 +366,12 @@ static void reload(struct state *S)
 	struct lea_gen *cur = lea_daemon_gen(&S->d);
 	warn_restart_needed(cur->cfg, n);
 	lea_gen_unref(cur);
-	if ((n->xsd_check && !S->d.schemas && load_schemas(S, n) != 0) || reload_tls(S, n) != 0) {
+	if (n->xsd_check && !S->d.schemas && load_schemas(S, n) != 0) {
+		lea_err("reload: xsd_check needs the schemas; keeping the running configuration");
+		lea_config_free(n);
+		return;
+	}
+	if (reload_tls(S, n) != 0) {
 		lea_config_free(n);
 		return;
 	}

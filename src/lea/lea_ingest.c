@@ -358,8 +358,10 @@ int lea_hi1_begin(struct lea_req *r, struct li707_http_req *req)
 		 * the bytes that really arrive. */
 		size_t want = req->content_length < PREALLOC_MAX ? (size_t)req->content_length : PREALLOC_MAX;
 		r->buf = malloc(want);
-		if (!r->buf)
+		if (!r->buf) {
+			li707_http_add_header(req, "Retry-After", LEA_RETRY_AFTER_S);
 			return lea_req_status(r, req, 503);
+		}
 		r->alloc = want;
 	}
 	return li707_http_body_to_cb(req, hi1_body, r, cap);

@@ -37,7 +37,8 @@ bash "$SRC/scripts/pki.sh" "$P" || { echo "pki.sh failed"; exit 1; }
 CAP=1048576 # max_message_bytes
 ST=$T/store
 
-# write_conf [CSP1-REFERENCES [WITHOUT-CSP1]]: the daemon's configuration.
+# write_conf [CSP1-REFERENCES [WITHOUT-CSP1]]: the daemon's configuration ($SRVCERT: the
+# server certificate's name in the PKI, $ORPHAN_TIMEOUT).
 write_conf() {
 	local refs=${1:-ACME-LI-0042, ACME-LI-0043, XX-ACME-2026-0001, LIID-V111, KILL-REF-1}
 	cat >"$T/lea.conf.new" <<EOF
@@ -45,8 +46,8 @@ write_conf() {
 [server]
 listen = 127.0.0.1:0
 listen_psk = 127.0.0.1:0
-cert = $P/server.pem
-key = $P/server.key
+cert = $P/${SRVCERT:-server}.pem
+key = $P/${SRVCERT:-server}.key
 cacert = $P/ca.pem
 crl = $P/crl.pem
 store = $ST
@@ -56,7 +57,7 @@ schema_dir = $SRC/schemas
 xsd_check = yes
 max_message_bytes = $CAP
 max_upload_bytes = 10M
-orphan_timeout = 3600
+orphan_timeout = ${ORPHAN_TIMEOUT:-3600}
 idle_timeout = 5
 drain_timeout = 20
 EOF
@@ -389,15 +390,32 @@ code=$(post "$T/r2.xml" 2>/dev/null)
 is "reload: csp1 removed -> refused" 404 "$code"
 run "$TOOL" send --psk-identity psk1 --psk-file "$P/psk1.key" "https://127.0.0.1:$PSKPORT/hi1" "$T/r2.xml"
 is "reload: psk1 still served" 0 "$rc"
-write_conf
+fp() { echo | openssl s_client -connect "127.0.0.1:$PORT" -CAfile "$P/ca.pem" 2>/dev/null |
+	openssl x509 -noout -fingerprint -sha256; }
+old_fp=$(fp)
+SRVCERT=server2 write_conf
 kill -HUP "$LPID"
 check "reload: csp1 back" wait_log 'configuration reloaded' 3
 ev ACME-LI-0042 | build r3
 is "reload: csp1 delivers again" "200 ok" "$(post "$T/r3.xml") $(hi1 "$T/resp")"
+is "reload: new connections see the new certificate" \
+	"$(openssl x509 -in "$P/server2.pem" -noout -fingerprint -sha256)" "$(fp)"
+check "reload: the certificate changed" [ "$old_fp" != "$(fp)" ]
 
 # ---------------------------------------------------------------- SIGTERM drain
-stop_lea
+# An upload in flight (2.5 s at 40 KB/s) finishes; new connections are refused meanwhile.
+UD=$(cat /proc/sys/kernel/random/uuid)
+upload "$UD" "$SRC/samples/attachments/blob.bin" --limit-rate 40K >"$T/drain.out" &
+DPID=$!
+sleep 0.7
+kill -TERM "$LPID"
+sleep 0.3
+is "drain: no new connection" 000 "$(post "$T/r3.xml" 2>/dev/null)"
+wait "$DPID"
+is "drain: the upload in flight completed" "201 102400" "$(cat "$T/drain.out")"
+wait "$LPID"
 is "SIGTERM: exit 0" 0 $?
+LPID=
 check "SIGTERM: stopped logged" grep -q 'stopped' "$LOG"
 
 # ---------------------------------------------------------------- kill -9 in a burst
@@ -452,6 +470,15 @@ while read -r f; do grep -qx "$(oid "$f")" "$T/stored" || missing=$((missing + 1
 is "kill -9: every acknowledged ObjectIdentifier present" 0 "$missing"
 stop_lea
 is "kill -9: restarted daemon exits 0" 0 $?
+
+# ---------------------------------------------------------------- orphan sweep (R-BIN-B4)
+ORPHAN_TIMEOUT=2 write_conf
+start_lea sweep
+UO=$(cat /proc/sys/kernel/random/uuid)
+is "sweep: orphan upload" 201 "$(upload "$UO" "$SRC/samples/attachments/note.txt" | cut -d' ' -f1)"
+check "sweep: the orphan expires (orphan_timeout 2 s)" wait_log 'orphan sweep: 1 upload expired' 1
+stop_lea
+is "sweep: daemon exits 0" 0 $?
 
 # Sanitizer builds: no report in any daemon log.
 check "no sanitizer report in the daemon logs" no <(cat "$T"/*.log) 'Sanitizer\|runtime error'

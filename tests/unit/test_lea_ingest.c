@@ -6,6 +6,7 @@
  * the Content-Type and Model B path rules. */
 #include "testutil.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,6 +371,36 @@ static void test_v111_item_accepted(void **state)
 	free(buf);
 }
 
+/* A store that cannot commit anything (its database locked by another writer beyond the
+ * store's busy timeout): 503, no HI-1 body - nothing is acknowledged; once the store works
+ * again the CSP's retry is stored. */
+static void test_store_failure_is_503(void **state)
+{
+	struct fx *f = *state;
+	char db[128];
+	snprintf(db, sizeof db, "%s/store/index.sqlite", f->dir);
+	sqlite3 *h = NULL;
+	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	size_t len;
+	char *buf = data("tests/data/golden/li-item-05.xml", &len);
+	struct lea_ingest_result res;
+	struct li707_message *r = ingest(f, NULL, buf, len, &res);
+	assert_null(r);
+	assert_int_equal(res.http_status, 503);
+	assert_null(res.body);
+	assert_int_not_equal(res.error, 0);
+	lea_ingest_result_clear(&res);
+	assert_int_equal(sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	r = ingest(f, NULL, buf, len, &res);
+	assert_int_equal(res.http_status, 200);
+	assert_int_equal(res.stored, 1);
+	li707_message_free(r);
+	lea_ingest_result_clear(&res);
+	free(buf);
+}
+
 static void test_bad_arguments(void **state)
 {
 	struct fx *f = *state;
@@ -448,6 +479,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_xsd_failure_mapped_to_action, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap_applies_to_decoder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v111_item_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_failure_is_503, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
 		cmocka_unit_test(test_trn1_content_types),
 		cmocka_unit_test(test_bin_b1_upload_paths),
