@@ -155,6 +155,28 @@ static void request_done(void *cls, struct li707_http_req *req, bool ok)
 
 /* ---- start ---- */
 
+/* debug: each peer's rules, without the references themselves (R-SEC-6). */
+static void log_peers(const struct lea_config *c)
+{
+	if (!lea_log_enabled(LEA_LOG_DEBUG))
+		return;
+	for (size_t i = 0; i < c->n_peers; i++) {
+		const struct lea_peer *p = &c->peers[i];
+		char refs[32];
+		if (p->any_reference)
+			snprintf(refs, sizeof refs, "any reference");
+		else
+			snprintf(refs, sizeof refs, "%zu reference%s", p->n_references,
+				 p->n_references == 1 ? "" : "s");
+		lea_debug("peer %s: %s, models%s%s%s%s, max_message_bytes %llu, max_upload_bytes %llu",
+			  p->name, refs, p->models & LEA_MODEL_A ? " A" : "",
+			  p->models & LEA_MODEL_B ? " B" : "", p->models & LEA_MODEL_C ? " C" : "",
+			  p->models ? "" : " none",
+			  (unsigned long long)p->max_message_bytes,
+			  (unsigned long long)p->max_upload_bytes);
+	}
+}
+
 static int policy_copy(struct li707_tls_policy *dst, const struct li707_tls_policy *src)
 {
 	struct li707_tls_policy p = *src;
@@ -399,6 +421,7 @@ static void reload(struct state *S)
 	}
 	if (!S->level_from_cli)
 		lea_log_set_level(n->log_level);
+	log_peers(n);
 	lea_info("configuration reloaded: %zu peer%s", n->n_peers, n->n_peers == 1 ? "" : "s");
 }
 
@@ -538,6 +561,7 @@ static int run_daemon(const char *path, bool has_level, enum lea_log_level level
 	}
 	lea_info("li707-lea %s started: %zu peer%s, store %s", LI707_VERSION, npeers,
 		 npeers == 1 ? "" : "s", S.d.gen->cfg->store_dir);
+	log_peers(S.d.gen->cfg);
 	sweep(&S);
 	signal_loop(&S, &set);
 	stop(&S);

@@ -80,10 +80,11 @@ EOF
 	mv "$T/lea.conf.new" "$T/lea.conf"
 }
 
-# start_lea NAME: starts the daemon (log in $T/NAME.log), sets PORT, PSKPORT, URL, LPID.
+# start_lea NAME [ARGS]: starts the daemon (log in $T/NAME.log), sets PORT, PSKPORT, URL, LPID.
 start_lea() {
 	local log=$T/$1.log
-	"$LEA" --config "$T/lea.conf" 2>"$log" &
+	shift
+	"$LEA" --config "$T/lea.conf" "$@" 2>"$log" &
 	LPID=$!
 	for _ in $(seq 100); do
 		grep -q 'listening on .*(psk)' "$log" 2>/dev/null && break
@@ -453,7 +454,9 @@ cat "$T"/acked.* >"$T/acked"
 n_acked=$(wc -l <"$T/acked")
 check "kill -9: some acknowledged before the kill ($n_acked)" [ "$n_acked" -ge 60 ]
 check "kill -9: some not acknowledged" [ "$n_acked" -lt 400 ]
-start_lea burst2
+start_lea burst2 --log-level debug
+check "--log-level debug: peer rules logged" grep -q 'debug: peer csp1: 5 references, models B' "$LOG"
+check "--log-level info (main): no debug lines" no "$T/main.log" 'debug:'
 # Re-send everything not acknowledged, and the first 40 acknowledged ones.
 { ls "$T"/burst/*.xml | grep -vxF -f "$T/acked"; head -40 "$T/acked"; } >"$T/resend"
 resend_fail=0
