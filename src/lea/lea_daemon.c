@@ -113,9 +113,10 @@ static double ms_since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* The request's line (R-SEC-6: no path, no reference, no content - the peer name, counts,
- * sizes, ObjectIdentifiers and upload uuids only). */
-static void log_request(const struct lea_req *r, const struct li707_http_req *req, bool ok)
+/* The request's line into line (R-SEC-6: no path, no reference, no content - the peer name,
+ * counts, sizes, ObjectIdentifiers and upload uuids only); returns its level. */
+static enum lea_log_level format_request(const struct lea_req *r, const struct li707_http_req *req,
+					 bool ok, char *line, size_t n)
 {
 	static const char *const eps[] = {"other", "hi1", "binary"};
 	char st[16], extra[256] = "";
@@ -134,10 +135,10 @@ static void log_request(const struct lea_req *r, const struct li707_http_req *re
 		snprintf(extra, sizeof extra, " store-error=%s", li707_errname(x->error));
 	else if (r->ep == LEA_EP_BINARY)
 		lea_modelb_describe(r, extra, sizeof extra);
-	lea_log(r->status >= 500 || (!ok && r->status) ? LEA_LOG_WARN : LEA_LOG_INFO,
-		"peer=%s method=%.16s endpoint=%s status=%s%s%s bytes=%llu ms=%.1f", req->peer,
-		req->method, eps[r->ep], st, extra, ok || !r->status ? "" : " send-failed",
-		(unsigned long long)r->bytes, ms_since(&r->t0));
+	snprintf(line, n, "peer=%s method=%.16s endpoint=%s status=%s%s%s bytes=%llu ms=%.1f",
+		 req->peer, req->method, eps[r->ep], st, extra, ok || !r->status ? "" : " send-failed",
+		 (unsigned long long)r->bytes, ms_since(&r->t0));
+	return r->status >= 500 || (!ok && r->status) ? LEA_LOG_WARN : LEA_LOG_INFO;
 }
 
 static void request_done(void *cls, struct li707_http_req *req, bool ok)
@@ -145,12 +146,15 @@ static void request_done(void *cls, struct li707_http_req *req, bool ok)
 	struct lea_req *r = req->user;
 	if (!r)
 		return;
-	log_request(r, req, ok);
+	/* Formatted first (it describes the upload), written last (after an abort is done). */
+	char line[LEA_LOG_LINE_MAX];
+	enum lea_log_level lv = format_request(r, req, ok, line, sizeof line);
 	lea_hi1_done(r);
 	lea_modelb_done(r);
 	lea_gen_unref(r->gen);
 	free(r);
 	req->user = NULL;
+	lea_log(lv, "%s", line);
 }
 
 /* ---- start ---- */

@@ -354,6 +354,12 @@ is "R-BIN-B3 over max_upload_bytes: 413, 0 bytes sent" "413 0" "$out"
 UP=$(echo "$U9" | tr a-f A-F)
 out=$(upload "$UP" "$SRC/samples/attachments/note.txt")
 is "R-BIN-B1 upper-case uuid accepted (orphan)" "201 orphan" "${out%% *} $(state)"
+# An upload cut off mid-body is aborted (its temporary data deleted): it may start again.
+UA=$(cat /proc/sys/kernel/random/uuid)
+upload "$UA" "$SRC/samples/attachments/blob.bin" --limit-rate 20K --max-time 1 >/dev/null 2>&1
+check "upload cut off: logged as aborted" wait_log "uuid=$UA verdict=ok aborted" 1
+is "upload cut off: no temporary file left" 0 "$(find "$ST/tmp" -type f | wc -l)"
+is "upload cut off: sent again -> 201" "201 orphan" "$(upload "$UA" "$SRC/samples/attachments/blob.bin" | cut -d' ' -f1) $(state)"
 code=$("${C1[@]}" -o /dev/null -w '%{http_code}' "$URL/binaryData/$U1/")
 is "GET on a Model B URL: 405" 405 "$code"
 code=$("${C1[@]}" -I -o /dev/null -w '%{http_code}' "$URL/binaryData/$U1/")
