@@ -148,6 +148,7 @@ static const char *const STMTS[SQ_NSTMT] = {
 			   " ORDER BY id LIMIT 1",
 	[SQ_SWEEP_SEL] = "SELECT id, file FROM attachments"
 			 " WHERE item IS NULL AND state = 6 AND updated_at < ?1",
+	[SQ_ORPHAN_ANY] = "SELECT 1 FROM attachments WHERE item IS NULL AND state = 6 LIMIT 1",
 	[SQ_ATT_EXPIRE] = "UPDATE attachments SET state = 4, file = NULL, updated_at = ?2"
 			  " WHERE id = ?1",
 };
@@ -308,6 +309,13 @@ void lea__sq_unlinks_free(struct sq_unlinks *u)
 static void run_batch(struct sq_store *s, struct sq_job *batch)
 {
 	int rc = lea__sq_exec(s, SQ_BEGIN);
+	if (!rc && s->orphans_maybe) {
+		/* once per batch instead of one SELECT per Model B record */
+		sqlite3_stmt *st = s->st[SQ_ORPHAN_ANY];
+		int r = sqlite3_step(st);
+		s->orphans_maybe = r != SQLITE_DONE;
+		sqlite3_reset(st);
+	}
 	for (struct sq_job *j = batch; j; j = j->next) {
 		if (rc) {
 			j->rc = rc;
@@ -755,6 +763,7 @@ static int open_writer(struct sq_store *s, char *err, size_t errlen)
 		return rc;
 	}
 	s->next_att_id = query_int(s->wdb, "SELECT coalesce(max(id), 0) + 1 FROM attachments", 1);
+	s->orphans_maybe = true;
 	if ((rc = open_db(s->dbpath, false, &s->cdb)) ||
 	    (rc = exec_sql(s->cdb, s->o->sync_normal ? "PRAGMA synchronous = NORMAL"
 						     : "PRAGMA synchronous = FULL"))) {

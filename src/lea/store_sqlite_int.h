@@ -39,7 +39,7 @@ enum sq_stmt {
 	SQ_ITEM_INS, SQ_ATT_INS, SQ_CSP_INS, SQ_REFATT_ADD,
 	SQ_ORPHAN_FIND, SQ_ATT_DEL, SQ_UUID_ROWS, SQ_ATT_GET, SQ_ORPHAN_USED,
 	SQ_ATT_BEGIN, SQ_ORPHAN_INS, SQ_ATT_FINISH, SQ_ATT_RESTORE, SQ_RECORD_FIND,
-	SQ_SWEEP_SEL, SQ_ATT_EXPIRE,
+	SQ_SWEEP_SEL, SQ_ATT_EXPIRE, SQ_ORPHAN_ANY,
 	SQ_NSTMT
 };
 
@@ -111,6 +111,8 @@ struct sq_store {
 	struct sq_job *head, *tail;
 	bool stop;
 	int64_t next_att_id;               /* attachment ids are given by the writer */
+	bool orphans_maybe;                /* some ORPHAN upload may wait for its record: a
+					    * Model B record looks for it (else no SELECT) */
 	sqlite3_stmt *party_st[SQ_PARTY_ROWS]; /* INSERT of 1..SQ_PARTY_ROWS parties */
 	struct sq_refent {
 		char *reference;

@@ -271,7 +271,8 @@ static int store_attachment(struct put_ctx *c, int64_t id, int64_t item, size_t 
 	uint64_t bytes = 0;
 	int64_t orphan = 0;
 	int rc = 0;
-	if (model_b && (rc = link_orphan(c, uuid, b, &state, &bytes, sha, file, sizeof file, &orphan)))
+	if (model_b && s->orphans_maybe &&
+	    (rc = link_orphan(c, uuid, b, &state, &bytes, sha, file, sizeof file, &orphan)))
 		return rc;
 	sqlite3_stmt *st = s->st[SQ_ATT_INS];
 	rc = lea__sq_bind(st, "iiuitttt", id, item, (uint64_t)idx, ref, c->p->peer, b->url,
@@ -927,6 +928,8 @@ static int run_finish(struct sq_store *s, struct sq_job *j)
 	if (a.file[0] && strcmp(a.file, j->dest) != 0 &&
 	    (rc = lea__sq_unlink_add(&j->unlinks, s->o->dir, a.file)))
 		return rc;
+	if (st == LEA_ATT_ORPHAN)
+		s->orphans_maybe = true;
 	j->state = st;
 	return 0;
 }
