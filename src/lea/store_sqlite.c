@@ -60,8 +60,7 @@ static const char SCHEMA[] =
 	"CREATE INDEX items_app ON items(ref, app_level, app_seq) WHERE app_level IS NOT NULL;"
 	"CREATE TABLE parties("
 	" value TEXT NOT NULL, item INTEGER NOT NULL, role INTEGER NOT NULL,"
-	" rcpt INTEGER NOT NULL, k INTEGER NOT NULL, qualified INTEGER NOT NULL, format TEXT,"
-	" targeted INTEGER, PRIMARY KEY(value, item, role, rcpt, k)) WITHOUT ROWID;"
+	" PRIMARY KEY(value, item, role)) WITHOUT ROWID;"
 	"CREATE TABLE csp_schemas("
 	" peer TEXT NOT NULL, schema_id TEXT NOT NULL, url TEXT, content BLOB NOT NULL,"
 	" item INTEGER NOT NULL, PRIMARY KEY(peer, schema_id)) WITHOUT ROWID;"
@@ -90,10 +89,9 @@ static const char *const STMTS[SQ_NSTMT] = {
 	[SQ_SP_ACT] = "SAVEPOINT a",
 	[SQ_RB_ACT] = "ROLLBACK TO a",
 	[SQ_REL_ACT] = "RELEASE a",
-	[SQ_DUP_OBJ] = "SELECT id FROM deliveries WHERE object_id = ?1",
-	[SQ_DUP_SEQ] = "SELECT id FROM deliveries WHERE delivery_id = ?1 AND sequence = ?2",
+	[SQ_DUP_FIND] = "SELECT id FROM deliveries WHERE object_id = ?1 UNION ALL"
+			" SELECT id FROM deliveries WHERE delivery_id = ?2 AND sequence = ?3 LIMIT 1",
 	[SQ_DUP_INC] = "UPDATE deliveries SET duplicates = duplicates + 1 WHERE id = ?1 RETURNING ref",
-	[SQ_REF_DUP_INC] = "UPDATE refs SET duplicates = duplicates + 1 WHERE id = ?1",
 	[SQ_MSG_INS] = "INSERT INTO messages(peer, received_at, transaction_id, sender_cc, sender_id,"
 		       " receiver_cc, receiver_id, timestamp, etsi_version, raw)"
 		       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -103,11 +101,13 @@ static const char *const STMTS[SQ_NSTMT] = {
 	[SQ_DEL_INS] = "INSERT INTO deliveries(message, action, object_id, identifier, ref, peer,"
 		       " delivery_id, sequence, last_sequence, n_items, received_at)"
 		       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	[SQ_REF_UPD] = "UPDATE refs SET deliveries = deliveries + 1, items = items + ?2,"
-		       " streams = streams + ?3, streams_ended = streams_ended + ?4,"
-		       " seq_missing = seq_missing + ?5,"
-		       " first_received = min(coalesce(first_received, ?6), ?6),"
-		       " last_received = max(coalesce(last_received, ?6), ?6) WHERE id = ?1",
+	[SQ_REF_ADD] = "UPDATE refs SET deliveries = deliveries + ?2, items = items + ?3,"
+		       " duplicates = duplicates + ?4, streams = streams + ?5,"
+		       " streams_ended = streams_ended + ?6, seq_missing = seq_missing + ?7,"
+		       " first_received = CASE WHEN ?8 IS NULL THEN first_received"
+		       "  ELSE min(coalesce(first_received, ?8), ?8) END,"
+		       " last_received = CASE WHEN ?9 IS NULL THEN last_received"
+		       "  ELSE max(coalesce(last_received, ?9), ?9) END WHERE id = ?1",
 	[SQ_STREAM_GET] = "SELECT lo, hi, n, ended, missing FROM streams WHERE delivery_id = ?1",
 	[SQ_STREAM_PUT] = "INSERT INTO streams(delivery_id, ref, lo, hi, n, ended, missing)"
 			  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(delivery_id) DO UPDATE"
@@ -115,8 +115,6 @@ static const char *const STMTS[SQ_NSTMT] = {
 	[SQ_ITEM_INS] = "INSERT INTO items(delivery, idx, ref, timestamp, epoch, app_level, app_seq,"
 			" sender, n_receivers, n_attachments, att_first)"
 			" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	[SQ_PARTY_INS] = "INSERT OR IGNORE INTO parties(value, item, role, rcpt, k, qualified, format,"
-			 " targeted) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[SQ_ATT_INS] = "INSERT INTO attachments(id, item, idx, ref, peer, url, uuid, model,"
 		       " content_length, content_type, expiry, checksum, original_filename,"
 		       " csp_defined_identifier, state, bytes, sha256, file, updated_at)"
@@ -150,6 +148,7 @@ static const char *const STMTS[SQ_NSTMT] = {
 			   " ORDER BY id LIMIT 1",
 	[SQ_SWEEP_SEL] = "SELECT id, file FROM attachments"
 			 " WHERE item IS NULL AND state = 6 AND updated_at < ?1",
+	[SQ_ORPHAN_ANY] = "SELECT 1 FROM attachments WHERE item IS NULL AND state = 6 LIMIT 1",
 	[SQ_ATT_EXPIRE] = "UPDATE attachments SET state = 4, file = NULL, updated_at = ?2"
 			  " WHERE id = ?1",
 };
@@ -310,6 +309,13 @@ void lea__sq_unlinks_free(struct sq_unlinks *u)
 static void run_batch(struct sq_store *s, struct sq_job *batch)
 {
 	int rc = lea__sq_exec(s, SQ_BEGIN);
+	if (!rc && s->orphans_maybe) {
+		/* once per batch instead of one SELECT per Model B record */
+		sqlite3_stmt *st = s->st[SQ_ORPHAN_ANY];
+		int r = sqlite3_step(st);
+		s->orphans_maybe = r != SQLITE_DONE;
+		sqlite3_reset(st);
+	}
 	for (struct sq_job *j = batch; j; j = j->next) {
 		if (rc) {
 			j->rc = rc;
@@ -319,17 +325,28 @@ static void run_batch(struct sq_store *s, struct sq_job *batch)
 		if (!jrc)
 			jrc = lea__sq_run_job(s, j);
 		if (jrc) {
-			/* Only this job is undone; its post-commit deletions are dropped. */
+			/* Only this job is undone; its post-commit deletions and counter
+			 * deltas are dropped. */
 			lea__sq_exec(s, SQ_RB_JOB);
 			lea__sq_unlinks_free(&j->unlinks);
+			free(j->deltas.v);
+			j->deltas = (struct sq_deltas){0};
+			lea__sq_refcache_clear(s, false);
+			if (j->single_failed)
+				jrc = 0; /* its outcome says LEA_PUT_FAILED */
 		}
 		lea__sq_exec(s, SQ_REL_JOB);
 		j->rc = jrc;
 	}
+	if (!rc)
+		rc = lea__sq_batch_end(s, batch);
 	if (!rc) {
 		rc = lea__sq_exec(s, SQ_COMMIT);
-		if (rc && !sqlite3_get_autocommit(s->wdb))
+	}
+	if (rc) {
+		if (!sqlite3_get_autocommit(s->wdb))
 			lea__sq_exec(s, SQ_ROLLBACK);
+		lea__sq_refcache_clear(s, false);
 	}
 	for (struct sq_job *j = batch; j; j = j->next) {
 		if (rc)
@@ -337,12 +354,17 @@ static void run_batch(struct sq_store *s, struct sq_job *batch)
 		else if (!j->rc)
 			lea__sq_unlinks_run(&j->unlinks);
 		lea__sq_unlinks_free(&j->unlinks);
+		free(j->deltas.v);
+		j->deltas = (struct sq_deltas){0};
 	}
 }
+
+static void writer_checkpoint(struct sq_store *s);
 
 static void *writer_main(void *arg)
 {
 	struct sq_store *s = arg;
+	pthread_setname_np(pthread_self(), "lea-store-w");
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		while (!s->head && !s->stop)
@@ -367,10 +389,75 @@ static void *writer_main(void *arg)
 		s->n_batches++;
 		s->n_jobs += n;
 		for (struct sq_job *j = batch, *nx; j; j = nx) {
-			nx = j->next;
-			j->done = true; /* j may vanish once done is seen: read next first */
+			nx = j->next; /* j may vanish once its caller runs again: read next first */
+			j->done = true;
+			pthread_cond_signal(&j->cv);
 		}
-		pthread_cond_broadcast(&s->cv_done);
+		pthread_mutex_unlock(&s->mu);
+		writer_checkpoint(s); /* after the callers are answered */
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* ---- the checkpointer ----
+ * The writer connection does not checkpoint (wal_autocheckpoint = 0): a checkpoint copies
+ * pages into the database file and fsyncs it, which would hold up the commit (and so every
+ * caller of the batch). After a commit that leaves SQ_CKPT_PAGES or more in the WAL, the
+ * writer wakes this thread, which runs a PASSIVE checkpoint on its own connection beside the
+ * writer (WAL lets both run at once); the writer restarts the WAL from the beginning once a
+ * checkpoint has copied everything. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct sq_store *s = arg;
+	(void)db;
+	(void)name;
+	s->wal_pages = pages;
+	pthread_mutex_lock(&s->mu);
+	if (pages < s->ckpt_frames)
+		s->ckpt_frames = 0; /* the WAL started over */
+	if (pages - s->ckpt_frames >= SQ_CKPT_PAGES && s->ckpt_running) {
+		s->ckpt_wanted = true;
+		pthread_cond_signal(&s->cv_ckpt);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return SQLITE_OK;
+}
+
+/* Between two batches: a WAL this long is checkpointed to its end by the writer itself (the
+ * background checkpoints cannot catch up with a writer that never pauses, and the WAL only
+ * starts over once everything in it is copied). Most of it is copied already. */
+static void writer_checkpoint(struct sq_store *s)
+{
+	if (s->wal_pages < SQ_CKPT_RESTART)
+		return;
+	int log = 0, done = 0;
+	if (sqlite3_wal_checkpoint_v2(s->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) ==
+	    SQLITE_OK && log == done)
+		s->wal_pages = 0;
+}
+
+static void *ckpt_main(void *arg)
+{
+	struct sq_store *s = arg;
+	pthread_setname_np(pthread_self(), "lea-store-ckpt");
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->ckpt_wanted && !s->stop)
+			pthread_cond_wait(&s->cv_ckpt, &s->mu);
+		if (s->stop)
+			break;
+		s->ckpt_wanted = false;
+		pthread_mutex_unlock(&s->mu);
+		/* A failure here is not an error of anybody's delivery: the WAL holds every
+		 * commit; the next checkpoint (or the close) copies it. */
+		int log = 0, done = 0;
+		sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+		pthread_mutex_lock(&s->mu);
+		if (done > 0)
+			s->ckpt_frames = done;
+		s->n_ckpt++;
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -383,9 +470,11 @@ int lea__sq_submit(struct sq_store *s, struct sq_job *j)
 	j->done = false;
 	j->next = NULL;
 	j->rc = 0;
+	pthread_cond_init(&j->cv, NULL);
 	pthread_mutex_lock(&s->mu);
 	if (s->stop) {
 		pthread_mutex_unlock(&s->mu);
+		pthread_cond_destroy(&j->cv);
 		return -ESHUTDOWN;
 	}
 	if (s->tail)
@@ -395,8 +484,9 @@ int lea__sq_submit(struct sq_store *s, struct sq_job *j)
 	s->tail = j;
 	pthread_cond_signal(&s->cv_work);
 	while (!j->done)
-		pthread_cond_wait(&s->cv_done, &s->mu);
+		pthread_cond_wait(&j->cv, &s->mu);
 	pthread_mutex_unlock(&s->mu);
+	pthread_cond_destroy(&j->cv);
 	return j->rc;
 }
 
@@ -531,12 +621,21 @@ static int take_lock(struct sq_store *s, char *err, size_t errlen)
 {
 	char p[4200];
 	snprintf(p, sizeof p, "%s/lock", s->o->dir);
+	int rc = lea__store_mkdir(s->o->dir);
+	if (rc) {
+		li707__errf(err, errlen, "store: cannot create %s: %s", s->o->dir, li707_strerror(rc));
+		return rc;
+	}
 	s->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
-		int rc = -errno;
-		li707__errf(err, errlen, "store: %s is in use by another process (%s)", s->o->dir,
-			    li707_strerror(rc));
-		return rc == -EWOULDBLOCK ? -EBUSY : rc;
+	if (s->lock_fd < 0) {
+		rc = -errno;
+		li707__errf(err, errlen, "store: cannot open %s: %s", p, li707_strerror(rc));
+		return rc;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		li707__errf(err, errlen, "store: %s is in use by another process", s->o->dir);
+		return rc;
 	}
 	return 0;
 }
@@ -601,6 +700,22 @@ static int recover(struct sq_store *s)
 	return rc;
 }
 
+static int prepare_parties(struct sq_store *s)
+{
+	char sql[64 + SQ_PARTY_ROWS * 16];
+	for (int n = 1; n <= SQ_PARTY_ROWS; n++) {
+		size_t len = (size_t)snprintf(sql, sizeof sql,
+					      "INSERT OR IGNORE INTO parties(value, item, role) VALUES");
+		for (int k = 0; k < n; k++)
+			len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(?,?,?)", k ? "," : "");
+		int rc = sqlite3_prepare_v3(s->wdb, sql, -1, SQLITE_PREPARE_PERSISTENT,
+					    &s->party_st[n - 1], NULL);
+		if (rc != SQLITE_OK)
+			return lea__sq_err(rc);
+	}
+	return 0;
+}
+
 static int prepare_all(struct sq_store *s, char *err, size_t errlen)
 {
 	for (int i = 0; i < SQ_NSTMT; i++) {
@@ -611,7 +726,10 @@ static int prepare_all(struct sq_store *s, char *err, size_t errlen)
 			return lea__sq_err(rc);
 		}
 	}
-	return 0;
+	int rc = prepare_parties(s);
+	if (rc)
+		li707__errf(err, errlen, "store: parties statement: %s", sqlite3_errmsg(s->wdb));
+	return rc;
 }
 
 static int open_writer(struct sq_store *s, char *err, size_t errlen)
@@ -630,7 +748,8 @@ static int open_writer(struct sq_store *s, char *err, size_t errlen)
 	char pragmas[256];
 	snprintf(pragmas, sizeof pragmas,
 		 "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA cache_size = -65536;"
-		 " PRAGMA temp_store = MEMORY;", s->o->sync_normal ? "NORMAL" : "FULL");
+		 " PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0;",
+		 s->o->sync_normal ? "NORMAL" : "FULL");
 	if (!(rc = exec_sql(s->wdb, pragmas)) && !journal_is_wal(s->wdb))
 		rc = -EIO;
 	if (rc) {
@@ -644,6 +763,19 @@ static int open_writer(struct sq_store *s, char *err, size_t errlen)
 		return rc;
 	}
 	s->next_att_id = query_int(s->wdb, "SELECT coalesce(max(id), 0) + 1 FROM attachments", 1);
+	s->orphans_maybe = true;
+	if ((rc = open_db(s->dbpath, false, &s->cdb)) ||
+	    (rc = exec_sql(s->cdb, s->o->sync_normal ? "PRAGMA synchronous = NORMAL"
+						     : "PRAGMA synchronous = FULL"))) {
+		li707__errf(err, errlen, "store: cannot open %s: %s", s->dbpath, li707_strerror(rc));
+		return rc;
+	}
+	if ((rc = pthread_create(&s->ckpt, NULL, ckpt_main, s))) {
+		li707__errf(err, errlen, "store: cannot start the checkpoint thread");
+		return -rc;
+	}
+	s->ckpt_running = true;
+	sqlite3_wal_hook(s->wdb, wal_hook, s);
 	if ((rc = pthread_create(&s->writer, NULL, writer_main, s))) {
 		li707__errf(err, errlen, "store: cannot start the writer thread");
 		return -rc;
@@ -691,7 +823,7 @@ static int sq_open(const struct lea_store_opts *o, void **be, char *err, size_t 
 	pthread_mutex_init(&s->rmu, NULL);
 	pthread_mutex_init(&s->umu, NULL);
 	pthread_cond_init(&s->cv_work, NULL);
-	pthread_cond_init(&s->cv_done, NULL);
+	pthread_cond_init(&s->cv_ckpt, NULL);
 	int n = snprintf(s->dbpath, sizeof s->dbpath, "%s/index.sqlite", o->dir);
 	int rc = LI707_EINVAL;
 	if (n < 0 || (size_t)n >= sizeof s->dbpath)
@@ -711,15 +843,21 @@ static void sq_close(void *be)
 	struct sq_store *s = be;
 	if (!s)
 		return;
-	if (s->writer_running) {
-		pthread_mutex_lock(&s->mu);
-		s->stop = true;
-		pthread_cond_signal(&s->cv_work);
-		pthread_mutex_unlock(&s->mu);
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	pthread_cond_signal(&s->cv_work);
+	pthread_cond_signal(&s->cv_ckpt);
+	pthread_mutex_unlock(&s->mu);
+	if (s->writer_running)
 		pthread_join(s->writer, NULL);
-	}
+	if (s->ckpt_running)
+		pthread_join(s->ckpt, NULL);
+	sqlite3_close(s->cdb);
 	for (int i = 0; i < SQ_NSTMT; i++)
 		sqlite3_finalize(s->st[i]);
+	for (int i = 0; i < SQ_PARTY_ROWS; i++)
+		sqlite3_finalize(s->party_st[i]);
+	lea__sq_refcache_clear(s, true);
 	sqlite3_close(s->wdb);
 	for (size_t i = 0; i < s->n_rpool; i++)
 		sqlite3_close(s->rpool[i]);
@@ -730,7 +868,7 @@ static void sq_close(void *be)
 	pthread_mutex_destroy(&s->rmu);
 	pthread_mutex_destroy(&s->umu);
 	pthread_cond_destroy(&s->cv_work);
-	pthread_cond_destroy(&s->cv_done);
+	pthread_cond_destroy(&s->cv_ckpt);
 	free(s);
 }
 

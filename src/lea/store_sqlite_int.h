@@ -22,19 +22,24 @@
 #define SQ_SCHEMA_VERSION 1
 #define SQ_READ_POOL 4        /* idle read connections kept */
 #define SQ_BATCH_MAX 4096     /* jobs per transaction at most */
+#define SQ_PARTY_ROWS 8       /* parties inserted by one statement at most */
+#define SQ_REFCACHE 1024      /* references whose row id the writer remembers */
+#define SQ_CKPT_PAGES 4096    /* new WAL pages that wake the checkpointer (16 MiB of 4 KiB) */
+#define SQ_CKPT_RESTART 16384 /* WAL pages after which the writer finishes the checkpoint
+			       * itself between two batches, so that the WAL starts over */
 
 /* Statements of the writer connection, prepared once (SQLITE_PREPARE_PERSISTENT). */
 enum sq_stmt {
 	SQ_BEGIN, SQ_COMMIT, SQ_ROLLBACK,
 	SQ_SP_JOB, SQ_RB_JOB, SQ_REL_JOB,
 	SQ_SP_ACT, SQ_RB_ACT, SQ_REL_ACT,
-	SQ_DUP_OBJ, SQ_DUP_SEQ, SQ_DUP_INC, SQ_REF_DUP_INC,
-	SQ_MSG_INS, SQ_MSG_DEL, SQ_REF_GET, SQ_REF_INS, SQ_DEL_INS, SQ_REF_UPD,
+	SQ_DUP_FIND, SQ_DUP_INC,
+	SQ_MSG_INS, SQ_MSG_DEL, SQ_REF_GET, SQ_REF_INS, SQ_DEL_INS, SQ_REF_ADD,
 	SQ_STREAM_GET, SQ_STREAM_PUT,
-	SQ_ITEM_INS, SQ_PARTY_INS, SQ_ATT_INS, SQ_CSP_INS, SQ_REFATT_ADD,
+	SQ_ITEM_INS, SQ_ATT_INS, SQ_CSP_INS, SQ_REFATT_ADD,
 	SQ_ORPHAN_FIND, SQ_ATT_DEL, SQ_UUID_ROWS, SQ_ATT_GET, SQ_ORPHAN_USED,
 	SQ_ATT_BEGIN, SQ_ORPHAN_INS, SQ_ATT_FINISH, SQ_ATT_RESTORE, SQ_RECORD_FIND,
-	SQ_SWEEP_SEL, SQ_ATT_EXPIRE,
+	SQ_SWEEP_SEL, SQ_ATT_EXPIRE, SQ_ORPHAN_ANY,
 	SQ_NSTMT
 };
 
@@ -46,10 +51,29 @@ struct sq_unlinks {
 	size_t n, cap;
 };
 
+/* Changes to a reference's counters (refs row, ref_att) made by a job. They are summed over
+ * the batch and written once per reference just before the COMMIT (fewer statements per
+ * delivery); a job rolled back takes its deltas with it. ref 0 = uploads without record. */
+struct sq_delta {
+	int64_t ref;
+	int64_t deliveries, items, duplicates, streams, ended, missing;
+	int64_t received;                  /* 0 = none (first/last received untouched) */
+	int64_t att[LEA_ATT_NSTATES];
+};
+
+struct sq_deltas {
+	struct sq_delta *v;
+	size_t n, cap;
+};
+
 struct sq_job {
 	enum sq_job_kind kind;
 	int rc;
 	bool done;
+	pthread_cond_t cv;                 /* signalled when done (one waiter: its caller) */
+	bool single_failed;                /* PUT: its one new action failed (rolled back with
+					    * the job's savepoint; the put itself succeeds) */
+	struct sq_deltas deltas;
 	struct sq_job *next;
 	int64_t now;                       /* epoch seconds when the caller asked */
 	struct lea_put *put;               /* PUT */
@@ -83,11 +107,31 @@ struct sq_store {
 	pthread_t writer;
 	bool writer_running;
 	pthread_mutex_t mu;
-	pthread_cond_t cv_work, cv_done;
+	pthread_cond_t cv_work;
 	struct sq_job *head, *tail;
 	bool stop;
 	int64_t next_att_id;               /* attachment ids are given by the writer */
+	bool orphans_maybe;                /* some ORPHAN upload may wait for its record: a
+					    * Model B record looks for it (else no SELECT) */
+	sqlite3_stmt *party_st[SQ_PARTY_ROWS]; /* INSERT of 1..SQ_PARTY_ROWS parties */
+	struct sq_refent {
+		char *reference;
+		int kind;
+		int64_t id;
+	} *refcache;                       /* open addressing, SQ_REFCACHE slots; cleared on
+					    * every rollback (an id may be gone) */
+	size_t n_refcache;
 	uint64_t n_batches, n_jobs;        /* for benchmarks */
+
+	/* checkpointer: its own connection, PASSIVE checkpoints off the commit path */
+	sqlite3 *cdb;
+	pthread_t ckpt;
+	bool ckpt_running;
+	bool ckpt_wanted;                  /* under mu */
+	int wal_pages;                     /* after the last commit (writer thread) */
+	int ckpt_frames;                   /* frames the last checkpoint copied (under mu) */
+	pthread_cond_t cv_ckpt;
+	uint64_t n_ckpt;
 
 	/* reads */
 	pthread_mutex_t rmu;
@@ -121,8 +165,13 @@ int lea__sq_unlink_add(struct sq_unlinks *u, const char *dir, const char *rel);
 void lea__sq_unlinks_run(struct sq_unlinks *u);
 void lea__sq_unlinks_free(struct sq_unlinks *u);
 
-/* Adds delta to the attachment-state counter of ref (0 = uploads without a record). */
+/* Adds delta to the attachment-state counter of ref (0 = uploads without a record), at
+ * once (Model B jobs, recovery). */
 int lea__sq_att_count(struct sq_store *s, int64_t ref, int state, int64_t delta);
+/* Writes the summed deltas of the batch's successful jobs (before its COMMIT). */
+int lea__sq_batch_end(struct sq_store *s, struct sq_job *batch);
+/* Forgets remembered reference ids (after any rollback), and frees the cache at close. */
+void lea__sq_refcache_clear(struct sq_store *s, bool free_all);
 
 /* Read connections. */
 int lea__sq_read_get(struct sq_store *s, sqlite3 **out);

@@ -66,23 +66,99 @@ struct put_ctx {
 	struct sq_job *j;
 	const struct lea_put *p;
 	int64_t msg_id;
-	int64_t counts[LEA_ATT_NSTATES]; /* attachment states of the delivery being stored */
+	struct sq_delta pending;         /* counters of the delivery being stored */
+	int64_t linked;                  /* orphans it took the data of */
 };
+
+static int delta_add(struct sq_deltas *d, const struct sq_delta *x)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 4;
+		struct sq_delta *v = realloc(d->v, cap * sizeof *v);
+		if (!v)
+			return LI707_ENOMEM;
+		d->v = v;
+		d->cap = cap;
+	}
+	d->v[d->n++] = *x;
+	return 0;
+}
+
+/* ---- remembered reference ids ---- */
+
+static size_t ref_hash(const char *r, int kind)
+{
+	size_t h = 1469598103934665603ull ^ (size_t)kind;
+	for (; *r; r++)
+		h = (h ^ (unsigned char)*r) * 1099511628211ull;
+	return h;
+}
+
+void lea__sq_refcache_clear(struct sq_store *s, bool free_all)
+{
+	if (!s->refcache)
+		return;
+	for (size_t i = 0; i < SQ_REFCACHE; i++) {
+		free(s->refcache[i].reference);
+		s->refcache[i].reference = NULL;
+	}
+	s->n_refcache = 0;
+	if (free_all) {
+		free(s->refcache);
+		s->refcache = NULL;
+	}
+}
+
+/* The slot of (reference, kind): its entry, or the empty slot where it goes. */
+static struct sq_refent *ref_slot(struct sq_store *s, const char *r, int kind)
+{
+	size_t i = ref_hash(r, kind) % SQ_REFCACHE;
+	for (;; i = (i + 1) % SQ_REFCACHE) {
+		struct sq_refent *e = &s->refcache[i];
+		if (!e->reference || (e->kind == kind && !strcmp(e->reference, r)))
+			return e;
+	}
+}
+
+static void ref_remember(struct sq_store *s, const char *r, int kind, int64_t id)
+{
+	if (!s->refcache && !(s->refcache = calloc(SQ_REFCACHE, sizeof *s->refcache)))
+		return;
+	if (s->n_refcache >= SQ_REFCACHE / 2)
+		lea__sq_refcache_clear(s, false); /* keep probing short; refilled as used */
+	struct sq_refent *e = ref_slot(s, r, kind);
+	if (e->reference || !(e->reference = strdup(r)))
+		return;
+	e->kind = kind;
+	e->id = id;
+	s->n_refcache++;
+}
 
 static int ref_id(struct put_ctx *c, const struct li707_delivery *d, int64_t *out)
 {
 	struct sq_store *s = c->s;
+	int kind = (int)d->ref_kind;
+	if (s->refcache) {
+		struct sq_refent *e = ref_slot(s, d->reference, kind);
+		if (e->reference) {
+			*out = e->id;
+			return 0;
+		}
+	}
 	sqlite3_stmt *st = s->st[SQ_REF_GET];
-	int rc = lea__sq_bind(st, "ti", d->reference, (int64_t)d->ref_kind);
-	if (!rc && (rc = step_int(s, st, out)) == 1)
-		return 0;
-	if (rc < 0)
+	int rc = lea__sq_bind(st, "ti", d->reference, (int64_t)kind);
+	if (!rc)
+		rc = step_int(s, st, out);
+	if (rc == 0) {
+		st = s->st[SQ_REF_INS];
+		if ((rc = lea__sq_bind(st, "ti", d->reference, (int64_t)kind)) ||
+		    (rc = step_done(s, st)))
+			return rc;
+		*out = sqlite3_last_insert_rowid(s->wdb);
+	} else if (rc < 0) {
 		return rc;
-	st = s->st[SQ_REF_INS];
-	if ((rc = lea__sq_bind(st, "ti", d->reference, (int64_t)d->ref_kind)) ||
-	    (rc = step_done(s, st)))
-		return rc;
-	*out = sqlite3_last_insert_rowid(s->wdb);
+	}
+	ref_remember(s, d->reference, kind, *out);
 	return 0;
 }
 
@@ -90,17 +166,14 @@ static int ref_id(struct put_ctx *c, const struct li707_delivery *d, int64_t *ou
 static int find_dup(struct put_ctx *c, const struct li707_delivery *d, int64_t *row)
 {
 	struct sq_store *s = c->s;
-	sqlite3_stmt *st = s->st[SQ_DUP_OBJ];
+	sqlite3_stmt *st = s->st[SQ_DUP_FIND];
+	bool seq = d->delivery_id[0] && d->has_sequence;
 	*row = 0;
-	int rc = lea__sq_bind(st, "t", d->object_id);
+	int rc = lea__sq_bind(st, seq ? "ttu" : "tnn", d->object_id, d->delivery_id, d->sequence);
 	if (!rc)
 		rc = step_int(s, st, row);
-	if (rc != 0 || !d->delivery_id[0] || !d->has_sequence)
-		return rc < 0 ? rc : 0;
-	st = s->st[SQ_DUP_SEQ];
-	rc = lea__sq_bind(st, "tu", d->delivery_id, d->sequence);
-	if (!rc)
-		rc = step_int(s, st, row);
+	else
+		lea__sq_done(st);
 	return rc < 0 ? rc : 0;
 }
 
@@ -198,7 +271,8 @@ static int store_attachment(struct put_ctx *c, int64_t id, int64_t item, size_t 
 	uint64_t bytes = 0;
 	int64_t orphan = 0;
 	int rc = 0;
-	if (model_b && (rc = link_orphan(c, uuid, b, &state, &bytes, sha, file, sizeof file, &orphan)))
+	if (model_b && s->orphans_maybe &&
+	    (rc = link_orphan(c, uuid, b, &state, &bytes, sha, file, sizeof file, &orphan)))
 		return rc;
 	sqlite3_stmt *st = s->st[SQ_ATT_INS];
 	rc = lea__sq_bind(st, "iiuitttt", id, item, (uint64_t)idx, ref, c->p->peer, b->url,
@@ -234,35 +308,68 @@ static int store_attachment(struct put_ctx *c, int64_t id, int64_t item, size_t 
 		if (!(rc = lea__sq_bind(st, "i", orphan)))
 			rc = step_done(s, st);
 		if (!rc)
-			rc = lea__sq_att_count(s, 0, LEA_ATT_ORPHAN, -1);
+			c->linked++;
 	}
 	if (!rc)
-		c->counts[state]++;
+		c->pending.att[state]++;
 	return rc;
 }
 
-static int store_party(struct put_ctx *c, int64_t item, int role, size_t rcpt,
-		       const struct li707_party *pt)
+/* The identifiers of an item, each (value, role) once: the index behind --party. The rest
+ * of a party (format, targeted, position) is in the raw message (lea_store_item). */
+struct party_val {
+	const char *value;
+	int role;
+};
+
+static int party_collect(const struct li707_item *it, struct party_val **out, size_t *n_out)
+{
+	size_t n = 0, cap = it->sender ? it->sender->n_ids : 0;
+	for (size_t r = 0; r < it->n_receivers; r++)
+		cap += it->receivers[r].n_ids;
+	struct party_val *v = malloc((cap ? cap : 1) * sizeof *v);
+	if (!v)
+		return LI707_ENOMEM;
+	for (int role = 0; role < 2; role++) {
+		size_t np = role ? it->n_receivers : it->sender ? 1 : 0;
+		for (size_t p = 0; p < np; p++) {
+			const struct li707_party *pt = role ? &it->receivers[p] : it->sender;
+			for (size_t k = 0; k < pt->n_ids; k++) {
+				const char *val = pt->ids[k].value;
+				bool seen = !val;
+				for (size_t i = 0; i < n && !seen; i++)
+					seen = v[i].role == role && !strcmp(v[i].value, val);
+				if (!seen)
+					v[n++] = (struct party_val){val, role};
+			}
+		}
+	}
+	*out = v;
+	*n_out = n;
+	return 0;
+}
+
+static int store_parties(struct put_ctx *c, int64_t item, const struct li707_item *it)
 {
 	struct sq_store *s = c->s;
-	sqlite3_stmt *st = s->st[SQ_PARTY_INS];
-	for (size_t k = 0; k < pt->n_ids; k++) {
-		const struct li707_party_id *id = &pt->ids[k];
-		char fmt[512];
-		const char *f = NULL;
-		if (id->format_owner && id->format_name) {
-			snprintf(fmt, sizeof fmt, "%s:%s", id->format_owner, id->format_name);
-			f = fmt;
+	struct party_val *v = NULL;
+	size_t n = 0;
+	int rc = party_collect(it, &v, &n);
+	for (size_t i = 0; !rc && i < n;) {
+		size_t chunk = n - i < SQ_PARTY_ROWS ? n - i : SQ_PARTY_ROWS;
+		sqlite3_stmt *st = s->party_st[chunk - 1];
+		for (size_t k = 0; !rc && k < chunk; k++, i++) {
+			int at = (int)k * 3;
+			rc = lea__sq_err(sqlite3_bind_text(st, at + 1, v[i].value, -1, SQLITE_STATIC));
+			if (!rc)
+				rc = lea__sq_err(sqlite3_bind_int64(st, at + 2, item));
+			if (!rc)
+				rc = lea__sq_err(sqlite3_bind_int(st, at + 3, v[i].role));
 		}
-		int rc = lea__sq_bind(st, "tiuuuit", id->value, item, (uint64_t)role, (uint64_t)rcpt,
-				      (uint64_t)k, (int64_t)id->qualified, f);
-		if (!rc && pt->targeted != LI707_ABSENT)
-			rc = lea__sq_err(sqlite3_bind_int(st, 8, pt->targeted == LI707_TRUE));
 		rc = rc ? (lea__sq_done(st), rc) : step_done(s, st);
-		if (rc)
-			return rc;
 	}
-	return 0;
+	free(v);
+	return rc;
 }
 
 static int store_item(struct put_ctx *c, int64_t delivery, int64_t ref, size_t idx,
@@ -291,11 +398,8 @@ static int store_item(struct put_ctx *c, int64_t delivery, int64_t ref, size_t i
 	if (rc)
 		return rc;
 	int64_t item = sqlite3_last_insert_rowid(s->wdb);
-	if (it->sender && (rc = store_party(c, item, 0, 0, it->sender)))
+	if ((rc = store_parties(c, item, it)))
 		return rc;
-	for (size_t r = 0; r < it->n_receivers; r++)
-		if ((rc = store_party(c, item, 1, r, &it->receivers[r])))
-			return rc;
 	for (size_t a = 0; a < it->n_attachments; a++)
 		if ((rc = store_attachment(c, att_first + (int64_t)a, item, a, ref,
 					   &it->attachments[a])))
@@ -320,7 +424,8 @@ static int store_delivery(struct put_ctx *c, size_t action, int64_t *row)
 	struct sq_store *s = c->s;
 	const struct li707_delivery *d = c->p->msg->actions[action].delivery;
 	int64_t ref = 0, delta[3];
-	memset(c->counts, 0, sizeof c->counts);
+	memset(&c->pending, 0, sizeof c->pending);
+	c->linked = 0;
 	int rc = ref_id(c, d, &ref);
 	if (rc)
 		return rc;
@@ -345,15 +450,26 @@ static int store_delivery(struct put_ctx *c, size_t action, int64_t *row)
 			return rc;
 	if ((rc = stream_update(c, d, ref, delta)))
 		return rc;
-	st = s->st[SQ_REF_UPD];
-	if ((rc = lea__sq_bind(st, "iuiiii", ref, (uint64_t)d->n_items, delta[0], delta[1],
-			       delta[2], c->j->now)) ||
-	    (rc = step_done(s, st)))
-		return rc;
-	for (int k = 0; k < LEA_ATT_NSTATES; k++)
-		if (c->counts[k] && (rc = lea__sq_att_count(s, ref, k, c->counts[k])))
-			return rc;
+	c->pending.ref = ref;
+	c->pending.deliveries = 1;
+	c->pending.items = (int64_t)d->n_items;
+	c->pending.streams = delta[0];
+	c->pending.ended = delta[1];
+	c->pending.missing = delta[2];
+	c->pending.received = c->j->now;
 	return 0;
+}
+
+/* The counters of a delivery now stored go with its job. */
+static int keep_pending(struct put_ctx *c)
+{
+	int rc = delta_add(&c->j->deltas, &c->pending);
+	if (!rc && c->linked) {
+		struct sq_delta o = {.ref = 0};
+		o.att[LEA_ATT_ORPHAN] = -c->linked;
+		rc = delta_add(&c->j->deltas, &o);
+	}
+	return rc;
 }
 
 static int store_message(struct put_ctx *c)
@@ -378,19 +494,22 @@ static int count_duplicate(struct put_ctx *c, int64_t row)
 	int64_t ref = 0;
 	int rc = lea__sq_bind(st, "i", row);
 	if (!rc && (rc = step_int(s, st, &ref)) == 1) {
-		st = s->st[SQ_REF_DUP_INC];
-		rc = lea__sq_bind(st, "i", ref);
-		rc = rc ? (lea__sq_done(st), rc) : step_done(s, st);
+		struct sq_delta dd = {.ref = ref, .duplicates = 1};
+		rc = delta_add(&c->j->deltas, &dd);
 	}
 	return rc < 0 ? rc : 0;
 }
 
 /* Each new action is stored in its own savepoint: one that fails is rolled back alone
- * (LEA_PUT_FAILED). The message row exists only when some action was stored. */
-static int store_new_actions(struct put_ctx *c, int64_t *target, size_t *n_stored)
+ * (LEA_PUT_FAILED). The message row exists only when some action was stored. A message
+ * with one new action and nothing else to count needs no savepoint of its own: the job's
+ * savepoint undoes it (single_failed). */
+static int store_new_actions(struct put_ctx *c, int64_t *target, size_t n_new, bool dups,
+			     size_t *n_stored)
 {
 	struct sq_store *s = c->s;
 	const struct li707_message *m = c->p->msg;
+	bool own_sp = n_new > 1 || dups;
 	int rc = store_message(c);
 	if (rc)
 		return rc;
@@ -398,12 +517,24 @@ static int store_new_actions(struct put_ctx *c, int64_t *target, size_t *n_store
 	for (size_t i = 0; i < m->n_actions; i++) {
 		if (c->p->outcome[i] != LEA_PUT_STORED || target[i])
 			continue;
+		if (!own_sp) {
+			if ((rc = store_delivery(c, i, &target[i])) || (rc = keep_pending(c))) {
+				c->p->outcome[i] = LEA_PUT_FAILED;
+				c->j->single_failed = true;
+				return rc;
+			}
+			(*n_stored)++;
+			continue;
+		}
 		if ((rc = lea__sq_exec(s, SQ_SP_ACT)))
 			return rc;
 		rc = store_delivery(c, i, &target[i]);
+		if (!rc)
+			rc = keep_pending(c);
 		if (rc) {
 			c->p->outcome[i] = LEA_PUT_FAILED;
 			target[i] = 0;
+			lea__sq_refcache_clear(s, false);
 			if ((rc = lea__sq_exec(s, SQ_RB_ACT)))
 				return rc;
 		} else {
@@ -435,7 +566,7 @@ static int run_put(struct sq_store *s, struct sq_job *j)
 		return LI707_ENOMEM;
 	}
 	int rc = 0;
-	bool any_new = false;
+	size_t n_new = 0, n_dup = 0;
 	for (size_t i = 0; i < n && !rc; i++) {
 		p->outcome[i] = LEA_PUT_SKIPPED;
 		if (!lea__store_action_storable(&m->actions[i]))
@@ -446,15 +577,17 @@ static int run_put(struct sq_store *s, struct sq_job *j)
 				dup_of[i] = k + 1;
 		if (dup_of[i]) {
 			p->outcome[i] = LEA_PUT_DUPLICATE;
+			n_dup++;
 			continue;
 		}
 		rc = find_dup(&c, d, &target[i]);
 		p->outcome[i] = target[i] ? LEA_PUT_DUPLICATE : LEA_PUT_STORED;
-		any_new |= !target[i];
+		n_new += !target[i];
+		n_dup += target[i] != 0;
 	}
 	size_t n_stored = 0;
-	if (!rc && any_new)
-		rc = store_new_actions(&c, target, &n_stored);
+	if (!rc && n_new)
+		rc = store_new_actions(&c, target, n_new, n_dup > 0, &n_stored);
 	for (size_t i = 0; i < n && !rc; i++) {
 		if (p->outcome[i] != LEA_PUT_DUPLICATE)
 			continue;
@@ -471,6 +604,77 @@ static int run_put(struct sq_store *s, struct sq_job *j)
 	p->message_id = rc ? 0 : c.msg_id;
 	free(target);
 	free(dup_of);
+	return rc;
+}
+
+/* ---- counters, once per batch ---- */
+
+static int delta_cmp(const void *a, const void *b)
+{
+	const struct sq_delta *x = a, *y = b;
+	return x->ref < y->ref ? -1 : x->ref > y->ref;
+}
+
+static void delta_merge(struct sq_delta *into, const struct sq_delta *d)
+{
+	into->deliveries += d->deliveries;
+	into->items += d->items;
+	into->duplicates += d->duplicates;
+	into->streams += d->streams;
+	into->ended += d->ended;
+	into->missing += d->missing;
+	if (d->received && (!into->received || d->received > into->received))
+		into->received = d->received;
+	for (int k = 0; k < LEA_ATT_NSTATES; k++)
+		into->att[k] += d->att[k];
+}
+
+static int delta_write(struct sq_store *s, const struct sq_delta *d, int64_t first)
+{
+	int rc = 0;
+	if (d->ref && (d->deliveries || d->duplicates || d->received)) {
+		sqlite3_stmt *st = s->st[SQ_REF_ADD];
+		rc = lea__sq_bind(st, "iiiiiii", d->ref, d->deliveries, d->items, d->duplicates,
+				  d->streams, d->ended, d->missing);
+		if (!rc && d->received)
+			rc = lea__sq_bind(st, "xxxxxxxii", first, d->received);
+		rc = rc ? (lea__sq_done(st), rc) : step_done(s, st);
+	}
+	for (int k = 0; !rc && k < LEA_ATT_NSTATES; k++)
+		if (d->att[k])
+			rc = lea__sq_att_count(s, d->ref, k, d->att[k]);
+	return rc;
+}
+
+int lea__sq_batch_end(struct sq_store *s, struct sq_job *batch)
+{
+	size_t n = 0;
+	for (struct sq_job *j = batch; j; j = j->next)
+		n += j->rc ? 0 : j->deltas.n;
+	if (!n)
+		return 0;
+	struct sq_delta *all = malloc(n * sizeof *all);
+	if (!all)
+		return LI707_ENOMEM;
+	n = 0;
+	for (struct sq_job *j = batch; j; j = j->next)
+		if (!j->rc && j->deltas.n) {
+			memcpy(all + n, j->deltas.v, j->deltas.n * sizeof *all);
+			n += j->deltas.n;
+		}
+	qsort(all, n, sizeof *all, delta_cmp);
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc;) {
+		struct sq_delta sum = {.ref = all[i].ref};
+		int64_t first = 0;
+		for (; i < n && all[i].ref == sum.ref; i++) {
+			if (all[i].received && (!first || all[i].received < first))
+				first = all[i].received;
+			delta_merge(&sum, &all[i]);
+		}
+		rc = delta_write(s, &sum, first);
+	}
+	free(all);
 	return rc;
 }
 
@@ -724,6 +928,8 @@ static int run_finish(struct sq_store *s, struct sq_job *j)
 	if (a.file[0] && strcmp(a.file, j->dest) != 0 &&
 	    (rc = lea__sq_unlink_add(&j->unlinks, s->o->dir, a.file)))
 		return rc;
+	if (st == LEA_ATT_ORPHAN)
+		s->orphans_maybe = true;
 	j->state = st;
 	return 0;
 }

@@ -21,11 +21,12 @@ static char *dup_text(sqlite3_stmt *st, int col)
 
 /* ---- list ---- */
 
-static int list_bind(sqlite3_stmt *st, const struct lea_query *q)
+static int list_bind(sqlite3_stmt *st, const struct lea_query *q, const int64_t *ref_ids,
+		     size_t n_ref_ids)
 {
 	int rc = lea__sq_err(sqlite3_bind_int64(st, 1, q->after_id));
-	if (!rc && q->ref)
-		rc = lea__sq_err(sqlite3_bind_text(st, 2, q->ref, -1, SQLITE_STATIC));
+	for (size_t k = 0; !rc && k < n_ref_ids; k++)
+		rc = lea__sq_err(sqlite3_bind_int64(st, 7 + (int)k, ref_ids[k]));
 	if (!rc && q->peer)
 		rc = lea__sq_err(sqlite3_bind_text(st, 3, q->peer, -1, SQLITE_STATIC));
 	if (!rc && q->has_since)
@@ -37,36 +38,28 @@ static int list_bind(sqlite3_stmt *st, const struct lea_query *q)
 	return rc;
 }
 
-int lea__sq_list(void *be, const struct lea_query *q, lea_item_fn fn, void *cls)
+/* The row ids of a reference (one per kind, LIID/LDID: at most two). */
+static int ref_ids(sqlite3 *db, const char *ref, int64_t ids[2], size_t *n)
 {
-	struct sq_store *s = be;
-	char sql[1536];
-	snprintf(sql, sizeof sql,
-		 "SELECT i.id, r.reference, r.kind, d.peer, i.timestamp, d.received_at, d.object_id,"
-		 " i.idx, i.sender, i.n_receivers, i.n_attachments,"
-		 " (SELECT count(*) FROM attachments a WHERE a.id >= i.att_first"
-		 "  AND a.id < i.att_first + i.n_attachments AND a.state = %d)"
-		 " FROM items i JOIN deliveries d ON d.id = i.delivery JOIN refs r ON r.id = i.ref"
-		 " WHERE i.id > ?1%s%s%s%s ORDER BY i.id%s",
-		 LEA_ATT_COMPLETE,
-		 q->ref ? " AND i.ref IN (SELECT id FROM refs WHERE reference = ?2)" : "",
-		 q->peer ? " AND d.peer = ?3" : "",
-		 q->has_since ? " AND i.epoch >= ?4" : "",
-		 q->party ? " AND i.id IN (SELECT item FROM parties WHERE value = ?5)" : "",
-		 q->limit ? " LIMIT ?6" : "");
-	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	int rc = lea__sq_read_get(s, &db);
+	int rc = prepare(db, "SELECT id FROM refs WHERE reference = ?1 ORDER BY id LIMIT 2", &st);
 	if (!rc)
-		rc = prepare(db, sql, &st);
+		rc = lea__sq_bind(st, "t", ref);
+	*n = 0;
+	while (!rc && sqlite3_step(st) == SQLITE_ROW)
+		ids[(*n)++] = sqlite3_column_int64(st, 0);
 	if (!rc)
-		rc = list_bind(st, q);
-	while (!rc) {
+		rc = lea__sq_err(sqlite3_errcode(db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int list_rows(sqlite3_stmt *st, lea_item_fn fn, void *cls)
+{
+	for (;;) {
 		int r = sqlite3_step(st);
-		if (r != SQLITE_ROW) {
-			rc = r == SQLITE_DONE ? 0 : lea__sq_err(r);
-			break;
-		}
+		if (r != SQLITE_ROW)
+			return r == SQLITE_DONE ? 0 : lea__sq_err(r);
 		struct lea_item_row row = {
 			.id = sqlite3_column_int64(st, 0),
 			.reference = lea__sq_text(st, 1),
@@ -81,10 +74,53 @@ int lea__sq_list(void *be, const struct lea_query *q, lea_item_fn fn, void *cls)
 			.n_attachments = (size_t)sqlite3_column_int64(st, 10),
 			.n_attachments_complete = (size_t)sqlite3_column_int64(st, 11),
 		};
-		if ((rc = fn(cls, &row)))
-			break;
+		int rc = fn(cls, &row);
+		if (rc)
+			return rc;
 	}
+}
+
+/* With one reference id the items come in id order straight from items_ref (no sort, so a
+ * page of --limit rows costs the same anywhere in a large reference). */
+int lea__sq_list(void *be, const struct lea_query *q, lea_item_fn fn, void *cls)
+{
+	struct sq_store *s = be;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t ids[2];
+	size_t n_ids = 0;
+	int rc = lea__sq_read_get(s, &db);
+	if (!rc)
+		rc = lea__sq_err(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
+	if (!rc && q->ref && !(rc = ref_ids(db, q->ref, ids, &n_ids)) && n_ids == 0)
+		goto out; /* no such reference: nothing */
+	char sql[1536];
+	snprintf(sql, sizeof sql,
+		 "SELECT i.id, r.reference, r.kind, d.peer, i.timestamp, d.received_at, d.object_id,"
+		 " i.idx, i.sender, i.n_receivers, i.n_attachments,"
+		 " (SELECT count(*) FROM attachments a WHERE a.id >= i.att_first"
+		 "  AND a.id < i.att_first + i.n_attachments AND a.state = %d)"
+		 " FROM items i JOIN deliveries d ON d.id = i.delivery JOIN refs r ON r.id = i.ref"
+		 " WHERE i.id > ?1%s%s%s%s ORDER BY i.id%s",
+		 LEA_ATT_COMPLETE,
+		 /* with --party, the party's items drive the search (unary + keeps the
+		  * planner off items_ref) */
+		 !q->ref ? "" : n_ids == 1 ? (q->party ? " AND +i.ref = ?7" : " AND i.ref = ?7")
+			     : " AND +i.ref IN (?7, ?8)",
+		 q->peer ? " AND d.peer = ?3" : "",
+		 q->has_since ? " AND i.epoch >= ?4" : "",
+		 q->party ? " AND i.id IN (SELECT item FROM parties WHERE value = ?5)" : "",
+		 q->limit ? " LIMIT ?6" : "");
+	if (!rc)
+		rc = prepare(db, sql, &st);
+	if (!rc)
+		rc = list_bind(st, q, ids, q->ref ? n_ids : 0);
+	if (!rc)
+		rc = list_rows(st, fn, cls);
+out:
 	sqlite3_finalize(st);
+	if (db)
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	lea__sq_read_put(s, db);
 	return rc;
 }
