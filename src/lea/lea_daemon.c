@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "lea.h"
@@ -258,6 +259,10 @@ static int start(struct state *S, struct lea_config *c)
 		.orphan_timeout_s = c->orphan_timeout_s,
 		.orphan_max_bytes = c->orphan_max_bytes,
 	};
+	/* The store creates its directory, but takes its lock file in it first: make sure
+	 * the directory itself exists (its parent must). */
+	if (mkdir(c->store_dir, 0700) != 0 && errno != EEXIST)
+		lea_warn("cannot create the store directory: %s", strerror(errno));
 	int rc = lea_store_open(&so, &S->d.store, err, sizeof err);
 	if (rc != 0) {
 		lea_err("cannot open the store: %s", err[0] ? err : li707_strerror(rc));

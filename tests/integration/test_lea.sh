@@ -453,5 +453,8 @@ is "kill -9: every acknowledged ObjectIdentifier present" 0 "$missing"
 stop_lea
 is "kill -9: restarted daemon exits 0" 0 $?
 
+# Sanitizer builds: no report in any daemon log.
+check "no sanitizer report in the daemon logs" no <(cat "$T"/*.log) 'Sanitizer\|runtime error'
+
 summary
 

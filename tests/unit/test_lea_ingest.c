@@ -47,6 +47,7 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	char sdir[96];
 	snprintf(sdir, sizeof sdir, "%s/store", f->dir);
+	assert_int_equal(mkdir(sdir, 0700), 0);
 	struct lea_store_opts o = {.dir = sdir, .binary_path = "/binaryData/"};
 	char err[256] = "";
 	int rc = lea_store_open(&o, &f->store, err, sizeof err);
