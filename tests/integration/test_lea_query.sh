@@ -153,6 +153,9 @@ printf 'the fake bytes\n' >"$T/att/mm-wrong.bin"
 printf 'model A data\n' >"$T/att/a.txt"
 printf 'never uploaded\n' >"$T/att/hidden.bin"
 printf 'orphan data\n' >"$T/att/orphan.bin"
+printf 'dots\n' >"$T/att/dots.bin"
+printf 'long\n' >"$T/att/long.bin"
+LONG=$(printf 'n%.0s' $(seq 150))
 REF=TEST-B-1
 cat >"$T/ev1.jsonl" <<EOF
 {"liid": "$REF", "timestamp": "2026-04-01T10:00:00Z", "sender": {"ids": ["ann"], "target": true}, "receivers": [{"ids": [{"format": "EmailAddress", "value": "ben@example.org"}], "target": false}, {"ids": ["cat"]}], "correlation": {"id": 9, "seq": 0}, "attachments": [{"path": "passwd.txt", "filename": "../../etc/passwd", "model": "B"}], "csp": {"schema": "urn:test:s:1", "schema_content": "schema one, as text"}}
@@ -161,7 +164,7 @@ cat >"$T/ev1.jsonl" <<EOF
 {"liid": "$REF", "timestamp": "2026-04-01T10:03:00Z", "sender": {"ids": ["ann"]}, "correlation": {"id": 9, "seq": 3}, "attachments": [{"path": "mm.bin", "filename": "mismatch.bin", "model": "B"}, {"path": "a.txt", "model": "A"}], "csp": {"schema": "urn:test:unknown:9"}}
 EOF
 cat >"$T/ev2.jsonl" <<EOF
-{"liid": "$REF", "timestamp": "2026-04-02T09:00:00Z", "sender": {"ids": ["x\ty"]}, "correlation": {"id": 9, "seq": 3}, "attachments": [{"path": "hidden.bin", "filename": ".hidden", "model": "B"}]}
+{"liid": "$REF", "timestamp": "2026-04-02T09:00:00Z", "sender": {"ids": ["x\ty"]}, "correlation": {"id": 9, "seq": 3}, "attachments": [{"path": "hidden.bin", "filename": ".hidden", "model": "B"}, {"path": "dots.bin", "filename": "....", "model": "B"}, {"path": "long.bin", "filename": "$LONG.bin", "model": "B"}]}
 EOF
 for n in 1 2; do
 	d=$T/mine; [ $n -eq 2 ] && d=$T/mine2
@@ -192,6 +195,8 @@ run "$FILL" --store "$S" --peer "$PEER_A" "$T"/sample/*.xml \
 	--upload "$(uuid_of 'résumé final.pdf')" "$T/att/cv.pdf" \
 	--upload "$(uuid_of mismatch.bin)" "$T/att/mm-wrong.bin" \
 	--upload "$ORPHAN" "$T/att/orphan.bin" \
+	--upload "$(uuid_of ....)" "$T/att/dots.bin" \
+	--upload "$(uuid_of "$LONG.bin")" "$T/att/long.bin" \
 	"${M[0]}"
 expect_rc "fill main store" 0
 cp "$T/out" "$T/fill.out"
@@ -245,8 +250,8 @@ check "list --json: values whole" python3 -c '
 import json, sys
 a = json.load(open(sys.argv[1]))
 assert len(a) == 4, a
-assert [r["attachments"] for r in a] == [1, 1, 2, 1], a
-assert [r["attachments_complete"] for r in a] == [1, 1, 0, 0], a
+assert [r["attachments"] for r in a] == [1, 1, 2, 3], a
+assert [r["attachments_complete"] for r in a] == [1, 1, 0, 2], a
 assert a[3]["sender"] == "x\ty" and a[0]["receivers"] == 2, a
 assert all(r["reference"] == sys.argv[2] and r["reference_kind"] == "LIID" for r in a)' "$T/mine.json" "$REF"
 ids=($(python3 -c 'import json,sys; print(" ".join(str(r["id"]) for r in json.load(open(sys.argv[1]))))' "$T/mine.json"))
@@ -342,7 +347,7 @@ want = {"reference": "TEST-B-1", "deliveries": 4, "items": 4, "duplicates": 1, "
 for k, v in want.items():
     assert r[k] == v, (k, r[k], v)
 a = r["attachments"]
-assert (a["complete"], a["mismatch"], a["announced"], a["to-fetch"]) == (2, 1, 1, 1), a
+assert (a["complete"], a["mismatch"], a["announced"], a["to-fetch"]) == (4, 1, 1, 1), a
 g = sorted((x["kind"], x["stream"], x["from"], x["to"]) for x in r["gaps"])
 assert g == [("application", "9", 2, 2), ("sequence", sys.argv[2], 3, 3)], g' "$T/status.json" "$DID"
 run "$LEA" status --store "$S" --ref "$REF" --gaps
@@ -370,9 +375,11 @@ E=$T/cwd/a/b/exp
 check "export: nothing written outside DIR" test ! -e "$T/cwd/etc" -a ! -e "$T/cwd/a/etc"
 check "export: items" test "$(ls "$E/items" | grep -c '\.xml$')" -eq 4 -a "$(ls "$E/items" | grep -c '\.json$')" -eq 4
 check "export: messages once each" [ "$(ls "$E/messages" | wc -l)" -eq 4 ]
-check "export: 3 attachments stored" [ "$(ls -A "$E/attachments" | wc -l)" -eq 3 ]
+check "export: 5 attachments stored" [ "$(ls -A "$E/attachments" | wc -l)" -eq 5 ]
 check "export: passwd name sanitised" [ -f "$E/attachments/$I1-1-passwd" ]
 check "export: unicode/space name sanitised" [ -f "$E/attachments/$I2-1-r_sum__final.pdf" ]
+check "export: only dots: a default name" [ -f "$E/attachments/$I5-2-attachment" ]
+check "export: long name cut at 100 bytes" [ -f "$E/attachments/$I5-3-${LONG:0:100}" ]
 check "export: only safe names" bash -c "ls -A '$E/attachments' | grep -qvE '^[0-9]+-[0-9]+-[A-Za-z0-9_-][A-Za-z0-9._-]*\$' && exit 1 || exit 0"
 check "export: no temporary files left" bash -c "! find '$E' -name '.tmp-*' | grep -q ."
 check "export: attachment content" cmp -s "$E/attachments/$I1-1-passwd" "$T/att/passwd.txt"
@@ -395,9 +402,9 @@ for f in m["files"]:
     b = open(os.path.join(e, f["path"]), "rb").read()
     assert len(b) == f["size"] and hashlib.sha256(b).hexdigest() == f["sha256"], f
 a = m["attachments"]
-assert len(a) == 5, a
+assert len(a) == 7, a
 st = sorted((x["state"], x["sha256_match"], x["path"] is not None) for x in a)
-assert st == [("announced", None, False), ("complete", True, True), ("complete", True, True),
+assert st == [("announced", None, False)] + [("complete", True, True)] * 4 + [
               ("mismatch", False, True), ("to-fetch", None, False)], st' "$E" "$REF"
 # the manifest's checksums, verified by sha256sum
 python3 -c '
