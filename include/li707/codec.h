@@ -74,6 +74,18 @@ int li707_message_decode(const char *buf, size_t len, const struct li707_limits 
 int li707_message_encode(const struct li707_message *m, char **out, size_t *out_len,
 			 struct li707_diags *diags);
 
+/* Encodes one handover item as a standalone UTF-8 XML document (*out, *out_len; a new
+ * malloc'd, NUL-terminated buffer): the XML declaration and a root
+ * <handoverItem xmlns="http://uri.etsi.org/03707/2020/02"> (also declaring the xsi prefix
+ * its payload's xsi:type uses) holding the item's content exactly as
+ * li707_message_encode() writes it inside a DeliveryObject (same element order, same raw
+ * content byte for byte). handoverItem is a global element of schemas/ts_103707.xsd, so the
+ * document validates on its own. The item is checked first with the same rules (an invalid
+ * item is not encoded: LI707_EINVALID with diagnostics whose paths begin at /handoverItem).
+ * Used to export what an LEA received, item by item. */
+int li707_item_encode(const struct li707_item *it, char **out, size_t *out_len,
+		      struct li707_diags *diags);
+
 /* Builds the HI-1 response an LEA returns for a decoded request (R-TRN-3): same header with
  * sender and receiver swapped, a new timestamp, the request's TransactionIdentifier; one
  * ActionResponse per action: DELIVERResponse echoing the DELIVER Identifier when the

@@ -1,33 +1,47 @@
 /* li707-lea - configuration (INI), as documented line by line in docs/examples/li707-lea.conf.
  *
- * Format: UTF-8 text, "[section]" headers, "key = value" lines, comments start with '#' or
- * ';' at the start of a line (after blanks). Values run to the end of the line with blanks
- * trimmed; no quoting, no continuation lines, no includes. Every key is known: an unknown
- * section or key, a repeated non-list key, a bad value or a missing mandatory key is an error
- * naming the file and line ("li707-lea.conf:12: peer 'acme': unknown key 'referenecs'").
- * Errors never quote a value of `references` (they are target identifiers, R-SEC-6).
+ * Format: UTF-8 text (an initial BOM is skipped), LF or CR LF line ends, lines of at most
+ * LEA_CONFIG_LINE_MAX bytes, no NUL or other control character but TAB. "[section]" headers,
+ * "key = value" lines, comments start with '#' or ';' at the start of a line (after blanks).
+ * Values run to the end of the line with blanks trimmed; no quoting, no continuation lines,
+ * no includes, no comment after a value (a '#' there is part of the value). Sections may come
+ * in any order. Every key is known: an unknown section or key, a repeated non-list key, an
+ * empty or bad value or a missing mandatory key is an error naming the file and line
+ * ("li707-lea.conf:12: peer 'acme': unknown key 'referenecs'"). Something missing is reported
+ * at the header of the section that lacks it ([server], [peer NAME]); a missing section, at
+ * the last line. Errors never quote a value (of `references` above all: they are target
+ * identifiers, R-SEC-6); they quote key names, and peer names that are well-formed.
  *
  *   [server]  one, mandatory
  *     listen = ADDR:PORT          certificate (mutual TLS) listener; repeatable; at least one
- *                                 listen or listen_psk
- *     listen_psk = ADDR:PORT      PSK listener (R-SEC-4); repeatable
+ *                                 listen or listen_psk, at most LEA_CONFIG_MAX_LISTEN in all.
+ *                                 ADDR is a numeric IPv4 address, [IPv6] in brackets, or
+ *                                 empty (":8443", every address); PORT 0..65535 (0: any free
+ *                                 port, for tests). The same address twice is an error.
+ *     listen_psk = ADDR:PORT      PSK listener (R-SEC-4); repeatable; needs a peer with a
+ *                                 psk_identity
  *     cert, key, cacert           PEM files (mandatory when there is a `listen`)
  *     crl                         PEM CRL (optional)
  *     store = DIR                 the store directory [/var/lib/li707-lea]
  *     delivery_path = /PATH       the HI-1 endpoint (R-TRN-1) [/hi1]
  *     binary_path = /PATH/        Model B prefix; uploads go to PREFIX{uuid}/ (R-BIN-B1)
- *                                 [/binaryData/]
+ *                                 [/binaryData/]. Neither lies below the other. URL paths:
+ *                                 RFC 3986 path characters, no '%', empty or dot segments,
+ *                                 at most 256 bytes.
  *     schema_dir = DIR            li707's own schemas [the installed ones]
  *     official_schema_dir = DIR   official ETSI schema set (whole-message XSD check) [none]
  *     xsd_check = yes|no          XSD validation of every delivery besides the strict
  *                                 decoder [no]
- *     max_message_bytes = SIZE    default cap on an HI-1 POST body [64M]
- *     max_upload_bytes = SIZE     default cap on a Model B upload [4G]
+ *     max_message_bytes = SIZE    default cap on an HI-1 POST body [64M] (1K..1G)
+ *     max_upload_bytes = SIZE     default cap on a Model B upload [4G] (1K..16T)
  *     orphan_timeout = SECONDS    how long an upload waits for its binaryObject record
- *                                 before it expires (R-BIN-B4) [86400]
+ *                                 before it expires (R-BIN-B4) [86400] (1..31536000)
  *     orphan_max_bytes = SIZE     total bytes of uploads waiting for their record [1G]
+ *                                 (1..16T)
  *     connections, per_peer, per_ip, idle_timeout, header_timeout, drain_timeout
- *                                 struct li707_http_limits (0 = its default)
+ *                                 struct li707_http_limits (0 = its default); counts
+ *                                 0..100000, idle/drain_timeout 0..86400 s,
+ *                                 header_timeout 0..3600 s
  *     tls_min, tls13, tls12_suites, tls12_psk_suites, tls_groups
  *                                 the TLS policy vocabulary (tls.h)
  *     log_level = error|warn|info|debug [info]
@@ -35,22 +49,33 @@
  *                                 `normal` exists for benchmarks of the non-durable path
  *                                 only and is logged as a warning at start.
  *
- *   [peer NAME]  one per CSP, at least one. NAME: 1-64 of [A-Za-z0-9._:-], unique.
- *     subject = DN                match the certificate's RFC 4514 subject
+ *   [peer NAME]  one per CSP, at least one, at most LEA_CONFIG_MAX_PEERS.
+ *                NAME: 1-64 of [A-Za-z0-9._:-], unique.
+ *     subject = DN                match the certificate's RFC 4514 subject (exact string)
  *     san = NAME                  match a SAN DNS name or URI
  *     spki_sha256 = HEX           match the SHA-256 of the SubjectPublicKeyInfo (64 hex)
- *     psk_identity = ID           PSK identity (needs psk_file)
- *     psk_file = FILE             the key (li707_tls_psk_load rules: 0600, hex or raw)
+ *     psk_identity = ID           PSK identity (needs psk_file and a listen_psk); 1-128
+ *                                 printable ASCII characters
+ *     psk_file = FILE             the key (li707_tls_psk_load rules: 0600, hex or raw);
+ *                                 needs psk_identity
  *                                 At least one certificate criterion or a PSK identity.
+ *                                 Certificate criteria need a `listen`. Two peers may not
+ *                                 have the same psk_identity, nor exactly the same
+ *                                 certificate criteria (subject, san, spki_sha256).
  *     references = any | R1, R2   LIIDs/LDIDs this CSP may deliver for (R-RSP-1); "any"
- *                                 alone means every reference. Mandatory. Repeatable (lists
- *                                 add up); entries are trimmed, empty entries refused.
+ *                                 (any case) alone means every reference. Mandatory.
+ *                                 Repeatable (lists add up, duplicates are merged); entries
+ *                                 are trimmed, empty entries refused, each must be a TS 103
+ *                                 280 LIID or LDID (li707_check_liid / li707_check_ldid), so
+ *                                 a reference containing ',' cannot be listed. At most
+ *                                 LEA_CONFIG_MAX_REFERENCES per peer.
  *     models = B, A, C            delivery models agreed (R-BIN-1) [none]: without B, its
  *                                 Model B uploads are refused
  *     max_message_bytes, max_upload_bytes   per-peer caps [the [server] ones]
  *
- * SIZE: a decimal number with an optional K, M, G or T suffix (powers of 1024).
- * Booleans: yes/no, true/false, on/off, 1/0. */
+ * SIZE: a decimal number with an optional K, M, G or T suffix (powers of 1024; lower case
+ * accepted), no blanks or sign. Plain numbers (SECONDS, counts): decimal digits only.
+ * Booleans: yes/no, true/false, on/off, 1/0 (any case). */
 #ifndef LI707_LEA_CONFIG_H
 #define LI707_LEA_CONFIG_H
 
@@ -62,6 +87,13 @@
 #include "tls.h"
 
 enum lea_log_level { LEA_LOG_ERROR = 0, LEA_LOG_WARN = 1, LEA_LOG_INFO = 2, LEA_LOG_DEBUG = 3 };
+
+/* Caps on the file (every user-controlled resource has one). */
+#define LEA_CONFIG_FILE_MAX (16 * 1024 * 1024) /* bytes */
+#define LEA_CONFIG_LINE_MAX 16384              /* bytes per line */
+#define LEA_CONFIG_MAX_LISTEN 16               /* listen + listen_psk (the server's cap) */
+#define LEA_CONFIG_MAX_PEERS 4096
+#define LEA_CONFIG_MAX_REFERENCES 100000       /* per peer */
 
 #define LEA_MODEL_A 0x1u
 #define LEA_MODEL_B 0x2u
@@ -107,15 +139,19 @@ struct lea_config {
 	struct li707_tls_peers tls_peers;
 };
 
-/* Reads and checks a configuration file. On error returns LI707_EINPUT (or -errno when the
- * file cannot be read) with "FILE:LINE: message" in err, and *out untouched. PSK files are
- * read (and must be valid); certificate files are only checked to be readable (the server
- * loads them). */
+/* Reads and checks a configuration file. On error returns LI707_EINPUT with "FILE:LINE:
+ * message" in err (also when a file it names is missing or bad), -errno with "FILE: cannot
+ * read: reason" when the file itself cannot be read, LI707_ENOMEM; *out stays untouched.
+ * PSK files are read (and must be valid); certificate files are only checked to be readable
+ * regular files and schema_dir / official_schema_dir readable directories (the server and
+ * the decoder load them). The store directory is not checked (the daemon creates it). */
 int lea_config_load(const char *path, struct lea_config **out, char *err, size_t errlen);
 
-/* Same from a buffer; name is used in messages. PSK/certificate files are resolved as given
+/* Same from a buffer (len bytes, any content: NUL bytes are an error, not an end); name is
+ * used in messages and copied into path. PSK/certificate files are resolved as given
  * (relative paths relative to the current directory). Used by tests and the fuzzer. When
- * check_files is false, no file named by the configuration is opened (PSK keys stay empty). */
+ * check_files is false, no file named by the configuration is opened (PSK keys stay empty:
+ * psk NULL, psk_len 0). */
 int lea_config_parse(const char *name, const char *buf, size_t len, bool check_files,
 		     struct lea_config **out, char *err, size_t errlen);
 
@@ -125,6 +161,7 @@ void lea_config_free(struct lea_config *c);
 const struct lea_peer *lea_config_peer(const struct lea_config *c, const char *name);
 
 /* True when peer p may deliver for reference ref (R-RSP-1). */
+/* Exact match (a listed "LI-1" does not allow "LI-12"); false for NULL. */
 bool lea_peer_allows(const struct lea_peer *p, const char *ref);
 
 /* Moves the TLS allow-list out of c (for li707_http_server_set_peers / the config of a new

@@ -79,7 +79,8 @@ struct lea_put {
 
 /* Stores the message's DELIVER actions with status 0 and waits until durable. Returns 0
  * with every outcome set (the caller answers per action), or a negative code when nothing
- * could be committed (disk full, I/O error: the caller answers 503 and the CSP retries). */
+ * could be committed (disk full, I/O error: the caller answers 503 and the CSP retries;
+ * -EROFS on a read_only store). Thread-safe: concurrent calls share one commit. */
 int lea_store_put(struct lea_store *s, struct lea_put *p);
 
 /* ---- Model B uploads ---- */
@@ -126,9 +127,11 @@ enum lea_att_state {
 /* "announced", "receiving", "complete", "mismatch", "expired", "to-fetch", "orphan". */
 const char *lea_att_state_name(enum lea_att_state st);
 
-/* The upload's data is in tmp_path (written, fsync'd by the caller: bytes long, SHA-256
- * sha256_hex). Moves it into place and commits its state: COMPLETE or MISMATCH when the
- * record is known, ORPHAN otherwise. *state_out (may be NULL) gets the state. */
+/* The upload's data is in tmp_path (written, fsync'd and closed by the caller: bytes long,
+ * SHA-256 sha256_hex, either case). Moves it into place and commits its state: COMPLETE or
+ * MISMATCH when the record is known, ORPHAN otherwise. *state_out (may be NULL) gets the
+ * state. LI707_ENOTFOUND when upload_id is not an upload of this process in flight. On an
+ * error the upload stays in flight (tmp_path in place): call abort. */
 int lea_store_upload_finish(struct lea_store *s, int64_t upload_id, uint64_t bytes,
 			    const char sha256_hex[65], enum lea_att_state *state_out);
 /* The upload failed (connection lost, over cap): deletes tmp_path, back to ANNOUNCED (or
@@ -167,8 +170,8 @@ struct lea_item_row {
 };
 typedef int (*lea_item_fn)(void *cls, const struct lea_item_row *r);
 
-/* Calls fn for every matching item in id order; a non-zero return from fn stops and is
- * returned. */
+/* Calls fn for every matching item in id order (all filters combined); a non-zero return
+ * from fn stops and is returned. q may be NULL (everything). */
 int lea_store_list(struct lea_store *s, const struct lea_query *q, lea_item_fn fn, void *cls);
 
 struct lea_attachment {
@@ -200,6 +203,7 @@ struct lea_item_detail {
 	 * the same schemaIdentifier; NULL when never provided. Borrowed/owned: owned copies. */
 	char **schema_content;
 };
+/* LI707_ENOTFOUND when there is no item id. Free *out with lea_item_detail_free(). */
 int lea_store_item(struct lea_store *s, int64_t id, struct lea_item_detail **out);
 void lea_item_detail_free(struct lea_item_detail *d);
 
@@ -221,7 +225,9 @@ struct lea_ref_status {
 	int64_t first_received, last_received;
 };
 typedef int (*lea_status_fn)(void *cls, const struct lea_ref_status *st);
-/* One call per reference (sorted), ref = NULL for all. */
+/* One call per reference (sorted by reference, then kind), ref = NULL for all; with ref =
+ * NULL a last row with reference NULL counts the uploads without record (orphan, receiving,
+ * expired), only when there are any. */
 int lea_store_status(struct lea_store *s, const char *ref, lea_status_fn fn, void *cls);
 
 enum lea_gap_kind { LEA_GAP_SEQUENCE = 0, LEA_GAP_APPLICATION = 1 };
@@ -232,6 +238,9 @@ struct lea_gap {
 	uint64_t from, to;            /* missing numbers, inclusive */
 };
 typedef int (*lea_gap_fn)(void *cls, const struct lea_gap *g);
+/* Per reference (sorted): the SequenceNumber gaps of each DeliveryID (counted from 1, or from
+ * 0 when 0 was seen, up to the highest seen), then the applicationSequenceNumber gaps of each
+ * applicationLevelID (from 0). See docs/internals/store.md. */
 int lea_store_gaps(struct lea_store *s, const char *ref, lea_gap_fn fn, void *cls);
 
 /* Extracts the Model B uuid from url when its path is binary_path + UUID + "/" (the

@@ -815,6 +815,24 @@ static int check_raw_content(const struct li707_message *m, const struct li707_l
 	return r.first;
 }
 
+/* Ends an encoding: *out and *out_len get the document (NUL-terminated), or the writer's error
+ * is returned and the buffer freed. */
+static int enc_finish(struct enc *e, char **out, size_t *out_len)
+{
+	if (!e->rc && (e->depth != 0 || !e->buf))
+		e->rc = LI707_EINVAL; /* unbalanced writer calls: a bug in this file */
+	if (e->rc) {
+		free(e->buf);
+		return e->rc;
+	}
+	e->buf[e->len] = '\0'; /* reserve() always keeps room for it */
+	/* Give back the slack of the last doubling (shrinking in place is cheap). */
+	char *s = e->cap - e->len > e->len / 4 ? realloc(e->buf, e->len + 1) : NULL;
+	*out = s ? s : e->buf;
+	*out_len = e->len;
+	return 0;
+}
+
 /* ---- public ---- */
 
 int li707_message_encode(const struct li707_message *m, char **out, size_t *out_len,
@@ -834,18 +852,77 @@ int li707_message_encode(const struct li707_message *m, char **out, size_t *out_
 
 	struct enc e = {0};
 	write_message(&e, m);
-	if (!e.rc && (e.depth != 0 || !e.buf))
-		e.rc = LI707_EINVAL; /* unbalanced writer calls: a bug in this file */
-	if (e.rc) {
-		free(e.buf);
-		return e.rc;
+	return enc_finish(&e, out, out_len);
+}
+
+/* ---- one item on its own ---- */
+
+/* The fixed, valid envelope li707_item_encode() puts around the caller's item so that the
+ * checker (which walks messages) applies exactly the rules of a delivery to it. */
+#define SHELL_UUID_TX "00000000-0000-4000-8000-000000000001"
+#define SHELL_UUID_OBJ "00000000-0000-4000-8000-000000000002"
+#define SHELL_UUID_DID "00000000-0000-4000-8000-000000000003"
+
+/* The diagnostics from first on describe the item inside the envelope: their paths lose
+ * the envelope's prefix (".../delivery:XMLData/handoverItem/x" -> "/handoverItem/x") and
+ * they concern no action. */
+static int unwrap_diag_paths(struct li707_diags *diags, size_t first)
+{
+	char prefix[512];
+	int n = snprintf(prefix, sizeof prefix, LI707__PATH_XMLDATA, (size_t)1);
+	if (!diags || n < 0 || (size_t)n >= sizeof prefix)
+		return 0;
+	for (size_t i = first; i < diags->n; i++) {
+		struct li707_diag *g = &diags->v[i];
+		g->action = LI707__NO_ACTION;
+		if (g->path && strncmp(g->path, prefix, (size_t)n) == 0)
+			memmove(g->path, g->path + n, strlen(g->path + n) + 1);
 	}
-	e.buf[e.len] = '\0'; /* reserve() always keeps room for it */
-	/* Give back the slack of the last doubling (shrinking in place is cheap). */
-	char *s = e.cap - e.len > e.len / 4 ? realloc(e.buf, e.len + 1) : NULL;
-	*out = s ? s : e.buf;
-	*out_len = e.len;
 	return 0;
+}
+
+int li707_item_encode(const struct li707_item *it, char **out, size_t *out_len,
+		      struct li707_diags *diags)
+{
+	if (!it || !out || !out_len)
+		return LI707_EINVAL;
+	struct li707_limits lim = {0};
+	li707_limits_resolve(&lim);
+
+	/* The checker only reads the model: the envelope borrows the caller's item (a shallow
+	 * copy, never freed) and literals. */
+	struct li707_item item = *it;
+	struct li707_delivery d = {
+		.object_id = SHELL_UUID_OBJ, .country_code = "XX", .owner_id = "li707",
+		.ref_kind = LI707_REF_LIID, .reference = "li707", .delivery_id = SHELL_UUID_DID,
+		.has_sequence = true, .sequence = 1, .last_sequence = LI707_ABSENT,
+		.manifest = LI707_MANIFEST_NONE, .payload = LI707_PAYLOAD_ITEM, .items = &item,
+		.n_items = 1,
+	};
+	struct li707_action a = {.action_id = 0, .verb = LI707_VERB_DELIVER, .delivery = &d};
+	struct li707_message m = {
+		.header = {.sender_cc = "XX", .sender_id = "li707", .receiver_cc = "XX",
+			   .receiver_id = "li707", .transaction_id = SHELL_UUID_TX,
+			   .timestamp = "2000-01-01T00:00:00.000000Z", .etsi_version = "V1.12.1",
+			   .np_owner = "N/A", .np_version = "N/A"},
+		.kind = LI707_MSG_REQUEST, .actions = &a, .n_actions = 1,
+	};
+	size_t first = diags ? diags->n : 0;
+	int rc = li707__message_check(&m, &lim, diags, NULL, NULL);
+	if (rc == 0)
+		rc = check_raw_content(&m, &lim, diags);
+	unwrap_diag_paths(diags, first);
+	if (rc != 0)
+		return rc;
+
+	struct enc e = {0};
+	w_declaration(&e);
+	w_start(&e, "handoverItem");
+	w_attr(&e, "xmlns", LI707_NS_707);
+	w_attr(&e, "xmlns:xsi", LI707_NS_XSI); /* payload's xsi:type */
+	write_handover_item_content(&e, it);
+	w_end(&e);
+	return enc_finish(&e, out, out_len);
 }
 
 /* ---- responses (R-TRN-3) ---- */

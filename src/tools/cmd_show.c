@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_json.h"
 #include "tool.h"
 
 static const char help_text[] =
@@ -29,36 +30,6 @@ static const char help_text[] =
 	"  -h, --help   print this help and exit\n"
 	"\n"
 	"Exit status: 0 valid, 1 invalid (still shown), 2 usage, 3 I/O error.\n";
-
-static const char *verb_name(enum li707_verb v)
-{
-	switch (v) {
-	case LI707_VERB_DELIVER: return "DELIVER";
-	case LI707_VERB_GET: return "GET";
-	case LI707_VERB_CREATE: return "CREATE";
-	case LI707_VERB_UPDATE: return "UPDATE";
-	case LI707_VERB_LIST: return "LIST";
-	case LI707_VERB_OTHER: return "OTHER";
-	}
-	return "OTHER";
-}
-
-static const char *payload_name(enum li707_payload_kind p)
-{
-	switch (p) {
-	case LI707_PAYLOAD_ITEM: return "handoverItem";
-	case LI707_PAYLOAD_COLLECTION: return "handoverItemCollection";
-	case LI707_PAYLOAD_FOREIGN_XML: return "foreign XML";
-	case LI707_PAYLOAD_BINARY: return "binary data";
-	case LI707_PAYLOAD_NONE: return "none";
-	}
-	return "none";
-}
-
-static const char *ref_name(enum li707_ref_kind k)
-{
-	return k == LI707_REF_LDID ? "LDID" : "LIID";
-}
 
 static const char *tristate_name(enum li707_tristate t)
 {
@@ -163,7 +134,7 @@ static void text_delivery(const struct li707_delivery *d)
 	line(2, "Identifier", "%s", d->identifier[0] ? d->identifier : d->object_id);
 	line(2, "Object", "%s", or_dash(d->object_id));
 	line(2, "Owner", "%s / %s", or_dash(d->country_code), or_dash(d->owner_id));
-	line(2, "Reference", "%s %s", ref_name(d->ref_kind), or_dash(d->reference));
+	line(2, "Reference", "%s %s", li707_ref_kind_name(d->ref_kind), or_dash(d->reference));
 	if (d->has_sequence)
 		line(2, "Delivery", "%s, sequence %" PRIu64 ", last %s", or_dash(d->delivery_id),
 		     d->sequence, tristate_name(d->last_sequence));
@@ -182,7 +153,7 @@ static void text_delivery(const struct li707_delivery *d)
 	else if (d->payload == LI707_PAYLOAD_COLLECTION)
 		line(2, "Payload", "handoverItemCollection, %zu items", d->n_items);
 	else
-		line(2, "Payload", "%s", payload_name(d->payload));
+		line(2, "Payload", "%s", li707_payload_name(d->payload));
 	for (size_t i = 0; i < d->n_items; i++) {
 		printf("  Item %zu\n", i + 1);
 		text_item(4, &d->items[i]);
@@ -202,7 +173,7 @@ static void text_message(const char *file, const struct li707_message *m)
 	     or_dash(h->np_owner), or_dash(h->np_version));
 	for (size_t i = 0; i < m->n_actions; i++) {
 		const struct li707_action *a = &m->actions[i];
-		printf("\nAction %" PRIu64 ": %s%s%s\n", a->action_id, verb_name(a->verb),
+		printf("\nAction %" PRIu64 ": %s%s%s\n", a->action_id, li707_verb_name(a->verb),
 		       a->status ? " - INVALID: " : "", a->status ? li707_errname(a->status) : "");
 		if (a->delivery)
 			text_delivery(a->delivery);
@@ -214,186 +185,13 @@ static void text_message(const char *file, const struct li707_message *m)
 			       r->error_code, or_dash(r->error_description));
 		else
 			printf("\nAction %" PRIu64 ": %sResponse %s\n", r->action_id,
-			       verb_name(r->verb), or_dash(r->identifier));
+			       li707_verb_name(r->verb), or_dash(r->identifier));
 	}
 	if (m->top_error)
 		printf("\nErrorInformation %u: %s\n", m->error_code, or_dash(m->error_description));
 }
 
 /* ---- JSON ---- */
-
-/* json_string() of NULL is NULL, which json_object_set_new() refuses: absent -> null. */
-static json_t *jstr(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-/* A uint64_t: a JSON integer, or a decimal string above what JSON integers hold here
- * (2^63 - 1), so no value is ever changed. */
-static json_t *ju64(uint64_t v)
-{
-	if (v <= (uint64_t)INT64_MAX)
-		return json_integer((json_int_t)v);
-	char b[24];
-	snprintf(b, sizeof b, "%" PRIu64, v);
-	return json_string(b);
-}
-
-static json_t *jtri(enum li707_tristate t)
-{
-	return t == LI707_ABSENT ? json_null() : json_boolean(t == LI707_TRUE);
-}
-
-static json_t *json_party(const struct li707_party *p)
-{
-	json_t *ids = json_array();
-	for (size_t i = 0; i < p->n_ids; i++) {
-		const struct li707_party_id *id = &p->ids[i];
-		json_t *o = json_object();
-		json_object_set_new(o, "qualified", json_boolean(id->qualified));
-		json_object_set_new(o, "format_owner", jstr(id->format_owner));
-		json_object_set_new(o, "format_name", jstr(id->format_name));
-		json_object_set_new(o, "value", jstr(id->value));
-		json_array_append_new(ids, o);
-	}
-	return json_pack("{s:o, s:o}", "ids", ids, "target", jtri(p->targeted));
-}
-
-static json_t *json_item(const struct li707_item *it)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "timestamp", jstr(it->timestamp));
-	json_object_set_new(o, "correlation",
-			    it->has_correlation ? json_pack("{s:o, s:o}", "id", ju64(it->app_level_id),
-							    "seq", ju64(it->app_seq))
-						: json_null());
-	json_object_set_new(o, "sender", it->sender ? json_party(it->sender) : json_null());
-	json_t *rs = json_array();
-	for (size_t i = 0; i < it->n_receivers; i++)
-		json_array_append_new(rs, json_party(&it->receivers[i]));
-	json_object_set_new(o, "receivers", rs);
-	json_t *as = json_array();
-	for (size_t i = 0; i < it->n_attachments; i++) {
-		const struct li707_binary_object *b = &it->attachments[i];
-		json_t *a = json_object();
-		json_object_set_new(a, "filename", jstr(b->original_filename));
-		json_object_set_new(a, "content_type", jstr(b->content_type));
-		json_object_set_new(a, "size", b->has_content_length ? ju64(b->content_length)
-								     : json_null());
-		json_object_set_new(a, "sha256", jstr(b->checksum));
-		json_object_set_new(a, "url", jstr(b->url));
-		json_object_set_new(a, "expiry", jstr(b->expiry));
-		json_object_set_new(a, "csp_id", jstr(b->csp_defined_identifier));
-		json_array_append_new(as, a);
-	}
-	json_object_set_new(o, "attachments", as);
-	json_object_set_new(o, "glossary_bytes",
-			    it->glossary ? json_integer((json_int_t)strlen(it->glossary))
-					 : json_null());
-	json_t *cs = json_array();
-	for (size_t i = 0; i < it->n_csp; i++) {
-		const struct li707_csp_data *c = &it->csp[i];
-		json_t *b = json_object();
-		json_object_set_new(b, "schema", jstr(c->schema_id));
-		json_object_set_new(b, "schema_url", jstr(c->schema_url));
-		json_object_set_new(b, "schema_content_bytes",
-				    c->schema_content
-					    ? json_integer((json_int_t)strlen(c->schema_content))
-					    : json_null());
-		json_object_set_new(b, "xml_bytes",
-				    json_integer(c->xml ? (json_int_t)strlen(c->xml) : 0));
-		json_array_append_new(cs, b);
-	}
-	json_object_set_new(o, "csp", cs);
-	return o;
-}
-
-static json_t *json_delivery(const struct li707_delivery *d)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "identifier", json_string(d->identifier[0] ? d->identifier
-									     : d->object_id));
-	json_object_set_new(o, "object_id", json_string(d->object_id));
-	json_object_set_new(o, "country_code", json_string(d->country_code));
-	json_object_set_new(o, "owner_id", jstr(d->owner_id));
-	json_object_set_new(o, "reference",
-			    json_pack("{s:s, s:o}", "kind", ref_name(d->ref_kind), "value",
-				      jstr(d->reference)));
-	json_object_set_new(o, "delivery_id", d->delivery_id[0] ? json_string(d->delivery_id)
-								: json_null());
-	json_object_set_new(o, "sequence", d->has_sequence ? ju64(d->sequence) : json_null());
-	json_object_set_new(o, "last_sequence", jtri(d->last_sequence));
-	json_object_set_new(o, "manifest",
-			    d->manifest == LI707_MANIFEST_SPECIFICATION
-				    ? json_pack("{s:o, s:o, s:o}", "owner", jstr(d->manifest_owner),
-						"name", jstr(d->manifest_name), "value",
-						jstr(d->manifest_value))
-			    : d->manifest == LI707_MANIFEST_EXTERNAL ? json_string("external")
-								     : json_null());
-	json_object_set_new(o, "payload", json_string(payload_name(d->payload)));
-	json_object_set_new(o, "foreign_root", jstr(d->foreign_root));
-	json_t *items = json_array();
-	for (size_t i = 0; i < d->n_items; i++)
-		json_array_append_new(items, json_item(&d->items[i]));
-	json_object_set_new(o, "items", items);
-	return o;
-}
-
-static json_t *json_endpoint(const char *cc, const char *id)
-{
-	return json_pack("{s:o, s:o}", "country_code", jstr(cc), "id", jstr(id));
-}
-
-static json_t *json_message(const struct li707_message *m)
-{
-	const struct li707_header *h = &m->header;
-	json_t *o = json_object();
-	json_object_set_new(o, "kind",
-			    json_string(m->kind == LI707_MSG_RESPONSE ? "response" : "request"));
-	json_t *hd = json_object();
-	json_object_set_new(hd, "sender", json_endpoint(h->sender_cc, h->sender_id));
-	json_object_set_new(hd, "receiver", json_endpoint(h->receiver_cc, h->receiver_id));
-	json_object_set_new(hd, "transaction_id", json_string(h->transaction_id));
-	json_object_set_new(hd, "timestamp", jstr(h->timestamp));
-	json_object_set_new(hd, "etsi_version", jstr(h->etsi_version));
-	json_object_set_new(hd, "national_profile_owner", jstr(h->np_owner));
-	json_object_set_new(hd, "national_profile_version", jstr(h->np_version));
-	json_object_set_new(o, "header", hd);
-	json_t *acts = json_array();
-	for (size_t i = 0; i < m->n_actions; i++) {
-		const struct li707_action *a = &m->actions[i];
-		json_t *ao = json_object();
-		json_object_set_new(ao, "action_id", ju64(a->action_id));
-		json_object_set_new(ao, "verb", json_string(verb_name(a->verb)));
-		json_object_set_new(ao, "status", json_string(a->status ? li707_errname(a->status)
-									: "OK"));
-		json_object_set_new(ao, "delivery",
-				    a->delivery ? json_delivery(a->delivery) : json_null());
-		json_array_append_new(acts, ao);
-	}
-	json_object_set_new(o, "actions", acts);
-	json_t *resps = json_array();
-	for (size_t i = 0; i < m->n_responses; i++) {
-		const struct li707_action_response *r = &m->responses[i];
-		json_t *ro = json_object();
-		json_object_set_new(ro, "action_id", ju64(r->action_id));
-		json_object_set_new(ro, "verb", json_string(verb_name(r->verb)));
-		json_object_set_new(ro, "identifier", r->identifier[0] ? json_string(r->identifier)
-								       : json_null());
-		json_object_set_new(ro, "error",
-				    r->is_error ? json_pack("{s:i, s:o}", "code", (int)r->error_code,
-							    "description",
-							    jstr(r->error_description))
-						: json_null());
-		json_array_append_new(resps, ro);
-	}
-	json_object_set_new(o, "responses", resps);
-	json_object_set_new(o, "error",
-			    m->top_error ? json_pack("{s:i, s:o}", "code", (int)m->error_code,
-						     "description", jstr(m->error_description))
-					 : json_null());
-	return o;
-}
 
 static json_t *json_diags(const struct li707_diags *d)
 {
@@ -405,9 +203,9 @@ static json_t *json_diags(const struct li707_diags *d)
 		json_object_set_new(o, "code", g->code ? json_string(li707_errname(g->code))
 						       : json_null());
 		json_object_set_new(o, "line", g->line > 0 ? json_integer(g->line) : json_null());
-		json_object_set_new(o, "path", jstr(g->path));
-		json_object_set_new(o, "requirement", jstr(g->req));
-		json_object_set_new(o, "message", jstr(g->message));
+		json_object_set_new(o, "path", li707_json_str(g->path));
+		json_object_set_new(o, "requirement", li707_json_str(g->req));
+		json_object_set_new(o, "message", li707_json_str(g->message));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -419,7 +217,7 @@ static int show_json(const char *file, int rc, const struct li707_message *m,
 	json_t *root = json_object();
 	json_object_set_new(root, "file", json_string(file));
 	json_object_set_new(root, "status", json_string(rc ? li707_errname(rc) : "OK"));
-	json_object_set_new(root, "message", m ? json_message(m) : json_null());
+	json_object_set_new(root, "message", m ? li707_json_message(m) : json_null());
 	json_object_set_new(root, "diagnostics", json_diags(d));
 	json_object_set_new(root, "diagnostics_dropped", json_integer((json_int_t)d->dropped));
 	int err = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -5,9 +5,13 @@
  *   TS 103 120 schemas + schemas/ts_103707.xsd), skipped when ../shared is absent;
  * - raw CSP content is carried byte for byte (R-CSP-2) and bad fragments are refused;
  * - invalid models are refused before anything is written;
- * - li707_response_for / li707_response_top_error (R-TRN-3). */
+ * - li707_response_for / li707_response_top_error (R-TRN-3);
+ * - li707_item_encode: a standalone handoverItem document that validates with
+ *   schemas/ts_103707.xsd and decodes back to the same item. */
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fixture_model.h"
 #include "internal.h"
@@ -723,6 +727,214 @@ static void test_trn3_response_top_error(void **state)
 	assert_int_equal(li707_response_for(NULL, NULL, &rsp), LI707_EINVAL);
 }
 
+/* ---- li707_item_encode: one item as a standalone document ---- */
+
+/* Validates a standalone handoverItem document with xmllint against schemas/ts_103707.xsd.
+ * That file imports the TS 103 280 namespace without a schemaLocation, so on its own it
+ * does not compile: a wrapper imports it together with schemas/ts_103280_standin.xsd (the
+ * official TS 103 280 file when ../shared has it). 0 valid, 1 invalid, 77 no xmllint. */
+static int item_xsd_check(const char *xml, size_t len)
+{
+	if (system("command -v xmllint >/dev/null 2>&1") != 0)
+		return 77;
+	char dir[] = "/tmp/li707-item-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char xsd[4200], doc[4200], cmd[9000], t280[4200];
+	snprintf(xsd, sizeof xsd, "%s/item.xsd", dir);
+	snprintf(doc, sizeof doc, "%s/item.xml", dir);
+	snprintf(t280, sizeof t280, "%s",
+		 tu_have_shared() ? tu_shared("103280/TS_103_280_01.xsd")
+				  : tu_src("schemas/ts_103280_standin.xsd"));
+	FILE *f = fopen(xsd, "w");
+	assert_non_null(f);
+	fprintf(f,
+		"<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\">\n"
+		" <xs:import namespace=\"http://uri.etsi.org/03280/common/2017/07\" "
+		"schemaLocation=\"%s\"/>\n"
+		" <xs:import namespace=\"" LI707_NS_707 "\" schemaLocation=\"%s\"/>\n"
+		"</xs:schema>\n",
+		t280, tu_src("schemas/ts_103707.xsd"));
+	fclose(f);
+	f = fopen(doc, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(xml, 1, len, f), len);
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "xmllint --noout --nonet --schema '%s' '%s' 2>&1", xsd, doc);
+	FILE *p = popen(cmd, "r");
+	char line[1024];
+	while (p && fgets(line, sizeof line, p))
+		if (!strstr(line, " validates"))
+			print_message("xmllint: %s", line);
+	int st = p ? pclose(p) : -1;
+	unlink(xsd);
+	unlink(doc);
+	rmdir(dir);
+	return (WIFEXITED(st) && WEXITSTATUS(st) == 0) ? 0 : 1;
+}
+
+static char *item_encode_ok(const struct li707_item *it, size_t *len)
+{
+	struct li707_diags d = {0};
+	char *out = NULL;
+	int rc = li707_item_encode(it, &out, len, &d);
+	if (rc != 0) {
+		print_error("item encode: expected OK, got %s\n", li707_errname(rc));
+		tu_print_diags(&d);
+	}
+	li707_diags_clear(&d);
+	assert_int_equal(rc, 0);
+	assert_non_null(out);
+	assert_int_equal(strlen(out), *len);
+	return out;
+}
+
+/* Puts the standalone item document in place of the handoverItem of m's encoding and
+ * decodes that message: the item must come back field for field (raw content byte for
+ * byte). m carries a single handoverItem. */
+static void item_decodes_back(struct li707_message *m, const char *item_xml)
+{
+	size_t len;
+	char *msg = encode_ok(m, &len);
+	char *a = strstr(msg, "<handoverItem xmlns=\"");
+	char *b = strstr(msg, "</handoverItem>\n");
+	const char *body = strstr(item_xml, "?>\n");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(body);
+	body += 3;
+	b += strlen("</handoverItem>\n");
+	size_t head = (size_t)(a - msg), blen = strlen(body), tail = strlen(b);
+	char *spliced = malloc(head + blen + tail + 1);
+	assert_non_null(spliced);
+	memcpy(spliced, msg, head);
+	memcpy(spliced + head, body, blen);
+	memcpy(spliced + head + blen, b, tail + 1);
+
+	struct li707_message *back = NULL;
+	struct li707_diags d = {0};
+	int rc = li707_message_decode(spliced, head + blen + tail, NULL, &back, &d);
+	if (rc != 0)
+		tu_print_diags(&d);
+	assert_int_equal(rc, 0);
+	same_item(&m->actions[0].delivery->items[0], &back->actions[0].delivery->items[0]);
+	li707_diags_clear(&d);
+	li707_message_free(back);
+	free(spliced);
+	free(msg);
+}
+
+static void item_encode_check(struct li707_message *m)
+{
+	size_t len;
+	char *xml = item_encode_ok(item0(m), &len);
+	static const char root[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+				   "<handoverItem xmlns=\"" LI707_NS_707 "\"";
+	assert_memory_equal(xml, root, sizeof root - 1);
+	assert_string_equal(xml + len - strlen("</handoverItem>\n"), "</handoverItem>\n");
+	int v = item_xsd_check(xml, len);
+	if (v == 77)
+		print_message("SKIP: xmllint absent, schema check of the item skipped\n");
+	else if (v != 0)
+		print_error("not valid for schemas/ts_103707.xsd:\n%s\n", xml);
+	assert_true(v == 0 || v == 77);
+	item_decodes_back(m, xml);
+	free(xml);
+}
+
+/* Every form of item: full (correlation, parties, attachments, glossary, CSP blocks with
+ * raw content R-CSP-2), escaped text, V1.1.1 (no timestamp, plain identifiers). */
+static void test_item_encode_standalone_valid_and_decodes_back(void **state)
+{
+	(void)state;
+	struct li707_message *m = fx_full();
+	item_encode_check(m);
+	fx_set(&item0(m)->attachments[0].original_filename, "a&b<c>\"d'\r\n\t\xe2\x82\xac.jpg");
+	item_encode_check(m);
+	fx_make_v111(item0(m));
+	item_encode_check(m);
+	li707_message_free(m);
+}
+
+/* The item written alone has the same lines as inside a message, one indentation level
+ * (of the message's depth) less. */
+static void test_item_encode_same_writer_as_message(void **state)
+{
+	(void)state;
+	struct li707_message *m = fx_full();
+	size_t len, ilen;
+	char *msg = encode_ok(m, &len);
+	char *xml = item_encode_ok(item0(m), &ilen);
+	const char *a = strstr(msg, "<handoverItem xmlns=\"" LI707_NS_707 "\">\n");
+	assert_non_null(a);
+	size_t indent = 0;
+	while (a - indent > msg && a[-(ptrdiff_t)indent - 1] == ' ')
+		indent++;
+	const char *p = strchr(a, '\n') + 1;       /* after the message's root line */
+	const char *q = strstr(xml, "?>\n") + 3;
+	q = strchr(q, '\n') + 1;                    /* after the standalone root line */
+	/* every following line of the standalone document, indented by `indent` more, is the
+	 * next line of the message, up to and including the end tag */
+	while (*q) {
+		const char *qe = strchr(q, '\n');
+		const char *pe = strchr(p, '\n');
+		assert_non_null(qe);
+		assert_non_null(pe);
+		bool raw_line = (size_t)(pe - p) == (size_t)(qe - q) && memcmp(p, q, (size_t)(qe - q)) == 0;
+		if (!raw_line) { /* lines inside raw content are not indented by the writer */
+			assert_true((size_t)(pe - p) == (size_t)(qe - q) + indent);
+			assert_memory_equal(p + indent, q, (size_t)(qe - q));
+		}
+		p = pe + 1;
+		q = qe + 1;
+	}
+	free(xml);
+	free(msg);
+	li707_message_free(m);
+}
+
+/* An invalid item is refused before anything is written; diagnostics name the item's
+ * own paths. */
+static void test_item_encode_invalid_refused(void **state)
+{
+	(void)state;
+	struct li707_message *m = fx_full();
+	struct li707_diags d = {0};
+	char marker, *out = &marker;
+	size_t len = 7;
+
+	fx_set(&item0(m)->timestamp, "2024-13-01T00:00:00Z");
+	assert_int_equal(li707_item_encode(item0(m), &out, &len, &d), LI707_EINVALID);
+	assert_ptr_equal(out, &marker);
+	assert_int_equal(len, 7);
+	assert_true(tu_has_error(&d, "R-CORE-2"));
+	bool found = false;
+	for (size_t i = 0; i < d.n; i++) {
+		assert_int_equal(d.v[i].action, (size_t)-1);
+		if (d.v[i].path &&
+		    strcmp(d.v[i].path, "/handoverItem/payload/coreParameters/timestamp") == 0)
+			found = true;
+	}
+	assert_true(found);
+	li707_diags_clear(&d);
+
+	/* raw content: xmlData in the TS 103 707 namespace (R-CSP-2) */
+	li707_message_free(m);
+	m = fx_full();
+	fx_set(&item0(m)->csp[0].xml, "<unprefixed>x</unprefixed>");
+	assert_int_equal(li707_item_encode(item0(m), &out, &len, &d), LI707_EINVALID);
+	assert_ptr_equal(out, &marker);
+	assert_true(tu_has_error(&d, "R-CSP-2"));
+	assert_non_null(d.v[0].path);
+	assert_memory_equal(d.v[0].path, "/handoverItem/payload/cspDefinedParameters",
+			    strlen("/handoverItem/payload/cspDefinedParameters"));
+	li707_diags_clear(&d);
+	/* no diagnostics list: the same verdict */
+	assert_int_equal(li707_item_encode(item0(m), &out, &len, NULL), LI707_EINVALID);
+	assert_int_equal(li707_item_encode(NULL, &out, &len, NULL), LI707_EINVAL);
+	assert_int_equal(li707_item_encode(item0(m), NULL, &len, NULL), LI707_EINVAL);
+	li707_message_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -742,6 +954,9 @@ int main(void)
 		cmocka_unit_test(test_trn3_response_for_header_error),
 		cmocka_unit_test(test_del5_official_foreign_delivery_not_supported),
 		cmocka_unit_test(test_trn3_response_top_error),
+		cmocka_unit_test(test_item_encode_standalone_valid_and_decodes_back),
+		cmocka_unit_test(test_item_encode_same_writer_as_message),
+		cmocka_unit_test(test_item_encode_invalid_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,1114 @@
+/* li707-lea - SQLite backend: the write jobs, run by the writer thread inside the batch
+ * transaction (store_sqlite.c): put (TS103707 R-DEL-6 duplicates, R-HDR-2 sequences, R-CSP-2
+ * schemas) and Model B (R-BIN-B1..B4: upload begin/finish/abort, orphan sweep).
+ *
+ * Every function here runs on the writer connection; a negative return makes the writer
+ * roll the job (or, for one action of a put, the action) back to its savepoint. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_sqlite_int.h"
+
+/* Steps a statement that returns no row (or whose row is ignored) and resets it. */
+static int step_done(struct sq_store *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	rc = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : lea__sq_err(rc);
+	lea__sq_done(st);
+	return rc;
+}
+
+/* Steps a one-column integer query: 1 and *v when a row came, 0 when none, or an error. */
+static int step_int(struct sq_store *s, sqlite3_stmt *st, int64_t *v)
+{
+	int rc = sqlite3_step(st);
+	int out = 0;
+	if (rc == SQLITE_ROW) {
+		*v = sqlite3_column_int64(st, 0);
+		out = 1;
+	} else if (rc != SQLITE_DONE) {
+		out = lea__sq_err(rc);
+	}
+	lea__sq_done(st);
+	return out;
+}
+
+int lea__sq_att_count(struct sq_store *s, int64_t ref, int state, int64_t delta)
+{
+	sqlite3_stmt *st = s->st[SQ_REFATT_ADD];
+	int rc = lea__sq_bind(st, "iii", ref, (int64_t)state, delta);
+	return rc ? (lea__sq_done(st), rc) : step_done(s, st);
+}
+
+/* COMPLETE when the data matches every value the record gives (length, SHA-256 with the
+ * record's checksum lower-cased), MISMATCH otherwise. */
+static enum lea_att_state compare_record(bool has_len, uint64_t len, const char *checksum,
+					 uint64_t bytes, const char *sha)
+{
+	if (has_len && len != bytes)
+		return LEA_ATT_MISMATCH;
+	if (checksum) {
+		char want[65];
+		if (!lea__store_sha_lower(checksum, want) || !sha || strcmp(want, sha) != 0)
+			return LEA_ATT_MISMATCH;
+	}
+	return LEA_ATT_COMPLETE;
+}
+
+/* ================= put ================= */
+
+struct put_ctx {
+	struct sq_store *s;
+	struct sq_job *j;
+	const struct lea_put *p;
+	int64_t msg_id;
+	struct sq_delta pending;         /* counters of the delivery being stored */
+	int64_t linked;                  /* orphans it took the data of */
+};
+
+static int delta_add(struct sq_deltas *d, const struct sq_delta *x)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 4;
+		struct sq_delta *v = realloc(d->v, cap * sizeof *v);
+		if (!v)
+			return LI707_ENOMEM;
+		d->v = v;
+		d->cap = cap;
+	}
+	d->v[d->n++] = *x;
+	return 0;
+}
+
+/* ---- remembered reference ids ---- */
+
+static size_t ref_hash(const char *r, int kind)
+{
+	size_t h = 1469598103934665603ull ^ (size_t)kind;
+	for (; *r; r++)
+		h = (h ^ (unsigned char)*r) * 1099511628211ull;
+	return h;
+}
+
+void lea__sq_refcache_clear(struct sq_store *s, bool free_all)
+{
+	if (!s->refcache)
+		return;
+	for (size_t i = 0; i < SQ_REFCACHE; i++) {
+		free(s->refcache[i].reference);
+		s->refcache[i].reference = NULL;
+	}
+	s->n_refcache = 0;
+	if (free_all) {
+		free(s->refcache);
+		s->refcache = NULL;
+	}
+}
+
+/* The slot of (reference, kind): its entry, or the empty slot where it goes. */
+static struct sq_refent *ref_slot(struct sq_store *s, const char *r, int kind)
+{
+	size_t i = ref_hash(r, kind) % SQ_REFCACHE;
+	for (;; i = (i + 1) % SQ_REFCACHE) {
+		struct sq_refent *e = &s->refcache[i];
+		if (!e->reference || (e->kind == kind && !strcmp(e->reference, r)))
+			return e;
+	}
+}
+
+static void ref_remember(struct sq_store *s, const char *r, int kind, int64_t id)
+{
+	if (!s->refcache && !(s->refcache = calloc(SQ_REFCACHE, sizeof *s->refcache)))
+		return;
+	if (s->n_refcache >= SQ_REFCACHE / 2)
+		lea__sq_refcache_clear(s, false); /* keep probing short; refilled as used */
+	struct sq_refent *e = ref_slot(s, r, kind);
+	if (e->reference || !(e->reference = strdup(r)))
+		return;
+	e->kind = kind;
+	e->id = id;
+	s->n_refcache++;
+}
+
+static int ref_id(struct put_ctx *c, const struct li707_delivery *d, int64_t *out)
+{
+	struct sq_store *s = c->s;
+	int kind = (int)d->ref_kind;
+	if (s->refcache) {
+		struct sq_refent *e = ref_slot(s, d->reference, kind);
+		if (e->reference) {
+			*out = e->id;
+			return 0;
+		}
+	}
+	sqlite3_stmt *st = s->st[SQ_REF_GET];
+	int rc = lea__sq_bind(st, "ti", d->reference, (int64_t)kind);
+	if (!rc)
+		rc = step_int(s, st, out);
+	if (rc == 0) {
+		st = s->st[SQ_REF_INS];
+		if ((rc = lea__sq_bind(st, "ti", d->reference, (int64_t)kind)) ||
+		    (rc = step_done(s, st)))
+			return rc;
+		*out = sqlite3_last_insert_rowid(s->wdb);
+	} else if (rc < 0) {
+		return rc;
+	}
+	ref_remember(s, d->reference, kind, *out);
+	return 0;
+}
+
+/* Existing delivery row for d's ObjectIdentifier or DeliveryID+SequenceNumber, or 0. */
+static int find_dup(struct put_ctx *c, const struct li707_delivery *d, int64_t *row)
+{
+	struct sq_store *s = c->s;
+	sqlite3_stmt *st = s->st[SQ_DUP_FIND];
+	bool seq = d->delivery_id[0] && d->has_sequence;
+	*row = 0;
+	int rc = lea__sq_bind(st, seq ? "ttu" : "tnn", d->object_id, d->delivery_id, d->sequence);
+	if (!rc)
+		rc = step_int(s, st, row);
+	else
+		lea__sq_done(st);
+	return rc < 0 ? rc : 0;
+}
+
+static bool same_delivery(const struct li707_delivery *a, const struct li707_delivery *b)
+{
+	if (!strcmp(a->object_id, b->object_id))
+		return true;
+	return a->delivery_id[0] && a->has_sequence && b->has_sequence &&
+	       !strcmp(a->delivery_id, b->delivery_id) && a->sequence == b->sequence;
+}
+
+/* Per DeliveryID: the numbers seen (lo..hi, n of them), LastSequence seen, and how many are
+ * missing in min(lo, 1)..hi (a first number above 1 counts 1.. as missing). The deltas go to
+ * the reference's counters. */
+static int stream_update(struct put_ctx *c, const struct li707_delivery *d, int64_t ref,
+			 int64_t delta[3])
+{
+	struct sq_store *s = c->s;
+	delta[0] = delta[1] = delta[2] = 0;
+	if (!d->delivery_id[0])
+		return 0;
+	sqlite3_stmt *st = s->st[SQ_STREAM_GET];
+	int rc = lea__sq_bind(st, "t", d->delivery_id);
+	if (rc)
+		return rc;
+	int64_t lo = 0, hi = 0, n = 0, ended = 0, missing = 0;
+	rc = sqlite3_step(st);
+	bool exists = rc == SQLITE_ROW;
+	if (exists) {
+		lo = sqlite3_column_int64(st, 0);
+		hi = sqlite3_column_int64(st, 1);
+		n = sqlite3_column_int64(st, 2);
+		ended = sqlite3_column_int64(st, 3);
+		missing = sqlite3_column_int64(st, 4);
+	}
+	lea__sq_done(st);
+	if (!exists && rc != SQLITE_DONE)
+		return lea__sq_err(rc);
+	int64_t old_ended = ended, old_missing = missing;
+	if (d->has_sequence) {
+		int64_t q = (int64_t)d->sequence;
+		lo = n ? (q < lo ? q : lo) : q;
+		hi = n ? (q > hi ? q : hi) : q;
+		n++;
+		int64_t base = lo < 1 ? lo : 1;
+		missing = hi - base + 1 - n;
+	}
+	if (d->last_sequence == LI707_TRUE)
+		ended = 1;
+	st = s->st[SQ_STREAM_PUT];
+	if ((rc = lea__sq_bind(st, "tiiiiii", d->delivery_id, ref, lo, hi, n, ended, missing)) ||
+	    (rc = step_done(s, st)))
+		return rc;
+	delta[0] = exists ? 0 : 1;
+	delta[1] = ended - old_ended;
+	delta[2] = missing - old_missing;
+	return 0;
+}
+
+/* A record whose uuid has an ORPHAN upload of the same peer takes its data (R-BIN-B4). */
+static int link_orphan(struct put_ctx *c, const char *uuid, const struct li707_binary_object *b,
+		       enum lea_att_state *state, uint64_t *bytes, char sha[65], char *file,
+		       size_t file_len, int64_t *orphan_id)
+{
+	struct sq_store *s = c->s;
+	sqlite3_stmt *st = s->st[SQ_ORPHAN_FIND];
+	*orphan_id = 0;
+	int rc = lea__sq_bind(st, "tt", uuid, c->p->peer);
+	if (rc)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*orphan_id = sqlite3_column_int64(st, 0);
+		*bytes = (uint64_t)sqlite3_column_int64(st, 1);
+		snprintf(sha, 65, "%s", lea__sq_text(st, 2) ? lea__sq_text(st, 2) : "");
+		snprintf(file, file_len, "%s", lea__sq_text(st, 3) ? lea__sq_text(st, 3) : "");
+		rc = SQLITE_DONE;
+	}
+	lea__sq_done(st);
+	if (rc != SQLITE_DONE)
+		return lea__sq_err(rc);
+	if (*orphan_id)
+		*state = compare_record(b->has_content_length, b->content_length, b->checksum,
+					*bytes, sha);
+	return 0;
+}
+
+static int store_attachment(struct put_ctx *c, int64_t id, int64_t item, size_t idx,
+			    int64_t ref, const struct li707_binary_object *b)
+{
+	struct sq_store *s = c->s;
+	char uuid[37], sha[65] = "", file[4096] = "";
+	bool model_b = b->url && lea_modelb_uuid(b->url, s->o->binary_path, uuid);
+	enum lea_att_state state = model_b ? LEA_ATT_ANNOUNCED : LEA_ATT_TO_FETCH;
+	uint64_t bytes = 0;
+	int64_t orphan = 0;
+	int rc = 0;
+	if (model_b && s->orphans_maybe &&
+	    (rc = link_orphan(c, uuid, b, &state, &bytes, sha, file, sizeof file, &orphan)))
+		return rc;
+	sqlite3_stmt *st = s->st[SQ_ATT_INS];
+	rc = lea__sq_bind(st, "iiuitttt", id, item, (uint64_t)idx, ref, c->p->peer, b->url,
+			  model_b ? uuid : NULL, model_b ? "B" : "?");
+	if (!rc && b->has_content_length)
+		rc = lea__sq_err(sqlite3_bind_int64(st, 9, (int64_t)b->content_length));
+	if (!rc)
+		rc = lea__sq_err(sqlite3_bind_text(st, 10, b->content_type, -1, SQLITE_STATIC));
+	if (!rc)
+		rc = lea__sq_err(sqlite3_bind_text(st, 11, b->expiry, -1, SQLITE_STATIC));
+	if (!rc)
+		rc = lea__sq_err(sqlite3_bind_text(st, 12, b->checksum, -1, SQLITE_STATIC));
+	if (!rc)
+		rc = lea__sq_err(sqlite3_bind_text(st, 13, b->original_filename, -1, SQLITE_STATIC));
+	if (!rc)
+		rc = lea__sq_err(sqlite3_bind_text(st, 14, b->csp_defined_identifier, -1,
+						   SQLITE_STATIC));
+	if (!rc)
+		rc = lea__sq_err(sqlite3_bind_int(st, 15, (int)state));
+	if (!rc)
+		rc = lea__sq_err(sqlite3_bind_int64(st, 16, (int64_t)bytes));
+	if (!rc && sha[0])
+		rc = lea__sq_err(sqlite3_bind_text(st, 17, sha, -1, SQLITE_STATIC));
+	if (!rc && file[0])
+		rc = lea__sq_err(sqlite3_bind_text(st, 18, file, -1, SQLITE_STATIC));
+	if (!rc)
+		rc = lea__sq_err(sqlite3_bind_int64(st, 19, c->j->now));
+	rc = rc ? (lea__sq_done(st), rc) : step_done(s, st);
+	if (!rc && sqlite3_last_insert_rowid(s->wdb) != id)
+		rc = -EIO; /* the attachments of an item must have consecutive ids */
+	if (!rc && orphan) {
+		st = s->st[SQ_ATT_DEL];
+		if (!(rc = lea__sq_bind(st, "i", orphan)))
+			rc = step_done(s, st);
+		if (!rc)
+			c->linked++;
+	}
+	if (!rc)
+		c->pending.att[state]++;
+	return rc;
+}
+
+/* The identifiers of an item, each (value, role) once: the index behind --party. The rest
+ * of a party (format, targeted, position) is in the raw message (lea_store_item). */
+struct party_val {
+	const char *value;
+	int role;
+};
+
+static int party_collect(const struct li707_item *it, struct party_val **out, size_t *n_out)
+{
+	size_t n = 0, cap = it->sender ? it->sender->n_ids : 0;
+	for (size_t r = 0; r < it->n_receivers; r++)
+		cap += it->receivers[r].n_ids;
+	struct party_val *v = malloc((cap ? cap : 1) * sizeof *v);
+	if (!v)
+		return LI707_ENOMEM;
+	for (int role = 0; role < 2; role++) {
+		size_t np = role ? it->n_receivers : it->sender ? 1 : 0;
+		for (size_t p = 0; p < np; p++) {
+			const struct li707_party *pt = role ? &it->receivers[p] : it->sender;
+			for (size_t k = 0; k < pt->n_ids; k++) {
+				const char *val = pt->ids[k].value;
+				bool seen = !val;
+				for (size_t i = 0; i < n && !seen; i++)
+					seen = v[i].role == role && !strcmp(v[i].value, val);
+				if (!seen)
+					v[n++] = (struct party_val){val, role};
+			}
+		}
+	}
+	*out = v;
+	*n_out = n;
+	return 0;
+}
+
+static int store_parties(struct put_ctx *c, int64_t item, const struct li707_item *it)
+{
+	struct sq_store *s = c->s;
+	struct party_val *v = NULL;
+	size_t n = 0;
+	int rc = party_collect(it, &v, &n);
+	for (size_t i = 0; !rc && i < n;) {
+		size_t chunk = n - i < SQ_PARTY_ROWS ? n - i : SQ_PARTY_ROWS;
+		sqlite3_stmt *st = s->party_st[chunk - 1];
+		for (size_t k = 0; !rc && k < chunk; k++, i++) {
+			int at = (int)k * 3;
+			rc = lea__sq_err(sqlite3_bind_text(st, at + 1, v[i].value, -1, SQLITE_STATIC));
+			if (!rc)
+				rc = lea__sq_err(sqlite3_bind_int64(st, at + 2, item));
+			if (!rc)
+				rc = lea__sq_err(sqlite3_bind_int(st, at + 3, v[i].role));
+		}
+		rc = rc ? (lea__sq_done(st), rc) : step_done(s, st);
+	}
+	free(v);
+	return rc;
+}
+
+static int store_item(struct put_ctx *c, int64_t delivery, int64_t ref, size_t idx,
+		      const struct li707_item *it)
+{
+	struct sq_store *s = c->s;
+	int64_t att_first = s->next_att_id;
+	s->next_att_id += (int64_t)it->n_attachments;
+	const char *sender = it->sender && it->sender->n_ids ? it->sender->ids[0].value : NULL;
+	sqlite3_stmt *st = s->st[SQ_ITEM_INS];
+	int rc = lea__sq_bind(st, "iuitin", delivery, (uint64_t)idx, ref, it->timestamp,
+			      lea__store_item_epoch(it, c->j->now));
+	if (!rc && it->has_correlation)
+		rc = lea__sq_bind(st, "xxxxxuu", it->app_level_id, it->app_seq);
+	if (!rc) {
+		/* positions 8..11 */
+		rc = lea__sq_err(sqlite3_bind_text(st, 8, sender, -1, SQLITE_STATIC));
+		if (!rc)
+			rc = lea__sq_err(sqlite3_bind_int64(st, 9, (int64_t)it->n_receivers));
+		if (!rc)
+			rc = lea__sq_err(sqlite3_bind_int64(st, 10, (int64_t)it->n_attachments));
+		if (!rc)
+			rc = lea__sq_err(sqlite3_bind_int64(st, 11, att_first));
+	}
+	rc = rc ? (lea__sq_done(st), rc) : step_done(s, st);
+	if (rc)
+		return rc;
+	int64_t item = sqlite3_last_insert_rowid(s->wdb);
+	if ((rc = store_parties(c, item, it)))
+		return rc;
+	for (size_t a = 0; a < it->n_attachments; a++)
+		if ((rc = store_attachment(c, att_first + (int64_t)a, item, a, ref,
+					   &it->attachments[a])))
+			return rc;
+	/* TS103707 R-CSP-2: the first schemaContent a peer sends for an identifier is kept. */
+	for (size_t k = 0; k < it->n_csp; k++) {
+		const struct li707_csp_data *cd = &it->csp[k];
+		if (!cd->schema_content || !cd->schema_id)
+			continue;
+		st = s->st[SQ_CSP_INS];
+		rc = lea__sq_bind(st, "tttbi", c->p->peer, cd->schema_id, cd->schema_url,
+				  cd->schema_content, strlen(cd->schema_content), item);
+		rc = rc ? (lea__sq_done(st), rc) : step_done(s, st);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int store_delivery(struct put_ctx *c, size_t action, int64_t *row)
+{
+	struct sq_store *s = c->s;
+	const struct li707_delivery *d = c->p->msg->actions[action].delivery;
+	int64_t ref = 0, delta[3];
+	memset(&c->pending, 0, sizeof c->pending);
+	c->linked = 0;
+	int rc = ref_id(c, d, &ref);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st = s->st[SQ_DEL_INS];
+	rc = lea__sq_bind(st, "iuttitt", c->msg_id, (uint64_t)action, d->object_id,
+			  d->identifier[0] ? d->identifier : d->object_id, ref, c->p->peer,
+			  d->delivery_id[0] ? d->delivery_id : NULL);
+	if (!rc && d->has_sequence)
+		rc = lea__sq_err(sqlite3_bind_int64(st, 8, (int64_t)d->sequence));
+	if (!rc && d->last_sequence != LI707_ABSENT)
+		rc = lea__sq_err(sqlite3_bind_int(st, 9, d->last_sequence == LI707_TRUE));
+	if (!rc)
+		rc = lea__sq_err(sqlite3_bind_int64(st, 10, (int64_t)d->n_items));
+	if (!rc)
+		rc = lea__sq_err(sqlite3_bind_int64(st, 11, c->j->now));
+	rc = rc ? (lea__sq_done(st), rc) : step_done(s, st);
+	if (rc)
+		return rc;
+	*row = sqlite3_last_insert_rowid(s->wdb);
+	for (size_t k = 0; k < d->n_items; k++)
+		if ((rc = store_item(c, *row, ref, k, &d->items[k])))
+			return rc;
+	if ((rc = stream_update(c, d, ref, delta)))
+		return rc;
+	c->pending.ref = ref;
+	c->pending.deliveries = 1;
+	c->pending.items = (int64_t)d->n_items;
+	c->pending.streams = delta[0];
+	c->pending.ended = delta[1];
+	c->pending.missing = delta[2];
+	c->pending.received = c->j->now;
+	return 0;
+}
+
+/* The counters of a delivery now stored go with its job. */
+static int keep_pending(struct put_ctx *c)
+{
+	int rc = delta_add(&c->j->deltas, &c->pending);
+	if (!rc && c->linked) {
+		struct sq_delta o = {.ref = 0};
+		o.att[LEA_ATT_ORPHAN] = -c->linked;
+		rc = delta_add(&c->j->deltas, &o);
+	}
+	return rc;
+}
+
+static int store_message(struct put_ctx *c)
+{
+	struct sq_store *s = c->s;
+	const struct li707_header *h = &c->p->msg->header;
+	sqlite3_stmt *st = s->st[SQ_MSG_INS];
+	int rc = lea__sq_bind(st, "titttttttb", c->p->peer, c->j->now, h->transaction_id,
+			      h->sender_cc, h->sender_id, h->receiver_cc, h->receiver_id,
+			      h->timestamp, h->etsi_version, c->p->raw, c->p->raw_len);
+	rc = rc ? (lea__sq_done(st), rc) : step_done(s, st);
+	if (!rc)
+		c->msg_id = sqlite3_last_insert_rowid(s->wdb);
+	return rc;
+}
+
+/* Counts a duplicate on the stored delivery row and its reference (R-DEL-6). */
+static int count_duplicate(struct put_ctx *c, int64_t row)
+{
+	struct sq_store *s = c->s;
+	sqlite3_stmt *st = s->st[SQ_DUP_INC];
+	int64_t ref = 0;
+	int rc = lea__sq_bind(st, "i", row);
+	if (!rc && (rc = step_int(s, st, &ref)) == 1) {
+		struct sq_delta dd = {.ref = ref, .duplicates = 1};
+		rc = delta_add(&c->j->deltas, &dd);
+	}
+	return rc < 0 ? rc : 0;
+}
+
+/* Each new action is stored in its own savepoint: one that fails is rolled back alone
+ * (LEA_PUT_FAILED). The message row exists only when some action was stored. A message
+ * with one new action and nothing else to count needs no savepoint of its own: the job's
+ * savepoint undoes it (single_failed). */
+static int store_new_actions(struct put_ctx *c, int64_t *target, size_t n_new, bool dups,
+			     size_t *n_stored)
+{
+	struct sq_store *s = c->s;
+	const struct li707_message *m = c->p->msg;
+	bool own_sp = n_new > 1 || dups;
+	int rc = store_message(c);
+	if (rc)
+		return rc;
+	*n_stored = 0;
+	for (size_t i = 0; i < m->n_actions; i++) {
+		if (c->p->outcome[i] != LEA_PUT_STORED || target[i])
+			continue;
+		if (!own_sp) {
+			if ((rc = store_delivery(c, i, &target[i])) || (rc = keep_pending(c))) {
+				c->p->outcome[i] = LEA_PUT_FAILED;
+				c->j->single_failed = true;
+				return rc;
+			}
+			(*n_stored)++;
+			continue;
+		}
+		if ((rc = lea__sq_exec(s, SQ_SP_ACT)))
+			return rc;
+		rc = store_delivery(c, i, &target[i]);
+		if (!rc)
+			rc = keep_pending(c);
+		if (rc) {
+			c->p->outcome[i] = LEA_PUT_FAILED;
+			target[i] = 0;
+			lea__sq_refcache_clear(s, false);
+			if ((rc = lea__sq_exec(s, SQ_RB_ACT)))
+				return rc;
+		} else {
+			(*n_stored)++;
+		}
+		if ((rc = lea__sq_exec(s, SQ_REL_ACT)))
+			return rc;
+	}
+	if (*n_stored == 0) {
+		sqlite3_stmt *st = s->st[SQ_MSG_DEL];
+		if ((rc = lea__sq_bind(st, "i", c->msg_id)) || (rc = step_done(s, st)))
+			return rc;
+		c->msg_id = 0;
+	}
+	return 0;
+}
+
+static int run_put(struct sq_store *s, struct sq_job *j)
+{
+	struct lea_put *p = j->put;
+	const struct li707_message *m = p->msg;
+	struct put_ctx c = {.s = s, .j = j, .p = p};
+	size_t n = m->n_actions;
+	int64_t *target = calloc(n ? n : 1, sizeof *target);      /* stored row this action is / repeats */
+	size_t *dup_of = calloc(n ? n : 1, sizeof *dup_of);        /* earlier action it repeats, + 1 */
+	if (!target || !dup_of) {
+		free(target);
+		free(dup_of);
+		return LI707_ENOMEM;
+	}
+	int rc = 0;
+	size_t n_new = 0, n_dup = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		p->outcome[i] = LEA_PUT_SKIPPED;
+		if (!lea__store_action_storable(&m->actions[i]))
+			continue;
+		const struct li707_delivery *d = m->actions[i].delivery;
+		for (size_t k = 0; k < i && !dup_of[i]; k++)
+			if (p->outcome[k] != LEA_PUT_SKIPPED && same_delivery(m->actions[k].delivery, d))
+				dup_of[i] = k + 1;
+		if (dup_of[i]) {
+			p->outcome[i] = LEA_PUT_DUPLICATE;
+			n_dup++;
+			continue;
+		}
+		rc = find_dup(&c, d, &target[i]);
+		p->outcome[i] = target[i] ? LEA_PUT_DUPLICATE : LEA_PUT_STORED;
+		n_new += !target[i];
+		n_dup += target[i] != 0;
+	}
+	size_t n_stored = 0;
+	if (!rc && n_new)
+		rc = store_new_actions(&c, target, n_new, n_dup > 0, &n_stored);
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (p->outcome[i] != LEA_PUT_DUPLICATE)
+			continue;
+		if (dup_of[i]) {
+			size_t k = dup_of[i] - 1; /* already resolved: k < i */
+			target[i] = target[k];
+			if (p->outcome[k] == LEA_PUT_FAILED || !target[k]) {
+				p->outcome[i] = LEA_PUT_FAILED;
+				continue;
+			}
+		}
+		rc = count_duplicate(&c, target[i]);
+	}
+	p->message_id = rc ? 0 : c.msg_id;
+	free(target);
+	free(dup_of);
+	return rc;
+}
+
+/* ---- counters, once per batch ---- */
+
+static int delta_cmp(const void *a, const void *b)
+{
+	const struct sq_delta *x = a, *y = b;
+	return x->ref < y->ref ? -1 : x->ref > y->ref;
+}
+
+static void delta_merge(struct sq_delta *into, const struct sq_delta *d)
+{
+	into->deliveries += d->deliveries;
+	into->items += d->items;
+	into->duplicates += d->duplicates;
+	into->streams += d->streams;
+	into->ended += d->ended;
+	into->missing += d->missing;
+	if (d->received && (!into->received || d->received > into->received))
+		into->received = d->received;
+	for (int k = 0; k < LEA_ATT_NSTATES; k++)
+		into->att[k] += d->att[k];
+}
+
+static int delta_write(struct sq_store *s, const struct sq_delta *d, int64_t first)
+{
+	int rc = 0;
+	if (d->ref && (d->deliveries || d->duplicates || d->received)) {
+		sqlite3_stmt *st = s->st[SQ_REF_ADD];
+		rc = lea__sq_bind(st, "iiiiiii", d->ref, d->deliveries, d->items, d->duplicates,
+				  d->streams, d->ended, d->missing);
+		if (!rc && d->received)
+			rc = lea__sq_bind(st, "xxxxxxxii", first, d->received);
+		rc = rc ? (lea__sq_done(st), rc) : step_done(s, st);
+	}
+	for (int k = 0; !rc && k < LEA_ATT_NSTATES; k++)
+		if (d->att[k])
+			rc = lea__sq_att_count(s, d->ref, k, d->att[k]);
+	return rc;
+}
+
+int lea__sq_batch_end(struct sq_store *s, struct sq_job *batch)
+{
+	size_t n = 0;
+	for (struct sq_job *j = batch; j; j = j->next)
+		n += j->rc ? 0 : j->deltas.n;
+	if (!n)
+		return 0;
+	struct sq_delta *all = malloc(n * sizeof *all);
+	if (!all)
+		return LI707_ENOMEM;
+	n = 0;
+	for (struct sq_job *j = batch; j; j = j->next)
+		if (!j->rc && j->deltas.n) {
+			memcpy(all + n, j->deltas.v, j->deltas.n * sizeof *all);
+			n += j->deltas.n;
+		}
+	qsort(all, n, sizeof *all, delta_cmp);
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc;) {
+		struct sq_delta sum = {.ref = all[i].ref};
+		int64_t first = 0;
+		for (; i < n && all[i].ref == sum.ref; i++) {
+			if (all[i].received && (!first || all[i].received < first))
+				first = all[i].received;
+			delta_merge(&sum, &all[i]);
+		}
+		rc = delta_write(s, &sum, first);
+	}
+	free(all);
+	return rc;
+}
+
+/* ================= Model B ================= */
+
+/* What lea_store_upload_begin learns about the rows of a uuid. */
+struct uuid_rows {
+	int64_t rec_id, rec_ref;        /* this peer's record (first), 0 = none */
+	int rec_state;
+	bool rec_has_len;
+	uint64_t rec_len;
+	int64_t orphan_id;              /* this peer's upload without record, 0 = none */
+	int orphan_state;
+	uint64_t orphan_bytes;
+	bool busy;                      /* some row of this peer is RECEIVING */
+	bool other_peer;                /* some row belongs to another peer */
+	bool base_used;                 /* content/XX/UUID is some row's file or dest */
+};
+
+static int read_uuid_rows(struct sq_store *s, const struct lea_upload *u, const char *base,
+			  struct uuid_rows *r)
+{
+	sqlite3_stmt *st = s->st[SQ_UUID_ROWS];
+	memset(r, 0, sizeof *r);
+	int rc = lea__sq_bind(st, "t", u->uuid);
+	if (rc)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		bool has_item = sqlite3_column_type(st, 1) != SQLITE_NULL;
+		const char *peer = lea__sq_text(st, 2);
+		int state = sqlite3_column_int(st, 3);
+		const char *file = lea__sq_text(st, 6), *dest = lea__sq_text(st, 7);
+		if ((file && !strcmp(file, base)) || (dest && !strcmp(dest, base)))
+			r->base_used = true;
+		if (!peer || strcmp(peer, u->peer) != 0) {
+			r->other_peer = true;
+			continue;
+		}
+		if (state == LEA_ATT_RECEIVING)
+			r->busy = true;
+		if (has_item && !r->rec_id) {
+			r->rec_id = id;
+			r->rec_ref = sqlite3_column_int64(st, 8);
+			r->rec_state = state;
+			r->rec_has_len = sqlite3_column_type(st, 4) != SQLITE_NULL;
+			r->rec_len = (uint64_t)sqlite3_column_int64(st, 4);
+		} else if (!has_item) {
+			r->orphan_id = id;
+			r->orphan_state = state;
+			r->orphan_bytes = (uint64_t)sqlite3_column_int64(st, 5);
+		}
+	}
+	lea__sq_done(st);
+	return rc == SQLITE_DONE ? 0 : lea__sq_err(rc);
+}
+
+static int orphan_bytes_used(struct sq_store *s, uint64_t *used)
+{
+	int64_t v = 0;
+	int rc = step_int(s, s->st[SQ_ORPHAN_USED], &v);
+	*used = v > 0 ? (uint64_t)v : 0;
+	return rc < 0 ? rc : 0;
+}
+
+/* TS103707 R-BIN-B3: the decision before the body, in the order documented in store.h. */
+static int decide_begin(struct sq_store *s, struct lea_upload *u, const struct uuid_rows *r,
+			uint64_t *need)
+{
+	uint64_t cap = u->cap ? u->cap : UINT64_MAX;
+	*need = u->has_length ? u->length : cap;
+	if (r->busy) {
+		u->verdict = LEA_UPLOAD_BUSY;
+	} else if (r->rec_id) {
+		if (r->rec_state == LEA_ATT_COMPLETE)
+			u->verdict = LEA_UPLOAD_DONE;
+		else if (u->has_length && (u->length > cap || (r->rec_has_len && u->length != r->rec_len)))
+			u->verdict = LEA_UPLOAD_TOO_BIG;
+		else
+			u->verdict = LEA_UPLOAD_OK;
+		return 0;
+	} else if ((r->orphan_id && r->orphan_state != LEA_ATT_ORPHAN) ||
+		   (!r->orphan_id && r->other_peer)) {
+		u->verdict = LEA_UPLOAD_UNKNOWN; /* expired orphan, or another peer's uuid */
+	} else if (u->has_length && u->length > cap) {
+		u->verdict = LEA_UPLOAD_TOO_BIG;
+	} else {
+		/* R-BIN-B4: an upload before its record is kept within orphan_max_bytes. */
+		uint64_t used, max = s->o->orphan_max_bytes;
+		int rc = orphan_bytes_used(s, &used);
+		if (rc)
+			return rc;
+		used -= r->orphan_id && used >= r->orphan_bytes ? r->orphan_bytes : 0;
+		bool full = *need > max || used > max - *need;
+		u->verdict = full ? LEA_UPLOAD_ORPHANS_FULL : LEA_UPLOAD_OK;
+	}
+	return 0;
+}
+
+static int run_begin(struct sq_store *s, struct sq_job *j)
+{
+	struct lea_upload *u = j->up;
+	char base[64];
+	struct uuid_rows r;
+	uint64_t need;
+	snprintf(base, sizeof base, "content/%.2s/%s", u->uuid, u->uuid);
+	u->has_record = false;
+	u->upload_id = 0;
+	u->tmp_path[0] = '\0';
+	int rc = read_uuid_rows(s, u, base, &r);
+	if (!rc)
+		rc = decide_begin(s, u, &r, &need);
+	u->has_record = r.rec_id != 0;
+	if (rc || u->verdict != LEA_UPLOAD_OK)
+		return rc;
+	int64_t id = r.rec_id ? r.rec_id : r.orphan_id ? r.orphan_id : s->next_att_id++;
+	int64_t ref = r.rec_id ? r.rec_ref : 0;
+	int old = r.rec_id ? r.rec_state : r.orphan_id ? r.orphan_state : -1;
+	if (r.base_used)
+		snprintf(j->dest_out, sizeof j->dest_out, "%s.%lld", base, (long long)id);
+	else
+		snprintf(j->dest_out, sizeof j->dest_out, "%s", base);
+	uint64_t reserved = r.rec_id ? 0 : need;
+	sqlite3_stmt *st;
+	if (old < 0) {
+		st = s->st[SQ_ORPHAN_INS];
+		rc = lea__sq_bind(st, "itttui", id, u->peer, u->uuid, j->dest_out, reserved, j->now);
+	} else {
+		st = s->st[SQ_ATT_BEGIN];
+		rc = lea__sq_bind(st, "itui", id, j->dest_out, reserved, j->now);
+	}
+	rc = rc ? (lea__sq_done(st), rc) : step_done(s, st);
+	if (!rc && old >= 0)
+		rc = lea__sq_att_count(s, ref, old, -1);
+	if (!rc)
+		rc = lea__sq_att_count(s, ref, LEA_ATT_RECEIVING, +1);
+	if (rc)
+		return rc;
+	u->upload_id = id;
+	int n = snprintf(u->tmp_path, sizeof u->tmp_path, "%s/tmp/%lld", s->o->dir, (long long)id);
+	return n < 0 || (size_t)n >= sizeof u->tmp_path ? -ENAMETOOLONG : 0;
+}
+
+/* An attachment row as finish and abort need it. */
+struct att_row {
+	int64_t id, ref;
+	bool has_item, has_prev, has_len;
+	int state, prev;
+	uint64_t len;
+	char checksum[80];
+	bool has_checksum;
+	char file[4096], dest[4096], uuid[37];
+	char peer[256];
+};
+
+static int read_att(struct sq_store *s, int64_t id, struct att_row *a)
+{
+	sqlite3_stmt *st = s->st[SQ_ATT_GET];
+	memset(a, 0, sizeof *a);
+	int rc = lea__sq_bind(st, "i", id);
+	if (rc)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		a->id = id;
+		a->has_item = sqlite3_column_type(st, 0) != SQLITE_NULL;
+		snprintf(a->peer, sizeof a->peer, "%s", lea__sq_text(st, 1) ? lea__sq_text(st, 1) : "");
+		a->state = sqlite3_column_int(st, 2);
+		a->has_prev = sqlite3_column_type(st, 3) != SQLITE_NULL;
+		a->prev = sqlite3_column_int(st, 3);
+		a->has_len = sqlite3_column_type(st, 4) != SQLITE_NULL;
+		a->len = (uint64_t)sqlite3_column_int64(st, 4);
+		a->has_checksum = lea__sq_text(st, 5) != NULL;
+		snprintf(a->checksum, sizeof a->checksum, "%s", a->has_checksum ? lea__sq_text(st, 5) : "");
+		snprintf(a->file, sizeof a->file, "%s", lea__sq_text(st, 6) ? lea__sq_text(st, 6) : "");
+		snprintf(a->dest, sizeof a->dest, "%s", lea__sq_text(st, 7) ? lea__sq_text(st, 7) : "");
+		a->ref = sqlite3_column_int64(st, 8);
+		snprintf(a->uuid, sizeof a->uuid, "%s", lea__sq_text(st, 9) ? lea__sq_text(st, 9) : "");
+		rc = SQLITE_DONE;
+	} else if (rc == SQLITE_DONE) {
+		rc = LI707_ENOTFOUND;
+	}
+	lea__sq_done(st);
+	if (rc == LI707_ENOTFOUND)
+		return rc;
+	if (rc != SQLITE_DONE)
+		return lea__sq_err(rc);
+	return a->state == LEA_ATT_RECEIVING ? 0 : LI707_ENOTFOUND;
+}
+
+/* The record of this peer announced for the uuid of an orphan upload, if it came meanwhile. */
+static int find_record(struct sq_store *s, const struct att_row *o, struct att_row *rec)
+{
+	sqlite3_stmt *st = s->st[SQ_RECORD_FIND];
+	memset(rec, 0, sizeof *rec);
+	int rc = lea__sq_bind(st, "tt", o->uuid, o->peer);
+	if (rc)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		rec->id = sqlite3_column_int64(st, 0);
+		rec->ref = sqlite3_column_int64(st, 1);
+		rec->has_len = sqlite3_column_type(st, 2) != SQLITE_NULL;
+		rec->len = (uint64_t)sqlite3_column_int64(st, 2);
+		rec->has_checksum = lea__sq_text(st, 3) != NULL;
+		snprintf(rec->checksum, sizeof rec->checksum, "%s",
+			 rec->has_checksum ? lea__sq_text(st, 3) : "");
+		snprintf(rec->file, sizeof rec->file, "%s", lea__sq_text(st, 4) ? lea__sq_text(st, 4) : "");
+		rec->state = LEA_ATT_ANNOUNCED;
+		rc = SQLITE_DONE;
+	}
+	lea__sq_done(st);
+	return rc == SQLITE_DONE ? 0 : lea__sq_err(rc);
+}
+
+static int set_finished(struct sq_store *s, struct sq_job *j, int64_t id, enum lea_att_state st)
+{
+	sqlite3_stmt *q = s->st[SQ_ATT_FINISH];
+	int rc = lea__sq_bind(q, "iiutti", id, (int64_t)st, j->bytes, j->sha, j->dest, j->now);
+	return rc ? (lea__sq_done(q), rc) : step_done(s, q);
+}
+
+static int run_finish(struct sq_store *s, struct sq_job *j)
+{
+	struct att_row a, rec;
+	int rc = read_att(s, j->id, &a);
+	if (rc)
+		return rc;
+	if (strcmp(a.dest, j->dest) != 0)
+		return LI707_EINVAL;
+	if (!a.has_item && (rc = find_record(s, &a, &rec)))
+		return rc;
+	const struct att_row *target = a.has_item ? &a : rec.id ? &rec : NULL;
+	enum lea_att_state st = LEA_ATT_ORPHAN;
+	if (target)
+		st = compare_record(target->has_len, target->len,
+				    target->has_checksum ? target->checksum : NULL, j->bytes, j->sha);
+	if ((rc = set_finished(s, j, target ? target->id : a.id, st)) ||
+	    (rc = lea__sq_att_count(s, a.ref, LEA_ATT_RECEIVING, -1)))
+		return rc;
+	if (target == &rec) {
+		/* R-BIN-B4: the record arrived while its data was uploading: link them. */
+		sqlite3_stmt *q = s->st[SQ_ATT_DEL];
+		if ((rc = lea__sq_bind(q, "i", a.id)) || (rc = step_done(s, q)) ||
+		    (rc = lea__sq_att_count(s, rec.ref, LEA_ATT_ANNOUNCED, -1)))
+			return rc;
+	}
+	if ((rc = lea__sq_att_count(s, target ? target->ref : a.ref, st, +1)))
+		return rc;
+	/* The data this upload replaces (a MISMATCH or ORPHAN uploaded again). */
+	if (a.file[0] && strcmp(a.file, j->dest) != 0 &&
+	    (rc = lea__sq_unlink_add(&j->unlinks, s->o->dir, a.file)))
+		return rc;
+	if (st == LEA_ATT_ORPHAN)
+		s->orphans_maybe = true;
+	j->state = st;
+	return 0;
+}
+
+static int run_abort(struct sq_store *s, struct sq_job *j)
+{
+	struct att_row a;
+	char tmp[64];
+	int rc = read_att(s, j->id, &a);
+	if (rc)
+		return rc;
+	sqlite3_stmt *q = s->st[a.has_prev ? SQ_ATT_RESTORE : SQ_ATT_DEL];
+	if ((rc = lea__sq_bind(q, "i", a.id)) || (rc = step_done(s, q)) ||
+	    (rc = lea__sq_att_count(s, a.ref, LEA_ATT_RECEIVING, -1)))
+		return rc;
+	if (a.has_prev && (rc = lea__sq_att_count(s, a.ref, a.prev, +1)))
+		return rc;
+	snprintf(tmp, sizeof tmp, "tmp/%lld", (long long)a.id);
+	if ((rc = lea__sq_unlink_add(&j->unlinks, s->o->dir, tmp)))
+		return rc;
+	return lea__sq_unlink_add(&j->unlinks, s->o->dir, a.dest);
+}
+
+static int run_sweep(struct sq_store *s, struct sq_job *j)
+{
+	sqlite3_stmt *st = s->st[SQ_SWEEP_SEL];
+	int64_t limit = j->now - (int64_t)s->o->orphan_timeout_s;
+	int64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	int rc = lea__sq_bind(st, "i", limit);
+	while (!rc && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = 0;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			int64_t *v = realloc(ids, cap * sizeof *v);
+			if (!v) {
+				rc = LI707_ENOMEM;
+				break;
+			}
+			ids = v;
+		}
+		ids[n++] = sqlite3_column_int64(st, 0);
+		rc = lea__sq_unlink_add(&j->unlinks, s->o->dir, lea__sq_text(st, 1));
+	}
+	rc = (rc == SQLITE_DONE || rc == 0) ? 0 : rc > 0 ? lea__sq_err(rc) : rc;
+	lea__sq_done(st);
+	for (size_t i = 0; i < n && !rc; i++) {
+		st = s->st[SQ_ATT_EXPIRE];
+		if (!(rc = lea__sq_bind(st, "ii", ids[i], j->now)))
+			rc = step_done(s, st);
+	}
+	if (!rc && n && !(rc = lea__sq_att_count(s, 0, LEA_ATT_ORPHAN, -(int64_t)n)))
+		rc = lea__sq_att_count(s, 0, LEA_ATT_EXPIRED, (int64_t)n);
+	j->expired = n;
+	free(ids);
+	return rc;
+}
+
+int lea__sq_run_job(struct sq_store *s, struct sq_job *j)
+{
+	switch (j->kind) {
+	case SQ_JOB_PUT:
+		return run_put(s, j);
+	case SQ_JOB_BEGIN:
+		return run_begin(s, j);
+	case SQ_JOB_FINISH:
+		return run_finish(s, j);
+	case SQ_JOB_ABORT:
+		return run_abort(s, j);
+	case SQ_JOB_SWEEP:
+		return run_sweep(s, j);
+	}
+	return LI707_EINVAL;
+}
+
+/* ================= the callers' side ================= */
+
+int lea__sq_put(void *be, struct lea_put *p)
+{
+	struct sq_job j = {.kind = SQ_JOB_PUT, .put = p, .now = (int64_t)time(NULL)};
+	return lea__sq_submit(be, &j);
+}
+
+int lea__sq_upload_begin(void *be, struct lea_upload *u)
+{
+	struct sq_store *s = be;
+	struct sq_job j = {.kind = SQ_JOB_BEGIN, .up = u, .now = (int64_t)time(NULL)};
+	int rc = lea__sq_submit(s, &j);
+	if (rc || u->verdict != LEA_UPLOAD_OK)
+		return rc;
+	if ((rc = lea__sq_upload_add(s, u->upload_id, j.dest_out))) {
+		struct sq_job ab = {.kind = SQ_JOB_ABORT, .id = u->upload_id, .now = j.now};
+		lea__sq_submit(s, &ab);
+	}
+	return rc;
+}
+
+/* Takes the in-flight entry of an upload (marks it finishing); copies its destination. */
+static int upload_claim(struct sq_store *s, int64_t id, char *dest, size_t len)
+{
+	int rc = LI707_ENOTFOUND;
+	pthread_mutex_lock(&s->umu);
+	for (size_t i = 0; i < s->n_ups; i++)
+		if (s->ups[i].id == id && !s->ups[i].finishing) {
+			s->ups[i].finishing = true;
+			snprintf(dest, len, "%s", s->ups[i].dest);
+			rc = 0;
+		}
+	pthread_mutex_unlock(&s->umu);
+	return rc;
+}
+
+static void upload_release(struct sq_store *s, int64_t id)
+{
+	pthread_mutex_lock(&s->umu);
+	for (size_t i = 0; i < s->n_ups; i++)
+		if (s->ups[i].id == id)
+			s->ups[i].finishing = false;
+	pthread_mutex_unlock(&s->umu);
+}
+
+int lea__sq_upload_finish(void *be, int64_t id, uint64_t bytes, const char sha[65],
+			  enum lea_att_state *state_out)
+{
+	struct sq_store *s = be;
+	char dest[4096], tmp[4200], dst[8300], ddir[4200];
+	int rc = upload_claim(s, id, dest, sizeof dest);
+	if (rc)
+		return rc;
+	snprintf(tmp, sizeof tmp, "%s/tmp/%lld", s->o->dir, (long long)id);
+	snprintf(dst, sizeof dst, "%s/%s", s->o->dir, dest);
+	snprintf(ddir, sizeof ddir, "%s/%.10s", s->o->dir, dest); /* "content/XX" */
+	/* The data is in place and its directory synced before the commit that says so. */
+	if (rename(tmp, dst)) {
+		rc = -errno;
+		upload_release(s, id);
+		return rc;
+	}
+	if ((rc = lea__store_fsync_dir(ddir))) {
+		rename(dst, tmp);
+		upload_release(s, id);
+		return rc;
+	}
+	struct sq_job j = {.kind = SQ_JOB_FINISH, .id = id, .bytes = bytes, .sha = sha,
+			   .dest = dest, .now = (int64_t)time(NULL)};
+	rc = lea__sq_submit(s, &j);
+	if (rc) {
+		rename(dst, tmp); /* back where abort (or a new finish) expects it */
+		upload_release(s, id);
+		return rc;
+	}
+	lea__sq_upload_remove(s, id);
+	if (state_out)
+		*state_out = j.state;
+	return 0;
+}
+
+int lea__sq_upload_abort(void *be, int64_t id)
+{
+	struct sq_store *s = be;
+	char dest[4096];
+	int rc = upload_claim(s, id, dest, sizeof dest);
+	if (rc)
+		return rc;
+	struct sq_job j = {.kind = SQ_JOB_ABORT, .id = id, .now = (int64_t)time(NULL)};
+	rc = lea__sq_submit(s, &j);
+	if (rc) {
+		upload_release(s, id);
+		return rc;
+	}
+	lea__sq_upload_remove(s, id);
+	return 0;
+}
+
+int lea__sq_sweep(void *be, int64_t now, uint64_t *expired)
+{
+	struct sq_job j = {.kind = SQ_JOB_SWEEP, .now = now};
+	int rc = lea__sq_submit(be, &j);
+	if (!rc && expired)
+		*expired = j.expired;
+	return rc;
+}

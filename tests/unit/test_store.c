@@ -1,0 +1,1579 @@
+/* Unit tests of the LEA store (src/lea/store.h, SQLite backend): deliveries, duplicates,
+ * sequences, queries, Model B uploads, crash recovery, durability under kill -9, threads.
+ * Each test works in its own mkdtemp directory, removed afterwards. */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#include "store.h"
+
+#define PEER "acme"
+#define PEER2 "globex"
+#define REF_A "LIID-A"
+#define REF_B "LIID-B"
+
+/* ---------------------------------------------------------------- fixtures */
+
+struct fx {
+	char dir[64];
+	struct lea_store *s;
+};
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void fx_open_opts(struct fx *f, const struct lea_store_opts *o)
+{
+	char err[256] = "";
+	int rc = lea_store_open(o, &f->s, err, sizeof err);
+	if (rc)
+		print_error("lea_store_open: %s (%s)\n", err, li707_strerror(rc));
+	assert_int_equal(rc, 0);
+}
+
+static void fx_open(struct fx *f)
+{
+	struct lea_store_opts o = {.dir = f->dir};
+	fx_open_opts(f, &o);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	assert_non_null(f);
+	snprintf(f->dir, sizeof f->dir, "/tmp/li707-store-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	fx_open(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	lea_store_close(f->s);
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static void fx_reopen(struct fx *f)
+{
+	lea_store_close(f->s);
+	f->s = NULL;
+	fx_open(f);
+}
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	assert_non_null(p);
+	return p;
+}
+
+/* A request with fresh header (TS 103 707 Table 1 defaults). */
+static struct li707_message *msg_new(void)
+{
+	struct li707_message *m = li707_message_new();
+	assert_non_null(m);
+	assert_int_equal(li707_header_init_defaults(&m->header, "XX", "CSP-1", "DE", "LEA-1"), 0);
+	m->kind = LI707_MSG_REQUEST;
+	return m;
+}
+
+static void party_one(struct li707_party *p, const char *value)
+{
+	p->n_ids = 1;
+	p->ids = calloc(1, sizeof *p->ids);
+	assert_non_null(p->ids);
+	p->ids[0].value = xstrdup(value);
+	p->targeted = LI707_ABSENT;
+}
+
+/* An item with a sender "sender-N", one receiver "rcpt-N" and a timestamp. */
+static void item_fill(struct li707_item *it, size_t n)
+{
+	char buf[64];
+	memset(it, 0, sizeof *it);
+	it->sender = calloc(1, sizeof *it->sender);
+	assert_non_null(it->sender);
+	snprintf(buf, sizeof buf, "sender-%zu", n);
+	party_one(it->sender, buf);
+	it->n_receivers = 1;
+	it->receivers = calloc(1, sizeof *it->receivers);
+	assert_non_null(it->receivers);
+	snprintf(buf, sizeof buf, "rcpt-%zu", n);
+	party_one(&it->receivers[0], buf);
+	it->timestamp = xstrdup("2024-05-01T12:00:00Z");
+}
+
+/* Appends a DELIVER action for ref with n items (a collection when n > 1). */
+static struct li707_delivery *msg_add(struct li707_message *m, const char *ref, size_t n)
+{
+	struct li707_action *a = realloc(m->actions, (m->n_actions + 1) * sizeof *a);
+	assert_non_null(a);
+	m->actions = a;
+	a = &m->actions[m->n_actions];
+	memset(a, 0, sizeof *a);
+	a->action_id = m->n_actions;
+	a->verb = LI707_VERB_DELIVER;
+	a->delivery = calloc(1, sizeof *a->delivery);
+	assert_non_null(a->delivery);
+	struct li707_delivery *d = a->delivery;
+	assert_int_equal(li707_delivery_init(d, &m->header, LI707_REF_LIID, ref), 0);
+	memcpy(d->identifier, d->object_id, sizeof d->identifier);
+	d->payload = n > 1 ? LI707_PAYLOAD_COLLECTION : LI707_PAYLOAD_ITEM;
+	d->n_items = n;
+	d->items = calloc(n, sizeof *d->items);
+	assert_non_null(d->items);
+	for (size_t i = 0; i < n; i++)
+		item_fill(&d->items[i], i);
+	m->n_actions++;
+	return d;
+}
+
+static void set_seq(struct li707_delivery *d, const char *did, uint64_t seq, bool last)
+{
+	snprintf(d->delivery_id, sizeof d->delivery_id, "%s", did);
+	d->has_sequence = true;
+	d->sequence = seq;
+	d->last_sequence = last ? LI707_TRUE : LI707_FALSE;
+}
+
+static void att_add(struct li707_item *it, const char *url, bool has_len, uint64_t len,
+		    const char *checksum)
+{
+	struct li707_binary_object *b = realloc(it->attachments, (it->n_attachments + 1) * sizeof *b);
+	assert_non_null(b);
+	it->attachments = b;
+	b = &it->attachments[it->n_attachments++];
+	memset(b, 0, sizeof *b);
+	b->url = xstrdup(url);
+	b->has_content_length = has_len;
+	b->content_length = len;
+	b->checksum = checksum ? xstrdup(checksum) : NULL;
+	b->content_type = xstrdup("application/octet-stream");
+}
+
+static void modelb_url(char *buf, size_t len, const char *uuid)
+{
+	snprintf(buf, len, "https://lea.example/binaryData/%s/", uuid);
+}
+
+/* Encodes m (the raw as received) and puts it; returns lea_store_put's result. */
+static int put_msg_rc(struct lea_store *s, const char *peer, const struct li707_message *m,
+		      enum lea_put_outcome *out, int64_t *msg_id)
+{
+	char *raw = NULL;
+	size_t len = 0;
+	struct li707_diags dg = {0};
+	int rc = li707_message_encode(m, &raw, &len, &dg);
+	if (rc)
+		tu_print_diags(&dg);
+	li707_diags_clear(&dg);
+	assert_int_equal(rc, 0);
+	struct lea_put p = {.peer = peer, .raw = raw, .raw_len = len, .msg = m, .outcome = out};
+	rc = lea_store_put(s, &p);
+	if (msg_id)
+		*msg_id = p.message_id;
+	free(raw);
+	return rc;
+}
+
+/* Puts m and checks the one outcome of a single-action message. */
+static void put1(struct lea_store *s, const char *peer, const struct li707_message *m,
+		 enum lea_put_outcome want)
+{
+	enum lea_put_outcome out[8];
+	assert_int_equal(put_msg_rc(s, peer, m, out, NULL), 0);
+	assert_int_equal(out[0], want);
+}
+
+/* A single-item message for ref, put by peer; returns the message (caller frees). */
+static struct li707_message *put_item(struct lea_store *s, const char *peer, const char *ref)
+{
+	struct li707_message *m = msg_new();
+	msg_add(m, ref, 1);
+	put1(s, peer, m, LEA_PUT_STORED);
+	return m;
+}
+
+/* ---- collecting query results ---- */
+
+#define MAXROWS 512
+struct rows {
+	size_t n;
+	int64_t id[MAXROWS];
+	char ref[MAXROWS][32];
+	char peer[MAXROWS][16];
+	char object_id[MAXROWS][40];
+	char sender[MAXROWS][32];
+	size_t item_index[MAXROWS];
+	size_t n_att[MAXROWS], n_complete[MAXROWS];
+	int64_t received_at[MAXROWS];
+	bool has_ts[MAXROWS];
+};
+
+static int rows_cb(void *cls, const struct lea_item_row *r)
+{
+	struct rows *v = cls;
+	assert_true(v->n < MAXROWS);
+	size_t i = v->n++;
+	v->id[i] = r->id;
+	snprintf(v->ref[i], sizeof v->ref[i], "%s", r->reference);
+	snprintf(v->peer[i], sizeof v->peer[i], "%s", r->peer);
+	snprintf(v->object_id[i], sizeof v->object_id[i], "%s", r->object_id);
+	snprintf(v->sender[i], sizeof v->sender[i], "%s", r->sender ? r->sender : "");
+	v->item_index[i] = r->item_index;
+	v->n_att[i] = r->n_attachments;
+	v->n_complete[i] = r->n_attachments_complete;
+	v->received_at[i] = r->received_at;
+	v->has_ts[i] = r->timestamp != NULL;
+	return 0;
+}
+
+static struct rows *list(struct lea_store *s, const struct lea_query *q)
+{
+	struct rows *v = calloc(1, sizeof *v);
+	assert_non_null(v);
+	assert_int_equal(lea_store_list(s, q, rows_cb, v), 0);
+	return v;
+}
+
+#define MAXST 16
+struct stats {
+	size_t n;
+	struct lea_ref_status st[MAXST];
+	char ref[MAXST][32];
+	bool null_ref[MAXST];
+};
+
+static int stats_cb(void *cls, const struct lea_ref_status *r)
+{
+	struct stats *v = cls;
+	assert_true(v->n < MAXST);
+	v->st[v->n] = *r;
+	v->null_ref[v->n] = r->reference == NULL;
+	snprintf(v->ref[v->n], sizeof v->ref[v->n], "%s", r->reference ? r->reference : "");
+	v->st[v->n].reference = v->ref[v->n];
+	v->n++;
+	return 0;
+}
+
+static void status(struct lea_store *s, const char *ref, struct stats *v)
+{
+	memset(v, 0, sizeof *v);
+	assert_int_equal(lea_store_status(s, ref, stats_cb, v), 0);
+}
+
+/* The status row of ref (fails when absent); NULL ref = the orphans row. */
+static const struct lea_ref_status *stat_of(const struct stats *v, const char *ref)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (ref ? !v->null_ref[i] && !strcmp(v->ref[i], ref) : v->null_ref[i])
+			return &v->st[i];
+	fail_msg("no status row for %s", ref ? ref : "(orphans)");
+	return NULL;
+}
+
+#define MAXGAPS 32
+struct gaps {
+	size_t n;
+	struct lea_gap g[MAXGAPS];
+	char stream[MAXGAPS][40];
+};
+
+static int gaps_cb(void *cls, const struct lea_gap *g)
+{
+	struct gaps *v = cls;
+	assert_true(v->n < MAXGAPS);
+	v->g[v->n] = *g;
+	snprintf(v->stream[v->n], sizeof v->stream[v->n], "%s", g->stream);
+	v->g[v->n].stream = v->stream[v->n];
+	v->g[v->n].reference = NULL;
+	v->n++;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- deliveries */
+
+static void test_store_put_list(void **state)
+{
+	struct fx *f = *state;
+	struct li707_message *m = msg_new();
+	msg_add(m, REF_A, 1);
+	enum lea_put_outcome out[1];
+	int64_t mid = 0;
+	assert_int_equal(put_msg_rc(f->s, PEER, m, out, &mid), 0);
+	assert_int_equal(out[0], LEA_PUT_STORED);
+	assert_true(mid > 0);
+
+	struct rows *r = list(f->s, NULL);
+	assert_int_equal(r->n, 1);
+	assert_string_equal(r->ref[0], REF_A);
+	assert_string_equal(r->peer[0], PEER);
+	assert_string_equal(r->object_id[0], m->actions[0].delivery->object_id);
+	assert_string_equal(r->sender[0], "sender-0");
+	assert_int_equal(r->item_index[0], 0);
+	assert_true(r->has_ts[0]);
+	assert_true(r->received_at[0] > 1600000000);
+	free(r);
+	li707_message_free(m);
+}
+
+static void test_del6_duplicate_object_id(void **state)
+{
+	struct fx *f = *state;
+	struct li707_message *m = put_item(f->s, PEER, REF_A);
+	enum lea_put_outcome out[1];
+	int64_t mid = -1;
+	assert_int_equal(put_msg_rc(f->s, PEER, m, out, &mid), 0);
+	assert_int_equal(out[0], LEA_PUT_DUPLICATE);
+	assert_int_equal(mid, 0); /* nothing new: the message is not stored again */
+	assert_int_equal(put_msg_rc(f->s, PEER, m, out, &mid), 0);
+	assert_int_equal(out[0], LEA_PUT_DUPLICATE);
+
+	struct rows *r = list(f->s, NULL);
+	assert_int_equal(r->n, 1);
+	free(r);
+	struct stats st;
+	status(f->s, NULL, &st);
+	assert_int_equal(st.n, 1);
+	assert_int_equal(stat_of(&st, REF_A)->deliveries, 1);
+	assert_int_equal(stat_of(&st, REF_A)->duplicates, 2);
+	li707_message_free(m);
+}
+
+static void test_del6_duplicate_delivery_sequence(void **state)
+{
+	struct fx *f = *state;
+	const char *did = "11111111-2222-4333-8444-555555555555";
+	struct li707_message *m = msg_new();
+	set_seq(msg_add(m, REF_A, 1), did, 1, false);
+	put1(f->s, PEER, m, LEA_PUT_STORED);
+	/* Same DeliveryID + SequenceNumber, a new ObjectIdentifier: a retransmission. */
+	struct li707_message *m2 = msg_new();
+	set_seq(msg_add(m2, REF_A, 1), did, 1, false);
+	assert_string_not_equal(m->actions[0].delivery->object_id, m2->actions[0].delivery->object_id);
+	put1(f->s, PEER, m2, LEA_PUT_DUPLICATE);
+	/* The next number of the stream is new. */
+	struct li707_message *m3 = msg_new();
+	set_seq(msg_add(m3, REF_A, 1), did, 2, false);
+	put1(f->s, PEER, m3, LEA_PUT_STORED);
+
+	struct stats st;
+	status(f->s, REF_A, &st);
+	assert_int_equal(st.n, 1);
+	assert_int_equal(st.st[0].deliveries, 2);
+	assert_int_equal(st.st[0].duplicates, 1);
+	assert_int_equal(st.st[0].streams, 1);
+	assert_int_equal(st.st[0].seq_missing, 0);
+	li707_message_free(m);
+	li707_message_free(m2);
+	li707_message_free(m3);
+}
+
+static void test_del6_duplicate_in_one_message(void **state)
+{
+	struct fx *f = *state;
+	struct li707_message *m = msg_new();
+	msg_add(m, REF_A, 1);
+	char *raw = NULL;
+	size_t len = 0;
+	assert_int_equal(li707_message_encode(m, &raw, &len, NULL), 0);
+	/* The decoded form of a message repeating its action (the checker would refuse to
+	 * encode it; the store must still count it once). */
+	struct li707_message *m2 = NULL;
+	assert_int_equal(li707_message_decode(raw, len, NULL, &m2, NULL), 0);
+	struct li707_action *a = realloc(m2->actions, 3 * sizeof *a);
+	assert_non_null(a);
+	m2->actions = a;
+	m2->n_actions = 3;
+	for (size_t i = 1; i < 3; i++) {
+		a[i] = a[0];
+		a[i].action_id = i;
+		a[i].delivery = NULL;
+	}
+	a[1].delivery = a[0].delivery; /* shared: freed once below */
+	a[2].verb = LI707_VERB_GET;      /* not a DELIVER: skipped */
+	enum lea_put_outcome out[3];
+	struct lea_put p = {.peer = PEER, .raw = raw, .raw_len = len, .msg = m2, .outcome = out};
+	assert_int_equal(lea_store_put(f->s, &p), 0);
+	assert_int_equal(out[0], LEA_PUT_STORED);
+	assert_int_equal(out[1], LEA_PUT_DUPLICATE);
+	assert_int_equal(out[2], LEA_PUT_SKIPPED);
+	assert_true(p.message_id > 0);
+	a[1].delivery = NULL;
+
+	struct stats st;
+	status(f->s, NULL, &st);
+	assert_int_equal(stat_of(&st, REF_A)->deliveries, 1);
+	assert_int_equal(stat_of(&st, REF_A)->duplicates, 1);
+	free(raw);
+	li707_message_free(m2);
+	li707_message_free(m);
+}
+
+static void test_store_skip_failed_action(void **state)
+{
+	struct fx *f = *state;
+	struct li707_message *m = msg_new();
+	msg_add(m, REF_A, 1);
+	msg_add(m, REF_B, 1);
+	char *raw = NULL;
+	size_t len = 0;
+	assert_int_equal(li707_message_encode(m, &raw, &len, NULL), 0);
+	m->actions[0].status = LI707_EINVALID; /* as the decoder reports a failed action */
+	enum lea_put_outcome out[2];
+	struct lea_put p = {.peer = PEER, .raw = raw, .raw_len = len, .msg = m, .outcome = out};
+	assert_int_equal(lea_store_put(f->s, &p), 0);
+	assert_int_equal(out[0], LEA_PUT_SKIPPED);
+	assert_int_equal(out[1], LEA_PUT_STORED);
+	struct rows *r = list(f->s, NULL);
+	assert_int_equal(r->n, 1);
+	assert_string_equal(r->ref[0], REF_B);
+	free(r);
+
+	/* Every action failed: nothing stored, no message row. */
+	struct li707_message *m2 = msg_new();
+	msg_add(m2, REF_A, 1);
+	free(raw);
+	assert_int_equal(li707_message_encode(m2, &raw, &len, NULL), 0);
+	m2->actions[0].status = LI707_EINVALID;
+	p = (struct lea_put){.peer = PEER, .raw = raw, .raw_len = len, .msg = m2, .outcome = out};
+	assert_int_equal(lea_store_put(f->s, &p), 0);
+	assert_int_equal(out[0], LEA_PUT_SKIPPED);
+	assert_int_equal(p.message_id, 0);
+	free(raw);
+	li707_message_free(m);
+	li707_message_free(m2);
+}
+
+static void test_del2_collection_100(void **state)
+{
+	struct fx *f = *state;
+	struct li707_message *m = msg_new();
+	msg_add(m, REF_A, 100);
+	put1(f->s, PEER, m, LEA_PUT_STORED);
+	struct rows *r = list(f->s, NULL);
+	assert_int_equal(r->n, 100);
+	for (size_t i = 0; i < 100; i++) {
+		assert_int_equal(r->item_index[i], i);
+		assert_string_equal(r->object_id[i], m->actions[0].delivery->object_id);
+		if (i)
+			assert_true(r->id[i] > r->id[i - 1]);
+	}
+	free(r);
+	struct stats st;
+	status(f->s, NULL, &st);
+	assert_int_equal(stat_of(&st, REF_A)->deliveries, 1);
+	assert_int_equal(stat_of(&st, REF_A)->items, 100);
+	li707_message_free(m);
+}
+
+static void put_seq(struct lea_store *s, const char *ref, const char *did, uint64_t seq, bool last)
+{
+	struct li707_message *m = msg_new();
+	set_seq(msg_add(m, ref, 1), did, seq, last);
+	put1(s, PEER, m, LEA_PUT_STORED);
+	li707_message_free(m);
+}
+
+static void test_del6_sequence_gaps(void **state)
+{
+	struct fx *f = *state;
+	const char *d1 = "aaaaaaaa-0000-4000-8000-000000000001";
+	const char *d2 = "aaaaaaaa-0000-4000-8000-000000000002";
+	/* d1: 3, 4, 7 (last) -> missing 1..2 (first above 1) and 5..6 */
+	put_seq(f->s, REF_A, d1, 3, false);
+	put_seq(f->s, REF_A, d1, 7, true);
+	put_seq(f->s, REF_A, d1, 4, false);
+	/* d2: 1, 2 complete, not ended */
+	put_seq(f->s, REF_A, d2, 1, false);
+	put_seq(f->s, REF_A, d2, 2, false);
+
+	struct stats st;
+	status(f->s, REF_A, &st);
+	assert_int_equal(st.n, 1);
+	assert_int_equal(st.st[0].streams, 2);
+	assert_int_equal(st.st[0].streams_ended, 1);
+	assert_int_equal(st.st[0].seq_missing, 4);
+	assert_int_equal(st.st[0].app_missing, 0);
+
+	struct gaps g = {0};
+	assert_int_equal(lea_store_gaps(f->s, REF_A, gaps_cb, &g), 0);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.g[0].kind, LEA_GAP_SEQUENCE);
+	assert_string_equal(g.stream[0], d1);
+	assert_int_equal(g.g[0].from, 1);
+	assert_int_equal(g.g[0].to, 2);
+	assert_int_equal(g.g[1].from, 5);
+	assert_int_equal(g.g[1].to, 6);
+
+	/* Filling the gaps clears them. */
+	for (uint64_t q = 1; q <= 6; q++)
+		if (q != 3 && q != 4)
+			put_seq(f->s, REF_A, d1, q, false);
+	status(f->s, REF_A, &st);
+	assert_int_equal(st.st[0].seq_missing, 0);
+	memset(&g, 0, sizeof g);
+	assert_int_equal(lea_store_gaps(f->s, NULL, gaps_cb, &g), 0);
+	assert_int_equal(g.n, 0);
+}
+
+static void put_app(struct lea_store *s, const char *ref, uint64_t level, uint64_t seq)
+{
+	struct li707_message *m = msg_new();
+	struct li707_delivery *d = msg_add(m, ref, 1);
+	d->items[0].has_correlation = true;
+	d->items[0].app_level_id = level;
+	d->items[0].app_seq = seq;
+	put1(s, PEER, m, LEA_PUT_STORED);
+	li707_message_free(m);
+}
+
+static void test_hdr2_application_gaps_repeats(void **state)
+{
+	struct fx *f = *state;
+	/* level 5: 0, 1, 1, 4 -> missing 2..3, one repeat; level 9: 2 -> missing 0..1 */
+	put_app(f->s, REF_A, 5, 0);
+	put_app(f->s, REF_A, 5, 1);
+	put_app(f->s, REF_A, 5, 1);
+	put_app(f->s, REF_A, 5, 4);
+	put_app(f->s, REF_A, 9, 2);
+	put_app(f->s, REF_B, 5, 0); /* another reference: its own counter */
+
+	struct stats st;
+	status(f->s, NULL, &st);
+	assert_int_equal(st.n, 2);
+	assert_string_equal(st.ref[0], REF_A); /* sorted */
+	assert_int_equal(st.st[0].app_missing, 4);
+	assert_int_equal(st.st[0].app_repeated, 1);
+	assert_int_equal(st.st[1].app_missing, 0);
+	assert_int_equal(st.st[1].app_repeated, 0);
+
+	struct gaps g = {0};
+	assert_int_equal(lea_store_gaps(f->s, REF_A, gaps_cb, &g), 0);
+	assert_int_equal(g.n, 2);
+	assert_int_equal(g.g[0].kind, LEA_GAP_APPLICATION);
+	assert_string_equal(g.stream[0], "5");
+	assert_int_equal(g.g[0].from, 2);
+	assert_int_equal(g.g[0].to, 3);
+	assert_string_equal(g.stream[1], "9");
+	assert_int_equal(g.g[1].from, 0);
+	assert_int_equal(g.g[1].to, 1);
+}
+
+static void test_store_status_counts(void **state)
+{
+	struct fx *f = *state;
+	char url[128];
+	struct li707_message *m = msg_new();
+	struct li707_delivery *d = msg_add(m, REF_B, 2);
+	modelb_url(url, sizeof url, "0b0b0b0b-0000-4000-8000-000000000001");
+	att_add(&d->items[0], url, false, 0, NULL);
+	att_add(&d->items[1], "https://csp.example/files/1", false, 0, NULL);
+	att_add(&d->items[1], "https://csp.example/files/2", false, 0, NULL);
+	put1(f->s, PEER, m, LEA_PUT_STORED);
+	li707_message_free(put_item(f->s, PEER, REF_A));
+	li707_message_free(put_item(f->s, PEER, REF_A));
+	li707_message_free(m);
+
+	struct stats st;
+	status(f->s, NULL, &st);
+	assert_int_equal(st.n, 2);
+	assert_string_equal(st.ref[0], REF_A);
+	assert_string_equal(st.ref[1], REF_B);
+	assert_int_equal(st.st[0].deliveries, 2);
+	assert_int_equal(st.st[0].items, 2);
+	assert_int_equal(st.st[1].deliveries, 1);
+	assert_int_equal(st.st[1].items, 2);
+	assert_int_equal(st.st[1].att[LEA_ATT_ANNOUNCED], 1);
+	assert_int_equal(st.st[1].att[LEA_ATT_TO_FETCH], 2);
+	assert_int_equal(st.st[0].att[LEA_ATT_TO_FETCH], 0);
+	assert_true(st.st[0].first_received > 0);
+	assert_true(st.st[0].last_received >= st.st[0].first_received);
+	assert_int_equal(st.st[0].ref_kind, LI707_REF_LIID);
+
+	status(f->s, "nonexistent", &st);
+	assert_int_equal(st.n, 0);
+}
+
+static void test_store_list_filters(void **state)
+{
+	struct fx *f = *state;
+	/* 3 items of A by PEER (one collection of 2), 1 of B by PEER2 with an old timestamp. */
+	struct li707_message *m = msg_new();
+	msg_add(m, REF_A, 2);
+	put1(f->s, PEER, m, LEA_PUT_STORED);
+	li707_message_free(m);
+	li707_message_free(put_item(f->s, PEER, REF_A));
+	m = msg_new();
+	struct li707_delivery *d = msg_add(m, REF_B, 1);
+	free(d->items[0].timestamp);
+	d->items[0].timestamp = xstrdup("2001-01-01T00:00:00+01:00");
+	free(d->items[0].receivers[0].ids[0].value);
+	d->items[0].receivers[0].ids[0].value = xstrdup("+4917012345");
+	put1(f->s, PEER2, m, LEA_PUT_STORED);
+	li707_message_free(m);
+
+	struct lea_query q = {.ref = REF_A};
+	struct rows *r = list(f->s, &q);
+	assert_int_equal(r->n, 3);
+	free(r);
+
+	q = (struct lea_query){.peer = PEER2};
+	r = list(f->s, &q);
+	assert_int_equal(r->n, 1);
+	assert_string_equal(r->ref[0], REF_B);
+	free(r);
+
+	q = (struct lea_query){.party = "+4917012345"};
+	r = list(f->s, &q);
+	assert_int_equal(r->n, 1);
+	assert_string_equal(r->ref[0], REF_B);
+	free(r);
+	q = (struct lea_query){.party = "sender-1"}; /* the second item of the collection */
+	r = list(f->s, &q);
+	assert_int_equal(r->n, 1);
+	assert_int_equal(r->item_index[0], 1);
+	free(r);
+	q = (struct lea_query){.party = "rcpt-0", .ref = REF_A};
+	r = list(f->s, &q);
+	assert_int_equal(r->n, 2);
+	free(r);
+
+	/* 2024-05-01T12:00:00Z = 1714564800; the B item is from 2000-12-31T23:00:00Z */
+	q = (struct lea_query){.has_since = true, .since = 1714564800};
+	r = list(f->s, &q);
+	assert_int_equal(r->n, 3);
+	free(r);
+	q = (struct lea_query){.has_since = true, .since = 1714564801};
+	r = list(f->s, &q);
+	assert_int_equal(r->n, 0);
+	free(r);
+	q = (struct lea_query){.has_since = true, .since = 978303600};
+	r = list(f->s, &q);
+	assert_int_equal(r->n, 4);
+	free(r);
+
+	/* paging */
+	r = list(f->s, NULL);
+	assert_int_equal(r->n, 4);
+	int64_t second = r->id[1];
+	free(r);
+	q = (struct lea_query){.limit = 2};
+	r = list(f->s, &q);
+	assert_int_equal(r->n, 2);
+	assert_int_equal(r->id[1], second);
+	free(r);
+	q = (struct lea_query){.after_id = second, .limit = 10};
+	r = list(f->s, &q);
+	assert_int_equal(r->n, 2);
+	assert_true(r->id[0] > second);
+	free(r);
+	q = (struct lea_query){.ref = REF_A, .peer = PEER2};
+	r = list(f->s, &q);
+	assert_int_equal(r->n, 0);
+	free(r);
+}
+
+static int stop_cb(void *cls, const struct lea_item_row *r)
+{
+	(void)r;
+	int *n = cls;
+	return ++*n == 2 ? 42 : 0;
+}
+
+static void test_store_list_callback_stops(void **state)
+{
+	struct fx *f = *state;
+	struct li707_message *m = msg_new();
+	msg_add(m, REF_A, 5);
+	put1(f->s, PEER, m, LEA_PUT_STORED);
+	li707_message_free(m);
+	int n = 0;
+	assert_int_equal(lea_store_list(f->s, NULL, stop_cb, &n), 42);
+	assert_int_equal(n, 2);
+}
+
+/* ---------------------------------------------------------------- item detail */
+
+static void test_store_item_detail(void **state)
+{
+	struct fx *f = *state;
+	char url[128];
+	struct li707_message *m = msg_new();
+	msg_add(m, REF_B, 1);
+	struct li707_delivery *d = msg_add(m, REF_A, 3);
+	modelb_url(url, sizeof url, "0C0C0C0C-0000-4000-8000-00000000000A"); /* upper case hex */
+	att_add(&d->items[2], "https://csp.example/x/1", true, 10, NULL);
+	att_add(&d->items[2], url, true, 3, NULL);
+	char *raw = NULL;
+	size_t len = 0;
+	assert_int_equal(li707_message_encode(m, &raw, &len, NULL), 0);
+	enum lea_put_outcome out[2];
+	struct lea_put p = {.peer = PEER, .raw = raw, .raw_len = len, .msg = m, .outcome = out};
+	assert_int_equal(lea_store_put(f->s, &p), 0);
+
+	struct lea_query q = {.ref = REF_A};
+	struct rows *r = list(f->s, &q);
+	assert_int_equal(r->n, 3);
+	int64_t id = r->id[2];
+	assert_int_equal(r->n_att[2], 2);
+	assert_int_equal(r->n_complete[2], 0);
+	free(r);
+
+	struct lea_item_detail *det = NULL;
+	assert_int_equal(lea_store_item(f->s, id, &det), 0);
+	assert_int_equal(det->id, id);
+	assert_string_equal(det->peer, PEER);
+	assert_string_equal(det->transaction_id, m->header.transaction_id);
+	assert_int_equal(det->raw_len, len);
+	assert_memory_equal(det->raw, raw, len);
+	assert_int_equal(det->action_index, 1);
+	assert_int_equal(det->item_index, 2);
+	const struct li707_item *it = lea_item_detail_item(det);
+	assert_non_null(it);
+	assert_string_equal(it->sender->ids[0].value, "sender-2");
+	assert_string_equal(det->msg->actions[1].delivery->object_id, d->object_id);
+	assert_int_equal(det->n_atts, 2);
+	assert_int_equal(det->atts[0].index, 0);
+	assert_int_equal(det->atts[0].state, LEA_ATT_TO_FETCH);
+	assert_int_equal(det->atts[0].model, '?');
+	assert_string_equal(det->atts[0].uuid, "");
+	assert_null(det->atts[0].file);
+	assert_int_equal(det->atts[1].state, LEA_ATT_ANNOUNCED);
+	assert_int_equal(det->atts[1].model, 'B');
+	assert_string_equal(det->atts[1].uuid, "0c0c0c0c-0000-4000-8000-00000000000a");
+	assert_string_equal(det->atts[1].url, url);
+	lea_item_detail_free(det);
+
+	assert_int_equal(lea_store_item(f->s, id + 1000, &det), LI707_ENOTFOUND);
+	lea_item_detail_free(NULL);
+	free(raw);
+	li707_message_free(m);
+}
+
+static void csp_block(struct li707_item *it, const char *id, const char *content)
+{
+	struct li707_csp_data *c = realloc(it->csp, (it->n_csp + 1) * sizeof *c);
+	assert_non_null(c);
+	it->csp = c;
+	c = &it->csp[it->n_csp++];
+	memset(c, 0, sizeof *c);
+	c->schema_id = xstrdup(id);
+	c->schema_content = content ? xstrdup(content) : NULL;
+	c->xml = xstrdup("<e:ev xmlns:e=\"urn:example:ev\">x</e:ev>");
+}
+
+static void test_csp2_schema_reused_by_identifier(void **state)
+{
+	struct fx *f = *state;
+	const char *s1 = "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\"/>";
+	const char *s2 = "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" version=\"2\"/>";
+	struct li707_message *m = msg_new();
+	csp_block(&msg_add(m, REF_A, 1)->items[0], "urn:ev:1", s1);
+	put1(f->s, PEER, m, LEA_PUT_STORED);
+	li707_message_free(m);
+	/* later: the identifier alone; another peer's identical identifier; a new content
+	 * under the old identifier (the first one stays) */
+	m = msg_new();
+	struct li707_item *it = &msg_add(m, REF_A, 1)->items[0];
+	csp_block(it, "urn:ev:1", NULL);
+	csp_block(it, "urn:ev:unknown", NULL);
+	put1(f->s, PEER, m, LEA_PUT_STORED);
+	li707_message_free(m);
+	m = msg_new();
+	csp_block(&msg_add(m, REF_A, 1)->items[0], "urn:ev:1", NULL);
+	put1(f->s, PEER2, m, LEA_PUT_STORED);
+	li707_message_free(m);
+	m = msg_new();
+	csp_block(&msg_add(m, REF_A, 1)->items[0], "urn:ev:1", s2);
+	put1(f->s, PEER, m, LEA_PUT_STORED);
+	li707_message_free(m);
+	m = msg_new();
+	csp_block(&msg_add(m, REF_A, 1)->items[0], "urn:ev:1", NULL);
+	put1(f->s, PEER, m, LEA_PUT_STORED);
+	li707_message_free(m);
+
+	struct rows *r = list(f->s, NULL);
+	assert_int_equal(r->n, 5);
+	struct lea_item_detail *d = NULL;
+	assert_int_equal(lea_store_item(f->s, r->id[1], &d), 0);
+	assert_string_equal(d->schema_content[0], s1);
+	assert_null(d->schema_content[1]);
+	lea_item_detail_free(d);
+	assert_int_equal(lea_store_item(f->s, r->id[2], &d), 0);
+	assert_null(d->schema_content[0]); /* PEER2 never sent it */
+	lea_item_detail_free(d);
+	assert_int_equal(lea_store_item(f->s, r->id[3], &d), 0);
+	assert_string_equal(d->schema_content[0], s2); /* its own content */
+	lea_item_detail_free(d);
+	assert_int_equal(lea_store_item(f->s, r->id[4], &d), 0);
+	assert_string_equal(d->schema_content[0], s1); /* the first one kept */
+	lea_item_detail_free(d);
+	free(r);
+}
+
+/* ---------------------------------------------------------------- Model B */
+
+#define UUID1 "b1b1b1b1-0000-4000-8000-000000000001"
+#define UUID2 "b1b1b1b1-0000-4000-8000-000000000002"
+
+static void sha_of(const char *data, char out[65])
+{
+	assert_int_equal(li707_sha256_hex(data, strlen(data), out), 0);
+}
+
+/* Puts an item of ref with one Model B record for uuid; returns the item id. */
+static int64_t put_record(struct lea_store *s, const char *peer, const char *uuid, bool has_len,
+			  uint64_t len, const char *checksum)
+{
+	char url[128];
+	struct li707_message *m = msg_new();
+	modelb_url(url, sizeof url, uuid);
+	att_add(&msg_add(m, REF_A, 1)->items[0], url, has_len, len, checksum);
+	put1(s, peer, m, LEA_PUT_STORED);
+	li707_message_free(m);
+	struct lea_query q = {.peer = peer};
+	struct rows *r = list(s, &q);
+	assert_true(r->n > 0);
+	int64_t id = r->id[r->n - 1];
+	free(r);
+	return id;
+}
+
+static enum lea_upload_verdict begin(struct lea_store *s, const char *peer, const char *uuid,
+				     bool has_len, uint64_t len, uint64_t cap, struct lea_upload *u)
+{
+	memset(u, 0, sizeof *u);
+	u->peer = peer;
+	snprintf(u->uuid, sizeof u->uuid, "%s", uuid);
+	u->has_length = has_len;
+	u->length = len;
+	u->cap = cap;
+	assert_int_equal(lea_store_upload_begin(s, u), 0);
+	if (u->verdict == LEA_UPLOAD_OK) {
+		assert_true(u->upload_id > 0);
+		assert_non_null(strstr(u->tmp_path, "/tmp/"));
+	}
+	return u->verdict;
+}
+
+static void write_tmp(const struct lea_upload *u, const char *data)
+{
+	int fd = open(u->tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	size_t n = strlen(data);
+	assert_int_equal(write(fd, data, n), (ssize_t)n);
+	assert_int_equal(fsync(fd), 0);
+	close(fd);
+}
+
+/* A whole upload (begin OK, write, finish); returns the resulting state. */
+static enum lea_att_state upload(struct lea_store *s, const char *peer, const char *uuid,
+				 const char *data)
+{
+	struct lea_upload u;
+	assert_int_equal(begin(s, peer, uuid, true, strlen(data), 1 << 20, &u), LEA_UPLOAD_OK);
+	write_tmp(&u, data);
+	char sha[65];
+	sha_of(data, sha);
+	enum lea_att_state st = LEA_ATT_NSTATES;
+	assert_int_equal(lea_store_upload_finish(s, u.upload_id, strlen(data), sha, &st), 0);
+	return st;
+}
+
+/* The one attachment of item id. */
+static struct lea_item_detail *att_of(struct lea_store *s, int64_t id)
+{
+	struct lea_item_detail *d = NULL;
+	assert_int_equal(lea_store_item(s, id, &d), 0);
+	assert_int_equal(d->n_atts, 1);
+	return d;
+}
+
+static char *read_all(const char *path)
+{
+	size_t n = 0;
+	return tu_read_file(path, &n);
+}
+
+static size_t count_dir(const char *dir, const char *sub)
+{
+	char p[256];
+	snprintf(p, sizeof p, "%s/%s", dir, sub);
+	size_t n = 0;
+	DIR *d = opendir(p);
+	assert_non_null(d);
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void test_bin_b2_record_then_upload(void **state)
+{
+	struct fx *f = *state;
+	const char *data = "hello model B";
+	char sha[65], upper[65];
+	sha_of(data, sha);
+	for (int i = 0; i < 64; i++)
+		upper[i] = (char)(sha[i] >= 'a' ? sha[i] - 32 : sha[i]);
+	upper[64] = '\0';
+	int64_t id = put_record(f->s, PEER, UUID1, true, strlen(data), upper);
+	assert_int_equal(upload(f->s, PEER, UUID1, data), LEA_ATT_COMPLETE);
+
+	struct lea_item_detail *d = att_of(f->s, id);
+	assert_int_equal(d->atts[0].state, LEA_ATT_COMPLETE);
+	assert_int_equal(d->atts[0].bytes, strlen(data));
+	assert_string_equal(d->atts[0].sha256, sha);
+	assert_non_null(d->atts[0].file);
+	assert_non_null(strstr(d->atts[0].file, "/content/b1/" UUID1));
+	char *got = read_all(d->atts[0].file);
+	assert_string_equal(got, data);
+	free(got);
+	lea_item_detail_free(d);
+
+	struct rows *r = list(f->s, NULL);
+	assert_int_equal(r->n_complete[0], 1);
+	free(r);
+	struct stats st;
+	status(f->s, NULL, &st);
+	assert_int_equal(st.n, 1); /* no orphans row */
+	assert_int_equal(stat_of(&st, REF_A)->att[LEA_ATT_COMPLETE], 1);
+	assert_int_equal(stat_of(&st, REF_A)->att[LEA_ATT_ANNOUNCED], 0);
+
+	/* DONE: complete already */
+	struct lea_upload u;
+	assert_int_equal(begin(f->s, PEER, UUID1, true, strlen(data), 1 << 20, &u), LEA_UPLOAD_DONE);
+	assert_true(u.has_record);
+}
+
+static void test_bin_b4_upload_before_record(void **state)
+{
+	struct fx *f = *state;
+	const char *data = "early bird";
+	char sha[65];
+	sha_of(data, sha);
+	struct lea_upload u;
+	assert_int_equal(begin(f->s, PEER, UUID1, true, strlen(data), 1 << 20, &u), LEA_UPLOAD_OK);
+	assert_false(u.has_record);
+	write_tmp(&u, data);
+	enum lea_att_state st;
+	assert_int_equal(lea_store_upload_finish(f->s, u.upload_id, strlen(data), sha, &st), 0);
+	assert_int_equal(st, LEA_ATT_ORPHAN);
+
+	struct stats s;
+	status(f->s, NULL, &s);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(stat_of(&s, NULL)->att[LEA_ATT_ORPHAN], 1);
+
+	/* The record arrives: linked in the same transaction, complete. */
+	int64_t id = put_record(f->s, PEER, UUID1, true, strlen(data), sha);
+	struct lea_item_detail *d = att_of(f->s, id);
+	assert_int_equal(d->atts[0].state, LEA_ATT_COMPLETE);
+	char *got = read_all(d->atts[0].file);
+	assert_string_equal(got, data);
+	free(got);
+	lea_item_detail_free(d);
+	status(f->s, NULL, &s);
+	assert_int_equal(s.n, 1); /* no upload without record left: no orphans row */
+	assert_int_equal(stat_of(&s, REF_A)->att[LEA_ATT_COMPLETE], 1);
+	assert_int_equal(count_dir(f->dir, "content/b1"), 1);
+}
+
+static void test_bin_b4_orphan_then_record_mismatch(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(upload(f->s, PEER, UUID1, "12345"), LEA_ATT_ORPHAN);
+	int64_t id = put_record(f->s, PEER, UUID1, true, 6, NULL); /* the record says 6 octets */
+	struct lea_item_detail *d = att_of(f->s, id);
+	assert_int_equal(d->atts[0].state, LEA_ATT_MISMATCH);
+	lea_item_detail_free(d);
+}
+
+static void test_bin_b4_record_during_upload(void **state)
+{
+	struct fx *f = *state;
+	const char *data = "in flight";
+	struct lea_upload u;
+	assert_int_equal(begin(f->s, PEER, UUID1, false, 0, 1 << 20, &u), LEA_UPLOAD_OK);
+	int64_t id = put_record(f->s, PEER, UUID1, true, strlen(data), NULL);
+	struct lea_upload u2;
+	assert_int_equal(begin(f->s, PEER, UUID1, false, 0, 1 << 20, &u2), LEA_UPLOAD_BUSY);
+	write_tmp(&u, data);
+	char sha[65];
+	sha_of(data, sha);
+	enum lea_att_state st;
+	assert_int_equal(lea_store_upload_finish(f->s, u.upload_id, strlen(data), sha, &st), 0);
+	assert_int_equal(st, LEA_ATT_COMPLETE);
+	struct lea_item_detail *d = att_of(f->s, id);
+	assert_int_equal(d->atts[0].state, LEA_ATT_COMPLETE);
+	lea_item_detail_free(d);
+	struct stats s;
+	status(f->s, NULL, &s);
+	assert_int_equal(s.n, 1); /* the orphan entry is gone */
+}
+
+static void test_bin_mismatch_length_then_replaced(void **state)
+{
+	struct fx *f = *state;
+	const char *good = "exactly this";
+	char sha[65];
+	sha_of(good, sha);
+	int64_t id = put_record(f->s, PEER, UUID1, true, strlen(good), sha);
+	/* No Content-Length given, so only the finished data shows the difference. */
+	struct lea_upload u;
+	assert_int_equal(begin(f->s, PEER, UUID1, false, 0, 1 << 20, &u), LEA_UPLOAD_OK);
+	write_tmp(&u, "short");
+	char bad_sha[65];
+	sha_of("short", bad_sha);
+	enum lea_att_state st;
+	assert_int_equal(lea_store_upload_finish(f->s, u.upload_id, 5, bad_sha, &st), 0);
+	assert_int_equal(st, LEA_ATT_MISMATCH);
+	struct lea_item_detail *d = att_of(f->s, id);
+	assert_int_equal(d->atts[0].state, LEA_ATT_MISMATCH);
+	char *old_file = xstrdup(d->atts[0].file);
+	lea_item_detail_free(d);
+
+	/* A mismatch may be uploaded again; the new data replaces the old. */
+	assert_int_equal(upload(f->s, PEER, UUID1, good), LEA_ATT_COMPLETE);
+	d = att_of(f->s, id);
+	assert_int_equal(d->atts[0].state, LEA_ATT_COMPLETE);
+	assert_string_equal(d->atts[0].sha256, sha);
+	char *got = read_all(d->atts[0].file);
+	assert_string_equal(got, good);
+	free(got);
+	assert_string_not_equal(d->atts[0].file, old_file);
+	assert_int_equal(access(old_file, F_OK), -1); /* the replaced data is deleted */
+	free(old_file);
+	lea_item_detail_free(d);
+	struct stats s;
+	status(f->s, NULL, &s);
+	assert_int_equal(stat_of(&s, REF_A)->att[LEA_ATT_MISMATCH], 0);
+	assert_int_equal(stat_of(&s, REF_A)->att[LEA_ATT_COMPLETE], 1);
+}
+
+static void test_bin_mismatch_sha256(void **state)
+{
+	struct fx *f = *state;
+	char sha[65];
+	sha_of("the real data", sha);
+	int64_t id = put_record(f->s, PEER, UUID1, true, 13, sha);
+	assert_int_equal(upload(f->s, PEER, UUID1, "the fake data"), LEA_ATT_MISMATCH);
+	struct lea_item_detail *d = att_of(f->s, id);
+	assert_int_equal(d->atts[0].state, LEA_ATT_MISMATCH);
+	assert_int_equal(d->atts[0].bytes, 13);
+	lea_item_detail_free(d);
+	struct rows *r = list(f->s, NULL);
+	assert_int_equal(r->n_complete[0], 0);
+	free(r);
+}
+
+static void test_bin_b3_verdicts(void **state)
+{
+	struct fx *f = *state;
+	struct lea_upload u, u2;
+	put_record(f->s, PEER, UUID1, true, 100, NULL);
+	/* TOO_BIG: over the cap, or not the record's length */
+	assert_int_equal(begin(f->s, PEER, UUID1, true, 100, 99, &u), LEA_UPLOAD_TOO_BIG);
+	assert_int_equal(begin(f->s, PEER, UUID1, true, 101, 1000, &u), LEA_UPLOAD_TOO_BIG);
+	assert_int_equal(begin(f->s, PEER, UUID2, true, 1001, 1000, &u), LEA_UPLOAD_TOO_BIG);
+	/* BUSY while another upload of the uuid is in flight */
+	assert_int_equal(begin(f->s, PEER, UUID1, true, 100, 1000, &u), LEA_UPLOAD_OK);
+	assert_true(u.has_record);
+	assert_int_equal(begin(f->s, PEER, UUID1, true, 100, 1000, &u2), LEA_UPLOAD_BUSY);
+	/* UNKNOWN: the record is another peer's */
+	assert_int_equal(begin(f->s, PEER2, UUID1, true, 100, 1000, &u2), LEA_UPLOAD_UNKNOWN);
+	assert_int_equal(lea_store_upload_abort(f->s, u.upload_id), 0);
+	/* an orphan of another peer is left alone, the record stays announced */
+	assert_int_equal(upload(f->s, PEER2, UUID2, "x"), LEA_ATT_ORPHAN);
+	int64_t id = put_record(f->s, PEER, UUID2, true, 1, NULL);
+	struct lea_item_detail *d = att_of(f->s, id);
+	assert_int_equal(d->atts[0].state, LEA_ATT_ANNOUNCED);
+	lea_item_detail_free(d);
+	assert_int_equal(upload(f->s, PEER, UUID2, "y"), LEA_ATT_COMPLETE);
+	struct stats s;
+	status(f->s, NULL, &s);
+	assert_int_equal(stat_of(&s, NULL)->att[LEA_ATT_ORPHAN], 1);
+	/* bad arguments */
+	memset(&u, 0, sizeof u);
+	u.peer = PEER;
+	snprintf(u.uuid, sizeof u.uuid, "not-a-uuid");
+	assert_int_equal(lea_store_upload_begin(f->s, &u), LI707_EINVAL);
+	char short_sha[65] = "00";
+	assert_int_equal(lea_store_upload_finish(f->s, 999999, 1, short_sha, NULL), LI707_EINVAL);
+	char sha[65];
+	sha_of("z", sha);
+	assert_int_equal(lea_store_upload_finish(f->s, 999999, 1, sha, NULL), LI707_ENOTFOUND);
+}
+
+static void test_bin_b4_orphans_full(void **state)
+{
+	struct fx *f = *state;
+	struct lea_store_opts o = {.dir = f->dir, .orphan_max_bytes = 10};
+	lea_store_close(f->s);
+	fx_open_opts(f, &o);
+	struct lea_upload u, u2;
+	assert_int_equal(upload(f->s, PEER, UUID1, "123456"), LEA_ATT_ORPHAN); /* 6 of 10 used */
+	assert_int_equal(begin(f->s, PEER, UUID2, true, 5, 1000, &u), LEA_UPLOAD_ORPHANS_FULL);
+	assert_int_equal(begin(f->s, PEER, UUID2, true, 4, 1000, &u), LEA_UPLOAD_OK);
+	/* in flight counts with its Content-Length; without one, with the cap */
+	assert_int_equal(begin(f->s, PEER, "b1b1b1b1-0000-4000-8000-000000000003", true, 1, 1000, &u2),
+			 LEA_UPLOAD_ORPHANS_FULL);
+	assert_int_equal(lea_store_upload_abort(f->s, u.upload_id), 0);
+	assert_int_equal(begin(f->s, PEER, UUID2, false, 0, 5, &u), LEA_UPLOAD_ORPHANS_FULL);
+	assert_int_equal(begin(f->s, PEER, UUID2, false, 0, 4, &u), LEA_UPLOAD_OK);
+	assert_int_equal(lea_store_upload_abort(f->s, u.upload_id), 0);
+	/* with its record, an upload is not an orphan: no budget */
+	put_record(f->s, PEER, UUID2, true, 50, NULL);
+	assert_int_equal(begin(f->s, PEER, UUID2, true, 50, 1000, &u), LEA_UPLOAD_OK);
+	assert_int_equal(lea_store_upload_abort(f->s, u.upload_id), 0);
+}
+
+static void test_bin_upload_abort(void **state)
+{
+	struct fx *f = *state;
+	int64_t id = put_record(f->s, PEER, UUID1, false, 0, NULL);
+	struct lea_upload u;
+	assert_int_equal(begin(f->s, PEER, UUID1, false, 0, 1000, &u), LEA_UPLOAD_OK);
+	write_tmp(&u, "partial");
+	struct lea_item_detail *d = att_of(f->s, id);
+	assert_int_equal(d->atts[0].state, LEA_ATT_RECEIVING);
+	lea_item_detail_free(d);
+	assert_int_equal(lea_store_upload_abort(f->s, u.upload_id), 0);
+	assert_int_equal(access(u.tmp_path, F_OK), -1);
+	d = att_of(f->s, id);
+	assert_int_equal(d->atts[0].state, LEA_ATT_ANNOUNCED);
+	lea_item_detail_free(d);
+	assert_int_equal(lea_store_upload_abort(f->s, u.upload_id), LI707_ENOTFOUND);
+	/* an orphan upload aborted leaves nothing */
+	assert_int_equal(begin(f->s, PEER, UUID2, false, 0, 1000, &u), LEA_UPLOAD_OK);
+	write_tmp(&u, "partial");
+	assert_int_equal(lea_store_upload_abort(f->s, u.upload_id), 0);
+	struct stats s;
+	status(f->s, NULL, &s);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(stat_of(&s, REF_A)->att[LEA_ATT_ANNOUNCED], 1);
+	assert_int_equal(stat_of(&s, REF_A)->att[LEA_ATT_RECEIVING], 0);
+	assert_int_equal(count_dir(f->dir, "tmp"), 0);
+}
+
+static void test_bin_b4_sweep_expiry(void **state)
+{
+	struct fx *f = *state;
+	struct lea_store_opts o = {.dir = f->dir, .orphan_timeout_s = 100};
+	lea_store_close(f->s);
+	fx_open_opts(f, &o);
+	assert_int_equal(upload(f->s, PEER, UUID1, "lost"), LEA_ATT_ORPHAN);
+	uint64_t n = 99;
+	assert_int_equal(lea_store_sweep(f->s, (int64_t)time(NULL), &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(count_dir(f->dir, "content/b1"), 1);
+	assert_int_equal(lea_store_sweep(f->s, (int64_t)time(NULL) + 101, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(count_dir(f->dir, "content/b1"), 0);
+	struct stats s;
+	status(f->s, NULL, &s);
+	assert_int_equal(stat_of(&s, NULL)->att[LEA_ATT_EXPIRED], 1);
+	assert_int_equal(stat_of(&s, NULL)->att[LEA_ATT_ORPHAN], 0);
+	/* the expired uuid is refused; once its record comes, it can be uploaded */
+	struct lea_upload u;
+	assert_int_equal(begin(f->s, PEER, UUID1, true, 4, 1000, &u), LEA_UPLOAD_UNKNOWN);
+	int64_t id = put_record(f->s, PEER, UUID1, true, 4, NULL);
+	struct lea_item_detail *d = att_of(f->s, id);
+	assert_int_equal(d->atts[0].state, LEA_ATT_ANNOUNCED);
+	lea_item_detail_free(d);
+	assert_int_equal(upload(f->s, PEER, UUID1, "late"), LEA_ATT_COMPLETE);
+	assert_int_equal(lea_store_sweep(f->s, (int64_t)time(NULL) + 1000, NULL), 0);
+}
+
+static void test_store_crash_recovery(void **state)
+{
+	struct fx *f = *state;
+	int64_t id = put_record(f->s, PEER, UUID1, false, 0, NULL);
+	struct lea_upload u, u2;
+	assert_int_equal(begin(f->s, PEER, UUID1, false, 0, 1000, &u), LEA_UPLOAD_OK);
+	write_tmp(&u, "half");
+	assert_int_equal(begin(f->s, PEER, UUID2, false, 0, 1000, &u2), LEA_UPLOAD_OK);
+	write_tmp(&u2, "orphan half");
+	/* a leftover of a crash (closing without finish acts the same on the database) */
+	char stray[256];
+	snprintf(stray, sizeof stray, "%s/tmp/stray", f->dir);
+	int fd = open(stray, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	fx_reopen(f);
+	assert_int_equal(count_dir(f->dir, "tmp"), 0);
+	struct lea_item_detail *d = att_of(f->s, id);
+	assert_int_equal(d->atts[0].state, LEA_ATT_ANNOUNCED);
+	lea_item_detail_free(d);
+	struct stats s;
+	status(f->s, NULL, &s);
+	assert_int_equal(s.n, 1); /* the unfinished orphan was dropped */
+	assert_int_equal(stat_of(&s, REF_A)->att[LEA_ATT_RECEIVING], 0);
+	assert_int_equal(stat_of(&s, REF_A)->att[LEA_ATT_ANNOUNCED], 1);
+	/* and the uploads can be made again */
+	assert_int_equal(upload(f->s, PEER, UUID1, "whole"), LEA_ATT_COMPLETE);
+	assert_int_equal(upload(f->s, PEER, UUID2, "whole orphan"), LEA_ATT_ORPHAN);
+}
+
+/* ---------------------------------------------------------------- durability, threads */
+
+/* Child: puts single-item deliveries as fast as it can from 4 threads; after each
+ * acknowledgement writes the ObjectIdentifier to the pipe. */
+struct child_ctx {
+	struct lea_store *s;
+	int fd;
+	pthread_mutex_t *mu;
+};
+
+static void *child_thread(void *arg)
+{
+	struct child_ctx *c = arg;
+	for (;;) {
+		struct li707_message *m = msg_new();
+		struct li707_delivery *d = msg_add(m, REF_A, 1);
+		char *raw = NULL;
+		size_t len = 0;
+		if (li707_message_encode(m, &raw, &len, NULL))
+			_exit(3);
+		enum lea_put_outcome out[1];
+		struct lea_put p = {.peer = PEER, .raw = raw, .raw_len = len, .msg = m, .outcome = out};
+		if (lea_store_put(c->s, &p) || out[0] != LEA_PUT_STORED)
+			_exit(4);
+		char line[40];
+		snprintf(line, sizeof line, "%s\n", d->object_id);
+		pthread_mutex_lock(c->mu);
+		if (write(c->fd, line, 37) != 37)
+			_exit(5);
+		pthread_mutex_unlock(c->mu);
+		free(raw);
+		li707_message_free(m);
+	}
+	return NULL;
+}
+
+static void child_main(const char *dir, int fd)
+{
+	struct lea_store *s = NULL;
+	struct lea_store_opts o = {.dir = dir};
+	if (lea_store_open(&o, &s, NULL, 0))
+		_exit(2);
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	struct child_ctx c = {s, fd, &mu};
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, child_thread, &c);
+	for (;;)
+		pause();
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void test_store_durability_kill9(void **state)
+{
+	struct fx *f = *state;
+	lea_store_close(f->s);
+	f->s = NULL;
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(pfd[0]);
+		child_main(f->dir, pfd[1]);
+	}
+	close(pfd[1]);
+	/* Let it acknowledge some, then kill it mid-burst. */
+	size_t cap = 4096, n = 0;
+	char **acked = calloc(cap, sizeof *acked);
+	assert_non_null(acked);
+	FILE *in = fdopen(pfd[0], "r");
+	assert_non_null(in);
+	char line[64];
+	while (n < 150 && fgets(line, sizeof line, in)) {
+		line[strcspn(line, "\n")] = '\0';
+		acked[n++] = xstrdup(line);
+	}
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	int wst;
+	assert_int_equal(waitpid(pid, &wst, 0), pid);
+	assert_true(WIFSIGNALED(wst));
+	while (n < cap && fgets(line, sizeof line, in)) { /* acknowledged before it died */
+		line[strcspn(line, "\n")] = '\0';
+		if (strlen(line) == 36)
+			acked[n++] = xstrdup(line);
+	}
+	fclose(in);
+	assert_true(n >= 150);
+
+	fx_open(f);
+	struct lea_query q = {0};
+	struct rows *r = calloc(1, sizeof *r);
+	size_t total = 0;
+	char **stored = NULL;
+	for (;;) { /* page through everything */
+		r->n = 0;
+		q.limit = MAXROWS;
+		assert_int_equal(lea_store_list(f->s, &q, rows_cb, r), 0);
+		if (!r->n)
+			break;
+		stored = realloc(stored, (total + r->n) * sizeof *stored);
+		assert_non_null(stored);
+		for (size_t i = 0; i < r->n; i++)
+			stored[total++] = xstrdup(r->object_id[i]);
+		q.after_id = r->id[r->n - 1];
+	}
+	free(r);
+	qsort(stored, total, sizeof *stored, cmp_str);
+	for (size_t i = 1; i < total; i++)
+		assert_string_not_equal(stored[i], stored[i - 1]); /* never stored twice */
+	for (size_t i = 0; i < n; i++) {
+		assert_non_null(bsearch(&acked[i], stored, total, sizeof *stored, cmp_str));
+		free(acked[i]);
+	}
+	assert_true(total >= n);
+	print_message("durability: %zu acknowledged, %zu stored, all acknowledged present\n", n,
+		      total);
+	for (size_t i = 0; i < total; i++)
+		free(stored[i]);
+	free(stored);
+	free(acked);
+	struct stats st;
+	status(f->s, NULL, &st);
+	assert_int_equal(stat_of(&st, REF_A)->deliveries, total);
+}
+
+#define NTHREADS 8
+#define PER_THREAD 40
+struct thr {
+	struct lea_store *s;
+	int idx;
+	int stored, failed;
+};
+
+static void *put_thread(void *arg)
+{
+	struct thr *t = arg;
+	char ref[32];
+	snprintf(ref, sizeof ref, "LIID-T%d", t->idx % 2);
+	for (int i = 0; i < PER_THREAD; i++) {
+		struct li707_message *m = msg_new();
+		msg_add(m, ref, 1 + (size_t)(i % 3));
+		char *raw = NULL;
+		size_t len = 0;
+		enum lea_put_outcome out[1];
+		if (li707_message_encode(m, &raw, &len, NULL) == 0) {
+			struct lea_put p = {.peer = PEER, .raw = raw, .raw_len = len, .msg = m,
+					    .outcome = out};
+			if (lea_store_put(t->s, &p) == 0 && out[0] == LEA_PUT_STORED)
+				t->stored++;
+			else
+				t->failed++;
+		} else {
+			t->failed++;
+		}
+		free(raw);
+		li707_message_free(m);
+	}
+	return NULL;
+}
+
+static void test_store_threads_group_commit(void **state)
+{
+	struct fx *f = *state;
+	pthread_t th[NTHREADS];
+	struct thr t[NTHREADS];
+	for (int i = 0; i < NTHREADS; i++) {
+		t[i] = (struct thr){.s = f->s, .idx = i};
+		assert_int_equal(pthread_create(&th[i], NULL, put_thread, &t[i]), 0);
+	}
+	for (int i = 0; i < NTHREADS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(t[i].stored, PER_THREAD);
+		assert_int_equal(t[i].failed, 0);
+	}
+	struct stats st;
+	status(f->s, NULL, &st);
+	assert_int_equal(st.n, 2);
+	uint64_t items_per = 0;
+	for (int i = 0; i < PER_THREAD; i++)
+		items_per += 1 + (uint64_t)(i % 3);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(st.st[i].deliveries, NTHREADS / 2 * PER_THREAD);
+		assert_int_equal(st.st[i].items, NTHREADS / 2 * items_per);
+	}
+}
+
+static void test_store_read_only_beside_writer(void **state)
+{
+	struct fx *f = *state;
+	li707_message_free(put_item(f->s, PEER, REF_A));
+	struct lea_store *ro = NULL;
+	struct lea_store_opts o = {.dir = f->dir, .read_only = true};
+	char err[256];
+	assert_int_equal(lea_store_open(&o, &ro, err, sizeof err), 0);
+	struct rows *r = list(ro, NULL);
+	assert_int_equal(r->n, 1);
+	free(r);
+	/* a commit of the writer is seen by the reader */
+	li707_message_free(put_item(f->s, PEER, REF_B));
+	r = list(ro, NULL);
+	assert_int_equal(r->n, 2);
+	free(r);
+	struct li707_message *m = msg_new();
+	msg_add(m, REF_A, 1);
+	enum lea_put_outcome out[1];
+	assert_int_equal(put_msg_rc(ro, PEER, m, out, NULL), -EROFS);
+	li707_message_free(m);
+	lea_store_close(ro);
+}
+
+static void test_store_open_errors(void **state)
+{
+	struct fx *f = *state;
+	struct lea_store *s = NULL;
+	char err[256] = "";
+	char missing[128];
+	snprintf(missing, sizeof missing, "%s/none", f->dir);
+	struct lea_store_opts o = {.dir = missing, .read_only = true};
+	assert_true(lea_store_open(&o, &s, err, sizeof err) < 0);
+	assert_non_null(strstr(err, "no store"));
+	assert_null(s);
+	/* a second writer on the same directory */
+	o = (struct lea_store_opts){.dir = f->dir};
+	err[0] = '\0';
+	assert_int_equal(lea_store_open(&o, &s, err, sizeof err), -EBUSY);
+	assert_non_null(strstr(err, "in use"));
+	o = (struct lea_store_opts){.dir = missing, .binary_path = "binaryData"};
+	assert_int_equal(lea_store_open(&o, &s, err, sizeof err), LI707_EINVAL);
+	o = (struct lea_store_opts){0};
+	assert_int_equal(lea_store_open(&o, &s, err, sizeof err), LI707_EINVAL);
+	lea_store_close(NULL);
+	assert_string_equal(lea_att_state_name(LEA_ATT_TO_FETCH), "to-fetch");
+	assert_string_equal(lea_att_state_name(LEA_ATT_ORPHAN), "orphan");
+	assert_string_equal(lea_att_state_name(LEA_ATT_NSTATES), "unknown");
+}
+
+/* ---------------------------------------------------------------- Model B url rule */
+
+static void test_bin_b1_modelb_uuid(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *url, *prefix, *want; /* want NULL: not Model B */
+	} cases[] = {
+		{"https://lea.example/binaryData/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/", "/binaryData/",
+		 "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"},
+		{"https://lea.example/binaryData/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "/binaryData/",
+		 "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"},
+		{"https://lea.example:8443/binaryData/0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D/",
+		 "/binaryData/", "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"},
+		{"https://lea.example/li/b/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/", "/li/b/",
+		 "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"},
+		{"https://lea.example/other/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/", "/binaryData/", NULL},
+		{"https://lea.example/binarydata/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/", "/binaryData/",
+		 NULL},
+		{"https://lea.example/binaryData/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/?x=1",
+		 "/binaryData/", NULL},
+		{"https://lea.example/binaryData/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d?x=1",
+		 "/binaryData/", NULL},
+		{"https://lea.example/binaryData/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d#f", "/binaryData/",
+		 NULL},
+		{"https://lea.example/binaryData/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d//", "/binaryData/",
+		 NULL},
+		{"https://lea.example/binaryData/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/x", "/binaryData/",
+		 NULL},
+		{"https://lea.example/binaryData/../0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/",
+		 "/binaryData/", NULL},
+		{"https://lea.example/x/../binaryData/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/",
+		 "/binaryData/", NULL},
+		{"https://lea.example/binaryData/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4/", "/binaryData/",
+		 NULL},
+		{"https://lea.example/binaryData/0a1b2c3d4e5f-4a6b-8c7d-9e0f1a2b3c4d0/", "/binaryData/",
+		 NULL},
+		{"https://lea.example/binaryData/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4g/", "/binaryData/",
+		 NULL},
+		{"https://lea.example/binaryData/%30a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/", "/binaryData/",
+		 NULL},
+		{"https://lea.example?/binaryData/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/", "/binaryData/",
+		 NULL},
+		{"/binaryData/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/", "/binaryData/", NULL},
+		{"https:///binaryData/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d/", "/binaryData/", NULL},
+		{"", "/binaryData/", NULL},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char out[37] = "unchanged";
+		bool ok = lea_modelb_uuid(cases[i].url, cases[i].prefix, out);
+		if (ok != (cases[i].want != NULL))
+			fail_msg("case %zu (%s): got %d", i, cases[i].url, ok);
+		if (cases[i].want)
+			assert_string_equal(out, cases[i].want);
+		else
+			assert_string_equal(out, "unchanged");
+	}
+	char out[37];
+	assert_false(lea_modelb_uuid(NULL, "/binaryData/", out));
+}
+
+int main(void)
+{
+	li707_global_init();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_store_put_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_del6_duplicate_object_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_del6_duplicate_delivery_sequence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_del6_duplicate_in_one_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_skip_failed_action, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_del2_collection_100, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_del6_sequence_gaps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hdr2_application_gaps_repeats, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_status_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_list_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_list_callback_stops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_item_detail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_csp2_schema_reused_by_identifier, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bin_b2_record_then_upload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bin_b4_upload_before_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bin_b4_orphan_then_record_mismatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bin_b4_record_during_upload, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bin_mismatch_length_then_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bin_mismatch_sha256, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bin_b3_verdicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bin_b4_orphans_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bin_upload_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bin_b4_sweep_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_crash_recovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_durability_kill9, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_threads_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_read_only_beside_writer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_open_errors, setup, teardown),
+		cmocka_unit_test(test_bin_b1_modelb_uuid),
+	};
+	int rc = cmocka_run_group_tests(tests, NULL, NULL);
+	li707_global_cleanup();
+	return rc;
+}
