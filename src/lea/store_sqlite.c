@@ -59,8 +59,8 @@ static const char SCHEMA[] =
 	"CREATE INDEX items_ref ON items(ref);"
 	"CREATE INDEX items_app ON items(ref, app_level, app_seq) WHERE app_level IS NOT NULL;"
 	"CREATE TABLE parties("
-	" value TEXT NOT NULL, item INTEGER NOT NULL, role INTEGER NOT NULL,"
-	" PRIMARY KEY(value, item, role)) WITHOUT ROWID;"
+	" bucket INTEGER NOT NULL, value TEXT NOT NULL, item INTEGER NOT NULL,"
+	" role INTEGER NOT NULL, PRIMARY KEY(bucket, value, item, role)) WITHOUT ROWID;"
 	"CREATE TABLE csp_schemas("
 	" peer TEXT NOT NULL, schema_id TEXT NOT NULL, url TEXT, content BLOB NOT NULL,"
 	" item INTEGER NOT NULL, PRIMARY KEY(peer, schema_id)) WITHOUT ROWID;"
@@ -702,12 +702,14 @@ static int recover(struct sq_store *s)
 
 static int prepare_parties(struct sq_store *s)
 {
-	char sql[64 + SQ_PARTY_ROWS * 16];
+	char sql[96 + SQ_PARTY_ROWS * 16];
 	for (int n = 1; n <= SQ_PARTY_ROWS; n++) {
 		size_t len = (size_t)snprintf(sql, sizeof sql,
-					      "INSERT OR IGNORE INTO parties(value, item, role) VALUES");
+					      "INSERT OR IGNORE INTO parties(bucket, value, item, role)"
+					      " VALUES");
 		for (int k = 0; k < n; k++)
-			len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(?,?,?)", k ? "," : "");
+			len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(?,?,?,?)",
+						k ? "," : "");
 		int rc = sqlite3_prepare_v3(s->wdb, sql, -1, SQLITE_PREPARE_PERSISTENT,
 					    &s->party_st[n - 1], NULL);
 		if (rc != SQLITE_OK)

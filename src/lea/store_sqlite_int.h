@@ -23,6 +23,8 @@
 #define SQ_READ_POOL 4        /* idle read connections kept */
 #define SQ_BATCH_MAX 4096     /* jobs per transaction at most */
 #define SQ_PARTY_ROWS 8       /* parties inserted by one statement at most */
+#define SQ_PARTY_BUCKET_BITS 12 /* parties are keyed by (item id >> 12, value, ...): see
+				 * docs/internals/store.md */
 #define SQ_REFCACHE 1024      /* references whose row id the writer remembers */
 #define SQ_CKPT_PAGES 4096    /* new WAL pages that wake the checkpointer (16 MiB of 4 KiB) */
 #define SQ_CKPT_RESTART 16384 /* WAL pages after which the writer finishes the checkpoint

@@ -316,7 +316,10 @@ static int store_attachment(struct put_ctx *c, int64_t id, int64_t item, size_t 
 }
 
 /* The identifiers of an item, each (value, role) once: the index behind --party. The rest
- * of a party (format, targeted, position) is in the raw message (lea_store_item). */
+ * of a party (format, targeted, position) is in the raw message (lea_store_item). The key
+ * starts with the item's bucket (id >> SQ_PARTY_BUCKET_BITS): new entries go into the small
+ * subtree of the current bucket, whose pages a batch shares, instead of random pages all
+ * over a large index (each of which a commit would write to the WAL). */
 struct party_val {
 	const char *value;
 	int role;
@@ -359,12 +362,15 @@ static int store_parties(struct put_ctx *c, int64_t item, const struct li707_ite
 		size_t chunk = n - i < SQ_PARTY_ROWS ? n - i : SQ_PARTY_ROWS;
 		sqlite3_stmt *st = s->party_st[chunk - 1];
 		for (size_t k = 0; !rc && k < chunk; k++, i++) {
-			int at = (int)k * 3;
-			rc = lea__sq_err(sqlite3_bind_text(st, at + 1, v[i].value, -1, SQLITE_STATIC));
+			int at = (int)k * 4;
+			rc = lea__sq_err(sqlite3_bind_int64(st, at + 1, item >> SQ_PARTY_BUCKET_BITS));
 			if (!rc)
-				rc = lea__sq_err(sqlite3_bind_int64(st, at + 2, item));
+				rc = lea__sq_err(sqlite3_bind_text(st, at + 2, v[i].value, -1,
+								   SQLITE_STATIC));
 			if (!rc)
-				rc = lea__sq_err(sqlite3_bind_int(st, at + 3, v[i].role));
+				rc = lea__sq_err(sqlite3_bind_int64(st, at + 3, item));
+			if (!rc)
+				rc = lea__sq_err(sqlite3_bind_int(st, at + 4, v[i].role));
 		}
 		rc = rc ? (lea__sq_done(st), rc) : step_done(s, st);
 	}
