@@ -125,6 +125,17 @@ struct sq_store {
 	size_t n_refcache;
 	uint64_t n_batches, n_jobs;        /* for benchmarks */
 
+	/* syncer: fdatasync of the WAL for the batches the writer committed (see
+	 * store_sqlite.c, "Deferred sync"); absent with sync_normal */
+	int wal_fd;
+	pthread_t syncer;
+	bool syncer_running;
+	struct sq_job *sync_head, *sync_tail; /* committed, waiting for the sync (under mu) */
+	bool sync_stop;
+	pthread_cond_t cv_sync;
+	int broken;                        /* a failed WAL sync: every later write fails */
+	uint64_t n_syncs;
+
 	/* checkpointer: its own connection, PASSIVE checkpoints off the commit path */
 	sqlite3 *cdb;
 	pthread_t ckpt;
