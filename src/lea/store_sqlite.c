@@ -240,6 +240,30 @@ int lea__sq_exec(struct sq_store *s, enum sq_stmt id)
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : lea__sq_err(rc);
 }
 
+/* Steps a statement that returns no row (or whose row is ignored) and resets it. */
+int lea__sq_step_done(struct sq_store *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	rc = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : lea__sq_err(rc);
+	lea__sq_done(st);
+	return rc;
+}
+
+/* Steps a one-column integer query: 1 and *v when a row came, 0 when none, or an error. */
+int lea__sq_step_int(struct sq_store *s, sqlite3_stmt *st, int64_t *v)
+{
+	int rc = sqlite3_step(st);
+	int out = 0;
+	if (rc == SQLITE_ROW) {
+		*v = sqlite3_column_int64(st, 0);
+		out = 1;
+	} else if (rc != SQLITE_DONE) {
+		out = lea__sq_err(rc);
+	}
+	lea__sq_done(st);
+	return out;
+}
+
 static int exec_sql(sqlite3 *db, const char *sql)
 {
 	return lea__sq_err(sqlite3_exec(db, sql, NULL, NULL, NULL));

@@ -2,8 +2,10 @@
  *
  * store_sqlite.c        open/close, schema, recovery at open, the writer thread (group
  *                       commit), statement cache, read-connection pool
- * store_sqlite_put.c    the write jobs: put (deliveries, items, parties, attachments, CSP
- *                       schemas, counters) and Model B (upload begin/finish/abort, sweep)
+ * store_sqlite_put.c    the put job (deliveries, items, parties, attachments, CSP schemas,
+ *                       counters summed per batch), the job dispatch
+ * store_sqlite_modelb.c the Model B jobs (upload begin/finish/abort, sweep) and their
+ *                       callers' side
  * store_sqlite_query.c  list, item, status, gaps (read connections)
  *
  * Threads: every write runs on the writer thread, on the writer connection (wdb) and its
@@ -169,10 +171,23 @@ void lea__sq_done(sqlite3_stmt *st);
 /* Column text or NULL. */
 const char *lea__sq_text(sqlite3_stmt *st, int col);
 
+/* Steps a statement that returns no row (or whose row is ignored) and resets it. */
+int lea__sq_step_done(struct sq_store *s, sqlite3_stmt *st);
+/* Steps a one-column integer query: 1 and *v when a row came, 0 when none, or an error. */
+int lea__sq_step_int(struct sq_store *s, sqlite3_stmt *st, int64_t *v);
+/* COMPLETE when the data matches what the record gives, MISMATCH otherwise. */
+enum lea_att_state lea__sq_compare_record(bool has_len, uint64_t len, const char *checksum,
+					  uint64_t bytes, const char *sha);
+
 /* Queues a job and waits for its batch to commit. Returns job->rc. */
 int lea__sq_submit(struct sq_store *s, struct sq_job *j);
-/* Runs one job inside the writer's transaction (store_sqlite_put.c). */
+/* Runs one job inside the writer's transaction (store_sqlite_put.c), the Model B ones in
+ * store_sqlite_modelb.c. */
 int lea__sq_run_job(struct sq_store *s, struct sq_job *j);
+int lea__sq_run_begin(struct sq_store *s, struct sq_job *j);
+int lea__sq_run_finish(struct sq_store *s, struct sq_job *j);
+int lea__sq_run_abort(struct sq_store *s, struct sq_job *j);
+int lea__sq_run_sweep(struct sq_store *s, struct sq_job *j);
 /* Post-commit list helpers. */
 int lea__sq_unlink_add(struct sq_unlinks *u, const char *dir, const char *rel);
 void lea__sq_unlinks_run(struct sq_unlinks *u);
