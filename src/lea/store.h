@@ -14,9 +14,9 @@
  * (WAL mode, the WAL fdatasync'd after the commit and before the answer: what
  * synchronous=FULL guarantees, see docs/internals/store.md; content files are fsync'd and
  * renamed, and their directory fsync'd, before the commit that marks them complete). Writers
- * from many threads are
- * served by one writer thread that commits everything queued in one transaction (group
- * commit), each request in its own savepoint so one failure does not undo another.
+ * from many threads are served by one writer thread that commits everything queued in one
+ * transaction (group commit), each request in its own savepoint so one failure does not
+ * undo another.
  *
  * Duplicates (R-DEL-6): a DELIVER whose ObjectIdentifier is already stored, or whose
  * DeliveryID + SequenceNumber pair is, is a duplicate: acknowledged again (outcome
