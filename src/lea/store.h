@@ -11,10 +11,12 @@
  *
  * Durability (the brief: acknowledge only what is on disk): lea_store_put() and
  * lea_store_upload_finish() return only after their transaction is committed and synced
- * (synchronous=FULL in WAL mode; content files are fsync'd and renamed, and their directory
- * fsync'd, before the commit that marks them complete). Writers from many threads are
- * served by one writer thread that commits everything queued in one transaction (group
- * commit), each request in its own savepoint so one failure does not undo another.
+ * (WAL mode, the WAL fdatasync'd after the commit and before the answer: what
+ * synchronous=FULL guarantees, see docs/internals/store.md; content files are fsync'd and
+ * renamed, and their directory fsync'd, before the commit that marks them complete). Writers
+ * from many threads are served by one writer thread that commits everything queued in one
+ * transaction (group commit), each request in its own savepoint so one failure does not
+ * undo another.
  *
  * Duplicates (R-DEL-6): a DELIVER whose ObjectIdentifier is already stored, or whose
  * DeliveryID + SequenceNumber pair is, is a duplicate: acknowledged again (outcome
@@ -45,7 +47,8 @@ struct lea_store_opts {
 	const char *dir;             /* created (0700) when missing, unless read_only */
 	const char *binary_path;     /* Model B prefix, begins and ends with '/' ["/binaryData/"] */
 	bool read_only;              /* analyst tools: no writer thread, no recovery at open */
-	bool sync_normal;            /* benchmarks only: synchronous=NORMAL (not durable) */
+	bool sync_normal;            /* benchmarks only: answered before the WAL is synced
+				      * (not durable across a power loss) */
 	uint64_t orphan_timeout_s;   /* [86400] */
 	uint64_t orphan_max_bytes;   /* [1 GiB] */
 };

@@ -59,8 +59,8 @@ static const char SCHEMA[] =
 	"CREATE INDEX items_ref ON items(ref);"
 	"CREATE INDEX items_app ON items(ref, app_level, app_seq) WHERE app_level IS NOT NULL;"
 	"CREATE TABLE parties("
-	" value TEXT NOT NULL, item INTEGER NOT NULL, role INTEGER NOT NULL,"
-	" PRIMARY KEY(value, item, role)) WITHOUT ROWID;"
+	" bucket INTEGER NOT NULL, value TEXT NOT NULL, item INTEGER NOT NULL,"
+	" role INTEGER NOT NULL, PRIMARY KEY(bucket, value, item, role)) WITHOUT ROWID;"
 	"CREATE TABLE csp_schemas("
 	" peer TEXT NOT NULL, schema_id TEXT NOT NULL, url TEXT, content BLOB NOT NULL,"
 	" item INTEGER NOT NULL, PRIMARY KEY(peer, schema_id)) WITHOUT ROWID;"
@@ -240,6 +240,30 @@ int lea__sq_exec(struct sq_store *s, enum sq_stmt id)
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : lea__sq_err(rc);
 }
 
+/* Steps a statement that returns no row (or whose row is ignored) and resets it. */
+int lea__sq_step_done(struct sq_store *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	rc = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : lea__sq_err(rc);
+	lea__sq_done(st);
+	return rc;
+}
+
+/* Steps a one-column integer query: 1 and *v when a row came, 0 when none, or an error. */
+int lea__sq_step_int(struct sq_store *s, sqlite3_stmt *st, int64_t *v)
+{
+	int rc = sqlite3_step(st);
+	int out = 0;
+	if (rc == SQLITE_ROW) {
+		*v = sqlite3_column_int64(st, 0);
+		out = 1;
+	} else if (rc != SQLITE_DONE) {
+		out = lea__sq_err(rc);
+	}
+	lea__sq_done(st);
+	return out;
+}
+
 static int exec_sql(sqlite3 *db, const char *sql)
 {
 	return lea__sq_err(sqlite3_exec(db, sql, NULL, NULL, NULL));
@@ -351,12 +375,66 @@ static void run_batch(struct sq_store *s, struct sq_job *batch)
 	for (struct sq_job *j = batch; j; j = j->next) {
 		if (rc)
 			j->rc = rc; /* nothing of the batch is durable: nothing is acknowledged */
-		else if (!j->rc)
-			lea__sq_unlinks_run(&j->unlinks);
-		lea__sq_unlinks_free(&j->unlinks);
 		free(j->deltas.v);
 		j->deltas = (struct sq_deltas){0};
 	}
+}
+
+/* The batch is durable (or failed with sync_rc): post-commit deletions, then the callers. */
+static void complete_jobs(struct sq_store *s, struct sq_job *jobs, int sync_rc)
+{
+	for (struct sq_job *j = jobs; j; j = j->next) {
+		if (sync_rc && !j->rc)
+			j->rc = sync_rc;
+		if (!j->rc)
+			lea__sq_unlinks_run(&j->unlinks);
+		lea__sq_unlinks_free(&j->unlinks);
+	}
+	pthread_mutex_lock(&s->mu);
+	for (struct sq_job *j = jobs, *nx; j; j = nx) {
+		nx = j->next; /* j may vanish once its caller runs again: read next first */
+		j->done = true;
+		pthread_cond_signal(&j->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- Deferred sync ----
+ * The writer commits with synchronous=NORMAL: the WAL frames of the batch, its commit frame
+ * included, are written to the WAL file but not fsync'd, and the writer goes on with the
+ * next batch at once. This thread fdatasyncs the WAL file and only then answers the callers
+ * of every batch committed before the fdatasync began: what they are told is stored is in
+ * the WAL on disk, as with synchronous=FULL, but the fsync of one batch overlaps the work of
+ * the next, and one fdatasync covers every batch committed meanwhile. (SQLite syncs a new
+ * WAL header itself, and its checkpoints sync the WAL before copying it, in NORMAL mode as
+ * in FULL.) If an fdatasync fails, the store is broken: those callers and every later write
+ * get the error, until it is opened again (recovery replays what is really in the WAL). */
+static void *sync_main(void *arg)
+{
+	struct sq_store *s = arg;
+	pthread_setname_np(pthread_self(), "lea-store-sync");
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->sync_head && !s->sync_stop)
+			pthread_cond_wait(&s->cv_sync, &s->mu);
+		if (!s->sync_head)
+			break;
+		struct sq_job *jobs = s->sync_head;
+		s->sync_head = s->sync_tail = NULL;
+		int rc = s->broken;
+		pthread_mutex_unlock(&s->mu);
+		if (!rc && fdatasync(s->wal_fd))
+			rc = -errno;
+		pthread_mutex_lock(&s->mu);
+		if (rc && !s->broken)
+			s->broken = rc;
+		s->n_syncs++;
+		pthread_mutex_unlock(&s->mu);
+		complete_jobs(s, jobs, rc);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
 }
 
 static void writer_checkpoint(struct sq_store *s);
@@ -385,17 +463,22 @@ static void *writer_main(void *arg)
 
 		run_batch(s, batch);
 
+		if (s->syncer_running) {
+			pthread_mutex_lock(&s->mu);
+			if (s->sync_tail)
+				s->sync_tail->next = batch;
+			else
+				s->sync_head = batch;
+			s->sync_tail = last;
+			pthread_cond_signal(&s->cv_sync);
+			pthread_mutex_unlock(&s->mu);
+		} else {
+			complete_jobs(s, batch, 0);
+		}
+		writer_checkpoint(s); /* between batches */
 		pthread_mutex_lock(&s->mu);
 		s->n_batches++;
 		s->n_jobs += n;
-		for (struct sq_job *j = batch, *nx; j; j = nx) {
-			nx = j->next; /* j may vanish once its caller runs again: read next first */
-			j->done = true;
-			pthread_cond_signal(&j->cv);
-		}
-		pthread_mutex_unlock(&s->mu);
-		writer_checkpoint(s); /* after the callers are answered */
-		pthread_mutex_lock(&s->mu);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -472,10 +555,11 @@ int lea__sq_submit(struct sq_store *s, struct sq_job *j)
 	j->rc = 0;
 	pthread_cond_init(&j->cv, NULL);
 	pthread_mutex_lock(&s->mu);
-	if (s->stop) {
+	if (s->stop || s->broken) {
+		int rc = s->broken ? s->broken : -ESHUTDOWN;
 		pthread_mutex_unlock(&s->mu);
 		pthread_cond_destroy(&j->cv);
-		return -ESHUTDOWN;
+		return rc;
 	}
 	if (s->tail)
 		s->tail->next = j;
@@ -702,12 +786,14 @@ static int recover(struct sq_store *s)
 
 static int prepare_parties(struct sq_store *s)
 {
-	char sql[64 + SQ_PARTY_ROWS * 16];
+	char sql[96 + SQ_PARTY_ROWS * 16];
 	for (int n = 1; n <= SQ_PARTY_ROWS; n++) {
 		size_t len = (size_t)snprintf(sql, sizeof sql,
-					      "INSERT OR IGNORE INTO parties(value, item, role) VALUES");
+					      "INSERT OR IGNORE INTO parties(bucket, value, item, role)"
+					      " VALUES");
 		for (int k = 0; k < n; k++)
-			len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(?,?,?)", k ? "," : "");
+			len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(?,?,?,?)",
+						k ? "," : "");
 		int rc = sqlite3_prepare_v3(s->wdb, sql, -1, SQLITE_PREPARE_PERSISTENT,
 					    &s->party_st[n - 1], NULL);
 		if (rc != SQLITE_OK)
@@ -729,6 +815,21 @@ static int prepare_all(struct sq_store *s, char *err, size_t errlen)
 	int rc = prepare_parties(s);
 	if (rc)
 		li707__errf(err, errlen, "store: parties statement: %s", sqlite3_errmsg(s->wdb));
+	return rc;
+}
+
+/* Deferred sync (above): the WAL file exists once the writer has opened the database in
+ * WAL mode; it is never replaced while a connection is open. */
+static int start_syncer(struct sq_store *s, char *err, size_t errlen)
+{
+	char p[4200];
+	snprintf(p, sizeof p, "%s-wal", s->dbpath);
+	s->wal_fd = open(p, O_RDONLY | O_CLOEXEC);
+	int rc = s->wal_fd < 0 ? -errno : exec_sql(s->wdb, "PRAGMA synchronous = NORMAL");
+	if (!rc && (rc = -pthread_create(&s->syncer, NULL, sync_main, s)) == 0)
+		s->syncer_running = true;
+	if (rc)
+		li707__errf(err, errlen, "store: cannot start the WAL sync: %s", li707_strerror(rc));
 	return rc;
 }
 
@@ -776,6 +877,8 @@ static int open_writer(struct sq_store *s, char *err, size_t errlen)
 	}
 	s->ckpt_running = true;
 	sqlite3_wal_hook(s->wdb, wal_hook, s);
+	if (!s->o->sync_normal && (rc = start_syncer(s, err, errlen)))
+		return rc;
 	if ((rc = pthread_create(&s->writer, NULL, writer_main, s))) {
 		li707__errf(err, errlen, "store: cannot start the writer thread");
 		return -rc;
@@ -819,11 +922,13 @@ static int sq_open(const struct lea_store_opts *o, void **be, char *err, size_t 
 	s->o = o;
 	s->read_only = o->read_only;
 	s->lock_fd = -1;
+	s->wal_fd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->rmu, NULL);
 	pthread_mutex_init(&s->umu, NULL);
 	pthread_cond_init(&s->cv_work, NULL);
 	pthread_cond_init(&s->cv_ckpt, NULL);
+	pthread_cond_init(&s->cv_sync, NULL);
 	int n = snprintf(s->dbpath, sizeof s->dbpath, "%s/index.sqlite", o->dir);
 	int rc = LI707_EINVAL;
 	if (n < 0 || (size_t)n >= sizeof s->dbpath)
@@ -850,6 +955,14 @@ static void sq_close(void *be)
 	pthread_mutex_unlock(&s->mu);
 	if (s->writer_running)
 		pthread_join(s->writer, NULL);
+	pthread_mutex_lock(&s->mu);
+	s->sync_stop = true;
+	pthread_cond_signal(&s->cv_sync);
+	pthread_mutex_unlock(&s->mu);
+	if (s->syncer_running)
+		pthread_join(s->syncer, NULL);
+	if (s->wal_fd >= 0)
+		close(s->wal_fd);
 	if (s->ckpt_running)
 		pthread_join(s->ckpt, NULL);
 	sqlite3_close(s->cdb);
@@ -869,6 +982,7 @@ static void sq_close(void *be)
 	pthread_mutex_destroy(&s->umu);
 	pthread_cond_destroy(&s->cv_work);
 	pthread_cond_destroy(&s->cv_ckpt);
+	pthread_cond_destroy(&s->cv_sync);
 	free(s);
 }
 

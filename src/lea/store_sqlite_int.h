@@ -2,8 +2,10 @@
  *
  * store_sqlite.c        open/close, schema, recovery at open, the writer thread (group
  *                       commit), statement cache, read-connection pool
- * store_sqlite_put.c    the write jobs: put (deliveries, items, parties, attachments, CSP
- *                       schemas, counters) and Model B (upload begin/finish/abort, sweep)
+ * store_sqlite_put.c    the put job (deliveries, items, parties, attachments, CSP schemas,
+ *                       counters summed per batch), the job dispatch
+ * store_sqlite_modelb.c the Model B jobs (upload begin/finish/abort, sweep) and their
+ *                       callers' side
  * store_sqlite_query.c  list, item, status, gaps (read connections)
  *
  * Threads: every write runs on the writer thread, on the writer connection (wdb) and its
@@ -23,6 +25,8 @@
 #define SQ_READ_POOL 4        /* idle read connections kept */
 #define SQ_BATCH_MAX 4096     /* jobs per transaction at most */
 #define SQ_PARTY_ROWS 8       /* parties inserted by one statement at most */
+#define SQ_PARTY_BUCKET_BITS 12 /* parties are keyed by (item id >> 12, value, ...): see
+				 * docs/internals/store.md */
 #define SQ_REFCACHE 1024      /* references whose row id the writer remembers */
 #define SQ_CKPT_PAGES 4096    /* new WAL pages that wake the checkpointer (16 MiB of 4 KiB) */
 #define SQ_CKPT_RESTART 16384 /* WAL pages after which the writer finishes the checkpoint
@@ -123,6 +127,17 @@ struct sq_store {
 	size_t n_refcache;
 	uint64_t n_batches, n_jobs;        /* for benchmarks */
 
+	/* syncer: fdatasync of the WAL for the batches the writer committed (see
+	 * store_sqlite.c, "Deferred sync"); absent with sync_normal */
+	int wal_fd;
+	pthread_t syncer;
+	bool syncer_running;
+	struct sq_job *sync_head, *sync_tail; /* committed, waiting for the sync (under mu) */
+	bool sync_stop;
+	pthread_cond_t cv_sync;
+	int broken;                        /* a failed WAL sync: every later write fails */
+	uint64_t n_syncs;
+
 	/* checkpointer: its own connection, PASSIVE checkpoints off the commit path */
 	sqlite3 *cdb;
 	pthread_t ckpt;
@@ -156,10 +171,23 @@ void lea__sq_done(sqlite3_stmt *st);
 /* Column text or NULL. */
 const char *lea__sq_text(sqlite3_stmt *st, int col);
 
+/* Steps a statement that returns no row (or whose row is ignored) and resets it. */
+int lea__sq_step_done(struct sq_store *s, sqlite3_stmt *st);
+/* Steps a one-column integer query: 1 and *v when a row came, 0 when none, or an error. */
+int lea__sq_step_int(struct sq_store *s, sqlite3_stmt *st, int64_t *v);
+/* COMPLETE when the data matches what the record gives, MISMATCH otherwise. */
+enum lea_att_state lea__sq_compare_record(bool has_len, uint64_t len, const char *checksum,
+					  uint64_t bytes, const char *sha);
+
 /* Queues a job and waits for its batch to commit. Returns job->rc. */
 int lea__sq_submit(struct sq_store *s, struct sq_job *j);
-/* Runs one job inside the writer's transaction (store_sqlite_put.c). */
+/* Runs one job inside the writer's transaction (store_sqlite_put.c), the Model B ones in
+ * store_sqlite_modelb.c. */
 int lea__sq_run_job(struct sq_store *s, struct sq_job *j);
+int lea__sq_run_begin(struct sq_store *s, struct sq_job *j);
+int lea__sq_run_finish(struct sq_store *s, struct sq_job *j);
+int lea__sq_run_abort(struct sq_store *s, struct sq_job *j);
+int lea__sq_run_sweep(struct sq_store *s, struct sq_job *j);
 /* Post-commit list helpers. */
 int lea__sq_unlink_add(struct sq_unlinks *u, const char *dir, const char *rel);
 void lea__sq_unlinks_run(struct sq_unlinks *u);

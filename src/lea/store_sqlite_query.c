@@ -22,7 +22,7 @@ static char *dup_text(sqlite3_stmt *st, int col)
 /* ---- list ---- */
 
 static int list_bind(sqlite3_stmt *st, const struct lea_query *q, const int64_t *ref_ids,
-		     size_t n_ref_ids)
+		     size_t n_ref_ids, int64_t max_bucket)
 {
 	int rc = lea__sq_err(sqlite3_bind_int64(st, 1, q->after_id));
 	for (size_t k = 0; !rc && k < n_ref_ids; k++)
@@ -33,6 +33,8 @@ static int list_bind(sqlite3_stmt *st, const struct lea_query *q, const int64_t 
 		rc = lea__sq_err(sqlite3_bind_int64(st, 4, q->since));
 	if (!rc && q->party)
 		rc = lea__sq_err(sqlite3_bind_text(st, 5, q->party, -1, SQLITE_STATIC));
+	if (!rc && q->party) /* one index search per bucket, from after_id's to the last */
+		rc = lea__sq_bind(st, "xxxxxxxxii", q->after_id >> SQ_PARTY_BUCKET_BITS, max_bucket);
 	if (!rc && q->limit)
 		rc = lea__sq_err(sqlite3_bind_int64(st, 6, (int64_t)q->limit));
 	return rc;
@@ -94,6 +96,14 @@ int lea__sq_list(void *be, const struct lea_query *q, lea_item_fn fn, void *cls)
 		rc = lea__sq_err(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
 	if (!rc && q->ref && !(rc = ref_ids(db, q->ref, ids, &n_ids)) && n_ids == 0)
 		goto out; /* no such reference: nothing */
+	int64_t max_bucket = 0;
+	if (!rc && q->party) {
+		sqlite3_stmt *mx = NULL;
+		if (!(rc = prepare(db, "SELECT coalesce(max(id), 0) FROM items", &mx)) &&
+		    sqlite3_step(mx) == SQLITE_ROW)
+			max_bucket = sqlite3_column_int64(mx, 0) >> SQ_PARTY_BUCKET_BITS;
+		sqlite3_finalize(mx);
+	}
 	char sql[1536];
 	snprintf(sql, sizeof sql,
 		 "SELECT i.id, r.reference, r.kind, d.peer, i.timestamp, d.received_at, d.object_id,"
@@ -109,12 +119,14 @@ int lea__sq_list(void *be, const struct lea_query *q, lea_item_fn fn, void *cls)
 			     : " AND +i.ref IN (?7, ?8)",
 		 q->peer ? " AND d.peer = ?3" : "",
 		 q->has_since ? " AND i.epoch >= ?4" : "",
-		 q->party ? " AND i.id IN (SELECT item FROM parties WHERE value = ?5)" : "",
+		 q->party ? " AND i.id IN (WITH RECURSIVE b(x) AS (SELECT ?9 UNION ALL"
+			    "  SELECT x + 1 FROM b WHERE x < ?10) SELECT p.item FROM b"
+			    "  JOIN parties p ON p.bucket = b.x AND p.value = ?5)" : "",
 		 q->limit ? " LIMIT ?6" : "");
 	if (!rc)
 		rc = prepare(db, sql, &st);
 	if (!rc)
-		rc = list_bind(st, q, ids, q->ref ? n_ids : 0);
+		rc = list_bind(st, q, ids, q->ref ? n_ids : 0, max_bucket);
 	if (!rc)
 		rc = list_rows(st, fn, cls);
 out:

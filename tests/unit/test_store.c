@@ -695,6 +695,35 @@ static void test_store_list_filters(void **state)
 	free(r);
 }
 
+/* The party index is split in buckets of item ids: a value found in every bucket. */
+static void test_store_list_party_across_buckets(void **state)
+{
+	struct fx *f = *state;
+	for (int k = 0; k < 45; k++) { /* 4,500 items: ids cross 4096 */
+		struct li707_message *m = msg_new();
+		msg_add(m, k % 2 ? REF_A : REF_B, 100);
+		put1(f->s, PEER, m, LEA_PUT_STORED);
+		li707_message_free(m);
+	}
+	struct lea_query q = {.party = "rcpt-7"};
+	struct rows *r = list(f->s, &q);
+	assert_int_equal(r->n, 45);
+	for (size_t i = 0; i < r->n; i++)
+		assert_int_equal(r->item_index[i], 7);
+	assert_true(r->id[44] > 4096);
+	int64_t mid = r->id[40];
+	free(r);
+	q = (struct lea_query){.party = "rcpt-7", .after_id = mid};
+	r = list(f->s, &q);
+	assert_int_equal(r->n, 4);
+	free(r);
+	q = (struct lea_query){.party = "sender-99", .ref = REF_A, .limit = 3};
+	r = list(f->s, &q);
+	assert_int_equal(r->n, 3);
+	assert_string_equal(r->ref[2], REF_A);
+	free(r);
+}
+
 static int stop_cb(void *cls, const struct lea_item_row *r)
 {
 	(void)r;
@@ -1554,6 +1583,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_status_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_list_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_list_callback_stops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_list_party_across_buckets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_item_detail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csp2_schema_reused_by_identifier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bin_b2_record_then_upload, setup, teardown),
