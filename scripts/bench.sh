@@ -21,6 +21,8 @@ fi
 # Transport (issue 3): our server vs nginx, our client vs curl, on loopback with the test PKI.
 bash "$root/bench/bench_server.sh" "$root/$build" "$run"
 bash "$root/bench/bench_client.sh" "$root/$build" "$run"
+# The LEA daemon (issue 4): HI-1 deliveries into the durable store vs nginx, Model B upload.
+bash "$root/bench/bench_lea.sh" "$root/$build" "$run"
 
 cat "$run/results.tsv" >> "$outdir/results.tsv"
 echo

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: the li707 tool end to end on the sample events:
 #   events (JSON Lines) -> build HI1Messages -> validate (strict + XSD) -> show -> respond,
-#   Annex D.4 hashes, then attachments over HTTPS (mutual TLS and PSK) on loopback.
+#   Annex D.4 hashes, attachments over HTTPS (mutual TLS and PSK) on loopback, then the LEA
+#   daemon li707-lea receiving the deliveries and Model B uploads, and the analyst's view.
 # Usage: scripts/demo.sh BUILD
 set -euo pipefail
 build=${1:-build}
@@ -75,4 +76,66 @@ if "$li707" fetch --cacert "$out/pki/ca.pem" --cert "$out/pki/csp2.pem" --key "$
   echo "  unexpected success" >&2; exit 1
 fi
 
+step "7. The LEA: li707-lea receives the deliveries (mutual TLS and PSK), stores them durably, takes Model B uploads"
+lea="$root/$build/li707-lea"
+freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+lport=$(freeport); lpsk=$(freeport)
+cat > "$out/lea.conf" <<CONF
+[server]
+listen = 127.0.0.1:$lport
+listen_psk = 127.0.0.1:$lpsk
+cert = $out/pki/server.pem
+key = $out/pki/server.key
+cacert = $out/pki/ca.pem
+crl = $out/pki/crl.pem
+store = $out/lea-store
+schema_dir = $root/schemas
+[peer csp1]
+san = csp1.test
+references = ACME-LI-0042, ACME-LI-0043
+models = A, B, C
+[peer csp-psk]
+psk_identity = lea1
+psk_file = $out/pki/psk1.key
+references = any
+CONF
+"$lea" --config "$out/lea.conf" --check-config | sed 's/^/  /'
+"$lea" --config "$out/lea.conf" 2> "$out/lea.err" &
+lea_pid=$!
+trap 'kill "$srv_pid" "$lea_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$out"' EXIT
+for _ in $(seq 50); do grep -q '(psk)' "$out/lea.err" 2>/dev/null && break; sleep 0.1; done
+echo "  the messages are rebuilt with the LEA's Model B URL scheme (R-BIN-B1)"
+"$li707" build --base-dir "$root/samples" --collection 2 --out-dir "$out/to-lea" \
+  --lea-url-scheme "https://127.0.0.1:$lport/binaryData/{uuid}/" < "$root/samples/li-events.jsonl" >/dev/null 2>&1
+"$li707" build --base-dir "$root/samples" --out-dir "$out/to-lea-ld" < "$root/samples/ld-events.jsonl" >/dev/null 2>&1
+for f in "$out"/to-lea/*.xml; do
+  printf '  send (mTLS) %s: ' "$(basename "$f")"
+  "$li707" send "${mtls[@]}" "https://127.0.0.1:$lport/hi1" "$f" | tail -1
+done
+for f in "$out"/to-lea-ld/*.xml; do
+  printf '  send (PSK)  %s: ' "$(basename "$f")"
+  "$li707" send --psk-identity lea1 --psk-file "$out/pki/psk1.key" "https://127.0.0.1:$lpsk/hi1" "$f" | tail -1
+done
+echo "  the same message again: acknowledged, not stored twice"
+printf '  send again %s: ' "$(basename "$f")"
+"$li707" send --psk-identity lea1 --psk-file "$out/pki/psk1.key" "https://127.0.0.1:$lpsk/hi1" "$f" | tail -1
+echo "  Model B uploads, after their DeliveryObjects (Expect: 100-continue, SHA-256 checked)"
+bo="//*[local-name()='binaryObject']"
+for f in "$out"/to-lea/*.xml; do
+  n=$(xmllint --xpath "count($bo)" "$f")
+  for i in $(seq 1 "$n"); do
+    url=$(xmllint --xpath "string(($bo)[$i]/*[local-name()='url'])" "$f")
+    case "$url" in *"/binaryData/"*) ;; *) continue ;; esac
+    name=$(xmllint --xpath "string(($bo)[$i]/*[local-name()='originalFilename'])" "$f")
+    ct=$(xmllint --xpath "string(($bo)[$i]/*[local-name()='contentType'])" "$f")
+    printf '  post-binary %s: ' "$name"
+    "$li707" post-binary "${mtls[@]}" --content-type "${ct:-application/octet-stream}" "$url" \
+      "$root/samples/attachments/$name" | tail -1
+  done
+done
+step "8. The analyst's view: li707-lea list and status"
+"$lea" list --store "$out/lea-store"
+echo
+"$lea" status --store "$out/lea-store"
+kill -TERM "$lea_pid"; wait "$lea_pid" || { echo "li707-lea did not stop cleanly" >&2; exit 1; }
 step "Demo finished"
