@@ -449,6 +449,10 @@ static void export_item(struct export *x, int64_t id)
 	free(buf);
 
 	json_t *j = lq_item_json(d);
+	/* The store's own file paths stay in the store: the manifest names the exported copies. */
+	json_t *sa = j ? json_object_get(j, "stored_attachments") : NULL;
+	for (size_t i = 0; i < json_array_size(sa); i++)
+		json_object_del(json_array_get(sa, i), "file");
 	buf = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(j);
 	snprintf(name, sizeof name, "%" PRId64 ".json", id);

@@ -382,6 +382,7 @@ check "export: only dots: a default name" [ -f "$E/attachments/$I5-2-attachment"
 check "export: long name cut at 100 bytes" [ -f "$E/attachments/$I5-3-${LONG:0:100}" ]
 check "export: only safe names" bash -c "ls -A '$E/attachments' | grep -qvE '^[0-9]+-[0-9]+-[A-Za-z0-9_-][A-Za-z0-9._-]*\$' && exit 1 || exit 0"
 check "export: no temporary files left" bash -c "! find '$E' -name '.tmp-*' | grep -q ."
+check "export: item JSON keeps no store paths" bash -c "! grep -q \"\\\"file\\\"\" '$E'/items/*.json"
 check "export: attachment content" cmp -s "$E/attachments/$I1-1-passwd" "$T/att/passwd.txt"
 for f in "${M[0]}" "${M[1]}" "${M[3]}" "${M2[0]}"; do
 	TX=$(grep -o '<TransactionIdentifier>[^<]*' "$f" | cut -d'>' -f2)
