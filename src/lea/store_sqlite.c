@@ -109,6 +109,9 @@ static const char *const STMTS[SQ_NSTMT] = {
 		       " last_received = CASE WHEN ?9 IS NULL THEN last_received"
 		       "  ELSE max(coalesce(last_received, ?9), ?9) END WHERE id = ?1",
 	[SQ_STREAM_GET] = "SELECT lo, hi, n, ended, missing FROM streams WHERE delivery_id = ?1",
+	[SQ_STREAM_AGG] = "SELECT count(*), min(sequence), max(sequence), count(sequence),"
+			  " coalesce(max(last_sequence), 0) FROM deliveries"
+			  " WHERE delivery_id = ?1 AND id < ?2",
 	[SQ_STREAM_PUT] = "INSERT INTO streams(delivery_id, ref, lo, hi, n, ended, missing)"
 			  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(delivery_id) DO UPDATE"
 			  " SET lo = ?3, hi = ?4, n = ?5, ended = ?6, missing = ?7",
@@ -330,7 +333,52 @@ void lea__sq_unlinks_free(struct sq_unlinks *u)
 
 /* ---- the writer thread ---- */
 
-static void run_batch(struct sq_store *s, struct sq_job *batch)
+static double dbg_ns(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec*1e9+t.tv_nsec;}
+static double dbg_run, dbg_commit, dbg_sync; static long dbg_pages;
+
+/* What a job's run leaves behind, forgotten before it runs (again). */
+static void job_reset(struct sq_job *j)
+{
+	lea__sq_unlinks_free(&j->unlinks);
+	free(j->deltas.v);
+	j->deltas = (struct sq_deltas){0};
+	j->single_failed = false;
+	j->rc = 0;
+}
+
+/* Runs the jobs of a batch inside its transaction. careful: each job in its own savepoint
+ * (one that fails is undone alone and gets its error). Otherwise a put runs without one
+ * (two statements less per delivery) and the first failure returns its error at once: the
+ * caller rolls the whole transaction back and runs the batch again carefully. The other
+ * jobs (Model B) always have their savepoint. */
+static int run_jobs(struct sq_store *s, struct sq_job *batch, bool careful)
+{
+	for (struct sq_job *j = batch; j; j = j->next) {
+		job_reset(j);
+		bool sp = careful || j->kind != SQ_JOB_PUT;
+		int jrc = sp ? lea__sq_exec(s, SQ_SP_JOB) : 0;
+		if (!jrc)
+			jrc = lea__sq_run_job(s, j);
+		if (jrc && !sp)
+			return jrc;
+		if (jrc) {
+			/* Only this job is undone; its post-commit deletions and counter
+			 * deltas are dropped. */
+			lea__sq_exec(s, SQ_RB_JOB);
+			bool single_failed = j->single_failed;
+			job_reset(j);
+			lea__sq_refcache_clear(s, false);
+			if (single_failed)
+				jrc = 0; /* its outcome says LEA_PUT_FAILED */
+		}
+		if (sp)
+			lea__sq_exec(s, SQ_REL_JOB);
+		j->rc = jrc;
+	}
+	return 0;
+}
+
+static int begin_batch(struct sq_store *s)
 {
 	int rc = lea__sq_exec(s, SQ_BEGIN);
 	if (!rc && s->orphans_maybe) {
@@ -340,37 +388,39 @@ static void run_batch(struct sq_store *s, struct sq_job *batch)
 		s->orphans_maybe = r != SQLITE_DONE;
 		sqlite3_reset(st);
 	}
-	for (struct sq_job *j = batch; j; j = j->next) {
-		if (rc) {
-			j->rc = rc;
-			continue;
-		}
-		int jrc = lea__sq_exec(s, SQ_SP_JOB);
-		if (!jrc)
-			jrc = lea__sq_run_job(s, j);
-		if (jrc) {
-			/* Only this job is undone; its post-commit deletions and counter
-			 * deltas are dropped. */
-			lea__sq_exec(s, SQ_RB_JOB);
-			lea__sq_unlinks_free(&j->unlinks);
-			free(j->deltas.v);
-			j->deltas = (struct sq_deltas){0};
-			lea__sq_refcache_clear(s, false);
-			if (j->single_failed)
-				jrc = 0; /* its outcome says LEA_PUT_FAILED */
-		}
-		lea__sq_exec(s, SQ_REL_JOB);
-		j->rc = jrc;
+	return rc;
+}
+
+static void run_batch(struct sq_store *s, struct sq_job *batch)
+{
+	double t0 = dbg_ns();
+	int64_t next_att_id = s->next_att_id;
+	int rc = begin_batch(s);
+	if (!rc && run_jobs(s, batch, false)) {
+		/* some put failed: everything again, each job in its savepoint */
+		lea__sq_exec(s, SQ_ROLLBACK);
+		lea__sq_refcache_clear(s, false);
+		s->next_att_id = next_att_id;
+		s->orphans_maybe = true;
+		rc = begin_batch(s);
+		if (!rc)
+			run_jobs(s, batch, true);
 	}
+	if (rc)
+		for (struct sq_job *j = batch; j; j = j->next)
+			j->rc = rc;
 	if (!rc)
 		rc = lea__sq_batch_end(s, batch);
+	double t1 = dbg_ns(); int p0 = s->wal_pages;
 	if (!rc) {
 		rc = lea__sq_exec(s, SQ_COMMIT);
 	}
+	dbg_run += t1 - t0; dbg_commit += dbg_ns() - t1; dbg_pages += s->wal_pages > p0 ? s->wal_pages - p0 : 0;
 	if (rc) {
 		if (!sqlite3_get_autocommit(s->wdb))
 			lea__sq_exec(s, SQ_ROLLBACK);
 		lea__sq_refcache_clear(s, false);
+		s->next_att_id = next_att_id;
 	}
 	for (struct sq_job *j = batch; j; j = j->next) {
 		if (rc)
@@ -423,8 +473,10 @@ static void *sync_main(void *arg)
 		s->sync_head = s->sync_tail = NULL;
 		int rc = s->broken;
 		pthread_mutex_unlock(&s->mu);
+		double t0 = dbg_ns();
 		if (!rc && fdatasync(s->wal_fd))
 			rc = -errno;
+		dbg_sync += dbg_ns() - t0;
 		pthread_mutex_lock(&s->mu);
 		if (rc && !s->broken)
 			s->broken = rc;
@@ -912,8 +964,21 @@ static int open_reader(struct sq_store *s, char *err, size_t errlen)
 
 static void sq_close(void *be);
 
+/* Process-wide SQLite settings, before its first use (later calls are refused by SQLite,
+ * harmlessly, when something else initialised it first): no memory statistics (they put a
+ * global mutex around every allocation), and no mutex on each connection: every connection
+ * of the store is used by one thread at a time (the writer's by the thread leading the
+ * batch, a read connection by whoever took it from the pool). */
+static void sqlite_setup(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+}
+
 static int sq_open(const struct lea_store_opts *o, void **be, char *err, size_t errlen)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, sqlite_setup);
 	struct sq_store *s = calloc(1, sizeof *s);
 	if (!s) {
 		li707__errf(err, errlen, "store: out of memory");
@@ -955,6 +1020,11 @@ static void sq_close(void *be)
 	pthread_mutex_unlock(&s->mu);
 	if (s->writer_running)
 		pthread_join(s->writer, NULL);
+	if (getenv("LEA_STORE_STATS") && s->n_jobs)
+		fprintf(stderr, "STATS batches %lu jobs %lu syncs %lu ckpt %lu | per job: run %.1f us commit %.1f us pages %.2f | per sync %.1f us | jobs/batch %.2f\n",
+			(unsigned long)s->n_batches, (unsigned long)s->n_jobs, (unsigned long)s->n_syncs, (unsigned long)s->n_ckpt,
+			dbg_run / 1e3 / s->n_jobs, dbg_commit / 1e3 / s->n_jobs, (double)dbg_pages / s->n_jobs,
+			s->n_syncs ? dbg_sync / 1e3 / s->n_syncs : 0, (double)s->n_jobs / s->n_batches);
 	pthread_mutex_lock(&s->mu);
 	s->sync_stop = true;
 	pthread_cond_signal(&s->cv_sync);

@@ -149,49 +149,91 @@ static bool same_delivery(const struct li707_delivery *a, const struct li707_del
 
 /* Per DeliveryID: the numbers seen (lo..hi, n of them), LastSequence seen, and how many are
  * missing in min(lo, 1)..hi (a first number above 1 counts 1.. as missing). The deltas go to
- * the reference's counters. */
+ * the reference's counters.
+ *
+ * A `streams` row is kept only for a stream that needs one: two deliveries or more, or
+ * numbers missing (lea_store_gaps walks those). The usual stream of one delivery (a fresh
+ * DeliveryID, SequenceNumber 1, LastSequence true) writes no row: a row keyed by a random
+ * DeliveryID would dirty one more random page of the index per delivery. Without a row, the
+ * stream's state is that of its deliveries stored before this one (at most one, by the rule
+ * above), read from the deliveries_seq index that the duplicate lookup has just visited. */
+struct stream_state {
+	int64_t lo, hi, n, ended, missing, deliveries;
+};
+
+static int stream_read(struct sq_store *s, const char *did, int64_t before, struct stream_state *t)
+{
+	sqlite3_stmt *st = s->st[SQ_STREAM_GET];
+	int rc = lea__sq_bind(st, "t", did);
+	if (rc)
+		return rc;
+	memset(t, 0, sizeof *t);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		t->lo = sqlite3_column_int64(st, 0);
+		t->hi = sqlite3_column_int64(st, 1);
+		t->n = sqlite3_column_int64(st, 2);
+		t->ended = sqlite3_column_int64(st, 3);
+		t->missing = sqlite3_column_int64(st, 4);
+		t->deliveries = 2; /* a row: at least as many as need one */
+		rc = SQLITE_DONE;
+	} else if (rc == SQLITE_DONE) {
+		lea__sq_done(st);
+		st = s->st[SQ_STREAM_AGG];
+		if ((rc = lea__sq_bind(st, "ti", did, before)))
+			return rc;
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			t->deliveries = sqlite3_column_int64(st, 0);
+			t->lo = sqlite3_column_int64(st, 1);
+			t->hi = sqlite3_column_int64(st, 2);
+			t->n = sqlite3_column_int64(st, 3);
+			t->ended = sqlite3_column_int64(st, 4);
+			if (t->n) {
+				int64_t base = t->lo < 1 ? t->lo : 1;
+				t->missing = t->hi - base + 1 - t->n;
+			}
+			rc = SQLITE_DONE;
+		}
+	}
+	lea__sq_done(st);
+	return rc == SQLITE_DONE ? 0 : lea__sq_err(rc);
+}
+
+/* row: the delivery just inserted (the stream's state is read without it). */
 static int stream_update(struct put_ctx *c, const struct li707_delivery *d, int64_t ref,
-			 int64_t delta[3])
+			 int64_t row, int64_t delta[3])
 {
 	struct sq_store *s = c->s;
 	delta[0] = delta[1] = delta[2] = 0;
 	if (!d->delivery_id[0])
 		return 0;
-	sqlite3_stmt *st = s->st[SQ_STREAM_GET];
-	int rc = lea__sq_bind(st, "t", d->delivery_id);
+	struct stream_state t;
+	int rc = stream_read(s, d->delivery_id, row, &t);
 	if (rc)
 		return rc;
-	int64_t lo = 0, hi = 0, n = 0, ended = 0, missing = 0;
-	rc = sqlite3_step(st);
-	bool exists = rc == SQLITE_ROW;
-	if (exists) {
-		lo = sqlite3_column_int64(st, 0);
-		hi = sqlite3_column_int64(st, 1);
-		n = sqlite3_column_int64(st, 2);
-		ended = sqlite3_column_int64(st, 3);
-		missing = sqlite3_column_int64(st, 4);
-	}
-	lea__sq_done(st);
-	if (!exists && rc != SQLITE_DONE)
-		return lea__sq_err(rc);
-	int64_t old_ended = ended, old_missing = missing;
+	int64_t old_ended = t.ended, old_missing = t.missing;
+	bool exists = t.deliveries > 0;
 	if (d->has_sequence) {
 		int64_t q = (int64_t)d->sequence;
-		lo = n ? (q < lo ? q : lo) : q;
-		hi = n ? (q > hi ? q : hi) : q;
-		n++;
-		int64_t base = lo < 1 ? lo : 1;
-		missing = hi - base + 1 - n;
+		t.lo = t.n ? (q < t.lo ? q : t.lo) : q;
+		t.hi = t.n ? (q > t.hi ? q : t.hi) : q;
+		t.n++;
+		int64_t base = t.lo < 1 ? t.lo : 1;
+		t.missing = t.hi - base + 1 - t.n;
 	}
 	if (d->last_sequence == LI707_TRUE)
-		ended = 1;
-	st = s->st[SQ_STREAM_PUT];
-	if ((rc = lea__sq_bind(st, "tiiiiii", d->delivery_id, ref, lo, hi, n, ended, missing)) ||
-	    (rc = lea__sq_step_done(s, st)))
-		return rc;
+		t.ended = 1;
+	if (exists || t.missing > 0) {
+		sqlite3_stmt *st = s->st[SQ_STREAM_PUT];
+		if ((rc = lea__sq_bind(st, "tiiiiii", d->delivery_id, ref, t.lo, t.hi, t.n, t.ended,
+				       t.missing)) ||
+		    (rc = lea__sq_step_done(s, st)))
+			return rc;
+	}
 	delta[0] = exists ? 0 : 1;
-	delta[1] = ended - old_ended;
-	delta[2] = missing - old_missing;
+	delta[1] = t.ended - old_ended;
+	delta[2] = t.missing - old_missing;
 	return 0;
 }
 
@@ -416,7 +458,7 @@ static int store_delivery(struct put_ctx *c, size_t action, int64_t *row)
 	for (size_t k = 0; k < d->n_items; k++)
 		if ((rc = store_item(c, *row, ref, k, &d->items[k])))
 			return rc;
-	if ((rc = stream_update(c, d, ref, delta)))
+	if ((rc = stream_update(c, d, ref, *row, delta)))
 		return rc;
 	c->pending.ref = ref;
 	c->pending.deliveries = 1;
