@@ -109,6 +109,8 @@ static const char *const STMTS[SQ_NSTMT] = {
 		       " last_received = CASE WHEN ?9 IS NULL THEN last_received"
 		       "  ELSE max(coalesce(last_received, ?9), ?9) END WHERE id = ?1",
 	[SQ_STREAM_GET] = "SELECT lo, hi, n, ended, missing FROM streams WHERE delivery_id = ?1",
+	[SQ_STREAM_FIRST] = "SELECT sequence, coalesce(last_sequence, 0) FROM deliveries"
+			    " WHERE delivery_id = ?1 AND id < ?2 LIMIT 2",
 	[SQ_STREAM_AGG] = "SELECT count(*), min(sequence), max(sequence), count(sequence),"
 			  " coalesce(max(last_sequence), 0) FROM deliveries"
 			  " WHERE delivery_id = ?1 AND id < ?2",
@@ -391,38 +393,66 @@ static int begin_batch(struct sq_store *s)
 	return rc;
 }
 
-static void run_batch(struct sq_store *s, struct sq_job *batch)
+/* The transaction the writer has open: the jobs already run in it, not yet committed. */
+struct sq_open {
+	struct sq_job *head, *tail;
+	size_t n;
+	bool in_tx;
+	int rc;                            /* BEGIN failed: every job gets it */
+	int64_t next_att_id;               /* at BEGIN (restored by a rollback) */
+};
+
+/* Runs the queued jobs of chunk inside the open transaction (BEGIN first when none is). If
+ * a put fails without its savepoint, everything of the transaction is rolled back and run
+ * again, each job in its savepoint. */
+static void tx_run(struct sq_store *s, struct sq_open *t, struct sq_job *chunk, struct sq_job *last,
+		   size_t n)
 {
 	double t0 = dbg_ns();
-	int64_t next_att_id = s->next_att_id;
-	int rc = begin_batch(s);
-	if (!rc && run_jobs(s, batch, false)) {
-		/* some put failed: everything again, each job in its savepoint */
+	if (!t->in_tx) {
+		t->in_tx = true;
+		t->next_att_id = s->next_att_id;
+		t->rc = begin_batch(s);
+	}
+	if (t->tail)
+		t->tail->next = chunk;
+	else
+		t->head = chunk;
+	t->tail = last;
+	t->n += n;
+	if (!t->rc && run_jobs(s, chunk, false)) {
 		lea__sq_exec(s, SQ_ROLLBACK);
 		lea__sq_refcache_clear(s, false);
-		s->next_att_id = next_att_id;
+		s->next_att_id = t->next_att_id;
 		s->orphans_maybe = true;
-		rc = begin_batch(s);
-		if (!rc)
-			run_jobs(s, batch, true);
+		t->rc = begin_batch(s);
+		if (!t->rc)
+			run_jobs(s, t->head, true);
 	}
-	if (rc)
-		for (struct sq_job *j = batch; j; j = j->next)
-			j->rc = rc;
+	if (t->rc)
+		for (struct sq_job *j = t->head; j; j = j->next)
+			j->rc = t->rc;
+	dbg_run += dbg_ns() - t0;
+}
+
+/* Commits the open transaction: the counters summed over its jobs, then COMMIT. If any of
+ * it fails, nothing of the batch is durable and every job gets the error. */
+static void tx_commit(struct sq_store *s, struct sq_open *t)
+{
+	int rc = t->rc;
 	if (!rc)
-		rc = lea__sq_batch_end(s, batch);
+		rc = lea__sq_batch_end(s, t->head);
 	double t1 = dbg_ns(); int p0 = s->wal_pages;
-	if (!rc) {
+	if (!rc)
 		rc = lea__sq_exec(s, SQ_COMMIT);
-	}
-	dbg_run += t1 - t0; dbg_commit += dbg_ns() - t1; dbg_pages += s->wal_pages > p0 ? s->wal_pages - p0 : 0;
+	dbg_commit += dbg_ns() - t1; dbg_pages += s->wal_pages > p0 ? s->wal_pages - p0 : 0;
 	if (rc) {
 		if (!sqlite3_get_autocommit(s->wdb))
 			lea__sq_exec(s, SQ_ROLLBACK);
 		lea__sq_refcache_clear(s, false);
-		s->next_att_id = next_att_id;
+		s->next_att_id = t->next_att_id;
 	}
-	for (struct sq_job *j = batch; j; j = j->next) {
+	for (struct sq_job *j = t->head; j; j = j->next) {
 		if (rc)
 			j->rc = rc; /* nothing of the batch is durable: nothing is acknowledged */
 		free(j->deltas.v);
@@ -471,6 +501,7 @@ static void *sync_main(void *arg)
 			break;
 		struct sq_job *jobs = s->sync_head;
 		s->sync_head = s->sync_tail = NULL;
+		s->syncing = true;
 		int rc = s->broken;
 		pthread_mutex_unlock(&s->mu);
 		double t0 = dbg_ns();
@@ -481,6 +512,8 @@ static void *sync_main(void *arg)
 		if (rc && !s->broken)
 			s->broken = rc;
 		s->n_syncs++;
+		s->syncing = false;
+		pthread_cond_signal(&s->cv_work); /* the writer may commit what it holds */
 		pthread_mutex_unlock(&s->mu);
 		complete_jobs(s, jobs, rc);
 		pthread_mutex_lock(&s->mu);
@@ -491,46 +524,70 @@ static void *sync_main(void *arg)
 
 static void writer_checkpoint(struct sq_store *s);
 
+/* The writer commits its open transaction when the sync thread can take it at once (or
+ * without a sync thread, or when the batch is full, or at close). While an fdatasync is
+ * under way, the jobs that arrive are run into the open transaction as they come, and
+ * committed together when it ends: their callers could not be answered before the next
+ * fdatasync anyway, and one commit of many jobs writes the pages they share (page 1, the
+ * counters, the last leaves of each table and index) once instead of once per job. */
+static bool commit_now(const struct sq_store *s, const struct sq_open *t)
+{
+	return t->n && (!s->syncer_running || (!s->syncing && !s->sync_head) || s->stop ||
+			t->n >= SQ_BATCH_MAX);
+}
+
 static void *writer_main(void *arg)
 {
 	struct sq_store *s = arg;
+	struct sq_open t = {0};
 	pthread_setname_np(pthread_self(), "lea-store-w");
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		while (!s->head && !s->stop)
+		while (!(s->head && t.n < SQ_BATCH_MAX) && !commit_now(s, &t) && !s->stop)
 			pthread_cond_wait(&s->cv_work, &s->mu);
-		if (!s->head)
-			break;
-		struct sq_job *batch = s->head, *last = batch;
-		size_t n = 1;
-		while (last->next && n < SQ_BATCH_MAX) {
-			last = last->next;
-			n++;
+		if (!s->head && !t.n)
+			break; /* stop, nothing left */
+		struct sq_job *chunk = NULL, *last = NULL;
+		size_t n = 0;
+		if (s->head && t.n < SQ_BATCH_MAX) {
+			chunk = last = s->head;
+			n = 1;
+			while (last->next && t.n + n < SQ_BATCH_MAX) {
+				last = last->next;
+				n++;
+			}
+			s->head = last->next;
+			if (!s->head)
+				s->tail = NULL;
+			last->next = NULL;
 		}
-		s->head = last->next;
-		if (!s->head)
-			s->tail = NULL;
-		last->next = NULL;
+		pthread_mutex_unlock(&s->mu);
+		if (chunk)
+			tx_run(s, &t, chunk, last, n);
+		pthread_mutex_lock(&s->mu);
+		if (!commit_now(s, &t))
+			continue;
 		pthread_mutex_unlock(&s->mu);
 
-		run_batch(s, batch);
-
+		tx_commit(s, &t);
 		if (s->syncer_running) {
 			pthread_mutex_lock(&s->mu);
 			if (s->sync_tail)
-				s->sync_tail->next = batch;
+				s->sync_tail->next = t.head;
 			else
-				s->sync_head = batch;
-			s->sync_tail = last;
+				s->sync_head = t.head;
+			s->sync_tail = t.tail;
 			pthread_cond_signal(&s->cv_sync);
 			pthread_mutex_unlock(&s->mu);
 		} else {
-			complete_jobs(s, batch, 0);
+			complete_jobs(s, t.head, 0);
 		}
+		size_t done = t.n;
+		t = (struct sq_open){0};
 		writer_checkpoint(s); /* between batches */
 		pthread_mutex_lock(&s->mu);
 		s->n_batches++;
-		s->n_jobs += n;
+		s->n_jobs += done;
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -900,7 +957,7 @@ static int open_writer(struct sq_store *s, char *err, size_t errlen)
 	}
 	char pragmas[256];
 	snprintf(pragmas, sizeof pragmas,
-		 "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA cache_size = -65536;"
+		 "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA cache_size = -16384;"
 		 " PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0;",
 		 s->o->sync_normal ? "NORMAL" : "FULL");
 	if (!(rc = exec_sql(s->wdb, pragmas)) && !journal_is_wal(s->wdb))

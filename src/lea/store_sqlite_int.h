@@ -39,7 +39,7 @@ enum sq_stmt {
 	SQ_SP_ACT, SQ_RB_ACT, SQ_REL_ACT,
 	SQ_DUP_FIND, SQ_DUP_INC,
 	SQ_MSG_INS, SQ_MSG_DEL, SQ_REF_GET, SQ_REF_INS, SQ_DEL_INS, SQ_REF_ADD,
-	SQ_STREAM_GET, SQ_STREAM_AGG, SQ_STREAM_PUT,
+	SQ_STREAM_FIRST, SQ_STREAM_GET, SQ_STREAM_AGG, SQ_STREAM_PUT,
 	SQ_ITEM_INS, SQ_ATT_INS, SQ_CSP_INS, SQ_REFATT_ADD,
 	SQ_ORPHAN_FIND, SQ_ATT_DEL, SQ_UUID_ROWS, SQ_ATT_GET, SQ_ORPHAN_USED,
 	SQ_ATT_BEGIN, SQ_ORPHAN_INS, SQ_ATT_FINISH, SQ_ATT_RESTORE, SQ_RECORD_FIND,
@@ -134,6 +134,7 @@ struct sq_store {
 	bool syncer_running;
 	struct sq_job *sync_head, *sync_tail; /* committed, waiting for the sync (under mu) */
 	bool sync_stop;
+	bool syncing;                      /* an fdatasync is under way (under mu) */
 	pthread_cond_t cv_sync;
 	int broken;                        /* a failed WAL sync: every later write fails */
 	uint64_t n_syncs;

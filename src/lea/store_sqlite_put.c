@@ -161,40 +161,66 @@ struct stream_state {
 	int64_t lo, hi, n, ended, missing, deliveries;
 };
 
+/* The state of the stream did from the deliveries stored before row `before`. */
 static int stream_read(struct sq_store *s, const char *did, int64_t before, struct stream_state *t)
 {
-	sqlite3_stmt *st = s->st[SQ_STREAM_GET];
-	int rc = lea__sq_bind(st, "t", did);
+	memset(t, 0, sizeof *t);
+	/* Up to two earlier deliveries of the stream (index range, two table rows at most). */
+	sqlite3_stmt *st = s->st[SQ_STREAM_FIRST];
+	int rc = lea__sq_bind(st, "ti", did, before);
 	if (rc)
 		return rc;
-	memset(t, 0, sizeof *t);
+	int64_t seq = 0, last = 0;
+	bool has_seq = false;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (t->deliveries++ == 0) {
+			has_seq = sqlite3_column_type(st, 0) != SQLITE_NULL;
+			seq = sqlite3_column_int64(st, 0);
+			last = sqlite3_column_int64(st, 1);
+		}
+	}
+	lea__sq_done(st);
+	if (rc != SQLITE_DONE)
+		return lea__sq_err(rc);
+	if (t->deliveries == 0)
+		return 0; /* a new stream (the usual case): no row can exist */
+	st = s->st[SQ_STREAM_GET];
+	if ((rc = lea__sq_bind(st, "t", did)))
+		return rc;
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	bool row = rc == SQLITE_ROW;
+	if (row) {
 		t->lo = sqlite3_column_int64(st, 0);
 		t->hi = sqlite3_column_int64(st, 1);
 		t->n = sqlite3_column_int64(st, 2);
 		t->ended = sqlite3_column_int64(st, 3);
 		t->missing = sqlite3_column_int64(st, 4);
-		t->deliveries = 2; /* a row: at least as many as need one */
 		rc = SQLITE_DONE;
-	} else if (rc == SQLITE_DONE) {
-		lea__sq_done(st);
-		st = s->st[SQ_STREAM_AGG];
-		if ((rc = lea__sq_bind(st, "ti", did, before)))
-			return rc;
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			t->deliveries = sqlite3_column_int64(st, 0);
-			t->lo = sqlite3_column_int64(st, 1);
-			t->hi = sqlite3_column_int64(st, 2);
-			t->n = sqlite3_column_int64(st, 3);
-			t->ended = sqlite3_column_int64(st, 4);
-			if (t->n) {
-				int64_t base = t->lo < 1 ? t->lo : 1;
-				t->missing = t->hi - base + 1 - t->n;
-			}
-			rc = SQLITE_DONE;
-		}
+	}
+	lea__sq_done(st);
+	if (rc != SQLITE_DONE)
+		return lea__sq_err(rc);
+	if (row)
+		return 0;
+	if (t->deliveries == 1) { /* one earlier delivery without gap: its own state */
+		t->lo = t->hi = seq;
+		t->n = has_seq;
+		t->ended = last;
+		t->missing = has_seq && seq > 1 ? seq - 1 : 0;
+		return 0;
+	}
+	/* More than one without a row: not written by this version; rebuilt from them all. */
+	st = s->st[SQ_STREAM_AGG];
+	if ((rc = lea__sq_bind(st, "ti", did, before)))
+		return rc;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		t->lo = sqlite3_column_int64(st, 1);
+		t->hi = sqlite3_column_int64(st, 2);
+		t->n = sqlite3_column_int64(st, 3);
+		t->ended = sqlite3_column_int64(st, 4);
+		if (t->n)
+			t->missing = t->hi - (t->lo < 1 ? t->lo : 1) + 1 - t->n;
+		rc = SQLITE_DONE;
 	}
 	lea__sq_done(st);
 	return rc == SQLITE_DONE ? 0 : lea__sq_err(rc);
