@@ -113,10 +113,16 @@ static double ms_since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* The level of the request's line. */
+static enum lea_log_level request_level(const struct lea_req *r, bool ok)
+{
+	return r->status >= 500 || (!ok && r->status) ? LEA_LOG_WARN : LEA_LOG_INFO;
+}
+
 /* The request's line into line (R-SEC-6: no path, no reference, no content - the peer name,
- * counts, sizes, ObjectIdentifiers and upload uuids only); returns its level. */
-static enum lea_log_level format_request(const struct lea_req *r, const struct li707_http_req *req,
-					 bool ok, char *line, size_t n)
+ * counts, sizes, ObjectIdentifiers and upload uuids only). */
+static void format_request(const struct lea_req *r, const struct li707_http_req *req, bool ok,
+			   char *line, size_t n)
 {
 	static const char *const eps[] = {"other", "hi1", "binary"};
 	char st[16], extra[256] = "";
@@ -138,7 +144,6 @@ static enum lea_log_level format_request(const struct lea_req *r, const struct l
 	snprintf(line, n, "peer=%s method=%.16s endpoint=%s status=%s%s%s bytes=%llu ms=%.1f",
 		 req->peer, req->method, eps[r->ep], st, extra, ok || !r->status ? "" : " send-failed",
 		 (unsigned long long)r->bytes, ms_since(&r->t0));
-	return r->status >= 500 || (!ok && r->status) ? LEA_LOG_WARN : LEA_LOG_INFO;
 }
 
 static void request_done(void *cls, struct li707_http_req *req, bool ok)
@@ -146,15 +151,20 @@ static void request_done(void *cls, struct li707_http_req *req, bool ok)
 	struct lea_req *r = req->user;
 	if (!r)
 		return;
-	/* Formatted first (it describes the upload), written last (after an abort is done). */
+	/* Formatted first (it describes the upload), written last (after an abort is done);
+	 * not formatted at all when its level is off (a busy daemon logs at warn). */
 	char line[LEA_LOG_LINE_MAX];
-	enum lea_log_level lv = format_request(r, req, ok, line, sizeof line);
+	enum lea_log_level lv = request_level(r, ok);
+	bool on = lea_log_enabled(lv);
+	if (on)
+		format_request(r, req, ok, line, sizeof line);
 	lea_hi1_done(r);
 	lea_modelb_done(r);
 	lea_gen_unref(r->gen);
 	free(r);
 	req->user = NULL;
-	lea_log(lv, "%s", line);
+	if (on)
+		lea_log(lv, "%s", line);
 }
 
 /* ---- start ---- */
