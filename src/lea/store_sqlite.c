@@ -335,9 +335,6 @@ void lea__sq_unlinks_free(struct sq_unlinks *u)
 
 /* ---- the writer thread ---- */
 
-static double dbg_ns(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec*1e9+t.tv_nsec;}
-static double dbg_run, dbg_commit, dbg_sync; static long dbg_pages;
-
 /* What a job's run leaves behind, forgotten before it runs (again). */
 static void job_reset(struct sq_job *j)
 {
@@ -408,7 +405,6 @@ struct sq_open {
 static void tx_run(struct sq_store *s, struct sq_open *t, struct sq_job *chunk, struct sq_job *last,
 		   size_t n)
 {
-	double t0 = dbg_ns();
 	if (!t->in_tx) {
 		t->in_tx = true;
 		t->next_att_id = s->next_att_id;
@@ -432,7 +428,6 @@ static void tx_run(struct sq_store *s, struct sq_open *t, struct sq_job *chunk, 
 	if (t->rc)
 		for (struct sq_job *j = t->head; j; j = j->next)
 			j->rc = t->rc;
-	dbg_run += dbg_ns() - t0;
 }
 
 /* Commits the open transaction: the counters summed over its jobs, then COMMIT. If any of
@@ -442,10 +437,8 @@ static void tx_commit(struct sq_store *s, struct sq_open *t)
 	int rc = t->rc;
 	if (!rc)
 		rc = lea__sq_batch_end(s, t->head);
-	double t1 = dbg_ns(); int p0 = s->wal_pages;
 	if (!rc)
 		rc = lea__sq_exec(s, SQ_COMMIT);
-	dbg_commit += dbg_ns() - t1; dbg_pages += s->wal_pages > p0 ? s->wal_pages - p0 : 0;
 	if (rc) {
 		if (!sqlite3_get_autocommit(s->wdb))
 			lea__sq_exec(s, SQ_ROLLBACK);
@@ -460,23 +453,23 @@ static void tx_commit(struct sq_store *s, struct sq_open *t)
 	}
 }
 
-/* The batch is durable (or failed with sync_rc): post-commit deletions, then the callers. */
+/* The batch is durable (or failed with sync_rc): post-commit deletions, then the callers.
+ * Each caller sleeps on its job's semaphore, posted without holding mu (a woken caller
+ * does not then wait for the mutex the completing thread still holds). The post is the
+ * last access to a job: its caller may return and its stack frame (the job) vanish at
+ * once, which POSIX allows for a semaphore (no access after the post makes it available). */
 static void complete_jobs(struct sq_store *s, struct sq_job *jobs, int sync_rc)
 {
-	for (struct sq_job *j = jobs; j; j = j->next) {
+	(void)s;
+	for (struct sq_job *j = jobs, *nx; j; j = nx) {
+		nx = j->next; /* read before the post */
 		if (sync_rc && !j->rc)
 			j->rc = sync_rc;
 		if (!j->rc)
 			lea__sq_unlinks_run(&j->unlinks);
 		lea__sq_unlinks_free(&j->unlinks);
+		sem_post(&j->done);
 	}
-	pthread_mutex_lock(&s->mu);
-	for (struct sq_job *j = jobs, *nx; j; j = nx) {
-		nx = j->next; /* j may vanish once its caller runs again: read next first */
-		j->done = true;
-		pthread_cond_signal(&j->cv);
-	}
-	pthread_mutex_unlock(&s->mu);
 }
 
 /* ---- Deferred sync ----
@@ -504,10 +497,8 @@ static void *sync_main(void *arg)
 		s->syncing = true;
 		int rc = s->broken;
 		pthread_mutex_unlock(&s->mu);
-		double t0 = dbg_ns();
 		if (!rc && fdatasync(s->wal_fd))
 			rc = -errno;
-		dbg_sync += dbg_ns() - t0;
 		pthread_mutex_lock(&s->mu);
 		if (rc && !s->broken)
 			s->broken = rc;
@@ -659,15 +650,15 @@ int lea__sq_submit(struct sq_store *s, struct sq_job *j)
 {
 	if (s->read_only)
 		return -EROFS;
-	j->done = false;
 	j->next = NULL;
 	j->rc = 0;
-	pthread_cond_init(&j->cv, NULL);
+	if (sem_init(&j->done, 0, 0))
+		return -errno;
 	pthread_mutex_lock(&s->mu);
 	if (s->stop || s->broken) {
 		int rc = s->broken ? s->broken : -ESHUTDOWN;
 		pthread_mutex_unlock(&s->mu);
-		pthread_cond_destroy(&j->cv);
+		sem_destroy(&j->done);
 		return rc;
 	}
 	if (s->tail)
@@ -676,10 +667,10 @@ int lea__sq_submit(struct sq_store *s, struct sq_job *j)
 		s->head = j;
 	s->tail = j;
 	pthread_cond_signal(&s->cv_work);
-	while (!j->done)
-		pthread_cond_wait(&j->cv, &s->mu);
 	pthread_mutex_unlock(&s->mu);
-	pthread_cond_destroy(&j->cv);
+	while (sem_wait(&j->done) && errno == EINTR)
+		;
+	sem_destroy(&j->done);
 	return j->rc;
 }
 
@@ -1077,11 +1068,6 @@ static void sq_close(void *be)
 	pthread_mutex_unlock(&s->mu);
 	if (s->writer_running)
 		pthread_join(s->writer, NULL);
-	if (getenv("LEA_STORE_STATS") && s->n_jobs)
-		fprintf(stderr, "STATS batches %lu jobs %lu syncs %lu ckpt %lu | per job: run %.1f us commit %.1f us pages %.2f | per sync %.1f us | jobs/batch %.2f\n",
-			(unsigned long)s->n_batches, (unsigned long)s->n_jobs, (unsigned long)s->n_syncs, (unsigned long)s->n_ckpt,
-			dbg_run / 1e3 / s->n_jobs, dbg_commit / 1e3 / s->n_jobs, (double)dbg_pages / s->n_jobs,
-			s->n_syncs ? dbg_sync / 1e3 / s->n_syncs : 0, (double)s->n_jobs / s->n_batches);
 	pthread_mutex_lock(&s->mu);
 	s->sync_stop = true;
 	pthread_cond_signal(&s->cv_sync);

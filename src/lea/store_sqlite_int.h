@@ -15,6 +15,7 @@
 #define LI707_LEA_STORE_SQLITE_INT_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -73,8 +74,7 @@ struct sq_deltas {
 struct sq_job {
 	enum sq_job_kind kind;
 	int rc;
-	bool done;
-	pthread_cond_t cv;                 /* signalled when done (one waiter: its caller) */
+	sem_t done;                        /* posted once, when answered (its caller waits) */
 	bool single_failed;                /* PUT: its one new action failed (rolled back with
 					    * the job's savepoint; the put itself succeeds) */
 	struct sq_deltas deltas;
