@@ -5,7 +5,7 @@
 # csp1 client certificate, one process).
 # Usage: bench/bench_lea.sh BUILD OUTDIR
 # Appends name<TAB>value<TAB>unit<TAB>baseline<TAB>ratio lines to OUTDIR/results.tsv:
-#   lea_deliver_1item_rate    single-item deliveries (~2 KB) per second, each a fresh
+#   lea_deliver_1item_rate    single-item deliveries (~3.4 KB) per second, each a fresh
 #                             ObjectIdentifier/DeliveryID, strict decode + store + fsync'd
 #                             commit before the HI-1 response; baseline: nginx answering the
 #                             same POSTs with a static 200 (`return 200`); target ratio >= 0.5
@@ -16,7 +16,9 @@
 #                             SHA-256 and fsync, MB/s; baseline: nginx serving a 1 GiB file
 #                             over the same TLS (the transport figure of bench_server.sh)
 #   lea_peak_rss              peak RSS of li707-lea over the whole run (MiB); baseline 64 MiB
-# Each rate is the best of 2 alternating runs (the machine is shared and noisy).
+# Each rate is the median of RUNS alternating runs (li707-lea, nginx, li707-lea, ...; RUNS=3
+# by default, environment variable BENCH_LEA_RUNS), every run printed (the machine is shared
+# and noisy: only figures measured together mean something).
 set -uo pipefail
 BUILD=${1:?BUILD}
 OUT=${2:?OUTDIR}
@@ -37,9 +39,10 @@ chmod 644 "$P"/*.pem "$P"/server.key
 row() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$OUT/results.tsv"; echo "$*"; }
 freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 ratio() { python3 -c "print(round($1/$2,2))"; }
-best() { python3 -c "import sys; print(max(float(x) for x in sys.argv[1:]))" "$@"; }
+median() { python3 -c "import sys, statistics; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
+RUNS=${BENCH_LEA_RUNS:-3}
 
-# Templates: one single-item message (~2 KB) and one 100-item collection, from a sample
+# Templates: one single-item message (~3.4 KB) and one 100-item collection, from a sample
 # event without attachments (bench_lea_load gives every copy fresh UUIDs).
 ev=$(grep -v '"attachments"' "$SRC/samples/li-events.jsonl" | head -1)
 printf '%s\n' "$ev" | "$TOOL" build >"$T/one.xml" || { echo "li707 build failed"; exit 1; }
@@ -93,21 +96,21 @@ load() { "$LOAD" "$@" | awk '{print $1}'; }
 load "https://127.0.0.1:$LPORT/hi1" "$T/one.xml" 500 8 "${CERTS[@]}" >/dev/null
 load --any-200 "https://127.0.0.1:$NPORT/hi1" "$T/one.xml" 500 8 "${CERTS[@]}" >/dev/null
 o=() n=()
-for _ in 1 2; do
+for _ in $(seq "$RUNS"); do
 	o+=("$(load "https://127.0.0.1:$LPORT/hi1" "$T/one.xml" 20000 16 "${CERTS[@]}")")
 	n+=("$(load --any-200 "https://127.0.0.1:$NPORT/hi1" "$T/one.xml" 20000 16 "${CERTS[@]}")")
 done
 echo "1-item runs: li707-lea ${o[*]} nginx ${n[*]}"
-ours=$(best "${o[@]}"); ngx=$(best "${n[@]}")
+ours=$(median "${o[@]}"); ngx=$(median "${n[@]}")
 row lea_deliver_1item_rate "$ours" req/s "$ngx" "$(ratio "$ours" "$ngx")"
 
 o=() n=()
-for _ in 1 2; do
+for _ in $(seq "$RUNS"); do
 	o+=("$(load "https://127.0.0.1:$LPORT/hi1" "$T/coll.xml" 400 4 "${CERTS[@]}")")
 	n+=("$(load --any-200 "https://127.0.0.1:$NPORT/hi1" "$T/coll.xml" 400 4 "${CERTS[@]}")")
 done
 echo "100-item runs (messages/s): li707-lea ${o[*]} nginx ${n[*]}"
-ours=$(python3 -c "print(round($(best "${o[@]}")*100))"); ngx=$(python3 -c "print(round($(best "${n[@]}")*100))")
+ours=$(python3 -c "print(round($(median "${o[@]}")*100))"); ngx=$(python3 -c "print(round($(median "${n[@]}")*100))")
 row lea_deliver_100item_items "$ours" items/s "$ngx" "$(ratio "$ours" 200000)"
 
 # Model B upload vs nginx's download of a file of the same size over the same TLS.
