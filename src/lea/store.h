@@ -15,8 +15,8 @@
  * synchronous=FULL guarantees, see docs/internals/store.md; content files are fsync'd and
  * renamed, and their directory fsync'd, before the commit that marks them complete). Writers
  * from many threads are served by one writer thread that commits everything queued in one
- * transaction (group commit), each request in its own savepoint so one failure does not
- * undo another.
+ * transaction (group commit); a request that fails is rolled back alone (savepoints) and
+ * does not undo another.
  *
  * Duplicates (R-DEL-6): a DELIVER whose ObjectIdentifier is already stored, or whose
  * DeliveryID + SequenceNumber pair is, is a duplicate: acknowledged again (outcome

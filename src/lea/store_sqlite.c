@@ -2,13 +2,16 @@
  * (group commit), the statement cache and the read-connection pool.
  *
  * DESIGN. One writer thread owns the writer connection. lea_store_put() and the Model B
- * calls build a job on the caller's stack, queue it and sleep; the writer takes every job
- * queued (up to SQ_BATCH_MAX), runs BEGIN IMMEDIATE, each job inside SAVEPOINT j (a job that
- * fails rolls back to its savepoint and gets its error; the others go on), COMMIT, and only
- * then wakes the callers. With synchronous=FULL the COMMIT returns after the WAL is fsync'd,
- * so a caller that sees 0 has its rows on disk; if the COMMIT fails, every job of the batch
- * gets the error and nothing of it is acknowledged. Files to delete because of the batch
- * (replaced content, expired orphans, aborted uploads) are deleted after the COMMIT.
+ * calls build a job on the caller's stack, queue it and sleep on its semaphore; the writer
+ * takes every job queued (up to SQ_BATCH_MAX) and runs it in its open transaction (BEGIN
+ * IMMEDIATE first when none is open): a put without savepoint; if one fails, the whole
+ * transaction is rolled back and run again with each job inside SAVEPOINT j (the failing one
+ * rolls back alone and gets its error; the others go on). The transaction is committed
+ * (synchronous=NORMAL) when the sync thread is free, then handed to it: it fdatasyncs the
+ * WAL and only then answers the callers, so a caller that sees 0 has its rows on disk; if
+ * the COMMIT or the fdatasync fails, every job of the batch gets the error and nothing of it
+ * is acknowledged. Files to delete because of the batch (replaced content, expired orphans,
+ * aborted uploads) are deleted once it is durable.
  * See docs/internals/store.md. */
 #include <dirent.h>
 #include <errno.h>
