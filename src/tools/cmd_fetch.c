@@ -13,8 +13,9 @@
  *
  * Speed (docs/internals/http_client.md, bench/bench_client.sh): body bytes are gathered into
  * 1 MiB writes, and every 8 MiB written are handed to the kernel's writeback at once
- * (sync_file_range SYNC_FILE_RANGE_WRITE, a start, not a wait), so the disk writes while the
- * network transfers and the final fsync has little left to do.
+ * (sync_file_range SYNC_FILE_RANGE_WRITE, a start, not a wait) by a helper thread - the call
+ * can wait for the file system journal or a full device queue, the transfer must not - so the
+ * disk writes while the network transfers and the final fsync has little left to do.
  *
  * FILE appears only when the object is complete, fsync'ed and (with --sha256) verified:
  * rename from FILE.part, then fsync of the directory. A checksum mismatch removes the part
@@ -25,6 +26,8 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,12 +69,24 @@ static const char help_tail[] =
 
 enum { OPT_SHA256 = TOOL_OPT_CMD_BASE, OPT_CHUNK, OPT_RESUME };
 
+/* The writeback starter (helper thread, from the first WRITEBACK_STEP on). */
+struct kicker {
+	pthread_t thr;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int fd;
+	int64_t want; /* the part file is written up to here */
+	int64_t done; /* ... and handed to writeback up to here */
+	bool stop, started, failed;
+};
+
 struct fetch {
 	int fd;
+	struct kicker wb;
 	int64_t off;       /* bytes of the object in the part file (complete responses) */
 	int64_t wpos;      /* body bytes accepted from the current response */
 	int64_t flushed;   /* ... of which written to the part file (the rest is in buf) */
-	int64_t wb_start;  /* the part file up to here was handed to writeback */
+	int64_t wb_start;  /* the part file up to here was posted to the kicker */
 	char *buf;         /* WBUF_SIZE bytes: body bytes gathered for one pwrite */
 	size_t blen;
 	int64_t total;     /* object size, -1 unknown */
@@ -144,8 +159,67 @@ static int write_meta(const struct fetch *f)
 	return rc;
 }
 
+static void *kick_main(void *arg)
+{
+	struct kicker *k = arg;
+	pthread_mutex_lock(&k->mu);
+	for (;;) {
+		while (!k->stop && k->want <= k->done)
+			pthread_cond_wait(&k->cv, &k->mu);
+		if (k->stop)
+			break;
+		int64_t from = k->done, to = k->want;
+		pthread_mutex_unlock(&k->mu);
+		/* A hint: an error (say, a file system without it) only loses the overlap. */
+		(void)sync_file_range(k->fd, from, to - from, SYNC_FILE_RANGE_WRITE);
+		pthread_mutex_lock(&k->mu);
+		k->done = to;
+	}
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
+/* The part file is written up to `end` (0 after it was truncated): the kicker may start its
+ * writeback. Without a thread (it could not start) there is no overlap, nothing else. */
+static void kick_post(struct kicker *k, int fd, int64_t end)
+{
+	if (!k->started && !k->failed) {
+		k->fd = fd;
+		pthread_mutex_init(&k->mu, NULL);
+		pthread_cond_init(&k->cv, NULL);
+		k->started = pthread_create(&k->thr, NULL, kick_main, k) == 0;
+		k->failed = !k->started;
+		if (k->failed) {
+			pthread_cond_destroy(&k->cv);
+			pthread_mutex_destroy(&k->mu);
+		}
+	}
+	if (!k->started)
+		return;
+	pthread_mutex_lock(&k->mu);
+	k->want = end;
+	if (end < k->done)
+		k->done = 0; /* truncated: start over */
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+}
+
+static void kick_stop(struct kicker *k)
+{
+	if (!k->started)
+		return;
+	pthread_mutex_lock(&k->mu);
+	k->stop = true;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	pthread_join(k->thr, NULL);
+	pthread_cond_destroy(&k->cv);
+	pthread_mutex_destroy(&k->mu);
+	k->started = false;
+}
+
 /* Writes the gathered bytes at their place in the part file, and every WRITEBACK_STEP bytes
- * starts their writeback (only a start: the final fsync waits for it). 0 or -errno. */
+ * has their writeback started (only a start: the final fsync waits for it). 0 or -errno. */
 static int flush(struct fetch *f)
 {
 	size_t done = 0;
@@ -162,8 +236,7 @@ static int flush(struct fetch *f)
 	f->blen = 0;
 	int64_t end = f->off + f->flushed;
 	if (end - f->wb_start >= WRITEBACK_STEP) {
-		/* A hint: an error here (say, a file system without it) only loses the overlap. */
-		(void)sync_file_range(f->fd, f->wb_start, end - f->wb_start, SYNC_FILE_RANGE_WRITE);
+		kick_post(&f->wb, f->fd, end);
 		f->wb_start = end;
 	}
 	return 0;
@@ -484,6 +557,7 @@ int tool_cmd_fetch(int argc, char **argv)
 		goto out;
 	}
 	status = fetch_loop(cl, url, &f);
+	kick_stop(&f.wb);
 	if (status)
 		goto out;
 	progress(&f, true);
