@@ -112,6 +112,7 @@ struct cctx {
 	int fd;
 	uint64_t deadline_ms; /* CLOCK_MONOTONIC; 0: headers complete, no deadline */
 	bool cut;
+	struct li707__tx *tx; /* mapped file bodies (http_server_file.c), or NULL */
 };
 
 
@@ -600,8 +601,15 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
 	pthread_mutex_unlock(&dc->s->wmu);
 	conn_uncount(dc->s, cc);
 	pgen_unref(cc->pg);
+	li707__tx_release(cc->tx);
 	free(cc);
 	*socket_context = NULL;
+}
+
+struct li707__tx **li707__conn_tx(struct MHD_Connection *conn)
+{
+	struct cctx *cc = conn_ctx(conn);
+	return cc ? &cc->tx : NULL;
 }
 
 /* Counts the connection against its peer's limit, once. false when over the limit. */

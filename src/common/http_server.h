@@ -23,9 +23,9 @@
  * Content-Length says so).
  *
  * Thread model: one thread per connection (MHD_USE_THREAD_PER_CONNECTION), so file reads and
- * writes and handler work never stall another connection; file responses go out in blocks of
- * LI707_HTTP_BLOCK bytes per callback so the kernel interleaves small and large transfers
- * (R-BIN-2). Handlers must be thread-safe.
+ * writes and handler work never stall another connection; file responses go out one TLS record
+ * per write (from a mapping of the file, or read in blocks of LI707_HTTP_BLOCK bytes) so the
+ * kernel interleaves small and large transfers (R-BIN-2). Handlers must be thread-safe.
  *
  * Lifetime: new -> listen (one or more) -> start ... reload, set_peers (SIGHUP) ... drain (SIGTERM)
  * -> free.
@@ -156,7 +156,15 @@ int li707_http_respond_status(struct li707_http_req *req, unsigned status);
 
 /* Serves an open regular file (fd is taken, closed by the server) with Range, If-Range,
  * ETag, Last-Modified and HEAD support (R-BIN-A1, R-BIN-C1). content_type may be NULL
- * (application/octet-stream). */
+ * (application/octet-stream).
+ * A body of one range (the whole file or a single Range) of at least 1 MiB, other than for
+ * HEAD, is sent from a read-only shared mapping of the file (no copy through a buffer); the
+ * resident memory it takes stays bounded (about 12 MiB per transfer, whatever the size). The
+ * first such body installs a process-wide SIGBUS handler: a file truncated while it is sent
+ * then ends the transfer early (the client sees a cut body, as when a read comes up short)
+ * instead of the process; every SIGBUS outside these mappings goes to the handler installed
+ * before (or the default action). A program that installs its own SIGBUS handler later
+ * should chain to the one it replaces. */
 int li707_http_respond_file(struct li707_http_req *req, int fd, const char *content_type);
 
 /* Accepts the body into fd (taken; the server writes at its current offset in blocks of

@@ -10,6 +10,7 @@
 
 struct dctx;
 struct pgen;
+struct li707__tx;
 
 struct li707__http_hdr {
 	char *name, *value;
@@ -34,6 +35,12 @@ struct li707__http_rq { /* per request */
 	struct li707__http_hdr h[LI707__HTTP_MAX_RESP_HEADERS];
 	size_t nh;
 };
+
+/* The connection's slot for its transmit state (http_server_file.c: the GnuTLS push function
+ * of mapped bodies), or NULL when the connection has no context. The connection releases it
+ * with li707__tx_release() when it is closed. */
+struct li707__tx **li707__conn_tx(struct MHD_Connection *conn);
+void li707__tx_release(struct li707__tx *t);
 
 /* Queues resp (consumed) with the request's extra headers; marks the request answered. */
 int li707__http_queue(struct li707__http_rq *r, unsigned status, struct MHD_Response *resp);

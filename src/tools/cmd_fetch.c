@@ -1,20 +1,33 @@
 /* li707 fetch - Model A/C retrieval of a binary object (TS 103 707 clause 6.3.2/6.3.4 and
  * Annex E; R-BIN-C1, R-BIN-C2): GET with Range requests into FILE.part, resumable.
  *
- * The object is fetched in chunks (Range: bytes=a-b) over one reused connection. The first
- * strong ETag seen is kept in FILE.part.etag and sent as If-Range on every later request
- * (also after --resume), so a changed object is never spliced: the server then answers 200
- * with the whole new object and the part file starts again. A failed chunk keeps the bytes
- * it did receive, halves the chunk size (not below 64 KiB) and retries; a successful one
- * doubles it back up to --chunk-size (Annex E). FILE appears only when the object is
- * complete, fsync'ed and (with --sha256) verified: rename from FILE.part, then fsync of the
- * directory. A checksum mismatch removes the part file. */
+ * The object is fetched with Range requests over one reused connection: by default one
+ * open-ended range (Range: bytes=OFF-, the whole rest of the object in one response), or
+ * chunks of --chunk-size (Range: bytes=a-b). The first strong ETag seen is kept in
+ * FILE.part.etag and sent as If-Range on every later request (also after --resume), so a
+ * changed object is never spliced: the server then answers 200 with the whole new object and
+ * the part file starts again. A failed request keeps the bytes it did receive, and the next
+ * one asks for a smaller range: 16 MiB after a failed open-ended request, then half the
+ * previous size (not below 64 KiB); a success doubles the size back up to --chunk-size, or
+ * without --chunk-size up to 1 GiB and then open-ended again (Annex E).
+ *
+ * Speed (docs/internals/http_client.md, bench/bench_client.sh): body bytes are gathered into
+ * 1 MiB writes, and every 8 MiB written are handed to the kernel's writeback at once
+ * (sync_file_range SYNC_FILE_RANGE_WRITE, a start, not a wait) by a helper thread - the call
+ * can wait for the file system journal or a full device queue, the transfer must not - so the
+ * disk writes while the network transfers and the final fsync has little left to do.
+ *
+ * FILE appears only when the object is complete, fsync'ed and (with --sha256) verified:
+ * rename from FILE.part, then fsync of the directory. A checksum mismatch removes the part
+ * file. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +39,11 @@
 #include "http_client.h"
 #include "tool.h"
 
-#define CHUNK_DEFAULT ((int64_t)16 << 20)
+#define CHUNK_DEFAULT ((int64_t)16 << 20) /* first range size after a failed open-ended one */
 #define CHUNK_MIN ((int64_t)64 << 10)
 #define CHUNK_MAX ((int64_t)1 << 30)
+#define WBUF_SIZE ((size_t)1 << 20)        /* bytes gathered per pwrite */
+#define WRITEBACK_STEP ((int64_t)8 << 20)  /* bytes per sync_file_range(WRITE) */
 #define MAX_FAILURES 8 /* consecutive failed chunks before giving up */
 
 static const char help_text[] =
@@ -41,8 +56,9 @@ static const char help_text[] =
 	"Options:\n"
 	"  -o, --output FILE      where to store the object (required)\n"
 	"  --sha256 HEX           expected SHA-256 of the object; a mismatch removes the data\n"
-	"  --chunk-size N         bytes per Range request, suffix K, M or G [16M]; shrinks on\n"
-	"                         failures and grows back on success (Annex E)\n"
+	"  --chunk-size N         bytes per Range request, suffix K, M or G [default: the whole\n"
+	"                         rest of the object in one request]; after a failure the range\n"
+	"                         shrinks (16M, then halves) and grows back on success (Annex E)\n"
 	"  --resume               continue from an existing FILE.part\n"
 	"  -h, --help             print this help and exit\n";
 
@@ -53,15 +69,32 @@ static const char help_tail[] =
 
 enum { OPT_SHA256 = TOOL_OPT_CMD_BASE, OPT_CHUNK, OPT_RESUME };
 
+/* The writeback starter (helper thread, from the first WRITEBACK_STEP on). */
+struct kicker {
+	pthread_t thr;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int fd;
+	int64_t want; /* the part file is written up to here */
+	int64_t done; /* ... and handed to writeback up to here */
+	bool stop, started, failed;
+};
+
 struct fetch {
 	int fd;
-	int64_t off;       /* bytes of the object in the part file */
-	int64_t wpos;      /* write position within the current response */
+	struct kicker wb;
+	int64_t off;       /* bytes of the object in the part file (complete responses) */
+	int64_t wpos;      /* body bytes accepted from the current response */
+	int64_t flushed;   /* ... of which written to the part file (the rest is in buf) */
+	int64_t wb_start;  /* the part file up to here was posted to the kicker */
+	char *buf;         /* WBUF_SIZE bytes: body bytes gathered for one pwrite */
+	size_t blen;
 	int64_t total;     /* object size, -1 unknown */
 	char etag[128];    /* strong validator, "" none */
 	bool restarted;    /* a 200 replaced the part file's content */
 	bool tty;
-	int64_t chunk, chunk_max;
+	int64_t chunk;     /* the next range size; 0: open-ended (the whole rest) */
+	int64_t chunk_max; /* --chunk-size; 0: none given */
 	struct timespec last_progress, started;
 	int64_t started_off;
 	char meta_path[4096];
@@ -126,10 +159,94 @@ static int write_meta(const struct fetch *f)
 	return rc;
 }
 
+static void *kick_main(void *arg)
+{
+	struct kicker *k = arg;
+	pthread_mutex_lock(&k->mu);
+	for (;;) {
+		while (!k->stop && k->want <= k->done)
+			pthread_cond_wait(&k->cv, &k->mu);
+		if (k->stop)
+			break;
+		int64_t from = k->done, to = k->want;
+		pthread_mutex_unlock(&k->mu);
+		/* A hint: an error (say, a file system without it) only loses the overlap. */
+		(void)sync_file_range(k->fd, from, to - from, SYNC_FILE_RANGE_WRITE);
+		pthread_mutex_lock(&k->mu);
+		k->done = to;
+	}
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
+/* The part file is written up to `end` (0 after it was truncated): the kicker may start its
+ * writeback. Without a thread (it could not start) there is no overlap, nothing else. */
+static void kick_post(struct kicker *k, int fd, int64_t end)
+{
+	if (!k->started && !k->failed) {
+		k->fd = fd;
+		pthread_mutex_init(&k->mu, NULL);
+		pthread_cond_init(&k->cv, NULL);
+		k->started = pthread_create(&k->thr, NULL, kick_main, k) == 0;
+		k->failed = !k->started;
+		if (k->failed) {
+			pthread_cond_destroy(&k->cv);
+			pthread_mutex_destroy(&k->mu);
+		}
+	}
+	if (!k->started)
+		return;
+	pthread_mutex_lock(&k->mu);
+	k->want = end;
+	if (end < k->done)
+		k->done = 0; /* truncated: start over */
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+}
+
+static void kick_stop(struct kicker *k)
+{
+	if (!k->started)
+		return;
+	pthread_mutex_lock(&k->mu);
+	k->stop = true;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	pthread_join(k->thr, NULL);
+	pthread_cond_destroy(&k->cv);
+	pthread_mutex_destroy(&k->mu);
+	k->started = false;
+}
+
+/* Writes the gathered bytes at their place in the part file, and every WRITEBACK_STEP bytes
+ * has their writeback started (only a start: the final fsync waits for it). 0 or -errno. */
+static int flush(struct fetch *f)
+{
+	size_t done = 0;
+	while (done < f->blen) {
+		ssize_t w = pwrite(f->fd, f->buf + done, f->blen - done,
+				   (off_t)(f->off + f->flushed + (int64_t)done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		done += (size_t)w;
+	}
+	f->flushed += (int64_t)f->blen;
+	f->blen = 0;
+	int64_t end = f->off + f->flushed;
+	if (end - f->wb_start >= WRITEBACK_STEP) {
+		kick_post(&f->wb, f->fd, end);
+		f->wb_start = end;
+	}
+	return 0;
+}
+
 /* The body of one response: checked against the request before anything is written. */
 static size_t sink(void *ud, struct li707_http_result *r, const char *p, size_t n)
 {
 	struct fetch *f = ud;
+	size_t total = n;
 	if (f->wpos == 0 && r->received == 0) {
 		if (r->status == 206) {
 			if (r->range_start != f->off)
@@ -140,6 +257,7 @@ static size_t sink(void *ud, struct li707_http_result *r, const char *p, size_t 
 			if (ftruncate(f->fd, 0) != 0)
 				return 0;
 			f->off = 0;
+			f->wb_start = 0;
 			f->restarted = true;
 			f->etag[0] = '\0'; /* the new object's validator replaces the old one */
 			f->total = r->content_length;
@@ -154,18 +272,18 @@ static size_t sink(void *ud, struct li707_http_result *r, const char *p, size_t 
 				return 0;
 		}
 	}
-	size_t done = 0;
-	while (done < n) {
-		ssize_t w = pwrite(f->fd, p + done, n - done, (off_t)(f->off + f->wpos));
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
+	while (n > 0) {
+		size_t k = WBUF_SIZE - f->blen < n ? WBUF_SIZE - f->blen : n;
+		memcpy(f->buf + f->blen, p, k);
+		f->blen += k;
+		f->wpos += (int64_t)k;
+		p += k;
+		n -= k;
+		if (f->blen == WBUF_SIZE && flush(f) != 0)
 			return 0;
-		done += (size_t)w;
-		f->wpos += w;
 	}
 	progress(f, false);
-	return n;
+	return total;
 }
 
 static void read_meta(struct fetch *f)
@@ -241,6 +359,29 @@ static bool transient(const struct li707_http_result *r)
 	}
 }
 
+/* TS103707 R-BIN-C2 (Annex E): the range size after a success - doubled, up to --chunk-size;
+ * without --chunk-size up to CHUNK_MAX, and beyond that open-ended again. */
+static void grow(struct fetch *f)
+{
+	if (f->chunk == 0)
+		return;
+	int64_t cap = f->chunk_max ? f->chunk_max : CHUNK_MAX;
+	if (f->chunk >= cap)
+		f->chunk = f->chunk_max ? f->chunk_max : 0;
+	else
+		f->chunk = f->chunk * 2 < cap ? f->chunk * 2 : cap;
+}
+
+/* ... and after a failure: CHUNK_DEFAULT (or --chunk-size if smaller) after an open-ended
+ * request, else half, not below CHUNK_MIN. */
+static void shrink(struct fetch *f)
+{
+	if (f->chunk == 0)
+		f->chunk = f->chunk_max && f->chunk_max < CHUNK_DEFAULT ? f->chunk_max : CHUNK_DEFAULT;
+	else
+		f->chunk = f->chunk / 2 > CHUNK_MIN ? f->chunk / 2 : CHUNK_MIN;
+}
+
 /* Fetches until complete. Returns 0 or the exit status (message printed). */
 static int fetch_loop(struct li707_http_client *cl, const char *url, struct fetch *f)
 {
@@ -253,7 +394,7 @@ static int fetch_loop(struct li707_http_client *cl, const char *url, struct fetc
 		li707_http_req_init(&req);
 		req.url = url;
 		req.range_start = f->off; /* TS103707 R-BIN-C1: Range requests */
-		req.range_end = f->off + f->chunk - 1;
+		req.range_end = f->chunk ? f->off + f->chunk - 1 : -1; /* -1: open-ended */
 		if (f->total >= 0 && req.range_end >= f->total)
 			req.range_end = f->total - 1;
 		req.if_range = f->etag[0] ? f->etag : NULL;
@@ -261,15 +402,18 @@ static int fetch_loop(struct li707_http_client *cl, const char *url, struct fetc
 		req.sink_ud = f;
 		req.ok_status = ok206;
 		struct li707_http_result res;
-		f->wpos = 0;
+		f->wpos = f->flushed = 0;
+		f->blen = 0;
 		f->restarted = false;
 		int rc = li707_http_perform(cl, &req, &res);
+		if (rc == 0 && (rc = flush(f)) != 0)
+			li707_http_result_done(&res);
 		if (rc) {
 			fprintf(stderr, "li707 fetch: %s\n", li707_strerror(rc));
 			return li707_exit_code(rc);
 		}
-		f->off += f->wpos; /* bytes received are good even when the chunk failed */
-		f->wpos = 0;
+		f->off += f->wpos; /* bytes received are good even when the request failed */
+		f->wpos = f->flushed = 0;
 		if (res.err == LI707_HTTP_ESTATUS && res.status == 416 && res.range_total >= 0) {
 			li707_http_result_done(&res);
 			if (f->off == res.range_total) {
@@ -277,7 +421,7 @@ static int fetch_loop(struct li707_http_client *cl, const char *url, struct fetc
 				continue;
 			}
 			if (f->off > res.range_total && ftruncate(f->fd, 0) == 0) {
-				f->off = 0; /* a stale, longer part file: start again */
+				f->off = f->wb_start = 0; /* a stale, longer part file: start again */
 				f->total = -1;
 				continue;
 			}
@@ -298,9 +442,7 @@ static int fetch_loop(struct li707_http_client *cl, const char *url, struct fetc
 		}
 		if (res.err == LI707_HTTP_OK) {
 			failures = 0;
-			/* TS103707 R-BIN-C2 (Annex E): grow back after success. */
-			if (f->chunk < f->chunk_max)
-				f->chunk = f->chunk * 2 < f->chunk_max ? f->chunk * 2 : f->chunk_max;
+			grow(f); /* TS103707 R-BIN-C2 (Annex E): grow back after success. */
 			li707_http_result_done(&res);
 			continue;
 		}
@@ -311,8 +453,7 @@ static int fetch_loop(struct li707_http_client *cl, const char *url, struct fetc
 			li707_http_result_done(&res);
 			return st;
 		}
-		/* TS103707 R-BIN-C2 (Annex E): shrink the range after a failure, then retry. */
-		f->chunk = f->chunk / 2 > CHUNK_MIN ? f->chunk / 2 : CHUNK_MIN;
+		shrink(f); /* TS103707 R-BIN-C2 (Annex E): a smaller range after a failure. */
 		li707_http_result_done(&res);
 		struct timespec ts = {0, 100000000L * failures};
 		nanosleep(&ts, NULL);
@@ -333,7 +474,7 @@ int tool_cmd_fetch(int argc, char **argv)
 	struct tool_client tc;
 	tool_client_init(&tc);
 	const char *out = NULL, *sha = NULL;
-	int64_t chunk = CHUNK_DEFAULT;
+	int64_t chunk = 0; /* open-ended */
 	bool resume = false;
 	int c;
 	opterr = 0;
@@ -395,7 +536,7 @@ int tool_cmd_fetch(int argc, char **argv)
 		return 3;
 	}
 	if (resume) {
-		f.off = st.st_size;
+		f.off = f.wb_start = st.st_size;
 		read_meta(&f);
 	} else {
 		unlink(f.meta_path);
@@ -410,7 +551,13 @@ int tool_cmd_fetch(int argc, char **argv)
 	int status = tool_client_open(&tc, "fetch", 1, &cl);
 	if (status)
 		goto out;
+	if (!(f.buf = malloc(WBUF_SIZE))) {
+		fprintf(stderr, "li707 fetch: %s\n", li707_strerror(LI707_ENOMEM));
+		status = li707_exit_code(LI707_ENOMEM);
+		goto out;
+	}
 	status = fetch_loop(cl, url, &f);
+	kick_stop(&f.wb);
 	if (status)
 		goto out;
 	progress(&f, true);
@@ -454,5 +601,6 @@ out:
 	li707_http_client_free(cl);
 	li707_http_global_cleanup();
 	close(f.fd);
+	free(f.buf);
 	return status;
 }
