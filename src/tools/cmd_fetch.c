@@ -9,25 +9,21 @@
  * the part file starts again. A failed request keeps the bytes it did receive, and the next
  * one asks for a smaller range: 16 MiB after a failed open-ended request, then half the
  * previous size (not below 64 KiB); a success doubles the size back up to --chunk-size, or
- * without --chunk-size up to 1 GiB and then open-ended again (Annex E).
+ * without --chunk-size up to 1 GiB and then open-ended again (Annex E). FILE appears only
+ * when the object is complete, fsync'ed and (with --sha256) verified: rename from FILE.part,
+ * then fsync of the directory. A checksum mismatch removes the part file.
  *
- * Speed (docs/internals/http_client.md, bench/bench_client.sh): body bytes are gathered into
- * 1 MiB writes, and every 8 MiB written are handed to the kernel's writeback at once
- * (sync_file_range SYNC_FILE_RANGE_WRITE, a start, not a wait) by a helper thread - the call
- * can wait for the file system journal or a full device queue, the transfer must not - so the
- * disk writes while the network transfers and the final fsync has little left to do.
- *
- * FILE appears only when the object is complete, fsync'ed and (with --sha256) verified:
- * rename from FILE.part, then fsync of the directory. A checksum mismatch removes the part
- * file. */
+ * Speed (docs/internals/http_client.md, bench/bench_client.sh): every body piece libcurl
+ * hands over (one TLS record, 16 KiB) is written at once. Gathering 1 MiB per write, and
+ * starting the writeback during the transfer (sync_file_range), were both measured: faster on
+ * an idle disk, much slower on a busy one (a long write stalls the socket; appends then wait
+ * for ext4 journal commits that carry our own data), so neither is done. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <openssl/evp.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +38,6 @@
 #define CHUNK_DEFAULT ((int64_t)16 << 20) /* first range size after a failed open-ended one */
 #define CHUNK_MIN ((int64_t)64 << 10)
 #define CHUNK_MAX ((int64_t)1 << 30)
-#define WBUF_SIZE ((size_t)1 << 20)        /* bytes gathered per pwrite */
-#define WRITEBACK_STEP ((int64_t)8 << 20)  /* bytes per sync_file_range(WRITE) */
 #define MAX_FAILURES 8 /* consecutive failed chunks before giving up */
 
 static const char help_text[] =
@@ -69,26 +63,10 @@ static const char help_tail[] =
 
 enum { OPT_SHA256 = TOOL_OPT_CMD_BASE, OPT_CHUNK, OPT_RESUME };
 
-/* The writeback starter (helper thread, from the first WRITEBACK_STEP on). */
-struct kicker {
-	pthread_t thr;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int fd;
-	int64_t want; /* the part file is written up to here */
-	int64_t done; /* ... and handed to writeback up to here */
-	bool stop, started, failed;
-};
-
 struct fetch {
 	int fd;
-	struct kicker wb;
-	int64_t off;       /* bytes of the object in the part file (complete responses) */
-	int64_t wpos;      /* body bytes accepted from the current response */
-	int64_t flushed;   /* ... of which written to the part file (the rest is in buf) */
-	int64_t wb_start;  /* the part file up to here was posted to the kicker */
-	char *buf;         /* WBUF_SIZE bytes: body bytes gathered for one pwrite */
-	size_t blen;
+	int64_t off;       /* bytes of the object in the part file */
+	int64_t wpos;      /* write position within the current response */
 	int64_t total;     /* object size, -1 unknown */
 	char etag[128];    /* strong validator, "" none */
 	bool restarted;    /* a 200 replaced the part file's content */
@@ -159,94 +137,10 @@ static int write_meta(const struct fetch *f)
 	return rc;
 }
 
-static void *kick_main(void *arg)
-{
-	struct kicker *k = arg;
-	pthread_mutex_lock(&k->mu);
-	for (;;) {
-		while (!k->stop && k->want <= k->done)
-			pthread_cond_wait(&k->cv, &k->mu);
-		if (k->stop)
-			break;
-		int64_t from = k->done, to = k->want;
-		pthread_mutex_unlock(&k->mu);
-		/* A hint: an error (say, a file system without it) only loses the overlap. */
-		(void)sync_file_range(k->fd, from, to - from, SYNC_FILE_RANGE_WRITE);
-		pthread_mutex_lock(&k->mu);
-		k->done = to;
-	}
-	pthread_mutex_unlock(&k->mu);
-	return NULL;
-}
-
-/* The part file is written up to `end` (0 after it was truncated): the kicker may start its
- * writeback. Without a thread (it could not start) there is no overlap, nothing else. */
-static void kick_post(struct kicker *k, int fd, int64_t end)
-{
-	if (!k->started && !k->failed) {
-		k->fd = fd;
-		pthread_mutex_init(&k->mu, NULL);
-		pthread_cond_init(&k->cv, NULL);
-		k->started = pthread_create(&k->thr, NULL, kick_main, k) == 0;
-		k->failed = !k->started;
-		if (k->failed) {
-			pthread_cond_destroy(&k->cv);
-			pthread_mutex_destroy(&k->mu);
-		}
-	}
-	if (!k->started)
-		return;
-	pthread_mutex_lock(&k->mu);
-	k->want = end;
-	if (end < k->done)
-		k->done = 0; /* truncated: start over */
-	pthread_cond_signal(&k->cv);
-	pthread_mutex_unlock(&k->mu);
-}
-
-static void kick_stop(struct kicker *k)
-{
-	if (!k->started)
-		return;
-	pthread_mutex_lock(&k->mu);
-	k->stop = true;
-	pthread_cond_signal(&k->cv);
-	pthread_mutex_unlock(&k->mu);
-	pthread_join(k->thr, NULL);
-	pthread_cond_destroy(&k->cv);
-	pthread_mutex_destroy(&k->mu);
-	k->started = false;
-}
-
-/* Writes the gathered bytes at their place in the part file, and every WRITEBACK_STEP bytes
- * has their writeback started (only a start: the final fsync waits for it). 0 or -errno. */
-static int flush(struct fetch *f)
-{
-	size_t done = 0;
-	while (done < f->blen) {
-		ssize_t w = pwrite(f->fd, f->buf + done, f->blen - done,
-				   (off_t)(f->off + f->flushed + (int64_t)done));
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		done += (size_t)w;
-	}
-	f->flushed += (int64_t)f->blen;
-	f->blen = 0;
-	int64_t end = f->off + f->flushed;
-	if (end - f->wb_start >= WRITEBACK_STEP) {
-		kick_post(&f->wb, f->fd, end);
-		f->wb_start = end;
-	}
-	return 0;
-}
-
 /* The body of one response: checked against the request before anything is written. */
 static size_t sink(void *ud, struct li707_http_result *r, const char *p, size_t n)
 {
 	struct fetch *f = ud;
-	size_t total = n;
 	if (f->wpos == 0 && r->received == 0) {
 		if (r->status == 206) {
 			if (r->range_start != f->off)
@@ -257,7 +151,6 @@ static size_t sink(void *ud, struct li707_http_result *r, const char *p, size_t 
 			if (ftruncate(f->fd, 0) != 0)
 				return 0;
 			f->off = 0;
-			f->wb_start = 0;
 			f->restarted = true;
 			f->etag[0] = '\0'; /* the new object's validator replaces the old one */
 			f->total = r->content_length;
@@ -272,18 +165,18 @@ static size_t sink(void *ud, struct li707_http_result *r, const char *p, size_t 
 				return 0;
 		}
 	}
-	while (n > 0) {
-		size_t k = WBUF_SIZE - f->blen < n ? WBUF_SIZE - f->blen : n;
-		memcpy(f->buf + f->blen, p, k);
-		f->blen += k;
-		f->wpos += (int64_t)k;
-		p += k;
-		n -= k;
-		if (f->blen == WBUF_SIZE && flush(f) != 0)
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = pwrite(f->fd, p + done, n - done, (off_t)(f->off + f->wpos));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
 			return 0;
+		done += (size_t)w;
+		f->wpos += w;
 	}
 	progress(f, false);
-	return total;
+	return n;
 }
 
 static void read_meta(struct fetch *f)
@@ -402,18 +295,15 @@ static int fetch_loop(struct li707_http_client *cl, const char *url, struct fetc
 		req.sink_ud = f;
 		req.ok_status = ok206;
 		struct li707_http_result res;
-		f->wpos = f->flushed = 0;
-		f->blen = 0;
+		f->wpos = 0;
 		f->restarted = false;
 		int rc = li707_http_perform(cl, &req, &res);
-		if (rc == 0 && (rc = flush(f)) != 0)
-			li707_http_result_done(&res);
 		if (rc) {
 			fprintf(stderr, "li707 fetch: %s\n", li707_strerror(rc));
 			return li707_exit_code(rc);
 		}
-		f->off += f->wpos; /* bytes received are good even when the request failed */
-		f->wpos = f->flushed = 0;
+		f->off += f->wpos; /* bytes received are good even when the chunk failed */
+		f->wpos = 0;
 		if (res.err == LI707_HTTP_ESTATUS && res.status == 416 && res.range_total >= 0) {
 			li707_http_result_done(&res);
 			if (f->off == res.range_total) {
@@ -421,7 +311,7 @@ static int fetch_loop(struct li707_http_client *cl, const char *url, struct fetc
 				continue;
 			}
 			if (f->off > res.range_total && ftruncate(f->fd, 0) == 0) {
-				f->off = f->wb_start = 0; /* a stale, longer part file: start again */
+				f->off = 0; /* a stale, longer part file: start again */
 				f->total = -1;
 				continue;
 			}
@@ -536,7 +426,7 @@ int tool_cmd_fetch(int argc, char **argv)
 		return 3;
 	}
 	if (resume) {
-		f.off = f.wb_start = st.st_size;
+		f.off = st.st_size;
 		read_meta(&f);
 	} else {
 		unlink(f.meta_path);
@@ -551,13 +441,7 @@ int tool_cmd_fetch(int argc, char **argv)
 	int status = tool_client_open(&tc, "fetch", 1, &cl);
 	if (status)
 		goto out;
-	if (!(f.buf = malloc(WBUF_SIZE))) {
-		fprintf(stderr, "li707 fetch: %s\n", li707_strerror(LI707_ENOMEM));
-		status = li707_exit_code(LI707_ENOMEM);
-		goto out;
-	}
 	status = fetch_loop(cl, url, &f);
-	kick_stop(&f.wb);
 	if (status)
 		goto out;
 	progress(&f, true);
@@ -601,6 +485,5 @@ out:
 	li707_http_client_free(cl);
 	li707_http_global_cleanup();
 	close(f.fd);
-	free(f.buf);
 	return status;
 }
