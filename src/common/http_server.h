@@ -159,7 +159,7 @@ int li707_http_respond_status(struct li707_http_req *req, unsigned status);
  * (application/octet-stream).
  * A body of one range (the whole file or a single Range) of at least 1 MiB, other than for
  * HEAD, is sent from a read-only shared mapping of the file (no copy through a buffer); the
- * resident memory it takes stays bounded (about 12 MiB per transfer, whatever the size). The
+ * resident memory it takes stays bounded (about 16 MiB per transfer, whatever the size). The
  * first such body installs a process-wide SIGBUS handler: a file truncated while it is sent
  * then ends the transfer early (the client sees a cut body, as when a read comes up short)
  * instead of the process; every SIGBUS outside these mappings goes to the handler installed

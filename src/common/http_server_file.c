@@ -11,7 +11,7 @@
  *    mapping brings two problems, handled below: resident memory (pages read through a
  *    mapping count in the RSS until dropped: the connection's GnuTLS push function counts the
  *    bytes sent, populates the next MAP_STEP ahead and drops the pages behind, so the RSS of a
- *    transfer stays about 3 MAP_STEP whatever the file size), and a file truncated while it is
+ *    transfer stays about 4 MAP_STEP whatever the file size), and a file truncated while it is
  *    sent (a read past the new end raises SIGBUS: see "truncation" below).
  *  - callback (everything else: small bodies, multipart/byteranges, HEAD, or when a mapping
  *    cannot be set up): an MHD callback response reading LI707_HTTP_BLOCK bytes per call.
