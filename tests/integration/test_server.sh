@@ -30,6 +30,7 @@ bash "$SRC/scripts/pki.sh" "$P" || { echo "pki.sh failed"; exit 1; }
 mkdir -p "$T/root" "$T/up"
 chmod 755 "$T" "$T/root"   # nginx workers run unprivileged
 head -c 100000 /dev/urandom >"$T/root/f.bin"; chmod 644 "$T/root/f.bin"
+head -c 3000000 /dev/urandom >"$T/root/m.bin"   # >= 1 MiB: served from a mapping
 head -c 1024 /dev/urandom >"$T/root/small.bin"
 truncate -s 20M "$T/big.bin"          # upload source (sparse)
 head -c 30000000 /dev/zero >"$T/root/mid.bin"
@@ -216,6 +217,31 @@ get "$URL/f.bin" "$T/ifr" "Range: bytes=0-99" "If-Range: $etag"
 check "If-Range own ETag -> 206" [ "$(head -1 "$T/ifr.n")" = 206 ]
 get "$URL/f.bin" "$T/abuse" "Range: bytes=0-99999,0-99999,0-99999"
 check "abusive overlap -> 200 whole" [ "$(head -1 "$T/abuse.n")" = 200 ]
+
+# --- bodies of >= 1 MiB come from a mapping of the file (http_server_file.c): byte for byte ---
+slice() { tail -c +$(($2 + 1)) "$1" | head -c "$3"; }
+"${C1[@]}" -o "$T/m.whole" "$URL/m.bin"
+check "mapped: whole file" cmp -s "$T/m.whole" "$T/root/m.bin"
+"${C1[@]}" -H "Range: bytes=1000000-2499999" -o "$T/m.mid" "$URL/m.bin"
+check "mapped: single range" cmp -s "$T/m.mid" <(slice "$T/root/m.bin" 1000000 1500000)
+"${C1[@]}" -H "Range: bytes=-1200000" -o "$T/m.suf" "$URL/m.bin"
+check "mapped: suffix range" cmp -s "$T/m.suf" <(slice "$T/root/m.bin" 1800000 1200000)
+"${C1[@]}" -H "Range: bytes=4097-" -o "$T/m.open" "$URL/m.bin"
+check "mapped: open range (unaligned start)" cmp -s "$T/m.open" <(slice "$T/root/m.bin" 4097 2995903)
+# A file truncated while it is being sent: the transfer is cut, what arrived is a prefix of
+# the original, and the server goes on serving (SIGBUS on the mapping is handled).
+head -c 20000000 /dev/urandom >"$T/trunc.orig"
+cp "$T/trunc.orig" "$T/root/trunc.bin"
+"${C1[@]}" --limit-rate 2M -o "$T/trunc.got" "$URL/trunc.bin" 2>/dev/null &
+tp=$!
+sleep 1
+truncate -s 4000000 "$T/root/trunc.bin"
+wait $tp
+got=$(stat -c %s "$T/trunc.got")
+check "truncated: transfer cut short" [ "$got" -lt 20000000 ]
+check "truncated: a prefix of the original" cmp -s "$T/trunc.got" <(head -c "$got" "$T/trunc.orig")
+code=$("${C1[@]}" -o /dev/null -w '%{http_code}' "$URL/m.bin")
+check "truncated: server still serves" [ "$code" = 200 ]
 
 # --- slow client: header bytes slower than the idle timeout (2 s) -> cut off ---
 python3 - "$PORT" "$P" >"$T/slow" 2>&1 <<'PY'
