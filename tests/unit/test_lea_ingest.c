@@ -22,13 +22,6 @@ struct fx {
 	char *refs[4];
 };
 
-static void rm_rf(const char *dir)
-{
-	char cmd[256];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-}
-
 /* A peer "csp1" allowed for refs (sorted, NULL-terminated), or for any reference. */
 static void set_refs(struct fx *f, const char *const *refs)
 {
@@ -68,7 +61,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	lea_store_close(f->store);
-	rm_rf(f->dir);
+	tu_rm_rf(f->dir);
 	free(f);
 	return 0;
 }

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,14 +29,6 @@ struct fx {
 	char dir[64];
 	struct lea_store *s;
 };
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void fx_open_opts(struct fx *f, const struct lea_store_opts *o)
 {
@@ -69,7 +60,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	lea_store_close(f->s);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rm_rf(f->dir);
 	free(f);
 	return 0;
 }
@@ -79,13 +70,6 @@ static void fx_reopen(struct fx *f)
 	lea_store_close(f->s);
 	f->s = NULL;
 	fx_open(f);
-}
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-	assert_non_null(p);
-	return p;
 }
 
 /* A request with fresh header (TS 103 707 Table 1 defaults). */
@@ -103,7 +87,7 @@ static void party_one(struct li707_party *p, const char *value)
 	p->n_ids = 1;
 	p->ids = calloc(1, sizeof *p->ids);
 	assert_non_null(p->ids);
-	p->ids[0].value = xstrdup(value);
+	p->ids[0].value = tu_xstrdup(value);
 	p->targeted = LI707_ABSENT;
 }
 
@@ -121,7 +105,7 @@ static void item_fill(struct li707_item *it, size_t n)
 	assert_non_null(it->receivers);
 	snprintf(buf, sizeof buf, "rcpt-%zu", n);
 	party_one(&it->receivers[0], buf);
-	it->timestamp = xstrdup("2024-05-01T12:00:00Z");
+	it->timestamp = tu_xstrdup("2024-05-01T12:00:00Z");
 }
 
 /* Appends a DELIVER action for ref with n items (a collection when n > 1). */
@@ -165,11 +149,11 @@ static void att_add(struct li707_item *it, const char *url, bool has_len, uint64
 	it->attachments = b;
 	b = &it->attachments[it->n_attachments++];
 	memset(b, 0, sizeof *b);
-	b->url = xstrdup(url);
+	b->url = tu_xstrdup(url);
 	b->has_content_length = has_len;
 	b->content_length = len;
-	b->checksum = checksum ? xstrdup(checksum) : NULL;
-	b->content_type = xstrdup("application/octet-stream");
+	b->checksum = checksum ? tu_xstrdup(checksum) : NULL;
+	b->content_type = tu_xstrdup("application/octet-stream");
 }
 
 static void modelb_url(char *buf, size_t len, const char *uuid)
@@ -628,9 +612,9 @@ static void test_store_list_filters(void **state)
 	m = msg_new();
 	struct li707_delivery *d = msg_add(m, REF_B, 1);
 	free(d->items[0].timestamp);
-	d->items[0].timestamp = xstrdup("2001-01-01T00:00:00+01:00");
+	d->items[0].timestamp = tu_xstrdup("2001-01-01T00:00:00+01:00");
 	free(d->items[0].receivers[0].ids[0].value);
-	d->items[0].receivers[0].ids[0].value = xstrdup("+4917012345");
+	d->items[0].receivers[0].ids[0].value = tu_xstrdup("+4917012345");
 	put1(f->s, PEER2, m, LEA_PUT_STORED);
 	li707_message_free(m);
 
@@ -808,9 +792,9 @@ static void csp_block(struct li707_item *it, const char *id, const char *content
 	it->csp = c;
 	c = &it->csp[it->n_csp++];
 	memset(c, 0, sizeof *c);
-	c->schema_id = xstrdup(id);
-	c->schema_content = content ? xstrdup(content) : NULL;
-	c->xml = xstrdup("<e:ev xmlns:e=\"urn:example:ev\">x</e:ev>");
+	c->schema_id = tu_xstrdup(id);
+	c->schema_content = content ? tu_xstrdup(content) : NULL;
+	c->xml = tu_xstrdup("<e:ev xmlns:e=\"urn:example:ev\">x</e:ev>");
 }
 
 static void test_csp2_schema_reused_by_identifier(void **state)
@@ -1081,7 +1065,7 @@ static void test_bin_mismatch_length_then_replaced(void **state)
 	assert_int_equal(st, LEA_ATT_MISMATCH);
 	struct lea_item_detail *d = att_of(f->s, id);
 	assert_int_equal(d->atts[0].state, LEA_ATT_MISMATCH);
-	char *old_file = xstrdup(d->atts[0].file);
+	char *old_file = tu_xstrdup(d->atts[0].file);
 	lea_item_detail_free(d);
 
 	/* A mismatch may be uploaded again; the new data replaces the old. */
@@ -1345,7 +1329,7 @@ static void test_store_durability_kill9(void **state)
 	char line[64];
 	while (n < 150 && fgets(line, sizeof line, in)) {
 		line[strcspn(line, "\n")] = '\0';
-		acked[n++] = xstrdup(line);
+		acked[n++] = tu_xstrdup(line);
 	}
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	int wst;
@@ -1354,7 +1338,7 @@ static void test_store_durability_kill9(void **state)
 	while (n < cap && fgets(line, sizeof line, in)) { /* acknowledged before it died */
 		line[strcspn(line, "\n")] = '\0';
 		if (strlen(line) == 36)
-			acked[n++] = xstrdup(line);
+			acked[n++] = tu_xstrdup(line);
 	}
 	fclose(in);
 	assert_true(n >= 150);
@@ -1373,7 +1357,7 @@ static void test_store_durability_kill9(void **state)
 		stored = realloc(stored, (total + r->n) * sizeof *stored);
 		assert_non_null(stored);
 		for (size_t i = 0; i < r->n; i++)
-			stored[total++] = xstrdup(r->object_id[i]);
+			stored[total++] = tu_xstrdup(r->object_id[i]);
 		q.after_id = r->id[r->n - 1];
 	}
 	free(r);

@@ -6,7 +6,6 @@
  *   stored once, the failed one is reported FAILED (nothing acknowledged that is not on
  *   disk), attachment ids stay consecutive.
  * A failure is injected with a trigger that refuses items with a given timestamp. */
-#include <ftw.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -27,14 +26,6 @@ struct fx {
 	struct lea_store *s;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof *f);
@@ -52,16 +43,9 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	lea_store_close(f->s);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rm_rf(f->dir);
 	free(f);
 	return 0;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-	assert_non_null(p);
-	return p;
 }
 
 static struct li707_message *msg_new(void)
@@ -98,14 +82,14 @@ static struct li707_delivery *msg_add(struct li707_message *m, const char *ts, s
 	it->sender->ids = calloc(1, sizeof *it->sender->ids);
 	assert_non_null(it->sender->ids);
 	snprintf(buf, sizeof buf, "s-%zu", n);
-	it->sender->ids[0].value = xstrdup(buf);
-	it->timestamp = xstrdup(ts);
+	it->sender->ids[0].value = tu_xstrdup(buf);
+	it->timestamp = tu_xstrdup(ts);
 	it->n_attachments = 2;
 	it->attachments = calloc(2, sizeof *it->attachments);
 	assert_non_null(it->attachments);
 	for (int k = 0; k < 2; k++) {
 		snprintf(buf, sizeof buf, "https://csp.example/a/%zu/%d", n, k);
-		it->attachments[k].url = xstrdup(buf);
+		it->attachments[k].url = tu_xstrdup(buf);
 	}
 	return d;
 }

@@ -1,5 +1,6 @@
 #include "testutil.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,4 +110,24 @@ int tu_xmllint_oracle(const char *buf, size_t len)
 	unlink(xml);
 	rmdir(dir);
 	return (WIFEXITED(st) && WEXITSTATUS(st) == 0) ? 0 : 1;
+}
+
+static int tu_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void tu_rm_rf(const char *dir)
+{
+	assert_int_equal(nftw(dir, tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+char *tu_xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	assert_non_null(p);
+	return p;
 }

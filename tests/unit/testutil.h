@@ -27,6 +27,11 @@ int tu_has_error(const struct li707_diags *d, const char *req);
  * schemas/ts_103707.xsd (the independent oracle). Returns 0 valid, 1 invalid, 77 skipped. */
 int tu_xmllint_oracle(const char *buf, size_t len);
 
+/* Removes a directory tree (no symlinks followed); asserts it worked. */
+void tu_rm_rf(const char *dir);
+/* strdup that asserts success. */
+char *tu_xstrdup(const char *s);
+
 #define TU_SKIP_IF_NO_SHARED()                                                              \
 	do {                                                                                \
 		if (!tu_have_shared()) {                                                    \
