@@ -6,20 +6,21 @@
  *   (R-BIN-B3): a peer without Model B or a path that is no Model B URL gets the unknown-URL
  *   404; lea_store_upload_begin() gives the store's verdict (complete already 409, in flight
  *   409, too big 413, orphan budget used up 503 + Retry-After, not this peer's / expired 404).
- * - An accepted body goes to the store's tmp_path (O_CREAT|O_EXCL, 0600) in blocks of
- *   LI707_HTTP_BLOCK while SHA-256 is computed on the way (OpenSSL EVP); at END the file is
- *   fsync'd and lea_store_upload_finish() moves it into place and commits before the 201
- *   (durable before acknowledged). The state goes back in "X-Li707-State".
+ * - An accepted body goes to the store's tmp_path (O_CREAT|O_EXCL, 0600) through a
+ *   hashsink (hashsink.h): the connection's thread only copies, a worker thread computes
+ *   SHA-256 and writes; at END the file is fdatasync'd and lea_store_upload_finish() moves
+ *   it into place and commits before the 201 (durable before acknowledged). The state goes
+ *   back in "X-Li707-State".
  * - A request that ends any other way (connection lost, over the cap, write error) is
  *   aborted in done(): lea_store_upload_abort() deletes the temporary file. */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "hashsink.h"
 #include "lea.h"
 
 struct lea_modelb {
@@ -30,9 +31,7 @@ struct lea_modelb {
 	bool has_verdict;
 	enum lea_att_state state;
 	int fd;
-	EVP_MD_CTX *md;
-	char *wbuf;     /* LI707_HTTP_BLOCK bytes */
-	size_t wlen;
+	struct li707_hashsink *sink;
 	uint64_t bytes;
 };
 
@@ -63,40 +62,13 @@ bool lea_modelb_path_uuid(const char *path, const char *prefix, char out[37])
 	return true;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int mb_body(void *cls, struct li707_http_req *req, const void *data, size_t n)
 {
 	struct lea_req *r = cls;
 	struct lea_modelb *mb = r->mb;
-	if (EVP_DigestUpdate(mb->md, data, n) != 1)
+	if (li707_hashsink_write(mb->sink, data, n) != 0)
 		return -1;
-	const char *p = data;
-	while (n > 0) {
-		size_t k = LI707_HTTP_BLOCK - mb->wlen < n ? LI707_HTTP_BLOCK - mb->wlen : n;
-		memcpy(mb->wbuf + mb->wlen, p, k);
-		mb->wlen += k;
-		p += k;
-		n -= k;
-		mb->bytes += k;
-		if (mb->wlen == LI707_HTTP_BLOCK) {
-			if (write_all(mb->fd, mb->wbuf, mb->wlen) != 0)
-				return -1;
-			mb->wlen = 0;
-		}
-	}
+	mb->bytes += n;
 	r->bytes = mb->bytes;
 	return 0;
 }
@@ -121,15 +93,11 @@ static unsigned verdict_status(enum lea_upload_verdict v)
 	return 404;
 }
 
-/* Opens the temporary file and the digest; false on failure. */
+/* Opens the temporary file and its sink; false on failure. */
 static bool open_sink(struct lea_modelb *mb)
 {
 	mb->fd = open(mb->up.tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-	if (mb->fd < 0)
-		return false;
-	mb->wbuf = malloc(LI707_HTTP_BLOCK);
-	mb->md = EVP_MD_CTX_new();
-	return mb->wbuf && mb->md && EVP_DigestInit_ex(mb->md, EVP_sha256(), NULL) == 1;
+	return mb->fd >= 0 && li707_hashsink_new(mb->fd, &mb->sink) == 0;
 }
 
 int lea_modelb_begin(struct lea_req *r, struct li707_http_req *req)
@@ -180,15 +148,14 @@ int lea_modelb_begin(struct lea_req *r, struct li707_http_req *req)
 int lea_modelb_end(struct lea_req *r, struct li707_http_req *req)
 {
 	struct lea_modelb *mb = r->mb;
-	unsigned char dg[EVP_MAX_MD_SIZE];
-	unsigned dl = 0;
+	unsigned char dg[32];
+	uint64_t n = 0;
 	char hex[65];
 	if (!mb || !mb->begun)
 		return lea_req_status(r, req, 500);
-	if ((mb->wlen && write_all(mb->fd, mb->wbuf, mb->wlen) != 0) || fsync(mb->fd) != 0 ||
-	    EVP_DigestFinal_ex(mb->md, dg, &dl) != 1 || dl != 32)
+	/* Written, hashed and fdatasync'd (the file's length with it). */
+	if (li707_hashsink_finish(mb->sink, dg, &n) != 0 || n != mb->bytes)
 		return unavailable(r, req);
-	mb->wlen = 0;
 	for (unsigned i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", dg[i]);
 	close(mb->fd);
@@ -211,12 +178,11 @@ void lea_modelb_done(struct lea_req *r)
 	struct lea_modelb *mb = r->mb;
 	if (!mb)
 		return;
+	li707_hashsink_free(mb->sink); /* stops its worker before the file goes */
 	if (mb->fd >= 0)
 		close(mb->fd);
 	if (mb->begun && !mb->finished)
 		(void)lea_store_upload_abort(r->d->store, mb->up.upload_id);
-	EVP_MD_CTX_free(mb->md);
-	free(mb->wbuf);
 	free(mb);
 	r->mb = NULL;
 }
