@@ -34,7 +34,8 @@ static const char SCHEMA[] =
 	"CREATE TABLE messages("
 	" id INTEGER PRIMARY KEY, peer TEXT NOT NULL, received_at INTEGER NOT NULL,"
 	" transaction_id TEXT NOT NULL, sender_cc TEXT, sender_id TEXT, receiver_cc TEXT,"
-	" receiver_id TEXT, timestamp TEXT, etsi_version TEXT, raw BLOB NOT NULL);"
+	" receiver_id TEXT, timestamp TEXT, etsi_version TEXT, raw BLOB NOT NULL,"
+	" raw_codec INTEGER NOT NULL DEFAULT 0, raw_size INTEGER);"
 	"CREATE TABLE refs("
 	" id INTEGER PRIMARY KEY, reference TEXT NOT NULL, kind INTEGER NOT NULL,"
 	" deliveries INTEGER NOT NULL DEFAULT 0, items INTEGER NOT NULL DEFAULT 0,"
@@ -96,8 +97,8 @@ static const char *const STMTS[SQ_NSTMT] = {
 			" SELECT id FROM deliveries WHERE delivery_id = ?2 AND sequence = ?3 LIMIT 1",
 	[SQ_DUP_INC] = "UPDATE deliveries SET duplicates = duplicates + 1 WHERE id = ?1 RETURNING ref",
 	[SQ_MSG_INS] = "INSERT INTO messages(peer, received_at, transaction_id, sender_cc, sender_id,"
-		       " receiver_cc, receiver_id, timestamp, etsi_version, raw)"
-		       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+		       " receiver_cc, receiver_id, timestamp, etsi_version, raw, raw_codec, raw_size)"
+		       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[SQ_MSG_DEL] = "DELETE FROM messages WHERE id = ?1",
 	[SQ_REF_GET] = "SELECT id FROM refs WHERE reference = ?1 AND kind = ?2",
 	[SQ_REF_INS] = "INSERT INTO refs(reference, kind) VALUES(?1, ?2)",
@@ -827,11 +828,28 @@ static int take_lock(struct sq_store *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* Version 1 -> 2: the raw codec columns (existing rows are plain). */
+static const char UPGRADE_1_2[] =
+	"BEGIN IMMEDIATE;"
+	"ALTER TABLE messages ADD COLUMN raw_codec INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE messages ADD COLUMN raw_size INTEGER;"
+	"PRAGMA user_version = 2;"
+	"COMMIT;";
+
 static int create_schema(sqlite3 *db, char *err, size_t errlen)
 {
 	int64_t v = query_int(db, "PRAGMA user_version", -1);
 	if (v == SQ_SCHEMA_VERSION)
 		return 0;
+	if (v == 1) {
+		int rc = exec_sql(db, UPGRADE_1_2);
+		if (rc) {
+			li707__errf(err, errlen, "store: cannot upgrade the schema from version 1: %s",
+				    sqlite3_errmsg(db));
+			exec_sql(db, "ROLLBACK");
+		}
+		return rc;
+	}
 	if (v != 0) {
 		li707__errf(err, errlen, "store: schema version %lld is not supported (this build: %d)",
 			    (long long)v, SQ_SCHEMA_VERSION);
@@ -1005,6 +1023,11 @@ static int open_reader(struct sq_store *s, char *err, size_t errlen)
 	}
 	int64_t v = query_int(db, "PRAGMA user_version", -1);
 	lea__sq_read_put(s, db);
+	if (v == 1) {
+		li707__errf(err, errlen, "store: %s has schema version 1: start li707-lea on it once "
+			    "to upgrade it to version %d", s->dbpath, SQ_SCHEMA_VERSION);
+		return LI707_EINVAL;
+	}
 	if (v != SQ_SCHEMA_VERSION) {
 		li707__errf(err, errlen, "store: %s: schema version %lld is not supported (this build: %d)",
 			    s->dbpath, (long long)v, SQ_SCHEMA_VERSION);

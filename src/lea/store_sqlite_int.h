@@ -22,7 +22,17 @@
 
 #include "store_int.h"
 
-#define SQ_SCHEMA_VERSION 1
+/* Schema versions: 1 kept messages.raw as received; 2 adds raw_codec and raw_size (raw may
+ * be an LZ4 block). A version 1 store is upgraded by its first writable open. */
+#define SQ_SCHEMA_VERSION 2
+
+/* messages.raw_codec: how messages.raw holds the message as received. */
+enum sq_raw_codec {
+	SQ_RAW_PLAIN = 0, /* the bytes themselves (raw_size NULL) */
+	SQ_RAW_LZ4 = 1,   /* one LZ4 block (LZ4_compress_default) of raw_size bytes */
+};
+#define SQ_RAW_MAX_SIZE ((int64_t)1 << 31) /* raw_size above this is corrupt (LZ4 blocks
+					    * hold less than 2 GiB) */
 #define SQ_READ_POOL 4        /* idle read connections kept */
 #define SQ_BATCH_MAX 4096     /* jobs per transaction at most */
 #define SQ_PARTY_ROWS 8       /* parties inserted by one statement at most */
@@ -81,6 +91,9 @@ struct sq_job {
 	struct sq_job *next;
 	int64_t now;                       /* epoch seconds when the caller asked */
 	struct lea_put *put;               /* PUT */
+	const void *raw;                   /* PUT: put->raw as stored (see raw_codec) */
+	size_t raw_len;
+	int raw_codec;                     /* PUT: SQ_RAW_PLAIN or SQ_RAW_LZ4 */
 	struct lea_upload *up;             /* BEGIN */
 	int64_t id;                        /* FINISH, ABORT: the upload (attachment row) */
 	uint64_t bytes;                    /* FINISH */

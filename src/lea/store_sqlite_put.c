@@ -6,6 +6,7 @@
  * Every function here runs on the writer connection; a negative return makes the writer
  * roll the job (or, for one action of a put, the action) back to its savepoint. */
 #include <errno.h>
+#include <lz4.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -513,9 +514,14 @@ static int store_message(struct put_ctx *c)
 	struct sq_store *s = c->s;
 	const struct li707_header *h = &c->p->msg->header;
 	sqlite3_stmt *st = s->st[SQ_MSG_INS];
-	int rc = lea__sq_bind(st, "titttttttb", c->p->peer, c->j->now, h->transaction_id,
+	const struct sq_job *j = c->j;
+	int rc = lea__sq_bind(st, "titttttttbi", c->p->peer, j->now, h->transaction_id,
 			      h->sender_cc, h->sender_id, h->receiver_cc, h->receiver_id,
-			      h->timestamp, h->etsi_version, c->p->raw, c->p->raw_len);
+			      h->timestamp, h->etsi_version, j->raw, j->raw_len, (int64_t)j->raw_codec);
+	if (!rc)
+		rc = lea__sq_err(j->raw_codec == SQ_RAW_PLAIN
+					 ? sqlite3_bind_null(st, 12)
+					 : sqlite3_bind_int64(st, 12, (int64_t)c->p->raw_len));
 	rc = rc ? (lea__sq_done(st), rc) : lea__sq_step_done(s, st);
 	if (!rc)
 		c->msg_id = sqlite3_last_insert_rowid(s->wdb);
@@ -733,8 +739,27 @@ int lea__sq_run_job(struct sq_store *s, struct sq_job *j)
 
 /* ================= the callers' side ================= */
 
+/* The message as received goes into messages.raw as an LZ4 block when that is smaller
+ * (XML usually shrinks 3 to 20 times): fewer pages for the writer to put in the WAL and for
+ * the checkpoint to copy again, and a smaller store. Compressed here, in the caller's
+ * thread, so the callers share that work instead of the one writer doing it. */
 int lea__sq_put(void *be, struct lea_put *p)
 {
-	struct sq_job j = {.kind = SQ_JOB_PUT, .put = p, .now = (int64_t)time(NULL)};
-	return lea__sq_submit(be, &j);
+	struct sq_job j = {.kind = SQ_JOB_PUT, .put = p, .now = (int64_t)time(NULL),
+			   .raw = p->raw, .raw_len = p->raw_len, .raw_codec = SQ_RAW_PLAIN};
+	char *z = NULL;
+	if (p->raw_len > 0 && p->raw_len < (size_t)LZ4_MAX_INPUT_SIZE) {
+		int bound = LZ4_compressBound((int)p->raw_len);
+		if ((z = malloc((size_t)bound)) == NULL)
+			return LI707_ENOMEM;
+		int n = LZ4_compress_default(p->raw, z, (int)p->raw_len, bound);
+		if (n > 0 && (size_t)n < p->raw_len) {
+			j.raw = z;
+			j.raw_len = (size_t)n;
+			j.raw_codec = SQ_RAW_LZ4;
+		}
+	}
+	int rc = lea__sq_submit(be, &j);
+	free(z);
+	return rc;
 }

@@ -2,6 +2,7 @@
  * taken from the pool (store_sqlite.c), so that they run beside the writer (WAL readers see
  * the last commit and never block it). */
 #include <errno.h>
+#include <lz4.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,11 +222,45 @@ static int item_schemas(sqlite3 *db, struct lea_item_detail *d)
 	return rc;
 }
 
+/* The message as received from columns col (raw), col + 1 (raw_codec), col + 2 (raw_size)
+ * into d->raw (NUL-terminated) and d->raw_len. A row that does not decode to exactly
+ * raw_size bytes is corrupt: -EIO. */
+static int raw_load(sqlite3_stmt *st, int col, struct lea_item_detail *d)
+{
+	const char *blob = sqlite3_column_blob(st, col);
+	int n = sqlite3_column_bytes(st, col);
+	int64_t codec = sqlite3_column_int64(st, col + 1);
+	if (codec == SQ_RAW_PLAIN) {
+		if ((d->raw = malloc((size_t)n + 1)) == NULL)
+			return LI707_ENOMEM;
+		if (n)
+			memcpy(d->raw, blob, (size_t)n);
+		d->raw[n] = '\0';
+		d->raw_len = (size_t)n;
+		return 0;
+	}
+	int64_t size = sqlite3_column_int64(st, col + 2);
+	if (codec != SQ_RAW_LZ4 || size <= 0 || size >= SQ_RAW_MAX_SIZE || n <= 0 ||
+	    size > (int64_t)n * 255 + 16)
+		return -EIO;
+	if ((d->raw = malloc((size_t)size + 1)) == NULL)
+		return LI707_ENOMEM;
+	if (LZ4_decompress_safe(blob, d->raw, n, (int)size) != (int)size) {
+		free(d->raw);
+		d->raw = NULL;
+		return -EIO;
+	}
+	d->raw[size] = '\0';
+	d->raw_len = (size_t)size;
+	return 0;
+}
+
 static int item_load(struct sq_store *s, sqlite3 *db, int64_t id, struct lea_item_detail *d)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = prepare(db, "SELECT i.idx, i.att_first, i.n_attachments, d.action, d.object_id,"
-			     " d.peer, d.received_at, m.transaction_id, m.raw FROM items i"
+			     " d.peer, d.received_at, m.transaction_id, m.raw, m.raw_codec,"
+			     " m.raw_size FROM items i"
 			     " JOIN deliveries d ON d.id = i.delivery"
 			     " JOIN messages m ON m.id = d.message WHERE i.id = ?1", &st);
 	if (!rc)
@@ -246,14 +281,11 @@ static int item_load(struct sq_store *s, sqlite3 *db, int64_t id, struct lea_ite
 	d->peer = dup_text(st, 5);
 	d->received_at = sqlite3_column_int64(st, 6);
 	d->transaction_id = dup_text(st, 7);
-	d->raw_len = (size_t)sqlite3_column_bytes(st, 8);
-	d->raw = malloc(d->raw_len + 1);
-	if (d->raw) {
-		memcpy(d->raw, sqlite3_column_blob(st, 8), d->raw_len);
-		d->raw[d->raw_len] = '\0';
-	}
+	rc = raw_load(st, 8, d);
 	sqlite3_finalize(st);
-	if (!d->peer || !d->transaction_id || !d->raw)
+	if (rc)
+		return rc;
+	if (!d->peer || !d->transaction_id)
 		return LI707_ENOMEM;
 	if ((rc = lea__store_detail_decode(d, object_id)))
 		return rc;

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "testutil.h"
 
 #include "store.h"
@@ -1491,6 +1493,158 @@ static void test_store_open_errors(void **state)
 	assert_string_equal(lea_att_state_name(LEA_ATT_NSTATES), "unknown");
 }
 
+/* ---------------------------------------------------------------- raw messages as stored */
+
+/* Runs sql on DIR/index.sqlite with the store closed; binds blob (if any) as ?1. */
+static void db_exec(const char *dir, const char *sql, const void *blob, size_t blen)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/index.sqlite", dir);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	const char *tail = sql;
+	while (tail && *tail) {
+		sqlite3_stmt *st = NULL;
+		int rc = sqlite3_prepare_v2(db, tail, -1, &st, &tail);
+		if (rc != SQLITE_OK)
+			print_error("%s: %s\n", tail, sqlite3_errmsg(db));
+		assert_int_equal(rc, SQLITE_OK);
+		if (!st)
+			break;
+		if (blob && sqlite3_bind_parameter_count(st) > 0)
+			assert_int_equal(sqlite3_bind_blob(st, 1, blob, (int)blen, SQLITE_TRANSIENT), SQLITE_OK);
+		rc = sqlite3_step(st);
+		assert_true(rc == SQLITE_DONE || rc == SQLITE_ROW);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+}
+
+static int64_t db_int(const char *dir, const char *sql)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/index.sqlite", dir);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Puts a 100-item collection; returns its raw (caller frees) and the first item's id. */
+static char *put_collection(struct lea_store *s, size_t *len, int64_t *item)
+{
+	struct li707_message *m = msg_new();
+	msg_add(m, REF_A, 100);
+	char *raw = NULL;
+	assert_int_equal(li707_message_encode(m, &raw, len, NULL), 0);
+	enum lea_put_outcome out[1];
+	struct lea_put p = {.peer = PEER, .raw = raw, .raw_len = *len, .msg = m, .outcome = out};
+	assert_int_equal(lea_store_put(s, &p), 0);
+	assert_int_equal(out[0], LEA_PUT_STORED);
+	li707_message_free(m);
+	struct rows *r = list(s, NULL);
+	assert_true(r->n >= 1);
+	*item = r->id[r->n - 1];
+	free(r);
+	return raw;
+}
+
+static void expect_raw(struct lea_store *s, int64_t item, const char *raw, size_t len)
+{
+	struct lea_item_detail *d = NULL;
+	assert_int_equal(lea_store_item(s, item, &d), 0);
+	assert_int_equal(d->raw_len, len);
+	assert_memory_equal(d->raw, raw, len);
+	assert_int_equal(d->raw[len], '\0');
+	lea_item_detail_free(d);
+}
+
+/* The message as received is kept as an LZ4 block when that is smaller, and comes back
+ * byte for byte; a damaged block is an error, never other bytes. */
+static void test_store_raw_compressed(void **state)
+{
+	struct fx *f = *state;
+	size_t len = 0;
+	int64_t item = 0;
+	char *raw = put_collection(f->s, &len, &item);
+	expect_raw(f->s, item, raw, len);
+	lea_store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(db_int(f->dir, "SELECT raw_codec FROM messages"), 1);
+	assert_int_equal(db_int(f->dir, "SELECT raw_size FROM messages"), (int64_t)len);
+	int64_t stored = db_int(f->dir, "SELECT length(raw) FROM messages");
+	assert_true(stored * 4 < (int64_t)len); /* 100 similar items shrink well */
+
+	/* Damaged: a truncated block, then a size that does not match. */
+	db_exec(f->dir, "UPDATE messages SET raw = substr(raw, 1, length(raw) / 2)", NULL, 0);
+	fx_open(f);
+	struct lea_item_detail *d = NULL;
+	assert_int_equal(lea_store_item(f->s, item, &d), -EIO);
+	assert_null(d);
+	lea_store_close(f->s);
+	f->s = NULL;
+	db_exec(f->dir, "UPDATE messages SET raw = ?1, raw_size = raw_size + 1", "\x10x", 2);
+	fx_open(f);
+	assert_int_equal(lea_store_item(f->s, item, &d), -EIO);
+	lea_store_close(f->s);
+	f->s = NULL;
+	db_exec(f->dir, "UPDATE messages SET raw_size = 1099511627776", NULL, 0);
+	fx_open(f);
+	assert_int_equal(lea_store_item(f->s, item, &d), -EIO);
+	free(raw);
+}
+
+/* A store of schema version 1 (raw always plain, no codec columns): refused read-only with
+ * a clear message, upgraded by a writable open, its old messages read as before and new
+ * ones compressed. */
+static void test_store_schema_v1_upgrade(void **state)
+{
+	struct fx *f = *state;
+	size_t len = 0;
+	int64_t item = 0;
+	char *raw = put_collection(f->s, &len, &item);
+	lea_store_close(f->s);
+	f->s = NULL;
+	db_exec(f->dir,
+		"UPDATE messages SET raw = ?1, raw_codec = 0, raw_size = NULL;"
+		"ALTER TABLE messages DROP COLUMN raw_size;"
+		"ALTER TABLE messages DROP COLUMN raw_codec;"
+		"PRAGMA user_version = 1;",
+		raw, len);
+	assert_int_equal(db_int(f->dir, "PRAGMA user_version"), 1);
+
+	struct lea_store *ro = NULL;
+	struct lea_store_opts o = {.dir = f->dir, .read_only = true};
+	char err[256] = "";
+	assert_int_equal(lea_store_open(&o, &ro, err, sizeof err), LI707_EINVAL);
+	assert_non_null(strstr(err, "schema version 1"));
+	assert_non_null(strstr(err, "upgrade"));
+
+	fx_open(f);
+	assert_int_equal(db_int(f->dir, "PRAGMA user_version"), 2);
+	expect_raw(f->s, item, raw, len);
+	size_t len2 = 0;
+	int64_t item2 = 0;
+	char *raw2 = put_collection(f->s, &len2, &item2);
+	expect_raw(f->s, item2, raw2, len2);
+	expect_raw(f->s, item, raw, len);
+	lea_store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(db_int(f->dir, "SELECT raw_codec FROM messages ORDER BY id LIMIT 1"), 0);
+	assert_int_equal(db_int(f->dir, "SELECT count(*) FROM messages WHERE raw_codec = 1"), 1);
+	assert_int_equal(lea_store_open(&o, &ro, err, sizeof err), 0);
+	expect_raw(ro, item, raw, len);
+	lea_store_close(ro);
+	fx_open(f);
+	free(raw);
+	free(raw2);
+}
+
 /* ---------------------------------------------------------------- Model B url rule */
 
 static void test_bin_b1_modelb_uuid(void **state)
@@ -1557,6 +1711,8 @@ int main(void)
 	li707_global_init();
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_store_put_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_raw_compressed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_schema_v1_upgrade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_del6_duplicate_object_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_del6_duplicate_delivery_sequence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_del6_duplicate_in_one_message, setup, teardown),
