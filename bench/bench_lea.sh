@@ -42,12 +42,22 @@ ratio() { python3 -c "print(round($1/$2,2))"; }
 median() { python3 -c "import sys, statistics; print(statistics.median(float(x) for x in sys.argv[1:]))" "$@"; }
 RUNS=${BENCH_LEA_RUNS:-3}
 
-# Templates: one single-item message (~3.4 KB) and one 100-item collection, from a sample
-# event without attachments (bench_lea_load gives every copy fresh UUIDs).
+# Templates: one single-item message (~3.4 KB) from a sample event without attachments, and
+# one 100-item collection of 100 different events (senders, receivers, times drawn with a
+# fixed seed: identical items would flatter the store, which compresses what it keeps).
+# bench_lea_load gives every copy fresh UUIDs.
 ev=$(grep -v '"attachments"' "$SRC/samples/li-events.jsonl" | head -1)
 printf '%s\n' "$ev" | "$TOOL" build >"$T/one.xml" || { echo "li707 build failed"; exit 1; }
-for _ in $(seq 100); do printf '%s\n' "$ev"; done | "$TOOL" build --collection 100 >"$T/coll.xml" ||
-	{ echo "li707 build failed"; exit 1; }
+python3 - >"$T/coll.jsonl" <<'PY'
+import json, random
+r = random.Random(707)
+for i in range(100):
+    print(json.dumps({"liid": "ACME-LI-0043",
+        "timestamp": "2026-03-01T11:%02d:%02d.%06d+01:00" % (i // 60, i % 60, r.randrange(10**6)),
+        "sender": {"ids": ["user-%06d" % r.randrange(10**6)]},
+        "receivers": [{"ids": ["user-%06d" % r.randrange(10**6)]} for _ in range(r.randint(1, 3))]}))
+PY
+"$TOOL" build --collection 100 <"$T/coll.jsonl" >"$T/coll.xml" || { echo "li707 build failed"; exit 1; }
 echo "templates: $(wc -c <"$T/one.xml") bytes (1 item), $(wc -c <"$T/coll.xml") bytes (100 items)"
 
 LPORT=$(freeport)

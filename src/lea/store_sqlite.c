@@ -121,9 +121,6 @@ static const char *const STMTS[SQ_NSTMT] = {
 	[SQ_STREAM_PUT] = "INSERT INTO streams(delivery_id, ref, lo, hi, n, ended, missing)"
 			  " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(delivery_id) DO UPDATE"
 			  " SET lo = ?3, hi = ?4, n = ?5, ended = ?6, missing = ?7",
-	[SQ_ITEM_INS] = "INSERT INTO items(delivery, idx, ref, timestamp, epoch, app_level, app_seq,"
-			" sender, n_receivers, n_attachments, att_first)"
-			" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[SQ_ATT_INS] = "INSERT INTO attachments(id, item, idx, ref, peer, url, uuid, model,"
 		       " content_length, content_type, expiry, checksum, original_filename,"
 		       " csp_defined_identifier, state, bytes, sha256, file, updated_at)"
@@ -401,6 +398,7 @@ struct sq_open {
 	bool in_tx;
 	int rc;                            /* BEGIN failed: every job gets it */
 	int64_t next_att_id;               /* at BEGIN (restored by a rollback) */
+	int64_t next_item_id;
 };
 
 /* Runs the queued jobs of chunk inside the open transaction (BEGIN first when none is). If
@@ -412,6 +410,7 @@ static void tx_run(struct sq_store *s, struct sq_open *t, struct sq_job *chunk, 
 	if (!t->in_tx) {
 		t->in_tx = true;
 		t->next_att_id = s->next_att_id;
+		t->next_item_id = s->next_item_id;
 		t->rc = begin_batch(s);
 	}
 	if (t->tail)
@@ -424,6 +423,7 @@ static void tx_run(struct sq_store *s, struct sq_open *t, struct sq_job *chunk, 
 		lea__sq_exec(s, SQ_ROLLBACK);
 		lea__sq_refcache_clear(s, false);
 		s->next_att_id = t->next_att_id;
+		s->next_item_id = t->next_item_id;
 		s->orphans_maybe = true;
 		t->rc = begin_batch(s);
 		if (!t->rc)
@@ -448,6 +448,7 @@ static void tx_commit(struct sq_store *s, struct sq_open *t)
 			lea__sq_exec(s, SQ_ROLLBACK);
 		lea__sq_refcache_clear(s, false);
 		s->next_att_id = t->next_att_id;
+		s->next_item_id = t->next_item_id;
 	}
 	for (struct sq_job *j = t->head; j; j = j->next) {
 		if (rc)
@@ -905,22 +906,39 @@ static int recover(struct sq_store *s)
 	return rc;
 }
 
-static int prepare_parties(struct sq_store *s)
+/* Prepares "HEAD (?,..,?),(?,..,?)..." with 1..n rows of `cols` parameters into st[0..n-1]. */
+static int prepare_multirow(struct sq_store *s, const char *head, int cols, int n,
+			    sqlite3_stmt **st)
 {
-	char sql[96 + SQ_PARTY_ROWS * 16];
-	for (int n = 1; n <= SQ_PARTY_ROWS; n++) {
-		size_t len = (size_t)snprintf(sql, sizeof sql,
-					      "INSERT OR IGNORE INTO parties(bucket, value, item, role)"
-					      " VALUES");
-		for (int k = 0; k < n; k++)
-			len += (size_t)snprintf(sql + len, sizeof sql - len, "%s(?,?,?,?)",
-						k ? "," : "");
-		int rc = sqlite3_prepare_v3(s->wdb, sql, -1, SQLITE_PREPARE_PERSISTENT,
-					    &s->party_st[n - 1], NULL);
-		if (rc != SQLITE_OK)
-			return lea__sq_err(rc);
+	size_t cap = strlen(head) + (size_t)n * ((size_t)cols * 2 + 3) + 1;
+	char *sql = malloc(cap);
+	if (!sql)
+		return LI707_ENOMEM;
+	int rc = 0;
+	for (int rows = 1; rows <= n && !rc; rows++) {
+		size_t len = (size_t)snprintf(sql, cap, "%s", head);
+		for (int r = 0; r < rows; r++)
+			for (int c = 0; c < cols; c++)
+				len += (size_t)snprintf(sql + len, cap - len, "%s%s%s",
+							c ? "" : r ? ",(" : "(", c ? ",?" : "?",
+							c == cols - 1 ? ")" : "");
+		rc = lea__sq_err(sqlite3_prepare_v3(s->wdb, sql, -1, SQLITE_PREPARE_PERSISTENT,
+						    &st[rows - 1], NULL));
 	}
-	return 0;
+	free(sql);
+	return rc;
+}
+
+static int prepare_multirows(struct sq_store *s)
+{
+	int rc = prepare_multirow(s, "INSERT OR IGNORE INTO parties(bucket, value, item, role) VALUES",
+				  4, SQ_PARTY_ROWS, s->party_st);
+	if (!rc)
+		rc = prepare_multirow(s, "INSERT INTO items(id, delivery, idx, ref, timestamp, epoch,"
+				      " app_level, app_seq, sender, n_receivers, n_attachments,"
+				      " att_first) VALUES",
+				      SQ_ITEM_COLS, SQ_ITEM_ROWS, s->item_st);
+	return rc;
 }
 
 static int prepare_all(struct sq_store *s, char *err, size_t errlen)
@@ -933,7 +951,7 @@ static int prepare_all(struct sq_store *s, char *err, size_t errlen)
 			return lea__sq_err(rc);
 		}
 	}
-	int rc = prepare_parties(s);
+	int rc = prepare_multirows(s);
 	if (rc)
 		li707__errf(err, errlen, "store: parties statement: %s", sqlite3_errmsg(s->wdb));
 	return rc;
@@ -985,6 +1003,7 @@ static int open_writer(struct sq_store *s, char *err, size_t errlen)
 		return rc;
 	}
 	s->next_att_id = query_int(s->wdb, "SELECT coalesce(max(id), 0) + 1 FROM attachments", 1);
+	s->next_item_id = query_int(s->wdb, "SELECT coalesce(max(id), 0) + 1 FROM items", 1);
 	s->orphans_maybe = true;
 	if ((rc = open_db(s->dbpath, false, &s->cdb)) ||
 	    (rc = exec_sql(s->cdb, s->o->sync_normal ? "PRAGMA synchronous = NORMAL"
@@ -1109,6 +1128,8 @@ static void sq_close(void *be)
 		sqlite3_finalize(s->st[i]);
 	for (int i = 0; i < SQ_PARTY_ROWS; i++)
 		sqlite3_finalize(s->party_st[i]);
+	for (int i = 0; i < SQ_ITEM_ROWS; i++)
+		sqlite3_finalize(s->item_st[i]);
 	lea__sq_refcache_clear(s, true);
 	sqlite3_close(s->wdb);
 	for (size_t i = 0; i < s->n_rpool; i++)

@@ -35,7 +35,9 @@ enum sq_raw_codec {
 					    * hold less than 2 GiB) */
 #define SQ_READ_POOL 4        /* idle read connections kept */
 #define SQ_BATCH_MAX 4096     /* jobs per transaction at most */
-#define SQ_PARTY_ROWS 8       /* parties inserted by one statement at most */
+#define SQ_PARTY_ROWS 32      /* parties inserted by one statement at most */
+#define SQ_ITEM_ROWS 16       /* items inserted by one statement at most */
+#define SQ_ITEM_COLS 12       /* columns of an items row given by the writer */
 #define SQ_PARTY_BUCKET_BITS 12 /* parties are keyed by (item id >> 12, value, ...): see
 				 * docs/internals/store.md */
 #define SQ_REFCACHE 1024      /* references whose row id the writer remembers */
@@ -51,7 +53,7 @@ enum sq_stmt {
 	SQ_DUP_FIND, SQ_DUP_INC,
 	SQ_MSG_INS, SQ_MSG_DEL, SQ_REF_GET, SQ_REF_INS, SQ_DEL_INS, SQ_REF_ADD,
 	SQ_STREAM_FIRST, SQ_STREAM_GET, SQ_STREAM_AGG, SQ_STREAM_PUT,
-	SQ_ITEM_INS, SQ_ATT_INS, SQ_CSP_INS, SQ_REFATT_ADD,
+	SQ_ATT_INS, SQ_CSP_INS, SQ_REFATT_ADD,
 	SQ_ORPHAN_FIND, SQ_ATT_DEL, SQ_UUID_ROWS, SQ_ATT_GET, SQ_ORPHAN_USED,
 	SQ_ATT_BEGIN, SQ_ORPHAN_INS, SQ_ATT_FINISH, SQ_ATT_RESTORE, SQ_RECORD_FIND,
 	SQ_SWEEP_SEL, SQ_ATT_EXPIRE, SQ_ORPHAN_ANY,
@@ -128,9 +130,11 @@ struct sq_store {
 	struct sq_job *head, *tail;
 	bool stop;
 	int64_t next_att_id;               /* attachment ids are given by the writer */
+	int64_t next_item_id;              /* so are item ids (several items per INSERT) */
 	bool orphans_maybe;                /* some ORPHAN upload may wait for its record: a
 					    * Model B record looks for it (else no SELECT) */
 	sqlite3_stmt *party_st[SQ_PARTY_ROWS]; /* INSERT of 1..SQ_PARTY_ROWS parties */
+	sqlite3_stmt *item_st[SQ_ITEM_ROWS];   /* INSERT of 1..SQ_ITEM_ROWS items */
 	struct sq_refent {
 		char *reference;
 		int kind;

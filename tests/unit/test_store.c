@@ -452,19 +452,56 @@ static void test_store_skip_failed_action(void **state)
 	li707_message_free(m2);
 }
 
+/* A 100-item collection: items go in SQ_ITEM_ROWS (16) per INSERT with ids the writer gives,
+ * their parties per 16 items, attachments with consecutive ids: every item must keep its
+ * own index, sender, parties and attachments across the chunk boundaries. */
 static void test_del2_collection_100(void **state)
 {
 	struct fx *f = *state;
 	struct li707_message *m = msg_new();
-	msg_add(m, REF_A, 100);
+	struct li707_delivery *d = msg_add(m, REF_A, 100);
+	static const size_t with_att[] = {0, 15, 16, 17, 31, 32, 99};
+	char url[128];
+	for (size_t k = 0; k < sizeof with_att / sizeof with_att[0]; k++)
+		for (size_t a = 0; a <= k % 3; a++) {
+			snprintf(url, sizeof url, "https://csp.example/x/%zu/%zu", with_att[k], a);
+			att_add(&d->items[with_att[k]], url, true, 10 + a, NULL);
+		}
 	put1(f->s, PEER, m, LEA_PUT_STORED);
 	struct rows *r = list(f->s, NULL);
 	assert_int_equal(r->n, 100);
+	char want[64];
 	for (size_t i = 0; i < 100; i++) {
 		assert_int_equal(r->item_index[i], i);
 		assert_string_equal(r->object_id[i], m->actions[0].delivery->object_id);
+		snprintf(want, sizeof want, "sender-%zu", i);
+		assert_string_equal(r->sender[i], want);
+		assert_int_equal(r->n_att[i], d->items[i].n_attachments);
 		if (i)
 			assert_true(r->id[i] > r->id[i - 1]);
+	}
+	/* Parties: each sender and receiver finds exactly its item. */
+	for (size_t i = 0; i < 100; i += 7) {
+		for (int role = 0; role < 2; role++) {
+			snprintf(want, sizeof want, role ? "rcpt-%zu" : "sender-%zu", i);
+			struct lea_query q = {.party = want};
+			struct rows *p = list(f->s, &q);
+			assert_int_equal(p->n, 1);
+			assert_int_equal(p->id[0], r->id[i]);
+			free(p);
+		}
+	}
+	/* Attachments: each item's own, in order. */
+	for (size_t k = 0; k < sizeof with_att / sizeof with_att[0]; k++) {
+		struct lea_item_detail *det = NULL;
+		assert_int_equal(lea_store_item(f->s, r->id[with_att[k]], &det), 0);
+		assert_int_equal(det->n_atts, k % 3 + 1);
+		for (size_t a = 0; a < det->n_atts; a++) {
+			snprintf(url, sizeof url, "https://csp.example/x/%zu/%zu", with_att[k], a);
+			assert_string_equal(det->atts[a].url, url);
+			assert_int_equal(det->atts[a].index, a);
+		}
+		lea_item_detail_free(det);
 	}
 	free(r);
 	struct stats st;
@@ -472,6 +509,19 @@ static void test_del2_collection_100(void **state)
 	assert_int_equal(stat_of(&st, REF_A)->deliveries, 1);
 	assert_int_equal(stat_of(&st, REF_A)->items, 100);
 	li707_message_free(m);
+	/* Item ids go on after a reopen (the writer takes them from the table). */
+	int64_t last = 0;
+	r = list(f->s, NULL);
+	last = r->id[99];
+	free(r);
+	fx_reopen(f);
+	struct li707_message *m2 = put_item(f->s, PEER, REF_B);
+	struct lea_query qb = {.ref = REF_B};
+	r = list(f->s, &qb);
+	assert_int_equal(r->n, 1);
+	assert_true(r->id[0] > last);
+	free(r);
+	li707_message_free(m2);
 }
 
 static void put_seq(struct lea_store *s, const char *ref, const char *did, uint64_t seq, bool last)
