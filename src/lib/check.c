@@ -31,6 +31,8 @@
 #define PATH_REQUESTS "/HI1Message/Payload/RequestPayload/ActionRequests"
 #define PATH_RESPONSE "/HI1Message/Payload/ResponsePayload"
 #define PATH_CORE "/payload/coreParameters"
+#define CK_PATH_DEPTH 16   /* path components kept (deeper pushes are not shown) */
+#define CK_PATH_MAX 1024   /* bytes of a formatted path */
 
 struct ck {
 	const struct li707_message *m;
@@ -42,8 +44,15 @@ struct ck {
 	size_t action;    /* action the current findings concern, or LI707__NO_ACTION */
 	int first;        /* code of the first error */
 	bool oom;         /* a diagnostic or an index array could not be allocated */
-	size_t plen;
-	char path[1024];  /* path of the element being checked */
+	/* Path of the element being checked, kept as its components (a format and its one
+	 * argument) and formatted only when a finding needs it: the walk visits every element
+	 * of every item, and formatting each path cost ≈ 8% of a collection's decode. */
+	size_t ncomp;
+	struct path_comp {
+		const char *fmt;  /* at most one conversion: %zu or %s */
+		size_t zu;
+		const char *s;
+	} comp[CK_PATH_DEPTH];
 };
 
 /* ---- paths ---- */
@@ -91,35 +100,73 @@ static int path_format(char *dst, size_t size, const char *fmt, va_list ap)
 	return n > INT_MAX ? -1 : (int)n;
 }
 
-static void path_set(struct ck *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void path_set(struct ck *c, const char *fmt, ...)
+/* Appends a component; returns the depth to restore with path_pop(). The argument (if the
+ * format has a conversion) is read now; a %s string must live until the pop. */
+static size_t path_vpush(struct ck *c, const char *fmt, va_list ap)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	int n = path_format(c->path, sizeof c->path, fmt, ap);
-	va_end(ap);
-	c->plen = n < 0 ? 0 : ((size_t)n >= sizeof c->path ? sizeof c->path - 1 : (size_t)n);
+	size_t mark = c->ncomp;
+	if (c->ncomp == CK_PATH_DEPTH)
+		return mark;
+	struct path_comp *p = &c->comp[c->ncomp++];
+	*p = (struct path_comp){.fmt = fmt};
+	const char *pct = strchr(fmt, '%');
+	if (pct && pct[1] == 's')
+		p->s = va_arg(ap, const char *);
+	else if (pct)
+		p->zu = va_arg(ap, size_t);
+	return mark;
 }
 
-/* Appends a component; returns the length to restore with path_pop(). */
 static size_t path_push(struct ck *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static size_t path_push(struct ck *c, const char *fmt, ...)
 {
-	size_t mark = c->plen;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = path_format(c->path + c->plen, sizeof c->path - c->plen, fmt, ap);
+	size_t mark = path_vpush(c, fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		c->plen += (size_t)n < sizeof c->path - c->plen ? (size_t)n
-								 : sizeof c->path - c->plen - 1;
 	return mark;
+}
+
+static void path_set(struct ck *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void path_set(struct ck *c, const char *fmt, ...)
+{
+	c->ncomp = 0;
+	va_list ap;
+	va_start(ap, fmt);
+	path_vpush(c, fmt, ap);
+	va_end(ap);
 }
 
 static void path_pop(struct ck *c, size_t mark)
 {
-	c->plen = mark;
-	c->path[mark] = '\0';
+	c->ncomp = mark;
+}
+
+/* Formats one component (path_format's rules, truncation included). */
+static int comp_format(char *dst, size_t size, const struct path_comp *p, ...)
+{
+	va_list ap;
+	va_start(ap, p);
+	int n = path_format(dst, size, p->fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* The current path, formatted into dst (CK_PATH_MAX bytes). */
+static void path_string(const struct ck *c, char *dst)
+{
+	size_t len = 0;
+	dst[0] = '\0';
+	for (size_t i = 0; i < c->ncomp && len < CK_PATH_MAX - 1; i++) {
+		const struct path_comp *p = &c->comp[i];
+		const char *pct = strchr(p->fmt, '%');
+		int n = !pct ? comp_format(dst + len, CK_PATH_MAX - len, p)
+		      : pct[1] == 's' ? comp_format(dst + len, CK_PATH_MAX - len, p, p->s)
+				      : comp_format(dst + len, CK_PATH_MAX - len, p, p->zu);
+		if (n < 0)
+			break;
+		len += (size_t)n < CK_PATH_MAX - len ? (size_t)n : CK_PATH_MAX - len - 1;
+	}
 }
 
 /* Path of item idx of action ai's DeliveryObject (the same form decode.c reports). */
@@ -152,12 +199,13 @@ static void report(struct ck *c, enum li707_severity sev, int code, const void *
 	}
 	if (!c->diags)
 		return;
-	char msg[512], path[sizeof c->path + 256];
+	char msg[512], base[CK_PATH_MAX], path[CK_PATH_MAX + 256];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	snprintf(path, sizeof path, "%s%s", c->path, leaf ? leaf : "");
+	path_string(c, base);
+	snprintf(path, sizeof path, "%s%s", base, leaf ? leaf : "");
 	long line = (c->lines && key) ? li707__linemap_get(c->lines, key) : 0;
 	if (li707_diags_add(c->diags, c->lim.max_diagnostics, sev, code, line, path, req,
 			    c->action, "%s", msg) == LI707_ENOMEM)
