@@ -9,7 +9,8 @@
 #                             ObjectIdentifier/DeliveryID, strict decode + store + fsync'd
 #                             commit before the HI-1 response; baseline: nginx answering the
 #                             same POSTs with a static 200 (`return 200`); target ratio >= 0.5
-#   lea_deliver_100item_items 100-item handoverItemCollections, items stored per second;
+#   lea_deliver_100item_items 100-item handoverItemCollections (100 different events), items
+#                             stored per second;
 #                             baseline column: nginx's item rate for the same POSTs; the
 #                             target is absolute: >= 200,000 items/s (ratio = value / 200000)
 #   lea_modelb_upload_1g      a 1 GiB Model B upload (orphan: no record yet, R-BIN-B4) with
