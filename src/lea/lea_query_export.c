@@ -100,6 +100,8 @@ struct export {
 	int64_t *ids;
 	size_t n_ids, cap_ids;
 	bool progress;
+	struct lea_item_detail *prev; /* the last item exported: the next item of its message
+				       * takes its decoded message over (lea_store_item_next) */
 };
 
 /* ---- problems ---- */
@@ -429,7 +431,8 @@ static void export_attachment(struct export *x, const struct lea_item_detail *d,
 static void export_item(struct export *x, int64_t id)
 {
 	struct lea_item_detail *d = NULL;
-	int rc = lea_store_item(x->s, id, &d);
+	int rc = lea_store_item_next(x->s, id, x->prev, &d);
+	x->prev = NULL;
 	if (rc || !d) {
 		problem(x, rc ? rc : LI707_ENOTFOUND, "item %" PRId64 ": cannot read it: %s", id,
 			li707_strerror(rc ? rc : LI707_ENOTFOUND));
@@ -475,7 +478,7 @@ static void export_item(struct export *x, int64_t id)
 				a = &d->atts[k];
 		export_attachment(x, d, i, &it->attachments[i], a);
 	}
-	lea_item_detail_free(d);
+	x->prev = d;
 }
 
 /* ---- the manifest ---- */
@@ -588,6 +591,8 @@ static int run_export(struct export *x, const char *ref, const char *out)
 			fprintf(stderr, "\rexporting item %zu of %zu", i + 1, x->n_ids);
 		export_item(x, x->ids[i]);
 	}
+	lea_item_detail_free(x->prev);
+	x->prev = NULL;
 	if (x->progress)
 		fputc('\n', stderr);
 	sync_all(x);

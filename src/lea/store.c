@@ -146,6 +146,29 @@ int lea__store_mkdir(const char *path)
 	return -errno;
 }
 
+/* The message holds d's item: the action is a delivery with d's ObjectIdentifier and
+ * enough items. */
+static bool detail_fits(const struct li707_message *m, const struct lea_item_detail *d,
+			const char *object_id)
+{
+	if (d->action_index >= m->n_actions)
+		return false;
+	const struct li707_delivery *dl = m->actions[d->action_index].delivery;
+	return dl && strcmp(dl->object_id, object_id) == 0 && d->item_index < dl->n_items;
+}
+
+static void free_schema_content(struct lea_item_detail *d)
+{
+	if (!d->schema_content)
+		return;
+	const struct li707_item *it = d->msg ? lea_item_detail_item(d) : NULL;
+	size_t n = it ? it->n_csp : 0;
+	for (size_t i = 0; i < n; i++)
+		free(d->schema_content[i]);
+	free(d->schema_content);
+	d->schema_content = NULL;
+}
+
 int lea__store_detail_decode(struct lea_item_detail *d, const char *object_id)
 {
 	struct li707_limits lim = {0};
@@ -163,12 +186,7 @@ int lea__store_detail_decode(struct lea_item_detail *d, const char *object_id)
 	int rc = li707_message_decode(d->raw, d->raw_len, &lim, &m, NULL);
 	if (!m)
 		return rc ? rc : LI707_EINVALID;
-	if (d->action_index >= m->n_actions) {
-		li707_message_free(m);
-		return LI707_EINVALID;
-	}
-	const struct li707_delivery *dl = m->actions[d->action_index].delivery;
-	if (!dl || strcmp(dl->object_id, object_id) != 0 || d->item_index >= dl->n_items) {
+	if (!detail_fits(m, d, object_id)) {
 		li707_message_free(m);
 		return LI707_EINVALID;
 	}
@@ -176,17 +194,29 @@ int lea__store_detail_decode(struct lea_item_detail *d, const char *object_id)
 	return 0;
 }
 
+int lea__store_detail_take(struct lea_item_detail *d, struct lea_item_detail *prev,
+			   const char *object_id)
+{
+	if (!prev || !prev->msg || !prev->raw || prev->message_id != d->message_id)
+		return 0;
+	if (!detail_fits(prev->msg, d, object_id))
+		return LI707_EINVALID;
+	/* prev's schema contents are counted by its item in the message: freed while it has it */
+	free_schema_content(prev);
+	d->msg = prev->msg;
+	d->raw = prev->raw;
+	d->raw_len = prev->raw_len;
+	prev->msg = NULL;
+	prev->raw = NULL;
+	prev->raw_len = 0;
+	return 1;
+}
+
 void lea_item_detail_free(struct lea_item_detail *d)
 {
 	if (!d)
 		return;
-	const struct li707_item *it = d->msg ? lea_item_detail_item(d) : NULL;
-	if (d->schema_content) {
-		size_t n = it ? it->n_csp : 0;
-		for (size_t i = 0; i < n; i++)
-			free(d->schema_content[i]);
-		free(d->schema_content);
-	}
+	free_schema_content(d);
 	for (size_t i = 0; i < d->n_atts; i++) {
 		free(d->atts[i].url);
 		free(d->atts[i].file);
@@ -322,7 +352,15 @@ int lea_store_item(struct lea_store *s, int64_t id, struct lea_item_detail **out
 {
 	if (!s || !out)
 		return LI707_EINVAL;
-	return s->ops->item(s->be, id, out);
+	return s->ops->item(s->be, id, NULL, out);
+}
+
+int lea_store_item_next(struct lea_store *s, int64_t id, struct lea_item_detail *prev,
+			struct lea_item_detail **out)
+{
+	int rc = !s || !out ? LI707_EINVAL : s->ops->item(s->be, id, prev, out);
+	lea_item_detail_free(prev);
+	return rc;
 }
 
 int lea_store_status(struct lea_store *s, const char *ref, lea_status_fn fn, void *cls)

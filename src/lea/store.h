@@ -191,6 +191,7 @@ struct lea_attachment {
 
 struct lea_item_detail {
 	int64_t id;
+	int64_t message_id;          /* the stored message it came in (one per HI1Message) */
 	char *peer;
 	int64_t received_at;
 	char *transaction_id;
@@ -208,6 +209,12 @@ struct lea_item_detail {
 };
 /* LI707_ENOTFOUND when there is no item id. Free *out with lea_item_detail_free(). */
 int lea_store_item(struct lea_store *s, int64_t id, struct lea_item_detail **out);
+/* lea_store_item for walking many items in a row (export): when prev (may be NULL) is an
+ * item of the same stored message, its raw bytes and decoded message are taken over
+ * instead of being read and decoded again (a 100-item collection is decoded once, not 100
+ * times). prev is freed in every case, also on error. */
+int lea_store_item_next(struct lea_store *s, int64_t id, struct lea_item_detail *prev,
+			struct lea_item_detail **out);
 void lea_item_detail_free(struct lea_item_detail *d);
 
 /* The item's own handoverItem in msg (shorthand). */

@@ -34,7 +34,8 @@ struct lea_store_ops {
 	int (*upload_abort)(void *be, int64_t upload_id);
 	int (*sweep)(void *be, int64_t now, uint64_t *expired);
 	int (*list)(void *be, const struct lea_query *q, lea_item_fn fn, void *cls);
-	int (*item)(void *be, int64_t id, struct lea_item_detail **out);
+	/* prev: an earlier item whose message may be taken over (lea__store_detail_take) */
+	int (*item)(void *be, int64_t id, struct lea_item_detail *prev, struct lea_item_detail **out);
 	int (*status)(void *be, const char *ref, lea_status_fn fn, void *cls);
 	int (*gaps)(void *be, const char *ref, lea_gap_fn fn, void *cls);
 };
@@ -58,6 +59,11 @@ int64_t lea__store_item_epoch(const struct li707_item *it, int64_t received_at);
  * actions[action_index] is a delivery with object_id and at least item_index + 1 items.
  * Returns 0 or a negative code (LI707_EINVALID when the stored message no longer matches). */
 int lea__store_detail_decode(struct lea_item_detail *d, const char *object_id);
+/* When prev is an item of d->message_id with its message decoded: moves prev's raw and
+ * message into d (prev keeps the rest, to be freed) and checks them as decode does;
+ * returns 1 when taken, 0 when d must read its own, or a negative error. */
+int lea__store_detail_take(struct lea_item_detail *d, struct lea_item_detail *prev,
+			   const char *object_id);
 
 /* "DIR/content/XX" for a uuid (XX = its first two hex digits) into buf. */
 int lea__store_content_dir(const char *dir, const char *uuid, char *buf, size_t len);

@@ -235,7 +235,8 @@ int lea__sq_upload_finish(void *be, int64_t upload_id, uint64_t bytes, const cha
 int lea__sq_upload_abort(void *be, int64_t upload_id);
 int lea__sq_sweep(void *be, int64_t now, uint64_t *expired);
 int lea__sq_list(void *be, const struct lea_query *q, lea_item_fn fn, void *cls);
-int lea__sq_item(void *be, int64_t id, struct lea_item_detail **out);
+int lea__sq_item(void *be, int64_t id, struct lea_item_detail *prev,
+		 struct lea_item_detail **out);
 int lea__sq_status(void *be, const char *ref, lea_status_fn fn, void *cls);
 int lea__sq_gaps(void *be, const char *ref, lea_gap_fn fn, void *cls);
 

@@ -255,12 +255,13 @@ static int raw_load(sqlite3_stmt *st, int col, struct lea_item_detail *d)
 	return 0;
 }
 
-static int item_load(struct sq_store *s, sqlite3 *db, int64_t id, struct lea_item_detail *d)
+static int item_load(struct sq_store *s, sqlite3 *db, int64_t id, struct lea_item_detail *prev,
+		     struct lea_item_detail *d)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = prepare(db, "SELECT i.idx, i.att_first, i.n_attachments, d.action, d.object_id,"
 			     " d.peer, d.received_at, m.transaction_id, m.raw, m.raw_codec,"
-			     " m.raw_size FROM items i"
+			     " m.raw_size, m.id FROM items i"
 			     " JOIN deliveries d ON d.id = i.delivery"
 			     " JOIN messages m ON m.id = d.message WHERE i.id = ?1", &st);
 	if (!rc)
@@ -281,20 +282,24 @@ static int item_load(struct sq_store *s, sqlite3 *db, int64_t id, struct lea_ite
 	d->peer = dup_text(st, 5);
 	d->received_at = sqlite3_column_int64(st, 6);
 	d->transaction_id = dup_text(st, 7);
-	rc = raw_load(st, 8, d);
+	d->message_id = sqlite3_column_int64(st, 11);
+	/* An item of the message decoded for prev: no raw to read, nothing to decode. */
+	int taken = lea__store_detail_take(d, prev, object_id);
+	rc = taken < 0 ? taken : taken ? 0 : raw_load(st, 8, d);
 	sqlite3_finalize(st);
 	if (rc)
 		return rc;
 	if (!d->peer || !d->transaction_id)
 		return LI707_ENOMEM;
-	if ((rc = lea__store_detail_decode(d, object_id)))
+	if (!taken && (rc = lea__store_detail_decode(d, object_id)))
 		return rc;
 	if ((rc = item_atts(s, db, id, att_first, n_atts, d)))
 		return rc;
 	return item_schemas(db, d);
 }
 
-int lea__sq_item(void *be, int64_t id, struct lea_item_detail **out)
+int lea__sq_item(void *be, int64_t id, struct lea_item_detail *prev,
+		 struct lea_item_detail **out)
 {
 	struct sq_store *s = be;
 	struct lea_item_detail *d = calloc(1, sizeof *d);
@@ -303,7 +308,7 @@ int lea__sq_item(void *be, int64_t id, struct lea_item_detail **out)
 	sqlite3 *db = NULL;
 	int rc = lea__sq_read_get(s, &db);
 	if (!rc)
-		rc = item_load(s, db, id, d);
+		rc = item_load(s, db, id, prev, d);
 	lea__sq_read_put(s, db);
 	if (rc) {
 		lea_item_detail_free(d);

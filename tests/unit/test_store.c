@@ -898,6 +898,73 @@ static void test_csp2_schema_reused_by_identifier(void **state)
 	free(r);
 }
 
+/* Walking items with lea_store_item_next: the items of one message share its decoded
+ * message (taken over from the previous item, not decoded again), every item still gets
+ * its own sender, raw, attachments and schema contents; a new message is read afresh; an
+ * unknown id frees prev and fails. Run under ASan, this also checks nothing leaks when a
+ * message changes hands. */
+static void test_store_item_next_walk(void **state)
+{
+	struct fx *f = *state;
+	const char *sc = "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\"/>";
+	struct li707_message *m = msg_new();
+	struct li707_delivery *d = msg_add(m, REF_A, 5);
+	for (size_t i = 0; i < 5; i++)
+		csp_block(&d->items[i], i % 2 ? "urn:ev:odd" : "urn:ev:even", i < 2 ? sc : NULL);
+	att_add(&d->items[3], "https://csp.example/walk/3", true, 3, NULL);
+	char *raw1 = NULL, *raw2 = NULL;
+	size_t len1 = 0, len2 = 0;
+	assert_int_equal(li707_message_encode(m, &raw1, &len1, NULL), 0);
+	enum lea_put_outcome out[1];
+	struct lea_put p = {.peer = PEER, .raw = raw1, .raw_len = len1, .msg = m, .outcome = out};
+	assert_int_equal(lea_store_put(f->s, &p), 0);
+	struct li707_message *m2 = msg_new();
+	msg_add(m2, REF_A, 2);
+	assert_int_equal(li707_message_encode(m2, &raw2, &len2, NULL), 0);
+	p = (struct lea_put){.peer = PEER, .raw = raw2, .raw_len = len2, .msg = m2, .outcome = out};
+	assert_int_equal(lea_store_put(f->s, &p), 0);
+
+	struct rows *r = list(f->s, NULL);
+	assert_int_equal(r->n, 7);
+	struct lea_item_detail *det = NULL, *prev = NULL;
+	const struct li707_message *shared = NULL;
+	int64_t first_msg = 0;
+	for (size_t i = 0; i < 7; i++) {
+		assert_int_equal(lea_store_item_next(f->s, r->id[i], prev, &det), 0);
+		const struct li707_item *it = lea_item_detail_item(det);
+		char want[32];
+		snprintf(want, sizeof want, "sender-%zu", i < 5 ? i : i - 5);
+		assert_string_equal(it->sender->ids[0].value, want);
+		assert_int_equal(det->item_index, i < 5 ? i : i - 5);
+		if (i < 5) {
+			assert_int_equal(det->raw_len, len1);
+			assert_memory_equal(det->raw, raw1, len1);
+			if (i == 0) {
+				shared = det->msg;
+				first_msg = det->message_id;
+			}
+			assert_ptr_equal(det->msg, shared); /* decoded once for the 5 items */
+			assert_int_equal(det->message_id, first_msg);
+			assert_string_equal(det->schema_content[0], sc); /* own or reused (R-CSP-2) */
+			assert_int_equal(det->n_atts, i == 3 ? 1 : 0);
+		} else {
+			assert_int_equal(det->raw_len, len2);
+			assert_memory_equal(det->raw, raw2, len2);
+			assert_true(det->message_id != first_msg);
+		}
+		prev = det;
+	}
+	/* An unknown id: an error, and prev is freed all the same. */
+	assert_int_equal(lea_store_item_next(f->s, r->id[6] + 100, prev, &det), LI707_ENOTFOUND);
+	assert_int_equal(lea_store_item_next(f->s, r->id[0], NULL, &det), 0);
+	lea_item_detail_free(det);
+	free(r);
+	free(raw1);
+	free(raw2);
+	li707_message_free(m);
+	li707_message_free(m2);
+}
+
 /* ---------------------------------------------------------------- Model B */
 
 #define UUID1 "b1b1b1b1-0000-4000-8000-000000000001"
@@ -1762,6 +1829,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_store_put_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_raw_compressed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_item_next_walk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_schema_v1_upgrade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_del6_duplicate_object_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_del6_duplicate_delivery_sequence, setup, teardown),
