@@ -15,6 +15,8 @@
  * - free() without finish() is an abort: the worker stops after the block in hand. */
 #include "hashsink.h"
 
+#include "fdio.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -42,22 +44,6 @@ struct li707_hashsink {
 	pthread_cond_t work, room;
 };
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		if (w == 0)
-			return -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Hashes and writes one block; starts writeback of what is written since the last start.
  * Touches only the block, md, fd and the writeback counters: no lock needed. */
 static int consume(struct li707_hashsink *s, const char *p, size_t n)
@@ -66,7 +52,7 @@ static int consume(struct li707_hashsink *s, const char *p, size_t n)
 		return 0;
 	if (EVP_DigestUpdate(s->md, p, n) != 1)
 		return -EIO;
-	int rc = write_all(s->fd, p, n);
+	int rc = li707_write_all(s->fd, p, n);
 	if (rc)
 		return rc;
 	s->written += n;

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "http_range.h"
 #include "http_server_int.h"
 #include "li707/error.h"
@@ -458,20 +459,6 @@ int li707_http_body_to_cb(struct li707_http_req *req, li707_http_body_fn fn, voi
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Buffers body bytes for the fd sink and writes them LI707_HTTP_BLOCK at a time. */
 static int fd_sink(struct li707__http_rq *r, const char *p, size_t n)
 {
@@ -484,7 +471,7 @@ static int fd_sink(struct li707__http_rq *r, const char *p, size_t n)
 		p += k;
 		n -= k;
 		if (r->wlen == LI707_HTTP_BLOCK) {
-			if (write_all(r->fd, r->wbuf, r->wlen) != 0)
+			if (li707_write_all(r->fd, r->wbuf, r->wlen) != 0)
 				return -1;
 			r->wlen = 0;
 		}
@@ -496,7 +483,7 @@ static int fd_flush(struct li707__http_rq *r)
 {
 	if (r->sink != LI707__SINK_FD || r->wlen == 0)
 		return 0;
-	int rc = write_all(r->fd, r->wbuf, r->wlen);
+	int rc = li707_write_all(r->fd, r->wbuf, r->wlen);
 	r->wlen = 0;
 	return rc;
 }

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
+
 static atomic_int level = LEA_LOG_INFO;
 
 static const char *const names[] = {"error", "warn", "info", "debug"};
@@ -68,13 +70,5 @@ void lea_log(enum lea_log_level l, const char *fmt, ...)
 		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
 			line[i] = '?';
 	line[len++] = '\n';
-	size_t off = 0;
-	while (off < len) {
-		ssize_t w = write(STDERR_FILENO, line + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		off += (size_t)w;
-	}
+	(void)li707_write_all(STDERR_FILENO, line, len);
 }

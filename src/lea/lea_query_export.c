@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "lea_cli.h"
 #include "lea_query_int.h"
 #include "model_json.h"
@@ -231,13 +232,8 @@ static int write_file(struct export *x, int dir, const char *name, const char *b
 		}
 		if (EVP_DigestUpdate(md, p, n) != 1)
 			rc = LI707_ECRYPTO;
-		for (size_t off = 0; rc == 0 && off < n;) {
-			ssize_t w = write(fd, p + off, n - off);
-			if (w < 0 && errno != EINTR)
-				rc = -errno;
-			else if (w > 0)
-				off += (size_t)w;
-		}
+		if (rc == 0)
+			rc = li707_write_all(fd, p, n);
 		total += n;
 	}
 	unsigned char dg[32];

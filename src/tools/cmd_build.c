@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "events.h"
+#include "fdio.h"
 #include "tool.h"
 
 #define COLLECTION_MAX 100000 /* = default struct li707_limits.max_items */
@@ -283,20 +284,6 @@ fail:
 	return rc;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Writes one encoded message to a new temporary file in the output directory. */
 static int write_temp(struct build *b, const char *xml, size_t len, const char *final)
 {
@@ -326,9 +313,9 @@ static int write_temp(struct build *b, const char *xml, size_t len, const char *
 	b->tmp[b->n_out] = t;
 	b->final[b->n_out] = f;
 	b->n_out++;
-	rc = write_all(fd, xml, len);
+	rc = li707_write_all(fd, xml, len);
 	if (!rc && (len == 0 || xml[len - 1] != '\n'))
-		rc = write_all(fd, "\n", 1);
+		rc = li707_write_all(fd, "\n", 1);
 	if (!rc && fsync(fd) != 0)
 		rc = -errno;
 	if (close(fd) != 0 && !rc)
