@@ -34,13 +34,6 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "$0")/lib/check.sh"
-expect_rc() { # NAME WANT
-	if [ "$rc" -eq "$2" ]; then ok; else
-		bad "$1: exit $rc, expected $2"
-		sed 's/^/    stderr: /' "$T/err" | head -10 >&2
-	fi
-}
-contains() { grep -q -- "$2" "$1"; }
 not() { ! "$@"; }
 
 free_port() {

@@ -39,15 +39,6 @@ trap cleanup EXIT
 
 . "$(dirname "$0")/lib/check.sh"
 
-expect_rc() { # NAME WANT
-	if [ "$rc" -eq "$2" ]; then ok; else
-		bad "$1: exit $rc, expected $2"
-		sed 's/^/    stderr: /' "$T/err" | head -10 >&2
-	fi
-}
-one_line_stderr() { [ "$(wc -l <"$T/err")" -eq 1 ]; }
-contains() { grep -q -- "$2" "$1"; }
-not_contains() { ! grep -q -- "$2" "$1"; }
 rows() { tail -n +2 "$T/out" | grep -c .; } # TSV rows after the header
 
 # ---- the XSD check of standalone items: ts_103707.xsd + TS 103 280 (official or stand-in) ----

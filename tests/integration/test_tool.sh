@@ -27,15 +27,6 @@ runin() {
 	rc=$?
 	set -e
 }
-expect_rc() { # NAME WANT
-	if [ "$rc" -eq "$2" ]; then ok; else
-		bad "$1: exit $rc, expected $2"
-		sed 's/^/    stderr: /' "$T/err" | head -20 >&2
-	fi
-}
-one_line_stderr() { [ "$(wc -l <"$T/err")" -eq 1 ]; }
-contains() { grep -q -- "$2" "$1"; }
-not_contains() { ! grep -q -- "$2" "$1"; }
 
 SAMPLES=$SRC/samples
 LI=$SAMPLES/li-events.jsonl

@@ -2,6 +2,11 @@
 # check NAME COMMAND...  one check: passes when COMMAND succeeds, else prints "FAIL: NAME".
 # run COMMAND...         runs COMMAND with stdout in $T/out, stderr in $T/err, status in $rc
 #                        (the caller's errexit setting is kept).
+# expect_rc NAME WANT    one check: passes when the last run's status is WANT, else shows
+#                        the first lines of its stderr.
+# one_line_stderr        the last run wrote exactly one line to stderr.
+# contains FILE TEXT     FILE has TEXT (grep, TEXT a basic regular expression);
+# not_contains FILE TEXT the opposite.
 # summary                prints "N passed, M failed" and returns non-zero on any failure.
 pass=0
 fail=0
@@ -24,6 +29,15 @@ run() {
 	rc=$?
 	[ "$errexit" -eq 0 ] || set -e
 }
+expect_rc() {
+	if [ "$rc" -eq "$2" ]; then ok; else
+		bad "$1: exit $rc, expected $2"
+		sed 's/^/    stderr: /' "$T/err" | head -20 >&2
+	fi
+}
+one_line_stderr() { [ "$(wc -l <"$T/err")" -eq 1 ]; }
+contains() { grep -q -- "$2" "$1"; }
+not_contains() { ! grep -q -- "$2" "$1"; }
 summary() {
 	echo "$pass passed, $fail failed"
 	[ "$fail" -eq 0 ]
