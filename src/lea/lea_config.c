@@ -195,6 +195,20 @@ static char *trim(char *s)
 	return s;
 }
 
+/* The next entry of a comma-separated value, split in place and trimmed; *rest moves past
+ * it (NULL after the last). NULL when nothing is left. Empty entries are returned (""). */
+static char *next_entry(char **rest)
+{
+	char *s = *rest;
+	if (!s)
+		return NULL;
+	char *comma = strchr(s, ',');
+	if (comma)
+		*comma = '\0';
+	*rest = comma ? comma + 1 : NULL;
+	return trim(s);
+}
+
 /* A peer name: 1-64 of [A-Za-z0-9._:-]. Only names like this are ever quoted in messages. */
 static bool name_ok(const char *s)
 {
@@ -583,11 +597,7 @@ static int peer_references(struct parse *p, char *v)
 	struct lea_peer *pe = cur_peer(p);
 	struct px *x = cur_px(p);
 	size_t idx = 0;
-	for (char *s = v;;) {
-		char *comma = strchr(s, ',');
-		if (comma)
-			*comma = '\0';
-		char *e = trim(s);
+	for (char *e; (e = next_entry(&v)) != NULL;) {
 		idx++;
 		/* Entries are never quoted: they are target identifiers (R-SEC-6). */
 		if (!*e)
@@ -610,21 +620,15 @@ static int peer_references(struct parse *p, char *v)
 		} else if (push_str(&pe->references, &pe->n_references, &x->refs_cap, e)) {
 			return pnomem(p);
 		}
-		if (!comma)
-			return 0;
-		s = comma + 1;
 	}
+	return 0;
 }
 
 static int peer_models(struct parse *p, char *v)
 {
 	struct lea_peer *pe = cur_peer(p);
 	size_t idx = 0;
-	for (char *s = v;;) {
-		char *comma = strchr(s, ',');
-		if (comma)
-			*comma = '\0';
-		char *e = trim(s);
+	for (char *e; (e = next_entry(&v)) != NULL;) {
 		idx++;
 		if (strcasecmp(e, "A") == 0)
 			pe->models |= LEA_MODEL_A;
@@ -634,10 +638,8 @@ static int peer_models(struct parse *p, char *v)
 			pe->models |= LEA_MODEL_C;
 		else
 			return perr(p, p->line, "peer '%s': models: entry %zu is not A, B or C", pe->name, idx);
-		if (!comma)
-			return 0;
-		s = comma + 1;
 	}
+	return 0;
 }
 
 static int peer_identity(struct parse *p, const struct pkey *k, const char *v)
