@@ -22,4 +22,8 @@ int lea_cmd_show(int argc, char **argv);
 int lea_cmd_export(int argc, char **argv);
 int lea_cmd_status(int argc, char **argv);
 
+/* Runs the analyst's command named by argv[0] (list, show, export or status) and returns
+ * its exit status; -1 when argv[0] names none of them. */
+int lea_cli_command(int argc, char **argv);
+
 #endif

@@ -826,3 +826,16 @@ int lea_cmd_status(int argc, char **argv)
 	st_rows_free(&t);
 	return rc;
 }
+
+int lea_cli_command(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = {{"list", lea_cmd_list}, {"show", lea_cmd_show}, {"export", lea_cmd_export},
+		    {"status", lea_cmd_status}};
+	for (size_t i = 0; argc > 0 && i < sizeof cmds / sizeof cmds[0]; i++)
+		if (strcmp(argv[0], cmds[i].name) == 0)
+			return cmds[i].fn(argc, argv);
+	return -1;
+}
