@@ -26,6 +26,10 @@ int tu_has_error(const struct li707_diags *d, const char *req);
 /* Validates buf with xmllint --noout --nonet --schema against the official TS 103 120 set plus
  * schemas/ts_103707.xsd (the independent oracle). Returns 0 valid, 1 invalid, 77 skipped. */
 int tu_xmllint_oracle(const char *buf, size_t len);
+/* Validates buf with xmllint --noout --nonet against the schema document `wrapper` (its
+ * text: includes/imports with absolute schemaLocations). 0 valid, 1 invalid (or no
+ * xmllint to run), 77 no temporary directory. */
+int tu_xmllint_wrapped(const char *wrapper, const char *buf, size_t len);
 
 /* Removes a directory tree (no symlinks followed); asserts it worked. */
 void tu_rm_rf(const char *dir);
