@@ -25,21 +25,29 @@ static struct li707_item *item0(struct li707_message *m)
 	return &m->actions[0].delivery->items[0];
 }
 
+/* An encoder's result, expected to be success (what names the encoder in the failure
+ * message); clears d and returns out. */
+static char *expect_encoded(const char *what, int rc, char *out, const size_t *len,
+			    struct li707_diags *d)
+{
+	if (rc != 0) {
+		print_error("%s: expected OK, got %s\n", what, li707_errname(rc));
+		tu_print_diags(d);
+	}
+	li707_diags_clear(d);
+	assert_int_equal(rc, 0);
+	assert_non_null(out);
+	assert_int_equal(strlen(out), *len);
+	return out;
+}
+
 /* Encodes m, expecting success; the caller frees the result. */
 static char *encode_ok(const struct li707_message *m, size_t *len)
 {
 	struct li707_diags d = {0};
 	char *out = NULL;
 	int rc = li707_message_encode(m, &out, len, &d);
-	if (rc != 0) {
-		print_error("encode: expected OK, got %s\n", li707_errname(rc));
-		tu_print_diags(&d);
-	}
-	li707_diags_clear(&d);
-	assert_int_equal(rc, 0);
-	assert_non_null(out);
-	assert_int_equal(strlen(out), *len);
-	return out;
+	return expect_encoded("encode", rc, out, len, &d);
 }
 
 static void oracle_ok(const char *xml, size_t len)
@@ -774,15 +782,7 @@ static char *item_encode_ok(const struct li707_item *it, size_t *len)
 	struct li707_diags d = {0};
 	char *out = NULL;
 	int rc = li707_item_encode(it, &out, len, &d);
-	if (rc != 0) {
-		print_error("item encode: expected OK, got %s\n", li707_errname(rc));
-		tu_print_diags(&d);
-	}
-	li707_diags_clear(&d);
-	assert_int_equal(rc, 0);
-	assert_non_null(out);
-	assert_int_equal(strlen(out), *len);
-	return out;
+	return expect_encoded("item encode", rc, out, len, &d);
 }
 
 /* Puts the standalone item document in place of the handoverItem of m's encoding and
