@@ -99,6 +99,33 @@ int li707_response_for(const struct li707_message *req, const struct li707_diags
 int li707_response_top_error(const struct li707_header *req_header, int code,
 			     const char *description, struct li707_message **out);
 
+/* How the receiver answered one action of a request (TS103707 R-RSP-1: every action is
+ * answered on its own; a sender may consider a DELIVER delivered only when the response holds
+ * a DELIVERResponse for it). */
+enum li707_outcome {
+	LI707_OUTCOME_ACKED = 0, /* DELIVERResponse for a DELIVER (Identifier echoed when given) */
+	LI707_OUTCOME_ERROR,     /* ErrorInformation for the action, or a top-level one */
+	LI707_OUTCOME_MISSING,   /* no ActionResponse carries its ActionIdentifier */
+	LI707_OUTCOME_MISMATCH,  /* answered with another verb, another Identifier, or twice */
+};
+
+struct li707_action_outcome {
+	uint64_t action_id;
+	enum li707_outcome outcome;
+	unsigned error_code;           /* ERROR: ErrorCode */
+	const char *error_description; /* ERROR: points into the response (may be NULL) */
+};
+
+/* Matches a decoded response to the request it answers: out[i] (the caller provides
+ * req->n_actions entries) for req->actions[i]. *n_unmatched (may be NULL) gets the number
+ * of ActionResponses that answer no action of the request. Returns 0 when every action is
+ * ACKED and nothing is unmatched, LI707_EINVALID otherwise (out says which), LI707_EINVAL
+ * on bad arguments (resp not a response, req not a request). */
+int li707_response_match(const struct li707_message *req, const struct li707_message *resp,
+			 struct li707_action_outcome *out, size_t *n_unmatched);
+/* "acked", "error", "missing", "mismatch". */
+const char *li707_outcome_name(enum li707_outcome o);
+
 /* Must be called once, before any thread uses the library (initialises libxml2). */
 void li707_global_init(void);
 void li707_global_cleanup(void);

@@ -10,23 +10,36 @@
 extern "C" {
 #endif
 
+/* The one table of li707's own error codes (the model is libuv's UV_ERRNO_MAP). Each row:
+ *   XX(NAME, value, exit status of the tools, HI-1 ErrorInformation class, text)
+ * It generates the enum below, li707_errname(), li707_strerror(), li707_exit_code() and
+ * li707_hi1_error_code() (src/lib/error.c); docs/error-codes.md and docs/exit-codes.md list
+ * the same rows. HI-1 classes: OBJECT_INVALID (ErrorCode 3000), DENIED (3000, "not
+ * authorised"), NOT_SUPPORTED (3001), NOT_707 (3001), REQUEST_INVALID (3007), INTERNAL (3007,
+ * "could not be processed").
+ * Exit statuses: 1 invalid input, 2 usage, 3 I/O or OS, 4 bad event/config input, 5 internal. */
+#define LI707_ERROR_MAP(XX)                                                                   \
+	XX(ENOMEM, -4096, 5, INTERNAL, "out of memory")                                       \
+	XX(EINVAL, -4097, 2, INTERNAL, "invalid argument")                                    \
+	XX(EXML, -4098, 1, REQUEST_INVALID, "not well-formed XML or forbidden XML construct") \
+	XX(ELIMIT, -4099, 1, REQUEST_INVALID, "input exceeds a configured limit")             \
+	XX(EINVALID, -4100, 1, OBJECT_INVALID, "input breaks a rule of TS 103 707 / TS 103 120") \
+	XX(ESCHEMA, -4101, 1, REQUEST_INVALID, "input fails XML schema validation")           \
+	XX(ENOTSUP, -4102, 1, NOT_SUPPORTED, "valid HI-1 but not supported by li707")         \
+	XX(ENOT707, -4103, 1, NOT_707, "HI-1 delivery is not a TS 103 707 delivery")          \
+	XX(ESCHEMASET, -4104, 5, INTERNAL, "schema set could not be loaded")                  \
+	XX(ECRYPTO, -4105, 5, INTERNAL, "cryptographic library failure")                      \
+	XX(EMISMATCH, -4106, 1, REQUEST_INVALID, "hash, checksum or length mismatch")         \
+	XX(EINPUT, -4107, 4, INTERNAL, "bad event or configuration input")                    \
+	XX(ENOTFOUND, -4108, 3, INTERNAL, "not found")                                        \
+	XX(EDENIED, -4109, 3, DENIED, "not allowed for this peer")
+
 enum li707_error {
 	LI707_OK = 0,
-	LI707__ERRNO_MAX = 4095,   /* -1 .. -4095 are -errno values */
-	LI707_ENOMEM = -4096,      /* allocation failed */
-	LI707_EINVAL = -4097,      /* bad argument from the caller (a programming error) */
-	LI707_EXML = -4098,        /* input is not well-formed XML, or uses a forbidden construct (DTD) */
-	LI707_ELIMIT = -4099,      /* input exceeds a configured cap (bytes, depth, count, length) */
-	LI707_EINVALID = -4100,    /* well-formed, but breaks a rule of TS 103 707 / TS 103 120 */
-	LI707_ESCHEMA = -4101,     /* fails XSD validation */
-	LI707_ENOTSUP = -4102,     /* valid HI-1, but not something li707 handles (e.g. a GET action) */
-	LI707_ENOT707 = -4103,     /* valid HI-1 DELIVER whose payload is not a TS 103 707 delivery */
-	LI707_ESCHEMASET = -4104,  /* the schema set could not be loaded or compiled */
-	LI707_ECRYPTO = -4105,     /* the crypto library failed (random source, digest) */
-	LI707_EMISMATCH = -4106,   /* a hash, checksum or length does not match */
-	LI707_EINPUT = -4107,      /* bad event / configuration input (JSON, files) */
-	LI707_ENOTFOUND = -4108,   /* a named thing does not exist */
-	LI707_EDENIED = -4109,     /* the peer is not allowed to do this (e.g. deliver for a reference) */
+	LI707__ERRNO_MAX = 4095, /* -1 .. -4095 are -errno values */
+#define LI707__ERROR_ENUM(name, value, exit_status, hi1, text) LI707_##name = value,
+	LI707_ERROR_MAP(LI707__ERROR_ENUM)
+#undef LI707__ERROR_ENUM
 };
 
 /* Text for a code (never NULL; "unknown error" for codes not listed). Handles -errno. */

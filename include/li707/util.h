@@ -64,6 +64,18 @@ int li707_sha256_file(const char *path, char hex_out[65], uint64_t *size_out);
 /* SHA-256 of a buffer. */
 int li707_sha256_hex(const void *buf, size_t len, char hex_out[65]);
 
+/* Hexadecimal: the value of one digit (either case), or -1; n bytes as 2n lower-case digits
+ * and a NUL; exactly 2n digits (either case) into n bytes, false on any other character. */
+int li707_hex_value(int c);
+void li707_hex_encode(const void *bytes, size_t n, char *out);
+bool li707_hex_decode(const char *s, size_t n, uint8_t *out);
+
+/* TS103707 R-BIN-B1, Model B: the object's UUID in a path "PREFIX{uuid}" or "PREFIX{uuid}/"
+ * (nothing else after it; hex in either case), lower-cased into out. The _url form takes an
+ * absolute URL ("scheme://authority/path") and applies the rule to its path. */
+bool li707_binary_path_uuid(const char *path, const char *prefix, char out[37]);
+bool li707_binary_url_uuid(const char *url, const char *prefix, char out[37]);
+
 /* Wipes len bytes in a way the compiler cannot drop. */
 void li707_wipe(void *p, size_t len);
 

@@ -11,6 +11,8 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include "li707/util.h"
+
 static bool is_ows(char c) { return c == ' ' || c == '\t'; }
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -256,11 +258,6 @@ int li707_range_boundary(char out[LI707_RANGE_BOUNDARY_LEN + 1])
 		}
 		got += (size_t)r;
 	}
-	static const char hex[] = "0123456789abcdef";
-	for (size_t i = 0; i < sizeof rnd; i++) {
-		out[2 * i] = hex[rnd[i] >> 4];
-		out[2 * i + 1] = hex[rnd[i] & 15];
-	}
-	out[LI707_RANGE_BOUNDARY_LEN] = '\0';
+	li707_hex_encode(rnd, sizeof rnd, out); /* LI707_RANGE_BOUNDARY_LEN digits and a NUL */
 	return 0;
 }

@@ -129,8 +129,4 @@ void lea_modelb_done(struct lea_req *r);
 /* " uuid=... state=..." for the log line (empty before the uuid is known). */
 void lea_modelb_describe(const struct lea_req *r, char *buf, size_t n);
 
-/* The uuid of a Model B request path prefix + UUID + optional "/", hex in either case,
- * lower-cased into out. False for anything else. */
-bool lea_modelb_path_uuid(const char *path, const char *prefix, char out[37]);
-
 #endif

@@ -306,8 +306,8 @@ static int start(struct state *S, struct lea_config *c)
 	}
 	if (!(S->d.binary_path = strdup(c->binary_path)))
 		return LI707_ENOMEM;
-	if (c->xsd_check && (rc = load_schemas(S, c)) != 0)
-		return rc;
+	if (c->xsd_check && load_schemas(S, c) != 0)
+		return LI707_ESCHEMASET; /* exit status 5, whatever the loader's reason */
 	if ((rc = start_server(S, c)) != 0)
 		return rc;
 	uint64_t t = c->orphan_timeout_s / 4;
@@ -526,8 +526,9 @@ static void usage(FILE *f)
 		"\n"
 		"Signals: SIGHUP reloads the configuration (peers, references, models, caps, log\n"
 		"level, certificates); SIGTERM or SIGINT finish the requests in flight and exit 0.\n"
-		"Exit status: 0 stopped by a signal (or configuration OK), 2 usage, 3 cannot start\n"
-		"(store, listener), 4 bad configuration, 5 internal error.\n");
+		"Exit status: 0 stopped by a signal (or configuration OK), 2 usage, 3 cannot read the\n"
+		"configuration or cannot start (store, listener), 4 bad configuration, 5 internal\n"
+		"error (memory, schemas).\n");
 }
 
 static int usage_error(const char *msg)
@@ -557,7 +558,7 @@ static int run_daemon(const char *path, bool has_level, enum lea_log_level level
 		lea_err("%s", err[0] ? err : li707_strerror(rc));
 		pthread_mutex_destroy(&S.d.mu);
 		li707_global_cleanup();
-		return 4;
+		return li707_exit_code(rc); /* 3 unreadable, 4 not valid (li707-lea(8)) */
 	}
 	lea_log_set_level(has_level ? level : c->log_level);
 	size_t npeers = c->n_peers;
@@ -571,7 +572,9 @@ static int run_daemon(const char *path, bool has_level, enum lea_log_level level
 	if (rc != 0) {
 		stop(&S);
 		li707_global_cleanup();
-		return rc == LI707_ENOMEM ? 5 : rc == LI707_ESCHEMASET ? 4 : 3;
+		/* 5 internal (memory, schemas), else 3: the configuration was valid, so what
+		 * failed is the environment (store, listener) */
+		return li707_exit_code(rc) == 5 ? 5 : 3;
 	}
 	lea_info("li707-lea %s started: %zu peer%s, store %s", LI707_VERSION, npeers,
 		 npeers == 1 ? "" : "s", S.d.gen->cfg->store_dir);
@@ -591,7 +594,7 @@ static int check_config(const char *path)
 	int rc = lea_config_load(path, &c, err, sizeof err);
 	if (rc != 0) {
 		fprintf(stderr, "li707-lea: %s\n", err[0] ? err : li707_strerror(rc));
-		return 4;
+		return li707_exit_code(rc); /* 3 unreadable, 4 not valid */
 	}
 	printf("configuration OK: %s, %zu peer%s\n", path, c->n_peers, c->n_peers == 1 ? "" : "s");
 	lea_config_free(c);

@@ -35,32 +35,6 @@ struct lea_modelb {
 	uint64_t bytes;
 };
 
-static bool hexdig(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/* TS103707 R-BIN-B1: PREFIX{uuid}/, the trailing slash optional, hex in either case. */
-bool lea_modelb_path_uuid(const char *path, const char *prefix, char out[37])
-{
-	size_t pl = strlen(prefix);
-	if (!path || strncmp(path, prefix, pl) != 0)
-		return false;
-	const char *u = path + pl;
-	size_t n = strlen(u);
-	if (!(n == 36 || (n == 37 && u[36] == '/')))
-		return false;
-	char v[37];
-	for (size_t i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? u[i] != '-' : !hexdig(u[i]))
-			return false;
-		v[i] = (u[i] >= 'A' && u[i] <= 'F') ? (char)(u[i] - 'A' + 'a') : u[i];
-	}
-	v[36] = '\0';
-	memcpy(out, v, sizeof v);
-	return true;
-}
 
 static int mb_body(void *cls, struct li707_http_req *req, const void *data, size_t n)
 {
@@ -105,7 +79,7 @@ int lea_modelb_begin(struct lea_req *r, struct li707_http_req *req)
 	char uuid[37];
 	/* A peer without Model B sees no Model B URL at all: the unknown-URL answer. */
 	if (!(r->peer->models & LEA_MODEL_B) ||
-	    !lea_modelb_path_uuid(req->path, r->d->binary_path, uuid))
+	    !li707_binary_path_uuid(req->path, r->d->binary_path, uuid))
 		return lea_req_status(r, req, 404);
 	struct lea_modelb *mb = calloc(1, sizeof *mb);
 	if (!mb)

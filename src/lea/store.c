@@ -25,69 +25,6 @@ const char *lea_att_state_name(enum lea_att_state st)
 	return names[st];
 }
 
-/* ---- Model B url rule (TS103707 R-BIN-B1) ---- */
-
-static bool is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/* Copies a UUID in 8-4-4-4-12 form, lower-cased; false when s does not start with one. */
-static bool take_uuid(const char *s, char out[37])
-{
-	for (int i = 0; i < 36; i++) {
-		char c = s[i];
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (c != '-')
-				return false;
-		} else if (!is_hex(c)) {
-			return false;
-		}
-		out[i] = (char)tolower((unsigned char)c);
-	}
-	out[36] = '\0';
-	return true;
-}
-
-/* The path of an absolute URL: after "scheme://authority", up to the end. NULL when the url
- * has no scheme and authority, or nothing after the authority. */
-static const char *url_path(const char *url)
-{
-	const char *p = strstr(url, "://");
-	if (!p || p == url)
-		return NULL;
-	for (const char *q = url; q < p; q++)
-		if (!isalpha((unsigned char)*q) && !(q > url && strchr("+-.", *q)))
-			return NULL;
-	p += 3;
-	size_t auth = strcspn(p, "/?#");
-	if (auth == 0 || p[auth] != '/')
-		return NULL;
-	return p + auth;
-}
-
-bool lea_modelb_uuid(const char *url, const char *binary_path, char out[37])
-{
-	if (!url || !binary_path || !out)
-		return false;
-	const char *path = url_path(url);
-	if (!path)
-		return false;
-	size_t bl = strlen(binary_path);
-	if (bl == 0 || strncmp(path, binary_path, bl) != 0)
-		return false;
-	const char *u = path + bl;
-	char tmp[37];
-	if (strlen(u) < 36 || !take_uuid(u, tmp))
-		return false;
-	/* Exactly the UUID and an optional '/': no further segment, query or fragment. */
-	const char *rest = u + 36;
-	if (!(rest[0] == '\0' || (rest[0] == '/' && rest[1] == '\0')))
-		return false;
-	memcpy(out, tmp, sizeof tmp);
-	return true;
-}
-
 /* ---- helpers shared by backends ---- */
 
 bool lea__store_action_storable(const struct li707_action *a)
@@ -113,7 +50,7 @@ bool lea__store_sha_lower(const char *in, char out[65])
 	if (!in)
 		return false;
 	for (int i = 0; i < 64; i++) {
-		if (!is_hex(in[i]))
+		if (li707_hex_value((unsigned char)in[i]) < 0)
 			return false;
 		out[i] = (char)tolower((unsigned char)in[i]);
 	}
@@ -311,7 +248,12 @@ int lea_store_put(struct lea_store *s, struct lea_put *p)
 int lea_store_upload_begin(struct lea_store *s, struct lea_upload *u)
 {
 	char uuid[37];
-	if (!s || !u || !u->peer || !take_uuid(u->uuid, uuid) || u->uuid[36] != '\0')
+	if (!s || !u || !u->peer || strnlen(u->uuid, sizeof uuid) != 36)
+		return LI707_EINVAL;
+	for (size_t i = 0; i < 36; i++) /* hex in either case, kept lower-case */
+		uuid[i] = (char)tolower((unsigned char)u->uuid[i]);
+	uuid[36] = '\0';
+	if (!li707_check_uuid(uuid))
 		return LI707_EINVAL;
 	memcpy(u->uuid, uuid, sizeof uuid);
 	return s->ops->upload_begin(s->be, u);

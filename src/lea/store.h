@@ -253,8 +253,4 @@ typedef int (*lea_gap_fn)(void *cls, const struct lea_gap *g);
  * applicationLevelID (from 0). See docs/internals/store.md. */
 int lea_store_gaps(struct lea_store *s, const char *ref, lea_gap_fn fn, void *cls);
 
-/* Extracts the Model B uuid from url when its path is binary_path + UUID + "/" (the
- * trailing slash optional, hex in either case); out gets the lower-case form. */
-bool lea_modelb_uuid(const char *url, const char *binary_path, char out[37]);
-
 #endif

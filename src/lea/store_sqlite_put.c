@@ -297,7 +297,7 @@ static int store_attachment(struct put_ctx *c, int64_t id, int64_t item, size_t 
 {
 	struct sq_store *s = c->s;
 	char uuid[37], sha[65] = "", file[4096] = "";
-	bool model_b = b->url && lea_modelb_uuid(b->url, s->o->binary_path, uuid);
+	bool model_b = b->url && li707_binary_url_uuid(b->url, s->o->binary_path, uuid);
 	enum lea_att_state state = model_b ? LEA_ATT_ANNOUNCED : LEA_ATT_TO_FETCH;
 	uint64_t bytes = 0;
 	int64_t orphan = 0;

@@ -17,13 +17,14 @@
 #define HI1_NOT_SUPPORTED 3001u  /* ETSI RPS test code: action/object type not supported */
 #define HI1_REQUEST_INVALID 3007u /* ETSI RPS test code: invalid request / schema failure */
 
-static const char DESC_OBJECT_INVALID[] = "Object invalid";
-static const char DESC_DENIED[] = "Object invalid: not authorised for this reference";
-static const char DESC_NOT_SUPPORTED[] = "Not supported";
-static const char DESC_NOT_707[] = "Not supported: delivery is not a TS 103 707 delivery";
-static const char DESC_REQUEST_INVALID[] =
-	"Request invalid (not well-formed, over a limit or failed schema validation)";
-static const char DESC_INTERNAL[] = "Request could not be processed";
+/* The HI-1 classes of LI707_ERROR_MAP: ErrorCode and description. */
+#define HI1_CLASS_OBJECT_INVALID HI1_OBJECT_INVALID, "Object invalid"
+#define HI1_CLASS_DENIED HI1_OBJECT_INVALID, "Object invalid: not authorised for this reference"
+#define HI1_CLASS_NOT_SUPPORTED HI1_NOT_SUPPORTED, "Not supported"
+#define HI1_CLASS_NOT_707 HI1_NOT_SUPPORTED, "Not supported: delivery is not a TS 103 707 delivery"
+#define HI1_CLASS_REQUEST_INVALID                                                            \
+	HI1_REQUEST_INVALID, "Request invalid (not well-formed, over a limit or failed schema validation)"
+#define HI1_CLASS_INTERNAL HI1_REQUEST_INVALID, "Request could not be processed"
 
 struct code_row {
 	int code;
@@ -34,34 +35,13 @@ struct code_row {
 	const char *hi1_desc;
 };
 
+#define ROW_HI1(cls) HI1_CLASS_##cls
+#define ROW(name, value, exit_status, hi1, text) {value, #name, text, exit_status, ROW_HI1(hi1)},
 static const struct code_row rows[] = {
 	{LI707_OK, "OK", "success", 0, 0, NULL},
-	{LI707_ENOMEM, "ENOMEM", "out of memory", 5, HI1_REQUEST_INVALID, DESC_INTERNAL},
-	{LI707_EINVAL, "EINVAL", "invalid argument", 2, HI1_REQUEST_INVALID, DESC_INTERNAL},
-	{LI707_EXML, "EXML", "not well-formed XML or forbidden XML construct", 1,
-	 HI1_REQUEST_INVALID, DESC_REQUEST_INVALID},
-	{LI707_ELIMIT, "ELIMIT", "input exceeds a configured limit", 1, HI1_REQUEST_INVALID,
-	 DESC_REQUEST_INVALID},
-	{LI707_EINVALID, "EINVALID", "input breaks a rule of TS 103 707 / TS 103 120", 1,
-	 HI1_OBJECT_INVALID, DESC_OBJECT_INVALID},
-	{LI707_ESCHEMA, "ESCHEMA", "input fails XML schema validation", 1, HI1_REQUEST_INVALID,
-	 DESC_REQUEST_INVALID},
-	{LI707_ENOTSUP, "ENOTSUP", "valid HI-1 but not supported by li707", 1, HI1_NOT_SUPPORTED,
-	 DESC_NOT_SUPPORTED},
-	{LI707_ENOT707, "ENOT707", "HI-1 delivery is not a TS 103 707 delivery", 1,
-	 HI1_NOT_SUPPORTED, DESC_NOT_707},
-	{LI707_ESCHEMASET, "ESCHEMASET", "schema set could not be loaded", 5, HI1_REQUEST_INVALID,
-	 DESC_INTERNAL},
-	{LI707_ECRYPTO, "ECRYPTO", "cryptographic library failure", 5, HI1_REQUEST_INVALID,
-	 DESC_INTERNAL},
-	{LI707_EMISMATCH, "EMISMATCH", "hash, checksum or length mismatch", 1,
-	 HI1_REQUEST_INVALID, DESC_REQUEST_INVALID},
-	{LI707_EINPUT, "EINPUT", "bad event or configuration input", 4, HI1_REQUEST_INVALID,
-	 DESC_INTERNAL},
-	{LI707_ENOTFOUND, "ENOTFOUND", "not found", 3, HI1_REQUEST_INVALID, DESC_INTERNAL},
-	{LI707_EDENIED, "EDENIED", "not allowed for this peer", 3, HI1_OBJECT_INVALID,
-	 DESC_DENIED},
+	LI707_ERROR_MAP(ROW)
 };
+#undef ROW
 
 static const struct code_row *row_for(int code)
 {
@@ -115,7 +95,7 @@ unsigned li707_hi1_error_code(int code, const char **description_out)
 {
 	const struct code_row *r = row_for(code);
 	unsigned v = HI1_REQUEST_INVALID;
-	const char *d = DESC_INTERNAL;
+	const char *d = "Request could not be processed";
 	if (r && r->hi1 != 0) {
 		v = r->hi1;
 		d = r->hi1_desc;

@@ -58,38 +58,6 @@ int li707_hash_compute(const uint8_t *salt, size_t salt_len, const uint8_t *fiel
 	return rc;
 }
 
-static void hex_encode(const uint8_t *b, size_t n, char *out)
-{
-	static const char hexd[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hexd[b[i] >> 4];
-		out[2 * i + 1] = hexd[b[i] & 0x0f];
-	}
-}
-
-static int hex_val(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes exactly 2*n hex digits at s into b[n]. */
-static bool hex_decode(const char *s, size_t n, uint8_t *b)
-{
-	for (size_t i = 0; i < n; i++) {
-		int hi = hex_val((unsigned char)s[2 * i]), lo = hex_val((unsigned char)s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		b[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
-}
-
 int li707_hash_create(const uint8_t *field, size_t field_len, size_t salt_len,
 		      char **record_out)
 {
@@ -113,9 +81,9 @@ int li707_hash_create(const uint8_t *field, size_t field_len, size_t salt_len,
 		goto out_wipe;
 	}
 	memcpy(rec, RECORD_PREFIX, plen);
-	hex_encode(salt, salt_len, rec + plen);
+	li707_hex_encode(salt, salt_len, rec + plen);
 	rec[plen + 2 * salt_len] = '$';
-	hex_encode(hash, LI707_HASH_LEN, rec + plen + 2 * salt_len + 1);
+	li707_hex_encode(hash, LI707_HASH_LEN, rec + plen + 2 * salt_len + 1);
 	rec[len] = '\0';
 	*record_out = rec;
 out_wipe:
@@ -137,8 +105,8 @@ static int verify_hex(const char *salt_hex, size_t salt_hex_len, const char *has
 	uint8_t salt[LI707_SALT_MAX_LEN], want[LI707_HASH_LEN], got[LI707_HASH_LEN];
 	size_t salt_len = salt_hex_len / 2;
 	int rc;
-	if (!hex_decode(salt_hex, salt_len, salt) ||
-	    !hex_decode(hash_hex, LI707_HASH_LEN, want)) {
+	if (!li707_hex_decode(salt_hex, salt_len, salt) ||
+	    !li707_hex_decode(hash_hex, LI707_HASH_LEN, want)) {
 		rc = LI707_EINPUT;
 		goto out_wipe;
 	}

@@ -63,6 +63,42 @@ static bool is_alnum(unsigned char c) { return is_alpha(c) || is_digit(c); }
 static bool is_lhex(unsigned char c) { return is_digit(c) || (c >= 'a' && c <= 'f'); }
 static bool is_hex(unsigned char c) { return is_lhex(c) || (c >= 'A' && c <= 'F'); }
 
+/* ---- hexadecimal ---- */
+
+int li707_hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+void li707_hex_encode(const void *bytes, size_t n, char *out)
+{
+	static const char hexd[] = "0123456789abcdef";
+	const unsigned char *b = bytes;
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hexd[b[i] >> 4];
+		out[2 * i + 1] = hexd[b[i] & 0x0f];
+	}
+	out[2 * n] = '\0';
+}
+
+bool li707_hex_decode(const char *s, size_t n, uint8_t *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = li707_hex_value((unsigned char)s[2 * i]);
+		int lo = hi < 0 ? -1 : li707_hex_value((unsigned char)s[2 * i + 1]);
+		if (lo < 0)
+			return false;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
 /* ---- UUID (TS 103 280 UUID: lower-case 8-4-4-4-12) ---- */
 
 int li707_uuid_new(char out[37])
@@ -102,6 +138,50 @@ bool li707_check_uuid(const char *s)
 		}
 	}
 	return s[36] == '\0';
+}
+
+/* ---- Model B URL rule (TS103707 R-BIN-B1) ---- */
+
+bool li707_binary_path_uuid(const char *path, const char *prefix, char out[37])
+{
+	if (!path || !prefix || !out)
+		return false;
+	size_t pl = strlen(prefix);
+	if (pl == 0 || strncmp(path, prefix, pl) != 0)
+		return false;
+	const char *u = path + pl;
+	size_t n = strlen(u);
+	/* exactly the UUID and an optional '/': no further segment, query or fragment */
+	if (!(n == 36 || (n == 37 && u[36] == '/')))
+		return false;
+	char v[37];
+	for (size_t i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? u[i] != '-' : li707_hex_value((unsigned char)u[i]) < 0)
+			return false;
+		v[i] = (u[i] >= 'A' && u[i] <= 'F') ? (char)(u[i] - 'A' + 'a') : u[i];
+	}
+	v[36] = '\0';
+	memcpy(out, v, sizeof v);
+	return true;
+}
+
+bool li707_binary_url_uuid(const char *url, const char *prefix, char out[37])
+{
+	if (!url)
+		return false;
+	/* the path of "scheme://authority/path": scheme letters then [a-zA-Z+-.] */
+	const char *p = strstr(url, "://");
+	if (!p || p == url)
+		return false;
+	for (const char *q = url; q < p; q++)
+		if (!is_alpha((unsigned char)*q) && !(q > url && (is_digit((unsigned char)*q) || strchr("+-.", *q))))
+			return false;
+	p += 3;
+	size_t auth = strcspn(p, "/?#");
+	if (auth == 0 || p[auth] != '/')
+		return false;
+	return li707_binary_path_uuid(p + auth, prefix, out);
 }
 
 /* ---- country codes (ISO 3166-1 alpha-2, as TS 103 280 ISOCountryCode) ---- */
@@ -716,15 +796,6 @@ int li707_time_now(struct li707_time *out)
 
 /* ---- SHA-256 ---- */
 
-static void to_hex(const unsigned char *b, size_t n, char *out)
-{
-	static const char hexd[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hexd[b[i] >> 4];
-		out[2 * i + 1] = hexd[b[i] & 0x0f];
-	}
-	out[2 * n] = '\0';
-}
 
 #define SHA_FILE_BUF (1u << 20)
 
@@ -775,7 +846,7 @@ int li707_sha256_file(const char *path, char hex_out[65], uint64_t *size_out)
 		rc = LI707_ECRYPTO;
 		goto out_ctx;
 	}
-	to_hex(md, 32, hex_out);
+	li707_hex_encode(md, 32, hex_out);
 	if (size_out)
 		*size_out = total;
 out_ctx:
@@ -795,7 +866,7 @@ int li707_sha256_hex(const void *buf, size_t len, char hex_out[65])
 		return LI707_EINVAL;
 	if (EVP_Digest(buf ? buf : "", len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
 		return LI707_ECRYPTO;
-	to_hex(md, 32, hex_out);
+	li707_hex_encode(md, 32, hex_out);
 	return 0;
 }
 

@@ -37,8 +37,9 @@ static const char *verb_name(enum li707_verb v)
 	return v == LI707_VERB_DELIVER ? "DELIVERResponse" : "response to another action";
 }
 
-/* Prints the summary; returns the exit status the response calls for. */
-static int summarise(const struct li707_message *m)
+/* Prints the summary; returns the exit status the response calls for. req is the request as
+ * sent, when it decodes: then every action must be answered (li707_response_match, R-RSP-1). */
+static int summarise(const struct li707_message *req, const struct li707_message *m)
 {
 	int status = 0;
 	if (m->top_error) {
@@ -62,6 +63,25 @@ static int summarise(const struct li707_message *m)
 		printf("no ActionResponse\n");
 		status = 1;
 	}
+	if (!req || req->kind != LI707_MSG_REQUEST || req->n_actions == 0)
+		return status;
+	struct li707_action_outcome *o = calloc(req->n_actions, sizeof *o);
+	if (!o)
+		return 5;
+	size_t extra = 0;
+	if (li707_response_match(req, m, o, &extra) != 0)
+		status = 1;
+	for (size_t i = 0; i < req->n_actions && !m->top_error; i++) {
+		if (o[i].outcome == LI707_OUTCOME_MISSING)
+			printf("action %llu: no ActionResponse\n", (unsigned long long)o[i].action_id);
+		else if (o[i].outcome == LI707_OUTCOME_MISMATCH)
+			printf("action %llu: the answer does not match the request\n",
+			       (unsigned long long)o[i].action_id);
+	}
+	if (extra)
+		printf("%zu ActionResponse%s answer%s no action of the request\n", extra,
+		       extra == 1 ? "" : "s", extra == 1 ? "s" : "");
+	free(o);
 	return status;
 }
 
@@ -113,7 +133,7 @@ int tool_cmd_send(int argc, char **argv)
 	int status = 5;
 	struct li707_http_client *cl = NULL;
 	struct li707_http_result res = {0};
-	struct li707_message *resp = NULL;
+	struct li707_message *resp = NULL, *sent = NULL;
 	struct li707_diags d = {0};
 	if (li707_http_global_init() != 0) {
 		fprintf(stderr, "li707 send: cannot initialise libcurl\n");
@@ -154,8 +174,14 @@ int tool_cmd_send(int argc, char **argv)
 		status = 1;
 		goto out;
 	}
-	status = summarise(resp);
+	/* the request as sent, to match the answers to its actions; one that does not decode
+	 * (li707 send also sends test input) is summarised from the response alone */
+	struct li707_diags rd = {0};
+	li707_message_decode(msg, msg_len, &lim, &sent, &rd);
+	li707_diags_clear(&rd);
+	status = summarise(sent, resp);
 out:
+	li707_message_free(sent);
 	li707_message_free(resp);
 	li707_diags_clear(&d);
 	li707_http_result_done(&res);

@@ -2,6 +2,8 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct {
@@ -95,9 +97,35 @@ static void test_trn3_hi1_error_table(void **state)
 	assert_non_null(strstr(d, "not authorised"));
 }
 
+/* Every row of LI707_ERROR_MAP is in the docs with its exit status (docs/exit-codes.md) and in
+ * the HI-1 table or its catch-all row (docs/error-codes.md): the table and the docs agree. */
+static void test_error_map_documented(void **state)
+{
+	char *exitdoc = tu_read_file(tu_src("docs/exit-codes.md"), NULL);
+	char *hi1doc = tu_read_file(tu_src("docs/error-codes.md"), NULL);
+#define CHECK_DOC(name, value, exit_status, hi1, text)                                      \
+	{                                                                                   \
+		char row[16];                                                               \
+		snprintf(row, sizeof row, "| %d |", exit_status);                          \
+		const char *line = strstr(exitdoc, row);                                    \
+		const char *eol = line ? strchr(line, '\n') : NULL;                         \
+		const char *hit = line ? strstr(line, #name) : NULL;                        \
+		if (!hit || (eol && hit > eol))                                             \
+			fail_msg("docs/exit-codes.md: %s is not in the row of status %d", #name, \
+				 exit_status);                                              \
+		if (!strstr(hi1doc, #name))                                                 \
+			fail_msg("docs/error-codes.md does not mention %s", #name);        \
+	}
+	LI707_ERROR_MAP(CHECK_DOC)
+#undef CHECK_DOC
+	free(exitdoc);
+	free(hi1doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_error_map_documented),
 		cmocka_unit_test(test_error_names_and_texts_distinct),
 		cmocka_unit_test(test_error_errno),
 		cmocka_unit_test(test_error_exit_codes),

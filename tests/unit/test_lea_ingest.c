@@ -452,7 +452,7 @@ static void test_bin_b1_upload_paths(void **state)
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
 		char out[37] = "";
-		bool ok = lea_modelb_path_uuid(t[i].path, "/binaryData/", out);
+		bool ok = li707_binary_path_uuid(t[i].path, "/binaryData/", out);
 		if (ok != (t[i].uuid != NULL))
 			fail_msg("%s: expected %s", t[i].path, t[i].uuid ? "accepted" : "refused");
 		if (ok)

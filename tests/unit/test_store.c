@@ -1811,7 +1811,7 @@ static void test_bin_b1_modelb_uuid(void **state)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char out[37] = "unchanged";
-		bool ok = lea_modelb_uuid(cases[i].url, cases[i].prefix, out);
+		bool ok = li707_binary_url_uuid(cases[i].url, cases[i].prefix, out);
 		if (ok != (cases[i].want != NULL))
 			fail_msg("case %zu (%s): got %d", i, cases[i].url, ok);
 		if (cases[i].want)
@@ -1820,7 +1820,7 @@ static void test_bin_b1_modelb_uuid(void **state)
 			assert_string_equal(out, "unchanged");
 	}
 	char out[37];
-	assert_false(lea_modelb_uuid(NULL, "/binaryData/", out));
+	assert_false(li707_binary_url_uuid(NULL, "/binaryData/", out));
 }
 
 int main(void)

@@ -689,9 +689,34 @@ static void test_strings(void **state)
 	li707_wipe(NULL, 5);
 }
 
+/* The one set of hex helpers (used by the Annex D.4 records, SHA-256 text, SPKI pins, PSK
+ * files, multipart boundaries and the Model B path rule). */
+static void test_util_hex(void **state)
+{
+	(void)state;
+	static const char digits[] = "0123456789abcdefABCDEF";
+	for (int c = 0; c < 256; c++) {
+		const char *p = c ? strchr(digits, c) : NULL;
+		int want = !p ? -1 : (int)(p - digits) < 16 ? (int)(p - digits) : (int)(p - digits) - 6;
+		assert_int_equal(li707_hex_value(c), want);
+	}
+	const uint8_t b[] = {0x00, 0x7f, 0x80, 0xff, 0x5a};
+	char out[11];
+	memset(out, 'x', sizeof out);
+	li707_hex_encode(b, sizeof b, out);
+	assert_string_equal(out, "007f80ff5a");
+	uint8_t back[5];
+	assert_true(li707_hex_decode("007F80fF5a", 5, back));
+	assert_memory_equal(back, b, 5);
+	assert_false(li707_hex_decode("007g", 2, back));
+	assert_false(li707_hex_decode("0 7f", 2, back));
+	assert_false(li707_hex_decode("0", 1, back)); /* odd: the NUL is no digit */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_util_hex),
 		cmocka_unit_test(test_core_uuid_form),
 		cmocka_unit_test(test_core_uuid_new),
 		cmocka_unit_test(test_del3_country_codes),
