@@ -299,8 +299,8 @@ static const struct {
 	{"LIST", LI707_VERB_LIST},
 };
 
-/* Over its cap, a list is dropped whole, with the findings about its elements: the DOM
- * decoder counted first and read none of them. */
+/* Over its cap, a list is dropped whole, with the findings about its elements: the cap is
+ * a rule about the list, and none of its elements is kept or reported. */
 static void list_discard(struct dc *c, struct frame *f)
 {
 	struct garr *a = &f->arr;
@@ -355,7 +355,7 @@ static void *list_push(struct dc *c, struct frame *f, const struct el *e, size_t
 	if (f->capped)
 		return NULL;
 	if (*f->arr.n >= cap) {
-		c->ins = f; /* the DOM decoder counted first */
+		c->ins = f; /* a finding about the list itself */
 		LIMIT(c, f->line, NULL, req, "%s holds more than the configured limit of %zu", what,
 		      cap);
 		c->ins = NULL;
@@ -363,7 +363,7 @@ static void *list_push(struct dc *c, struct frame *f, const struct el *e, size_t
 		if (!whole_doc)
 			list_discard(c, f);
 		if (whole_doc) {
-			/* The DOM decoder counted first and read no action: drop their findings. */
+			/* Too many actions, a whole-document error: no action's findings are kept. */
 			li707__dec_own_filter(c, li707__dec_keep_not_action);
 			li707__dec_fatal(c, LI707_ELIMIT);
 		}
@@ -1205,8 +1205,8 @@ int li707__dec_xmldata_child(struct dc *c, struct frame *f, const struct el *e)
 
 /* ---- ending a frame: what the model cannot show by itself ---- */
 
-/* The DOM decoder checked HI1Message's children (attributes, text, unknown elements) before
- * reading Header: its findings go first. */
+/* HI1Message's own findings (attributes, text, unknown elements) go before those of Header
+ * and Payload. */
 static void msg_first(struct dc *c)
 {
 	size_t n = c->n_msg_diags, k = 0;
@@ -1245,7 +1245,7 @@ void li707__dec_frame_end(struct dc *c, struct frame *f)
 				missing(c, f, "/Header", "R-DEL-3", "Header");
 			if (!c->have_payload)
 				missing(c, f, "/Payload", "R-DEL-1", "Payload");
-			/* The DOM decoder stopped here, before reading Header or Payload. */
+			/* Header or Payload missing: only HI1Message's own findings are kept. */
 			li707__dec_own_filter(c, li707__dec_keep_msg_level);
 			li707__dec_fatal(c, LI707_EINVALID);
 			break;
