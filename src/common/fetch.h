@@ -26,7 +26,7 @@
 
 #include "http_client.h"
 
-#define LI707_FETCH_CHUNK_DEFAULT ((int64_t)16 << 20) /* first range size after a failed open-ended one */
+#define LI707_FETCH_CHUNK_DEFAULT ((int64_t)16 << 20) /* range size after a failed open-ended one */
 #define LI707_FETCH_CHUNK_MIN ((int64_t)64 << 10)     /* ranges never shrink below this */
 #define LI707_FETCH_CHUNK_MAX ((int64_t)1 << 30)      /* nor grow beyond it (then open-ended) */
 #define LI707_FETCH_RANGES_MAX 64     /* ranges a state holds; beyond, bytes are fetched again */
