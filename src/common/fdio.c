@@ -1,7 +1,10 @@
-/* li707 common - whole writes to a file descriptor (fdio.h). */
+/* li707 common - whole writes to a file descriptor; fsync of a directory (fdio.h). */
 #include "fdio.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
 #include <unistd.h>
 
 int li707_write_all(int fd, const void *buf, size_t n)
@@ -19,4 +22,32 @@ int li707_write_all(int fd, const void *buf, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+int li707_fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) == 0 ? 0 : -errno;
+	close(fd);
+	return rc;
+}
+
+int li707_fsync_parent(const char *path)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(path);
+	if (n >= sizeof p)
+		return -ENAMETOOLONG;
+	memcpy(p, path, n + 1);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+	char *slash = strrchr(p, '/');
+	if (!slash)
+		return li707_fsync_dir(".");
+	if (slash == p)
+		return li707_fsync_dir("/");
+	*slash = '\0';
+	return li707_fsync_dir(p);
 }

@@ -9,6 +9,7 @@
  * line. Values are never quoted (key names and valid peer names are), so a reference cannot
  * reach a log through an error message (TS103707 R-SEC-6). */
 #include "lea_config.h"
+#include "size.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -253,36 +254,6 @@ static bool parse_u64(const char *s, uint64_t *out)
 	return true;
 }
 
-bool lea_parse_size(const char *s, uint64_t *out)
-{
-	if (!s || !out)
-		return false;
-	size_t n = 0;
-	while (s[n] >= '0' && s[n] <= '9')
-		n++;
-	if (n == 0 || n > 20)
-		return false;
-	char digits[21];
-	memcpy(digits, s, n);
-	digits[n] = '\0';
-	uint64_t v;
-	if (!parse_u64(digits, &v))
-		return false;
-	unsigned shift = 0;
-	switch (s[n]) {
-	case '\0': break;
-	case 'K': case 'k': shift = 10; break;
-	case 'M': case 'm': shift = 20; break;
-	case 'G': case 'g': shift = 30; break;
-	case 'T': case 't': shift = 40; break;
-	default: return false;
-	}
-	if (shift && (s[n + 1] != '\0' || v > (UINT64_MAX >> shift)))
-		return false;
-	*out = v << shift;
-	return true;
-}
-
 bool lea_parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = {"yes", "true", "on", "1"};
@@ -450,7 +421,7 @@ static int server_listen(struct parse *p, const struct skey *k, const char *v)
 static int server_number(struct parse *p, const struct skey *k, const char *v)
 {
 	uint64_t x;
-	bool ok = k->type == K_SIZE ? lea_parse_size(v, &x) : parse_u64(v, &x);
+	bool ok = k->type == K_SIZE ? li707_parse_size(v, &x) : parse_u64(v, &x);
 	if (!ok)
 		return perr(p, p->line, "%s: expected %s", k->name,
 			    k->type == K_SIZE ? "a size (a number with an optional K, M, G or T suffix)"
@@ -728,7 +699,7 @@ static int peer_key(struct parse *p, const char *key, char *v)
 	case P_PSK_FILE: return peer_psk_file(p, v);
 	case P_SIZE: {
 		uint64_t n;
-		if (!lea_parse_size(v, &n))
+		if (!li707_parse_size(v, &n))
 			return perr(p, p->line,
 				    "peer '%s': %s: expected a size (a number with an optional K, M, G or "
 				    "T suffix)",

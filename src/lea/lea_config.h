@@ -169,8 +169,8 @@ bool lea_peer_allows(const struct lea_peer *p, const char *ref);
  * allocation failure. */
 struct li707_tls_peers *lea_config_take_tls_peers(struct lea_config *c);
 
-/* Parses SIZE ("64M") and booleans as described above; false when invalid. */
-bool lea_parse_size(const char *s, uint64_t *out);
+/* Parses booleans as described above; false when invalid. SIZE values: li707_parse_size
+ * (size.h). */
 bool lea_parse_bool(const char *s, bool *out);
 
 #endif

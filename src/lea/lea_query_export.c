@@ -538,21 +538,9 @@ static int collect_id(void *cls, const struct lea_item_row *r)
 /* The directory holding path, fsync'd so that DIR's own entry is durable. */
 static void sync_parent(struct export *x, const char *path)
 {
-	char *p = strdup(path);
-	if (!p)
-		return;
-	size_t n = strlen(p);
-	while (n > 1 && p[n - 1] == '/')
-		p[--n] = '\0';
-	char *slash = strrchr(p, '/');
-	const char *parent = !slash ? "." : slash == p ? "/" : (*slash = '\0', p);
-	int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) != 0)
-		problem(x, -errno, "cannot sync the directory holding the export: %s",
-			strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	free(p);
+	int rc = li707_fsync_parent(path);
+	if (rc)
+		problem(x, rc, "cannot sync the directory holding the export: %s", strerror(-rc));
 }
 
 static void export_free(struct export *x)

@@ -66,16 +66,6 @@ int lea__store_content_dir(const char *dir, const char *uuid, char *buf, size_t 
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 
-int lea__store_fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int rc = fsync(fd) ? -errno : 0;
-	close(fd);
-	return rc;
-}
-
 int lea__store_mkdir(const char *path)
 {
 	if (mkdir(path, 0700) == 0 || errno == EEXIST)

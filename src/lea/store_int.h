@@ -68,9 +68,6 @@ int lea__store_detail_take(struct lea_item_detail *d, struct lea_item_detail *pr
 /* "DIR/content/XX" for a uuid (XX = its first two hex digits) into buf. */
 int lea__store_content_dir(const char *dir, const char *uuid, char *buf, size_t len);
 
-/* fsync of a directory (after a rename or unlink in it). Returns 0 or -errno. */
-int lea__store_fsync_dir(const char *path);
-
 /* Creates path (0700) when missing; -errno on failure. */
 int lea__store_mkdir(const char *path);
 

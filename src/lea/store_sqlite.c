@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "errbuf.h"
+#include "fdio.h"
 #include "store_sqlite_int.h"
 
 /* ---- schema (see docs/internals/store.md for what each column means) ---- */
@@ -781,10 +782,10 @@ static int make_dirs(const char *dir, char *err, size_t errlen)
 	}
 	if (!rc) {
 		snprintf(p, sizeof p, "%s/content", dir);
-		rc = lea__store_fsync_dir(p);
+		rc = li707_fsync_dir(p);
 	}
 	if (!rc)
-		rc = lea__store_fsync_dir(dir);
+		rc = li707_fsync_dir(dir);
 	if (rc)
 		li707__errf(err, errlen, "store: cannot create %s: %s", p, li707_strerror(rc));
 	return rc;
@@ -803,7 +804,7 @@ static int empty_tmp(const char *dir)
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
 			unlinkat(dirfd(d), e->d_name, 0);
 	closedir(d);
-	return lea__store_fsync_dir(p);
+	return li707_fsync_dir(p);
 }
 
 static int take_lock(struct sq_store *s, char *err, size_t errlen)

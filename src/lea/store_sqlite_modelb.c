@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "store_sqlite_int.h"
 
 /* COMPLETE when the data matches every value the record gives (length, SHA-256 with the
@@ -393,7 +394,7 @@ int lea__sq_upload_finish(void *be, int64_t id, uint64_t bytes, const char sha[6
 		upload_release(s, id);
 		return rc;
 	}
-	if ((rc = lea__store_fsync_dir(ddir))) {
+	if ((rc = li707_fsync_dir(ddir))) {
 		rename(dst, tmp);
 		upload_release(s, id);
 		return rc;

@@ -14,7 +14,7 @@
  *     namespace, whether it repeats, its choice group, what it is (a type to descend into, a
  *     leaf into a model field, raw content, something to skip) and what to report when it is
  *     missing. A child that matches no entry at or after the cursor is reported (unknown, or
- *     repeated / out of order) and every later sibling too, like the DOM decoder's cursor.
+ *     repeated / out of order) and every later sibling too.
  *   - Leaves (simple values) collect their text in one reusable buffer, trimmed on the fly
  *     where the type is token-like, capped (text_cap) so that no value grows without bound.
  *   - Skipped subtrees (unknown elements, other verbs, foreign payloads) cost a counter.
@@ -24,11 +24,11 @@
  *     so the lines of array elements are kept aside and put into the map when the array is
  *     final (at the end of its parent).
  *
- * Findings are those of the DOM decoder this replaced, in the same order: what it reported
- * before reading an element's children (attributes, text, a count over its cap, a second
- * XMLData root) is inserted at the frame's mark; what it reported when its cursor passed an
- * absent element is reported when ours passes it; HI1Message's own findings go first; where
- * it stopped early (a whole-document error, a list over its cap) the findings it never made
+ * Findings come in a fixed order that does not depend on how the input is cut into SAX
+ * events: the findings about an element itself (attributes, text, a count over its cap, a
+ * second XMLData root) are inserted at its frame's mark, before those about its children; an
+ * absent element is reported when the cursor passes it; HI1Message's own findings go first;
+ * after a whole-document error or a list over its cap, the findings about what is not kept
  * are dropped. They are collected privately and appended to the caller's list only once the
  * document is known to be well-formed, so a document that is not gets the XML error alone.
  *
@@ -68,7 +68,7 @@ bool li707__dec_uri_is(const struct dc *c, const xmlChar *uri, enum ns_id id)
 	return strcmp((const char *)uri, (const char *)c->uri[id]) == 0;
 }
 
-/* The name used in paths and messages (as disp() in the DOM decoder did). */
+/* The name used in paths and messages. */
 void li707__dec_disp(const struct dc *c, const xmlChar *local, const xmlChar *prefix,
 		     const xmlChar *uri, char *out, size_t cap)
 {
@@ -126,8 +126,8 @@ void li707__dec_path_pop(struct dc *c, size_t mark)
 void li707__dec_report(struct dc *c, enum li707_severity sev, int code, long line, const char *leaf,
 		       const char *req, const char *fmt, ...)
 {
-	/* An inserted error (c->ins) came first for the DOM decoder when no error of the same
-	 * action precedes its place: it then sets the status. */
+	/* An inserted error (c->ins) is the action's first when no error of the same action
+	 * precedes its place: it then sets the action's status. */
 	bool first = false;
 	char msg[512], path[sizeof c->path + 128];
 	va_list ap;
@@ -140,7 +140,7 @@ void li707__dec_report(struct dc *c, enum li707_severity sev, int code, long lin
 			    c->action, "%s", msg) == LI707_ENOMEM)
 		c->nomem = true;
 	if (c->own.n > at && (c->ins || c->ins_raw)) {
-		/* a finding the DOM decoder made before the element's children */
+		/* a finding about the element itself: before those about its children */
 		size_t *dmark = c->ins ? &c->ins->dmark : &c->raw.dmark;
 		size_t *dins = c->ins ? &c->ins->dins : &c->raw.dins;
 		size_t p = *dmark + *dins;
@@ -185,8 +185,7 @@ void li707__dec_mark(struct dc *c, const void *key, long line)
 }
 
 /* A whole-document error. ENOMEM stops the parse; the others stop the decoding (dead) but
- * let libxml2 read on, so a document that is also not well-formed gets its XML error, as
- * when the DOM was built first. */
+ * let libxml2 read on, so a document that is also not well-formed gets its XML error. */
 void li707__dec_fatal(struct dc *c, int code)
 {
 	if (!c->fatal)
@@ -486,7 +485,7 @@ static bool entry_matches(const struct dc *c, enum act type, int j, const xmlCha
 }
 
 /* The cursor passes entries [f->pos, upto): the mandatory ones and the choices without an
- * alternative are reported missing, where the DOM decoder's seq_take found them absent. */
+ * alternative are reported missing. */
 void li707__dec_pass_entries(struct dc *c, struct frame *f, int upto)
 {
 	const struct type *t = &li707__dec_types[f->type];
@@ -511,7 +510,7 @@ void li707__dec_pass_entries(struct dc *c, struct frame *f, int upto)
 		f->pos = upto;
 }
 
-/* The table entry the child matches at the cursor (DOM decoder's seq_take order), or NULL:
+/* The table entry the child matches at the cursor (docs/internals/decode.md), or NULL:
  * then the child and every later sibling are out of place. */
 static const struct child *seq_match(struct dc *c, struct frame *f, const xmlChar *local,
 				     const xmlChar *uri)
@@ -548,7 +547,7 @@ static const struct child *seq_match(struct dc *c, struct frame *f, const xmlCha
 	return NULL;
 }
 
-/* An element that is unknown, misplaced or repeated (the DOM decoder's seq_end). */
+/* An element that is unknown, misplaced or repeated. */
 static void leftover(struct dc *c, struct frame *f, const xmlChar *local, const xmlChar *prefix,
 		     const xmlChar *uri, long line)
 {
@@ -866,7 +865,7 @@ static void on_start(void *u, xmlParserCtxtPtr ctxt, const xmlChar *local,
 	} else {
 		const struct child *ch = seq_match(c, f, local, uri);
 		if (!ch) {
-			/* (the DOM decoder gave up on a Payload without a known payload) */
+			/* (a Payload without a known payload is reported once, at its end) */
 			if (!(f->capped && f->type == F_IDS) &&
 			    !(f->type == F_PAYLOAD && !c->have_payload_kind))
 				leftover(c, f, local, prefix, uri, e.line);
@@ -932,8 +931,9 @@ static void on_text(void *u, xmlParserCtxtPtr ctxt, const xmlChar *s, int len, b
 	if (c->top < 0)
 		return;
 	struct frame *f = &c->fr[c->top];
-	/* The line the DOM gave the node: a text node its first chunk's, a CDATA section
-	 * none (xmlGetLineNo then takes its previous sibling's, or its parent's). */
+	/* The line of a finding about text: a text run's first chunk's; a CDATA section has no
+	 * line of its own and takes its previous sibling's, or its parent's (the lines libxml2
+	 * gives the same nodes in a tree, so schema validation agrees). */
 	long line;
 	if (cdata) {
 		line = f->prev_line ? f->prev_line : f->line;
@@ -947,7 +947,7 @@ static void on_text(void *u, xmlParserCtxtPtr ctxt, const xmlChar *s, int len, b
 	}
 	if (!f->text_seen && !li707__dec_all_space_n(s, len)) {
 		f->text_seen = true;
-		c->ins = f; /* the DOM decoder looked for text before the children */
+		c->ins = f; /* text is a finding about the element itself */
 		ERR(c, line, NULL, type_req(f->type),
 		    "text is not allowed here (element-only content)");
 		c->ins = NULL;

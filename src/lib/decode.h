@@ -42,8 +42,8 @@ struct child {
 	bool many;
 	enum act act;
 	unsigned char id; /* which field / case, per parent type */
-	/* Reported when the cursor passes the entry without it (in schema order, as the DOM
-	 * decoder did): "<miss> is missing" at path + miss_leaf; on the last entry of a choice
+	/* Reported when the cursor passes the entry without it (in schema order): "<miss> is
+	 * missing" at path + miss_leaf; on the last entry of a choice
 	 * group, neither: the message when no alternative came. */
 	const char *miss, *miss_leaf, *neither, *miss_req;
 };
@@ -86,11 +86,11 @@ struct frame {
 	char ident[LI707_UUID_LEN + 1]; /* DELIVER: its Identifier, until the object exists */
 	long ident_line;
 	long l1, l2;        /* HI1Message: lines of the two Signatures */
-	long prev_line;     /* line of the previous child node (as xmlGetLineNo gave it) */
-	long text_line;     /* line of the current text node (first chunk) */
+	long prev_line;     /* line of the previous child (a CDATA section's line, see on_text) */
+	long text_line;     /* line of the current text run (first chunk) */
 	bool in_text;
 	bool ok1, ok2;
-	size_t dmark;       /* own findings before this frame's children (DOM order, see ins) */
+	size_t dmark;       /* own findings before this frame's children (see ins) */
 	size_t dins;        /* findings inserted at dmark */
 	const xmlChar *taken[TAKEN_MAX]; /* last: not cleared when a frame is pushed */
 };
@@ -130,7 +130,7 @@ struct rawst {
 	bool over;
 	char **dst;
 	long line;
-	/* streaming (UTF-8 input): what the DOM decoder read from the tree */
+	/* streaming (UTF-8 input): what is known of the children so far */
 	size_t inside_from; /* namespace stack entries from here on are declared inside */
 	bool contained;     /* every prefix used inside is declared inside (so far) */
 	size_t n_elems;     /* element children */
@@ -215,7 +215,7 @@ static inline long li707__dec_line_now(xmlParserCtxtPtr ctxt)
 }
 
 bool li707__dec_uri_is(const struct dc *c, const xmlChar *uri, enum ns_id id);
-/* The name used in paths and messages (as disp() in the DOM decoder did). */
+/* The name used in paths and messages. */
 void li707__dec_disp(const struct dc *c, const xmlChar *local, const xmlChar *prefix,
 		     const xmlChar *uri, char *out, size_t cap);
 void li707__dec_path_adds(struct dc *c, const char *s);

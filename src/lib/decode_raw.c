@@ -3,16 +3,16 @@
  *
  * DESIGN
  * UTF-8 input (the rule): nothing is built. While the raw element streams by, the decoder
- * checks what the DOM decoder checked on its tree (text among the children, the namespaces
- * of xmlData's children) and whether the content is namespace-complete (every prefix used
- * inside, xsi:type values included, and the default namespace of every unprefixed element,
- * declared inside; the namespace stack says where each binding was declared). At its end:
+ * checks its children (text among them, the namespaces of xmlData's children) and whether
+ * the content is namespace-complete (every prefix used inside, xsi:type values included,
+ * and the default namespace of every unprefixed element, declared inside; the namespace
+ * stack says where each binding was declared). At its end:
  *   - namespace-complete: the content is the exact bytes between its tags, sliced from the
  *     input by their absolute offsets (xmlsafe.c);
  *   - not: the element's bytes are parsed again inside a wrapper that declares every
- *     namespace in scope, nearest declaration first (as xmlGetNsList lists them), which
- *     gives the tree the DOM had, and its children are serialised with every namespace in
- *     scope declared, as before.
+ *     namespace in scope, nearest declaration first (as xmlGetNsList lists them), so that
+ *     the small tree built from them has every binding of the document, and its children
+ *     are serialised with every namespace in scope declared.
  * Converted input (UTF-16, ISO-8859-x: no offsets into the caller's bytes): the subtree is
  * built as it streams, with libxml2's own SAX2 tree builder under that wrapper, and the same
  * checks run on the tree.
@@ -213,7 +213,7 @@ static int other_ns_rule(const xmlNode *elem)
 	return n_elems ? 0 : LI707_EINVALID;
 }
 
-/* Raw content into *dst, as the DOM decoder's take_raw: what the encoder accepts back. */
+/* Raw content into *dst: what the encoder accepts back. */
 static void take_raw(struct dc *c, xmlNodePtr n, size_t end, const char *req, char **dst,
 		     bool other_ns, bool may_be_empty, bool check)
 {
@@ -265,7 +265,7 @@ static void take_raw(struct dc *c, xmlNodePtr n, size_t end, const char *req, ch
 	li707__dec_mark(c, s, r->line);
 }
 
-/* The raw element ended: checks as the DOM decoder made them, then the content. */
+/* The raw element ended: the checks on its children, then the content. */
 static void raw_finish(struct dc *c)
 {
 	struct rawst *r = &c->raw;
@@ -435,7 +435,7 @@ void li707__dec_raw_text(struct dc *c, const xmlChar *s, int len, bool cdata)
 	if (r->depth != 1)
 		return;
 	r->n_nodes++;
-	/* the line the tree gave the node (see the frames' text in decode.c) */
+	/* the line of a finding about it (see the frames' text in decode.c) */
 	long line;
 	if (cdata) {
 		line = r->prev_line ? r->prev_line : r->line;
@@ -512,7 +512,7 @@ static bool put(char **b, size_t *n, size_t *cap, const char *s, size_t len, boo
 }
 
 /* The tree of the raw element at [start, end): its bytes parsed again inside a wrapper that
- * declares the namespaces in scope (the tree the DOM had). NULL on ENOMEM (or if the
+ * declares the namespaces in scope. NULL on ENOMEM (or if the
  * bytes do not parse, which they always do: they are part of a well-formed document). */
 static xmlDocPtr reparse(struct dc *c, size_t start, size_t end)
 {
@@ -542,7 +542,7 @@ static xmlDocPtr reparse(struct dc *c, size_t start, size_t end)
 		plim.max_depth = c->lim.max_depth < UINT_MAX ? c->lim.max_depth + 1 : UINT_MAX;
 		struct li707__xmldoc x;
 		if (li707__xml_parse(b, n, &plim, NULL, &x, NULL) == 0) {
-			doc = x.doc; /* the DOM does not point into b */
+			doc = x.doc; /* the tree does not point into b */
 			x.doc = NULL;
 			li707__xml_done(&x);
 		}
@@ -601,7 +601,7 @@ static void raw_finish_streamed(struct dc *c)
 		li707__dec_mark(c, s, r->line);
 		return;
 	}
-	/* Not namespace-complete: serialised from the tree the DOM had. */
+	/* Not namespace-complete: serialised from the reparsed tree. */
 	xmlDocPtr doc = end_ok ? reparse(c, r->start, end) : NULL;
 	xmlNodePtr w = doc ? xmlDocGetRootElement(doc) : NULL;
 	xmlNodePtr n = w ? w->children : NULL;

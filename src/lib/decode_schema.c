@@ -299,8 +299,8 @@ static const struct {
 	{"LIST", LI707_VERB_LIST},
 };
 
-/* Over its cap, a list is dropped whole, with the findings about its elements: the DOM
- * decoder counted first and read none of them. */
+/* Over its cap, a list is dropped whole, with the findings about its elements: the cap is
+ * a rule about the list, and none of its elements is kept or reported. */
 static void list_discard(struct dc *c, struct frame *f)
 {
 	struct garr *a = &f->arr;
@@ -355,7 +355,7 @@ static void *list_push(struct dc *c, struct frame *f, const struct el *e, size_t
 	if (f->capped)
 		return NULL;
 	if (*f->arr.n >= cap) {
-		c->ins = f; /* the DOM decoder counted first */
+		c->ins = f; /* a finding about the list itself */
 		LIMIT(c, f->line, NULL, req, "%s holds more than the configured limit of %zu", what,
 		      cap);
 		c->ins = NULL;
@@ -363,7 +363,7 @@ static void *list_push(struct dc *c, struct frame *f, const struct el *e, size_t
 		if (!whole_doc)
 			list_discard(c, f);
 		if (whole_doc) {
-			/* The DOM decoder counted first and read no action: drop their findings. */
+			/* Too many actions, a whole-document error: no action's findings are kept. */
 			li707__dec_own_filter(c, li707__dec_keep_not_action);
 			li707__dec_fatal(c, LI707_ELIMIT);
 		}
@@ -372,573 +372,779 @@ static void *list_push(struct dc *c, struct frame *f, const struct el *e, size_t
 	return li707__dec_garr_push(c, &f->arr, e->line, 0);
 }
 
-/* 0: the child is handled (frame, leaf, raw); 1: skip its subtree. */
-int li707__dec_child_start(struct dc *c, struct frame *f, const struct child *ch,
-			   const struct el *e)
+/* HI1Message (ts_103120_Core.xsd) */
+static int start_HI1Message(struct dc *c, struct frame *f, const struct child *ch,
+			    const struct el *e)
+{
+	struct li707_message *m = c->m;
+	if (ch->act == F_HEADER) {
+		c->have_header = true;
+		li707__dec_mark(c, &m->header, e->line);
+		li707__dec_frame_push(c, F_HEADER, "/Header", 0, e->line, &m->header, e->nb_attrs,
+			   e->attrs);
+		return 0;
+	}
+	if (ch->act == F_PAYLOAD) {
+		c->have_payload = true;
+		li707__dec_frame_push(c, F_PAYLOAD, "/Payload", 0, e->line, NULL, e->nb_attrs, e->attrs);
+		return 0;
+	}
+	if (ch->id == 1)
+		f->l1 = e->line;
+	else
+		f->l2 = e->line;
+	return 1;
+}
+
+/* MessageHeader (ts_103120_Core.xsd) */
+static int start_MessageHeader(struct dc *c, struct frame *f, const struct child *ch,
+			       const struct el *e)
+{
+	struct frame *nf;
+	struct li707_header *h = f->obj;
+	if (ch->act == F_VERSION) {
+		li707__dec_frame_push(c, F_VERSION, "/Version", 0, e->line, h, e->nb_attrs, e->attrs);
+		return 0;
+	}
+	if (ch->act == F_ENDPOINT) {
+		nf = li707__dec_frame_push(c, F_ENDPOINT,
+				ch->id ? "/ReceiverIdentifier" : "/SenderIdentifier", 0,
+				e->line, h, e->nb_attrs, e->attrs);
+		if (nf)
+			nf->n1 = ch->id;
+		return 0;
+	}
+	if (ch->id == 0) {
+		leaf_fixed(c, e, "R-DEL-3", h->transaction_id, sizeof h->transaction_id,
+			   "TransactionIdentifier", true);
+	} else if (ch->id == 1) {
+		leaf_str(c, e, "R-DEL-3", &h->timestamp, true);
+	} else {
+		/* Newer TS 103 120 versions add it; li707 follows V1.12.1 and ignores it. */
+		LEAF(LK_WORKFLOW, false, "R-DEL-3", NULL);
+		li707__dec_leaf_go(c);
+	}
+	return 0;
+}
+
+/* EndpointID (ts_103120_Core.xsd) */
+static int start_EndpointID(struct dc *c, struct frame *f, const struct child *ch,
+			    const struct el *e)
+{
+	struct li707_header *h = f->obj;
+	if (ch->id == 0)
+		leaf_fixed(c, e, "R-DEL-3", f->n1 ? h->receiver_cc : h->sender_cc, 3,
+			   "CountryCode", true);
+	else
+		leaf_str(c, e, "R-DEL-3", f->n1 ? &h->receiver_id : &h->sender_id, false);
+	return 0;
+}
+
+/* Version (ts_103120_Core.xsd) */
+static int start_Version(struct dc *c, struct frame *f, const struct child *ch,
+			 const struct el *e)
+{
+	struct li707_header *h = f->obj;
+	char **dst[] = {&h->etsi_version, &h->np_owner, &h->np_version};
+	leaf_str(c, e, "R-DEL-3", dst[ch->id], false);
+	return 0;
+}
+
+/* MessagePayload (ts_103120_Core.xsd) */
+static int start_MessagePayload(struct dc *c, struct frame *f, const struct child *ch,
+				const struct el *e)
+{
+	struct li707_message *m = c->m;
+	if (ch->act == F_REQ) {
+		m->kind = LI707_MSG_REQUEST;
+		li707__dec_frame_push(c, F_REQ, "/RequestPayload", 0, e->line, NULL, e->nb_attrs,
+			   e->attrs);
+	} else {
+		m->kind = LI707_MSG_RESPONSE;
+		li707__dec_mark(c, m, e->line);
+		li707__dec_frame_push(c, F_RESP, "/ResponsePayload", 0, e->line, NULL, e->nb_attrs,
+			   e->attrs);
+	}
+	c->have_payload_kind = true;
+	return 0;
+}
+
+/* RequestPayload (ts_103120_Core.xsd) */
+static int start_RequestPayload(struct dc *c, struct frame *f, const struct child *ch,
+				const struct el *e)
 {
 	struct li707_message *m = c->m;
 	struct frame *nf;
-	switch (f->type) {
-	case F_MSG:
-		if (ch->act == F_HEADER) {
-			c->have_header = true;
-			li707__dec_mark(c, &m->header, e->line);
-			li707__dec_frame_push(c, F_HEADER, "/Header", 0, e->line, &m->header, e->nb_attrs,
-				   e->attrs);
-			return 0;
-		}
-		if (ch->act == F_PAYLOAD) {
-			c->have_payload = true;
-			li707__dec_frame_push(c, F_PAYLOAD, "/Payload", 0, e->line, NULL, e->nb_attrs, e->attrs);
-			return 0;
-		}
-		if (ch->id == 1)
-			f->l1 = e->line;
-		else
-			f->l2 = e->line;
+	li707__dec_mark(c, m, e->line);
+	nf = li707__dec_frame_push(c, F_ACTIONS, "/ActionRequests", 0, e->line, NULL, e->nb_attrs,
+			e->attrs);
+	if (nf)
+		li707__dec_garr_init(&nf->arr, &m->actions, &m->n_actions, sizeof *m->actions, true,
+			  offsetof(struct li707_action, action_id));
+	return 0;
+}
+
+/* ActionRequests (ts_103120_Core.xsd) */
+static int start_ActionRequests(struct dc *c, struct frame *f, const struct child *ch,
+				const struct el *e)
+{
+	struct li707_message *m = c->m;
+	struct frame *nf;
+	struct li707_action *a = list_push(c, f, e, c->lim.max_actions, "R-DEL-1",
+					   "ActionRequests", true);
+	if (!a)
 		return 1;
-	case F_HEADER: {
-		struct li707_header *h = f->obj;
-		if (ch->act == F_VERSION) {
-			li707__dec_frame_push(c, F_VERSION, "/Version", 0, e->line, h, e->nb_attrs, e->attrs);
-			return 0;
-		}
-		if (ch->act == F_ENDPOINT) {
-			nf = li707__dec_frame_push(c, F_ENDPOINT,
-					ch->id ? "/ReceiverIdentifier" : "/SenderIdentifier", 0,
-					e->line, h, e->nb_attrs, e->attrs);
-			if (nf)
-				nf->n1 = ch->id;
-			return 0;
-		}
-		if (ch->id == 0) {
-			leaf_fixed(c, e, "R-DEL-3", h->transaction_id, sizeof h->transaction_id,
-				   "TransactionIdentifier", true);
-		} else if (ch->id == 1) {
-			leaf_str(c, e, "R-DEL-3", &h->timestamp, true);
-		} else {
-			/* Newer TS 103 120 versions add it; li707 follows V1.12.1 and ignores it. */
-			LEAF(LK_WORKFLOW, false, "R-DEL-3", NULL);
-			li707__dec_leaf_go(c);
-		}
-		return 0;
-	}
-	case F_ENDPOINT: {
-		struct li707_header *h = f->obj;
-		if (ch->id == 0)
-			leaf_fixed(c, e, "R-DEL-3", f->n1 ? h->receiver_cc : h->sender_cc, 3,
-				   "CountryCode", true);
-		else
-			leaf_str(c, e, "R-DEL-3", f->n1 ? &h->receiver_id : &h->sender_id, false);
-		return 0;
-	}
-	case F_VERSION: {
-		struct li707_header *h = f->obj;
-		char **dst[] = {&h->etsi_version, &h->np_owner, &h->np_version};
-		leaf_str(c, e, "R-DEL-3", dst[ch->id], false);
-		return 0;
-	}
-	case F_PAYLOAD:
-		if (ch->act == F_REQ) {
-			m->kind = LI707_MSG_REQUEST;
-			li707__dec_frame_push(c, F_REQ, "/RequestPayload", 0, e->line, NULL, e->nb_attrs,
-				   e->attrs);
-		} else {
-			m->kind = LI707_MSG_RESPONSE;
-			li707__dec_mark(c, m, e->line);
-			li707__dec_frame_push(c, F_RESP, "/ResponsePayload", 0, e->line, NULL, e->nb_attrs,
-				   e->attrs);
-		}
-		c->have_payload_kind = true;
-		return 0;
-	case F_REQ:
-		li707__dec_mark(c, m, e->line);
-		nf = li707__dec_frame_push(c, F_ACTIONS, "/ActionRequests", 0, e->line, NULL, e->nb_attrs,
-				e->attrs);
-		if (nf)
-			li707__dec_garr_init(&nf->arr, &m->actions, &m->n_actions, sizeof *m->actions, true,
-				  offsetof(struct li707_action, action_id));
-		return 0;
-	case F_ACTIONS: {
-		struct li707_action *a = list_push(c, f, e, c->lim.max_actions, "R-DEL-1",
-						   "ActionRequests", true);
-		if (!a)
-			return 1;
-		size_t i = m->n_actions - 1;
-		if (m->n_actions > c->cap_status) {
-			size_t ncap = c->cap_status ? c->cap_status * 2 : 4;
-			int *ns = realloc(c->status, ncap * sizeof *ns);
-			if (!ns) {
-				c->nomem = true;
-				li707__dec_fatal(c, LI707_ENOMEM);
-				return 1;
-			}
-			c->status = ns;
-			c->cap_status = ncap;
-		}
-		c->status[i] = 0;
-		c->n_status = m->n_actions;
-		c->action = i;
-		a->verb = LI707_VERB_OTHER;
-		nf = li707__dec_frame_push(c, F_ACTION, "/ActionRequest", i + 1, e->line, a, e->nb_attrs,
-				e->attrs);
-		if (nf)
-			nf->n1 = i;
-		return 0;
-	}
-	case F_ACTION: {
-		struct li707_action *a = f->obj;
-		if (ch->act == L_LEAF) {
-			c->fr[c->top - 1].arr.lines2[f->n1] = e->line;
-			leaf_uint(c, e, "R-DEL-1", &a->action_id, NULL);
-			return 0;
-		}
-		if (ch->act == F_DELIVER) {
-			a->verb = LI707_VERB_DELIVER;
-			li707__dec_frame_push(c, F_DELIVER, "/DELIVER", 0, e->line, a, e->nb_attrs, e->attrs);
-			return 0;
-		}
-		/* Another verb (GET, CREATE, UPDATE, LIST or a newer one): the checker reports
-		 * it as not supported (ENOTSUP); its content is not read. */
-		if (li707__dec_uri_is(c, e->uri, U_CORE))
-			for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-				if (strcmp((const char *)e->local, verbs[i].name) == 0)
-					a->verb = verbs[i].verb;
-		return 1;
-	}
-	case F_DELIVER: {
-		struct li707_action *a = f->obj;
-		if (ch->act == L_LEAF) {
-			f->ident_line = e->line;
-			leaf_fixed(c, e, "R-DEL-1", f->ident, sizeof f->ident, "Identifier", false);
-			return 0;
-		}
-		if (li707__dec_xsi_type_is(c, e->nb_attrs, e->attrs, U_DEL, "DeliveryObject") != 1) {
-			/* TS103707 R-DEL-1: only DeliveryObjects are delivered. */
-			li707__dec_report(c, LI707_SEV_ERROR, LI707_ENOTSUP, e->line, "/HI1Object", "R-DEL-1",
-			       "HI1Object is not a delivery:DeliveryObject (xsi:type); only "
-			       "deliveries are handled");
-			return 1;
-		}
-		struct li707_delivery *d = calloc(1, sizeof *d);
-		if (!d) {
+	size_t i = m->n_actions - 1;
+	if (m->n_actions > c->cap_status) {
+		size_t ncap = c->cap_status ? c->cap_status * 2 : 4;
+		int *ns = realloc(c->status, ncap * sizeof *ns);
+		if (!ns) {
 			c->nomem = true;
 			li707__dec_fatal(c, LI707_ENOMEM);
 			return 1;
 		}
-		d->last_sequence = LI707_ABSENT;
-		d->payload = LI707_PAYLOAD_NONE;
-		d->manifest = LI707_MANIFEST_NONE;
-		memcpy(d->identifier, f->ident, sizeof f->ident);
-		if (f->ident_line)
-			li707__dec_mark(c, d->identifier, f->ident_line);
-		a->delivery = d;
-		li707__dec_mark(c, d, e->line);
-		li707__dec_frame_push(c, F_OBJECT, "/HI1Object", 0, e->line, d, e->nb_attrs, e->attrs);
+		c->status = ns;
+		c->cap_status = ncap;
+	}
+	c->status[i] = 0;
+	c->n_status = m->n_actions;
+	c->action = i;
+	a->verb = LI707_VERB_OTHER;
+	nf = li707__dec_frame_push(c, F_ACTION, "/ActionRequest", i + 1, e->line, a, e->nb_attrs,
+			e->attrs);
+	if (nf)
+		nf->n1 = i;
+	return 0;
+}
+
+/* ActionRequest (ts_103120_Core.xsd) */
+static int start_ActionRequest(struct dc *c, struct frame *f, const struct child *ch,
+			       const struct el *e)
+{
+	struct li707_action *a = f->obj;
+	if (ch->act == L_LEAF) {
+		c->fr[c->top - 1].arr.lines2[f->n1] = e->line;
+		leaf_uint(c, e, "R-DEL-1", &a->action_id, NULL);
 		return 0;
 	}
-	case F_OBJECT: {
-		struct li707_delivery *d = f->obj;
-		if (ch->act == F_ASSOC) {
-			li707__dec_frame_push(c, F_ASSOC, "/AssociatedObjects", 0, e->line, d, e->nb_attrs,
-				   e->attrs);
-			return 0;
-		}
-		if (ch->act == F_REF) {
-			li707__dec_frame_push(c, F_REF, "/delivery:Reference", 0, e->line, d, e->nb_attrs,
-				   e->attrs);
-			return 0;
-		}
-		if (ch->act == F_MANIFEST) {
-			li707__dec_frame_push(c, F_MANIFEST, "/delivery:Manifest", 0, e->line, d, e->nb_attrs,
-				   e->attrs);
-			return 0;
-		}
-		if (ch->act == F_DELIVERY) {
-			li707__dec_frame_push(c, F_DELIVERY, "/delivery:Delivery", 0, e->line, d, e->nb_attrs,
-				   e->attrs);
-			return 0;
-		}
-		switch (ch->id) {
-		case 0:
-			leaf_fixed(c, e, "R-DEL-1", d->object_id, sizeof d->object_id,
-				   "ObjectIdentifier", true);
-			return 0;
-		case 1:
-			leaf_fixed(c, e, "R-DEL-4", d->country_code, sizeof d->country_code,
-				   "CountryCode", true);
-			return 0;
-		case 2:
-			leaf_str(c, e, "R-DEL-4", &d->owner_id, false);
-			return 0;
-		case 3:
-			leaf_unkept(c, e, "Generation", "/Generation", 0);
-			return 0;
-		case 4:
-			LEAF(LK_EXTID, false, "R-DEL-4", NULL);
-			li707__dec_leaf_go(c);
-			return 0;
-		case 5:
-			leaf_unkept(c, e, "LastChanged", "/LastChanged", 0);
-			return 0;
-		case 6: /* TS103707 R-DEL-4 (Table 2) */
-			ERR(c, e->line, "/NationalHandlingParameters", "R-DEL-4",
-			    "NationalHandlingParameters shall not be used in a TS 103 707 delivery");
-			return 1;
-		case 7:
-			leaf_fixed(c, e, "R-DEL-6", d->delivery_id, sizeof d->delivery_id,
-				   "DeliveryID", true);
-			return 0;
-		case 8:
-			leaf_uint(c, e, "R-DEL-6", &d->sequence, &d->has_sequence);
-			return 0;
-		default:
-			leaf_bool(c, e, "R-DEL-6", &d->last_sequence);
-			return 0;
-		}
-	}
-	case F_ASSOC:
-		leaf_unkept(c, e, "AssociatedObject", "/AssociatedObject", ++f->n1);
-		return 0;
-	case F_REF: {
-		/* LIID is an xs:normalizedString, LDID an xs:string: both kept exactly. */
-		struct li707_delivery *d = f->obj;
-		d->ref_kind = ch->id == 0 ? LI707_REF_LDID : LI707_REF_LIID;
-		leaf_str(c, e, "R-DEL-5", &d->reference, false);
+	if (ch->act == F_DELIVER) {
+		a->verb = LI707_VERB_DELIVER;
+		li707__dec_frame_push(c, F_DELIVER, "/DELIVER", 0, e->line, a, e->nb_attrs, e->attrs);
 		return 0;
 	}
-	case F_MANIFEST: {
-		struct li707_delivery *d = f->obj;
-		if (ch->act == F_SPEC) {
-			d->manifest = LI707_MANIFEST_SPECIFICATION;
-			li707__dec_frame_push(c, F_SPEC, "/delivery:Specification", 0, e->line, d, e->nb_attrs,
-				   e->attrs);
-			return 0;
-		}
-		/* Not a TS 103 707 manifest; its content (a foreign schema) is not read. */
-		d->manifest = LI707_MANIFEST_EXTERNAL;
+	/* Another verb (GET, CREATE, UPDATE, LIST or a newer one): the checker reports
+	 * it as not supported (ENOTSUP); its content is not read. */
+	if (li707__dec_uri_is(c, e->uri, U_CORE))
+		for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+			if (strcmp((const char *)e->local, verbs[i].name) == 0)
+				a->verb = verbs[i].verb;
+	return 1;
+}
+
+/* DELIVERRequest (ts_103120_Core.xsd) */
+static int start_DELIVERRequest(struct dc *c, struct frame *f, const struct child *ch,
+				const struct el *e)
+{
+	struct li707_action *a = f->obj;
+	if (ch->act == L_LEAF) {
+		f->ident_line = e->line;
+		leaf_fixed(c, e, "R-DEL-1", f->ident, sizeof f->ident, "Identifier", false);
+		return 0;
+	}
+	if (li707__dec_xsi_type_is(c, e->nb_attrs, e->attrs, U_DEL, "DeliveryObject") != 1) {
+		/* TS103707 R-DEL-1: only DeliveryObjects are delivered. */
+		li707__dec_report(c, LI707_SEV_ERROR, LI707_ENOTSUP, e->line, "/HI1Object", "R-DEL-1",
+		       "HI1Object is not a delivery:DeliveryObject (xsi:type); only "
+		       "deliveries are handled");
 		return 1;
 	}
-	case F_SPEC: {
-		struct li707_delivery *d = f->obj;
-		char **dst[] = {&d->manifest_owner, &d->manifest_name, &d->manifest_value};
-		leaf_str(c, e, "R-DEL-5", dst[ch->id], false);
-		return 0;
-	}
-	case F_DELIVERY: {
-		struct li707_delivery *d = f->obj;
-		if (ch->act == F_XMLDATA) {
-			li707__dec_frame_push(c, F_XMLDATA, "/delivery:XMLData", 0, e->line, d, e->nb_attrs,
-				   e->attrs);
-			return 0;
-		}
-		/* Not a TS 103 707 delivery (the checker says so); content not read. */
-		d->payload = LI707_PAYLOAD_BINARY;
+	struct li707_delivery *d = calloc(1, sizeof *d);
+	if (!d) {
+		c->nomem = true;
+		li707__dec_fatal(c, LI707_ENOMEM);
 		return 1;
 	}
-	case F_COLL: {
-		struct li707_delivery *d = f->obj;
-		struct li707_item *it = list_push(c, f, e, c->lim.max_items, "R-DEL-2",
-						  "handoverItemCollection", false);
-		if (!it)
-			return 1;
-		li707__dec_frame_push(c, F_ITEM, "/handoverItem", d->n_items, e->line, it, e->nb_attrs,
+	d->last_sequence = LI707_ABSENT;
+	d->payload = LI707_PAYLOAD_NONE;
+	d->manifest = LI707_MANIFEST_NONE;
+	memcpy(d->identifier, f->ident, sizeof f->ident);
+	if (f->ident_line)
+		li707__dec_mark(c, d->identifier, f->ident_line);
+	a->delivery = d;
+	li707__dec_mark(c, d, e->line);
+	li707__dec_frame_push(c, F_OBJECT, "/HI1Object", 0, e->line, d, e->nb_attrs, e->attrs);
+	return 0;
+}
+
+/* DeliveryObject (ts_103120_Delivery.xsd) */
+static int start_DeliveryObject(struct dc *c, struct frame *f, const struct child *ch,
+				const struct el *e)
+{
+	struct li707_delivery *d = f->obj;
+	if (ch->act == F_ASSOC) {
+		li707__dec_frame_push(c, F_ASSOC, "/AssociatedObjects", 0, e->line, d, e->nb_attrs,
 			   e->attrs);
 		return 0;
 	}
-	case F_ITEM: {
-		struct li707_item *it = f->obj;
-		if (ch->act == F_IHEADER) {
-			li707__dec_frame_push(c, F_IHEADER, "/header", 0, e->line, it, e->nb_attrs, e->attrs);
-			return 0;
-		}
-		int t = li707__dec_xsi_type_is(c, e->nb_attrs, e->attrs, U_707, "MessagingPayload");
-		size_t pm = c->plen;
-		li707__dec_path_adds(c, "/payload");
-		/* TS103707 R-CORE-1: messaging is the only service with core parameters. */
-		if (t < 0)
-			WARN(c, e->line, NULL, "R-CORE-1",
-			     "payload has no xsi:type; read as MessagingPayload (TS 103 707 V1.1.1 "
-			     "peers may omit it)");
-		if (t == 0) {
-			ERR(c, e->line, NULL, "R-CORE-1",
-			    "payload xsi:type is not the TS 103 707 MessagingPayload");
-			li707__dec_path_pop(c, pm);
-			return 1;
-		}
-		li707__dec_path_pop(c, pm);
-		li707__dec_frame_push(c, F_MPAYLOAD, "/payload", 0, e->line, it, e->nb_attrs, e->attrs);
-		return 0;
-	}
-	case F_IHEADER:
-		/* TS103707 R-HDR-1, R-HDR-2 */
-		li707__dec_frame_push(c, F_CORR, "/applicationCorrelation", 0, e->line, f->obj, e->nb_attrs,
-			   e->attrs);
-		return 0;
-	case F_CORR: {
-		struct li707_item *it = f->obj;
-		if (ch->id == 0)
-			leaf_uint(c, e, "R-HDR-1", &it->app_level_id, &f->ok1);
-		else
-			leaf_uint(c, e, "R-HDR-2", &it->app_seq, &f->ok2);
-		return 0;
-	}
-	case F_MPAYLOAD: {
-		struct li707_item *it = f->obj;
-		if (ch->act == F_CORE) {
-			li707__dec_frame_push(c, F_CORE, "/coreParameters", 0, e->line, it, e->nb_attrs,
-				   e->attrs);
-			return 0;
-		}
-		if (ch->act == F_CSPP) {
-			nf = li707__dec_frame_push(c, F_CSPP, "/cspDefinedParameters", 0, e->line, it,
-					e->nb_attrs, e->attrs);
-			if (nf)
-				li707__dec_garr_init(&nf->arr, &it->csp, &it->n_csp, sizeof *it->csp, false, 0);
-			return 0;
-		}
-		/* glossary: TS103707 R-CSP-1: no parameters defined; carried byte for byte */
-		size_t pm = c->plen;
-		li707__dec_path_adds(c, "/glossary");
-		li707__dec_check_attrs(c, e->nb_attrs, e->attrs, "R-CSP-1", e->line);
-		li707__dec_raw_begin(c, 0, &it->glossary, e->line, e->local, e->prefix, e->uri, e->nb_ns,
-			  e->ns, e->nb_attrs, e->attrs);
-		c->raw.pmark = pm;
-		return 0;
-	}
-	case F_CORE: {
-		struct li707_item *it = f->obj;
-		switch (ch->act) {
-		case F_PARTY:
-			it->sender = calloc(1, sizeof *it->sender);
-			if (!it->sender) {
-				c->nomem = true;
-				li707__dec_fatal(c, LI707_ENOMEM);
-				return 1;
-			}
-			it->sender->targeted = LI707_ABSENT;
-			li707__dec_mark(c, it->sender, e->line);
-			li707__dec_frame_push(c, F_PARTY, "/messageSender", 0, e->line, it->sender,
-				   e->nb_attrs, e->attrs);
-			return 0;
-		case F_RECV:
-			nf = li707__dec_frame_push(c, F_RECV, "/messageReceivers", 0, e->line, it, e->nb_attrs,
-					e->attrs);
-			if (nf)
-				li707__dec_garr_init(&nf->arr, &it->receivers, &it->n_receivers,
-					  sizeof *it->receivers, false, 0);
-			return 0;
-		case F_ABD:
-			nf = li707__dec_frame_push(c, F_ABD, "/associatedBinaryData", 0, e->line, it,
-					e->nb_attrs, e->attrs);
-			if (nf)
-				li707__dec_garr_init(&nf->arr, &it->attachments, &it->n_attachments,
-					  sizeof *it->attachments, false, 0);
-			return 0;
-		default:
-			leaf_str(c, e, "R-CORE-2", &it->timestamp, true);
-			return 0;
-		}
-	}
-	case F_PARTY: {
-		struct li707_party *p = f->obj;
-		if (ch->act == F_IDS) {
-			nf = li707__dec_frame_push(c, F_IDS, "/identifiers", 0, e->line, p, e->nb_attrs,
-					e->attrs);
-			if (nf)
-				li707__dec_garr_init(&nf->arr, &p->ids, &p->n_ids, sizeof *p->ids, false, 0);
-			return 0;
-		}
-		leaf_bool(c, e, "R-CORE-4", &p->targeted);
-		return 0;
-	}
-	case F_IDS: {
-		struct li707_party_id *id = list_push(c, f, e, c->lim.max_identifiers, "R-CORE-3",
-						      "identifiers", false);
-		if (!id)
-			return 1;
-		if (ch->act == L_LEAF) {
-			LEAF(LK_STR, false, "R-CORE-3", &id->value);
-			li707__dec_leaf_seg(c, "/identifier", ++f->n1);
-			li707__dec_leaf_go(c);
-			return 0;
-		}
-		id->qualified = true;
-		li707__dec_frame_push(c, F_QID, "/qualifiedPartyIdentifier", ++f->n2, e->line, id, e->nb_attrs,
+	if (ch->act == F_REF) {
+		li707__dec_frame_push(c, F_REF, "/delivery:Reference", 0, e->line, d, e->nb_attrs,
 			   e->attrs);
 		return 0;
 	}
-	case F_QID: {
-		struct li707_party_id *id = f->obj;
-		if (ch->act == F_FMT) {
-			li707__dec_frame_push(c, F_FMT, "/formatType", 0, e->line, id, e->nb_attrs, e->attrs);
-			return 0;
-		}
-		leaf_str(c, e, "R-CORE-3", &id->value, false);
-		return 0;
-	}
-	case F_FMT: {
-		struct li707_party_id *id = f->obj;
-		leaf_str(c, e, "R-CORE-3", ch->id ? &id->format_name : &id->format_owner, false);
-		return 0;
-	}
-	case F_RECV: {
-		struct li707_party *p = list_push(c, f, e, c->lim.max_identifiers, "R-CORE-1",
-						  "messageReceivers", false);
-		if (!p)
-			return 1;
-		p->targeted = LI707_ABSENT;
-		li707__dec_frame_push(c, F_PARTY, "/recipient", *f->arr.n, e->line, p, e->nb_attrs, e->attrs);
-		return 0;
-	}
-	case F_ABD: {
-		struct li707_binary_object *b = list_push(c, f, e, c->lim.max_attachments,
-							  "R-CORE-5", "associatedBinaryData", false);
-		if (!b)
-			return 1;
-		li707__dec_frame_push(c, F_BO, "/binaryObject", *f->arr.n, e->line, b, e->nb_attrs, e->attrs);
-		return 0;
-	}
-	case F_BO: {
-		struct li707_binary_object *b = f->obj;
-		switch (ch->id) {
-		case 0:
-			leaf_str(c, e, "R-CORE-5", &b->url, true);
-			return 0;
-		case 1:
-			leaf_uint(c, e, "R-CORE-5", &b->content_length, &b->has_content_length);
-			return 0;
-		case 2:
-			leaf_str(c, e, "R-CORE-5", &b->content_type, false);
-			return 0;
-		case 3:
-			leaf_str(c, e, "R-CORE-5", &b->expiry, true);
-			return 0;
-		case 4:
-			leaf_str(c, e, "R-CORE-5", &b->checksum, false);
-			return 0;
-		case 5:
-			leaf_str(c, e, "R-CORE-5", &b->original_filename, false);
-			return 0;
-		default:
-			leaf_str(c, e, "R-CORE-5", &b->csp_defined_identifier, false);
-			return 0;
-		}
-	}
-	case F_CSPP: {
-		struct li707_csp_data *cd = list_push(c, f, e, c->lim.max_attachments, "R-CSP-2",
-						      "cspDefinedParameters", false);
-		if (!cd)
-			return 1;
-		li707__dec_frame_push(c, F_CSPM, "/cspDefinedMetadata", *f->arr.n, e->line, cd, e->nb_attrs,
+	if (ch->act == F_MANIFEST) {
+		li707__dec_frame_push(c, F_MANIFEST, "/delivery:Manifest", 0, e->line, d, e->nb_attrs,
 			   e->attrs);
 		return 0;
 	}
-	case F_CSPM: {
-		struct li707_csp_data *cd = f->obj;
-		if (ch->act == F_SDET) {
-			li707__dec_frame_push(c, F_SDET, "/schemaDetails", 0, e->line, cd, e->nb_attrs,
-				   e->attrs);
-			return 0;
-		}
-		size_t pm = c->plen;
-		li707__dec_path_adds(c, "/xmlData");
-		li707__dec_check_attrs(c, e->nb_attrs, e->attrs, "R-CSP-2", e->line);
-		li707__dec_raw_begin(c, 1, &cd->xml, e->line, e->local, e->prefix, e->uri, e->nb_ns, e->ns,
-			  e->nb_attrs, e->attrs);
-		c->raw.pmark = pm;
-		return 0;
-	}
-	case F_SDET: {
-		struct li707_csp_data *cd = f->obj;
-		if (ch->id == 0) {
-			leaf_str(c, e, "R-CSP-2", &cd->schema_id, false);
-			return 0;
-		}
-		if (ch->id == 1) {
-			leaf_str(c, e, "R-CSP-2", &cd->schema_url, true);
-			return 0;
-		}
-		size_t pm = c->plen;
-		li707__dec_path_adds(c, "/schemaContent");
-		li707__dec_check_attrs(c, e->nb_attrs, e->attrs, "R-CSP-2", e->line);
-		li707__dec_raw_begin(c, 2, &cd->schema_content, e->line, e->local, e->prefix, e->uri,
-			  e->nb_ns, e->ns, e->nb_attrs, e->attrs);
-		c->raw.pmark = pm;
-		return 0;
-	}
-	case F_RESP:
-		if (ch->act == F_ARESPS) {
-			nf = li707__dec_frame_push(c, F_ARESPS, "/ActionResponses", 0, e->line, NULL,
-					e->nb_attrs, e->attrs);
-			if (nf)
-				li707__dec_garr_init(&nf->arr, &m->responses, &m->n_responses,
-					  sizeof *m->responses, false, 0);
-			return 0;
-		}
-		m->top_error = true;
-		nf = li707__dec_frame_push(c, F_ERRINFO, "/ErrorInformation", 0, e->line, NULL, e->nb_attrs,
-				e->attrs);
-		if (nf) {
-			nf->obj = &m->error_code;
-			nf->arr.v = (void **)&m->error_description; /* the description's field */
-		}
-		return 0;
-	case F_ARESPS: {
-		struct li707_action_response *r = list_push(c, f, e, c->lim.max_actions, "R-DEL-1",
-							    "ActionResponses", true);
-		if (!r)
-			return 1;
-		size_t i = m->n_responses - 1;
-		c->action = i;
-		r->verb = LI707_VERB_OTHER;
-		li707__dec_frame_push(c, F_ARESP, "/ActionResponse", i + 1, e->line, r, e->nb_attrs,
+	if (ch->act == F_DELIVERY) {
+		li707__dec_frame_push(c, F_DELIVERY, "/delivery:Delivery", 0, e->line, d, e->nb_attrs,
 			   e->attrs);
 		return 0;
 	}
-	case F_ARESP: {
-		struct li707_action_response *r = f->obj;
-		if (ch->act == L_LEAF) {
-			leaf_uint(c, e, "R-TRN-3", &r->action_id, NULL);
-			return 0;
-		}
-		if (ch->act == F_DRESP) {
-			r->verb = LI707_VERB_DELIVER;
-			li707__dec_frame_push(c, F_DRESP, "/DELIVERResponse", 0, e->line, r, e->nb_attrs,
-				   e->attrs);
-			return 0;
-		}
-		if (ch->act == F_ERRINFO) {
-			/* Which verb failed is not said; verb stays OTHER. */
-			r->is_error = true;
-			nf = li707__dec_frame_push(c, F_ERRINFO, "/ErrorInformation", 0, e->line, NULL,
-					e->nb_attrs, e->attrs);
-			if (nf) {
-				nf->obj = &r->error_code;
-				nf->arr.v = (void **)&r->error_description;
-			}
-			return 0;
-		}
-		/* GETResponse and the other verbs: verb OTHER, content not read. */
+	switch (ch->id) {
+	case 0:
+		leaf_fixed(c, e, "R-DEL-1", d->object_id, sizeof d->object_id,
+			   "ObjectIdentifier", true);
+		return 0;
+	case 1:
+		leaf_fixed(c, e, "R-DEL-4", d->country_code, sizeof d->country_code,
+			   "CountryCode", true);
+		return 0;
+	case 2:
+		leaf_str(c, e, "R-DEL-4", &d->owner_id, false);
+		return 0;
+	case 3:
+		leaf_unkept(c, e, "Generation", "/Generation", 0);
+		return 0;
+	case 4:
+		LEAF(LK_EXTID, false, "R-DEL-4", NULL);
+		li707__dec_leaf_go(c);
+		return 0;
+	case 5:
+		leaf_unkept(c, e, "LastChanged", "/LastChanged", 0);
+		return 0;
+	case 6: /* TS103707 R-DEL-4 (Table 2) */
+		ERR(c, e->line, "/NationalHandlingParameters", "R-DEL-4",
+		    "NationalHandlingParameters shall not be used in a TS 103 707 delivery");
 		return 1;
-	}
-	case F_DRESP: {
-		struct li707_action_response *r = f->obj;
-		leaf_fixed(c, e, "R-TRN-3", r->identifier, sizeof r->identifier, "Identifier",
-			   true);
+	case 7:
+		leaf_fixed(c, e, "R-DEL-6", d->delivery_id, sizeof d->delivery_id,
+			   "DeliveryID", true);
 		return 0;
-	}
-	case F_ERRINFO:
-		if (ch->id == 0) {
-			LEAF(LK_ERRCODE, true, "R-TRN-3", f->obj);
-			li707__dec_leaf_go(c);
-		} else {
-			leaf_str(c, e, "R-TRN-3", (char **)f->arr.v, false);
-		}
+	case 8:
+		leaf_uint(c, e, "R-DEL-6", &d->sequence, &d->has_sequence);
 		return 0;
 	default:
+		leaf_bool(c, e, "R-DEL-6", &d->last_sequence);
+		return 0;
+	}
+}
+
+/* AssociatedObjects (ts_103120_Core.xsd) */
+static int start_AssociatedObjects(struct dc *c, struct frame *f, const struct child *ch,
+				   const struct el *e)
+{
+	leaf_unkept(c, e, "AssociatedObject", "/AssociatedObject", ++f->n1);
+	return 0;
+}
+
+/* Reference (ts_103120_Delivery.xsd) */
+static int start_Reference(struct dc *c, struct frame *f, const struct child *ch,
+			   const struct el *e)
+{
+	/* LIID is an xs:normalizedString, LDID an xs:string: both kept exactly. */
+	struct li707_delivery *d = f->obj;
+	d->ref_kind = ch->id == 0 ? LI707_REF_LDID : LI707_REF_LIID;
+	leaf_str(c, e, "R-DEL-5", &d->reference, false);
+	return 0;
+}
+
+/* Manifest (ts_103120_Delivery.xsd) */
+static int start_Manifest(struct dc *c, struct frame *f, const struct child *ch,
+			  const struct el *e)
+{
+	struct li707_delivery *d = f->obj;
+	if (ch->act == F_SPEC) {
+		d->manifest = LI707_MANIFEST_SPECIFICATION;
+		li707__dec_frame_push(c, F_SPEC, "/delivery:Specification", 0, e->line, d, e->nb_attrs,
+			   e->attrs);
+		return 0;
+	}
+	/* Not a TS 103 707 manifest; its content (a foreign schema) is not read. */
+	d->manifest = LI707_MANIFEST_EXTERNAL;
+	return 1;
+}
+
+/* DictionaryEntry (ts_103120_Common.xsd) */
+static int start_DictionaryEntry(struct dc *c, struct frame *f, const struct child *ch,
+				 const struct el *e)
+{
+	struct li707_delivery *d = f->obj;
+	char **dst[] = {&d->manifest_owner, &d->manifest_name, &d->manifest_value};
+	leaf_str(c, e, "R-DEL-5", dst[ch->id], false);
+	return 0;
+}
+
+/* Delivery (ts_103120_Delivery.xsd) */
+static int start_Delivery(struct dc *c, struct frame *f, const struct child *ch,
+			  const struct el *e)
+{
+	struct li707_delivery *d = f->obj;
+	if (ch->act == F_XMLDATA) {
+		li707__dec_frame_push(c, F_XMLDATA, "/delivery:XMLData", 0, e->line, d, e->nb_attrs,
+			   e->attrs);
+		return 0;
+	}
+	/* Not a TS 103 707 delivery (the checker says so); content not read. */
+	d->payload = LI707_PAYLOAD_BINARY;
+	return 1;
+}
+
+/* HandoverItemCollection (ts_103707.xsd) */
+static int start_HandoverItemCollection(struct dc *c, struct frame *f, const struct child *ch,
+					const struct el *e)
+{
+	struct li707_delivery *d = f->obj;
+	struct li707_item *it = list_push(c, f, e, c->lim.max_items, "R-DEL-2",
+					  "handoverItemCollection", false);
+	if (!it)
+		return 1;
+	li707__dec_frame_push(c, F_ITEM, "/handoverItem", d->n_items, e->line, it, e->nb_attrs,
+		   e->attrs);
+	return 0;
+}
+
+/* HandoverItem (ts_103707.xsd) */
+static int start_HandoverItem(struct dc *c, struct frame *f, const struct child *ch,
+			      const struct el *e)
+{
+	struct li707_item *it = f->obj;
+	if (ch->act == F_IHEADER) {
+		li707__dec_frame_push(c, F_IHEADER, "/header", 0, e->line, it, e->nb_attrs, e->attrs);
+		return 0;
+	}
+	int t = li707__dec_xsi_type_is(c, e->nb_attrs, e->attrs, U_707, "MessagingPayload");
+	size_t pm = c->plen;
+	li707__dec_path_adds(c, "/payload");
+	/* TS103707 R-CORE-1: messaging is the only service with core parameters. */
+	if (t < 0)
+		WARN(c, e->line, NULL, "R-CORE-1",
+		     "payload has no xsi:type; read as MessagingPayload (TS 103 707 V1.1.1 "
+		     "peers may omit it)");
+	if (t == 0) {
+		ERR(c, e->line, NULL, "R-CORE-1",
+		    "payload xsi:type is not the TS 103 707 MessagingPayload");
+		li707__dec_path_pop(c, pm);
 		return 1;
 	}
+	li707__dec_path_pop(c, pm);
+	li707__dec_frame_push(c, F_MPAYLOAD, "/payload", 0, e->line, it, e->nb_attrs, e->attrs);
+	return 0;
+}
+
+/* ApplicationLevelHeader (ts_103707.xsd) */
+static int start_ApplicationLevelHeader(struct dc *c, struct frame *f, const struct child *ch,
+					const struct el *e)
+{
+	/* TS103707 R-HDR-1, R-HDR-2 */
+	li707__dec_frame_push(c, F_CORR, "/applicationCorrelation", 0, e->line, f->obj, e->nb_attrs,
+		   e->attrs);
+	return 0;
+}
+
+/* ApplicationCorrelation (ts_103707.xsd) */
+static int start_ApplicationCorrelation(struct dc *c, struct frame *f, const struct child *ch,
+					const struct el *e)
+{
+	struct li707_item *it = f->obj;
+	if (ch->id == 0)
+		leaf_uint(c, e, "R-HDR-1", &it->app_level_id, &f->ok1);
+	else
+		leaf_uint(c, e, "R-HDR-2", &it->app_seq, &f->ok2);
+	return 0;
+}
+
+/* MessagingPayload (ts_103707.xsd) */
+static int start_MessagingPayload(struct dc *c, struct frame *f, const struct child *ch,
+				  const struct el *e)
+{
+	struct frame *nf;
+	struct li707_item *it = f->obj;
+	if (ch->act == F_CORE) {
+		li707__dec_frame_push(c, F_CORE, "/coreParameters", 0, e->line, it, e->nb_attrs,
+			   e->attrs);
+		return 0;
+	}
+	if (ch->act == F_CSPP) {
+		nf = li707__dec_frame_push(c, F_CSPP, "/cspDefinedParameters", 0, e->line, it,
+				e->nb_attrs, e->attrs);
+		if (nf)
+			li707__dec_garr_init(&nf->arr, &it->csp, &it->n_csp, sizeof *it->csp, false, 0);
+		return 0;
+	}
+	/* glossary: TS103707 R-CSP-1: no parameters defined; carried byte for byte */
+	size_t pm = c->plen;
+	li707__dec_path_adds(c, "/glossary");
+	li707__dec_check_attrs(c, e->nb_attrs, e->attrs, "R-CSP-1", e->line);
+	li707__dec_raw_begin(c, 0, &it->glossary, e->line, e->local, e->prefix, e->uri, e->nb_ns,
+		  e->ns, e->nb_attrs, e->attrs);
+	c->raw.pmark = pm;
+	return 0;
+}
+
+/* MessagingCoreParameters (ts_103707.xsd) */
+static int start_MessagingCoreParameters(struct dc *c, struct frame *f, const struct child *ch,
+					 const struct el *e)
+{
+	struct frame *nf;
+	struct li707_item *it = f->obj;
+	switch (ch->act) {
+	case F_PARTY:
+		it->sender = calloc(1, sizeof *it->sender);
+		if (!it->sender) {
+			c->nomem = true;
+			li707__dec_fatal(c, LI707_ENOMEM);
+			return 1;
+		}
+		it->sender->targeted = LI707_ABSENT;
+		li707__dec_mark(c, it->sender, e->line);
+		li707__dec_frame_push(c, F_PARTY, "/messageSender", 0, e->line, it->sender,
+			   e->nb_attrs, e->attrs);
+		return 0;
+	case F_RECV:
+		nf = li707__dec_frame_push(c, F_RECV, "/messageReceivers", 0, e->line, it, e->nb_attrs,
+				e->attrs);
+		if (nf)
+			li707__dec_garr_init(&nf->arr, &it->receivers, &it->n_receivers,
+				  sizeof *it->receivers, false, 0);
+		return 0;
+	case F_ABD:
+		nf = li707__dec_frame_push(c, F_ABD, "/associatedBinaryData", 0, e->line, it,
+				e->nb_attrs, e->attrs);
+		if (nf)
+			li707__dec_garr_init(&nf->arr, &it->attachments, &it->n_attachments,
+				  sizeof *it->attachments, false, 0);
+		return 0;
+	default:
+		leaf_str(c, e, "R-CORE-2", &it->timestamp, true);
+		return 0;
+	}
+}
+
+/* MessagingParty (ts_103707.xsd) */
+static int start_MessagingParty(struct dc *c, struct frame *f, const struct child *ch,
+				const struct el *e)
+{
+	struct frame *nf;
+	struct li707_party *p = f->obj;
+	if (ch->act == F_IDS) {
+		nf = li707__dec_frame_push(c, F_IDS, "/identifiers", 0, e->line, p, e->nb_attrs,
+				e->attrs);
+		if (nf)
+			li707__dec_garr_init(&nf->arr, &p->ids, &p->n_ids, sizeof *p->ids, false, 0);
+		return 0;
+	}
+	leaf_bool(c, e, "R-CORE-4", &p->targeted);
+	return 0;
+}
+
+/* ListOfPartyIdentifiers (ts_103707.xsd) */
+static int start_ListOfPartyIdentifiers(struct dc *c, struct frame *f, const struct child *ch,
+					const struct el *e)
+{
+	struct li707_party_id *id = list_push(c, f, e, c->lim.max_identifiers, "R-CORE-3",
+					      "identifiers", false);
+	if (!id)
+		return 1;
+	if (ch->act == L_LEAF) {
+		LEAF(LK_STR, false, "R-CORE-3", &id->value);
+		li707__dec_leaf_seg(c, "/identifier", ++f->n1);
+		li707__dec_leaf_go(c);
+		return 0;
+	}
+	id->qualified = true;
+	li707__dec_frame_push(c, F_QID, "/qualifiedPartyIdentifier", ++f->n2, e->line, id, e->nb_attrs,
+		   e->attrs);
+	return 0;
+}
+
+/* QualifiedPartyIdentifier (ts_103707.xsd) */
+static int start_QualifiedPartyIdentifier(struct dc *c, struct frame *f, const struct child *ch,
+					  const struct el *e)
+{
+	struct li707_party_id *id = f->obj;
+	if (ch->act == F_FMT) {
+		li707__dec_frame_push(c, F_FMT, "/formatType", 0, e->line, id, e->nb_attrs, e->attrs);
+		return 0;
+	}
+	leaf_str(c, e, "R-CORE-3", &id->value, false);
+	return 0;
+}
+
+/* FormatType (ts_103707.xsd) */
+static int start_FormatType(struct dc *c, struct frame *f, const struct child *ch,
+			    const struct el *e)
+{
+	struct li707_party_id *id = f->obj;
+	leaf_str(c, e, "R-CORE-3", ch->id ? &id->format_name : &id->format_owner, false);
+	return 0;
+}
+
+/* ListOfMessagingParties (ts_103707.xsd) */
+static int start_ListOfMessagingParties(struct dc *c, struct frame *f, const struct child *ch,
+					const struct el *e)
+{
+	struct li707_party *p = list_push(c, f, e, c->lim.max_identifiers, "R-CORE-1",
+					  "messageReceivers", false);
+	if (!p)
+		return 1;
+	p->targeted = LI707_ABSENT;
+	li707__dec_frame_push(c, F_PARTY, "/recipient", *f->arr.n, e->line, p, e->nb_attrs, e->attrs);
+	return 0;
+}
+
+/* AssociatedBinaryData (ts_103707.xsd) */
+static int start_AssociatedBinaryData(struct dc *c, struct frame *f, const struct child *ch,
+				      const struct el *e)
+{
+	struct li707_binary_object *b = list_push(c, f, e, c->lim.max_attachments,
+						  "R-CORE-5", "associatedBinaryData", false);
+	if (!b)
+		return 1;
+	li707__dec_frame_push(c, F_BO, "/binaryObject", *f->arr.n, e->line, b, e->nb_attrs, e->attrs);
+	return 0;
+}
+
+/* BinaryObject (ts_103707.xsd) */
+static int start_BinaryObject(struct dc *c, struct frame *f, const struct child *ch,
+			      const struct el *e)
+{
+	struct li707_binary_object *b = f->obj;
+	switch (ch->id) {
+	case 0:
+		leaf_str(c, e, "R-CORE-5", &b->url, true);
+		return 0;
+	case 1:
+		leaf_uint(c, e, "R-CORE-5", &b->content_length, &b->has_content_length);
+		return 0;
+	case 2:
+		leaf_str(c, e, "R-CORE-5", &b->content_type, false);
+		return 0;
+	case 3:
+		leaf_str(c, e, "R-CORE-5", &b->expiry, true);
+		return 0;
+	case 4:
+		leaf_str(c, e, "R-CORE-5", &b->checksum, false);
+		return 0;
+	case 5:
+		leaf_str(c, e, "R-CORE-5", &b->original_filename, false);
+		return 0;
+	default:
+		leaf_str(c, e, "R-CORE-5", &b->csp_defined_identifier, false);
+		return 0;
+	}
+}
+
+/* CSPDefinedParameters (ts_103707.xsd) */
+static int start_CSPDefinedParameters(struct dc *c, struct frame *f, const struct child *ch,
+				      const struct el *e)
+{
+	struct li707_csp_data *cd = list_push(c, f, e, c->lim.max_attachments, "R-CSP-2",
+					      "cspDefinedParameters", false);
+	if (!cd)
+		return 1;
+	li707__dec_frame_push(c, F_CSPM, "/cspDefinedMetadata", *f->arr.n, e->line, cd, e->nb_attrs,
+		   e->attrs);
+	return 0;
+}
+
+/* CSPDefinedMetadata (ts_103707.xsd) */
+static int start_CSPDefinedMetadata(struct dc *c, struct frame *f, const struct child *ch,
+				    const struct el *e)
+{
+	struct li707_csp_data *cd = f->obj;
+	if (ch->act == F_SDET) {
+		li707__dec_frame_push(c, F_SDET, "/schemaDetails", 0, e->line, cd, e->nb_attrs,
+			   e->attrs);
+		return 0;
+	}
+	size_t pm = c->plen;
+	li707__dec_path_adds(c, "/xmlData");
+	li707__dec_check_attrs(c, e->nb_attrs, e->attrs, "R-CSP-2", e->line);
+	li707__dec_raw_begin(c, 1, &cd->xml, e->line, e->local, e->prefix, e->uri, e->nb_ns, e->ns,
+		  e->nb_attrs, e->attrs);
+	c->raw.pmark = pm;
+	return 0;
+}
+
+/* SchemaDetails (ts_103707.xsd) */
+static int start_SchemaDetails(struct dc *c, struct frame *f, const struct child *ch,
+			       const struct el *e)
+{
+	struct li707_csp_data *cd = f->obj;
+	if (ch->id == 0) {
+		leaf_str(c, e, "R-CSP-2", &cd->schema_id, false);
+		return 0;
+	}
+	if (ch->id == 1) {
+		leaf_str(c, e, "R-CSP-2", &cd->schema_url, true);
+		return 0;
+	}
+	size_t pm = c->plen;
+	li707__dec_path_adds(c, "/schemaContent");
+	li707__dec_check_attrs(c, e->nb_attrs, e->attrs, "R-CSP-2", e->line);
+	li707__dec_raw_begin(c, 2, &cd->schema_content, e->line, e->local, e->prefix, e->uri,
+		  e->nb_ns, e->ns, e->nb_attrs, e->attrs);
+	c->raw.pmark = pm;
+	return 0;
+}
+
+/* ResponsePayload (ts_103120_Core.xsd) */
+static int start_ResponsePayload(struct dc *c, struct frame *f, const struct child *ch,
+				 const struct el *e)
+{
+	struct li707_message *m = c->m;
+	struct frame *nf;
+	if (ch->act == F_ARESPS) {
+		nf = li707__dec_frame_push(c, F_ARESPS, "/ActionResponses", 0, e->line, NULL,
+				e->nb_attrs, e->attrs);
+		if (nf)
+			li707__dec_garr_init(&nf->arr, &m->responses, &m->n_responses,
+				  sizeof *m->responses, false, 0);
+		return 0;
+	}
+	m->top_error = true;
+	nf = li707__dec_frame_push(c, F_ERRINFO, "/ErrorInformation", 0, e->line, NULL, e->nb_attrs,
+			e->attrs);
+	if (nf) {
+		nf->obj = &m->error_code;
+		nf->arr.v = (void **)&m->error_description; /* the description's field */
+	}
+	return 0;
+}
+
+/* ActionResponses (ts_103120_Core.xsd) */
+static int start_ActionResponses(struct dc *c, struct frame *f, const struct child *ch,
+				 const struct el *e)
+{
+	struct li707_message *m = c->m;
+	struct li707_action_response *r = list_push(c, f, e, c->lim.max_actions, "R-DEL-1",
+						    "ActionResponses", true);
+	if (!r)
+		return 1;
+	size_t i = m->n_responses - 1;
+	c->action = i;
+	r->verb = LI707_VERB_OTHER;
+	li707__dec_frame_push(c, F_ARESP, "/ActionResponse", i + 1, e->line, r, e->nb_attrs,
+		   e->attrs);
+	return 0;
+}
+
+/* ActionResponse (ts_103120_Core.xsd) */
+static int start_ActionResponse(struct dc *c, struct frame *f, const struct child *ch,
+				const struct el *e)
+{
+	struct frame *nf;
+	struct li707_action_response *r = f->obj;
+	if (ch->act == L_LEAF) {
+		leaf_uint(c, e, "R-TRN-3", &r->action_id, NULL);
+		return 0;
+	}
+	if (ch->act == F_DRESP) {
+		r->verb = LI707_VERB_DELIVER;
+		li707__dec_frame_push(c, F_DRESP, "/DELIVERResponse", 0, e->line, r, e->nb_attrs,
+			   e->attrs);
+		return 0;
+	}
+	if (ch->act == F_ERRINFO) {
+		/* Which verb failed is not said; verb stays OTHER. */
+		r->is_error = true;
+		nf = li707__dec_frame_push(c, F_ERRINFO, "/ErrorInformation", 0, e->line, NULL,
+				e->nb_attrs, e->attrs);
+		if (nf) {
+			nf->obj = &r->error_code;
+			nf->arr.v = (void **)&r->error_description;
+		}
+		return 0;
+	}
+	/* GETResponse and the other verbs: verb OTHER, content not read. */
+	return 1;
+}
+
+/* DELIVERResponse (ts_103120_Core.xsd) */
+static int start_DELIVERResponse(struct dc *c, struct frame *f, const struct child *ch,
+				 const struct el *e)
+{
+	struct li707_action_response *r = f->obj;
+	leaf_fixed(c, e, "R-TRN-3", r->identifier, sizeof r->identifier, "Identifier",
+		   true);
+	return 0;
+}
+
+/* ActionUnsuccesfulInformation (ts_103120_Core.xsd) */
+static int start_ActionUnsuccesfulInformation(struct dc *c, struct frame *f, const struct child *ch,
+					      const struct el *e)
+{
+	if (ch->id == 0) {
+		LEAF(LK_ERRCODE, true, "R-TRN-3", f->obj);
+		li707__dec_leaf_go(c);
+	} else {
+		leaf_str(c, e, "R-TRN-3", (char **)f->arr.v, false);
+	}
+	return 0;
+}
+
+typedef int (*child_start_fn)(struct dc *c, struct frame *f, const struct child *ch,
+			       const struct el *e);
+
+/* The handler of each complex type's children; none: the children are skipped (XMLData has
+ * li707__dec_xmldata_child). */
+static const child_start_fn child_starts[LI707__DEC_N_TYPES] = {
+	[F_MSG] = start_HI1Message,
+	[F_HEADER] = start_MessageHeader,
+	[F_ENDPOINT] = start_EndpointID,
+	[F_VERSION] = start_Version,
+	[F_PAYLOAD] = start_MessagePayload,
+	[F_REQ] = start_RequestPayload,
+	[F_ACTIONS] = start_ActionRequests,
+	[F_ACTION] = start_ActionRequest,
+	[F_DELIVER] = start_DELIVERRequest,
+	[F_OBJECT] = start_DeliveryObject,
+	[F_ASSOC] = start_AssociatedObjects,
+	[F_REF] = start_Reference,
+	[F_MANIFEST] = start_Manifest,
+	[F_SPEC] = start_DictionaryEntry,
+	[F_DELIVERY] = start_Delivery,
+	[F_COLL] = start_HandoverItemCollection,
+	[F_ITEM] = start_HandoverItem,
+	[F_IHEADER] = start_ApplicationLevelHeader,
+	[F_CORR] = start_ApplicationCorrelation,
+	[F_MPAYLOAD] = start_MessagingPayload,
+	[F_CORE] = start_MessagingCoreParameters,
+	[F_PARTY] = start_MessagingParty,
+	[F_IDS] = start_ListOfPartyIdentifiers,
+	[F_QID] = start_QualifiedPartyIdentifier,
+	[F_FMT] = start_FormatType,
+	[F_RECV] = start_ListOfMessagingParties,
+	[F_ABD] = start_AssociatedBinaryData,
+	[F_BO] = start_BinaryObject,
+	[F_CSPP] = start_CSPDefinedParameters,
+	[F_CSPM] = start_CSPDefinedMetadata,
+	[F_SDET] = start_SchemaDetails,
+	[F_RESP] = start_ResponsePayload,
+	[F_ARESPS] = start_ActionResponses,
+	[F_ARESP] = start_ActionResponse,
+	[F_DRESP] = start_DELIVERResponse,
+	[F_ERRINFO] = start_ActionUnsuccesfulInformation,
+};
+
+/* 0: the child is handled (frame, leaf, raw); 1: skip its subtree. */
+int li707__dec_child_start(struct dc *c, struct frame *f, const struct child *ch,
+			   const struct el *e)
+{
+	if ((size_t)f->type >= LI707__DEC_N_TYPES || !child_starts[f->type])
+		return 1;
+	return child_starts[f->type](c, f, ch, e);
 }
 
 /* handoverItem or handoverItemCollection in XMLData (clause 5.2.1; R-DEL-2). 0: handled,
@@ -999,8 +1205,8 @@ int li707__dec_xmldata_child(struct dc *c, struct frame *f, const struct el *e)
 
 /* ---- ending a frame: what the model cannot show by itself ---- */
 
-/* The DOM decoder checked HI1Message's children (attributes, text, unknown elements) before
- * reading Header: its findings go first. */
+/* HI1Message's own findings (attributes, text, unknown elements) go before those of Header
+ * and Payload. */
 static void msg_first(struct dc *c)
 {
 	size_t n = c->n_msg_diags, k = 0;
@@ -1039,7 +1245,7 @@ void li707__dec_frame_end(struct dc *c, struct frame *f)
 				missing(c, f, "/Header", "R-DEL-3", "Header");
 			if (!c->have_payload)
 				missing(c, f, "/Payload", "R-DEL-1", "Payload");
-			/* The DOM decoder stopped here, before reading Header or Payload. */
+			/* Header or Payload missing: only HI1Message's own findings are kept. */
 			li707__dec_own_filter(c, li707__dec_keep_msg_level);
 			li707__dec_fatal(c, LI707_EINVALID);
 			break;

@@ -342,11 +342,7 @@ static int commit_files(struct build *b)
 		free(b->tmp[i]);
 		b->tmp[i] = NULL;
 	}
-	int dfd = open(b->out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		(void)fsync(dfd); /* best effort: some file systems refuse fsync on a directory */
-		close(dfd);
-	}
+	(void)li707_fsync_dir(b->out_dir); /* best effort: some file systems refuse it */
 	for (size_t i = 0; i < b->n_out; i++)
 		printf("%s\n", b->final[i]);
 	return 0;

@@ -56,6 +56,14 @@ sum() { sha256sum "$1" | cut -d' ' -f1; }
 check "fetch over mTLS exits 0" [ $? -eq 0 ]
 check "fetched file identical" cmp -s "$T/mid.out" "$T/root/mid.bin"
 check "no .part left" [ ! -e "$T/mid.out.part" ]
+# The progress bar: never when standard error is not a terminal; on a terminal (script -qc).
+check "fetch: no progress bar without a TTY" [ ! -s "$T/e1" ]
+if command -v script >/dev/null 2>&1; then
+	script -qc "$TOOL fetch ${MTLS[*]} --chunk-size 1M -o $T/tty.out https://127.0.0.1:$PORT/mid.bin" \
+		/dev/null >"$T/tty.log" 2>&1
+	check "fetch: progress bar on a TTY" grep -q '100.0%' "$T/tty.log"
+	check "fetch on a TTY: file identical" cmp -s "$T/tty.out" "$T/root/mid.bin"
+fi
 
 # A certificate that is not on the server's allow-list: refused, nothing left behind.
 "$TOOL" fetch --cacert "$P/ca.pem" --cert "$P/csp2.pem" --key "$P/csp2.key" \

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "lea_config.h"
+#include "size.h"
 #include "testutil.h"
 
 #define ERRLEN 512
@@ -524,7 +525,7 @@ static void test_parse_size_table(void **state)
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
 		uint64_t v = 12345;
-		bool ok = lea_parse_size(t[i].s, &v);
+		bool ok = li707_parse_size(t[i].s, &v);
 		if (ok != t[i].ok || (ok && v != t[i].v))
 			print_error("\"%s\": want %d %llu, got %d %llu\n", t[i].s, t[i].ok,
 				    (unsigned long long)t[i].v, ok, (unsigned long long)v);
@@ -535,7 +536,7 @@ static void test_parse_size_table(void **state)
 			assert_true(v == 12345); /* untouched */
 	}
 	uint64_t v;
-	assert_false(lea_parse_size(NULL, &v));
+	assert_false(li707_parse_size(NULL, &v));
 }
 
 static void test_parse_bool_table(void **state)
