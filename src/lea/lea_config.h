@@ -87,9 +87,15 @@
 
 #include "config.h"
 #include "http_server.h"
+#include "log.h"
 #include "tls.h"
 
-enum lea_log_level { LEA_LOG_ERROR = 0, LEA_LOG_WARN = 1, LEA_LOG_INFO = 2, LEA_LOG_DEBUG = 3 };
+/* The log levels are the shared ones (log.h). */
+#define lea_log_level lx_log_level
+#define LEA_LOG_ERROR LX_LOG_ERROR
+#define LEA_LOG_WARN LX_LOG_WARN
+#define LEA_LOG_INFO LX_LOG_INFO
+#define LEA_LOG_DEBUG LX_LOG_DEBUG
 
 /* Caps on the file (every user-controlled resource has one): the engine's (config.h). */
 #define LEA_CONFIG_FILE_MAX LX_CONFIG_FILE_MAX /* bytes */

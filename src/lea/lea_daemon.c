@@ -540,6 +540,7 @@ static int usage_error(const char *msg)
 static int run_daemon(const char *path, bool has_level, enum lea_log_level level)
 {
 	struct state S = {.config_path = path, .level_from_cli = has_level};
+	lx_log_set_program("li707-lea");
 	pthread_mutex_init(&S.d.mu, NULL);
 	sigset_t set;
 	sigemptyset(&set);
