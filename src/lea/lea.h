@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "daemon.h"
 #include "http_server.h"
 #include "lea_config.h"
 #include "li707/li707.h"
@@ -29,7 +30,7 @@
 /* ---- configuration generations ---- */
 
 struct lea_gen {
-	atomic_int refs;
+	struct lx_gen lx;       /* first: the skeleton's reference count (daemon.h) */
 	struct lea_config *cfg; /* owned (its tls_peers already moved to the server) */
 };
 
@@ -43,8 +44,7 @@ struct lea_daemon {
 	struct lea_store *store;
 	struct li707_schema_set *schemas; /* loaded once when xsd_check is first asked for */
 	char *binary_path;                /* fixed at start: the store classifies urls with it */
-	pthread_mutex_t mu;               /* gen (the pointer) */
-	struct lea_gen *gen;
+	struct lx_daemon *lx;             /* the skeleton: holds the current generation */
 	struct li707_http_server *srv;
 };
 

@@ -1,4 +1,6 @@
 /* li707-lea - configuration (INI), as documented line by line in docs/examples/li707-lea.conf.
+ * The file format, sections, line checks and common value types are the engine's
+ * (src/common/config.h, lx_config_); lea_config.c holds the LEA's key tables and rules.
  *
  * Format: UTF-8 text (an initial BOM is skipped), LF or CR LF line ends, lines of at most
  * LEA_CONFIG_LINE_MAX bytes, no NUL or other control character but TAB. "[section]" headers,
@@ -83,14 +85,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "http_server.h"
+#include "log.h"
 #include "tls.h"
 
-enum lea_log_level { LEA_LOG_ERROR = 0, LEA_LOG_WARN = 1, LEA_LOG_INFO = 2, LEA_LOG_DEBUG = 3 };
+/* The log levels are the shared ones (log.h). */
+#define lea_log_level lx_log_level
+#define LEA_LOG_ERROR LX_LOG_ERROR
+#define LEA_LOG_WARN LX_LOG_WARN
+#define LEA_LOG_INFO LX_LOG_INFO
+#define LEA_LOG_DEBUG LX_LOG_DEBUG
 
-/* Caps on the file (every user-controlled resource has one). */
-#define LEA_CONFIG_FILE_MAX (16 * 1024 * 1024) /* bytes */
-#define LEA_CONFIG_LINE_MAX 16384              /* bytes per line */
+/* Caps on the file (every user-controlled resource has one): the engine's (config.h). */
+#define LEA_CONFIG_FILE_MAX LX_CONFIG_FILE_MAX /* bytes */
+#define LEA_CONFIG_LINE_MAX LX_CONFIG_LINE_MAX /* bytes per line */
 #define LEA_CONFIG_MAX_LISTEN 16               /* listen + listen_psk (the server's cap) */
 #define LEA_CONFIG_MAX_PEERS 4096
 #define LEA_CONFIG_MAX_REFERENCES 100000       /* per peer */

@@ -1,9 +1,11 @@
 /* li707-lea - the daemon: options, start, request dispatch, signals, reload, drain.
  *
  * DESIGN (docs/internals/lea.md)
- * - Foreground, logs on stderr (lea_log.h). SIGHUP, SIGTERM and SIGINT are blocked before
- *   any thread exists, so every thread inherits the mask; the main thread is the signal
- *   thread: it waits in sigtimedwait() and runs the orphan sweep between signals.
+ * - The lifecycle is the shared skeleton's (src/common/daemon.c, docs/internals/daemon.md):
+ *   foreground, logs on stderr, signals blocked before any thread exists, the main thread is
+ *   the signal thread (SIGHUP reload, SIGTERM/SIGINT drain). This file gives it the LEA's
+ *   callbacks: load (lea_config_load), start (store, schemas, HTTPS server), reload steps,
+ *   the orphan sweep as the periodic tick, stop.
  * - Requests run on the HTTP server's connection threads (one per connection). Each takes a
  *   reference to the current configuration generation at BEGIN; SIGHUP builds a new one and
  *   swaps the pointer, so in-flight requests finish under the rules they started with.
@@ -11,13 +13,13 @@
  *   directories, connection limits) need a restart; a reload that changes them says so. */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "daemon.h"
 #include "lea.h"
 #include "lea_cli.h"
 #include "lea_log.h"
@@ -26,31 +28,32 @@
 
 /* ---- configuration generations ---- */
 
+static void gen_release(struct lx_gen *x)
+{
+	struct lea_gen *g = (struct lea_gen *)x; /* lx is its first member */
+	lea_config_free(g->cfg);
+	free(g);
+}
+
 struct lea_gen *lea_gen_new(struct lea_config *cfg)
 {
 	struct lea_gen *g = calloc(1, sizeof *g);
 	if (!g)
 		return NULL;
-	atomic_init(&g->refs, 1);
+	lx_gen_init(&g->lx, gen_release);
 	g->cfg = cfg;
 	return g;
 }
 
 void lea_gen_unref(struct lea_gen *g)
 {
-	if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
-		return;
-	lea_config_free(g->cfg);
-	free(g);
+	if (g)
+		lx_gen_unref(&g->lx);
 }
 
 struct lea_gen *lea_daemon_gen(struct lea_daemon *d)
 {
-	pthread_mutex_lock(&d->mu);
-	struct lea_gen *g = d->gen;
-	atomic_fetch_add(&g->refs, 1);
-	pthread_mutex_unlock(&d->mu);
-	return g;
+	return (struct lea_gen *)lx_daemon_gen(d->lx);
 }
 
 /* ---- requests ---- */
@@ -191,29 +194,11 @@ static void log_peers(const struct lea_config *c)
 	}
 }
 
-static int policy_copy(struct li707_tls_policy *dst, const struct li707_tls_policy *src)
-{
-	struct li707_tls_policy p = *src;
-	p.tls12_suites = src->tls12_suites ? strdup(src->tls12_suites) : NULL;
-	p.tls12_psk_suites = src->tls12_psk_suites ? strdup(src->tls12_psk_suites) : NULL;
-	p.groups = src->groups ? strdup(src->groups) : NULL;
-	if ((src->tls12_suites && !p.tls12_suites) || (src->tls12_psk_suites && !p.tls12_psk_suites) ||
-	    (src->groups && !p.groups)) {
-		li707_tls_policy_done(&p);
-		return LI707_ENOMEM;
-	}
-	*dst = p;
-	return 0;
-}
-
 struct state {
 	struct lea_daemon d;
-	const char *config_path;
-	bool level_from_cli;
-	struct li707_tls_policy policy;     /* the server borrows it (read at new and reload) */
-	bool has_policy;
-	struct li707_tls_peers *first_peers; /* the server borrows it until set_peers; freed last */
-	size_t n_cert_listeners;
+	struct lx_daemon lx;                 /* the skeleton: generations, signals */
+	struct lx_server https;              /* the server, its listeners and TLS settings */
+	struct li707_tls_peers *next_peers;  /* reload: taken in prepare, handed over in applied */
 	uint64_t sweep_s;
 };
 
@@ -229,57 +214,19 @@ static int load_schemas(struct state *S, const struct lea_config *c)
 	return rc;
 }
 
-static void log_listener(const char *addr, int port, bool psk)
-{
-	const char *colon = strrchr(addr, ':');
-	int hl = colon ? (int)(colon - addr) : (int)strlen(addr);
-	lea_info("listening on %.*s:%d (%s)", hl, addr, port, psk ? "psk" : "mtls");
-}
-
-static int open_listeners(struct state *S, const struct lea_config *c)
-{
-	char err[512];
-	size_t k = 0;
-	for (size_t pass = 0; pass < 2; pass++) {
-		bool psk = pass == 1;
-		char **v = psk ? c->listen_psk : c->listen;
-		size_t n = psk ? c->n_listen_psk : c->n_listen;
-		for (size_t i = 0; i < n; i++, k++) {
-			err[0] = '\0';
-			int rc = li707_http_server_listen(S->d.srv, v[i], psk, err, sizeof err);
-			if (rc != 0) {
-				lea_err("listen %s: %s", v[i], err[0] ? err : li707_strerror(rc));
-				return rc;
-			}
-			log_listener(v[i], li707_http_server_port(S->d.srv, k), psk);
-		}
-	}
-	S->n_cert_listeners = c->n_listen;
-	return 0;
-}
-
 static int start_server(struct state *S, struct lea_config *c)
 {
-	char err[512] = "";
-	S->first_peers = lea_config_take_tls_peers(c);
-	if (!S->first_peers || policy_copy(&S->policy, &c->policy) != 0)
-		return LI707_ENOMEM;
-	S->has_policy = true;
 	struct li707_http_config hc = {
-		.policy = &S->policy,
-		.peers = S->first_peers,
 		.creds = c->creds,
 		.limits = c->limits,
 		.handler = handler,
 		.done = request_done,
 		.cls = &S->d,
 	};
-	int rc = li707_http_server_new(&hc, &S->d.srv, err, sizeof err);
-	if (rc != 0) {
-		lea_err("cannot start the HTTPS server: %s", err[0] ? err : li707_strerror(rc));
-		return rc;
-	}
-	return open_listeners(S, c);
+	int rc = lx_server_start(&S->https, hc, &c->policy, lea_config_take_tls_peers(c), c->listen,
+				 c->n_listen, c->listen_psk, c->n_listen_psk);
+	S->d.srv = S->https.srv;
+	return rc;
 }
 
 static int start(struct state *S, struct lea_config *c)
@@ -312,6 +259,7 @@ static int start(struct state *S, struct lea_config *c)
 		return rc;
 	uint64_t t = c->orphan_timeout_s / 4;
 	S->sweep_s = t == 0 ? 1 : t > SWEEP_MAX_S ? SWEEP_MAX_S : t;
+	lx_daemon_set_tick(&S->lx, S->sweep_s);
 	return 0;
 }
 
@@ -364,85 +312,52 @@ static void warn_restart_needed(const struct lea_config *o, const struct lea_con
 			lea_warn("reload: '%s' changed: takes effect at the next restart", k[i].key);
 }
 
-/* Applies the new certificates and TLS policy; on failure nothing changed. */
-static int reload_tls(struct state *S, const struct lea_config *n)
+/* Reload, before the swap: what cannot be taken back is checked first; on failure the
+ * running configuration stays. */
+static int reload_prepare(void *app, struct lx_gen *cur_lx, struct lx_gen *next)
 {
-	struct li707_tls_policy np, op = S->policy;
-	if (policy_copy(&np, &n->policy) != 0)
-		return LI707_ENOMEM;
-	if (S->n_cert_listeners == 0) {
-		S->policy = np; /* PSK listeners keep the policy they started with */
-		li707_tls_policy_done(&op);
-		return 0;
+	struct state *S = app;
+	struct lea_gen *cur = (struct lea_gen *)cur_lx;
+	struct lea_config *n = ((struct lea_gen *)next)->cfg;
+	warn_restart_needed(cur->cfg, n);
+	if (n->xsd_check && !S->d.schemas && load_schemas(S, n) != 0) {
+		lea_err("reload: xsd_check needs the schemas; keeping the running configuration");
+		return LI707_ESCHEMASET;
 	}
-	char err[512] = "";
-	S->policy = np;
-	int rc = li707_http_server_reload(S->d.srv, &n->creds, err, sizeof err);
-	if (rc != 0) {
-		S->policy = op;
-		li707_tls_policy_done(&np);
-		lea_err("reload: certificates: %s; keeping the running configuration",
-			err[0] ? err : li707_strerror(rc));
+	int rc = lx_server_reload_tls(&S->https, &n->policy, &n->creds);
+	if (rc != 0)
 		return rc;
+	struct li707_tls_peers *peers = lea_config_take_tls_peers(n);
+	if (!peers) {
+		lea_err("reload: out of memory; peers unchanged (certificates were reloaded)");
+		return LI707_ENOMEM;
 	}
-	li707_tls_policy_done(&op);
+	S->next_peers = peers;
 	return 0;
 }
 
-static void reload(struct state *S)
+/* Reload, after the swap: rules first, then the allow-list: a removed peer's last requests
+ * find no rules (404), an added peer cannot connect before its rules exist. */
+static void reload_applied(void *app, struct lx_gen *g)
 {
-	struct lea_config *n = NULL;
-	char err[512] = "";
-	int rc = lea_config_load(S->config_path, &n, err, sizeof err);
-	if (rc != 0) {
-		lea_err("reload: %s; keeping the running configuration",
-			err[0] ? err : li707_strerror(rc));
-		return;
-	}
-	struct lea_gen *cur = lea_daemon_gen(&S->d);
-	warn_restart_needed(cur->cfg, n);
-	lea_gen_unref(cur);
-	if (n->xsd_check && !S->d.schemas && load_schemas(S, n) != 0) {
-		lea_err("reload: xsd_check needs the schemas; keeping the running configuration");
-		lea_config_free(n);
-		return;
-	}
-	if (reload_tls(S, n) != 0) {
-		lea_config_free(n);
-		return;
-	}
-	struct li707_tls_peers *peers = lea_config_take_tls_peers(n);
-	struct lea_gen *g = peers ? lea_gen_new(n) : NULL;
-	if (!g) {
-		lea_err("reload: out of memory; peers unchanged (certificates were reloaded)");
-		if (peers)
-			li707_tls_peers_clear(peers);
-		free(peers);
-		lea_config_free(n);
-		return;
-	}
-	/* Rules first, then the allow-list: a removed peer's last requests find no rules
-	 * (404), an added peer cannot connect before its rules exist. */
-	pthread_mutex_lock(&S->d.mu);
-	struct lea_gen *old = S->d.gen;
-	S->d.gen = g;
-	pthread_mutex_unlock(&S->d.mu);
-	lea_gen_unref(old);
-	if (li707_http_server_set_peers(S->d.srv, peers) != 0) {
+	struct state *S = app;
+	struct lea_config *n = ((struct lea_gen *)g)->cfg;
+	struct li707_tls_peers *peers = S->next_peers;
+	S->next_peers = NULL;
+	if (li707_http_server_set_peers(S->https.srv, peers) != 0) {
 		lea_err("reload: out of memory: the TLS allow-list is unchanged");
 		li707_tls_peers_clear(peers);
 		free(peers);
 	}
-	if (!S->level_from_cli)
-		lea_log_set_level(n->log_level);
 	log_peers(n);
 	lea_info("configuration reloaded: %zu peer%s", n->n_peers, n->n_peers == 1 ? "" : "s");
 }
 
 /* ---- the signal loop ---- */
 
-static void sweep(struct state *S)
+static void sweep(void *app)
 {
+	struct state *S = app;
 	uint64_t n = 0;
 	int rc = lea_store_sweep(S->d.store, (int64_t)time(NULL), &n);
 	if (rc != 0)
@@ -452,56 +367,16 @@ static void sweep(struct state *S)
 			 n == 1 ? "" : "s");
 }
 
-static double mono_s(void)
+/* Drains the server, then closes the store (the skeleton drops the generation after). */
+static void stop(void *app)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-/* Waits for signals; returns at SIGTERM/SIGINT. */
-static void signal_loop(struct state *S, const sigset_t *set)
-{
-	double next = mono_s() + (double)S->sweep_s;
-	for (;;) {
-		double left = next - mono_s();
-		if (left <= 0) {
-			sweep(S);
-			next = mono_s() + (double)S->sweep_s;
-			continue;
-		}
-		struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
-		int sig = sigtimedwait(set, NULL, &ts);
-		if (sig == SIGHUP) {
-			lea_info("SIGHUP: reloading %s", S->config_path);
-			reload(S);
-		} else if (sig == SIGTERM || sig == SIGINT) {
-			lea_info("%s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-			return;
-		}
-	}
-}
-
-static void stop(struct state *S)
-{
-	if (S->d.srv) {
-		if (li707_http_server_drain(S->d.srv) == LI707_ELIMIT)
-			lea_warn("drain timeout: requests still in flight were cut (not acknowledged)");
-		li707_http_server_free(S->d.srv);
-		S->d.srv = NULL;
-	}
+	struct state *S = app;
+	lx_server_stop(&S->https);
+	S->d.srv = NULL;
 	lea_store_close(S->d.store);
 	S->d.store = NULL;
-	lea_gen_unref(S->d.gen);
-	S->d.gen = NULL;
 	li707_schema_set_free(S->d.schemas);
 	free(S->d.binary_path);
-	if (S->first_peers)
-		li707_tls_peers_clear(S->first_peers);
-	free(S->first_peers);
-	if (S->has_policy)
-		li707_tls_policy_done(&S->policy);
-	pthread_mutex_destroy(&S->d.mu);
 }
 
 /* ---- options ---- */
@@ -537,54 +412,65 @@ static int usage_error(const char *msg)
 	return 2;
 }
 
+/* ---- the skeleton's callbacks ---- */
+
+static int load(void *app, const char *path, struct lx_gen **out, char *err, size_t errlen)
+{
+	struct lea_config *c = NULL;
+	int rc = lea_config_load(path, &c, err, errlen);
+	if (rc != 0)
+		return rc;
+	struct lea_gen *g = lea_gen_new(c);
+	if (!g) {
+		lea_config_free(c);
+		return LI707_ENOMEM;
+	}
+	*out = &g->lx;
+	return 0;
+}
+
+static enum lea_log_level config_level(const struct lx_gen *g)
+{
+	return ((const struct lea_gen *)g)->cfg->log_level;
+}
+
+static int start_cb(void *app, struct lx_gen *g)
+{
+	return start(app, ((struct lea_gen *)g)->cfg);
+}
+
+static void started(void *app, struct lx_gen *g)
+{
+	const struct lea_config *c = ((struct lea_gen *)g)->cfg;
+	lea_info("li707-lea %s started: %zu peer%s, store %s", LI707_VERSION, c->n_peers,
+		 c->n_peers == 1 ? "" : "s", c->store_dir);
+	log_peers(c);
+}
+
+static const struct lx_daemon_ops lea_ops = {
+	.name = "li707-lea",
+	.load = load,
+	.log_level = config_level,
+	.start = start_cb,
+	.started = started,
+	.prepare = reload_prepare,
+	.applied = reload_applied,
+	.tick = sweep,
+	.stop = stop,
+};
+
 static int run_daemon(const char *path, bool has_level, enum lea_log_level level)
 {
-	struct state S = {.config_path = path, .level_from_cli = has_level};
-	pthread_mutex_init(&S.d.mu, NULL);
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	/* Before any thread exists (store writer, HTTP server): they all inherit the mask. */
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	li707_global_init();
-
-	struct lea_config *c = NULL;
-	char err[512] = "";
-	int rc = lea_config_load(path, &c, err, sizeof err);
-	if (rc != 0) {
-		lea_err("%s", err[0] ? err : li707_strerror(rc));
-		pthread_mutex_destroy(&S.d.mu);
-		li707_global_cleanup();
-		return li707_exit_code(rc); /* 3 unreadable, 4 not valid (li707-lea(8)) */
-	}
-	lea_log_set_level(has_level ? level : c->log_level);
-	size_t npeers = c->n_peers;
-	/* The generation exists before the first listener: requests may come at once. */
-	if (!(S.d.gen = lea_gen_new(c))) {
-		lea_config_free(c);
-		rc = LI707_ENOMEM;
-	} else {
-		rc = start(&S, c);
-	}
-	if (rc != 0) {
-		stop(&S);
-		li707_global_cleanup();
-		/* 5 internal (memory, schemas), else 3: the configuration was valid, so what
-		 * failed is the environment (store, listener) */
-		return li707_exit_code(rc) == 5 ? 5 : 3;
-	}
-	lea_info("li707-lea %s started: %zu peer%s, store %s", LI707_VERSION, npeers,
-		 npeers == 1 ? "" : "s", S.d.gen->cfg->store_dir);
-	log_peers(S.d.gen->cfg);
-	sweep(&S);
-	signal_loop(&S, &set);
-	stop(&S);
-	lea_info("stopped");
-	li707_global_cleanup();
-	return 0;
+	struct state S = {0};
+	S.lx = (struct lx_daemon){
+		.ops = &lea_ops,
+		.app = &S,
+		.config_path = path,
+		.level_from_cli = has_level,
+		.cli_level = level,
+	};
+	S.d.lx = &S.lx;
+	return lx_daemon_run(&S.lx);
 }
 
 static int check_config(const char *path)
