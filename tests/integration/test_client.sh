@@ -123,7 +123,7 @@ MID_SHA=$(sha256sum "$W/mid.bin" | cut -d' ' -f1)
 REQ=$SRC/tests/data/golden/li-coll-01.xml
 "$TOOL" respond "$REQ" >"$W/ok.xml"
 "$TOOL" respond "$SRC/tests/data/decode/get-and-deliver.xml" >"$W/mixed.xml" 2>/dev/null || true
-for f in hi1 hi1err upload; do : >"$W/$f"; done
+for f in hi1 hi1err hi1err500 upload; do : >"$W/$f"; done
 
 # ---- nginx: mutual TLS, static files, POST -> fixed HI-1 response, Expect logged --------
 NGX=$(free_port)
@@ -159,6 +159,8 @@ http {
 		location = /upload { error_page 405 =200 /empty.bin; }
 		location = /bench { return 200 "ok"; }
 		location = /status500 { return 500; }
+		# Like pyli5: HTTP 500 with an HI-1 body carrying ErrorInformation.
+		location = /hi1err500 { error_page 405 =500 /mixed.xml; }
 		location /slow/ { alias $W/; limit_rate 4m; }
 	}
 }
@@ -181,6 +183,14 @@ check "send: error code printed" contains "$T/out" "ErrorInformation 3001"
 run "$TOOL" send "${CLI[@]}" "$U/status500" "$REQ"
 expect_rc "send: HTTP 500 -> 3" 3
 check "send: HTTP status classified" contains "$T/err" "(http-status)"
+check "send: HTTP 500 without an HI-1 body prints no summary" test ! -s "$T/out"
+# R-TRN-3: an HTTP error status that carries an HI-1 response: the LEA's answer is shown.
+run "$TOOL" send "${CLI[@]}" "$U/hi1err500" "$REQ"
+expect_rc "send: HTTP 500 with an HI-1 body -> 3" 3
+check "send: HTTP 500 with an HI-1 body is still classified" contains "$T/err" "(http-status)"
+check "test_trn_3_send_error_status_shows_hi1_answer" contains "$T/out" "ErrorInformation 3001"
+run "$TOOL" send "${CLI[@]}" --xml "$U/hi1err500" "$REQ"
+check "send --xml: HTTP 500 with an HI-1 body prints its XML" contains "$T/out" "<ErrorInformation>"
 run "$TOOL" send "${CLI[@]}" "$U/ok.xml.missing" "$REQ"
 expect_rc "send: 404 -> 3" 3
 run "$TOOL" send --cacert "$P/other-ca.pem" --cert "$P/client.pem" --key "$P/client.key" "$U/hi1" "$REQ"
