@@ -27,6 +27,7 @@ enum li707_error {
 	LI707_EINPUT = -4107,      /* bad event / configuration input (JSON, files) */
 	LI707_ENOTFOUND = -4108,   /* a named thing does not exist */
 	LI707_EDENIED = -4109,     /* the peer is not allowed to do this (e.g. deliver for a reference) */
+	LI707_EDAMAGED = -4110,    /* stored data is damaged (corrupt database page or block, empty index) */
 };
 
 /* Text for a code (never NULL; "unknown error" for codes not listed). Handles -errno. */
@@ -38,7 +39,7 @@ const char *li707_errname(int code);
 /* Exit status for the command-line tools (docs/exit-codes.md):
  *   0 ok, 1 invalid input (EINVALID, ESCHEMA, EXML, ELIMIT, ENOT707, ENOTSUP, EMISMATCH),
  *   2 usage (EINVAL), 3 I/O or OS error (-errno, ENOTFOUND, EDENIED), 4 bad event/config input (EINPUT),
- *   5 internal (ENOMEM, ECRYPTO, ESCHEMASET). */
+ *   5 internal (ENOMEM, ECRYPTO, ESCHEMASET), 6 store damaged (EDAMAGED). */
 int li707_exit_code(int code);
 
 /* TS 103 120 ErrorInformation for a code: the one table from internal errors to ErrorCode

@@ -61,6 +61,7 @@ static const struct code_row rows[] = {
 	{LI707_ENOTFOUND, "ENOTFOUND", "not found", 3, HI1_REQUEST_INVALID, DESC_INTERNAL},
 	{LI707_EDENIED, "EDENIED", "not allowed for this peer", 3, HI1_OBJECT_INVALID,
 	 DESC_DENIED},
+	{LI707_EDAMAGED, "EDAMAGED", "store damaged", 6, HI1_REQUEST_INVALID, DESC_INTERNAL},
 };
 
 static const struct code_row *row_for(int code)
