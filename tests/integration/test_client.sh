@@ -328,6 +328,24 @@ run "$TOOL" post-binary --cacert "$P/ca.pem" "https://127.0.0.1:$SL/up" "$T/obj.
 	--expect-timeout 10 --timeout 2
 expect_rc "post-binary: silent server, long continue timeout -> 3" 3
 check "post-binary: no body before the continue timeout" not grep -aq "BODY-MARKER-707" "$T/silent.log"
+# R-BIN-B3 / Annex C.3: the continue timeout follows the record's expiry, bounded by
+# --expect-timeout: an expiry 3 s away ends a 600 s wait, so the body goes before --timeout.
+: >"$T/silent.log"
+EXP=$(date -u -d '+3 seconds' +%Y-%m-%dT%H:%M:%SZ)
+run "$TOOL" post-binary --cacert "$P/ca.pem" "https://127.0.0.1:$SL/up" "$T/obj.bin" -t application/octet-stream \
+	--expiry "$EXP" --expect-timeout 600 --timeout 10
+expect_rc "test_bin_b3_continue_timeout_follows_expiry: silent server -> 3" 3
+check "test_bin_b3_continue_timeout_follows_expiry: body sent at the expiry" \
+	grep -aq "BODY-MARKER-707" "$T/silent.log"
+: >"$T/silent.log"
+run "$TOOL" post-binary --cacert "$P/ca.pem" "https://127.0.0.1:$SL/up" "$T/obj.bin" -t application/octet-stream \
+	--expiry 2020-01-01T00:00:00Z
+expect_rc "post-binary: expiry passed -> 3" 3
+check "post-binary: expiry passed is said" contains "$T/err" "expiry has passed"
+check "post-binary: expiry passed: nothing sent" not grep -aq "POST /up" "$T/silent.log"
+run "$TOOL" post-binary --cacert "$P/ca.pem" "https://127.0.0.1:$SL/up" "$T/obj.bin" -t application/octet-stream \
+	--expiry 2026-13-01T00:00:00Z
+expect_rc "post-binary: bad --expiry -> 2" 2
 
 # ---- TLS peers: client certificate required, TLS 1.1 only ----------------------------
 V=$(free_port)
