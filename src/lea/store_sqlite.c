@@ -710,8 +710,11 @@ int lea__sq_read_get(struct sq_store *s, sqlite3 **out)
 	}
 	pthread_mutex_unlock(&s->rmu);
 	int rc = open_db(s->dbpath, true, out);
-	if (!rc)
-		rc = exec_sql(*out, "PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;");
+	if (!rc &&
+	    (rc = exec_sql(*out, "PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;")) != 0) {
+		sqlite3_close(*out); /* a damaged file fails here: the handle is not handed out */
+		*out = NULL;
+	}
 	return rc;
 }
 
