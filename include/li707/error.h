@@ -17,7 +17,8 @@ extern "C" {
  * the same rows. HI-1 classes: OBJECT_INVALID (ErrorCode 3000), DENIED (3000, "not
  * authorised"), NOT_SUPPORTED (3001), NOT_707 (3001), REQUEST_INVALID (3007), INTERNAL (3007,
  * "could not be processed").
- * Exit statuses: 1 invalid input, 2 usage, 3 I/O or OS, 4 bad event/config input, 5 internal. */
+ * Exit statuses: 1 invalid input, 2 usage, 3 I/O or OS, 4 bad event/config input, 5 internal,
+ * 6 stored data damaged (corrupt database page or block, empty index). */
 #define LI707_ERROR_MAP(XX)                                                                   \
 	XX(ENOMEM, -4096, 5, INTERNAL, "out of memory")                                       \
 	XX(EINVAL, -4097, 2, INTERNAL, "invalid argument")                                    \
@@ -32,7 +33,8 @@ extern "C" {
 	XX(EMISMATCH, -4106, 1, REQUEST_INVALID, "hash, checksum or length mismatch")         \
 	XX(EINPUT, -4107, 4, INTERNAL, "bad event or configuration input")                    \
 	XX(ENOTFOUND, -4108, 3, INTERNAL, "not found")                                        \
-	XX(EDENIED, -4109, 3, DENIED, "not allowed for this peer")
+	XX(EDENIED, -4109, 3, DENIED, "not allowed for this peer")                            \
+	XX(EDAMAGED, -4110, 6, INTERNAL, "store damaged")
 
 enum li707_error {
 	LI707_OK = 0,
@@ -51,7 +53,7 @@ const char *li707_errname(int code);
 /* Exit status for the command-line tools (docs/exit-codes.md):
  *   0 ok, 1 invalid input (EINVALID, ESCHEMA, EXML, ELIMIT, ENOT707, ENOTSUP, EMISMATCH),
  *   2 usage (EINVAL), 3 I/O or OS error (-errno, ENOTFOUND, EDENIED), 4 bad event/config input (EINPUT),
- *   5 internal (ENOMEM, ECRYPTO, ESCHEMASET). */
+ *   5 internal (ENOMEM, ECRYPTO, ESCHEMASET), 6 store damaged (EDAMAGED). */
 int li707_exit_code(int code);
 
 /* TS 103 120 ErrorInformation for a code: the one table from internal errors to ErrorCode

@@ -518,7 +518,7 @@ static int parse_attachment(const json_t *v, const char *field, const struct ctx
 		goto out;
 	}
 	/* Expiry for every model: Model A/C the URL lifetime (R-BIN-A3), Model B the continue
-	 * timeout of the POST (R-BIN-B3). */
+	 * timeout of the POST (R-BIN-B3: li707_continue_timeout_ms, continue_timeout.h). */
 	struct li707_time t = {.epoch = cx->expiry_epoch, .usec = 0, .offset_min = 0};
 	char when[33];
 	if ((rc = li707_time_format(&t, false, when)))

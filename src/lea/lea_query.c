@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -136,6 +137,15 @@ static size_t utf8_len(const unsigned char *p)
 	return n;
 }
 
+/* U+202A..U+202E (LRE RLE PDF LRO RLO) and U+2066..U+2069 (LRI RLI FSI PDI): E2 80 AA..AE,
+ * E2 81 A6..A9 in UTF-8. */
+static bool is_bidi_control(const unsigned char *p, size_t n)
+{
+	return n == 3 && p[0] == 0xe2 &&
+	       ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+		(p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9));
+}
+
 char *lq_escape(const char *s, bool keep_layout)
 {
 	if (!s)
@@ -154,6 +164,11 @@ char *lq_escape(const char *s, bool keep_layout)
 		} else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
 			o += sprintf(o, "\\u%04x", (unsigned)p[1]);
 			p += 2;
+		} else if (is_bidi_control(p, n)) {
+			/* Bidi embeddings, overrides and isolates reorder what follows on a terminal. */
+			o += sprintf(o, "\\u%04x", ((unsigned)(p[1] & 0x3f) << 6 | (p[2] & 0x3f)) +
+							 0x2000u);
+			p += 3;
 		} else if (n > 1) {
 			memcpy(o, p, n);
 			o += n;
@@ -245,8 +260,17 @@ int lq_store_open(const struct lq_store_opt *o, const char *cmd, struct lea_stor
 		so.dir = cfg->store_dir;
 		so.binary_path = cfg->binary_path;
 	}
+	/* Anyone who can write the directory can replace the index the analyst reads. */
+	struct stat st;
+	if (stat(so.dir, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & S_IWOTH))
+		fprintf(stderr, "li707-lea %s: warning: the store directory %s is writable by "
+			"others (mode %04o): its contents cannot be trusted\n", cmd, so.dir,
+			(unsigned)(st.st_mode & 07777));
 	rc = lea_store_open(&so, out, err, sizeof err);
-	if (rc)
+	if (rc == LI707_EDAMAGED)
+		rc = lq_fail(cmd, rc, "%s%s (restore the store from a backup)",
+			     *err ? "" : "store damaged: ", *err ? err : so.dir);
+	else if (rc)
 		rc = lq_fail(cmd, rc, "cannot open the store %s: %s", so.dir,
 			     *err ? err : li707_strerror(rc));
 	lea_config_free(cfg);
@@ -275,10 +299,12 @@ static const char list_help[] =
 	"  --party ID       only items where a sender or receiver identifier equals ID\n"
 	"  --peer P         only items delivered by peer P\n"
 	"  --limit N        at most N items\n"
-	"  --json           a JSON array of objects with every field\n"
+	"  --json           one JSON array of objects with every field (nothing is printed\n"
+	"                   when the store cannot be read to the end)\n"
 	"%s"
 	"\n"
-	"Exit status: 0 ok, 2 usage, 3 store not readable, 4 bad configuration.\n";
+	"Exit status: 0 ok, 2 usage, 3 store not readable, 4 bad configuration, 6 store\n"
+	"damaged.\n";
 
 enum { COL_ID, COL_RECEIVED, COL_REF, COL_PEER, COL_TIME, COL_SENDER, COL_RCPT, COL_ATT, NCOL };
 
@@ -453,6 +479,13 @@ static void free_rows(struct list_out *lo)
 	free(lo->rows);
 }
 
+static int count_row(void *cls, const struct lea_item_row *r)
+{
+	(void)r;
+	(*(size_t *)cls)++;
+	return 0;
+}
+
 int lea_cmd_list(int argc, char **argv)
 {
 	static const char cmd[] = "list";
@@ -507,6 +540,13 @@ int lea_cmd_list(int argc, char **argv)
 	if (rc)
 		return rc;
 	struct list_out lo = {.mode = json ? 2 : isatty(STDOUT_FILENO) ? 1 : 0};
+	/* JSON is one document or nothing: read every row once before printing any, so a
+	 * store that fails half-way (damaged) leaves no partial document on stdout. */
+	size_t n_check = 0;
+	if (lo.mode == 2 && (rc = lea_store_list(s, &q, count_row, &n_check)) != 0) {
+		lea_store_close(s);
+		return lq_fail(cmd, rc, "cannot read the store: %s", li707_strerror(rc));
+	}
 	if (lo.mode == 2)
 		fputs("[", stdout);
 	else if (lo.mode == 0)
@@ -541,7 +581,7 @@ static const char status_help[] =
 	"%s"
 	"\n"
 	"Exit status: 0 ok, 2 usage, 3 store not readable or reference unknown, 4 bad\n"
-	"configuration.\n";
+	"configuration, 6 store damaged.\n";
 
 struct st_rows {
 	struct lea_ref_status *v; /* reference strings owned */

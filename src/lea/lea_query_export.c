@@ -68,7 +68,8 @@ static const char export_help[] =
 	"%s"
 	"\n"
 	"Exit status: 0 ok, 1 stored data no longer matches its recorded SHA-256, 2 usage,\n"
-	"3 DIR refused, nothing stored for R, or an I/O error, 4 bad configuration.\n";
+	"3 DIR refused, nothing stored for R, or an I/O error, 4 bad configuration, 6 store\n"
+	"damaged.\n";
 
 enum { D_TOP, D_ITEMS, D_MESSAGES, D_ATTACHMENTS, ND };
 static const char *const dir_name[ND] = {"", "items", "messages", "attachments"};

@@ -63,7 +63,8 @@ void lq_time_utc(int64_t t, char out[32]);
 
 /* A copy of s safe to print in a table, a tab-separated line or a terminal: backslash, tab,
  * LF and CR become \\ \t \n \r, other C0 controls and DEL \xHH, C1 controls (U+0080-U+009F,
- * which some terminals obey) \u00HH, bytes that are not UTF-8 \xHH. keep_layout: backslash,
+ * which some terminals obey) \u00HH, bidi embedding, override and isolate controls
+ * (U+202A-U+202E, U+2066-U+2069) \u20HH, bytes that are not UTF-8 \xHH. keep_layout: backslash,
  * tab and LF are left as they are (multi-line text for a person). NULL for NULL or ENOMEM. */
 char *lq_escape(const char *s, bool keep_layout);
 

@@ -35,7 +35,8 @@ static const char show_help[] =
 	"  --raw            the whole HI1Message exactly as received (byte for byte)\n"
 	"%s"
 	"\n"
-	"Exit status: 0 ok, 2 usage, 3 store not readable or ITEM unknown, 4 bad configuration.\n";
+	"Exit status: 0 ok, 2 usage, 3 store not readable or ITEM unknown, 4 bad configuration,\n"
+	"6 store damaged.\n";
 
 enum li707_tristate lq_sha256_match(const char *stored, const char *record)
 {

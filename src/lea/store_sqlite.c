@@ -183,6 +183,9 @@ int lea__sq_err(int rc)
 		return -EACCES;
 	case SQLITE_CANTOPEN:
 		return -ENOENT;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return LI707_EDAMAGED;
 	case SQLITE_CONSTRAINT:
 	case SQLITE_MISMATCH:
 	case SQLITE_TOOBIG:
@@ -708,8 +711,11 @@ int lea__sq_read_get(struct sq_store *s, sqlite3 **out)
 	}
 	pthread_mutex_unlock(&s->rmu);
 	int rc = open_db(s->dbpath, true, out);
-	if (!rc)
-		rc = exec_sql(*out, "PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;");
+	if (!rc &&
+	    (rc = exec_sql(*out, "PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;")) != 0) {
+		sqlite3_close(*out); /* a damaged file fails here: the handle is not handed out */
+		*out = NULL;
+	}
 	return rc;
 }
 
@@ -1047,6 +1053,11 @@ static int open_reader(struct sq_store *s, char *err, size_t errlen)
 		li707__errf(err, errlen, "store: %s has schema version 1: start li707-lea on it once "
 			    "to upgrade it to version %d", s->dbpath, SQ_SCHEMA_VERSION);
 		return LI707_EINVAL;
+	}
+	if (v <= 0) { /* an empty index, or one without li707's schema */
+		li707__errf(err, errlen, "store: %s: %s (no schema version)", s->dbpath,
+			    li707_strerror(LI707_EDAMAGED));
+		return LI707_EDAMAGED;
 	}
 	if (v != SQ_SCHEMA_VERSION) {
 		li707__errf(err, errlen, "store: %s: schema version %lld is not supported (this build: %d)",

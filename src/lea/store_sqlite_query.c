@@ -224,7 +224,7 @@ static int item_schemas(sqlite3 *db, struct lea_item_detail *d)
 
 /* The message as received from columns col (raw), col + 1 (raw_codec), col + 2 (raw_size)
  * into d->raw (NUL-terminated) and d->raw_len. A row that does not decode to exactly
- * raw_size bytes is corrupt: -EIO. */
+ * raw_size bytes is corrupt: LI707_EDAMAGED. */
 static int raw_load(sqlite3_stmt *st, int col, struct lea_item_detail *d)
 {
 	const char *blob = sqlite3_column_blob(st, col);
@@ -242,13 +242,13 @@ static int raw_load(sqlite3_stmt *st, int col, struct lea_item_detail *d)
 	int64_t size = sqlite3_column_int64(st, col + 2);
 	if (codec != SQ_RAW_LZ4 || size <= 0 || size >= SQ_RAW_MAX_SIZE || n <= 0 ||
 	    size > (int64_t)n * 255 + 16)
-		return -EIO;
+		return LI707_EDAMAGED;
 	if ((d->raw = malloc((size_t)size + 1)) == NULL)
 		return LI707_ENOMEM;
 	if (LZ4_decompress_safe(blob, d->raw, n, (int)size) != (int)size) {
 		free(d->raw);
 		d->raw = NULL;
-		return -EIO;
+		return LI707_EDAMAGED;
 	}
 	d->raw[size] = '\0';
 	d->raw_len = (size_t)size;

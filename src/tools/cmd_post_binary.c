@@ -1,7 +1,8 @@
-/* li707 post-binary - Model B upload of a binary object (TS 103 707 clause 6.3.3; R-BIN-B2,
+/* li707 post-binary - Model B upload of a binary object (TS 103 707 Annex C.3; R-BIN-B2,
  * R-BIN-B3): POST FILE with its MIME type, Content-Length from the file size and always
  * `Expect: 100-continue`, waiting up to the continue timeout for the LEA's 100 before the
- * body is sent anyway. */
+ * body is sent anyway. The continue timeout follows the record's expiry (--expiry), bounded
+ * by --expect-timeout (li707_continue_timeout_ms, src/common/continue_timeout.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -11,28 +12,32 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "continue_timeout.h"
 #include "http_client.h"
 #include "tool.h"
 
 static const char help_text[] =
 	"Usage: li707 post-binary [OPTIONS] URL FILE --content-type TYPE\n"
 	"\n"
-	"POST the binary object in FILE to URL (Model B, TS 103 707 clause 6.3.3) with\n"
+	"POST the binary object in FILE to URL (Model B, TS 103 707 Annex C.3) with\n"
 	"Content-Type TYPE, Content-Length from the file size and 'Expect: 100-continue'.\n"
 	"Prints the final HTTP status on standard output.\n"
 	"\n"
 	"Options:\n"
 	"  -t, --content-type T   MIME type of the object (required)\n"
-	"  --expect-timeout S     seconds to wait for '100 Continue' before sending the body\n"
-	"                         anyway [5]\n"
+	"  --expiry T             the binaryData record's expiry (QualifiedDateTime, e.g.\n"
+	"                         2026-03-01T10:00:00Z): the continue timeout lasts until then,\n"
+	"                         at most --expect-timeout; refused once it has passed\n"
+	"  --expect-timeout S     longest wait for '100 Continue' before the body is sent\n"
+	"                         anyway [30]\n"
 	"  -h, --help             print this help and exit\n";
 
 static const char help_tail[] =
 	"\n"
-	"Exit status: 0 the LEA answered 2xx, 2 usage, 3 transport failure or another HTTP\n"
-	"status (the reason is printed), 5 internal error.\n";
+	"Exit status: 0 the LEA answered 2xx, 2 usage, 3 transport failure, another HTTP\n"
+	"status or the expiry has passed (the reason is printed), 5 internal error.\n";
 
-enum { OPT_EXPECT_TIMEOUT = TOOL_OPT_CMD_BASE };
+enum { OPT_EXPECT_TIMEOUT = TOOL_OPT_CMD_BASE, OPT_EXPIRY };
 
 int tool_cmd_post_binary(int argc, char **argv)
 {
@@ -40,13 +45,14 @@ int tool_cmd_post_binary(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{"content-type", required_argument, NULL, 't'},
 		{"expect-timeout", required_argument, NULL, OPT_EXPECT_TIMEOUT},
+		{"expiry", required_argument, NULL, OPT_EXPIRY},
 		TOOL_CLIENT_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	struct tool_client tc;
 	tool_client_init(&tc);
-	const char *ctype = NULL;
-	long expect_ms = 0;
+	const char *ctype = NULL, *expiry = NULL;
+	long expect_max_ms = LI707_CONTINUE_TIMEOUT_MAX_MS_DEFAULT;
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "ht:", opts, NULL)) != -1) {
@@ -62,9 +68,12 @@ int tool_cmd_post_binary(int argc, char **argv)
 			ctype = optarg;
 			continue;
 		case OPT_EXPECT_TIMEOUT:
-			if (!tool_parse_seconds(optarg, &expect_ms))
+			if (!tool_parse_seconds(optarg, &expect_max_ms))
 				return tool_usage_error("post-binary",
 							"--expect-timeout wants seconds in (0, 86400]");
+			continue;
+		case OPT_EXPIRY:
+			expiry = optarg;
 			continue;
 		default: {
 			int r = tool_client_option(&tc, "post-binary", c, optarg);
@@ -82,6 +91,24 @@ int tool_cmd_post_binary(int argc, char **argv)
 	if (!ctype)
 		return tool_usage_error("post-binary", "--content-type is required");
 	const char *url = argv[optind], *file = argv[optind + 1];
+	/* TS103707 R-BIN-B3: the continue timeout follows the record's expiry. */
+	struct li707_time now;
+	long expect_ms = 0;
+	int trc = li707_time_now(&now);
+	if (trc == 0)
+		trc = li707_continue_timeout_ms(expiry, now.epoch, now.usec, expect_max_ms,
+						&expect_ms);
+	if (trc == LI707_EINVALID)
+		return tool_usage_error("post-binary", "--expiry wants a QualifiedDateTime such as "
+						       "2026-03-01T10:00:00Z");
+	if (trc == -ETIME) {
+		fprintf(stderr, "li707 post-binary: the record's expiry has passed: not uploaded\n");
+		return li707_exit_code(trc);
+	}
+	if (trc) {
+		fprintf(stderr, "li707 post-binary: %s\n", li707_strerror(trc));
+		return li707_exit_code(trc);
+	}
 	int fd = open(file, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -3,9 +3,12 @@
  * The message goes as Content-Type application/xml; the answer (capped at 16 MiB) is
  * decoded with li707_message_decode. Standard output gets one line per ActionResponse (and
  * the raw XML with --xml); standard error only transport failures and generic decoding
- * failures, never message content (R-SEC-6). Exit status: 0 every action got a
- * DELIVERResponse, 1 the response carries ErrorInformation or is not an HI-1 response,
- * 2 usage, 3 transport failure (classified), 5 internal. */
+ * failures, never message content (R-SEC-6). An answer with an HTTP error status is still
+ * decoded: when it is an HI-1 response (some LEAs answer 500 with ErrorInformation), its
+ * summary (and XML with --xml) is printed before the transport failure is reported.
+ * Exit status: 0 every action got a DELIVERResponse, 1 the response carries ErrorInformation
+ * or is not an HI-1 response, 2 usage, 3 transport failure (classified; also an HTTP error
+ * status that came with an HI-1 response), 5 internal. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +23,8 @@ static const char help_text[] =
 	"POST the HI1Message in FILE ('-' for standard input) to URL (https://) with\n"
 	"Content-Type application/xml, decode the HI-1 response and print one line per\n"
 	"ActionResponse: 'action ID: DELIVERResponse' or 'action ID: ErrorInformation CODE:\n"
-	"DESCRIPTION'.\n"
+	"DESCRIPTION'. An HI-1 response that comes with an HTTP error status is printed\n"
+	"the same way before the transport failure is reported.\n"
 	"\n"
 	"Options:\n"
 	"  -x, --xml              also print the response XML (before the summary)\n"
@@ -30,7 +34,8 @@ static const char help_tail[] =
 	"\n"
 	"Exit status: 0 every action got a DELIVERResponse, 1 the response carries\n"
 	"ErrorInformation (or is not an HI-1 response), 2 usage, 3 transport failure (TLS,\n"
-	"HTTP status, timeout, reset, DNS/connect; the reason is printed), 5 internal error.\n";
+	"HTTP status even with an HI-1 response, timeout, reset, DNS/connect; the reason is\n"
+	"printed), 5 internal error.\n";
 
 static const char *verb_name(enum li707_verb v)
 {
@@ -83,6 +88,31 @@ static int summarise(const struct li707_message *req, const struct li707_message
 		       extra == 1 ? "" : "s", extra == 1 ? "s" : "");
 	free(o);
 	return status;
+}
+
+static void print_body(const struct li707_http_result *res)
+{
+	fwrite(res->body, 1, res->body_len, stdout);
+	if (res->body[res->body_len - 1] != '\n')
+		putchar('\n');
+}
+
+/* The body of an answer with an HTTP error status: printed (summary, and the XML with --xml)
+ * only when it decodes as an HI-1 response; anything else (an HTML error page) is dropped. */
+static void show_error_answer(const struct li707_http_result *res, const struct li707_limits *lim,
+			      bool print_xml)
+{
+	struct li707_message *m = NULL;
+	struct li707_diags d = {0};
+	(void)li707_message_decode(res->body, res->body_len, lim, &m, &d);
+	if (m && m->kind == LI707_MSG_RESPONSE) {
+		if (print_xml)
+			print_body(res);
+		(void)summarise(NULL, m);
+		fflush(stdout);
+	}
+	li707_message_free(m);
+	li707_diags_clear(&d);
 }
 
 int tool_cmd_send(int argc, char **argv)
@@ -158,14 +188,14 @@ int tool_cmd_send(int argc, char **argv)
 		goto out;
 	}
 	if (res.err) {
+		/* An error status may still carry the LEA's HI-1 answer: show it, then fail. */
+		if (res.err == LI707_HTTP_ESTATUS && res.body_len)
+			show_error_answer(&res, &lim, print_xml);
 		status = tool_client_failure("send", &res);
 		goto out;
 	}
-	if (print_xml && res.body_len) {
-		fwrite(res.body, 1, res.body_len, stdout);
-		if (res.body[res.body_len - 1] != '\n')
-			putchar('\n');
-	}
+	if (print_xml && res.body_len)
+		print_body(&res);
 	rc = li707_message_decode(res.body ? res.body : "", res.body_len, &lim, &resp, &d);
 	if (!resp || resp->kind != LI707_MSG_RESPONSE) {
 		/* Details of the decoder could quote the content: only the verdict here. */

@@ -9,11 +9,13 @@
  *
  * Warnings and notes are listed under any verdict. The exit status is 0 when every file is
  * OK, else the highest status of the files (1 invalid, 3 unreadable, ...). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "schema_dir.h"
 #include "tool.h"
 
 static const char help_text[] =
@@ -28,8 +30,10 @@ static const char help_text[] =
 	"  --schemas DIR           official ETSI schemas laid out as DIR/103120/schema/*.xsd,\n"
 	"                          DIR/103280/*.xsd, DIR/w3c/xmldsig-core-schema.xsd: validate\n"
 	"                          whole messages against TS 103 120 and TS 103 707\n"
-	"  --project-schemas DIR   li707's own schemas (default: $LI707_SCHEMA_DIR or the\n"
-	"                          installed ones); alone, validates each delivery's payload\n"
+	"  --project-schemas DIR   li707's own schemas (default: $LI707_SCHEMA_DIR, else\n"
+	"                          share/li707/schemas next to or above this program's\n"
+	"                          directory, else the installed ones); alone, validates\n"
+	"                          each delivery's payload\n"
 	"  -h, --help              print this help and exit\n"
 	"\n"
 	"Exit status: 0 all files OK, 1 some file invalid or not TS 103 707, 2 usage,\n"
@@ -132,6 +136,15 @@ int tool_cmd_validate(int argc, char **argv)
 	li707_limits_resolve(&lim);
 	struct li707_schema_set *set = NULL;
 	if (official || project) {
+		char found[4096];
+		bool defaulted = !project;
+		if (!project) {
+			/* Not installed (build tree, other prefix): the copy next to the program. */
+			int frc = li707_schema_dir_find(NULL, LI707_SCHEMA_DIR_DEFAULT, found,
+							sizeof found);
+			if (frc == 0 || (frc == -ENOENT && found[0]))
+				project = found;
+		}
 		struct li707_diags d = {0};
 		int rc = li707_schema_set_load(project, official, &set, &d);
 		if (rc) {
@@ -139,6 +152,11 @@ int tool_cmd_validate(int argc, char **argv)
 				li707_strerror(rc));
 			for (size_t i = 0; i < d.n; i++)
 				tool_print_diag(stderr, "schemas", &d.v[i]);
+			if (defaulted)
+				fprintf(stderr, "li707 validate: li707's own schemas were looked for in "
+					"$LI707_SCHEMA_DIR, share/li707/schemas next to or above the "
+					"program, and %s; give --project-schemas DIR\n",
+					LI707_SCHEMA_DIR_DEFAULT);
 			li707_diags_clear(&d);
 			return li707_exit_code(rc);
 		}

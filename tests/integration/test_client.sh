@@ -123,7 +123,7 @@ MID_SHA=$(sha256sum "$W/mid.bin" | cut -d' ' -f1)
 REQ=$SRC/tests/data/golden/li-coll-01.xml
 "$TOOL" respond "$REQ" >"$W/ok.xml"
 "$TOOL" respond "$SRC/tests/data/decode/get-and-deliver.xml" >"$W/mixed.xml" 2>/dev/null || true
-for f in hi1 hi1err upload; do : >"$W/$f"; done
+for f in hi1 hi1err hi1err500 upload; do : >"$W/$f"; done
 
 # ---- nginx: mutual TLS, static files, POST -> fixed HI-1 response, Expect logged --------
 NGX=$(free_port)
@@ -159,6 +159,8 @@ http {
 		location = /upload { error_page 405 =200 /empty.bin; }
 		location = /bench { return 200 "ok"; }
 		location = /status500 { return 500; }
+		# Like pyli5: HTTP 500 with an HI-1 body carrying ErrorInformation.
+		location = /hi1err500 { error_page 405 =500 /mixed.xml; }
 		location /slow/ { alias $W/; limit_rate 4m; }
 	}
 }
@@ -181,6 +183,14 @@ check "send: error code printed" contains "$T/out" "ErrorInformation 3001"
 run "$TOOL" send "${CLI[@]}" "$U/status500" "$REQ"
 expect_rc "send: HTTP 500 -> 3" 3
 check "send: HTTP status classified" contains "$T/err" "(http-status)"
+check "send: HTTP 500 without an HI-1 body prints no summary" test ! -s "$T/out"
+# R-TRN-3: an HTTP error status that carries an HI-1 response: the LEA's answer is shown.
+run "$TOOL" send "${CLI[@]}" "$U/hi1err500" "$REQ"
+expect_rc "send: HTTP 500 with an HI-1 body -> 3" 3
+check "send: HTTP 500 with an HI-1 body is still classified" contains "$T/err" "(http-status)"
+check "test_trn_3_send_error_status_shows_hi1_answer" contains "$T/out" "ErrorInformation 3001"
+run "$TOOL" send "${CLI[@]}" --xml "$U/hi1err500" "$REQ"
+check "send --xml: HTTP 500 with an HI-1 body prints its XML" contains "$T/out" "<ErrorInformation>"
 run "$TOOL" send "${CLI[@]}" "$U/ok.xml.missing" "$REQ"
 expect_rc "send: 404 -> 3" 3
 run "$TOOL" send --cacert "$P/other-ca.pem" --cert "$P/client.pem" --key "$P/client.key" "$U/hi1" "$REQ"
@@ -318,6 +328,24 @@ run "$TOOL" post-binary --cacert "$P/ca.pem" "https://127.0.0.1:$SL/up" "$T/obj.
 	--expect-timeout 10 --timeout 2
 expect_rc "post-binary: silent server, long continue timeout -> 3" 3
 check "post-binary: no body before the continue timeout" not grep -aq "BODY-MARKER-707" "$T/silent.log"
+# R-BIN-B3 / Annex C.3: the continue timeout follows the record's expiry, bounded by
+# --expect-timeout: an expiry 3 s away ends a 600 s wait, so the body goes before --timeout.
+: >"$T/silent.log"
+EXP=$(date -u -d '+3 seconds' +%Y-%m-%dT%H:%M:%SZ)
+run "$TOOL" post-binary --cacert "$P/ca.pem" "https://127.0.0.1:$SL/up" "$T/obj.bin" -t application/octet-stream \
+	--expiry "$EXP" --expect-timeout 600 --timeout 10
+expect_rc "test_bin_b3_continue_timeout_follows_expiry: silent server -> 3" 3
+check "test_bin_b3_continue_timeout_follows_expiry: body sent at the expiry" \
+	grep -aq "BODY-MARKER-707" "$T/silent.log"
+: >"$T/silent.log"
+run "$TOOL" post-binary --cacert "$P/ca.pem" "https://127.0.0.1:$SL/up" "$T/obj.bin" -t application/octet-stream \
+	--expiry 2020-01-01T00:00:00Z
+expect_rc "post-binary: expiry passed -> 3" 3
+check "post-binary: expiry passed is said" contains "$T/err" "expiry has passed"
+check "post-binary: expiry passed: nothing sent" not grep -aq "POST /up" "$T/silent.log"
+run "$TOOL" post-binary --cacert "$P/ca.pem" "https://127.0.0.1:$SL/up" "$T/obj.bin" -t application/octet-stream \
+	--expiry 2026-13-01T00:00:00Z
+expect_rc "post-binary: bad --expiry -> 2" 2
 
 # ---- TLS peers: client certificate required, TLS 1.1 only ----------------------------
 V=$(free_port)

@@ -492,4 +492,87 @@ run "$LEA" list --config "$T/good.conf" --ref "$REF"
 expect_rc "list --config" 0
 check "list --config: the configured store" [ "$(rows)" -eq 4 ]
 
+
+# ---- 3. hostile values and damaged stores (issue 13) ----
+# Bidi controls (U+202E RLO, U+2066 LRI, U+2069 PDI) in a sender identifier are escaped in
+# text output like other controls; --json carries them as they are.
+BIDI=$T/bidi
+mkdir -p "$T/bidi-msg"
+printf '{"liid": "BIDI-1", "timestamp": "2026-05-01T10:00:00Z", "sender": {"ids": ["a\\u202eevil\\u2066x\\u2069"]}}\n' >"$T/bidi.jsonl"
+"$TOOL" build --out-dir "$T/bidi-msg" <"$T/bidi.jsonl" >/dev/null 2>"$T/err" ||
+	{ cat "$T/err"; echo "li707 build of the bidi event failed"; exit 1; }
+run "$FILL" --store "$BIDI" --peer p "$T"/bidi-msg/*.xml
+expect_rc "fill bidi store" 0
+RLO=$(printf '\342\200\256') LRI=$(printf '\342\201\246') PDI=$(printf '\342\201\251')
+run "$LEA" list --store "$BIDI"
+expect_rc "list bidi" 0
+check "list: RLO and isolates escaped" contains "$T/out" 'a\\u202eevil\\u2066x\\u2069'
+check "list: no raw bidi control" not_contains "$T/out" "$RLO\|$LRI\|$PDI"
+if command -v script >/dev/null 2>&1; then
+	script -qec "$LEA list --store $BIDI" /dev/null >"$T/tty.out" 2>&1
+	check "list on a TTY: no raw bidi control" not_contains "$T/tty.out" "$RLO\|$LRI\|$PDI"
+fi
+BID=$(tail -1 "$T/out" | cut -f1)
+run "$LEA" show --store "$BIDI" "$BID"
+expect_rc "show bidi" 0
+check "show: RLO escaped" contains "$T/out" 'a\\u202eevil'
+check "show: no raw bidi control" not_contains "$T/out" "$RLO\|$LRI\|$PDI"
+run "$LEA" list --store "$BIDI" --json
+check "list --json: the identifier as it is" python3 -c '
+import json, sys; a = json.load(open(sys.argv[1])); assert a[0]["sender"] == "a\u202eevil\u2066x\u2069", a' "$T/out"
+
+# Every --json is one JSON document (docs/man/li707-lea.8, li707.1): the man page agrees.
+check "li707-lea.8: list --json is one JSON array, not JSON Lines" \
+	not_contains "$SRC/docs/man/li707-lea.8" "JSON Lines"
+check "li707-lea.8: one JSON document for every --json" \
+	contains "$SRC/docs/man/li707-lea.8" "prints exactly one JSON document"
+
+# A store directory others can write to: a warning, the listing still works.
+chmod o+w "$BIDI"
+run "$LEA" list --store "$BIDI"
+expect_rc "list, store writable by others" 0
+check "list: warns that others can write the store" contains "$T/err" "writable by others"
+chmod o-w "$BIDI"
+run "$LEA" list --store "$BIDI"
+check "list: no warning for a private store" not_contains "$T/err" "writable by others"
+
+# Damaged stores: "store damaged", exit status 6 (docs/exit-codes.md), no partial JSON.
+damage() { # DIR PAGE: overwrite one page of DIR/index.sqlite (page 1 = header and schema)
+	python3 -c '
+import sqlite3, sys
+p = sys.argv[1] + "/index.sqlite"
+c = sqlite3.connect("file:" + p + "?mode=ro", uri=True)
+size = c.execute("PRAGMA page_size").fetchone()[0]
+page = int(sys.argv[2]) if sys.argv[2] != "items" else \
+    c.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", ("items",)).fetchone()[0]
+c.close()
+with open(p, "r+b") as f:
+    f.seek((page - 1) * size + (100 if page == 1 else 0))
+    f.write(b"\xa5" * (size - (100 if page == 1 else 0)))' "$1" "$2"
+}
+cp -r "$GS" "$T/dmg-items"
+damage "$T/dmg-items" items
+for c in list "list --json" "show 1" "show --json 1"; do
+	run "$LEA" $c --store "$T/dmg-items"
+	expect_rc "$c, damaged items table -> 6" 6
+	check "$c, damaged items table: says store damaged" contains "$T/err" "store damaged"
+done
+run "$LEA" list --json --store "$T/dmg-items"
+check "list --json, damaged store: nothing on stdout" test ! -s "$T/out"
+cp -r "$GS" "$T/dmg-head"
+damage "$T/dmg-head" 1
+run "$LEA" list --json --store "$T/dmg-head"
+expect_rc "list, damaged schema page -> 6" 6
+check "list, damaged schema page: says store damaged" contains "$T/err" "store damaged"
+check "list, damaged schema page: nothing on stdout" test ! -s "$T/out"
+run "$LEA" status --json --store "$T/dmg-head"
+expect_rc "status, damaged schema page -> 6" 6
+check "status, damaged schema page: says store damaged" contains "$T/err" "store damaged"
+cp -r "$GS" "$T/dmg-empty"
+: >"$T/dmg-empty/index.sqlite"
+rm -f "$T/dmg-empty/index.sqlite-wal" "$T/dmg-empty/index.sqlite-shm"
+run "$LEA" list --store "$T/dmg-empty"
+expect_rc "list, empty index -> 6 (not the usage status)" 6
+check "list, empty index: says store damaged" contains "$T/err" "store damaged"
+
 summary

@@ -185,6 +185,29 @@ if [ "$have_oracle" -eq 1 ]; then
 	check "validate --schemas: one OK per file" test "$(grep -c ': OK' "$T/out")" -eq 3
 fi
 
+# The project's own schemas without LI707_SCHEMA_DIR: found next to the executable (the build
+# tree's share/li707/schemas), or above it (an installed tree under any prefix); a copy of the
+# program with neither says where it looked.
+if [ "$have_oracle" -eq 1 ]; then
+	run env -u LI707_SCHEMA_DIR "$TOOL" validate --schemas "$SHARED" "$T"/c3/*.xml
+	expect_rc "validate --schemas from the build tree without LI707_SCHEMA_DIR" 0
+	check "validate --schemas from the build tree: one OK per file" \
+		test "$(grep -c ': OK' "$T/out")" -eq 3
+	mkdir -p "$T/prefix/bin" "$T/prefix/share/li707/schemas" "$T/bare"
+	cp "$TOOL" "$T/prefix/bin/li707"
+	cp "$TOOL" "$T/bare/li707"
+	cp "$SRC"/schemas/*.xsd "$T/prefix/share/li707/schemas/"
+	run env -u LI707_SCHEMA_DIR "$T/prefix/bin/li707" validate --schemas "$SHARED" "$T"/c3/*.xml
+	expect_rc "validate --schemas from another prefix: PREFIX/share/li707/schemas" 0
+	run env -u LI707_SCHEMA_DIR "$T/bare/li707" validate --schemas "$SHARED" "$T"/c3/*.xml
+	if [ "$rc" -eq 0 ]; then
+		echo "SKIP: li707's schemas are installed; no check of a program without them"
+	else
+		expect_rc "validate --schemas: no project schemas anywhere -> 5" 5
+		check "validate: says where it looked" contains "$T/err" "give --project-schemas DIR"
+	fi
+fi
+
 # one message -> stdout; header options; URL schemes
 runin "$LD" "$TOOL" build --collection 3 --base-dir "$SAMPLES" --sender-cc FR --sender-id CSP-1 \
 	--receiver-cc DE --receiver-id LEA-9 --csp-url-scheme 'https://media.csp.example/x/{uuid}' \
@@ -343,6 +366,16 @@ run "$TOOL" hash create --salt-bytes 0
 expect_rc "hash --salt-bytes 0" 2
 run "$TOOL" hash frob
 expect_rc "hash unknown subcommand" 2
+
+# ---- clause citations: TS 103 707 V1.9.1 has no clause 6.3.x; the models are Annex C.2-C.4 ----
+run "$TOOL" post-binary --help
+expect_rc "post-binary --help" 0
+check "post-binary --help cites Annex C.3" contains "$T/out" "Annex C.3"
+check "post-binary --help: no clause 6.3.x" not_contains "$T/out" "clause 6\.3"
+# (cmd_fetch.c is fixed with its move to src/common on another branch)
+no_grep() { ! grep "$@"; }
+check "no 'clause 6.3.x' citation in src, include, docs" \
+	no_grep -rqE --exclude=cmd_fetch.c 'clause 6\.3(\.[0-9])?' "$SRC/src" "$SRC/include" "$SRC/docs"
 
 # ---- official examples: valid HI-1 deliveries that are not TS 103 707 ----
 if [ "$have_oracle" -eq 1 ]; then

@@ -27,13 +27,14 @@ static const struct {
 	{LI707_EINPUT, "EINPUT", 4, 3007},
 	{LI707_ENOTFOUND, "ENOTFOUND", 3, 3007},
 	{LI707_EDENIED, "EDENIED", 3, 3000},
+	{LI707_EDAMAGED, "EDAMAGED", 6, 3007},
 };
 #define N_CODES (sizeof codes / sizeof codes[0])
 
 static void test_error_names_and_texts_distinct(void **state)
 {
-	/* Every code from LI707_ENOMEM down to LI707_EDENIED is in the table above. */
-	assert_int_equal(N_CODES, 1 + (size_t)(LI707_ENOMEM - LI707_EDENIED) + 1);
+	/* Every code from LI707_ENOMEM down to LI707_EDAMAGED is in the table above. */
+	assert_int_equal(N_CODES, 1 + (size_t)(LI707_ENOMEM - LI707_EDAMAGED) + 1);
 	for (size_t i = 0; i < N_CODES; i++) {
 		const char *name = li707_errname(codes[i].code);
 		const char *text = li707_strerror(codes[i].code);

@@ -1701,18 +1701,18 @@ static void test_store_raw_compressed(void **state)
 	db_exec(f->dir, "UPDATE messages SET raw = substr(raw, 1, length(raw) / 2)", NULL, 0);
 	fx_open(f);
 	struct lea_item_detail *d = NULL;
-	assert_int_equal(lea_store_item(f->s, item, &d), -EIO);
+	assert_int_equal(lea_store_item(f->s, item, &d), LI707_EDAMAGED);
 	assert_null(d);
 	lea_store_close(f->s);
 	f->s = NULL;
 	db_exec(f->dir, "UPDATE messages SET raw = ?1, raw_size = raw_size + 1", "\x10x", 2);
 	fx_open(f);
-	assert_int_equal(lea_store_item(f->s, item, &d), -EIO);
+	assert_int_equal(lea_store_item(f->s, item, &d), LI707_EDAMAGED);
 	lea_store_close(f->s);
 	f->s = NULL;
 	db_exec(f->dir, "UPDATE messages SET raw_size = 1099511627776", NULL, 0);
 	fx_open(f);
-	assert_int_equal(lea_store_item(f->s, item, &d), -EIO);
+	assert_int_equal(lea_store_item(f->s, item, &d), LI707_EDAMAGED);
 	free(raw);
 }
 
