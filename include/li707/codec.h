@@ -26,6 +26,10 @@ struct li707_limits {
 	size_t max_string_bytes;     /* any text field [65535 = TS 103 280 LongString] */
 	size_t max_raw_xml_bytes;    /* glossary / CSP xml / schemaContent, each [4 MiB] */
 	size_t max_diagnostics;      /* diagnostics kept; more are counted, not stored [100] */
+	size_t max_attributes;       /* attributes of one element, namespace declarations
+				      * not counted [256] */
+	size_t max_namespace_decls;  /* namespace declarations (xmlns, xmlns:p) of one
+				      * element [64] */
 };
 
 /* Fills every zero field of *lim with its default. */
