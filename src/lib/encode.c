@@ -843,7 +843,7 @@ int li707_message_encode(const struct li707_message *m, char **out, size_t *out_
 	struct li707_limits lim = {0};
 	li707_limits_resolve(&lim);
 
-	int rc = li707__message_check(m, &lim, diags, NULL, NULL);
+	int rc = li707__message_check_outgoing(m, &lim, diags); /* V1.9.1: R-CORE-2 */
 	if (rc != 0)
 		return rc;
 	rc = check_raw_content(m, &lim, diags);
