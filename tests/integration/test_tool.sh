@@ -303,6 +303,30 @@ printf '{"liid": "X", "timestamp": "2026-03-01T10:15:30Z", "correlation": {"id":
 runin "$T/dup.jsonl" "$TOOL" build --out-dir "$T/dup"
 expect_rc "repeated correlation (R-HDR-2)" 4
 check "repeated correlation: second line named" contains "$T/err" "^stdin:2: error: correlation"
+# R-HDR-2 (clause 5.3.2): sequence numbers of an applicationLevelID start at zero, no gaps
+corr() { # REF ID SEQ
+	printf '{"liid": "%s", "timestamp": "2026-03-01T10:15:30Z", "correlation": {"id": %s, "seq": %s}}\n' "$@"
+}
+corr X 5 3 >"$T/hdr2-1.jsonl"
+runin "$T/hdr2-1.jsonl" "$TOOL" build --out-dir "$T/hdr2-1"
+expect_rc "R-HDR-2: new correlation id starting at seq 3 refused" 4
+check "R-HDR-2: first seq refused, expected 0 named" contains "$T/err" "^stdin:1: error: correlation.seq: must be 0"
+check "R-HDR-2: nothing written" test -z "$(find "$T/hdr2-1" -name '*.xml' 2>/dev/null)"
+{ corr X 5 0; corr X 5 2; } >"$T/hdr2-2.jsonl"
+runin "$T/hdr2-2.jsonl" "$TOOL" build --out-dir "$T/hdr2-2"
+expect_rc "R-HDR-2: gap refused" 4
+check "R-HDR-2: gap: second line, expected 1" contains "$T/err" "^stdin:2: error: correlation.seq: must be 1"
+{ corr X 5 0; corr X 6 0; corr Y 5 0; corr X 5 1; corr X 6 1; } >"$T/hdr2-3.jsonl"
+runin "$T/hdr2-3.jsonl" "$TOOL" build --out-dir "$T/hdr2-3"
+expect_rc "R-HDR-2: per id and per reference, from 0" 0
+{ corr X 5 3; corr X 5 4; corr X 6 7; } >"$T/hdr2-4.jsonl"
+runin "$T/hdr2-4.jsonl" "$TOOL" build --continue-correlation --out-dir "$T/hdr2-4"
+expect_rc "R-HDR-2: --continue-correlation continues an earlier run" 0
+check "--continue-correlation: seq kept" grep -q "<applicationSequenceNumber>3</applicationSequenceNumber>" "$T"/hdr2-4/0001-*.xml
+{ corr X 5 3; corr X 5 5; } >"$T/hdr2-5.jsonl"
+runin "$T/hdr2-5.jsonl" "$TOOL" build --continue-correlation --out-dir "$T/hdr2-5"
+expect_rc "R-HDR-2: --continue-correlation still refuses a gap" 4
+check "--continue-correlation: gap named" contains "$T/err" "^stdin:2: error: correlation.seq: must be 4"
 printf '{"ldid": "XX-A-1", "timestamp": "2026-03-01T10:15:30Z", "attachments": [{"path": "nope.bin", "model": "A"}]}\n' >"$T/nofile.jsonl"
 runin "$T/nofile.jsonl" "$TOOL" build --base-dir "$T"
 expect_rc "missing attachment file" 4
