@@ -903,7 +903,8 @@ int li707_item_encode(const struct li707_item *it, char **out, size_t *out_len,
 	struct li707_message m = {
 		.header = {.sender_cc = "XX", .sender_id = "li707", .receiver_cc = "XX",
 			   .receiver_id = "li707", .transaction_id = SHELL_UUID_TX,
-			   .timestamp = "2000-01-01T00:00:00.000000Z", .etsi_version = "V1.12.1",
+			   .timestamp = "2000-01-01T00:00:00.000000Z",
+			   .etsi_version = LI707_ETSI_VERSION_DEFAULT,
 			   .np_owner = "N/A", .np_version = "N/A"},
 		.kind = LI707_MSG_REQUEST, .actions = &a, .n_actions = 1,
 	};

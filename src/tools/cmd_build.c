@@ -49,6 +49,8 @@ static const char help_text[] =
 	"  --sender-id ID        SenderIdentifier UniqueIdentifier (default " DEFAULT_SENDER_ID ")\n"
 	"  --receiver-cc CC      ReceiverIdentifier CountryCode (default XX)\n"
 	"  --receiver-id ID      ReceiverIdentifier UniqueIdentifier (default Not specified)\n"
+	"  --etsi-version V      ETSIVersion (TS 103 120) the destination expects (default\n"
+	"                        " LI707_ETSI_VERSION_DEFAULT "); before V1.14.1 no Manifest is written\n"
 	"  --csp-url-scheme T    URL template of models A and C, with {uuid}\n"
 	"                        (default " LI707_EVENT_CSP_URL_DEFAULT ")\n"
 	"  --lea-url-scheme T    the LEA's model B URL scheme, with {uuid}\n"
@@ -78,6 +80,7 @@ struct build {
 	const char *sender_cc, *sender_id, *receiver_cc, *receiver_id;
 	bool skip_bad;
 	bool continue_corr;         /* --continue-correlation */
+	const char *etsi_version;   /* --etsi-version, NULL = LI707_ETSI_VERSION_DEFAULT */
 	struct li707_event_opts eo;
 	/* input */
 	struct li707_event *ev;
@@ -265,6 +268,15 @@ static int make_message(const struct build *b, struct group *g, size_t seq, size
 					b->receiver_cc, b->receiver_id);
 	if (rc)
 		goto fail;
+	if (b->etsi_version) { /* per destination; checked in parse_args */
+		char *v = strdup(b->etsi_version);
+		if (!v) {
+			rc = LI707_ENOMEM;
+			goto fail;
+		}
+		free(m->header.etsi_version);
+		m->header.etsi_version = v;
+	}
 	m->kind = LI707_MSG_REQUEST;
 	if (!(m->actions = calloc(1, sizeof *m->actions))) {
 		rc = LI707_ENOMEM;
@@ -445,6 +457,7 @@ static int parse_options(struct build *b, int argc, char **argv)
 		{"base-dir", required_argument, NULL, 'b'},
 		{"skip-bad", no_argument, NULL, 'k'},
 		{"continue-correlation", no_argument, NULL, 'C'},
+		{"etsi-version", required_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -476,6 +489,12 @@ static int parse_options(struct build *b, int argc, char **argv)
 		case 'b': b->eo.base_dir = optarg; break;
 		case 'k': b->skip_bad = true; break;
 		case 'C': b->continue_corr = true; break;
+		case 'E':
+			if (!li707_check_etsi_version(optarg))
+				return tool_usage_error("build", "--etsi-version needs the form "
+							"V<n>.<n>.<n>, e.g. V1.14.1");
+			b->etsi_version = optarg;
+			break;
 		case 'h': fputs(help_text, stdout); return -1;
 		default: return tool_bad_option("build", argc, argv);
 		}

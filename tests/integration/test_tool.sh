@@ -196,6 +196,7 @@ check "LD: handoverItemCollection" contains "$T/ld.xml" "handoverItemCollection"
 run "$TOOL" validate "$T/ld.xml"
 expect_rc "validate LD" 0
 oracle "$T/ld.xml"
+
 run "$TOOL" show --json "$T/ld.xml"
 expect_rc "show --json LD" 0
 check "show --json: header and URL scheme" python3 -c '
@@ -327,6 +328,20 @@ check "--continue-correlation: seq kept" grep -q "<applicationSequenceNumber>3</
 runin "$T/hdr2-5.jsonl" "$TOOL" build --continue-correlation --out-dir "$T/hdr2-5"
 expect_rc "R-HDR-2: --continue-correlation still refuses a gap" 4
 check "--continue-correlation: gap named" contains "$T/err" "^stdin:2: error: correlation.seq: must be 4"
+# ETSIVersion per destination, consistent with the Manifest (docs/schemas.md)
+corr X 1 0 >"$T/ver.jsonl"
+runin "$T/ver.jsonl" "$TOOL" build
+expect_rc "default ETSIVersion" 0
+check "default ETSIVersion V1.14.1" grep -q "<ETSIVersion>V1.14.1</ETSIVersion>" "$T/out"
+check "V1.14.1: Manifest TS103707" grep -q "<common:Value>TS103707</common:Value>" "$T/out"
+runin "$T/ver.jsonl" "$TOOL" build --etsi-version V1.12.1 --out-dir "$T/ver"
+expect_rc "--etsi-version V1.12.1" 0
+check "--etsi-version: written" grep -q "<ETSIVersion>V1.12.1</ETSIVersion>" "$T"/ver/0001-*.xml
+check "--etsi-version V1.12.1: no Manifest (no TS103707 value before V1.14.1)" not_contains "$T"/ver/0001-*.xml "Manifest"
+for f in "$T"/ver/*.xml; do oracle "$f"; done
+runin "$T/ver.jsonl" "$TOOL" build --etsi-version 1.12
+expect_rc "--etsi-version: bad form is a usage error" 2
+check "--etsi-version: one line on stderr" one_line_stderr
 printf '{"ldid": "XX-A-1", "timestamp": "2026-03-01T10:15:30Z", "attachments": [{"path": "nope.bin", "model": "A"}]}\n' >"$T/nofile.jsonl"
 runin "$T/nofile.jsonl" "$TOOL" build --base-dir "$T"
 expect_rc "missing attachment file" 4
