@@ -197,6 +197,31 @@ run "$TOOL" validate "$T/ld.xml"
 expect_rc "validate LD" 0
 oracle "$T/ld.xml"
 
+# R-CSP-3: a CSP-defined schema reusing TS 103 280 types (samples/csp-schema): the message
+# built from samples/csp-events.jsonl validates with xmllint against the official TS 103 120
+# and TS 103 280 schemas, ours and the CSP's; xmlData is lax, so a wrong MSISDN must fail
+# (the CSP schema really took part).
+CSPXSD=$SAMPLES/csp-schema/acme-call-1.xsd
+runin "$SAMPLES/csp-events.jsonl" "$TOOL" build --base-dir "$SAMPLES"
+expect_rc "R-CSP-3: build the CSP-schema sample" 0
+cp "$T/out" "$T/csp3.xml"
+check "R-CSP-3: xmlData carries the CSP's callMeta" contains "$T/csp3.xml" "<c:callerMSISDN>447700900123</c:callerMSISDN>"
+if [ "$have_oracle" -eq 1 ]; then
+	sed "s#</xs:schema>#  <xs:import namespace=\"urn:example:csp:acme:call:1\" schemaLocation=\"$CSPXSD\"/>\n</xs:schema>#" \
+		"$T/oracle.xsd" >"$T/oracle-csp.xsd"
+	check "R-CSP-3: CSP schema imports TS 103 280" grep -q 'namespace="http://uri.etsi.org/03280/common/2017/07"' "$CSPXSD"
+	check "R-CSP-3: message validates with the CSP schema (TS 103 280 types)" \
+		xmllint --noout --nonet --schema "$T/oracle-csp.xsd" "$T/csp3.xml"
+	sed 's#<c:callerMSISDN>447700900123#<c:callerMSISDN>+44 7700 900123#' "$T/csp3.xml" >"$T/csp3-bad.xml"
+	set +e
+	xmllint --noout --nonet --schema "$T/oracle-csp.xsd" "$T/csp3-bad.xml" 2>"$T/err"
+	rc=$?
+	set -e
+	expect_rc "R-CSP-3: a non-E.164 MSISDN fails validation" 3
+	check "R-CSP-3: the TS 103 280 pattern is what failed" contains "$T/err" "callerMSISDN.*pattern"
+else
+	echo "SKIP: $SHARED/ts103120_all.xsd or xmllint absent: R-CSP-3 schema check skipped"
+fi
 run "$TOOL" show --json "$T/ld.xml"
 expect_rc "show --json LD" 0
 check "show --json: header and URL scheme" python3 -c '
