@@ -30,6 +30,8 @@ struct li707_limits {
 				      * not counted [256] */
 	size_t max_namespace_decls;  /* namespace declarations (xmlns, xmlns:p) of one
 				      * element [64] */
+	size_t max_namespaces_in_scope; /* namespace declarations in scope at any element,
+					 * its own and its ancestors' [128] */
 };
 
 /* Fills every zero field of *lim with its default. */

@@ -39,6 +39,8 @@ void li707_limits_resolve(struct li707_limits *lim)
 		lim->max_attributes = 256;
 	if (!lim->max_namespace_decls)
 		lim->max_namespace_decls = 64;
+	if (!lim->max_namespaces_in_scope)
+		lim->max_namespaces_in_scope = 128;
 }
 
 void li707_diags_clear(struct li707_diags *d)

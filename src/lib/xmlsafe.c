@@ -440,11 +440,14 @@ static xmlDocPtr read_memory(xmlParserCtxtPtr ctxt, struct pstate *s, const char
  * document (ELIMIT). The scan is linear and never under-counts a tag libxml2 would read:
  *   - it works on code units (1, 2 or 4 bytes, detected as libxml2 does from the first
  *     bytes), where markup characters are the ASCII ones;
- *   - every '<' not followed by '/', '?' or '!' starts a candidate start tag, which ends
- *     at a '>' outside quotes or at the next '<' (never inside a start tag); each '='
- *     outside quotes in it is one attribute, a namespace declaration when its name is
- *     xmlns or xmlns:*. Comments, CDATA and text may add candidates (over-counting,
- *     harmless at these caps) but cannot hide a real tag;
+ *   - comments, CDATA sections and processing instructions are skipped as libxml2 skips
+ *     them; any other '<' not followed by '/' or '!' starts a start tag, which ends at a
+ *     '>' outside quotes or at the next '<' (never inside a start tag); each '=' outside
+ *     quotes in it is one attribute, a namespace declaration when its name is xmlns or
+ *     xmlns:*. On a well-formed prefix this is exactly what libxml2 reads, and libxml2
+ *     stops at the first error;
+ *   - the declarations in scope (max_namespaces_in_scope) are followed too: libxml2 looks
+ *     each element's prefix up through all of them;
  *   - this only holds when every markup character is its own ASCII unit, so a declared
  *     encoding that re-encodes ASCII (UTF-7, ISO-2022-*, EBCDIC, ...) is refused. */
 
@@ -591,7 +594,75 @@ static int prescan_refuse(struct pstate *s, int code, long line, const char *msg
 	return code;
 }
 
-/* 0, or the code of the first refusal (with a diagnostic). */
+static bool units_start(const struct units *u, size_t i, const char *a)
+{
+	for (size_t k = 0; a[k]; k++)
+		if (i + k >= u->n || unit_at(u, i + k) != (uint32_t)(unsigned char)a[k])
+			return false;
+	return true;
+}
+
+/* The index just past the first term (ASCII, no newline) at or after i, u->n when there is
+ * none; counts the lines it passes. */
+static size_t skip_past(const struct units *u, size_t i, const char *term, long *line)
+{
+	for (; i < u->n; i++) {
+		if (units_start(u, i, term))
+			return i + strlen(term);
+		if (unit_at(u, i) == '\n')
+			(*line)++;
+	}
+	return u->n;
+}
+
+/* One start tag from its '<' at lt: counts its attributes and namespace declarations up to
+ * the '>' outside quotes (or the next '<'), returns that index; *empty for "/>". */
+static size_t scan_start_tag(const struct units *u, size_t lt, long *line, size_t *attrs,
+			     size_t *ns, bool *empty)
+{
+	size_t j = lt + 1;
+	uint32_t q = 0, last = 0;
+	*attrs = *ns = 0;
+	*empty = false;
+	for (; j < u->n; j++) {
+		uint32_t c = unit_at(u, j);
+		if (c == '<')
+			break;
+		if (c == '\n')
+			(*line)++;
+		if (q) {
+			if (c == q)
+				q = 0;
+			continue;
+		}
+		if (c == '"' || c == '\'') {
+			q = c;
+		} else if (c == '>') {
+			*empty = last == '/';
+			break;
+		} else if (c == '=') {
+			size_t e = j - 1;
+			while (e > lt && unit_space(unit_at(u, e)))
+				e--;
+			if (name_is_xmlns(u, lt, e))
+				(*ns)++;
+			else
+				(*attrs)++;
+		}
+		if (!unit_space(c))
+			last = c;
+	}
+	return j;
+}
+
+#define SCOPE_DEPTH_MAX 4096 /* nesting tracked for namespace scope (max_depth stops the
+			      * parser long before in practice) */
+
+/* 0, or the code of the first refusal (with a diagnostic). Comments, CDATA sections and
+ * processing instructions are skipped as libxml2 skips them; a DOCTYPE ends the scan (the
+ * parser refuses it before reading anything after it). Namespace declarations in scope
+ * are followed through start and end tags (libxml2 looks every prefix up through all of
+ * them, so their number multiplies the cost of every element). */
 static int prescan_tags(struct pstate *s)
 {
 	struct units u;
@@ -601,59 +672,71 @@ static int prescan_tags(struct pstate *s)
 		return prescan_refuse(s, LI707_EXML, 1,
 				      "XML encoding not supported: use UTF-8, UTF-16, UCS-4 or "
 				      "an ASCII-compatible one (ISO-8859-x, windows-125x, ...)");
+	size_t cap = s->lim->max_depth < SCOPE_DEPTH_MAX ? s->lim->max_depth : SCOPE_DEPTH_MAX;
+	size_t *scope = malloc((cap + 1) * sizeof *scope); /* declarations per open element */
+	if (!scope)
+		return prescan_refuse(s, LI707_ENOMEM, 0, "out of memory");
+	size_t depth = 0, in_scope = 0;
+	bool track = true; /* false once nesting is deeper than tracked or malformed */
 	long line = 1;
-	for (size_t i = 0; i < u.n; i++) {
+	int rc = 0;
+	char msg[96];
+	for (size_t i = 0; i < u.n && !rc;) {
 		uint32_t c = unit_at(&u, i);
-		if (c == '\n')
-			line++;
-		if (c != '<' || i + 1 >= u.n)
+		if (c != '<') {
+			line += c == '\n';
+			i++;
 			continue;
-		uint32_t next = unit_at(&u, i + 1);
-		if (next == '/' || next == '?' || next == '!')
+		}
+		if (units_start(&u, i, "<!--")) {
+			i = skip_past(&u, i + 4, "-->", &line);
 			continue;
-		size_t attrs = 0, ns = 0, j = i + 1;
+		}
+		if (units_start(&u, i, "<![CDATA[")) {
+			i = skip_past(&u, i + 9, "]]>", &line);
+			continue;
+		}
+		if (units_start(&u, i, "<?")) {
+			i = skip_past(&u, i + 2, "?>", &line);
+			continue;
+		}
+		if (units_start(&u, i, "<!"))
+			break;
+		if (units_start(&u, i, "</")) {
+			if (track && depth == 0)
+				track = false;
+			else if (track)
+				in_scope -= scope[--depth];
+			i += 2;
+			continue;
+		}
+		size_t attrs, ns;
+		bool empty;
 		long tag_line = line;
-		uint32_t q = 0;
-		for (; j < u.n; j++) {
-			c = unit_at(&u, j);
-			if (c == '<')
-				break;
-			if (c == '\n')
-				line++;
-			if (q) {
-				if (c == q)
-					q = 0;
-				continue;
-			}
-			if (c == '"' || c == '\'') {
-				q = c;
-			} else if (c == '>') {
-				break;
-			} else if (c == '=') {
-				size_t e = j - 1;
-				while (e > i && unit_space(unit_at(&u, e)))
-					e--;
-				if (name_is_xmlns(&u, i, e))
-					ns++;
-				else
-					attrs++;
-				char msg[96];
-				if (attrs > s->lim->max_attributes) {
-					snprintf(msg, sizeof msg, "an element has more than %zu attributes",
-						 s->lim->max_attributes);
-					return prescan_refuse(s, LI707_ELIMIT, tag_line, msg);
-				}
-				if (ns > s->lim->max_namespace_decls) {
-					snprintf(msg, sizeof msg,
-						 "an element declares more than %zu namespaces",
-						 s->lim->max_namespace_decls);
-					return prescan_refuse(s, LI707_ELIMIT, tag_line, msg);
-				}
+		i = scan_start_tag(&u, i, &line, &attrs, &ns, &empty);
+		if (attrs > s->lim->max_attributes) {
+			snprintf(msg, sizeof msg, "an element has more than %zu attributes",
+				 s->lim->max_attributes);
+			rc = prescan_refuse(s, LI707_ELIMIT, tag_line, msg);
+		} else if (ns > s->lim->max_namespace_decls) {
+			snprintf(msg, sizeof msg, "an element declares more than %zu namespaces",
+				 s->lim->max_namespace_decls);
+			rc = prescan_refuse(s, LI707_ELIMIT, tag_line, msg);
+		} else if (track && in_scope + ns > s->lim->max_namespaces_in_scope) {
+			snprintf(msg, sizeof msg, "more than %zu namespace declarations in scope",
+				 s->lim->max_namespaces_in_scope);
+			rc = prescan_refuse(s, LI707_ELIMIT, tag_line, msg);
+		} else if (track && !empty) {
+			if (depth >= cap) {
+				track = false;
+			} else {
+				scope[depth++] = ns;
+				in_scope += ns;
 			}
 		}
-		i = j - 1; /* the next round looks at the '>' or the next '<' */
 	}
-	return 0;
+	free(scope);
+	return rc;
 }
 
 /* Checks shared by both entry points, before libxml2 sees the bytes: size, encoding,

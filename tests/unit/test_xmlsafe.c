@@ -396,6 +396,34 @@ static int refused_for(const struct li707_diags *d, const char *why)
 	return 0;
 }
 
+/* 60 nested elements declaring 64 namespaces each, then 300,000 elements whose prefix is
+ * bound at the root: libxml2 looks each prefix up through every declaration in scope
+ * (seconds of CPU for 2 MB). Refused by the in-scope cap. */
+static void test_xml_namespace_scope_explosion_refused(void **state)
+{
+	size_t cap = 4u << 20, o = 0;
+	char *s = malloc(cap);
+	assert_non_null(s);
+	for (int d = 0; d < 60; d++) {
+		o += (size_t)snprintf(s + o, cap - o, d ? "<e%d" : "<r xmlns:a='urn:a'", d);
+		for (int i = 0; i < (d ? 64 : 63); i++)
+			o += (size_t)snprintf(s + o, cap - o, " xmlns:q%d_%d='urn:q%d_%d'", d, i, d, i);
+		o += (size_t)snprintf(s + o, cap - o, ">");
+	}
+	for (int k = 0; k < 300000; k++)
+		o += (size_t)snprintf(s + o, cap - o, "<a:x/>");
+	for (int d = 59; d >= 0; d--)
+		o += d ? (size_t)snprintf(s + o, cap - o, "</e%d>", d)
+		       : (size_t)snprintf(s + o, cap - o, "</r>");
+	struct li707_diags d = {0};
+	struct li707_limits lim = lim_default();
+	struct li707__xmldoc x;
+	assert_int_equal(li707__xml_parse(s, o, &lim, NULL, &x, &d), LI707_ELIMIT);
+	assert_true(refused_for(&d, "more than 128 namespace declarations in scope"));
+	li707_diags_clear(&d);
+	free(s);
+}
+
 /* 400,000 attributes (a 4.7 MB body) and 200,000 xmlns declarations in one start tag:
  * libxml2 would spend minutes in its start-tag parsing; the pre-scan refuses both before
  * libxml2 sees them, naming the cap, through the public decoder and both xmlsafe entries. */
@@ -434,7 +462,8 @@ static void test_xml_attribute_explosion_refused(void **state)
  * attributes; the caps are per element; UTF-16 is scanned by code units. */
 static void test_xml_attribute_caps(void **state)
 {
-	struct li707_limits lim = {.max_attributes = 3, .max_namespace_decls = 2};
+	struct li707_limits lim = {.max_attributes = 3, .max_namespace_decls = 2,
+				   .max_namespaces_in_scope = 3};
 	li707_limits_resolve(&lim);
 	static const struct {
 		const char *doc;
@@ -453,6 +482,19 @@ static void test_xml_attribute_caps(void **state)
 		{"<r><s a='1' b='2' c='3'/><s a='1' b='2' c='3' d='4'/></r>", LI707_ELIMIT},
 		{"\xef\xbb\xbf<?xml version='1.0' encoding='utf-8'?><r a='1' b='2' c='3' d='4'/>",
 		 LI707_ELIMIT},
+		/* markup inside comments, CDATA and PIs is not markup */
+		{"<r><!-- <x a='1' b='2' c='3' d='4'> --><![CDATA[<x a='1' b='2' c='3' d='4'>]]>"
+		 "<?pi <x a='1' b='2' c='3' d='4'>?></r>", 0},
+		/* declarations in scope: own plus ancestors', released at the end tag */
+		{"<r xmlns:a='urn:a' xmlns:b='urn:b'><s xmlns:c='urn:c'/></r>", 0},
+		{"<r xmlns:a='urn:a' xmlns:b='urn:b'><s xmlns:c='urn:c'/><s xmlns:d='urn:d'>"
+		 "</s><s xmlns:e='urn:e'/></r>", 0},
+		{"<r xmlns:a='urn:a' xmlns:b='urn:b'><s xmlns:c='urn:c'><t xmlns:d='urn:d'/></s></r>",
+		 LI707_ELIMIT},
+		{"<r xmlns:a='urn:a'><s xmlns:b='urn:b'><t xmlns:c='urn:c'><u xmlns:d='urn:d'/>"
+		 "</t></s></r>", LI707_ELIMIT},
+		{"<r xmlns:a='urn:a'><s xmlns:b='urn:b'><t xmlns:c='urn:c'></t></s><s xmlns:b='urn:b'>"
+		 "<t xmlns:c='urn:c'/></s></r>", 0},
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
@@ -821,6 +863,7 @@ int main(void)
 		cmocka_unit_test(test_xml_utf16_offsets_not_trusted),
 		cmocka_unit_test(test_xml_attribute_explosion_refused),
 		cmocka_unit_test(test_xml_attribute_caps),
+		cmocka_unit_test(test_xml_namespace_scope_explosion_refused),
 		cmocka_unit_test(test_xml_unscannable_encoding_refused),
 		cmocka_unit_test(test_xml_raw_exact),
 		cmocka_unit_test(test_xml_raw_empty),
