@@ -282,6 +282,27 @@ for who in none csp2 expired other revoked; do
 done
 is "R-SEC-2 refused peers stored nothing" "$before" "$(count ACME-LI-0042)"
 
+# Attribute and namespace explosion (libxml2's start-tag parsing is quadratic in both): one
+# HI1Message start tag with 60,000 attributes, one with 20,000 xmlns declarations (both
+# under max_message_bytes), sent with curl: refused before libxml2 parses them, with the
+# reason in a top-level ErrorInformation, nothing stored.
+for kind in attrs xmlns; do
+	python3 - "$kind" >"$T/explode-$kind.xml" <<'PY'
+import sys
+n, fmt = (60000, ' a%d="%d"') if sys.argv[1] == 'attrs' else (20000, ' xmlns:p%d="urn:p%d"')
+sys.stdout.write('<HI1Message xmlns="http://uri.etsi.org/03120/common/2019/10/Core"'
+                 + ''.join(fmt % (i, i) for i in range(n)) + '/>')
+PY
+done
+before=$("$LEA" list --store "$ST" --json | jq length)
+code=$(post "$T/explode-attrs.xml")
+is "60,000 attributes: top-level ErrorInformation" "200 top" "$code $(hi1 "$T/resp" | cut -d' ' -f1)"
+check "60,000 attributes: the cap is the reason" grep -q "more than 256 attributes" "$T/resp"
+code=$(post "$T/explode-xmlns.xml")
+is "20,000 xmlns: top-level ErrorInformation" "200 top" "$code $(hi1 "$T/resp" | cut -d' ' -f1)"
+check "20,000 xmlns: the cap is the reason" grep -q "declares more than 64 namespaces" "$T/resp"
+is "explosions stored nothing" "$before" "$("$LEA" list --store "$ST" --json | jq length)"
+
 # ---------------------------------------------------------------- PSK (R-SEC-4)
 ev ACME-LI-0042 | build psk
 run "$TOOL" send --psk-identity psk1 --psk-file "$P/psk1.key" "https://127.0.0.1:$PSKPORT/hi1" "$T/psk.xml"
