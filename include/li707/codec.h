@@ -26,6 +26,12 @@ struct li707_limits {
 	size_t max_string_bytes;     /* any text field [65535 = TS 103 280 LongString] */
 	size_t max_raw_xml_bytes;    /* glossary / CSP xml / schemaContent, each [4 MiB] */
 	size_t max_diagnostics;      /* diagnostics kept; more are counted, not stored [100] */
+	size_t max_attributes;       /* attributes of one element, namespace declarations
+				      * not counted [256] */
+	size_t max_namespace_decls;  /* namespace declarations (xmlns, xmlns:p) of one
+				      * element [64] */
+	size_t max_namespaces_in_scope; /* namespace declarations in scope at any element,
+					 * its own and its ancestors' [128] */
 };
 
 /* Fills every zero field of *lim with its default. */
@@ -69,7 +75,9 @@ int li707_message_decode(const char *buf, size_t len, const struct li707_limits 
 
 /* Encodes a message as UTF-8 XML into a new malloc'd buffer (*out, *out_len; NUL-terminated).
  * The model is checked first with the same rules as decoding: an invalid model is not
- * encoded (returns LI707_EINVALID with diagnostics). CSP xml, glossary and schemaContent
+ * encoded (returns LI707_EINVALID with diagnostics). Output is TS 103 707 V1.9.1: an item
+ * without timestamp (V1.1.1 form, which decoding accepts with a note) is refused
+ * (R-CORE-2). CSP xml, glossary and schemaContent
  * are written byte for byte as given (they must be well-formed and namespace-complete). */
 int li707_message_encode(const struct li707_message *m, char **out, size_t *out_len,
 			 struct li707_diags *diags);
@@ -80,7 +88,8 @@ int li707_message_encode(const struct li707_message *m, char **out, size_t *out_
  * its payload's xsi:type uses) holding the item's content exactly as
  * li707_message_encode() writes it inside a DeliveryObject (same element order, same raw
  * content byte for byte). handoverItem is a global element of schemas/ts_103707.xsd, so the
- * document validates on its own. The item is checked first with the same rules (an invalid
+ * document validates on its own. Unlike li707_message_encode(), it writes items as they were
+ * received, so a V1.1.1 item without timestamp is accepted (with a note). The item is checked first with the same rules (an invalid
  * item is not encoded: LI707_EINVALID with diagnostics whose paths begin at /handoverItem).
  * Used to export what an LEA received, item by item. */
 int li707_item_encode(const struct li707_item *it, char **out, size_t *out_len,

@@ -25,7 +25,13 @@ extern "C" {
 #define LI707_NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
 
 #define LI707_UUID_LEN 36          /* canonical lower-case text form, without NUL */
-#define LI707_ETSI_VERSION_DEFAULT "V1.12.1"  /* the TS 103 120 schema set li707 follows */
+/* ETSIVersion li707 writes by default: V1.14.1, the first TS 103 120 version whose
+ * ManifestSpecification dictionary lists TS103707 (CR0042), so that it and the Manifest
+ * agree; li707 uses no element newer than V1.12.1, whose XSDs its messages also validate
+ * against. Settable per message (struct li707_header.etsi_version, li707 build
+ * --etsi-version); see docs/schemas.md. */
+#define LI707_ETSI_VERSION_DEFAULT "V1.14.1"
+#define LI707_ETSI_VERSION_MANIFEST_707 "V1.14.1" /* first version that names TS103707 */
 #define LI707_COUNTRY_DEFAULT "XX"            /* TS 103 707 Table 1 */
 #define LI707_RECEIVER_ID_DEFAULT "Not specified"  /* TS 103 707 Table 1 */
 #define LI707_NATIONAL_PROFILE_NONE "N/A"     /* TS 103 707 Table 1 */
@@ -100,7 +106,7 @@ enum li707_manifest_kind {
 	LI707_MANIFEST_EXTERNAL = 2,      /* Manifest/ExternalSchema (not a 707 manifest) */
 };
 
-/* The ManifestSpecification dictionary entry naming TS 103 707 (TS 103 120 V1.14.1). */
+/* The ManifestSpecification dictionary entry naming TS 103 707 (TS 103 120 V1.14.1 on). */
 #define LI707_MANIFEST_OWNER "ETSI"
 #define LI707_MANIFEST_NAME "ManifestSpecification"
 #define LI707_MANIFEST_VALUE "TS103707"
@@ -197,7 +203,9 @@ int li707_header_init_defaults(struct li707_header *h, const char *sender_cc,
 			       const char *receiver_id);
 
 /* Fill a DeliveryObject's Table 2 fields from the header (CountryCode and OwnerIdentifier =
- * the receiver's, R-DEL-4), a fresh ObjectIdentifier, and the 707 Manifest. */
+ * the receiver's, R-DEL-4), a fresh ObjectIdentifier, and the 707 Manifest (Table 3, O) when
+ * the header's ETSIVersion is LI707_ETSI_VERSION_MANIFEST_707 or later: an older TS 103 120
+ * has no TS103707 ManifestSpecification value, so its deliveries carry no Manifest. */
 int li707_delivery_init(struct li707_delivery *d, const struct li707_header *h,
 			enum li707_ref_kind kind, const char *reference);
 

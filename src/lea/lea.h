@@ -57,6 +57,7 @@ struct lea_ingest_opts {
 	struct lea_store *store;
 	const struct li707_schema_set *schemas; /* NULL: no XSD check (xsd_check = no) */
 	const struct lea_peer *peer;            /* the sending CSP's rules */
+	const char *binary_path;                /* Model B url prefix; NULL: "/binaryData/" */
 };
 
 struct lea_ingest_result {
@@ -69,7 +70,8 @@ struct lea_ingest_result {
 	size_t actions;       /* ActionRequests in the request */
 	size_t stored, duplicates, failed; /* lea_store_put outcomes */
 	size_t invalid;       /* actions refused for their content (decoder, XSD, not DELIVER) */
-	size_t denied;        /* DELIVERs for a reference the peer may not deliver for */
+	size_t denied;        /* DELIVERs for a reference or a binary model (A/C) not agreed
+			       * with the peer */
 };
 
 /* The whole HI-1 pipeline for one POST body (R-TRN-1, R-TRN-3, R-RSP-1, R-DEL-6):

@@ -72,7 +72,8 @@
  *                                 a reference containing ',' cannot be listed. At most
  *                                 LEA_CONFIG_MAX_REFERENCES per peer.
  *     models = B, A, C            delivery models agreed (R-BIN-1) [none]: without B, its
- *                                 Model B uploads are refused
+ *                                 Model B uploads are refused; without A and C, DELIVERs
+ *                                 announcing CSP-hosted objects (lea_ingest.c)
  *     max_message_bytes, max_upload_bytes   per-peer caps [the [server] ones]
  *
  * SIZE: a decimal number with an optional K, M, G or T suffix (powers of 1024; lower case

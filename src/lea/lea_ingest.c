@@ -162,6 +162,46 @@ static int apply_references(const struct lea_peer *peer, struct li707_message *m
 	return 0;
 }
 
+/* TS103707 R-BIN-1: the delivery models are agreed per CSP. A binaryObject whose url is not
+ * the LEA's Model B form is hosted by the CSP (Model A or C: the LEA has to fetch it); from
+ * a peer whose `models` has neither A nor C its DELIVER fails alone, before anything is
+ * stored. The diagnostic never quotes the url. (Without B, a Model B record is accepted: its
+ * upload is what lea_modelb.c refuses.) */
+static int apply_models(const struct lea_ingest_opts *o, struct li707_message *m,
+			struct li707_diags *rd, struct lea_ingest_result *res)
+{
+	if (o->peer->models & (LEA_MODEL_A | LEA_MODEL_C))
+		return 0;
+	const char *bp = o->binary_path ? o->binary_path : "/binaryData/";
+	for (size_t i = 0; i < m->n_actions; i++) {
+		struct li707_action *a = &m->actions[i];
+		if (a->status != 0 || a->verb != LI707_VERB_DELIVER || !a->delivery)
+			continue;
+		const struct li707_delivery *d = a->delivery;
+		size_t hosted = 0;
+		for (size_t k = 0; k < d->n_items && !hosted; k++)
+			for (size_t j = 0; j < d->items[k].n_attachments; j++) {
+				const struct li707_binary_object *b = &d->items[k].attachments[j];
+				char uuid[37];
+				if (b->url && !lea_modelb_uuid(b->url, bp, uuid)) {
+					hosted = k + 1;
+					break;
+				}
+			}
+		if (!hosted)
+			continue;
+		char msg[200];
+		snprintf(msg, sizeof msg, "handoverItem %zu announces a binaryObject hosted by the "
+			 "CSP (Model A or C), and no such model is agreed with this sender", hosted);
+		int rc = fail_action(m, rd, i, LI707_EDENIED, NULL, "R-BIN-1",
+				     "/DELIVER/HI1Object/delivery:Delivery", msg);
+		if (rc != 0)
+			return rc;
+		res->denied++;
+	}
+	return 0;
+}
+
 /* lea_store_put for the DELIVERs still standing; per-action failures become ErrorInformation.
  * When nothing could be committed, sets res->http_status = 503 (and res->error) and returns 0. */
 static int store_actions(const struct lea_ingest_opts *o, const char *buf, size_t len,
@@ -255,7 +295,8 @@ static int answer_request(const struct lea_ingest_opts *o, const char *buf, size
 		res->error = LI707_EXML;
 		return li707_response_for(m, rd, resp);
 	}
-	if ((rc = apply_references(o->peer, m, rd, res)) != 0)
+	if ((rc = apply_references(o->peer, m, rd, res)) != 0 ||
+	    (rc = apply_models(o, m, rd, res)) != 0)
 		return rc;
 	if ((rc = store_actions(o, buf, len, m, rd, res)) != 0 || res->http_status == 503)
 		return rc;
@@ -374,6 +415,7 @@ int lea_hi1_end(struct lea_req *r, struct li707_http_req *req)
 		.store = d->store,
 		.schemas = r->gen->cfg->xsd_check ? d->schemas : NULL,
 		.peer = r->peer,
+		.binary_path = d->binary_path,
 	};
 	int rc = lea_ingest(&o, r->buf, r->len, &r->res);
 	free(r->buf);

@@ -44,6 +44,7 @@ struct ck {
 	size_t action;    /* action the current findings concern, or LI707__NO_ACTION */
 	int first;        /* code of the first error */
 	bool oom;         /* a diagnostic or an index array could not be allocated */
+	bool sending;     /* checking a message li707 is about to send (V1.9.1 rules only) */
 	/* Path of the element being checked, kept as its components (a format and its one
 	 * argument) and formatted only when a finding needs it: the walk visits every element
 	 * of every item, and formatting each path cost ≈ 8% of a collection's decode. */
@@ -467,10 +468,15 @@ static void check_item(struct ck *c, const struct li707_item *it)
 		path_pop(c, mark);
 	}
 
-	/* TS103707 R-CORE-2: M in V1.9.1, O in V1.1.1; qualified identifiers came later. */
+	/* TS103707 R-CORE-2: M in V1.9.1, O in V1.1.1; qualified identifiers came later.
+	 * li707 writes V1.9.1: only items it reads (or exports as read) may lack it. */
 	if (it->timestamp)
 		check_qualified_datetime(c, it->timestamp, PATH_CORE "/timestamp", "R-CORE-2",
 					 "timestamp");
+	else if (c->sending)
+		ERR(c, it, PATH_CORE "/timestamp", "R-CORE-2",
+		    "timestamp is missing: it is mandatory in TS 103 707 V1.9.1 (Table 6), "
+		    "the version li707 writes");
 	else if (post_v111)
 		ERR(c, it, PATH_CORE "/timestamp", "R-CORE-2",
 		    "timestamp is missing: it is mandatory since V1.9.1 and this item uses "
@@ -950,9 +956,9 @@ static void check_response(struct ck *c)
 	check_unique_ids(c, true);
 }
 
-int li707__message_check(const struct li707_message *m, const struct li707_limits *lim,
+static int message_check(const struct li707_message *m, const struct li707_limits *lim,
 			 struct li707_diags *diags, const struct li707__linemap *lines,
-			 int *action_status)
+			 int *action_status, bool sending)
 {
 	if (!m)
 		return LI707_EINVAL;
@@ -960,6 +966,7 @@ int li707__message_check(const struct li707_message *m, const struct li707_limit
 	if (!c)
 		return LI707_ENOMEM;
 	c->m = m;
+	c->sending = sending;
 	if (lim)
 		c->lim = *lim;
 	li707_limits_resolve(&c->lim);
@@ -989,4 +996,17 @@ int li707__message_check(const struct li707_message *m, const struct li707_limit
 		rc = c->first == LI707_ELIMIT ? LI707_ELIMIT : LI707_EINVALID;
 	free(c);
 	return rc;
+}
+
+int li707__message_check(const struct li707_message *m, const struct li707_limits *lim,
+			 struct li707_diags *diags, const struct li707__linemap *lines,
+			 int *action_status)
+{
+	return message_check(m, lim, diags, lines, action_status, false);
+}
+
+int li707__message_check_outgoing(const struct li707_message *m, const struct li707_limits *lim,
+				  struct li707_diags *diags)
+{
+	return message_check(m, lim, diags, NULL, NULL, true);
 }

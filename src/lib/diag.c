@@ -35,6 +35,12 @@ void li707_limits_resolve(struct li707_limits *lim)
 		lim->max_raw_xml_bytes = (size_t)4 << 20;
 	if (!lim->max_diagnostics)
 		lim->max_diagnostics = DIAGS_CAP_DEFAULT;
+	if (!lim->max_attributes)
+		lim->max_attributes = 256;
+	if (!lim->max_namespace_decls)
+		lim->max_namespace_decls = 64;
+	if (!lim->max_namespaces_in_scope)
+		lim->max_namespaces_in_scope = 128;
 }
 
 void li707_diags_clear(struct li707_diags *d)

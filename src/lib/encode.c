@@ -843,7 +843,7 @@ int li707_message_encode(const struct li707_message *m, char **out, size_t *out_
 	struct li707_limits lim = {0};
 	li707_limits_resolve(&lim);
 
-	int rc = li707__message_check(m, &lim, diags, NULL, NULL);
+	int rc = li707__message_check_outgoing(m, &lim, diags); /* V1.9.1: R-CORE-2 */
 	if (rc != 0)
 		return rc;
 	rc = check_raw_content(m, &lim, diags);
@@ -903,7 +903,8 @@ int li707_item_encode(const struct li707_item *it, char **out, size_t *out_len,
 	struct li707_message m = {
 		.header = {.sender_cc = "XX", .sender_id = "li707", .receiver_cc = "XX",
 			   .receiver_id = "li707", .transaction_id = SHELL_UUID_TX,
-			   .timestamp = "2000-01-01T00:00:00.000000Z", .etsi_version = "V1.12.1",
+			   .timestamp = "2000-01-01T00:00:00.000000Z",
+			   .etsi_version = LI707_ETSI_VERSION_DEFAULT,
 			   .np_owner = "N/A", .np_version = "N/A"},
 		.kind = LI707_MSG_REQUEST, .actions = &a, .n_actions = 1,
 	};

@@ -56,6 +56,10 @@ long li707__linemap_get(const struct li707__linemap *m, const void *key);
 int li707__message_check(const struct li707_message *m, const struct li707_limits *lim,
 			 struct li707_diags *diags, const struct li707__linemap *lines,
 			 int *action_status);
+/* The same rules for a message li707 is about to send: only the V1.9.1 forms are accepted
+ * (an item without timestamp, which reading accepts in V1.1.1 form, is an error). */
+int li707__message_check_outgoing(const struct li707_message *m, const struct li707_limits *lim,
+				  struct li707_diags *diags);
 
 /* Paths used in diagnostics, shared by check.c and decode.c so both name elements alike. */
 #define LI707__PATH_ACTION "/HI1Message/Payload/RequestPayload/ActionRequests/ActionRequest[%zu]"

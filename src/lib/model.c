@@ -4,6 +4,7 @@
  * NULL strings), so decoders can bail out at any point and release what they built.
  * The two init functions treat their output as uninitialised (they never free what was in
  * it) and write it only on success: they build into a local struct and move it. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,6 +195,19 @@ int li707_header_init_defaults(struct li707_header *h, const char *sender_cc,
 	return 0;
 }
 
+/* True when ETSIVersion v ("V<n>.<n>.<n>") is at least min; false for a malformed v. */
+static bool version_at_least(const char *v, const char *min)
+{
+	unsigned long a[3], b[3];
+	if (!v || sscanf(v, "V%lu.%lu.%lu", &a[0], &a[1], &a[2]) != 3 ||
+	    sscanf(min, "V%lu.%lu.%lu", &b[0], &b[1], &b[2]) != 3)
+		return false;
+	for (int i = 0; i < 3; i++)
+		if (a[i] != b[i])
+			return a[i] > b[i];
+	return true;
+}
+
 /* TS103707 Table 2 (R-DEL-4) and Table 3 (R-DEL-5) */
 int li707_delivery_init(struct li707_delivery *d, const struct li707_header *h,
 			enum li707_ref_kind kind, const char *reference)
@@ -214,15 +228,20 @@ int li707_delivery_init(struct li707_delivery *d, const struct li707_header *h,
 	t.delivery_id[0] = '\0';
 	t.has_sequence = false;
 	t.last_sequence = LI707_ABSENT;
-	t.manifest = LI707_MANIFEST_SPECIFICATION;
+	/* The Manifest value TS103707 exists from TS 103 120 V1.14.1 on: the pair stays
+	 * consistent with whatever ETSIVersion the header claims. */
+	bool manifest = version_at_least(h->etsi_version, LI707_ETSI_VERSION_MANIFEST_707);
+	t.manifest = manifest ? LI707_MANIFEST_SPECIFICATION : LI707_MANIFEST_NONE;
 	t.payload = LI707_PAYLOAD_ITEM;
 	t.owner_id = li707__strdup(h->receiver_id);
 	t.reference = li707__strdup(reference);
-	t.manifest_owner = li707__strdup(LI707_MANIFEST_OWNER);
-	t.manifest_name = li707__strdup(LI707_MANIFEST_NAME);
-	t.manifest_value = li707__strdup(LI707_MANIFEST_VALUE);
-	if (!t.owner_id || !t.reference || !t.manifest_owner || !t.manifest_name ||
-	    !t.manifest_value) {
+	if (manifest) {
+		t.manifest_owner = li707__strdup(LI707_MANIFEST_OWNER);
+		t.manifest_name = li707__strdup(LI707_MANIFEST_NAME);
+		t.manifest_value = li707__strdup(LI707_MANIFEST_VALUE);
+	}
+	if (!t.owner_id || !t.reference ||
+	    (manifest && (!t.manifest_owner || !t.manifest_name || !t.manifest_value))) {
 		free(t.owner_id);
 		free(t.reference);
 		free(t.manifest_owner);

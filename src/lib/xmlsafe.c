@@ -7,7 +7,9 @@
  *   - any DOCTYPE is refused: the internalSubset/externalSubset SAX callbacks (and every
  *     declaration callback, belt and braces) record an error and stop the parser, so no
  *     entity can ever be declared (no XXE, no "billion laughs", no parameter entities);
- *   - the document size is capped before parsing, the element depth while parsing;
+ *   - the document size, and the attributes and namespace declarations of each start tag,
+ *     are capped before parsing (a linear pre-scan of the bytes, see prescan_tags), the
+ *     element depth while parsing;
  *   - libxml2's errors are collected per parser context (ctxt->sax->serror); the few it
  *     raises without a context (encoding conversion) are caught by a per-thread handler
  *     installed for the duration of the parse, so nothing is ever printed and parsing is
@@ -53,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libxml/SAX2.h>
 #include <libxml/entities.h>
@@ -427,7 +430,317 @@ static xmlDocPtr read_memory(xmlParserCtxtPtr ctxt, struct pstate *s, const char
 	return doc;
 }
 
-/* Size checks shared by both entry points. 0 or the code (with a diagnostic). */
+/* ---- start-tag pre-scan ----
+ *
+ * libxml2 compares every attribute of a start tag with every earlier one (duplicates) and
+ * every namespace declaration with every earlier one of the same tag, before any SAX
+ * callback runs: one tag with 400,000 attributes costs minutes of CPU. So the caller's
+ * bytes are scanned once, before libxml2 sees them, and a start tag with more than
+ * max_attributes attributes or max_namespace_decls namespace declarations refuses the
+ * document (ELIMIT). The scan is linear and never under-counts a tag libxml2 would read:
+ *   - it works on code units (1, 2 or 4 bytes, detected as libxml2 does from the first
+ *     bytes), where markup characters are the ASCII ones;
+ *   - comments, CDATA sections and processing instructions are skipped as libxml2 skips
+ *     them; any other '<' not followed by '/' or '!' starts a start tag, which ends at a
+ *     '>' outside quotes or at the next '<' (never inside a start tag); each '=' outside
+ *     quotes in it is one attribute, a namespace declaration when its name is xmlns or
+ *     xmlns:*. On a well-formed prefix this is exactly what libxml2 reads, and libxml2
+ *     stops at the first error;
+ *   - the declarations in scope (max_namespaces_in_scope) are followed too: libxml2 looks
+ *     each element's prefix up through all of them;
+ *   - this only holds when every markup character is its own ASCII unit, so a declared
+ *     encoding that re-encodes ASCII (UTF-7, ISO-2022-*, EBCDIC, ...) is refused. */
+
+struct units {
+	const unsigned char *p;
+	size_t n;       /* units */
+	unsigned w;     /* bytes per unit: 1, 2 or 4 */
+	bool be;        /* big-endian (w > 1) */
+};
+
+static uint32_t unit_at(const struct units *u, size_t i)
+{
+	const unsigned char *q = u->p + i * u->w;
+	if (u->w == 1)
+		return q[0];
+	if (u->w == 2)
+		return u->be ? (uint32_t)q[0] << 8 | q[1] : (uint32_t)q[1] << 8 | q[0];
+	return u->be ? (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3]
+		     : (uint32_t)q[3] << 24 | (uint32_t)q[2] << 16 | (uint32_t)q[1] << 8 | q[0];
+}
+
+static bool unit_space(uint32_t c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Unit width and byte order from the first bytes (XML 1.0 Appendix F). false for EBCDIC
+ * (4C 6F A7 94: its markup characters are not ASCII) and the unusual UCS-4 orders. */
+static bool detect_units(const unsigned char *b, size_t len, struct units *u)
+{
+	static const unsigned char ebcdic[] = {0x4c, 0x6f, 0xa7, 0x94};
+	*u = (struct units){.p = b, .n = len, .w = 1};
+	if (len >= 4) {
+		uint32_t be = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+		if (be == 0x0000feff || be == 0x0000003c)
+			*u = (struct units){.p = b, .n = len / 4, .w = 4, .be = true};
+		else if (be == 0xfffe0000 || be == 0x3c000000)
+			*u = (struct units){.p = b, .n = len / 4, .w = 4};
+		else if (be == 0x0000fffe || be == 0xfeff0000 || be == 0x00003c00 ||
+			 be == 0x003c0000 || memcmp(b, ebcdic, 4) == 0)
+			return false;
+		if (u->w == 4)
+			return true;
+	}
+	if (len >= 2 && ((b[0] == 0xfe && b[1] == 0xff) ||
+			 (len >= 4 && b[0] == 0 && b[1] == '<' && b[2] == 0 && b[3] == '?')))
+		*u = (struct units){.p = b, .n = len / 2, .w = 2, .be = true};
+	else if (len >= 2 && ((b[0] == 0xff && b[1] == 0xfe) ||
+			      (len >= 4 && b[0] == '<' && b[1] == 0 && b[2] == '?' && b[3] == 0)))
+		*u = (struct units){.p = b, .n = len / 2, .w = 2};
+	return true;
+}
+
+/* The encoding named by the XML declaration, as ASCII in out ("" when none). false when
+ * the declaration names one that is too long to be real. */
+static bool declared_encoding(const struct units *u, char *out, size_t cap)
+{
+	out[0] = '\0';
+	size_t i = 0, n = u->n < 512 ? u->n : 512; /* the declaration comes first and is short */
+	if (n && unit_at(u, 0) == 0xfeff)
+		i = 1;
+	else if (u->w == 1 && n >= 3 && u->p[0] == 0xef && u->p[1] == 0xbb && u->p[2] == 0xbf)
+		i = 3;
+	static const char xml[] = "<?xml";
+	for (size_t k = 0; k < 5; k++)
+		if (i + k >= n || unit_at(u, i + k) != (uint32_t)xml[k])
+			return true;
+	static const char key[] = "encoding";
+	for (i += 5; i + 1 < n; i++) {
+		uint32_t c = unit_at(u, i);
+		if (c == '?' && unit_at(u, i + 1) == '>')
+			return true;
+		size_t k = 0;
+		while (k < 8 && i + k < n && unit_at(u, i + k) == (uint32_t)key[k])
+			k++;
+		if (k < 8)
+			continue;
+		i += 8;
+		while (i < n && unit_space(unit_at(u, i)))
+			i++;
+		if (i >= n || unit_at(u, i) != '=')
+			return true;
+		for (i++; i < n && unit_space(unit_at(u, i)); i++)
+			;
+		if (i >= n || (unit_at(u, i) != '"' && unit_at(u, i) != '\''))
+			return true;
+		uint32_t q = unit_at(u, i++);
+		size_t o = 0;
+		for (; i < n && unit_at(u, i) != q; i++) {
+			uint32_t ch = unit_at(u, i);
+			if (o + 1 >= cap)
+				return false;
+			out[o++] = ch < 0x80 ? (char)ch : '?';
+		}
+		out[o] = '\0';
+		return true;
+	}
+	return true;
+}
+
+/* Encodings in which every ASCII character is its own unit, so that the scan sees the
+ * markup libxml2 will see (the multi-byte ones use only bytes >= 0x40 after a lead byte).
+ * A UTF-16/UCS-4 label on single-byte input is ignored by libxml2; its scan stays right. */
+static bool encoding_scannable(const char *e)
+{
+	static const char *const ok[] = {
+		"UTF-8", "UTF8", "US-ASCII", "ASCII", "ISO-8859-", "ISO8859-", "ISO_8859-",
+		"ISO-LATIN-", "LATIN", "WINDOWS-", "CP125", "EUC-", "EUCJP", "EUCKR",
+		"SHIFT_JIS", "SHIFT-JIS", "SJIS", "CP932", "GBK", "GB2312", "GB18030", "BIG5",
+		"KOI8-", "TIS-620", "UTF-16", "UTF16", "UCS-2", "UCS2", "UCS-4", "UCS4",
+		"UTF-32", "ISO-10646-UCS-"};
+	if (!*e)
+		return true;
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		if (strncasecmp(e, ok[i], strlen(ok[i])) == 0)
+			return true;
+	return false;
+}
+
+/* Is the name ending at unit e (inclusive), after the tag's '<' at unit lt, xmlns or
+ * xmlns:*? */
+static bool name_is_xmlns(const struct units *u, size_t lt, size_t e)
+{
+	size_t s = e + 1;
+	while (s > lt + 1) {
+		uint32_t c = unit_at(u, s - 1);
+		if (unit_space(c) || c == '"' || c == '\'')
+			break;
+		s--;
+	}
+	static const char x[] = "xmlns";
+	size_t len = e + 1 - s;
+	if (len < 5 || (len > 5 && (len == 6 || unit_at(u, s + 5) != ':')))
+		return false;
+	for (size_t k = 0; k < 5; k++)
+		if (unit_at(u, s + k) != (uint32_t)x[k])
+			return false;
+	return true;
+}
+
+static int prescan_refuse(struct pstate *s, int code, long line, const char *msg)
+{
+	add_diag(s, LI707_SEV_ERROR, code, line, msg);
+	return code;
+}
+
+static bool units_start(const struct units *u, size_t i, const char *a)
+{
+	for (size_t k = 0; a[k]; k++)
+		if (i + k >= u->n || unit_at(u, i + k) != (uint32_t)(unsigned char)a[k])
+			return false;
+	return true;
+}
+
+/* The index just past the first term (ASCII, no newline) at or after i, u->n when there is
+ * none; counts the lines it passes. */
+static size_t skip_past(const struct units *u, size_t i, const char *term, long *line)
+{
+	for (; i < u->n; i++) {
+		if (units_start(u, i, term))
+			return i + strlen(term);
+		if (unit_at(u, i) == '\n')
+			(*line)++;
+	}
+	return u->n;
+}
+
+/* One start tag from its '<' at lt: counts its attributes and namespace declarations up to
+ * the '>' outside quotes (or the next '<'), returns that index; *empty for "/>". */
+static size_t scan_start_tag(const struct units *u, size_t lt, long *line, size_t *attrs,
+			     size_t *ns, bool *empty)
+{
+	size_t j = lt + 1;
+	uint32_t q = 0, last = 0;
+	*attrs = *ns = 0;
+	*empty = false;
+	for (; j < u->n; j++) {
+		uint32_t c = unit_at(u, j);
+		if (c == '<')
+			break;
+		if (c == '\n')
+			(*line)++;
+		if (q) {
+			if (c == q)
+				q = 0;
+			continue;
+		}
+		if (c == '"' || c == '\'') {
+			q = c;
+		} else if (c == '>') {
+			*empty = last == '/';
+			break;
+		} else if (c == '=') {
+			size_t e = j - 1;
+			while (e > lt && unit_space(unit_at(u, e)))
+				e--;
+			if (name_is_xmlns(u, lt, e))
+				(*ns)++;
+			else
+				(*attrs)++;
+		}
+		if (!unit_space(c))
+			last = c;
+	}
+	return j;
+}
+
+#define SCOPE_DEPTH_MAX 4096 /* nesting tracked for namespace scope (max_depth stops the
+			      * parser long before in practice) */
+
+/* 0, or the code of the first refusal (with a diagnostic). Comments, CDATA sections and
+ * processing instructions are skipped as libxml2 skips them; a DOCTYPE ends the scan (the
+ * parser refuses it before reading anything after it). Namespace declarations in scope
+ * are followed through start and end tags (libxml2 looks every prefix up through all of
+ * them, so their number multiplies the cost of every element). */
+static int prescan_tags(struct pstate *s)
+{
+	struct units u;
+	char enc[48];
+	if (!detect_units((const unsigned char *)s->buf, s->len, &u) ||
+	    !declared_encoding(&u, enc, sizeof enc) || !encoding_scannable(enc))
+		return prescan_refuse(s, LI707_EXML, 1,
+				      "XML encoding not supported: use UTF-8, UTF-16, UCS-4 or "
+				      "an ASCII-compatible one (ISO-8859-x, windows-125x, ...)");
+	size_t cap = s->lim->max_depth < SCOPE_DEPTH_MAX ? s->lim->max_depth : SCOPE_DEPTH_MAX;
+	size_t *scope = malloc((cap + 1) * sizeof *scope); /* declarations per open element */
+	if (!scope)
+		return prescan_refuse(s, LI707_ENOMEM, 0, "out of memory");
+	size_t depth = 0, in_scope = 0;
+	bool track = true; /* false once nesting is deeper than tracked or malformed */
+	long line = 1;
+	int rc = 0;
+	char msg[96];
+	for (size_t i = 0; i < u.n && !rc;) {
+		uint32_t c = unit_at(&u, i);
+		if (c != '<') {
+			line += c == '\n';
+			i++;
+			continue;
+		}
+		if (units_start(&u, i, "<!--")) {
+			i = skip_past(&u, i + 4, "-->", &line);
+			continue;
+		}
+		if (units_start(&u, i, "<![CDATA[")) {
+			i = skip_past(&u, i + 9, "]]>", &line);
+			continue;
+		}
+		if (units_start(&u, i, "<?")) {
+			i = skip_past(&u, i + 2, "?>", &line);
+			continue;
+		}
+		if (units_start(&u, i, "<!"))
+			break;
+		if (units_start(&u, i, "</")) {
+			if (track && depth == 0)
+				track = false;
+			else if (track)
+				in_scope -= scope[--depth];
+			i += 2;
+			continue;
+		}
+		size_t attrs, ns;
+		bool empty;
+		long tag_line = line;
+		i = scan_start_tag(&u, i, &line, &attrs, &ns, &empty);
+		if (attrs > s->lim->max_attributes) {
+			snprintf(msg, sizeof msg, "an element has more than %zu attributes",
+				 s->lim->max_attributes);
+			rc = prescan_refuse(s, LI707_ELIMIT, tag_line, msg);
+		} else if (ns > s->lim->max_namespace_decls) {
+			snprintf(msg, sizeof msg, "an element declares more than %zu namespaces",
+				 s->lim->max_namespace_decls);
+			rc = prescan_refuse(s, LI707_ELIMIT, tag_line, msg);
+		} else if (track && in_scope + ns > s->lim->max_namespaces_in_scope) {
+			snprintf(msg, sizeof msg, "more than %zu namespace declarations in scope",
+				 s->lim->max_namespaces_in_scope);
+			rc = prescan_refuse(s, LI707_ELIMIT, tag_line, msg);
+		} else if (track && !empty) {
+			if (depth >= cap) {
+				track = false;
+			} else {
+				scope[depth++] = ns;
+				in_scope += ns;
+			}
+		}
+	}
+	free(scope);
+	return rc;
+}
+
+/* Checks shared by both entry points, before libxml2 sees the bytes: size, encoding,
+ * attributes and namespace declarations per start tag. 0 or the code (with a diagnostic). */
 static int precheck(struct pstate *s, size_t len)
 {
 	if (len > s->lim->max_document_bytes || len > (size_t)INT_MAX) {
@@ -441,7 +754,7 @@ static int precheck(struct pstate *s, size_t len)
 		add_diag(s, LI707_SEV_ERROR, LI707_EXML, 0, "empty document");
 		return LI707_EXML;
 	}
-	return 0;
+	return prescan_tags(s);
 }
 
 /* ---- parse ---- */

@@ -49,6 +49,8 @@ static const char help_text[] =
 	"  --sender-id ID        SenderIdentifier UniqueIdentifier (default " DEFAULT_SENDER_ID ")\n"
 	"  --receiver-cc CC      ReceiverIdentifier CountryCode (default XX)\n"
 	"  --receiver-id ID      ReceiverIdentifier UniqueIdentifier (default Not specified)\n"
+	"  --etsi-version V      ETSIVersion (TS 103 120) the destination expects (default\n"
+	"                        " LI707_ETSI_VERSION_DEFAULT "); before V1.14.1 no Manifest is written\n"
 	"  --csp-url-scheme T    URL template of models A and C, with {uuid}\n"
 	"                        (default " LI707_EVENT_CSP_URL_DEFAULT ")\n"
 	"  --lea-url-scheme T    the LEA's model B URL scheme, with {uuid}\n"
@@ -56,6 +58,8 @@ static const char help_text[] =
 	"  --expiry-seconds S    attachment expiry = now + S (default 604800, 7 days)\n"
 	"  --base-dir DIR        attachment paths are relative to DIR (default .)\n"
 	"  --skip-bad            build the good events even if some are bad (exit 4 anyway)\n"
+	"  --continue-correlation  a correlation id's first seq may be above 0 (it continues\n"
+	"                        an earlier run); without it every id starts at seq 0\n"
 	"  -h, --help            print this help and exit\n"
 	"\n"
 	"Exit status: 0 built, 2 usage, 3 I/O error, 4 bad events (nothing written without\n"
@@ -75,6 +79,8 @@ struct build {
 	const char *out_dir;
 	const char *sender_cc, *sender_id, *receiver_cc, *receiver_id;
 	bool skip_bad;
+	bool continue_corr;         /* --continue-correlation */
+	const char *etsi_version;   /* --etsi-version, NULL = LI707_ETSI_VERSION_DEFAULT */
 	struct li707_event_opts eo;
 	/* input */
 	struct li707_event *ev;
@@ -82,7 +88,7 @@ struct build {
 	struct group *groups;
 	size_t n_groups, cap_groups;
 	json_t *index;              /* "kind:reference" -> group index */
-	json_t *corr;               /* "kind:reference id seq" of correlations seen (R-HDR-2) */
+	json_t *corr;               /* "kind:reference id" -> last seq seen (R-HDR-2) */
 	size_t bad;
 	size_t att[3];              /* attachments of model A, B, C */
 	/* output */
@@ -151,23 +157,35 @@ static int add_event(struct build *b, struct li707_event *ev)
 	return 0;
 }
 
-/* R-HDR-2: an applicationLevelID / applicationSequenceNumber pair appears once per reference.
- * Returns 1 when ev repeats an earlier event's pair, 0 when not (and remembers it). */
-static int correlation_repeats(struct build *b, const struct li707_event *ev)
+/* TS103707 R-HDR-2 (clause 5.3.2): within a reference, the items of one applicationLevelID
+ * are numbered 0, 1, 2, ... in the order they are sent: no repeat, no gap, and a new
+ * applicationLevelID starts at zero. With --continue-correlation an applicationLevelID may
+ * continue a sequence begun in an earlier run (its first seq here is taken as given), the
+ * rest of the run must still follow on. Returns 0 when ev is next (and remembers it), 1
+ * when it repeats an earlier seq, 2 when it is not the next one (*expect says which is). */
+static int correlation_check(struct build *b, const struct li707_event *ev, uint64_t *expect)
 {
 	if (!ev->item.has_correlation)
 		return 0;
-	size_t n = strlen(ev->reference) + 48;
+	size_t n = strlen(ev->reference) + 32;
 	char *key = malloc(n);
 	if (!key)
 		return LI707_ENOMEM;
-	snprintf(key, n, "%c:%s %llu %llu", ev->ref_kind == LI707_REF_LDID ? 'D' : 'I',
-		 ev->reference, (unsigned long long)ev->item.app_level_id,
-		 (unsigned long long)ev->item.app_seq);
+	snprintf(key, n, "%c:%s %llu", ev->ref_kind == LI707_REF_LDID ? 'D' : 'I',
+		 ev->reference, (unsigned long long)ev->item.app_level_id);
+	/* seq values are at most INT64_MAX (events.c): a json integer holds the last one. */
+	const json_t *last = json_object_get(b->corr, key);
+	uint64_t seq = ev->item.app_seq;
 	int rc = 0;
-	if (json_object_get(b->corr, key))
-		rc = 1;
-	else if (json_object_set_new(b->corr, key, json_true()))
+	if (last) {
+		uint64_t l = (uint64_t)json_integer_value(last);
+		*expect = l + 1;
+		rc = seq <= l ? 1 : seq != l + 1 ? 2 : 0;
+	} else if (seq != 0 && !b->continue_corr) {
+		*expect = 0;
+		rc = 2;
+	}
+	if (rc == 0 && json_object_set_new(b->corr, key, json_integer((json_int_t)seq)))
 		rc = LI707_ENOMEM;
 	free(key);
 	return rc;
@@ -202,11 +220,18 @@ static int read_events(struct build *b)
 			if (rc)
 				li707_event_clear(&ev);
 		}
-		if (rc == 0 && (rc = correlation_repeats(b, &ev)) != 0) {
+		uint64_t expect = 0;
+		if (rc == 0 && (rc = correlation_check(b, &ev, &expect)) != 0) {
 			li707_event_clear(&ev);
 			if (rc == 1) {
 				snprintf(err, sizeof err, "correlation: id and seq repeat those of an "
 					 "earlier event of the same reference [R-HDR-2]");
+				rc = LI707_EINPUT;
+			} else if (rc == 2) {
+				snprintf(err, sizeof err, "correlation.seq: must be %llu, the next of "
+					 "this id in this reference (zero-based, no gaps; see "
+					 "--continue-correlation) [R-HDR-2]",
+					 (unsigned long long)expect);
 				rc = LI707_EINPUT;
 			}
 		}
@@ -243,6 +268,15 @@ static int make_message(const struct build *b, struct group *g, size_t seq, size
 					b->receiver_cc, b->receiver_id);
 	if (rc)
 		goto fail;
+	if (b->etsi_version) { /* per destination; checked in parse_args */
+		char *v = strdup(b->etsi_version);
+		if (!v) {
+			rc = LI707_ENOMEM;
+			goto fail;
+		}
+		free(m->header.etsi_version);
+		m->header.etsi_version = v;
+	}
 	m->kind = LI707_MSG_REQUEST;
 	if (!(m->actions = calloc(1, sizeof *m->actions))) {
 		rc = LI707_ENOMEM;
@@ -418,6 +452,8 @@ static int parse_options(struct build *b, int argc, char **argv)
 		{"expiry-seconds", required_argument, NULL, 'e'},
 		{"base-dir", required_argument, NULL, 'b'},
 		{"skip-bad", no_argument, NULL, 'k'},
+		{"continue-correlation", no_argument, NULL, 'C'},
+		{"etsi-version", required_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -448,6 +484,13 @@ static int parse_options(struct build *b, int argc, char **argv)
 			break;
 		case 'b': b->eo.base_dir = optarg; break;
 		case 'k': b->skip_bad = true; break;
+		case 'C': b->continue_corr = true; break;
+		case 'E':
+			if (!li707_check_etsi_version(optarg))
+				return tool_usage_error("build", "--etsi-version needs the form "
+							"V<n>.<n>.<n>, e.g. V1.14.1");
+			b->etsi_version = optarg;
+			break;
 		case 'h': fputs(help_text, stdout); return -1;
 		default: return tool_bad_option("build", argc, argv);
 		}

@@ -67,7 +67,7 @@ EOF
 [peer csp1]
 san = csp1.test
 references = $refs
-models = B
+models = A, B, C
 EOF
 	fi
 	cat >>"$T/lea.conf.new" <<EOF
@@ -282,6 +282,27 @@ for who in none csp2 expired other revoked; do
 done
 is "R-SEC-2 refused peers stored nothing" "$before" "$(count ACME-LI-0042)"
 
+# Attribute and namespace explosion (libxml2's start-tag parsing is quadratic in both): one
+# HI1Message start tag with 60,000 attributes, one with 20,000 xmlns declarations (both
+# under max_message_bytes), sent with curl: refused before libxml2 parses them, with the
+# reason in a top-level ErrorInformation, nothing stored.
+for kind in attrs xmlns; do
+	python3 - "$kind" >"$T/explode-$kind.xml" <<'PY'
+import sys
+n, fmt = (60000, ' a%d="%d"') if sys.argv[1] == 'attrs' else (20000, ' xmlns:p%d="urn:p%d"')
+sys.stdout.write('<HI1Message xmlns="http://uri.etsi.org/03120/common/2019/10/Core"'
+                 + ''.join(fmt % (i, i) for i in range(n)) + '/>')
+PY
+done
+before=$("$LEA" list --store "$ST" --json | jq length)
+code=$(post "$T/explode-attrs.xml")
+is "60,000 attributes: top-level ErrorInformation" "200 top" "$code $(hi1 "$T/resp" | cut -d' ' -f1)"
+check "60,000 attributes: the cap is the reason" grep -q "more than 256 attributes" "$T/resp"
+code=$(post "$T/explode-xmlns.xml")
+is "20,000 xmlns: top-level ErrorInformation" "200 top" "$code $(hi1 "$T/resp" | cut -d' ' -f1)"
+check "20,000 xmlns: the cap is the reason" grep -q "declares more than 64 namespaces" "$T/resp"
+is "explosions stored nothing" "$before" "$("$LEA" list --store "$ST" --json | jq length)"
+
 # ---------------------------------------------------------------- PSK (R-SEC-4)
 ev ACME-LI-0042 | build psk
 run "$TOOL" send --psk-identity psk1 --psk-file "$P/psk1.key" "https://127.0.0.1:$PSKPORT/hi1" "$T/psk.xml"
@@ -386,6 +407,18 @@ is "HEAD on a Model B URL: 405" 405 "$code"
 run "$TOOL" post-binary --psk-identity psk1 --psk-file "$P/psk1.key" -t text/plain \
 	"https://127.0.0.1:$PSKPORT/binaryData/$U1/" "$SRC/samples/attachments/note.txt"
 is "R-BIN-1 peer without Model B: 404" "3 1" "$rc $(cat "$T/out" "$T/err" | grep -c 404)"
+# R-BIN-1: psk1 has no Model A or C agreed: a DELIVER announcing an object the CSP hosts is
+# refused with ErrorInformation (the url not quoted) and not stored; csp1 (A, B, C) may.
+ev ACME-LI-0042 '{"path": "attachments/photo.png", "content_type": "image/png", "model": "A"}' |
+	build modela
+run "$TOOL" send --xml --psk-identity psk1 --psk-file "$P/psk1.key" "https://127.0.0.1:$PSKPORT/hi1" "$T/modela.xml"
+is "R-BIN-1 Model A object from a peer without A/C: ErrorInformation" 1 "$rc"
+check "R-BIN-1 Model A refused: code 3000 and R-BIN-1 named" grep -q "ErrorInformation 3000: .*R-BIN-1" "$T/out"
+check "R-BIN-1 Model A refused: url not quoted" no "$T/out" "csp.invalid"
+items ACME-LI-0042 >"$T/ids"
+check "R-BIN-1 Model A refused: nothing stored" no "$T/ids" "$(oid "$T/modela.xml")"
+code=$(post "$T/modela.xml")
+is "R-BIN-1 the same from csp1 (A agreed): stored" "200 ok" "$code $(hi1 "$T/resp")"
 
 # ---------------------------------------------------------------- logging (R-SEC-6)
 check "log: one line per request" grep -q 'peer=csp1 method=POST endpoint=hi1 status=200 actions=1 stored=1' "$LOG"
@@ -480,7 +513,7 @@ n_acked=$(wc -l <"$T/acked")
 check "kill -9: some acknowledged before the kill ($n_acked)" [ "$n_acked" -ge 60 ]
 check "kill -9: some not acknowledged" [ "$n_acked" -lt 400 ]
 start_lea burst2 --log-level debug
-check "--log-level debug: peer rules logged" grep -q 'debug: peer csp1: 5 references, models B' "$LOG"
+check "--log-level debug: peer rules logged" grep -q 'debug: peer csp1: 5 references, models A B C' "$LOG"
 check "--log-level info (main): no debug lines" no "$T/main.log" 'debug:'
 # Re-send everything not acknowledged, and the first 40 acknowledged ones.
 { ls "$T"/burst/*.xml | grep -vxF -f "$T/acked"; head -40 "$T/acked"; } >"$T/resend"

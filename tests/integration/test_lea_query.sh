@@ -159,7 +159,10 @@ cat >"$T/ev2.jsonl" <<EOF
 EOF
 for n in 1 2; do
 	d=$T/mine; [ $n -eq 2 ] && d=$T/mine2
-	"$TOOL" build --out-dir "$d" --base-dir "$T/att" <"$T/ev$n.jsonl" >/dev/null 2>"$T/err" ||
+	# ev2 continues (and repeats the last seq of) ev1's correlation id 9: the gap and
+	# duplicate the LEA must report
+	cont=; [ $n -eq 2 ] && cont=--continue-correlation
+	"$TOOL" build $cont --out-dir "$d" --base-dir "$T/att" <"$T/ev$n.jsonl" >/dev/null 2>"$T/err" ||
 		{ cat "$T/err"; echo "li707 build of ev$n failed"; exit 1; }
 done
 M=("$T"/mine/*.xml)

@@ -219,6 +219,32 @@ check "LD: handoverItemCollection" contains "$T/ld.xml" "handoverItemCollection"
 run "$TOOL" validate "$T/ld.xml"
 expect_rc "validate LD" 0
 oracle "$T/ld.xml"
+
+# R-CSP-3: a CSP-defined schema reusing TS 103 280 types (samples/csp-schema): the message
+# built from samples/csp-events.jsonl validates with xmllint against the official TS 103 120
+# and TS 103 280 schemas, ours and the CSP's; xmlData is lax, so a wrong MSISDN must fail
+# (the CSP schema really took part).
+CSPXSD=$SAMPLES/csp-schema/acme-call-1.xsd
+runin "$SAMPLES/csp-events.jsonl" "$TOOL" build --base-dir "$SAMPLES"
+expect_rc "R-CSP-3: build the CSP-schema sample" 0
+cp "$T/out" "$T/csp3.xml"
+check "R-CSP-3: xmlData carries the CSP's callMeta" contains "$T/csp3.xml" "<c:callerMSISDN>447700900123</c:callerMSISDN>"
+if [ "$have_oracle" -eq 1 ]; then
+	sed "s#</xs:schema>#  <xs:import namespace=\"urn:example:csp:acme:call:1\" schemaLocation=\"$CSPXSD\"/>\n</xs:schema>#" \
+		"$T/oracle.xsd" >"$T/oracle-csp.xsd"
+	check "R-CSP-3: CSP schema imports TS 103 280" grep -q 'namespace="http://uri.etsi.org/03280/common/2017/07"' "$CSPXSD"
+	check "R-CSP-3: message validates with the CSP schema (TS 103 280 types)" \
+		xmllint --noout --nonet --schema "$T/oracle-csp.xsd" "$T/csp3.xml"
+	sed 's#<c:callerMSISDN>447700900123#<c:callerMSISDN>+44 7700 900123#' "$T/csp3.xml" >"$T/csp3-bad.xml"
+	set +e
+	xmllint --noout --nonet --schema "$T/oracle-csp.xsd" "$T/csp3-bad.xml" 2>"$T/err"
+	rc=$?
+	set -e
+	expect_rc "R-CSP-3: a non-E.164 MSISDN fails validation" 3
+	check "R-CSP-3: the TS 103 280 pattern is what failed" contains "$T/err" "callerMSISDN.*pattern"
+else
+	echo "SKIP: $SHARED/ts103120_all.xsd or xmllint absent: R-CSP-3 schema check skipped"
+fi
 run "$TOOL" show --json "$T/ld.xml"
 expect_rc "show --json LD" 0
 check "show --json: header and URL scheme" python3 -c '
@@ -326,6 +352,44 @@ printf '{"liid": "X", "timestamp": "2026-03-01T10:15:30Z", "correlation": {"id":
 runin "$T/dup.jsonl" "$TOOL" build --out-dir "$T/dup"
 expect_rc "repeated correlation (R-HDR-2)" 4
 check "repeated correlation: second line named" contains "$T/err" "^stdin:2: error: correlation"
+# R-HDR-2 (clause 5.3.2): sequence numbers of an applicationLevelID start at zero, no gaps
+corr() { # REF ID SEQ
+	printf '{"liid": "%s", "timestamp": "2026-03-01T10:15:30Z", "correlation": {"id": %s, "seq": %s}}\n' "$@"
+}
+corr X 5 3 >"$T/hdr2-1.jsonl"
+runin "$T/hdr2-1.jsonl" "$TOOL" build --out-dir "$T/hdr2-1"
+expect_rc "R-HDR-2: new correlation id starting at seq 3 refused" 4
+check "R-HDR-2: first seq refused, expected 0 named" contains "$T/err" "^stdin:1: error: correlation.seq: must be 0"
+check "R-HDR-2: nothing written" test -z "$(find "$T/hdr2-1" -name '*.xml' 2>/dev/null)"
+{ corr X 5 0; corr X 5 2; } >"$T/hdr2-2.jsonl"
+runin "$T/hdr2-2.jsonl" "$TOOL" build --out-dir "$T/hdr2-2"
+expect_rc "R-HDR-2: gap refused" 4
+check "R-HDR-2: gap: second line, expected 1" contains "$T/err" "^stdin:2: error: correlation.seq: must be 1"
+{ corr X 5 0; corr X 6 0; corr Y 5 0; corr X 5 1; corr X 6 1; } >"$T/hdr2-3.jsonl"
+runin "$T/hdr2-3.jsonl" "$TOOL" build --out-dir "$T/hdr2-3"
+expect_rc "R-HDR-2: per id and per reference, from 0" 0
+{ corr X 5 3; corr X 5 4; corr X 6 7; } >"$T/hdr2-4.jsonl"
+runin "$T/hdr2-4.jsonl" "$TOOL" build --continue-correlation --out-dir "$T/hdr2-4"
+expect_rc "R-HDR-2: --continue-correlation continues an earlier run" 0
+check "--continue-correlation: seq kept" grep -q "<applicationSequenceNumber>3</applicationSequenceNumber>" "$T"/hdr2-4/0001-*.xml
+{ corr X 5 3; corr X 5 5; } >"$T/hdr2-5.jsonl"
+runin "$T/hdr2-5.jsonl" "$TOOL" build --continue-correlation --out-dir "$T/hdr2-5"
+expect_rc "R-HDR-2: --continue-correlation still refuses a gap" 4
+check "--continue-correlation: gap named" contains "$T/err" "^stdin:2: error: correlation.seq: must be 4"
+# ETSIVersion per destination, consistent with the Manifest (docs/schemas.md)
+corr X 1 0 >"$T/ver.jsonl"
+runin "$T/ver.jsonl" "$TOOL" build
+expect_rc "default ETSIVersion" 0
+check "default ETSIVersion V1.14.1" grep -q "<ETSIVersion>V1.14.1</ETSIVersion>" "$T/out"
+check "V1.14.1: Manifest TS103707" grep -q "<common:Value>TS103707</common:Value>" "$T/out"
+runin "$T/ver.jsonl" "$TOOL" build --etsi-version V1.12.1 --out-dir "$T/ver"
+expect_rc "--etsi-version V1.12.1" 0
+check "--etsi-version: written" grep -q "<ETSIVersion>V1.12.1</ETSIVersion>" "$T"/ver/0001-*.xml
+check "--etsi-version V1.12.1: no Manifest (no TS103707 value before V1.14.1)" not_contains "$T"/ver/0001-*.xml "Manifest"
+for f in "$T"/ver/*.xml; do oracle "$f"; done
+runin "$T/ver.jsonl" "$TOOL" build --etsi-version 1.12
+expect_rc "--etsi-version: bad form is a usage error" 2
+check "--etsi-version: one line on stderr" one_line_stderr
 printf '{"ldid": "XX-A-1", "timestamp": "2026-03-01T10:15:30Z", "attachments": [{"path": "nope.bin", "model": "A"}]}\n' >"$T/nofile.jsonl"
 runin "$T/nofile.jsonl" "$TOOL" build --base-dir "$T"
 expect_rc "missing attachment file" 4

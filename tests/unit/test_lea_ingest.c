@@ -49,7 +49,7 @@ static int setup(void **state)
 		print_message("lea_store_open: %s\n", err);
 	assert_int_equal(rc, 0);
 	f->peer.name = "csp1";
-	f->peer.models = LEA_MODEL_B;
+	f->peer.models = LEA_MODEL_A | LEA_MODEL_B | LEA_MODEL_C;
 	f->peer.max_message_bytes = 64u << 20;
 	f->peer.max_upload_bytes = 1u << 30;
 	set_refs(f, NULL);
@@ -199,6 +199,81 @@ static void test_rsp1_reference_refused_per_action(void **state)
 	assert_int_equal(count_items(f, "LIID-B"), 0);
 	li707_message_free(r);
 	lea_ingest_result_clear(&res);
+	free(buf);
+}
+
+static int to_fetch_cb(void *cls, const struct lea_ref_status *st)
+{
+	*(uint64_t *)cls += st->att[LEA_ATT_TO_FETCH];
+	return 0;
+}
+
+static uint64_t count_to_fetch(struct fx *f)
+{
+	uint64_t n = 0;
+	assert_int_equal(lea_store_status(f->store, NULL, to_fetch_cb, &n), 0);
+	return n;
+}
+
+/* R-BIN-1: the models are agreed per CSP. A binaryObject hosted by the CSP (Model A or C)
+ * from a peer whose models have neither A nor C fails its DELIVER with ErrorInformation
+ * (url not quoted) and nothing is stored; with A, or with C, it is stored as to-fetch; a
+ * Model B url from a B-only peer is stored. */
+static void test_bin1_models_per_peer(void **state)
+{
+	struct fx *f = *state;
+	size_t len;
+	char *buf = data("tests/data/golden/li-item-01.xml", &len);
+	struct lea_ingest_result res;
+
+	f->peer.models = LEA_MODEL_B;
+	struct li707_message *r = ingest(f, NULL, buf, len, &res);
+	assert_int_equal(res.http_status, 200);
+	assert_false(res.top_error);
+	assert_int_equal(res.stored, 0);
+	assert_int_equal(res.denied, 1);
+	assert_int_equal(r->n_responses, 1);
+	assert_true(r->responses[0].is_error);
+	assert_int_equal(r->responses[0].error_code, 3000);
+	assert_non_null(strstr(r->responses[0].error_description, "R-BIN-1"));
+	assert_non_null(strstr(r->responses[0].error_description, "Model A or C"));
+	assert_null(strstr(res.body, "csp.invalid"));
+	assert_int_equal(count_items(f, NULL), 0);
+	li707_message_free(r);
+	lea_ingest_result_clear(&res);
+
+	static const unsigned agreed[] = {LEA_MODEL_A, LEA_MODEL_C};
+	static const char *const docs[] = {"tests/data/golden/li-item-01.xml",
+					   "tests/data/golden/li-item-02.xml"};
+	for (size_t i = 0; i < 2; i++) {
+		f->peer.models = agreed[i];
+		char *b = data(docs[i], &len);
+		r = ingest(f, NULL, b, len, &res);
+		assert_int_equal(res.stored, 1);
+		assert_int_equal(res.denied, 0);
+		assert_false(r->responses[0].is_error);
+		assert_int_equal(count_to_fetch(f), i + 1);
+		li707_message_free(r);
+		lea_ingest_result_clear(&res);
+		free(b);
+	}
+
+	f->peer.models = LEA_MODEL_B;
+	char *b3 = data("tests/data/golden/li-item-03.xml", &len);
+	char *modelb = replace_nth(b3, "https://csp.invalid/li707/binary/",
+				   "https://lea.example/binaryData/", 1);
+	/* Model B urls are binary_path + UUID + "/" */
+	char *modelb2 = replace_nth(modelb, "</url>", "/</url>", 1);
+	r = ingest(f, NULL, modelb2, strlen(modelb2), &res);
+	assert_int_equal(res.stored, 1);
+	assert_int_equal(res.denied, 0);
+	assert_false(r->responses[0].is_error);
+	assert_int_equal(count_to_fetch(f), 2);
+	li707_message_free(r);
+	lea_ingest_result_clear(&res);
+	free(modelb2);
+	free(modelb);
+	free(b3);
 	free(buf);
 }
 
@@ -466,6 +541,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_trn1_delivery_stored_and_acknowledged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_del6_duplicate_acknowledged_not_stored, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rsp1_reference_refused_per_action, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bin1_models_per_peer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trn3_invalid_action_beside_good_one, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trn3_top_level_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_trn3_top_error_keeps_transaction, setup, teardown),

@@ -26,7 +26,7 @@ static void test_del3_header_defaults(void **state)
 	struct li707_time now;
 	assert_int_equal(li707_time_now(&now), 0);
 	assert_true(now.epoch - t.epoch >= 0 && now.epoch - t.epoch < 5);
-	assert_string_equal(h.etsi_version, "V1.12.1");
+	assert_string_equal(h.etsi_version, "V1.14.1"); /* names TS103707 (docs/schemas.md) */
 	assert_true(li707_check_etsi_version(h.etsi_version));
 	assert_string_equal(h.np_owner, "N/A");
 	assert_string_equal(h.np_version, "N/A");
@@ -93,6 +93,38 @@ static void test_del4_delivery_init(void **state)
 	assert_int_equal(li707_delivery_init(d, &h, LI707_REF_LDID, NULL), LI707_EINVAL);
 	li707_delivery_free(d);
 	li707_header_clear(&h);
+}
+
+/* ETSIVersion and Manifest agree: the ManifestSpecification value TS103707 exists from
+ * TS 103 120 V1.14.1 on, so a delivery for an older version carries no Manifest (Table 3:
+ * O), a newer one does; a malformed version gets none. */
+static void test_del5_manifest_follows_etsi_version(void **state)
+{
+	static const struct {
+		const char *version;
+		bool manifest;
+	} t[] = {
+		{"V1.12.1", false}, {"V1.13.9", false}, {"V1.9.20", false}, {"V1.14.1", true},
+		{"V1.14.0", false}, {"V1.17.1", true}, {"V1.100.1", true}, {"V2.0.0", true},
+		{"1.14.1", false},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct li707_header h;
+		assert_int_equal(li707_header_init_defaults(&h, "GB", "CSP-1", NULL, NULL), 0);
+		free(h.etsi_version);
+		h.etsi_version = strdup(t[i].version);
+		struct li707_delivery *d = calloc(1, sizeof *d);
+		assert_non_null(d);
+		assert_int_equal(li707_delivery_init(d, &h, LI707_REF_LIID, "LIID-42"), 0);
+		if ((d->manifest == LI707_MANIFEST_SPECIFICATION) != t[i].manifest)
+			fail_msg("%s: manifest %d", t[i].version, (int)d->manifest);
+		if (t[i].manifest)
+			assert_string_equal(d->manifest_value, LI707_MANIFEST_VALUE);
+		else
+			assert_null(d->manifest_value);
+		li707_delivery_free(d);
+		li707_header_clear(&h);
+	}
 }
 
 /* Builds an item with a bit of everything, some arrays only partly filled. */
@@ -258,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_del3_header_defaults),
 		cmocka_unit_test(test_del3_header_bad_args),
 		cmocka_unit_test(test_del4_delivery_init),
+		cmocka_unit_test(test_del5_manifest_follows_etsi_version),
 		cmocka_unit_test(test_model_free_partial),
 		cmocka_unit_test(test_diags_cap),
 		cmocka_unit_test(test_limits_resolve),

@@ -370,6 +370,196 @@ static void test_xml_utf16_offsets_not_trusted(void **state)
 	li707__xml_done(&x);
 }
 
+/* ---- attributes and namespace declarations per element ---- */
+
+/* "<r a0='v' a1='v' ...>" with n attributes (prefix "xmlns:p" for declarations), closed. */
+static char *wide_tag(size_t n, bool ns)
+{
+	size_t cap = 64 + n * 40;
+	char *s = malloc(cap);
+	assert_non_null(s);
+	size_t o = (size_t)snprintf(s, cap, "<r");
+	for (size_t i = 0; i < n; i++)
+		o += (size_t)snprintf(s + o, cap - o, ns ? " xmlns:p%zu='urn:p%zu'" : " a%zu='%zu'",
+				      i, i);
+	o += (size_t)snprintf(s + o, cap - o, "/>");
+	return s;
+}
+
+/* The first error diagnostic says the cap was hit, and is ELIMIT on line 1. */
+static int refused_for(const struct li707_diags *d, const char *why)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].severity == LI707_SEV_ERROR)
+			return d->v[i].code == LI707_ELIMIT && d->v[i].line == 1 &&
+			       strstr(d->v[i].message, why) != NULL;
+	return 0;
+}
+
+/* 60 nested elements declaring 64 namespaces each, then 300,000 elements whose prefix is
+ * bound at the root: libxml2 looks each prefix up through every declaration in scope
+ * (seconds of CPU for 2 MB). Refused by the in-scope cap. */
+static void test_xml_namespace_scope_explosion_refused(void **state)
+{
+	size_t cap = 4u << 20, o = 0;
+	char *s = malloc(cap);
+	assert_non_null(s);
+	for (int d = 0; d < 60; d++) {
+		o += (size_t)snprintf(s + o, cap - o, d ? "<e%d" : "<r xmlns:a='urn:a'", d);
+		for (int i = 0; i < (d ? 64 : 63); i++)
+			o += (size_t)snprintf(s + o, cap - o, " xmlns:q%d_%d='urn:q%d_%d'", d, i, d, i);
+		o += (size_t)snprintf(s + o, cap - o, ">");
+	}
+	for (int k = 0; k < 300000; k++)
+		o += (size_t)snprintf(s + o, cap - o, "<a:x/>");
+	for (int d = 59; d >= 0; d--)
+		o += d ? (size_t)snprintf(s + o, cap - o, "</e%d>", d)
+		       : (size_t)snprintf(s + o, cap - o, "</r>");
+	struct li707_diags d = {0};
+	struct li707_limits lim = lim_default();
+	struct li707__xmldoc x;
+	assert_int_equal(li707__xml_parse(s, o, &lim, NULL, &x, &d), LI707_ELIMIT);
+	assert_true(refused_for(&d, "more than 128 namespace declarations in scope"));
+	li707_diags_clear(&d);
+	free(s);
+}
+
+/* 400,000 attributes (a 4.7 MB body) and 200,000 xmlns declarations in one start tag:
+ * libxml2 would spend minutes in its start-tag parsing; the pre-scan refuses both before
+ * libxml2 sees them, naming the cap, through the public decoder and both xmlsafe entries. */
+static void test_xml_attribute_explosion_refused(void **state)
+{
+	static const struct {
+		size_t n;
+		bool ns;
+		const char *why;
+	} t[] = {
+		{400000, false, "more than 256 attributes"},
+		{200000, true, "declares more than 64 namespaces"},
+	};
+	struct li707_limits lim = lim_default();
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		char *s = wide_tag(t[i].n, t[i].ns);
+		size_t len = strlen(s);
+		if (!t[i].ns)
+			assert_true(len > 4500000);
+		struct li707_diags d = {0};
+		struct li707_message *m = NULL;
+		assert_int_equal(li707_message_decode(s, len, NULL, &m, &d), LI707_ELIMIT);
+		assert_null(m);
+		assert_true(refused_for(&d, t[i].why));
+		li707_diags_clear(&d);
+		struct li707__xmldoc x;
+		assert_int_equal(li707__xml_parse(s, len, &lim, NULL, &x, &d), LI707_ELIMIT);
+		assert_true(refused_for(&d, t[i].why));
+		li707_diags_clear(&d);
+		free(s);
+	}
+}
+
+/* Exactly at the caps is accepted, one more refused; declarations and attributes are
+ * counted apart; '=' and '>' inside quoted values, in text, comments, CDATA and PIs are not
+ * attributes; the caps are per element; UTF-16 is scanned by code units. */
+static void test_xml_attribute_caps(void **state)
+{
+	struct li707_limits lim = {.max_attributes = 3, .max_namespace_decls = 2,
+				   .max_namespaces_in_scope = 3};
+	li707_limits_resolve(&lim);
+	static const struct {
+		const char *doc;
+		int rc;
+	} t[] = {
+		{"<r a='1' b='2' c='3'/>", 0},
+		{"<r a='1' b='2' c='3' d='4'/>", LI707_ELIMIT},
+		{"<r a = '1'\n b\t=\"2\" c='3' d ='4'></r>", LI707_ELIMIT},
+		{"<r xmlns='urn:a' xmlns:b='urn:b' a='1' b='2' c='3'/>", 0},
+		{"<r xmlns='urn:a' xmlns:b='urn:b' xmlns:c='urn:c'/>", LI707_ELIMIT},
+		{"<r xmlnsx='1' xmlns-y='2' xmlns='urn:a'/>", 0},
+		{"<r a='=>=' b=\"'='\" c='3'>x=1 y=2 z=3 w=4</r>", 0},
+		{"<r a='1' b='2' c='3'><!-- a=1 b=2 c=3 d=4 --><![CDATA[a=1 b=2 c=3 d=4]]>"
+		 "<?pi a=1 b=2 c=3 d=4?></r>", 0},
+		{"<r a='1' b='2' c='3'><s a='1' b='2' c='3'/><s a='1' b='2' c='3'/></r>", 0},
+		{"<r><s a='1' b='2' c='3'/><s a='1' b='2' c='3' d='4'/></r>", LI707_ELIMIT},
+		{"\xef\xbb\xbf<?xml version='1.0' encoding='utf-8'?><r a='1' b='2' c='3' d='4'/>",
+		 LI707_ELIMIT},
+		/* markup inside comments, CDATA and PIs is not markup */
+		{"<r><!-- <x a='1' b='2' c='3' d='4'> --><![CDATA[<x a='1' b='2' c='3' d='4'>]]>"
+		 "<?pi <x a='1' b='2' c='3' d='4'>?></r>", 0},
+		/* declarations in scope: own plus ancestors', released at the end tag */
+		{"<r xmlns:a='urn:a' xmlns:b='urn:b'><s xmlns:c='urn:c'/></r>", 0},
+		{"<r xmlns:a='urn:a' xmlns:b='urn:b'><s xmlns:c='urn:c'/><s xmlns:d='urn:d'>"
+		 "</s><s xmlns:e='urn:e'/></r>", 0},
+		{"<r xmlns:a='urn:a' xmlns:b='urn:b'><s xmlns:c='urn:c'><t xmlns:d='urn:d'/></s></r>",
+		 LI707_ELIMIT},
+		{"<r xmlns:a='urn:a'><s xmlns:b='urn:b'><t xmlns:c='urn:c'><u xmlns:d='urn:d'/>"
+		 "</t></s></r>", LI707_ELIMIT},
+		{"<r xmlns:a='urn:a'><s xmlns:b='urn:b'><t xmlns:c='urn:c'></t></s><s xmlns:b='urn:b'>"
+		 "<t xmlns:c='urn:c'/></s></r>", 0},
+	};
+	int bad = 0;
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct li707_diags d = {0};
+		struct li707__xmldoc x;
+		int rc = li707__xml_parse(t[i].doc, strlen(t[i].doc), &lim, NULL, &x, &d);
+		if (rc != t[i].rc) {
+			print_error("case %zu: expected %s, got %s\n", i, li707_errname(t[i].rc),
+				    li707_errname(rc));
+			bad++;
+		}
+		if (!rc)
+			li707__xml_done(&x);
+		li707_diags_clear(&d);
+	}
+	/* UTF-16 (both byte orders): counted by code units. */
+	for (int be = 0; be < 2; be++)
+		for (int n = 3; n <= 4; n++) {
+			char doc[128];
+			snprintf(doc, sizeof doc, "<?xml version='1.0' encoding='UTF-16'?><r a='1' "
+				 "b='2' c='3'%s/>", n == 4 ? " d='4'" : "");
+			size_t len;
+			char *s = utf16le(doc, &len);
+			for (size_t k = 0; be && k + 1 < len; k += 2) {
+				char c = s[k];
+				s[k] = s[k + 1];
+				s[k + 1] = c;
+			}
+			struct li707__xmldoc x;
+			int rc = li707__xml_parse(s, len, &lim, NULL, &x, NULL);
+			if (rc != (n == 4 ? LI707_ELIMIT : 0)) {
+				print_error("UTF-16%s, %d attributes: got %s\n", be ? "BE" : "LE", n,
+					    li707_errname(rc));
+				bad++;
+			}
+			if (!rc)
+				li707__xml_done(&x);
+			free(s);
+		}
+	assert_int_equal(bad, 0);
+}
+
+/* An encoding in which markup is not plain ASCII would hide tags from the pre-scan: UTF-7
+ * (which libxml2 reads through iconv) and EBCDIC are refused with a clear reason. */
+static void test_xml_unscannable_encoding_refused(void **state)
+{
+	static const char utf7[] = "<?xml version=\"1.0\" encoding=\"UTF-7\"?>\n"
+				   "+ADw-r a+AD0AIg-1+ACIAPg-hi+ADw-/r+AD4-\n";
+	static const char ebcdic[] = "\x4c\x6f\xa7\x94\x93\x40\xa5\x85\x99\xa2\x89\x96\x95\x7e"
+				     "\x7f\xf1\x4b\xf0\x7f\x6f\x6e\x4c\x99\x61\x6e";
+	const struct {
+		const char *doc;
+		size_t len;
+	} t[] = {{utf7, sizeof utf7 - 1}, {ebcdic, sizeof ebcdic - 1}};
+	struct li707_limits lim = lim_default();
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct li707_diags d = {0};
+		struct li707__xmldoc x;
+		assert_int_equal(li707__xml_parse(t[i].doc, t[i].len, &lim, NULL, &x, &d),
+				 LI707_EXML);
+		assert_true(diags_mention(&d, "encoding not supported"));
+		li707_diags_clear(&d);
+	}
+}
+
 /* ---- raw content ---- */
 
 struct raw_case {
@@ -671,6 +861,10 @@ int main(void)
 		cmocka_unit_test(test_xml_wellformedness),
 		cmocka_unit_test(test_xml_never_prints),
 		cmocka_unit_test(test_xml_utf16_offsets_not_trusted),
+		cmocka_unit_test(test_xml_attribute_explosion_refused),
+		cmocka_unit_test(test_xml_attribute_caps),
+		cmocka_unit_test(test_xml_namespace_scope_explosion_refused),
+		cmocka_unit_test(test_xml_unscannable_encoding_refused),
 		cmocka_unit_test(test_xml_raw_exact),
 		cmocka_unit_test(test_xml_raw_empty),
 		cmocka_unit_test(test_xml_raw_large_documents),
