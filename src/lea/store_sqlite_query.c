@@ -1,5 +1,5 @@
 /* li707-lea - SQLite backend: the queries (list, item, status, gaps), on read connections
- * taken from the pool (store_sqlite.c), so that they run beside the writer (WAL readers see
+ * taken from the engine's pool (src/common/sqlite_engine.c), so that they run beside the writer (WAL readers see
  * the last commit and never block it). */
 #include <errno.h>
 #include <lz4.h>
