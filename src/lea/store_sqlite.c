@@ -364,6 +364,21 @@ int lea__sq_att_count(struct sq_store *s, int64_t ref, int state, int64_t delta)
 	return rc ? (lx_sq_done(st), rc) : lx_sq_step_done(st);
 }
 
+/* COMPLETE when the data matches every value the record gives (length, SHA-256 with the
+ * record's checksum lower-cased), MISMATCH otherwise. */
+enum lea_att_state lea__sq_compare_record(bool has_len, uint64_t len, const char *checksum,
+						uint64_t bytes, const char *sha)
+{
+	if (has_len && len != bytes)
+		return LEA_ATT_MISMATCH;
+	if (checksum) {
+		char want[65];
+		if (!lea__store_sha_lower(checksum, want) || !sha || strcmp(want, sha) != 0)
+			return LEA_ATT_MISMATCH;
+	}
+	return LEA_ATT_COMPLETE;
+}
+
 /* What a job's run leaves behind beside the database, forgotten before it runs (again). */
 static void job_forget(struct sq_job *j)
 {

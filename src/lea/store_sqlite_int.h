@@ -6,7 +6,8 @@
  *
  * store_sqlite.c        open/close, schema, recovery at open, the engine's hooks (job
  *                       dispatch, batch begin, rollback, counters before the commit),
- *                       attachment-state counters, uploads in flight
+ *                       attachment-state counters, the Model B record comparison,
+ *                       uploads in flight (what the put and Model B jobs share)
  * store_sqlite_put.c    the put job (deliveries, items, parties, attachments, CSP schemas,
  *                       counters summed per batch) and its caller's side
  * store_sqlite_modelb.c the Model B jobs (upload begin/finish/abort, sweep) and their

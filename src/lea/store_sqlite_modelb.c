@@ -11,21 +11,6 @@
 
 #include "store_sqlite_int.h"
 
-/* COMPLETE when the data matches every value the record gives (length, SHA-256 with the
- * record's checksum lower-cased), MISMATCH otherwise. */
-enum lea_att_state lea__sq_compare_record(bool has_len, uint64_t len, const char *checksum,
-						uint64_t bytes, const char *sha)
-{
-	if (has_len && len != bytes)
-		return LEA_ATT_MISMATCH;
-	if (checksum) {
-		char want[65];
-		if (!lea__store_sha_lower(checksum, want) || !sha || strcmp(want, sha) != 0)
-			return LEA_ATT_MISMATCH;
-	}
-	return LEA_ATT_COMPLETE;
-}
-
 /* ================= Model B ================= */
 
 /* What lea_store_upload_begin learns about the rows of a uuid. */
