@@ -183,7 +183,7 @@ static int apply_models(const struct lea_ingest_opts *o, struct li707_message *m
 			for (size_t j = 0; j < d->items[k].n_attachments; j++) {
 				const struct li707_binary_object *b = &d->items[k].attachments[j];
 				char uuid[37];
-				if (b->url && !lea_modelb_uuid(b->url, bp, uuid)) {
+				if (b->url && !li707_binary_url_uuid(b->url, bp, uuid)) {
 					hosted = k + 1;
 					break;
 				}

@@ -1,27 +1,22 @@
-/* li707-lea - SQLite backend of the store: open/close, schema, recovery, the writer thread
- * (group commit), the statement cache and the read-connection pool.
+/* li707-lea - SQLite backend of the store: open/close, schema, recovery at open, and the
+ * hooks through which the group-commit engine (src/common/sqlite_engine.h) runs the LEA's
+ * jobs on its writer thread.
  *
- * DESIGN. One writer thread owns the writer connection. lea_store_put() and the Model B
- * calls build a job on the caller's stack, queue it and sleep on its semaphore; the writer
- * takes every job queued (up to SQ_BATCH_MAX) and runs it in its open transaction (BEGIN
- * IMMEDIATE first when none is open): a put without savepoint; if one fails, the whole
- * transaction is rolled back and run again with each job inside SAVEPOINT j (the failing one
- * rolls back alone and gets its error; the others go on). The transaction is committed
- * (synchronous=NORMAL) when the sync thread is free, then handed to it: it fdatasyncs the
- * WAL and only then answers the callers, so a caller that sees 0 has its rows on disk; if
- * the COMMIT or the fdatasync fails, every job of the batch gets the error and nothing of it
- * is acknowledged. Files to delete because of the batch (replaced content, expired orphans,
- * aborted uploads) are deleted once it is durable.
- * See docs/internals/store.md. */
+ * DESIGN. The engine owns the lock on DIR/lock, the writer connection and its thread, the
+ * deferred WAL sync, the checkpointer and the read-connection pool; it commits every queued
+ * job in one transaction and answers the callers only after an fdatasync of the WAL. This
+ * file gives it the LEA's part: the schema and statements (prepared through the engine's
+ * cache before its threads start), the recovery of uploads cut by a crash, and the hooks:
+ * run (dispatch to the put and Model B jobs), batch_begin (remember the writer-given ids,
+ * look once for waiting orphans), rollback (forget remembered reference ids, give the ids
+ * back), before_commit (the counters summed over the batch). A put runs without savepoint
+ * (the engine runs the transaction again, each job in its savepoint, when one fails); the
+ * Model B jobs always have theirs. See docs/internals/store.md. */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,12 +80,6 @@ static const char SCHEMA[] =
 
 /* Writer statements, indexed by enum sq_stmt. */
 static const char *const STMTS[SQ_NSTMT] = {
-	[SQ_BEGIN] = "BEGIN IMMEDIATE",
-	[SQ_COMMIT] = "COMMIT",
-	[SQ_ROLLBACK] = "ROLLBACK",
-	[SQ_SP_JOB] = "SAVEPOINT j",
-	[SQ_RB_JOB] = "ROLLBACK TO j",
-	[SQ_REL_JOB] = "RELEASE j",
 	[SQ_SP_ACT] = "SAVEPOINT a",
 	[SQ_RB_ACT] = "ROLLBACK TO a",
 	[SQ_REL_ACT] = "RELEASE a",
@@ -159,578 +148,6 @@ static const char *const STMTS[SQ_NSTMT] = {
 	[SQ_ATT_EXPIRE] = "UPDATE attachments SET state = 4, file = NULL, updated_at = ?2"
 			  " WHERE id = ?1",
 };
-
-/* ---- small helpers ---- */
-
-int lea__sq_err(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_NOMEM:
-		return LI707_ENOMEM;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_READONLY:
-		return -EROFS;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return -EACCES;
-	case SQLITE_CANTOPEN:
-		return -ENOENT;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		return LI707_EDAMAGED;
-	case SQLITE_CONSTRAINT:
-	case SQLITE_MISMATCH:
-	case SQLITE_TOOBIG:
-	case SQLITE_RANGE:
-		return LI707_EINVAL;
-	default:
-		return -EIO;
-	}
-}
-
-int lea__sq_bind(sqlite3_stmt *st, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int rc = SQLITE_OK;
-	for (int i = 1; *fmt && rc == SQLITE_OK; fmt++, i++) {
-		switch (*fmt) {
-		case 'i':
-			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
-			break;
-		case 'u':
-			rc = sqlite3_bind_int64(st, i, (int64_t)va_arg(ap, uint64_t));
-			break;
-		case 't': {
-			const char *t = va_arg(ap, const char *);
-			rc = t ? sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
-			break;
-		}
-		case 'b': {
-			const void *b = va_arg(ap, const void *);
-			size_t n = va_arg(ap, size_t);
-			rc = sqlite3_bind_blob64(st, i, b, n, SQLITE_STATIC);
-			break;
-		}
-		case 'x': /* leave this parameter as it is */
-			break;
-		default:
-			rc = sqlite3_bind_null(st, i);
-			break;
-		}
-	}
-	va_end(ap);
-	return lea__sq_err(rc);
-}
-
-void lea__sq_done(sqlite3_stmt *st)
-{
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-}
-
-const char *lea__sq_text(sqlite3_stmt *st, int col)
-{
-	return (const char *)sqlite3_column_text(st, col);
-}
-
-int lea__sq_exec(struct sq_store *s, enum sq_stmt id)
-{
-	sqlite3_stmt *st = s->st[id];
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : lea__sq_err(rc);
-}
-
-/* Steps a statement that returns no row (or whose row is ignored) and resets it. */
-int lea__sq_step_done(struct sq_store *s, sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-	rc = (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : lea__sq_err(rc);
-	lea__sq_done(st);
-	return rc;
-}
-
-/* Steps a one-column integer query: 1 and *v when a row came, 0 when none, or an error. */
-int lea__sq_step_int(struct sq_store *s, sqlite3_stmt *st, int64_t *v)
-{
-	int rc = sqlite3_step(st);
-	int out = 0;
-	if (rc == SQLITE_ROW) {
-		*v = sqlite3_column_int64(st, 0);
-		out = 1;
-	} else if (rc != SQLITE_DONE) {
-		out = lea__sq_err(rc);
-	}
-	lea__sq_done(st);
-	return out;
-}
-
-static int exec_sql(sqlite3 *db, const char *sql)
-{
-	return lea__sq_err(sqlite3_exec(db, sql, NULL, NULL, NULL));
-}
-
-static int64_t query_int(sqlite3 *db, const char *sql, int64_t dflt)
-{
-	sqlite3_stmt *st = NULL;
-	int64_t v = dflt;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-static bool journal_is_wal(sqlite3 *db)
-{
-	sqlite3_stmt *st = NULL;
-	bool wal = false;
-	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		wal = !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
-	sqlite3_finalize(st);
-	return wal;
-}
-
-/* ---- post-commit file deletions ---- */
-
-int lea__sq_unlink_add(struct sq_unlinks *u, const char *dir, const char *rel)
-{
-	if (!rel || !rel[0])
-		return 0;
-	if (u->n == u->cap) {
-		size_t cap = u->cap ? u->cap * 2 : 4;
-		char **v = realloc(u->v, cap * sizeof *v);
-		if (!v)
-			return LI707_ENOMEM;
-		u->v = v;
-		u->cap = cap;
-	}
-	size_t len = strlen(dir) + strlen(rel) + 2;
-	char *p = malloc(len);
-	if (!p)
-		return LI707_ENOMEM;
-	snprintf(p, len, "%s/%s", dir, rel);
-	u->v[u->n++] = p;
-	return 0;
-}
-
-void lea__sq_unlinks_run(struct sq_unlinks *u)
-{
-	for (size_t i = 0; i < u->n; i++)
-		unlink(u->v[i]);
-}
-
-void lea__sq_unlinks_free(struct sq_unlinks *u)
-{
-	for (size_t i = 0; i < u->n; i++)
-		free(u->v[i]);
-	free(u->v);
-	u->v = NULL;
-	u->n = u->cap = 0;
-}
-
-/* ---- the writer thread ---- */
-
-/* What a job's run leaves behind, forgotten before it runs (again). */
-static void job_reset(struct sq_job *j)
-{
-	lea__sq_unlinks_free(&j->unlinks);
-	free(j->deltas.v);
-	j->deltas = (struct sq_deltas){0};
-	j->single_failed = false;
-	j->rc = 0;
-}
-
-/* Runs the jobs of a batch inside its transaction. careful: each job in its own savepoint
- * (one that fails is undone alone and gets its error). Otherwise a put runs without one
- * (two statements less per delivery) and the first failure returns its error at once: the
- * caller rolls the whole transaction back and runs the batch again carefully. The other
- * jobs (Model B) always have their savepoint. */
-static int run_jobs(struct sq_store *s, struct sq_job *batch, bool careful)
-{
-	for (struct sq_job *j = batch; j; j = j->next) {
-		job_reset(j);
-		bool sp = careful || j->kind != SQ_JOB_PUT;
-		int jrc = sp ? lea__sq_exec(s, SQ_SP_JOB) : 0;
-		if (!jrc)
-			jrc = lea__sq_run_job(s, j);
-		if (jrc && !sp)
-			return jrc;
-		if (jrc) {
-			/* Only this job is undone; its post-commit deletions and counter
-			 * deltas are dropped. */
-			lea__sq_exec(s, SQ_RB_JOB);
-			bool single_failed = j->single_failed;
-			job_reset(j);
-			lea__sq_refcache_clear(s, false);
-			if (single_failed)
-				jrc = 0; /* its outcome says LEA_PUT_FAILED */
-		}
-		if (sp)
-			lea__sq_exec(s, SQ_REL_JOB);
-		j->rc = jrc;
-	}
-	return 0;
-}
-
-static int begin_batch(struct sq_store *s)
-{
-	int rc = lea__sq_exec(s, SQ_BEGIN);
-	if (!rc && s->orphans_maybe) {
-		/* once per batch instead of one SELECT per Model B record */
-		sqlite3_stmt *st = s->st[SQ_ORPHAN_ANY];
-		int r = sqlite3_step(st);
-		s->orphans_maybe = r != SQLITE_DONE;
-		sqlite3_reset(st);
-	}
-	return rc;
-}
-
-/* The transaction the writer has open: the jobs already run in it, not yet committed. */
-struct sq_open {
-	struct sq_job *head, *tail;
-	size_t n;
-	bool in_tx;
-	int rc;                            /* BEGIN failed: every job gets it */
-	int64_t next_att_id;               /* at BEGIN (restored by a rollback) */
-	int64_t next_item_id;
-};
-
-/* Runs the queued jobs of chunk inside the open transaction (BEGIN first when none is). If
- * a put fails without its savepoint, everything of the transaction is rolled back and run
- * again, each job in its savepoint. */
-static void tx_run(struct sq_store *s, struct sq_open *t, struct sq_job *chunk, struct sq_job *last,
-		   size_t n)
-{
-	if (!t->in_tx) {
-		t->in_tx = true;
-		t->next_att_id = s->next_att_id;
-		t->next_item_id = s->next_item_id;
-		t->rc = begin_batch(s);
-	}
-	if (t->tail)
-		t->tail->next = chunk;
-	else
-		t->head = chunk;
-	t->tail = last;
-	t->n += n;
-	if (!t->rc && run_jobs(s, chunk, false)) {
-		lea__sq_exec(s, SQ_ROLLBACK);
-		lea__sq_refcache_clear(s, false);
-		s->next_att_id = t->next_att_id;
-		s->next_item_id = t->next_item_id;
-		s->orphans_maybe = true;
-		t->rc = begin_batch(s);
-		if (!t->rc)
-			run_jobs(s, t->head, true);
-	}
-	if (t->rc)
-		for (struct sq_job *j = t->head; j; j = j->next)
-			j->rc = t->rc;
-}
-
-/* Commits the open transaction: the counters summed over its jobs, then COMMIT. If any of
- * it fails, nothing of the batch is durable and every job gets the error. */
-static void tx_commit(struct sq_store *s, struct sq_open *t)
-{
-	int rc = t->rc;
-	if (!rc)
-		rc = lea__sq_batch_end(s, t->head);
-	if (!rc)
-		rc = lea__sq_exec(s, SQ_COMMIT);
-	if (rc) {
-		if (!sqlite3_get_autocommit(s->wdb))
-			lea__sq_exec(s, SQ_ROLLBACK);
-		lea__sq_refcache_clear(s, false);
-		s->next_att_id = t->next_att_id;
-		s->next_item_id = t->next_item_id;
-	}
-	for (struct sq_job *j = t->head; j; j = j->next) {
-		if (rc)
-			j->rc = rc; /* nothing of the batch is durable: nothing is acknowledged */
-		free(j->deltas.v);
-		j->deltas = (struct sq_deltas){0};
-	}
-}
-
-/* The batch is durable (or failed with sync_rc): post-commit deletions, then the callers.
- * Each caller sleeps on its job's semaphore, posted without holding mu (a woken caller
- * does not then wait for the mutex the completing thread still holds). The post is the
- * last access to a job: its caller may return and its stack frame (the job) vanish at
- * once, which POSIX allows for a semaphore (no access after the post makes it available). */
-static void complete_jobs(struct sq_store *s, struct sq_job *jobs, int sync_rc)
-{
-	(void)s;
-	for (struct sq_job *j = jobs, *nx; j; j = nx) {
-		nx = j->next; /* read before the post */
-		if (sync_rc && !j->rc)
-			j->rc = sync_rc;
-		if (!j->rc)
-			lea__sq_unlinks_run(&j->unlinks);
-		lea__sq_unlinks_free(&j->unlinks);
-		sem_post(&j->done);
-	}
-}
-
-/* ---- Deferred sync ----
- * The writer commits with synchronous=NORMAL: the WAL frames of the batch, its commit frame
- * included, are written to the WAL file but not fsync'd, and the writer goes on with the
- * next batch at once. This thread fdatasyncs the WAL file and only then answers the callers
- * of every batch committed before the fdatasync began: what they are told is stored is in
- * the WAL on disk, as with synchronous=FULL, but the fsync of one batch overlaps the work of
- * the next, and one fdatasync covers every batch committed meanwhile. (SQLite syncs a new
- * WAL header itself, and its checkpoints sync the WAL before copying it, in NORMAL mode as
- * in FULL.) If an fdatasync fails, the store is broken: those callers and every later write
- * get the error, until it is opened again (recovery replays what is really in the WAL). */
-static void *sync_main(void *arg)
-{
-	struct sq_store *s = arg;
-	pthread_setname_np(pthread_self(), "lea-store-sync");
-	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		while (!s->sync_head && !s->sync_stop)
-			pthread_cond_wait(&s->cv_sync, &s->mu);
-		if (!s->sync_head)
-			break;
-		struct sq_job *jobs = s->sync_head;
-		s->sync_head = s->sync_tail = NULL;
-		s->syncing = true;
-		int rc = s->broken;
-		pthread_mutex_unlock(&s->mu);
-		if (!rc && fdatasync(s->wal_fd))
-			rc = -errno;
-		pthread_mutex_lock(&s->mu);
-		if (rc && !s->broken)
-			s->broken = rc;
-		s->n_syncs++;
-		s->syncing = false;
-		pthread_cond_signal(&s->cv_work); /* the writer may commit what it holds */
-		pthread_mutex_unlock(&s->mu);
-		complete_jobs(s, jobs, rc);
-		pthread_mutex_lock(&s->mu);
-	}
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
-}
-
-static void writer_checkpoint(struct sq_store *s);
-
-/* The writer commits its open transaction when the sync thread can take it at once (or
- * without a sync thread, or when the batch is full, or at close). While an fdatasync is
- * under way, the jobs that arrive are run into the open transaction as they come, and
- * committed together when it ends: their callers could not be answered before the next
- * fdatasync anyway, and one commit of many jobs writes the pages they share (page 1, the
- * counters, the last leaves of each table and index) once instead of once per job. */
-static bool commit_now(const struct sq_store *s, const struct sq_open *t)
-{
-	return t->n && (!s->syncer_running || (!s->syncing && !s->sync_head) || s->stop ||
-			t->n >= SQ_BATCH_MAX);
-}
-
-static void *writer_main(void *arg)
-{
-	struct sq_store *s = arg;
-	struct sq_open t = {0};
-	pthread_setname_np(pthread_self(), "lea-store-w");
-	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		while (!(s->head && t.n < SQ_BATCH_MAX) && !commit_now(s, &t) && !s->stop)
-			pthread_cond_wait(&s->cv_work, &s->mu);
-		if (!s->head && !t.n)
-			break; /* stop, nothing left */
-		struct sq_job *chunk = NULL, *last = NULL;
-		size_t n = 0;
-		if (s->head && t.n < SQ_BATCH_MAX) {
-			chunk = last = s->head;
-			n = 1;
-			while (last->next && t.n + n < SQ_BATCH_MAX) {
-				last = last->next;
-				n++;
-			}
-			s->head = last->next;
-			if (!s->head)
-				s->tail = NULL;
-			last->next = NULL;
-		}
-		pthread_mutex_unlock(&s->mu);
-		if (chunk)
-			tx_run(s, &t, chunk, last, n);
-		pthread_mutex_lock(&s->mu);
-		if (!commit_now(s, &t))
-			continue;
-		pthread_mutex_unlock(&s->mu);
-
-		tx_commit(s, &t);
-		if (s->syncer_running) {
-			pthread_mutex_lock(&s->mu);
-			if (s->sync_tail)
-				s->sync_tail->next = t.head;
-			else
-				s->sync_head = t.head;
-			s->sync_tail = t.tail;
-			pthread_cond_signal(&s->cv_sync);
-			pthread_mutex_unlock(&s->mu);
-		} else {
-			complete_jobs(s, t.head, 0);
-		}
-		size_t done = t.n;
-		t = (struct sq_open){0};
-		writer_checkpoint(s); /* between batches */
-		pthread_mutex_lock(&s->mu);
-		s->n_batches++;
-		s->n_jobs += done;
-	}
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
-}
-
-/* ---- the checkpointer ----
- * The writer connection does not checkpoint (wal_autocheckpoint = 0): a checkpoint copies
- * pages into the database file and fsyncs it, which would hold up the commit (and so every
- * caller of the batch). After a commit that leaves SQ_CKPT_PAGES or more in the WAL, the
- * writer wakes this thread, which runs a PASSIVE checkpoint on its own connection beside the
- * writer (WAL lets both run at once); the writer restarts the WAL from the beginning once a
- * checkpoint has copied everything. */
-static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
-{
-	struct sq_store *s = arg;
-	(void)db;
-	(void)name;
-	s->wal_pages = pages;
-	pthread_mutex_lock(&s->mu);
-	if (pages < s->ckpt_frames)
-		s->ckpt_frames = 0; /* the WAL started over */
-	if (pages - s->ckpt_frames >= SQ_CKPT_PAGES && s->ckpt_running) {
-		s->ckpt_wanted = true;
-		pthread_cond_signal(&s->cv_ckpt);
-	}
-	pthread_mutex_unlock(&s->mu);
-	return SQLITE_OK;
-}
-
-/* Between two batches: a WAL this long is checkpointed to its end by the writer itself (the
- * background checkpoints cannot catch up with a writer that never pauses, and the WAL only
- * starts over once everything in it is copied). Most of it is copied already. */
-static void writer_checkpoint(struct sq_store *s)
-{
-	if (s->wal_pages < SQ_CKPT_RESTART)
-		return;
-	int log = 0, done = 0;
-	if (sqlite3_wal_checkpoint_v2(s->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) ==
-	    SQLITE_OK && log == done)
-		s->wal_pages = 0;
-}
-
-static void *ckpt_main(void *arg)
-{
-	struct sq_store *s = arg;
-	pthread_setname_np(pthread_self(), "lea-store-ckpt");
-	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		while (!s->ckpt_wanted && !s->stop)
-			pthread_cond_wait(&s->cv_ckpt, &s->mu);
-		if (s->stop)
-			break;
-		s->ckpt_wanted = false;
-		pthread_mutex_unlock(&s->mu);
-		/* A failure here is not an error of anybody's delivery: the WAL holds every
-		 * commit; the next checkpoint (or the close) copies it. */
-		int log = 0, done = 0;
-		sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-		pthread_mutex_lock(&s->mu);
-		if (done > 0)
-			s->ckpt_frames = done;
-		s->n_ckpt++;
-	}
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
-}
-
-int lea__sq_submit(struct sq_store *s, struct sq_job *j)
-{
-	if (s->read_only)
-		return -EROFS;
-	j->next = NULL;
-	j->rc = 0;
-	if (sem_init(&j->done, 0, 0))
-		return -errno;
-	pthread_mutex_lock(&s->mu);
-	if (s->stop || s->broken) {
-		int rc = s->broken ? s->broken : -ESHUTDOWN;
-		pthread_mutex_unlock(&s->mu);
-		sem_destroy(&j->done);
-		return rc;
-	}
-	if (s->tail)
-		s->tail->next = j;
-	else
-		s->head = j;
-	s->tail = j;
-	pthread_cond_signal(&s->cv_work);
-	pthread_mutex_unlock(&s->mu);
-	while (sem_wait(&j->done) && errno == EINTR)
-		;
-	sem_destroy(&j->done);
-	return j->rc;
-}
-
-/* ---- read connections ---- */
-
-static int open_db(const char *path, bool readonly, sqlite3 **out)
-{
-	int flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY
-						   : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-	sqlite3 *db = NULL;
-	int rc = sqlite3_open_v2(path, &db, flags, NULL);
-	if (rc != SQLITE_OK) {
-		sqlite3_close(db);
-		return lea__sq_err(rc);
-	}
-	sqlite3_extended_result_codes(db, 1);
-	sqlite3_busy_timeout(db, 10000);
-	*out = db;
-	return 0;
-}
-
-int lea__sq_read_get(struct sq_store *s, sqlite3 **out)
-{
-	pthread_mutex_lock(&s->rmu);
-	if (s->n_rpool) {
-		*out = s->rpool[--s->n_rpool];
-		pthread_mutex_unlock(&s->rmu);
-		return 0;
-	}
-	pthread_mutex_unlock(&s->rmu);
-	int rc = open_db(s->dbpath, true, out);
-	if (!rc &&
-	    (rc = exec_sql(*out, "PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;")) != 0) {
-		sqlite3_close(*out); /* a damaged file fails here: the handle is not handed out */
-		*out = NULL;
-	}
-	return rc;
-}
-
-void lea__sq_read_put(struct sq_store *s, sqlite3 *db)
-{
-	if (!db)
-		return;
-	pthread_mutex_lock(&s->rmu);
-	if (s->n_rpool < SQ_READ_POOL) {
-		s->rpool[s->n_rpool++] = db;
-		db = NULL;
-	}
-	pthread_mutex_unlock(&s->rmu);
-	sqlite3_close(db);
-}
 
 /* ---- uploads in flight ---- */
 
@@ -813,29 +230,6 @@ static int empty_tmp(const char *dir)
 	return li707_fsync_dir(p);
 }
 
-static int take_lock(struct sq_store *s, char *err, size_t errlen)
-{
-	char p[4200];
-	snprintf(p, sizeof p, "%s/lock", s->o->dir);
-	int rc = lea__store_mkdir(s->o->dir);
-	if (rc) {
-		li707__errf(err, errlen, "store: cannot create %s: %s", s->o->dir, li707_strerror(rc));
-		return rc;
-	}
-	s->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (s->lock_fd < 0) {
-		rc = -errno;
-		li707__errf(err, errlen, "store: cannot open %s: %s", p, li707_strerror(rc));
-		return rc;
-	}
-	if (flock(s->lock_fd, LOCK_EX | LOCK_NB)) {
-		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		li707__errf(err, errlen, "store: %s is in use by another process", s->o->dir);
-		return rc;
-	}
-	return 0;
-}
-
 /* Version 1 -> 2: the raw codec columns (existing rows are plain). */
 static const char UPGRADE_1_2[] =
 	"BEGIN IMMEDIATE;"
@@ -846,15 +240,15 @@ static const char UPGRADE_1_2[] =
 
 static int create_schema(sqlite3 *db, char *err, size_t errlen)
 {
-	int64_t v = query_int(db, "PRAGMA user_version", -1);
+	int64_t v = lx_sq_query_int(db, "PRAGMA user_version", -1);
 	if (v == SQ_SCHEMA_VERSION)
 		return 0;
 	if (v == 1) {
-		int rc = exec_sql(db, UPGRADE_1_2);
+		int rc = lx_sq_exec_sql(db, UPGRADE_1_2);
 		if (rc) {
 			li707__errf(err, errlen, "store: cannot upgrade the schema from version 1: %s",
 				    sqlite3_errmsg(db));
-			exec_sql(db, "ROLLBACK");
+			lx_sq_exec_sql(db, "ROLLBACK");
 		}
 		return rc;
 	}
@@ -866,10 +260,10 @@ static int create_schema(sqlite3 *db, char *err, size_t errlen)
 	char sql[sizeof SCHEMA + 128];
 	snprintf(sql, sizeof sql, "BEGIN IMMEDIATE;%sPRAGMA user_version = %d;COMMIT;", SCHEMA,
 		 SQ_SCHEMA_VERSION);
-	int rc = exec_sql(db, sql);
+	int rc = lx_sq_exec_sql(db, sql);
 	if (rc) {
 		li707__errf(err, errlen, "store: cannot create the schema: %s", sqlite3_errmsg(db));
-		exec_sql(db, "ROLLBACK");
+		lx_sq_exec_sql(db, "ROLLBACK");
 	}
 	return rc;
 }
@@ -880,36 +274,36 @@ static int create_schema(sqlite3 *db, char *err, size_t errlen)
 static int recover(struct sq_store *s)
 {
 	sqlite3_stmt *st = NULL;
-	struct sq_unlinks un = {0};
-	int rc = exec_sql(s->wdb, "BEGIN IMMEDIATE");
+	struct lx_unlinks un = {0};
+	int rc = lx_sq_exec_sql(s->wdb, "BEGIN IMMEDIATE");
 	if (rc)
 		return rc;
-	rc = lea__sq_err(sqlite3_prepare_v2(s->wdb,
+	rc = lx_sq_err(sqlite3_prepare_v2(s->wdb,
 		"SELECT id, ref, prev_state, dest FROM attachments WHERE state = 1", -1, &st, NULL));
 	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0), ref = sqlite3_column_int64(st, 1);
 		bool orphan_new = sqlite3_column_type(st, 2) == SQLITE_NULL;
 		int prev = sqlite3_column_int(st, 2);
-		rc = lea__sq_unlink_add(&un, s->o->dir, lea__sq_text(st, 3));
+		rc = lx_unlinks_add(&un, s->o->dir, lx_sq_text(st, 3));
 		if (!rc)
 			rc = lea__sq_att_count(s, ref, LEA_ATT_RECEIVING, -1);
 		if (!rc && !orphan_new)
 			rc = lea__sq_att_count(s, ref, prev, +1);
 		if (!rc) {
 			sqlite3_stmt *u = s->st[orphan_new ? SQ_ATT_DEL : SQ_ATT_RESTORE];
-			rc = lea__sq_bind(u, "i", id);
+			rc = lx_sq_bind(u, "i", id);
 			if (!rc && sqlite3_step(u) != SQLITE_DONE)
-				rc = lea__sq_err(sqlite3_errcode(s->wdb));
-			lea__sq_done(u);
+				rc = lx_sq_err(sqlite3_errcode(s->wdb));
+			lx_sq_done(u);
 		}
 	}
 	sqlite3_finalize(st);
-	rc = rc ? rc : exec_sql(s->wdb, "COMMIT");
+	rc = rc ? rc : lx_sq_exec_sql(s->wdb, "COMMIT");
 	if (rc)
-		exec_sql(s->wdb, "ROLLBACK");
+		lx_sq_exec_sql(s->wdb, "ROLLBACK");
 	else
-		lea__sq_unlinks_run(&un);
-	lea__sq_unlinks_free(&un);
+		lx_unlinks_run(&un);
+	lx_unlinks_free(&un);
 	return rc;
 }
 
@@ -929,8 +323,7 @@ static int prepare_multirow(struct sq_store *s, const char *head, int cols, int 
 				len += (size_t)snprintf(sql + len, cap - len, "%s%s%s",
 							c ? "" : r ? ",(" : "(", c ? ",?" : "?",
 							c == cols - 1 ? ")" : "");
-		rc = lea__sq_err(sqlite3_prepare_v3(s->wdb, sql, -1, SQLITE_PREPARE_PERSISTENT,
-						    &st[rows - 1], NULL));
+		rc = lx_engine_prepare(s->eng, sql, &st[rows - 1]);
 	}
 	free(sql);
 	return rc;
@@ -951,11 +344,10 @@ static int prepare_multirows(struct sq_store *s)
 static int prepare_all(struct sq_store *s, char *err, size_t errlen)
 {
 	for (int i = 0; i < SQ_NSTMT; i++) {
-		int rc = sqlite3_prepare_v3(s->wdb, STMTS[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
-					    NULL);
-		if (rc != SQLITE_OK) {
+		int rc = lx_engine_prepare(s->eng, STMTS[i], &s->st[i]);
+		if (rc) {
 			li707__errf(err, errlen, "store: statement %d: %s", i, sqlite3_errmsg(s->wdb));
-			return lea__sq_err(rc);
+			return rc;
 		}
 	}
 	int rc = prepare_multirows(s);
@@ -964,43 +356,144 @@ static int prepare_all(struct sq_store *s, char *err, size_t errlen)
 	return rc;
 }
 
-/* Deferred sync (above): the WAL file exists once the writer has opened the database in
- * WAL mode; it is never replaced while a connection is open. */
-static int start_syncer(struct sq_store *s, char *err, size_t errlen)
+/* ---- the engine's hooks (writer thread) ---- */
+
+int lea__sq_att_count(struct sq_store *s, int64_t ref, int state, int64_t delta)
 {
-	char p[4200];
-	snprintf(p, sizeof p, "%s-wal", s->dbpath);
-	s->wal_fd = open(p, O_RDONLY | O_CLOEXEC);
-	int rc = s->wal_fd < 0 ? -errno : exec_sql(s->wdb, "PRAGMA synchronous = NORMAL");
-	if (!rc && (rc = -pthread_create(&s->syncer, NULL, sync_main, s)) == 0)
-		s->syncer_running = true;
-	if (rc)
-		li707__errf(err, errlen, "store: cannot start the WAL sync: %s", li707_strerror(rc));
-	return rc;
+	sqlite3_stmt *st = s->st[SQ_REFATT_ADD];
+	int rc = lx_sq_bind(st, "iii", ref, (int64_t)state, delta);
+	return rc ? (lx_sq_done(st), rc) : lx_sq_step_done(st);
 }
+
+/* COMPLETE when the data matches every value the record gives (length, SHA-256 with the
+ * record's checksum lower-cased), MISMATCH otherwise. */
+enum lea_att_state lea__sq_compare_record(bool has_len, uint64_t len, const char *checksum,
+						uint64_t bytes, const char *sha)
+{
+	if (has_len && len != bytes)
+		return LEA_ATT_MISMATCH;
+	if (checksum) {
+		char want[65];
+		if (!lea__store_sha_lower(checksum, want) || !sha || strcmp(want, sha) != 0)
+			return LEA_ATT_MISMATCH;
+	}
+	return LEA_ATT_COMPLETE;
+}
+
+/* What a job's run leaves behind beside the database, forgotten before it runs (again). */
+static void job_forget(struct sq_job *j)
+{
+	free(j->deltas.v);
+	j->deltas = (struct sq_deltas){0};
+	j->single_failed = false;
+}
+
+static int hook_run(void *cls, struct lx_job *b)
+{
+	struct sq_store *s = cls;
+	struct sq_job *j = (struct sq_job *)b;
+	job_forget(j);
+	switch (j->kind) {
+	case SQ_JOB_PUT:
+		return lea__sq_run_put(s, j);
+	case SQ_JOB_BEGIN:
+		return lea__sq_run_begin(s, j);
+	case SQ_JOB_FINISH:
+		return lea__sq_run_finish(s, j);
+	case SQ_JOB_ABORT:
+		return lea__sq_run_abort(s, j);
+	case SQ_JOB_SWEEP:
+		return lea__sq_run_sweep(s, j);
+	}
+	return LI707_EINVAL;
+}
+
+/* After BEGIN: the ids the writer gives are remembered (a rollback gives them back), and
+ * whether some orphan upload waits for its record is looked up once per batch instead of
+ * one SELECT per Model B record. */
+static int hook_batch_begin(void *cls)
+{
+	struct sq_store *s = cls;
+	s->tx_next_att_id = s->next_att_id;
+	s->tx_next_item_id = s->next_item_id;
+	if (s->orphans_maybe) {
+		sqlite3_stmt *st = s->st[SQ_ORPHAN_ANY];
+		int r = sqlite3_step(st);
+		s->orphans_maybe = r != SQLITE_DONE;
+		sqlite3_reset(st);
+	}
+	return 0;
+}
+
+/* A job rolled back to its savepoint takes its counter deltas with it; a put whose one new
+ * action failed still succeeds (its outcome says LEA_PUT_FAILED). A whole transaction rolled
+ * back gives the writer-given ids back. Either way a remembered reference id may be gone. */
+static int hook_rollback(void *cls, struct lx_job *b, int rc)
+{
+	struct sq_store *s = cls;
+	lea__sq_refcache_clear(s, false);
+	if (!b) {
+		s->next_att_id = s->tx_next_att_id;
+		s->next_item_id = s->tx_next_item_id;
+		s->orphans_maybe = true;
+		return rc;
+	}
+	struct sq_job *j = (struct sq_job *)b;
+	bool single_failed = j->single_failed;
+	job_forget(j);
+	return single_failed ? 0 : rc;
+}
+
+static int hook_before_commit(void *cls, struct lx_job *batch)
+{
+	return lea__sq_deltas_write(cls, batch);
+}
+
+static void hook_batch_end(void *cls, struct lx_job *batch, int rc)
+{
+	(void)cls;
+	(void)rc;
+	for (struct lx_job *b = batch; b; b = b->next)
+		job_forget((struct sq_job *)b);
+}
+
+static const struct lx_engine_hooks HOOKS = {
+	.run = hook_run,
+	.batch_begin = hook_batch_begin,
+	.rollback = hook_rollback,
+	.before_commit = hook_before_commit,
+	.batch_end = hook_batch_end,
+};
+
+int lea__sq_submit(struct sq_store *s, struct sq_job *j)
+{
+	if (s->read_only)
+		return -EROFS;
+	/* a put runs without savepoint of its own; the Model B jobs always in theirs */
+	j->base.savepoint = j->kind != SQ_JOB_PUT;
+	return lx_engine_submit(s->eng, &j->base);
+}
+
+/* ---- open, close ---- */
 
 static int open_writer(struct sq_store *s, char *err, size_t errlen)
 {
-	int rc = take_lock(s, err, errlen);
-	if (!rc)
-		rc = make_dirs(s->o->dir, err, errlen);
-	if (!rc && (rc = empty_tmp(s->o->dir)))
-		li707__errf(err, errlen, "store: cannot empty %s/tmp: %s", s->o->dir, li707_strerror(rc));
-	if (rc)
-		return rc;
-	if ((rc = open_db(s->dbpath, false, &s->wdb))) {
-		li707__errf(err, errlen, "store: cannot open %s: %s", s->dbpath, li707_strerror(rc));
+	char lock[4200];
+	snprintf(lock, sizeof lock, "%s/lock", s->o->dir);
+	int rc = lea__store_mkdir(s->o->dir);
+	if (rc) {
+		li707__errf(err, errlen, "store: cannot create %s: %s", s->o->dir, li707_strerror(rc));
 		return rc;
 	}
-	char pragmas[256];
-	snprintf(pragmas, sizeof pragmas,
-		 "PRAGMA journal_mode = WAL; PRAGMA synchronous = %s; PRAGMA cache_size = -16384;"
-		 " PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0;",
-		 s->o->sync_normal ? "NORMAL" : "FULL");
-	if (!(rc = exec_sql(s->wdb, pragmas)) && !journal_is_wal(s->wdb))
-		rc = -EIO;
-	if (rc) {
-		li707__errf(err, errlen, "store: %s: %s", s->dbpath, sqlite3_errmsg(s->wdb));
+	struct lx_engine_opts eo = {.dbpath = s->dbpath, .lock_path = lock, .name = "lea-store",
+				    .sync_normal = s->o->sync_normal, .hooks = &HOOKS, .cls = s};
+	if ((rc = lx_engine_open(&eo, &s->eng, err, errlen)))
+		return rc;
+	s->wdb = lx_engine_wdb(s->eng);
+	if ((rc = make_dirs(s->o->dir, err, errlen)))
+		return rc;
+	if ((rc = empty_tmp(s->o->dir))) {
+		li707__errf(err, errlen, "store: cannot empty %s/tmp: %s", s->o->dir, li707_strerror(rc));
 		return rc;
 	}
 	if ((rc = create_schema(s->wdb, err, errlen)) || (rc = prepare_all(s, err, errlen)))
@@ -1009,29 +502,10 @@ static int open_writer(struct sq_store *s, char *err, size_t errlen)
 		li707__errf(err, errlen, "store: recovery at open failed: %s", li707_strerror(rc));
 		return rc;
 	}
-	s->next_att_id = query_int(s->wdb, "SELECT coalesce(max(id), 0) + 1 FROM attachments", 1);
-	s->next_item_id = query_int(s->wdb, "SELECT coalesce(max(id), 0) + 1 FROM items", 1);
+	s->next_att_id = lx_sq_query_int(s->wdb, "SELECT coalesce(max(id), 0) + 1 FROM attachments", 1);
+	s->next_item_id = lx_sq_query_int(s->wdb, "SELECT coalesce(max(id), 0) + 1 FROM items", 1);
 	s->orphans_maybe = true;
-	if ((rc = open_db(s->dbpath, false, &s->cdb)) ||
-	    (rc = exec_sql(s->cdb, s->o->sync_normal ? "PRAGMA synchronous = NORMAL"
-						     : "PRAGMA synchronous = FULL"))) {
-		li707__errf(err, errlen, "store: cannot open %s: %s", s->dbpath, li707_strerror(rc));
-		return rc;
-	}
-	if ((rc = pthread_create(&s->ckpt, NULL, ckpt_main, s))) {
-		li707__errf(err, errlen, "store: cannot start the checkpoint thread");
-		return -rc;
-	}
-	s->ckpt_running = true;
-	sqlite3_wal_hook(s->wdb, wal_hook, s);
-	if (!s->o->sync_normal && (rc = start_syncer(s, err, errlen)))
-		return rc;
-	if ((rc = pthread_create(&s->writer, NULL, writer_main, s))) {
-		li707__errf(err, errlen, "store: cannot start the writer thread");
-		return -rc;
-	}
-	s->writer_running = true;
-	return 0;
+	return lx_engine_start(s->eng, err, errlen);
 }
 
 static int open_reader(struct sq_store *s, char *err, size_t errlen)
@@ -1041,14 +515,17 @@ static int open_reader(struct sq_store *s, char *err, size_t errlen)
 		li707__errf(err, errlen, "store: no store at %s: %s", s->o->dir, li707_strerror(rc));
 		return rc;
 	}
+	struct lx_engine_opts eo = {.dbpath = s->dbpath, .read_only = true};
+	int rc = lx_engine_open(&eo, &s->eng, err, errlen);
+	if (rc)
+		return rc;
 	sqlite3 *db = NULL;
-	int rc = lea__sq_read_get(s, &db);
-	if (rc) {
+	if ((rc = lx_engine_read_get(s->eng, &db))) {
 		li707__errf(err, errlen, "store: cannot open %s: %s", s->dbpath, li707_strerror(rc));
 		return rc;
 	}
-	int64_t v = query_int(db, "PRAGMA user_version", -1);
-	lea__sq_read_put(s, db);
+	int64_t v = lx_sq_query_int(db, "PRAGMA user_version", -1);
+	lx_engine_read_put(s->eng, db);
 	if (v == 1) {
 		li707__errf(err, errlen, "store: %s has schema version 1: start li707-lea on it once "
 			    "to upgrade it to version %d", s->dbpath, SQ_SCHEMA_VERSION);
@@ -1069,21 +546,8 @@ static int open_reader(struct sq_store *s, char *err, size_t errlen)
 
 static void sq_close(void *be);
 
-/* Process-wide SQLite settings, before its first use (later calls are refused by SQLite,
- * harmlessly, when something else initialised it first): no memory statistics (they put a
- * global mutex around every allocation), and no mutex on each connection: every connection
- * of the store is used by one thread at a time (the writer's by the thread leading the
- * batch, a read connection by whoever took it from the pool). */
-static void sqlite_setup(void)
-{
-	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-	sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
-}
-
 static int sq_open(const struct lea_store_opts *o, void **be, char *err, size_t errlen)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, sqlite_setup);
 	struct sq_store *s = calloc(1, sizeof *s);
 	if (!s) {
 		li707__errf(err, errlen, "store: out of memory");
@@ -1091,14 +555,7 @@ static int sq_open(const struct lea_store_opts *o, void **be, char *err, size_t 
 	}
 	s->o = o;
 	s->read_only = o->read_only;
-	s->lock_fd = -1;
-	s->wal_fd = -1;
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_mutex_init(&s->rmu, NULL);
 	pthread_mutex_init(&s->umu, NULL);
-	pthread_cond_init(&s->cv_work, NULL);
-	pthread_cond_init(&s->cv_ckpt, NULL);
-	pthread_cond_init(&s->cv_sync, NULL);
 	int n = snprintf(s->dbpath, sizeof s->dbpath, "%s/index.sqlite", o->dir);
 	int rc = LI707_EINVAL;
 	if (n < 0 || (size_t)n >= sizeof s->dbpath)
@@ -1113,48 +570,17 @@ static int sq_open(const struct lea_store_opts *o, void **be, char *err, size_t 
 	return 0;
 }
 
+/* The engine answers every queued job first; it finalizes the statements (st[], party_st[],
+ * item_st[] are in its cache) and closes the connections. */
 static void sq_close(void *be)
 {
 	struct sq_store *s = be;
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->mu);
-	s->stop = true;
-	pthread_cond_signal(&s->cv_work);
-	pthread_cond_signal(&s->cv_ckpt);
-	pthread_mutex_unlock(&s->mu);
-	if (s->writer_running)
-		pthread_join(s->writer, NULL);
-	pthread_mutex_lock(&s->mu);
-	s->sync_stop = true;
-	pthread_cond_signal(&s->cv_sync);
-	pthread_mutex_unlock(&s->mu);
-	if (s->syncer_running)
-		pthread_join(s->syncer, NULL);
-	if (s->wal_fd >= 0)
-		close(s->wal_fd);
-	if (s->ckpt_running)
-		pthread_join(s->ckpt, NULL);
-	sqlite3_close(s->cdb);
-	for (int i = 0; i < SQ_NSTMT; i++)
-		sqlite3_finalize(s->st[i]);
-	for (int i = 0; i < SQ_PARTY_ROWS; i++)
-		sqlite3_finalize(s->party_st[i]);
-	for (int i = 0; i < SQ_ITEM_ROWS; i++)
-		sqlite3_finalize(s->item_st[i]);
+	lx_engine_close(s->eng);
 	lea__sq_refcache_clear(s, true);
-	sqlite3_close(s->wdb);
-	for (size_t i = 0; i < s->n_rpool; i++)
-		sqlite3_close(s->rpool[i]);
 	free(s->ups);
-	if (s->lock_fd >= 0)
-		close(s->lock_fd);
-	pthread_mutex_destroy(&s->mu);
-	pthread_mutex_destroy(&s->rmu);
 	pthread_mutex_destroy(&s->umu);
-	pthread_cond_destroy(&s->cv_work);
-	pthread_cond_destroy(&s->cv_ckpt);
-	pthread_cond_destroy(&s->cv_sync);
 	free(s);
 }
 

@@ -12,21 +12,6 @@
 #include "fdio.h"
 #include "store_sqlite_int.h"
 
-/* COMPLETE when the data matches every value the record gives (length, SHA-256 with the
- * record's checksum lower-cased), MISMATCH otherwise. */
-enum lea_att_state lea__sq_compare_record(bool has_len, uint64_t len, const char *checksum,
-						uint64_t bytes, const char *sha)
-{
-	if (has_len && len != bytes)
-		return LEA_ATT_MISMATCH;
-	if (checksum) {
-		char want[65];
-		if (!lea__store_sha_lower(checksum, want) || !sha || strcmp(want, sha) != 0)
-			return LEA_ATT_MISMATCH;
-	}
-	return LEA_ATT_COMPLETE;
-}
-
 /* ================= Model B ================= */
 
 /* What lea_store_upload_begin learns about the rows of a uuid. */
@@ -48,15 +33,15 @@ static int read_uuid_rows(struct sq_store *s, const struct lea_upload *u, const 
 {
 	sqlite3_stmt *st = s->st[SQ_UUID_ROWS];
 	memset(r, 0, sizeof *r);
-	int rc = lea__sq_bind(st, "t", u->uuid);
+	int rc = lx_sq_bind(st, "t", u->uuid);
 	if (rc)
 		return rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 		bool has_item = sqlite3_column_type(st, 1) != SQLITE_NULL;
-		const char *peer = lea__sq_text(st, 2);
+		const char *peer = lx_sq_text(st, 2);
 		int state = sqlite3_column_int(st, 3);
-		const char *file = lea__sq_text(st, 6), *dest = lea__sq_text(st, 7);
+		const char *file = lx_sq_text(st, 6), *dest = lx_sq_text(st, 7);
 		if ((file && !strcmp(file, base)) || (dest && !strcmp(dest, base)))
 			r->base_used = true;
 		if (!peer || strcmp(peer, u->peer) != 0) {
@@ -77,14 +62,14 @@ static int read_uuid_rows(struct sq_store *s, const struct lea_upload *u, const 
 			r->orphan_bytes = (uint64_t)sqlite3_column_int64(st, 5);
 		}
 	}
-	lea__sq_done(st);
-	return rc == SQLITE_DONE ? 0 : lea__sq_err(rc);
+	lx_sq_done(st);
+	return rc == SQLITE_DONE ? 0 : lx_sq_err(rc);
 }
 
 static int orphan_bytes_used(struct sq_store *s, uint64_t *used)
 {
 	int64_t v = 0;
-	int rc = lea__sq_step_int(s, s->st[SQ_ORPHAN_USED], &v);
+	int rc = lx_sq_step_int(s->st[SQ_ORPHAN_USED], &v);
 	*used = v > 0 ? (uint64_t)v : 0;
 	return rc < 0 ? rc : 0;
 }
@@ -150,12 +135,12 @@ int lea__sq_run_begin(struct sq_store *s, struct sq_job *j)
 	sqlite3_stmt *st;
 	if (old < 0) {
 		st = s->st[SQ_ORPHAN_INS];
-		rc = lea__sq_bind(st, "itttui", id, u->peer, u->uuid, j->dest_out, reserved, j->now);
+		rc = lx_sq_bind(st, "itttui", id, u->peer, u->uuid, j->dest_out, reserved, j->now);
 	} else {
 		st = s->st[SQ_ATT_BEGIN];
-		rc = lea__sq_bind(st, "itui", id, j->dest_out, reserved, j->now);
+		rc = lx_sq_bind(st, "itui", id, j->dest_out, reserved, j->now);
 	}
-	rc = rc ? (lea__sq_done(st), rc) : lea__sq_step_done(s, st);
+	rc = rc ? (lx_sq_done(st), rc) : lx_sq_step_done(st);
 	if (!rc && old >= 0)
 		rc = lea__sq_att_count(s, ref, old, -1);
 	if (!rc)
@@ -183,34 +168,34 @@ static int read_att(struct sq_store *s, int64_t id, struct att_row *a)
 {
 	sqlite3_stmt *st = s->st[SQ_ATT_GET];
 	memset(a, 0, sizeof *a);
-	int rc = lea__sq_bind(st, "i", id);
+	int rc = lx_sq_bind(st, "i", id);
 	if (rc)
 		return rc;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		a->id = id;
 		a->has_item = sqlite3_column_type(st, 0) != SQLITE_NULL;
-		snprintf(a->peer, sizeof a->peer, "%s", lea__sq_text(st, 1) ? lea__sq_text(st, 1) : "");
+		snprintf(a->peer, sizeof a->peer, "%s", lx_sq_text(st, 1) ? lx_sq_text(st, 1) : "");
 		a->state = sqlite3_column_int(st, 2);
 		a->has_prev = sqlite3_column_type(st, 3) != SQLITE_NULL;
 		a->prev = sqlite3_column_int(st, 3);
 		a->has_len = sqlite3_column_type(st, 4) != SQLITE_NULL;
 		a->len = (uint64_t)sqlite3_column_int64(st, 4);
-		a->has_checksum = lea__sq_text(st, 5) != NULL;
-		snprintf(a->checksum, sizeof a->checksum, "%s", a->has_checksum ? lea__sq_text(st, 5) : "");
-		snprintf(a->file, sizeof a->file, "%s", lea__sq_text(st, 6) ? lea__sq_text(st, 6) : "");
-		snprintf(a->dest, sizeof a->dest, "%s", lea__sq_text(st, 7) ? lea__sq_text(st, 7) : "");
+		a->has_checksum = lx_sq_text(st, 5) != NULL;
+		snprintf(a->checksum, sizeof a->checksum, "%s", a->has_checksum ? lx_sq_text(st, 5) : "");
+		snprintf(a->file, sizeof a->file, "%s", lx_sq_text(st, 6) ? lx_sq_text(st, 6) : "");
+		snprintf(a->dest, sizeof a->dest, "%s", lx_sq_text(st, 7) ? lx_sq_text(st, 7) : "");
 		a->ref = sqlite3_column_int64(st, 8);
-		snprintf(a->uuid, sizeof a->uuid, "%s", lea__sq_text(st, 9) ? lea__sq_text(st, 9) : "");
+		snprintf(a->uuid, sizeof a->uuid, "%s", lx_sq_text(st, 9) ? lx_sq_text(st, 9) : "");
 		rc = SQLITE_DONE;
 	} else if (rc == SQLITE_DONE) {
 		rc = LI707_ENOTFOUND;
 	}
-	lea__sq_done(st);
+	lx_sq_done(st);
 	if (rc == LI707_ENOTFOUND)
 		return rc;
 	if (rc != SQLITE_DONE)
-		return lea__sq_err(rc);
+		return lx_sq_err(rc);
 	return a->state == LEA_ATT_RECEIVING ? 0 : LI707_ENOTFOUND;
 }
 
@@ -219,7 +204,7 @@ static int find_record(struct sq_store *s, const struct att_row *o, struct att_r
 {
 	sqlite3_stmt *st = s->st[SQ_RECORD_FIND];
 	memset(rec, 0, sizeof *rec);
-	int rc = lea__sq_bind(st, "tt", o->uuid, o->peer);
+	int rc = lx_sq_bind(st, "tt", o->uuid, o->peer);
 	if (rc)
 		return rc;
 	rc = sqlite3_step(st);
@@ -228,22 +213,22 @@ static int find_record(struct sq_store *s, const struct att_row *o, struct att_r
 		rec->ref = sqlite3_column_int64(st, 1);
 		rec->has_len = sqlite3_column_type(st, 2) != SQLITE_NULL;
 		rec->len = (uint64_t)sqlite3_column_int64(st, 2);
-		rec->has_checksum = lea__sq_text(st, 3) != NULL;
+		rec->has_checksum = lx_sq_text(st, 3) != NULL;
 		snprintf(rec->checksum, sizeof rec->checksum, "%s",
-			 rec->has_checksum ? lea__sq_text(st, 3) : "");
-		snprintf(rec->file, sizeof rec->file, "%s", lea__sq_text(st, 4) ? lea__sq_text(st, 4) : "");
+			 rec->has_checksum ? lx_sq_text(st, 3) : "");
+		snprintf(rec->file, sizeof rec->file, "%s", lx_sq_text(st, 4) ? lx_sq_text(st, 4) : "");
 		rec->state = LEA_ATT_ANNOUNCED;
 		rc = SQLITE_DONE;
 	}
-	lea__sq_done(st);
-	return rc == SQLITE_DONE ? 0 : lea__sq_err(rc);
+	lx_sq_done(st);
+	return rc == SQLITE_DONE ? 0 : lx_sq_err(rc);
 }
 
 static int set_finished(struct sq_store *s, struct sq_job *j, int64_t id, enum lea_att_state st)
 {
 	sqlite3_stmt *q = s->st[SQ_ATT_FINISH];
-	int rc = lea__sq_bind(q, "iiutti", id, (int64_t)st, j->bytes, j->sha, j->dest, j->now);
-	return rc ? (lea__sq_done(q), rc) : lea__sq_step_done(s, q);
+	int rc = lx_sq_bind(q, "iiutti", id, (int64_t)st, j->bytes, j->sha, j->dest, j->now);
+	return rc ? (lx_sq_done(q), rc) : lx_sq_step_done(q);
 }
 
 int lea__sq_run_finish(struct sq_store *s, struct sq_job *j)
@@ -267,7 +252,7 @@ int lea__sq_run_finish(struct sq_store *s, struct sq_job *j)
 	if (target == &rec) {
 		/* R-BIN-B4: the record arrived while its data was uploading: link them. */
 		sqlite3_stmt *q = s->st[SQ_ATT_DEL];
-		if ((rc = lea__sq_bind(q, "i", a.id)) || (rc = lea__sq_step_done(s, q)) ||
+		if ((rc = lx_sq_bind(q, "i", a.id)) || (rc = lx_sq_step_done(q)) ||
 		    (rc = lea__sq_att_count(s, rec.ref, LEA_ATT_ANNOUNCED, -1)))
 			return rc;
 	}
@@ -275,7 +260,7 @@ int lea__sq_run_finish(struct sq_store *s, struct sq_job *j)
 		return rc;
 	/* The data this upload replaces (a MISMATCH or ORPHAN uploaded again). */
 	if (a.file[0] && strcmp(a.file, j->dest) != 0 &&
-	    (rc = lea__sq_unlink_add(&j->unlinks, s->o->dir, a.file)))
+	    (rc = lx_unlinks_add(&j->base.unlinks, s->o->dir, a.file)))
 		return rc;
 	if (st == LEA_ATT_ORPHAN)
 		s->orphans_maybe = true;
@@ -291,15 +276,15 @@ int lea__sq_run_abort(struct sq_store *s, struct sq_job *j)
 	if (rc)
 		return rc;
 	sqlite3_stmt *q = s->st[a.has_prev ? SQ_ATT_RESTORE : SQ_ATT_DEL];
-	if ((rc = lea__sq_bind(q, "i", a.id)) || (rc = lea__sq_step_done(s, q)) ||
+	if ((rc = lx_sq_bind(q, "i", a.id)) || (rc = lx_sq_step_done(q)) ||
 	    (rc = lea__sq_att_count(s, a.ref, LEA_ATT_RECEIVING, -1)))
 		return rc;
 	if (a.has_prev && (rc = lea__sq_att_count(s, a.ref, a.prev, +1)))
 		return rc;
 	snprintf(tmp, sizeof tmp, "tmp/%lld", (long long)a.id);
-	if ((rc = lea__sq_unlink_add(&j->unlinks, s->o->dir, tmp)))
+	if ((rc = lx_unlinks_add(&j->base.unlinks, s->o->dir, tmp)))
 		return rc;
-	return lea__sq_unlink_add(&j->unlinks, s->o->dir, a.dest);
+	return lx_unlinks_add(&j->base.unlinks, s->o->dir, a.dest);
 }
 
 int lea__sq_run_sweep(struct sq_store *s, struct sq_job *j)
@@ -308,7 +293,7 @@ int lea__sq_run_sweep(struct sq_store *s, struct sq_job *j)
 	int64_t limit = j->now - (int64_t)s->o->orphan_timeout_s;
 	int64_t *ids = NULL;
 	size_t n = 0, cap = 0;
-	int rc = lea__sq_bind(st, "i", limit);
+	int rc = lx_sq_bind(st, "i", limit);
 	while (!rc && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rc = 0;
 		if (n == cap) {
@@ -321,14 +306,14 @@ int lea__sq_run_sweep(struct sq_store *s, struct sq_job *j)
 			ids = v;
 		}
 		ids[n++] = sqlite3_column_int64(st, 0);
-		rc = lea__sq_unlink_add(&j->unlinks, s->o->dir, lea__sq_text(st, 1));
+		rc = lx_unlinks_add(&j->base.unlinks, s->o->dir, lx_sq_text(st, 1));
 	}
-	rc = (rc == SQLITE_DONE || rc == 0) ? 0 : rc > 0 ? lea__sq_err(rc) : rc;
-	lea__sq_done(st);
+	rc = (rc == SQLITE_DONE || rc == 0) ? 0 : rc > 0 ? lx_sq_err(rc) : rc;
+	lx_sq_done(st);
 	for (size_t i = 0; i < n && !rc; i++) {
 		st = s->st[SQ_ATT_EXPIRE];
-		if (!(rc = lea__sq_bind(st, "ii", ids[i], j->now)))
-			rc = lea__sq_step_done(s, st);
+		if (!(rc = lx_sq_bind(st, "ii", ids[i], j->now)))
+			rc = lx_sq_step_done(st);
 	}
 	if (!rc && n && !(rc = lea__sq_att_count(s, 0, LEA_ATT_ORPHAN, -(int64_t)n)))
 		rc = lea__sq_att_count(s, 0, LEA_ATT_EXPIRED, (int64_t)n);

@@ -1,9 +1,10 @@
-/* li707-lea - SQLite backend: the put job, run by the writer thread inside the batch
- * transaction (store_sqlite.c): deliveries, items, parties, attachments (TS103707 R-DEL-6
- * duplicates, R-HDR-2 sequences, R-CSP-2 schemas), the counters summed per batch, and the
- * job dispatch. The Model B jobs are in store_sqlite_modelb.c.
+/* li707-lea - SQLite backend: the put job, run by the engine's writer thread inside the
+ * batch transaction (src/common/sqlite_engine.c, called through the hooks of
+ * store_sqlite.c): deliveries, items, parties, attachments (TS103707 R-DEL-6 duplicates,
+ * R-HDR-2 sequences, R-CSP-2 schemas), the counters summed per batch, and the put's caller's
+ * side. The Model B jobs are in store_sqlite_modelb.c.
  *
- * Every function here runs on the writer connection; a negative return makes the writer
+ * Every job function here runs on the writer connection; a negative return makes the writer
  * roll the job (or, for one action of a put, the action) back to its savepoint. */
 #include <errno.h>
 #include <lz4.h>
@@ -14,13 +15,6 @@
 #include <unistd.h>
 
 #include "store_sqlite_int.h"
-
-int lea__sq_att_count(struct sq_store *s, int64_t ref, int state, int64_t delta)
-{
-	sqlite3_stmt *st = s->st[SQ_REFATT_ADD];
-	int rc = lea__sq_bind(st, "iii", ref, (int64_t)state, delta);
-	return rc ? (lea__sq_done(st), rc) : lea__sq_step_done(s, st);
-}
 
 /* ================= put ================= */
 
@@ -109,13 +103,13 @@ static int ref_id(struct put_ctx *c, const struct li707_delivery *d, int64_t *ou
 		}
 	}
 	sqlite3_stmt *st = s->st[SQ_REF_GET];
-	int rc = lea__sq_bind(st, "ti", d->reference, (int64_t)kind);
+	int rc = lx_sq_bind(st, "ti", d->reference, (int64_t)kind);
 	if (!rc)
-		rc = lea__sq_step_int(s, st, out);
+		rc = lx_sq_step_int(st, out);
 	if (rc == 0) {
 		st = s->st[SQ_REF_INS];
-		if ((rc = lea__sq_bind(st, "ti", d->reference, (int64_t)kind)) ||
-		    (rc = lea__sq_step_done(s, st)))
+		if ((rc = lx_sq_bind(st, "ti", d->reference, (int64_t)kind)) ||
+		    (rc = lx_sq_step_done(st)))
 			return rc;
 		*out = sqlite3_last_insert_rowid(s->wdb);
 	} else if (rc < 0) {
@@ -132,11 +126,11 @@ static int find_dup(struct put_ctx *c, const struct li707_delivery *d, int64_t *
 	sqlite3_stmt *st = s->st[SQ_DUP_FIND];
 	bool seq = d->delivery_id[0] && d->has_sequence;
 	*row = 0;
-	int rc = lea__sq_bind(st, seq ? "ttu" : "tnn", d->object_id, d->delivery_id, d->sequence);
+	int rc = lx_sq_bind(st, seq ? "ttu" : "tnn", d->object_id, d->delivery_id, d->sequence);
 	if (!rc)
-		rc = lea__sq_step_int(s, st, row);
+		rc = lx_sq_step_int(st, row);
 	else
-		lea__sq_done(st);
+		lx_sq_done(st);
 	return rc < 0 ? rc : 0;
 }
 
@@ -168,7 +162,7 @@ static int stream_read(struct sq_store *s, const char *did, int64_t before, stru
 	memset(t, 0, sizeof *t);
 	/* Up to two earlier deliveries of the stream (index range, two table rows at most). */
 	sqlite3_stmt *st = s->st[SQ_STREAM_FIRST];
-	int rc = lea__sq_bind(st, "ti", did, before);
+	int rc = lx_sq_bind(st, "ti", did, before);
 	if (rc)
 		return rc;
 	int64_t seq = 0, last = 0;
@@ -180,13 +174,13 @@ static int stream_read(struct sq_store *s, const char *did, int64_t before, stru
 			last = sqlite3_column_int64(st, 1);
 		}
 	}
-	lea__sq_done(st);
+	lx_sq_done(st);
 	if (rc != SQLITE_DONE)
-		return lea__sq_err(rc);
+		return lx_sq_err(rc);
 	if (t->deliveries == 0)
 		return 0; /* a new stream (the usual case): no row can exist */
 	st = s->st[SQ_STREAM_GET];
-	if ((rc = lea__sq_bind(st, "t", did)))
+	if ((rc = lx_sq_bind(st, "t", did)))
 		return rc;
 	rc = sqlite3_step(st);
 	bool row = rc == SQLITE_ROW;
@@ -198,9 +192,9 @@ static int stream_read(struct sq_store *s, const char *did, int64_t before, stru
 		t->missing = sqlite3_column_int64(st, 4);
 		rc = SQLITE_DONE;
 	}
-	lea__sq_done(st);
+	lx_sq_done(st);
 	if (rc != SQLITE_DONE)
-		return lea__sq_err(rc);
+		return lx_sq_err(rc);
 	if (row)
 		return 0;
 	if (t->deliveries == 1) { /* one earlier delivery without gap: its own state */
@@ -212,7 +206,7 @@ static int stream_read(struct sq_store *s, const char *did, int64_t before, stru
 	}
 	/* More than one without a row: not written by this version; rebuilt from them all. */
 	st = s->st[SQ_STREAM_AGG];
-	if ((rc = lea__sq_bind(st, "ti", did, before)))
+	if ((rc = lx_sq_bind(st, "ti", did, before)))
 		return rc;
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		t->lo = sqlite3_column_int64(st, 1);
@@ -223,8 +217,8 @@ static int stream_read(struct sq_store *s, const char *did, int64_t before, stru
 			t->missing = t->hi - (t->lo < 1 ? t->lo : 1) + 1 - t->n;
 		rc = SQLITE_DONE;
 	}
-	lea__sq_done(st);
-	return rc == SQLITE_DONE ? 0 : lea__sq_err(rc);
+	lx_sq_done(st);
+	return rc == SQLITE_DONE ? 0 : lx_sq_err(rc);
 }
 
 /* row: the delivery just inserted (the stream's state is read without it). */
@@ -253,9 +247,9 @@ static int stream_update(struct put_ctx *c, const struct li707_delivery *d, int6
 		t.ended = 1;
 	if (exists || t.missing > 0) {
 		sqlite3_stmt *st = s->st[SQ_STREAM_PUT];
-		if ((rc = lea__sq_bind(st, "tiiiiii", d->delivery_id, ref, t.lo, t.hi, t.n, t.ended,
+		if ((rc = lx_sq_bind(st, "tiiiiii", d->delivery_id, ref, t.lo, t.hi, t.n, t.ended,
 				       t.missing)) ||
-		    (rc = lea__sq_step_done(s, st)))
+		    (rc = lx_sq_step_done(st)))
 			return rc;
 	}
 	delta[0] = exists ? 0 : 1;
@@ -272,20 +266,20 @@ static int link_orphan(struct put_ctx *c, const char *uuid, const struct li707_b
 	struct sq_store *s = c->s;
 	sqlite3_stmt *st = s->st[SQ_ORPHAN_FIND];
 	*orphan_id = 0;
-	int rc = lea__sq_bind(st, "tt", uuid, c->p->peer);
+	int rc = lx_sq_bind(st, "tt", uuid, c->p->peer);
 	if (rc)
 		return rc;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*orphan_id = sqlite3_column_int64(st, 0);
 		*bytes = (uint64_t)sqlite3_column_int64(st, 1);
-		snprintf(sha, 65, "%s", lea__sq_text(st, 2) ? lea__sq_text(st, 2) : "");
-		snprintf(file, file_len, "%s", lea__sq_text(st, 3) ? lea__sq_text(st, 3) : "");
+		snprintf(sha, 65, "%s", lx_sq_text(st, 2) ? lx_sq_text(st, 2) : "");
+		snprintf(file, file_len, "%s", lx_sq_text(st, 3) ? lx_sq_text(st, 3) : "");
 		rc = SQLITE_DONE;
 	}
-	lea__sq_done(st);
+	lx_sq_done(st);
 	if (rc != SQLITE_DONE)
-		return lea__sq_err(rc);
+		return lx_sq_err(rc);
 	if (*orphan_id)
 		*state = lea__sq_compare_record(b->has_content_length, b->content_length, b->checksum,
 					*bytes, sha);
@@ -306,38 +300,38 @@ static int store_attachment(struct put_ctx *c, int64_t id, int64_t item, size_t 
 	    (rc = link_orphan(c, uuid, b, &state, &bytes, sha, file, sizeof file, &orphan)))
 		return rc;
 	sqlite3_stmt *st = s->st[SQ_ATT_INS];
-	rc = lea__sq_bind(st, "iiuitttt", id, item, (uint64_t)idx, ref, c->p->peer, b->url,
+	rc = lx_sq_bind(st, "iiuitttt", id, item, (uint64_t)idx, ref, c->p->peer, b->url,
 			  model_b ? uuid : NULL, model_b ? "B" : "?");
 	if (!rc && b->has_content_length)
-		rc = lea__sq_err(sqlite3_bind_int64(st, 9, (int64_t)b->content_length));
+		rc = lx_sq_err(sqlite3_bind_int64(st, 9, (int64_t)b->content_length));
 	if (!rc)
-		rc = lea__sq_err(sqlite3_bind_text(st, 10, b->content_type, -1, SQLITE_STATIC));
+		rc = lx_sq_err(sqlite3_bind_text(st, 10, b->content_type, -1, SQLITE_STATIC));
 	if (!rc)
-		rc = lea__sq_err(sqlite3_bind_text(st, 11, b->expiry, -1, SQLITE_STATIC));
+		rc = lx_sq_err(sqlite3_bind_text(st, 11, b->expiry, -1, SQLITE_STATIC));
 	if (!rc)
-		rc = lea__sq_err(sqlite3_bind_text(st, 12, b->checksum, -1, SQLITE_STATIC));
+		rc = lx_sq_err(sqlite3_bind_text(st, 12, b->checksum, -1, SQLITE_STATIC));
 	if (!rc)
-		rc = lea__sq_err(sqlite3_bind_text(st, 13, b->original_filename, -1, SQLITE_STATIC));
+		rc = lx_sq_err(sqlite3_bind_text(st, 13, b->original_filename, -1, SQLITE_STATIC));
 	if (!rc)
-		rc = lea__sq_err(sqlite3_bind_text(st, 14, b->csp_defined_identifier, -1,
+		rc = lx_sq_err(sqlite3_bind_text(st, 14, b->csp_defined_identifier, -1,
 						   SQLITE_STATIC));
 	if (!rc)
-		rc = lea__sq_err(sqlite3_bind_int(st, 15, (int)state));
+		rc = lx_sq_err(sqlite3_bind_int(st, 15, (int)state));
 	if (!rc)
-		rc = lea__sq_err(sqlite3_bind_int64(st, 16, (int64_t)bytes));
+		rc = lx_sq_err(sqlite3_bind_int64(st, 16, (int64_t)bytes));
 	if (!rc && sha[0])
-		rc = lea__sq_err(sqlite3_bind_text(st, 17, sha, -1, SQLITE_STATIC));
+		rc = lx_sq_err(sqlite3_bind_text(st, 17, sha, -1, SQLITE_STATIC));
 	if (!rc && file[0])
-		rc = lea__sq_err(sqlite3_bind_text(st, 18, file, -1, SQLITE_STATIC));
+		rc = lx_sq_err(sqlite3_bind_text(st, 18, file, -1, SQLITE_STATIC));
 	if (!rc)
-		rc = lea__sq_err(sqlite3_bind_int64(st, 19, c->j->now));
-	rc = rc ? (lea__sq_done(st), rc) : lea__sq_step_done(s, st);
+		rc = lx_sq_err(sqlite3_bind_int64(st, 19, c->j->now));
+	rc = rc ? (lx_sq_done(st), rc) : lx_sq_step_done(st);
 	if (!rc && sqlite3_last_insert_rowid(s->wdb) != id)
 		rc = -EIO; /* the attachments of an item must have consecutive ids */
 	if (!rc && orphan) {
 		st = s->st[SQ_ATT_DEL];
-		if (!(rc = lea__sq_bind(st, "i", orphan)))
-			rc = lea__sq_step_done(s, st);
+		if (!(rc = lx_sq_bind(st, "i", orphan)))
+			rc = lx_sq_step_done(st);
 		if (!rc)
 			c->linked++;
 	}
@@ -412,7 +406,7 @@ static int store_parties(struct put_ctx *c, const struct party_rows *pr)
 			if (!rc)
 				rc = sqlite3_bind_int(st, at + 4, r->role);
 		}
-		rc = rc ? (lea__sq_done(st), lea__sq_err(rc)) : lea__sq_step_done(s, st);
+		rc = rc ? (lx_sq_done(st), lx_sq_err(rc)) : lx_sq_step_done(st);
 	}
 	return rc;
 }
@@ -449,7 +443,7 @@ static int bind_item(sqlite3_stmt *st, int at, int64_t id, int64_t delivery, siz
 		rc = sqlite3_bind_int64(st, at + 11, (int64_t)it->n_attachments);
 	if (!rc)
 		rc = sqlite3_bind_int64(st, at + 12, att_first);
-	return lea__sq_err(rc);
+	return lx_sq_err(rc);
 }
 
 /* What an item has beyond its row and parties: attachments, CSP schemas. */
@@ -466,9 +460,9 @@ static int store_item_extras(struct put_ctx *c, int64_t item, int64_t att_first,
 		if (!cd->schema_content || !cd->schema_id)
 			continue;
 		sqlite3_stmt *st = s->st[SQ_CSP_INS];
-		rc = lea__sq_bind(st, "tttbi", c->p->peer, cd->schema_id, cd->schema_url,
+		rc = lx_sq_bind(st, "tttbi", c->p->peer, cd->schema_id, cd->schema_url,
 				  cd->schema_content, strlen(cd->schema_content), item);
-		rc = rc ? (lea__sq_done(st), rc) : lea__sq_step_done(s, st);
+		rc = rc ? (lx_sq_done(st), rc) : lx_sq_step_done(st);
 	}
 	return rc;
 }
@@ -495,7 +489,7 @@ static int store_items(struct put_ctx *c, int64_t delivery, int64_t ref,
 			rc = bind_item(st, (int)r * SQ_ITEM_COLS, first + (int64_t)r, delivery, k + r,
 				       ref, it, lea__store_item_epoch(it, c->j->now), att_first[r]);
 		}
-		rc = rc ? (lea__sq_done(st), rc) : lea__sq_step_done(s, st);
+		rc = rc ? (lx_sq_done(st), rc) : lx_sq_step_done(st);
 		pr.n = 0;
 		for (size_t r = 0; r < chunk && !rc; r++)
 			rc = party_collect(&d->items[k + r], first + (int64_t)r, &pr);
@@ -521,18 +515,18 @@ static int store_delivery(struct put_ctx *c, size_t action, int64_t *row)
 	if (rc)
 		return rc;
 	sqlite3_stmt *st = s->st[SQ_DEL_INS];
-	rc = lea__sq_bind(st, "iuttitt", c->msg_id, (uint64_t)action, d->object_id,
+	rc = lx_sq_bind(st, "iuttitt", c->msg_id, (uint64_t)action, d->object_id,
 			  d->identifier[0] ? d->identifier : d->object_id, ref, c->p->peer,
 			  d->delivery_id[0] ? d->delivery_id : NULL);
 	if (!rc && d->has_sequence)
-		rc = lea__sq_err(sqlite3_bind_int64(st, 8, (int64_t)d->sequence));
+		rc = lx_sq_err(sqlite3_bind_int64(st, 8, (int64_t)d->sequence));
 	if (!rc && d->last_sequence != LI707_ABSENT)
-		rc = lea__sq_err(sqlite3_bind_int(st, 9, d->last_sequence == LI707_TRUE));
+		rc = lx_sq_err(sqlite3_bind_int(st, 9, d->last_sequence == LI707_TRUE));
 	if (!rc)
-		rc = lea__sq_err(sqlite3_bind_int64(st, 10, (int64_t)d->n_items));
+		rc = lx_sq_err(sqlite3_bind_int64(st, 10, (int64_t)d->n_items));
 	if (!rc)
-		rc = lea__sq_err(sqlite3_bind_int64(st, 11, c->j->now));
-	rc = rc ? (lea__sq_done(st), rc) : lea__sq_step_done(s, st);
+		rc = lx_sq_err(sqlite3_bind_int64(st, 11, c->j->now));
+	rc = rc ? (lx_sq_done(st), rc) : lx_sq_step_done(st);
 	if (rc)
 		return rc;
 	*row = sqlite3_last_insert_rowid(s->wdb);
@@ -568,14 +562,14 @@ static int store_message(struct put_ctx *c)
 	const struct li707_header *h = &c->p->msg->header;
 	sqlite3_stmt *st = s->st[SQ_MSG_INS];
 	const struct sq_job *j = c->j;
-	int rc = lea__sq_bind(st, "titttttttbi", c->p->peer, j->now, h->transaction_id,
+	int rc = lx_sq_bind(st, "titttttttbi", c->p->peer, j->now, h->transaction_id,
 			      h->sender_cc, h->sender_id, h->receiver_cc, h->receiver_id,
 			      h->timestamp, h->etsi_version, j->raw, j->raw_len, (int64_t)j->raw_codec);
 	if (!rc)
-		rc = lea__sq_err(j->raw_codec == SQ_RAW_PLAIN
+		rc = lx_sq_err(j->raw_codec == SQ_RAW_PLAIN
 					 ? sqlite3_bind_null(st, 12)
 					 : sqlite3_bind_int64(st, 12, (int64_t)c->p->raw_len));
-	rc = rc ? (lea__sq_done(st), rc) : lea__sq_step_done(s, st);
+	rc = rc ? (lx_sq_done(st), rc) : lx_sq_step_done(st);
 	if (!rc)
 		c->msg_id = sqlite3_last_insert_rowid(s->wdb);
 	return rc;
@@ -587,8 +581,8 @@ static int count_duplicate(struct put_ctx *c, int64_t row)
 	struct sq_store *s = c->s;
 	sqlite3_stmt *st = s->st[SQ_DUP_INC];
 	int64_t ref = 0;
-	int rc = lea__sq_bind(st, "i", row);
-	if (!rc && (rc = lea__sq_step_int(s, st, &ref)) == 1) {
+	int rc = lx_sq_bind(st, "i", row);
+	if (!rc && (rc = lx_sq_step_int(st, &ref)) == 1) {
 		struct sq_delta dd = {.ref = ref, .duplicates = 1};
 		rc = delta_add(&c->j->deltas, &dd);
 	}
@@ -621,7 +615,7 @@ static int store_new_actions(struct put_ctx *c, int64_t *target, size_t n_new, b
 			(*n_stored)++;
 			continue;
 		}
-		if ((rc = lea__sq_exec(s, SQ_SP_ACT)))
+		if ((rc = lx_sq_exec(s->st[SQ_SP_ACT])))
 			return rc;
 		rc = store_delivery(c, i, &target[i]);
 		if (!rc)
@@ -630,24 +624,24 @@ static int store_new_actions(struct put_ctx *c, int64_t *target, size_t n_new, b
 			c->p->outcome[i] = LEA_PUT_FAILED;
 			target[i] = 0;
 			lea__sq_refcache_clear(s, false);
-			if ((rc = lea__sq_exec(s, SQ_RB_ACT)))
+			if ((rc = lx_sq_exec(s->st[SQ_RB_ACT])))
 				return rc;
 		} else {
 			(*n_stored)++;
 		}
-		if ((rc = lea__sq_exec(s, SQ_REL_ACT)))
+		if ((rc = lx_sq_exec(s->st[SQ_REL_ACT])))
 			return rc;
 	}
 	if (*n_stored == 0) {
 		sqlite3_stmt *st = s->st[SQ_MSG_DEL];
-		if ((rc = lea__sq_bind(st, "i", c->msg_id)) || (rc = lea__sq_step_done(s, st)))
+		if ((rc = lx_sq_bind(st, "i", c->msg_id)) || (rc = lx_sq_step_done(st)))
 			return rc;
 		c->msg_id = 0;
 	}
 	return 0;
 }
 
-static int run_put(struct sq_store *s, struct sq_job *j)
+int lea__sq_run_put(struct sq_store *s, struct sq_job *j)
 {
 	struct lea_put *p = j->put;
 	const struct li707_message *m = p->msg;
@@ -729,11 +723,11 @@ static int delta_write(struct sq_store *s, const struct sq_delta *d, int64_t fir
 	int rc = 0;
 	if (d->ref && (d->deliveries || d->duplicates || d->received)) {
 		sqlite3_stmt *st = s->st[SQ_REF_ADD];
-		rc = lea__sq_bind(st, "iiiiiii", d->ref, d->deliveries, d->items, d->duplicates,
+		rc = lx_sq_bind(st, "iiiiiii", d->ref, d->deliveries, d->items, d->duplicates,
 				  d->streams, d->ended, d->missing);
 		if (!rc && d->received)
-			rc = lea__sq_bind(st, "xxxxxxxii", first, d->received);
-		rc = rc ? (lea__sq_done(st), rc) : lea__sq_step_done(s, st);
+			rc = lx_sq_bind(st, "xxxxxxxii", first, d->received);
+		rc = rc ? (lx_sq_done(st), rc) : lx_sq_step_done(st);
 	}
 	for (int k = 0; !rc && k < LEA_ATT_NSTATES; k++)
 		if (d->att[k])
@@ -741,22 +735,24 @@ static int delta_write(struct sq_store *s, const struct sq_delta *d, int64_t fir
 	return rc;
 }
 
-int lea__sq_batch_end(struct sq_store *s, struct sq_job *batch)
+int lea__sq_deltas_write(struct sq_store *s, struct lx_job *batch)
 {
 	size_t n = 0;
-	for (struct sq_job *j = batch; j; j = j->next)
-		n += j->rc ? 0 : j->deltas.n;
+	for (struct lx_job *b = batch; b; b = b->next)
+		n += b->rc ? 0 : ((struct sq_job *)b)->deltas.n;
 	if (!n)
 		return 0;
 	struct sq_delta *all = malloc(n * sizeof *all);
 	if (!all)
 		return LI707_ENOMEM;
 	n = 0;
-	for (struct sq_job *j = batch; j; j = j->next)
-		if (!j->rc && j->deltas.n) {
+	for (struct lx_job *b = batch; b; b = b->next) {
+		const struct sq_job *j = (const struct sq_job *)b;
+		if (!b->rc && j->deltas.n) {
 			memcpy(all + n, j->deltas.v, j->deltas.n * sizeof *all);
 			n += j->deltas.n;
 		}
+	}
 	qsort(all, n, sizeof *all, delta_cmp);
 	int rc = 0;
 	for (size_t i = 0; i < n && !rc;) {
@@ -771,23 +767,6 @@ int lea__sq_batch_end(struct sq_store *s, struct sq_job *batch)
 	}
 	free(all);
 	return rc;
-}
-
-int lea__sq_run_job(struct sq_store *s, struct sq_job *j)
-{
-	switch (j->kind) {
-	case SQ_JOB_PUT:
-		return run_put(s, j);
-	case SQ_JOB_BEGIN:
-		return lea__sq_run_begin(s, j);
-	case SQ_JOB_FINISH:
-		return lea__sq_run_finish(s, j);
-	case SQ_JOB_ABORT:
-		return lea__sq_run_abort(s, j);
-	case SQ_JOB_SWEEP:
-		return lea__sq_run_sweep(s, j);
-	}
-	return LI707_EINVAL;
 }
 
 /* ================= the callers' side ================= */

@@ -1,5 +1,5 @@
 /* li707-lea - SQLite backend: the queries (list, item, status, gaps), on read connections
- * taken from the pool (store_sqlite.c), so that they run beside the writer (WAL readers see
+ * taken from the engine's pool (src/common/sqlite_engine.c), so that they run beside the writer (WAL readers see
  * the last commit and never block it). */
 #include <errno.h>
 #include <lz4.h>
@@ -11,12 +11,12 @@
 
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 {
-	return lea__sq_err(sqlite3_prepare_v2(db, sql, -1, st, NULL));
+	return lx_sq_err(sqlite3_prepare_v2(db, sql, -1, st, NULL));
 }
 
 static char *dup_text(sqlite3_stmt *st, int col)
 {
-	const char *t = lea__sq_text(st, col);
+	const char *t = lx_sq_text(st, col);
 	return t ? strdup(t) : NULL;
 }
 
@@ -25,19 +25,19 @@ static char *dup_text(sqlite3_stmt *st, int col)
 static int list_bind(sqlite3_stmt *st, const struct lea_query *q, const int64_t *ref_ids,
 		     size_t n_ref_ids, int64_t max_bucket)
 {
-	int rc = lea__sq_err(sqlite3_bind_int64(st, 1, q->after_id));
+	int rc = lx_sq_err(sqlite3_bind_int64(st, 1, q->after_id));
 	for (size_t k = 0; !rc && k < n_ref_ids; k++)
-		rc = lea__sq_err(sqlite3_bind_int64(st, 7 + (int)k, ref_ids[k]));
+		rc = lx_sq_err(sqlite3_bind_int64(st, 7 + (int)k, ref_ids[k]));
 	if (!rc && q->peer)
-		rc = lea__sq_err(sqlite3_bind_text(st, 3, q->peer, -1, SQLITE_STATIC));
+		rc = lx_sq_err(sqlite3_bind_text(st, 3, q->peer, -1, SQLITE_STATIC));
 	if (!rc && q->has_since)
-		rc = lea__sq_err(sqlite3_bind_int64(st, 4, q->since));
+		rc = lx_sq_err(sqlite3_bind_int64(st, 4, q->since));
 	if (!rc && q->party)
-		rc = lea__sq_err(sqlite3_bind_text(st, 5, q->party, -1, SQLITE_STATIC));
+		rc = lx_sq_err(sqlite3_bind_text(st, 5, q->party, -1, SQLITE_STATIC));
 	if (!rc && q->party) /* one index search per bucket, from after_id's to the last */
-		rc = lea__sq_bind(st, "xxxxxxxxii", q->after_id >> SQ_PARTY_BUCKET_BITS, max_bucket);
+		rc = lx_sq_bind(st, "xxxxxxxxii", q->after_id >> SQ_PARTY_BUCKET_BITS, max_bucket);
 	if (!rc && q->limit)
-		rc = lea__sq_err(sqlite3_bind_int64(st, 6, (int64_t)q->limit));
+		rc = lx_sq_err(sqlite3_bind_int64(st, 6, (int64_t)q->limit));
 	return rc;
 }
 
@@ -47,12 +47,12 @@ static int ref_ids(sqlite3 *db, const char *ref, int64_t ids[2], size_t *n)
 	sqlite3_stmt *st = NULL;
 	int rc = prepare(db, "SELECT id FROM refs WHERE reference = ?1 ORDER BY id LIMIT 2", &st);
 	if (!rc)
-		rc = lea__sq_bind(st, "t", ref);
+		rc = lx_sq_bind(st, "t", ref);
 	*n = 0;
 	while (!rc && sqlite3_step(st) == SQLITE_ROW)
 		ids[(*n)++] = sqlite3_column_int64(st, 0);
 	if (!rc)
-		rc = lea__sq_err(sqlite3_errcode(db));
+		rc = lx_sq_err(sqlite3_errcode(db));
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -62,17 +62,17 @@ static int list_rows(sqlite3_stmt *st, lea_item_fn fn, void *cls)
 	for (;;) {
 		int r = sqlite3_step(st);
 		if (r != SQLITE_ROW)
-			return r == SQLITE_DONE ? 0 : lea__sq_err(r);
+			return r == SQLITE_DONE ? 0 : lx_sq_err(r);
 		struct lea_item_row row = {
 			.id = sqlite3_column_int64(st, 0),
-			.reference = lea__sq_text(st, 1),
+			.reference = lx_sq_text(st, 1),
 			.ref_kind = (enum li707_ref_kind)sqlite3_column_int(st, 2),
-			.peer = lea__sq_text(st, 3),
-			.timestamp = lea__sq_text(st, 4),
+			.peer = lx_sq_text(st, 3),
+			.timestamp = lx_sq_text(st, 4),
 			.received_at = sqlite3_column_int64(st, 5),
-			.object_id = lea__sq_text(st, 6),
+			.object_id = lx_sq_text(st, 6),
 			.item_index = (size_t)sqlite3_column_int64(st, 7),
-			.sender = lea__sq_text(st, 8),
+			.sender = lx_sq_text(st, 8),
 			.n_receivers = (size_t)sqlite3_column_int64(st, 9),
 			.n_attachments = (size_t)sqlite3_column_int64(st, 10),
 			.n_attachments_complete = (size_t)sqlite3_column_int64(st, 11),
@@ -92,9 +92,9 @@ int lea__sq_list(void *be, const struct lea_query *q, lea_item_fn fn, void *cls)
 	sqlite3_stmt *st = NULL;
 	int64_t ids[2];
 	size_t n_ids = 0;
-	int rc = lea__sq_read_get(s, &db);
+	int rc = lx_engine_read_get(s->eng, &db);
 	if (!rc)
-		rc = lea__sq_err(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
+		rc = lx_sq_err(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
 	if (!rc && q->ref && !(rc = ref_ids(db, q->ref, ids, &n_ids)) && n_ids == 0)
 		goto out; /* no such reference: nothing */
 	int64_t max_bucket = 0;
@@ -134,7 +134,7 @@ out:
 	sqlite3_finalize(st);
 	if (db)
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	lea__sq_read_put(s, db);
+	lx_engine_read_put(s->eng, db);
 	return rc;
 }
 
@@ -151,30 +151,30 @@ static int item_atts(struct sq_store *s, sqlite3 *db, int64_t item, int64_t firs
 			     " FROM attachments WHERE id >= ?1 AND id < ?2 AND item = ?3 ORDER BY idx",
 			 &st);
 	if (!rc)
-		rc = lea__sq_bind(st, "iii", first, first + n, item);
+		rc = lx_sq_bind(st, "iii", first, first + n, item);
 	while (!rc && (size_t)d->n_atts < (size_t)n) {
 		int r = sqlite3_step(st);
 		if (r != SQLITE_ROW) {
-			rc = r == SQLITE_DONE ? 0 : lea__sq_err(r);
+			rc = r == SQLITE_DONE ? 0 : lx_sq_err(r);
 			break;
 		}
 		struct lea_attachment *a = &d->atts[d->n_atts++];
 		a->id = sqlite3_column_int64(st, 0);
 		a->index = (size_t)sqlite3_column_int64(st, 1);
 		a->url = dup_text(st, 2);
-		snprintf(a->uuid, sizeof a->uuid, "%s", lea__sq_text(st, 3) ? lea__sq_text(st, 3) : "");
-		const char *model = lea__sq_text(st, 4);
+		snprintf(a->uuid, sizeof a->uuid, "%s", lx_sq_text(st, 3) ? lx_sq_text(st, 3) : "");
+		const char *model = lx_sq_text(st, 4);
 		a->model = model && model[0] == 'B' ? 'B' : '?';
 		a->state = (enum lea_att_state)sqlite3_column_int(st, 5);
 		a->bytes = (uint64_t)sqlite3_column_int64(st, 6);
-		snprintf(a->sha256, sizeof a->sha256, "%s", lea__sq_text(st, 7) ? lea__sq_text(st, 7) : "");
-		const char *file = lea__sq_text(st, 8);
+		snprintf(a->sha256, sizeof a->sha256, "%s", lx_sq_text(st, 7) ? lx_sq_text(st, 7) : "");
+		const char *file = lx_sq_text(st, 8);
 		if (file) {
 			size_t len = strlen(s->o->dir) + strlen(file) + 2;
 			if ((a->file = malloc(len)))
 				snprintf(a->file, len, "%s/%s", s->o->dir, file);
 		}
-		if ((!a->url && lea__sq_text(st, 2)) || (file && !a->file))
+		if ((!a->url && lx_sq_text(st, 2)) || (file && !a->file))
 			rc = LI707_ENOMEM;
 	}
 	sqlite3_finalize(st);
@@ -200,7 +200,7 @@ static int item_schemas(sqlite3 *db, struct lea_item_detail *d)
 				rc = LI707_ENOMEM;
 			continue;
 		}
-		if (!c->schema_id || (rc = lea__sq_bind(st, "tt", d->peer, c->schema_id)))
+		if (!c->schema_id || (rc = lx_sq_bind(st, "tt", d->peer, c->schema_id)))
 			continue;
 		int r = sqlite3_step(st);
 		if (r == SQLITE_ROW) {
@@ -214,9 +214,9 @@ static int item_schemas(sqlite3 *db, struct lea_item_detail *d)
 				rc = LI707_ENOMEM;
 			}
 		} else if (r != SQLITE_DONE) {
-			rc = lea__sq_err(r);
+			rc = lx_sq_err(r);
 		}
-		lea__sq_done(st);
+		lx_sq_done(st);
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -265,10 +265,10 @@ static int item_load(struct sq_store *s, sqlite3 *db, int64_t id, struct lea_ite
 			     " JOIN deliveries d ON d.id = i.delivery"
 			     " JOIN messages m ON m.id = d.message WHERE i.id = ?1", &st);
 	if (!rc)
-		rc = lea__sq_bind(st, "i", id);
+		rc = lx_sq_bind(st, "i", id);
 	int r = rc ? SQLITE_ERROR : sqlite3_step(st);
 	if (!rc && r != SQLITE_ROW)
-		rc = r == SQLITE_DONE ? LI707_ENOTFOUND : lea__sq_err(r);
+		rc = r == SQLITE_DONE ? LI707_ENOTFOUND : lx_sq_err(r);
 	if (rc) {
 		sqlite3_finalize(st);
 		return rc;
@@ -278,7 +278,7 @@ static int item_load(struct sq_store *s, sqlite3 *db, int64_t id, struct lea_ite
 	int64_t att_first = sqlite3_column_int64(st, 1), n_atts = sqlite3_column_int64(st, 2);
 	d->action_index = (size_t)sqlite3_column_int64(st, 3);
 	char object_id[LI707_UUID_LEN + 1];
-	snprintf(object_id, sizeof object_id, "%s", lea__sq_text(st, 4) ? lea__sq_text(st, 4) : "");
+	snprintf(object_id, sizeof object_id, "%s", lx_sq_text(st, 4) ? lx_sq_text(st, 4) : "");
 	d->peer = dup_text(st, 5);
 	d->received_at = sqlite3_column_int64(st, 6);
 	d->transaction_id = dup_text(st, 7);
@@ -306,10 +306,10 @@ int lea__sq_item(void *be, int64_t id, struct lea_item_detail *prev,
 	if (!d)
 		return LI707_ENOMEM;
 	sqlite3 *db = NULL;
-	int rc = lea__sq_read_get(s, &db);
+	int rc = lx_engine_read_get(s->eng, &db);
 	if (!rc)
 		rc = item_load(s, db, id, prev, d);
-	lea__sq_read_put(s, db);
+	lx_engine_read_put(s->eng, db);
 	if (rc) {
 		lea_item_detail_free(d);
 		return rc;
@@ -331,14 +331,14 @@ static int app_walk(sqlite3 *db, int64_t ref, const char *reference, uint64_t *m
 			     " WHERE ref = ?1 AND app_level IS NOT NULL"
 			     " ORDER BY app_level, app_seq", &st);
 	if (!rc)
-		rc = lea__sq_bind(st, "i", ref);
+		rc = lx_sq_bind(st, "i", ref);
 	bool have = false;
 	uint64_t level = 0, expect = 0;
 	*missing = *repeated = 0;
 	while (!rc) {
 		int r = sqlite3_step(st);
 		if (r != SQLITE_ROW) {
-			rc = r == SQLITE_DONE ? 0 : lea__sq_err(r);
+			rc = r == SQLITE_DONE ? 0 : lx_sq_err(r);
 			break;
 		}
 		uint64_t lv = (uint64_t)sqlite3_column_int64(st, 0);
@@ -372,12 +372,12 @@ static int att_counts(sqlite3 *db, int64_t ref, uint64_t att[LEA_ATT_NSTATES], b
 	sqlite3_stmt *st = NULL;
 	int rc = prepare(db, "SELECT state, n FROM ref_att WHERE ref = ?1", &st);
 	if (!rc)
-		rc = lea__sq_bind(st, "i", ref);
+		rc = lx_sq_bind(st, "i", ref);
 	*any = false;
 	while (!rc) {
 		int r = sqlite3_step(st);
 		if (r != SQLITE_ROW) {
-			rc = r == SQLITE_DONE ? 0 : lea__sq_err(r);
+			rc = r == SQLITE_DONE ? 0 : lx_sq_err(r);
 			break;
 		}
 		int state = sqlite3_column_int(st, 0);
@@ -400,7 +400,7 @@ static int refs_prepare(sqlite3 *db, const char *ref, sqlite3_stmt **st)
 		 " ORDER BY reference, kind", ref ? " WHERE reference = ?1" : "");
 	int rc = prepare(db, sql, st);
 	if (!rc && ref)
-		rc = lea__sq_bind(*st, "t", ref);
+		rc = lx_sq_bind(*st, "t", ref);
 	return rc;
 }
 
@@ -411,11 +411,11 @@ static int status_rows(sqlite3 *db, const char *ref, lea_status_fn fn, void *cls
 	while (!rc) {
 		int r = sqlite3_step(st);
 		if (r != SQLITE_ROW) {
-			rc = r == SQLITE_DONE ? 0 : lea__sq_err(r);
+			rc = r == SQLITE_DONE ? 0 : lx_sq_err(r);
 			break;
 		}
 		struct lea_ref_status rs = {
-			.reference = lea__sq_text(st, 1),
+			.reference = lx_sq_text(st, 1),
 			.ref_kind = (enum li707_ref_kind)sqlite3_column_int(st, 2),
 			.deliveries = (uint64_t)sqlite3_column_int64(st, 3),
 			.items = (uint64_t)sqlite3_column_int64(st, 4),
@@ -441,10 +441,10 @@ int lea__sq_status(void *be, const char *ref, lea_status_fn fn, void *cls)
 {
 	struct sq_store *s = be;
 	sqlite3 *db = NULL;
-	int rc = lea__sq_read_get(s, &db);
+	int rc = lx_engine_read_get(s->eng, &db);
 	/* One snapshot for every row. */
 	if (!rc)
-		rc = lea__sq_err(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
+		rc = lx_sq_err(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
 	if (!rc)
 		rc = status_rows(db, ref, fn, cls);
 	if (!rc && !ref) {
@@ -457,7 +457,7 @@ int lea__sq_status(void *be, const char *ref, lea_status_fn fn, void *cls)
 	}
 	if (db)
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	lea__sq_read_put(s, db);
+	lx_engine_read_put(s->eng, db);
 	return rc;
 }
 
@@ -469,12 +469,12 @@ static int seq_gaps(sqlite3 *db, const char *reference, const char *stream, int6
 	int rc = prepare(db, "SELECT sequence FROM deliveries WHERE delivery_id = ?1"
 			     " AND sequence IS NOT NULL ORDER BY sequence", &st);
 	if (!rc)
-		rc = lea__sq_bind(st, "t", stream);
+		rc = lx_sq_bind(st, "t", stream);
 	int64_t expect = lo < 1 ? lo : 1;
 	while (!rc) {
 		int r = sqlite3_step(st);
 		if (r != SQLITE_ROW) {
-			rc = r == SQLITE_DONE ? 0 : lea__sq_err(r);
+			rc = r == SQLITE_DONE ? 0 : lx_sq_err(r);
 			break;
 		}
 		int64_t q = sqlite3_column_int64(st, 0);
@@ -496,14 +496,14 @@ static int ref_gaps(sqlite3 *db, int64_t ref, const char *reference, lea_gap_fn 
 	int rc = prepare(db, "SELECT delivery_id, lo FROM streams WHERE ref = ?1 AND missing > 0"
 			     " ORDER BY delivery_id", &st);
 	if (!rc)
-		rc = lea__sq_bind(st, "i", ref);
+		rc = lx_sq_bind(st, "i", ref);
 	while (!rc) {
 		int r = sqlite3_step(st);
 		if (r != SQLITE_ROW) {
-			rc = r == SQLITE_DONE ? 0 : lea__sq_err(r);
+			rc = r == SQLITE_DONE ? 0 : lx_sq_err(r);
 			break;
 		}
-		rc = seq_gaps(db, reference, lea__sq_text(st, 0), sqlite3_column_int64(st, 1), fn, cls);
+		rc = seq_gaps(db, reference, lx_sq_text(st, 0), sqlite3_column_int64(st, 1), fn, cls);
 	}
 	sqlite3_finalize(st);
 	uint64_t missing, repeated;
@@ -515,22 +515,22 @@ int lea__sq_gaps(void *be, const char *ref, lea_gap_fn fn, void *cls)
 	struct sq_store *s = be;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	int rc = lea__sq_read_get(s, &db);
+	int rc = lx_engine_read_get(s->eng, &db);
 	if (!rc)
-		rc = lea__sq_err(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
+		rc = lx_sq_err(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL));
 	if (!rc)
 		rc = refs_prepare(db, ref, &st);
 	while (!rc) {
 		int r = sqlite3_step(st);
 		if (r != SQLITE_ROW) {
-			rc = r == SQLITE_DONE ? 0 : lea__sq_err(r);
+			rc = r == SQLITE_DONE ? 0 : lx_sq_err(r);
 			break;
 		}
-		rc = ref_gaps(db, sqlite3_column_int64(st, 0), lea__sq_text(st, 1), fn, cls);
+		rc = ref_gaps(db, sqlite3_column_int64(st, 0), lx_sq_text(st, 1), fn, cls);
 	}
 	sqlite3_finalize(st);
 	if (db)
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	lea__sq_read_put(s, db);
+	lx_engine_read_put(s->eng, db);
 	return rc;
 }
