@@ -128,6 +128,8 @@ static void format_request(const struct lea_req *r, const struct li707_http_req 
 	char st[16], extra[256] = "";
 	if (r->status)
 		snprintf(st, sizeof st, "%u", r->status);
+	else if (req->server_status) /* answered by the server mid-body (413, 408, ...) */
+		snprintf(st, sizeof st, "%u", req->server_status);
 	else
 		snprintf(st, sizeof st, "%s", ok ? "server" : "aborted");
 	const struct lea_ingest_result *x = &r->res;
