@@ -46,6 +46,7 @@ struct lea_daemon {
 	pthread_mutex_t mu;               /* gen (the pointer) */
 	struct lea_gen *gen;
 	struct li707_http_server *srv;
+	_Atomic uint64_t body_mem;        /* HI-1 body bytes reserved now (body_memory) */
 };
 
 /* A new reference to the current generation (never NULL while the daemon runs). */
@@ -106,6 +107,7 @@ struct lea_req {
 	char *buf;
 	size_t len, alloc;
 	uint64_t cap;
+	uint64_t reserved;           /* of d->body_mem, given back in done() */
 	struct lea_ingest_result res;
 	/* Model B */
 	struct lea_modelb *mb;

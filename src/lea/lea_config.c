@@ -86,6 +86,9 @@ static const struct skey server_keys[] = {
 	{"idle_timeout", K_UINT, CO(limits.idle_timeout_s), 0, 86400},
 	{"header_timeout", K_UINT, CO(limits.header_timeout_s), 0, 3600},
 	{"drain_timeout", K_UINT, CO(limits.drain_timeout_s), 0, 86400},
+	{"body_min_rate", K_UINT, CO(limits.body_min_rate), 0, 1073741824},
+	{"body_rate_window", K_UINT, CO(limits.body_rate_window_s), 0, 3600},
+	{"body_memory", K_SIZE, CO(body_memory_bytes), MIB, TIB},
 	{"tls_min", K_TLS, 0, 0, 0},
 	{"tls13", K_TLS, 0, 0, 0},
 	{"tls12_suites", K_TLS, 0, 0, 0},
@@ -1049,6 +1052,7 @@ static int config_defaults(struct lea_config *c, const char *name)
 	c->max_upload_bytes = 4 * GIB;
 	c->orphan_timeout_s = 86400;
 	c->orphan_max_bytes = 1 * GIB;
+	c->body_memory_bytes = 256 * MIB;
 	c->log_level = LEA_LOG_INFO;
 	c->sync_full = true;
 	if (li707_tls_policy_init(&c->policy))

@@ -340,7 +340,8 @@ static bool limits_eq(const struct li707_http_limits *a, const struct li707_http
 	       a->per_ip == b->per_ip && a->header_bytes == b->header_bytes &&
 	       a->body_bytes == b->body_bytes && a->idle_timeout_s == b->idle_timeout_s &&
 	       a->header_timeout_s == b->header_timeout_s && a->max_ranges == b->max_ranges &&
-	       a->drain_timeout_s == b->drain_timeout_s;
+	       a->drain_timeout_s == b->drain_timeout_s && a->body_min_rate == b->body_min_rate &&
+	       a->body_rate_window_s == b->body_rate_window_s;
 }
 
 /* Settings read only at start: a reload that changes them warns (they stay as they were). */

@@ -202,4 +202,60 @@ is "RFC 9112 two Host fields" "400 eof" "$out"
 out=$(printf 'GET /hi1 HTTP/1.0\r\n\r\n' | raw --wait 3)
 is "RFC 9112 HTTP/1.0 without Host: served" "405 eof" "$out"
 
+# ---------------------------------------------------------------- item 21: slow bodies
+stop_lea
+write_conf "per_peer = 2
+body_min_rate = 1000
+body_rate_window = 2
+body_memory = 1M"
+start_lea limits
+# pad FILE BYTES: a good delivery padded with a comment to about BYTES (still a good one).
+pad() {
+	local m
+	m=$(msg "pad$2" $((RANDOM % 60)))
+	{ printf '%s\n' "$m" | head -1; printf '<!--%*s-->\n' "$2" ''; printf '%s\n' "$m" | tail -n +2; } >"$1"
+}
+# Two bodies at 20 bytes/s take both of csp1's connections (per_peer 2): each is answered 408
+# and closed once a window (2 s) ends below body_min_rate, which frees the slots.
+SP=()
+for i in 1 2; do
+	{ printf "${HEAD}Content-Length: 100000\r\n\r\n"; head -c 100000 /dev/zero; } |
+		raw --rate 20 --wait 20 >"$T/slow$i" &
+	SP+=($!)
+done
+wait "${SP[@]}"
+is "slow body 1: 408, connection closed" "408 eof" "$(cat "$T/slow1")"
+is "slow body 2: 408, connection closed" "408 eof" "$(cat "$T/slow2")"
+check "slow body: logged as 408" grep -q 'endpoint=hi1 status=408' "$LOG"
+out=$("${C1[@]}" -H "$XML" --data-binary @"$T/good.xml" -o /dev/null -w '%{http_code}' "$URL/hi1")
+is "after the slow bodies were cut: delivered" 200 "$out"
+# A body above the minimum rate is not cut, however long it takes (3 s, windows of 2 s).
+pad "$T/p12k.xml" 12000
+out=$(request "$T/p12k.xml" | raw --rate 4000 --wait 15)
+is "a body at 4000 bytes/s (minimum 1000): 200" "200 open" "$out"
+
+# ---------------------------------------------------------------- item 22: body memory budget
+# body_memory 1M: a 700 KB delivery in flight (curl, 70 KB/s) reserves 700 KB; a second one
+# with a Content-Length does not fit: 503 + Retry-After before its body; a chunked one is
+# cut with 503 when it outgrows the rest. When the first is done, the budget is free again.
+pad "$T/p700k-1.xml" 700000
+pad "$T/p700k-2.xml" 700000
+"${C1[@]}" -H "$XML" --limit-rate 70K --data-binary @"$T/p700k-1.xml" -o /dev/null \
+	-w '%{http_code}' "$URL/hi1" >"$T/first" 2>&1 &
+FP=$!
+sleep 2
+out=$("${C1[@]}" -H "$XML" -H 'Expect: 100-continue' --data-binary @"$T/p700k-2.xml" -D "$T/bh" \
+	-o /dev/null -w '%{http_code} %{size_upload}' "$URL/hi1")
+is "body_memory used up: 503 before the body" "503 0" "$out"
+check "body_memory used up: Retry-After" grep -qi '^retry-after: [0-9]' "$T/bh"
+out=$("${C1[@]}" -H "$XML" -H 'Transfer-Encoding: chunked' --data-binary @"$T/p700k-2.xml" -D "$T/bh" \
+	-o /dev/null -w '%{http_code}' "$URL/hi1" 2>/dev/null)
+is "body_memory used up by a chunked body: 503" 503 "$out"
+check "body_memory, chunked: Retry-After" grep -qi '^retry-after: [0-9]' "$T/bh"
+wait "$FP"
+is "the delivery in flight completes" 200 "$(cat "$T/first")"
+out=$("${C1[@]}" -H "$XML" --data-binary @"$T/p700k-2.xml" -o /dev/null -w '%{http_code}' "$URL/hi1")
+is "budget free again: delivered" 200 "$out"
+check "no sanitizer report in the daemon logs" not_contains <(cat "$T"/*.log) 'Sanitizer\|runtime error'
+
 summary

@@ -4,7 +4,8 @@ tests/integration/test_lea_http.sh: sends bytes exactly as given (no normalisati
 reports what the server did.
 
 Usage: rawhttp.py PORT PKI [options] < REQUEST-BYTES
-  --rate N      send the bytes at N bytes per second (default: all at once)
+  --rate N      send the bytes after the first empty line (the body) at N bytes per second,
+                the request line and header fields at once (default: all at once)
   --wait S      after sending, wait at most S seconds for the server (default 5)
   --hold        keep sending (at --rate) until the server answers or closes, for at most
                 --wait seconds in all
@@ -83,7 +84,9 @@ if rate <= 0:
     send(data)
 else:
     step = max(1, int(rate / 10))  # ten writes per second
-    pos = 0
+    head = data.find(b"\r\n\r\n")
+    pos = head + 4 if head >= 0 else 0
+    send(data[:pos])
     while not eof and time.monotonic() - start < wait:
         if pos >= len(data):
             if not hold:
