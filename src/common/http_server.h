@@ -24,11 +24,12 @@
  * the middle of a body (MHD 0.9.75 cannot queue one then) is written by the server itself and
  * the connection is closed after it (req->server_status tells done() which one).
  *
- * Framing is strict (RFC 9112 sections 5, 6.3): several or malformed Content-Length headers,
- * Content-Length with Transfer-Encoding, a Transfer-Encoding other than chunked, a header
- * line folded or with white space before its colon, a bare LF, a NUL or another control
- * character in a header, or a HTTP/1.1 request without Host: 400 (501 for a transfer coding
- * before chunked), and the connection is closed. The handler never sees such a request.
+ * Framing is strict (RFC 9112 sections 5, 6.3): several or malformed Content-Length fields,
+ * Content-Length with Transfer-Encoding, a Transfer-Encoding not ending in chunked, a field
+ * line folded or with white space before its colon, a control character in a field value,
+ * a HTTP/1.1 request without Host or with two: 400 (501 for a transfer coding before
+ * chunked), and the connection is closed. The handler never sees such a request. (A NUL in
+ * a value and a bare LF line end are not visible through libmicrohttpd 0.9.75.)
  *
  * Thread model: one thread per connection (MHD_USE_THREAD_PER_CONNECTION), so file reads and
  * writes and handler work never stall another connection; file responses go out one TLS record
