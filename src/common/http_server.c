@@ -22,6 +22,7 @@
 #include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -434,6 +435,98 @@ int li707_http_respond_status(struct li707_http_req *req, unsigned status)
 	return r ? li707__http_respond_page(r, status) : LI707_EINVAL;
 }
 
+static uint64_t now_ms(void);
+
+/* Writes all of buf into the connection's TLS session, waiting for the socket at most
+ * about wait_ms in all (MHD's sockets are non-blocking). */
+static bool tls_send_all(gnutls_session_t sess, int fd, const char *buf, size_t n, int wait_ms)
+{
+	while (n > 0) {
+		ssize_t w = gnutls_record_send(sess, buf, n);
+		if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED) {
+			struct pollfd pf = {.fd = fd, .events = POLLOUT};
+			if (wait_ms <= 0 || poll(&pf, 1, 100) < 0)
+				return false;
+			wait_ms -= 100;
+			continue;
+		}
+		if (w <= 0)
+			return false;
+		buf += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+/* Answers status in the middle of a body, then ends the connection (MHD_NO from the caller).
+ * Why by hand: MHD 0.9.75 queues a response only before the body or after all of it, so a
+ * status decided while the body arrives (over the cap, too slow, the handler's budget) would
+ * otherwise be a connection closed without a word. The response is written into the TLS
+ * session from the connection's own thread (MHD is inside our callback: nothing else uses
+ * the session), with Connection: close, the request's extra headers and the fixed page;
+ * then the TLS write side is closed and the rest of what the client sends is read and
+ * dropped for at most 2 s (a lingering close: closing with unread bytes would reset the
+ * connection and could destroy the response before the client reads it). */
+#define MIDBODY_LINGER_MS 2000
+#define MIDBODY_LINGER_BYTES (8u << 20)
+static enum MHD_Result respond_midbody(struct li707__http_rq *r, unsigned status)
+{
+	r->responded = true;
+	r->failed = true;
+	r->pub.server_status = status;
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t sess = ci ? (gnutls_session_t)ci->tls_session : NULL;
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int fd = ci ? ci->connect_fd : -1;
+	if (!sess || fd < 0)
+		return MHD_NO;
+	const char *text = MHD_get_reason_phrase_for(status);
+	char body[160], date[64], head[2048];
+	int bl = snprintf(body, sizeof body,
+			  "<html><head><title>%u %s</title></head><body>%u %s</body></html>\n", status,
+			  text, status, text);
+	if (bl < 0 || (size_t)bl >= sizeof body)
+		bl = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	int hl = snprintf(head, sizeof head,
+			  "HTTP/1.1 %u %s\r\nConnection: close\r\nDate: %s\r\n"
+			  "Content-Type: text/html\r\nContent-Length: %d\r\n",
+			  status, text, date, bl);
+	for (size_t i = 0; i < r->nh && hl > 0 && (size_t)hl < sizeof head; i++)
+		hl += snprintf(head + hl, sizeof head - (size_t)hl, "%s: %s\r\n", r->h[i].name,
+			       r->h[i].value);
+	if (hl <= 0 || (size_t)hl + 2 >= sizeof head)
+		return MHD_NO;
+	memcpy(head + hl, "\r\n", 2);
+	hl += 2;
+	if (!tls_send_all(sess, fd, head, (size_t)hl, 5000) ||
+	    !tls_send_all(sess, fd, body, (size_t)bl, 5000))
+		return MHD_NO;
+	(void)gnutls_bye(sess, GNUTLS_SHUT_WR); /* close_notify, once, whatever it returns */
+	shutdown(fd, SHUT_WR);
+	char sink[16384];
+	size_t drained = 0;
+	uint64_t end = now_ms() + MIDBODY_LINGER_MS;
+	for (;;) {
+		uint64_t t = now_ms();
+		if (t >= end || drained >= MIDBODY_LINGER_BYTES)
+			break;
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		if (poll(&pf, 1, (int)(end - t)) <= 0)
+			break;
+		ssize_t k = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+		if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
+			break;
+		if (k > 0)
+			drained += (size_t)k;
+	}
+	return MHD_NO;
+}
+
 /* ---- bodies ---- */
 
 int li707_http_body_to_fd(struct li707_http_req *req, int fd, uint64_t cap)
@@ -657,8 +750,109 @@ static bool has_body(struct li707__http_rq *r)
 
 static enum MHD_Result decide(struct dctx *dc, struct li707__http_rq *r);
 
+/* ---- strict framing (RFC 9112 sections 5, 6.1, 6.3; RFC 9110 section 5.5) ----
+ * MHD 0.9.75 is lax where a lax server can be made to see a request other than the one a
+ * proxy in front of it saw (request smuggling): of several Content-Length fields it uses the
+ * first, it reads a body of unknown length for any Transfer-Encoding other than chunked, and
+ * it appends the continuation of a folded line to the field *name* ("Content-Length:" folded
+ * onto " 30" arrives as a field "Content-Length30", and the body as the next request), and it
+ * takes a HTTP/1.1 request without Host (its strict mode, MHD_OPTION_STRICT_FOR_CLIENT,
+ * refuses that one but sends its 400 header twice: not used). So all of it is checked here,
+ * on the parsed fields, before anything else of the request. What MHD does not let us see:
+ * a NUL in a field value (MHD ends the value there and reports the shorter length) and a
+ * bare LF as line end (RFC 9112 2.2 allows a recipient to accept it; MHD does). */
+struct framing {
+	unsigned n_cl, n_te, n_host;
+	bool bad;         /* 400 */
+	bool te_chunked;  /* one Transfer-Encoding field, exactly "chunked" */
+	bool te_last;     /* the last transfer coding is chunked */
+	const char *cl;
+	size_t cl_len;
+};
+
+static bool tchar(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* key (ks bytes) is name, case-insensitively; or, with prefix, starts with name and goes on. */
+static bool name_is(const char *key, size_t ks, const char *name, bool prefix)
+{
+	size_t n = strlen(name);
+	return (prefix ? ks > n : ks == n) && strncasecmp(key, name, n) == 0;
+}
+
+static enum MHD_Result framing_field(void *cls, enum MHD_ValueKind kind, const char *key,
+				     size_t ks, const char *value, size_t vs)
+{
+	struct framing *f = cls;
+	(void)kind;
+	if (ks == 0 || !value)
+		f->bad = true;
+	for (size_t i = 0; i < ks; i++)
+		f->bad |= !tchar((unsigned char)key[i]); /* "Content-Length :", folded lines */
+	for (size_t i = 0; value && i < vs; i++) {
+		unsigned char c = (unsigned char)value[i];
+		f->bad |= (c < 0x20 && c != '\t') || c == 0x7f; /* CTLs, NUL (RFC 9110 5.5) */
+	}
+	if (name_is(key, ks, "content-length", true) || name_is(key, ks, "transfer-encoding", true))
+		f->bad = true; /* a framing field with a folded line appended to its name */
+	if (name_is(key, ks, "host", false))
+		f->n_host++;
+	if (name_is(key, ks, "content-length", false)) {
+		f->n_cl++;
+		f->cl = value;
+		f->cl_len = vs;
+	}
+	if (name_is(key, ks, "transfer-encoding", false) && value) {
+		f->n_te++;
+		size_t a = 0, b = vs;
+		while (a < b && (value[a] == ' ' || value[a] == '\t'))
+			a++;
+		while (b > a && (value[b - 1] == ' ' || value[b - 1] == '\t'))
+			b--;
+		f->te_chunked = f->n_te == 1 && b - a == 7 && strncasecmp(value + a, "chunked", 7) == 0;
+		size_t c = b; /* the last coding of this field */
+		while (c > a && value[c - 1] != ',')
+			c--;
+		while (c < b && (value[c] == ' ' || value[c] == '\t'))
+			c++;
+		f->te_last = b - c == 7 && strncasecmp(value + c, "chunked", 7) == 0;
+	}
+	return MHD_YES;
+}
+
+/* 0 when the request's framing is sound (with its Content-Length, if any, in *len), else
+ * the status to answer before closing: 400, or 501 for a transfer coding we do not
+ * implement before a final chunked (RFC 9112 6.1). */
+static unsigned framing_check(struct MHD_Connection *conn, const char *version, bool *has_len,
+			      uint64_t *len)
+{
+	struct framing f = {0};
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, framing_field, &f);
+	bool http11 = version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+	if (f.bad || f.n_cl > 1 || f.n_host > 1 || (http11 && f.n_host == 0) || (f.n_cl && f.n_te))
+		return 400;
+	if (f.n_te)
+		return !f.te_last ? 400 : !f.te_chunked ? 501 : 0;
+	if (f.n_cl) {
+		uint64_t v = 0;
+		if (f.cl_len == 0 || f.cl_len > 19)
+			return 400;
+		for (size_t i = 0; i < f.cl_len; i++) {
+			if (f.cl[i] < '0' || f.cl[i] > '9')
+				return 400;
+			v = v * 10 + (uint64_t)(f.cl[i] - '0');
+		}
+		*has_len = true;
+		*len = v;
+	}
+	return 0;
+}
+
 static enum MHD_Result first_call(struct dctx *dc, struct MHD_Connection *conn, const char *url,
-				  const char *method, void **con_cls)
+				  const char *method, const char *version, void **con_cls)
 {
 	struct li707_http_server *s = dc->s;
 	/* The headers are complete: no deadline while the request runs (bodies have the idle
@@ -672,21 +866,20 @@ static enum MHD_Result first_call(struct dctx *dc, struct MHD_Connection *conn, 
 	r->dc = dc;
 	r->fd = -1;
 	r->max_ranges = s->cfg.limits.max_ranges;
+	r->win_start_ms = now_ms();
 	r->pub.impl = r;
 	r->pub.method = method;
 	r->pub.path = url;
 	atomic_fetch_add(&s->requests, 1);
 	atomic_fetch_add(&s->active, 1);
 	r->counted = true;
-	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl) {
-		char *end;
-		errno = 0;
-		unsigned long long v = strtoull(cl, &end, 10);
-		if (errno == 0 && end != cl && *end == '\0' && cl[0] != '-') {
-			r->pub.has_length = true;
-			r->pub.content_length = v;
-		}
+	unsigned bad = framing_check(conn, version, &r->pub.has_length, &r->pub.content_length);
+	if (bad) {
+		/* Answered before the body and closed: what follows cannot be told apart from the
+		 * next request. */
+		if (li707_http_add_header(&r->pub, MHD_HTTP_HEADER_CONNECTION, "close") != 0)
+			return MHD_NO;
+		return li707__http_respond_page(r, bad) == 0 ? MHD_YES : MHD_NO;
 	}
 	/* MHD 0.9.75 closes the connection after any response queued before the request was
 	 * read completely. A request without a body is complete at the next call: decide there,
@@ -733,6 +926,23 @@ static enum MHD_Result decide(struct dctx *dc, struct li707__http_rq *r)
 	return MHD_YES;
 }
 
+/* Slow bodies: true when the body moved fewer than body_min_rate bytes per second over the
+ * window that just ended (a window is body_rate_window_s long, the first one starts when
+ * the headers are complete). Checked as bytes arrive: a body that stops altogether is
+ * closed by the idle timeout. */
+static bool body_too_slow(struct li707__http_rq *r, size_t n)
+{
+	const struct li707_http_limits *L = &r->dc->s->cfg.limits;
+	uint64_t t = now_ms();
+	r->win_bytes += n;
+	if (t - r->win_start_ms < L->body_rate_window_s * 1000ull)
+		return false;
+	bool slow = r->win_bytes * 1000u < (uint64_t)L->body_min_rate * (t - r->win_start_ms);
+	r->win_start_ms = t;
+	r->win_bytes = 0;
+	return slow;
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 				 const char *method, const char *version, const char *upload_data,
 				 size_t *upload_data_size, void **con_cls)
@@ -741,25 +951,26 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 	struct li707_http_server *s = dc->s;
 	struct li707__http_rq *r = *con_cls;
 	if (!r)
-		return first_call(dc, conn, url, method, con_cls);
+		return first_call(dc, conn, url, method, version, con_cls);
 	if (*upload_data_size > 0) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
 		if (r->responded)
-			return MHD_YES; /* answered already (413/500): discard */
+			return MHD_YES; /* answered already: discard */
+		/* Over the cap without a Content-Length that said so (chunked): 413 now. */
 		if (r->pub.body_received + n > r->cap)
-			return li707__http_respond_page(r, 413) == 0 ? MHD_YES : MHD_NO;
+			return respond_midbody(r, 413);
+		if (body_too_slow(r, n))
+			return respond_midbody(r, 408);
 		int bad = 0;
 		if (r->sink == LI707__SINK_FD)
-			bad = fd_sink(r, upload_data, n);
+			bad = fd_sink(r, upload_data, n) != 0 ? 500 : 0;
 		else if (r->sink == LI707__SINK_CB)
 			bad = r->fn(r->fn_cls, &r->pub, upload_data, n);
 		else
-			bad = 1;
-		if (bad) {
-			r->failed = true;
-			return li707__http_respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
-		}
+			bad = 500;
+		if (bad)
+			return respond_midbody(r, bad >= 400 && bad <= 599 ? (unsigned)bad : 500);
 		r->pub.body_received += n;
 		atomic_fetch_add(&s->body_bytes, n);
 		return MHD_YES;
@@ -879,6 +1090,8 @@ static void limits_defaults(struct li707_http_limits *L)
 	if (!L->header_timeout_s) L->header_timeout_s = 10;
 	if (!L->max_ranges) L->max_ranges = LI707_RANGE_MAX_DEFAULT;
 	if (!L->drain_timeout_s) L->drain_timeout_s = 30;
+	if (!L->body_min_rate) L->body_min_rate = 1024;
+	if (!L->body_rate_window_s) L->body_rate_window_s = 10;
 }
 
 int li707_http_server_new(const struct li707_http_config *cfg, struct li707_http_server **out,

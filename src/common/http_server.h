@@ -20,7 +20,16 @@
  *   done()       always, once, when the request is over (completed or aborted) - to release
  *                req->user. ok tells whether the response was fully sent.
  * Bodies over the cap are answered 413 as soon as the cap is crossed (at once when the
- * Content-Length says so).
+ * Content-Length says so); bodies slower than limits.body_min_rate get 408. A status given in
+ * the middle of a body (MHD 0.9.75 cannot queue one then) is written by the server itself and
+ * the connection is closed after it (req->server_status tells done() which one).
+ *
+ * Framing is strict (RFC 9112 sections 5, 6.3): several or malformed Content-Length fields,
+ * Content-Length with Transfer-Encoding, a Transfer-Encoding not ending in chunked, a field
+ * line folded or with white space before its colon, a control character in a field value,
+ * a HTTP/1.1 request without Host or with two: 400 (501 for a transfer coding before
+ * chunked), and the connection is closed. The handler never sees such a request. (A NUL in
+ * a value and a bare LF line end are not visible through libmicrohttpd 0.9.75.)
  *
  * Thread model: one thread per connection (MHD_USE_THREAD_PER_CONNECTION), so file reads and
  * writes and handler work never stall another connection; file responses go out one TLS record
@@ -60,6 +69,9 @@ struct li707_http_limits {
 				      * previous response on keep-alive), else close [10] */
 	unsigned max_ranges;         /* Range specs per request [16] */
 	unsigned drain_timeout_s;    /* drain waits this long for in-flight requests [30] */
+	unsigned body_min_rate;      /* a body must move at least this many bytes per second,
+				      * counted over every body_rate_window_s, else 408 [1024] */
+	unsigned body_rate_window_s; /* the window of body_min_rate, in seconds [10] */
 };
 
 /* The credentials of certificate listeners: PEM file paths. crl may be NULL. */
@@ -94,6 +106,9 @@ struct li707_http_req {
 	uint64_t content_length;
 	bool expect_continue;     /* "Expect: 100-continue" (R-BIN-B3) */
 	uint64_t body_received;   /* bytes of body accepted so far */
+	unsigned server_status;   /* a status the server answered on its own in the middle of
+				   * the body (413 over the cap, 408 too slow, or a body callback's
+				   * status), else 0; the connection is closed after it */
 	void *user;               /* the handler's, released in done() */
 	/* private */
 	void *impl;
@@ -171,7 +186,9 @@ int li707_http_respond_file(struct li707_http_req *req, int fd, const char *cont
  * LI707_HTTP_BLOCK, everything is written before phase END, closes it after done()), at most
  * cap bytes (0 = limits.body_bytes). Durability (fsync) is the handler's, at END. */
 int li707_http_body_to_fd(struct li707_http_req *req, int fd, uint64_t cap);
-/* Accepts the body through fn (returning non-zero aborts the request with 500). */
+/* Accepts the body through fn. fn returns 0 to go on; an HTTP status 400..599 to answer it at
+ * once (headers added with li707_http_add_header go with it) and close the connection (see
+ * server_status); any other value answers 500 the same way. */
 typedef int (*li707_http_body_fn)(void *cls, struct li707_http_req *req, const void *data, size_t n);
 int li707_http_body_to_cb(struct li707_http_req *req, li707_http_body_fn fn, void *fn_cls, uint64_t cap);
 

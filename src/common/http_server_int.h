@@ -29,6 +29,7 @@ struct li707__http_rq { /* per request */
 	li707_http_body_fn fn;
 	void *fn_cls;
 	uint64_t cap;
+	uint64_t win_start_ms, win_bytes; /* body rate: the current window (limits.body_min_rate) */
 	unsigned max_ranges;
 	char *wbuf; /* LI707__SINK_FD: MHD hands over one TLS record (16 KiB) per call; write in blocks */
 	size_t wlen;

@@ -46,6 +46,7 @@ struct lea_daemon {
 	char *binary_path;                /* fixed at start: the store classifies urls with it */
 	struct lx_daemon *lx;             /* the skeleton: holds the current generation */
 	struct li707_http_server *srv;
+	_Atomic uint64_t body_mem;        /* HI-1 body bytes reserved now (body_memory) */
 };
 
 /* A new reference to the current generation (never NULL while the daemon runs). */
@@ -108,6 +109,7 @@ struct lea_req {
 	char *buf;
 	size_t len, alloc;
 	uint64_t cap;
+	uint64_t reserved;           /* of d->body_mem, given back in done() */
 	struct lea_ingest_result res;
 	/* Model B */
 	struct lea_modelb *mb;

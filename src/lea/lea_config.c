@@ -186,6 +186,9 @@ static const struct lx_config_key server_keys[] = {
 	{.name = "idle_timeout", .type = LX_CFG_UINT, .off = CO(limits.idle_timeout_s), .max = 86400},
 	{.name = "header_timeout", .type = LX_CFG_UINT, .off = CO(limits.header_timeout_s), .max = 3600},
 	{.name = "drain_timeout", .type = LX_CFG_UINT, .off = CO(limits.drain_timeout_s), .max = 86400},
+	{.name = "body_min_rate", .type = LX_CFG_UINT, .off = CO(limits.body_min_rate), .max = 1073741824},
+	{.name = "body_rate_window", .type = LX_CFG_UINT, .off = CO(limits.body_rate_window_s), .max = 3600},
+	{.name = "body_memory", .type = LX_CFG_SIZE, .off = CO(body_memory_bytes), .min = MIB, .max = TIB},
 	{.name = "tls_min", .type = LX_CFG_TLS, .off = CO(policy)},
 	{.name = "tls13", .type = LX_CFG_TLS, .off = CO(policy)},
 	{.name = "tls12_suites", .type = LX_CFG_TLS, .off = CO(policy)},
@@ -441,6 +444,7 @@ static int config_defaults(struct lea_config *c, const char *name)
 	c->max_upload_bytes = 4 * GIB;
 	c->orphan_timeout_s = 86400;
 	c->orphan_max_bytes = 1 * GIB;
+	c->body_memory_bytes = 256 * MIB;
 	c->log_level = LEA_LOG_INFO;
 	c->sync_full = true;
 	if (li707_tls_policy_init(&c->policy))

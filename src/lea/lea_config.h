@@ -40,10 +40,14 @@
  *                                 before it expires (R-BIN-B4) [86400] (1..31536000)
  *     orphan_max_bytes = SIZE     total bytes of uploads waiting for their record [1G]
  *                                 (1..16T)
- *     connections, per_peer, per_ip, idle_timeout, header_timeout, drain_timeout
+ *     body_memory = SIZE          HI-1 bodies held in memory at once, all requests
+ *                                 together; beyond: 503 + Retry-After [256M] (1M..1T)
+ *     connections, per_peer, per_ip, idle_timeout, header_timeout, drain_timeout,
+ *     body_min_rate, body_rate_window
  *                                 struct li707_http_limits (0 = its default); counts
  *                                 0..100000, idle/drain_timeout 0..86400 s,
- *                                 header_timeout 0..3600 s
+ *                                 header_timeout 0..3600 s, body_min_rate 0..1G bytes/s,
+ *                                 body_rate_window 0..3600 s
  *     tls_min, tls13, tls12_suites, tls12_psk_suites, tls_groups
  *                                 the TLS policy vocabulary (tls.h)
  *     log_level = error|warn|info|debug [info]
@@ -137,6 +141,7 @@ struct lea_config {
 	uint64_t max_upload_bytes;
 	uint64_t orphan_timeout_s;
 	uint64_t orphan_max_bytes;
+	uint64_t body_memory_bytes; /* HI-1 bodies buffered at once, all peers */
 	struct li707_http_limits limits;
 	struct li707_tls_policy policy;
 	enum lea_log_level log_level;

@@ -131,6 +131,8 @@ static void format_request(const struct lea_req *r, const struct li707_http_req 
 	char st[16], extra[256] = "";
 	if (r->status)
 		snprintf(st, sizeof st, "%u", r->status);
+	else if (req->server_status) /* answered by the server mid-body (413, 408, ...) */
+		snprintf(st, sizeof st, "%u", req->server_status);
 	else
 		snprintf(st, sizeof st, "%s", ok ? "server" : "aborted");
 	const struct lea_ingest_result *x = &r->res;
@@ -286,7 +288,8 @@ static bool limits_eq(const struct li707_http_limits *a, const struct li707_http
 	       a->per_ip == b->per_ip && a->header_bytes == b->header_bytes &&
 	       a->body_bytes == b->body_bytes && a->idle_timeout_s == b->idle_timeout_s &&
 	       a->header_timeout_s == b->header_timeout_s && a->max_ranges == b->max_ranges &&
-	       a->drain_timeout_s == b->drain_timeout_s;
+	       a->drain_timeout_s == b->drain_timeout_s && a->body_min_rate == b->body_min_rate &&
+	       a->body_rate_window_s == b->body_rate_window_s;
 }
 
 /* Settings read only at start: a reload that changes them warns (they stay as they were). */

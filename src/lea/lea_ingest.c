@@ -3,9 +3,10 @@
  *
  * DESIGN
  * - Transport-level failures only are HTTP statuses (R-TRN-3): wrong method 405, wrong
- *   Content-Type 415, body over the peer's cap 413, store failure 503 + Retry-After. Everything
- *   about the content is a 200 carrying the HI-1 response: a top-level ErrorInformation when the
- *   document cannot be decoded as a request, else one ActionResponse per action.
+ *   Content-Type 415, body over the peer's cap 413, store failure or the daemon's
+ *   body_memory budget used up 503 + Retry-After. Everything about the content is a 200
+ *   carrying the HI-1 response: a top-level ErrorInformation when the document cannot be
+ *   decoded as a request, else one ActionResponse per action.
  * - Per-action independence (R-RSP-1): an action refused for its content, its reference or a
  *   store failure gets ErrorInformation; the other actions of the message are stored and
  *   acknowledged as usual.
@@ -356,6 +357,27 @@ fail:
 
 /* ---- HTTP glue (R-TRN-1) ---- */
 
+/* The body budget (body_memory): HI-1 bodies are held in memory until decoded, so all of
+ * them together stay within the configured size. Reserves n more bytes for r; false when
+ * they do not fit. */
+static bool mem_reserve(struct lea_req *r, uint64_t n)
+{
+	uint64_t max = r->gen->cfg->body_memory_bytes;
+	uint64_t cur = atomic_load(&r->d->body_mem);
+	do {
+		if (n > max || cur > max - n)
+			return false;
+	} while (!atomic_compare_exchange_weak(&r->d->body_mem, &cur, cur + n));
+	r->reserved += n;
+	return true;
+}
+
+static int busy(struct lea_req *r, struct li707_http_req *req)
+{
+	li707_http_add_header(req, "Retry-After", LEA_RETRY_AFTER_S);
+	return lea_req_status(r, req, 503);
+}
+
 static int hi1_body(void *cls, struct li707_http_req *req, const void *data, size_t n)
 {
 	struct lea_req *r = cls;
@@ -364,8 +386,16 @@ static int hi1_body(void *cls, struct li707_http_req *req, const void *data, siz
 		size_t want = r->alloc ? r->alloc * 2 : 64 * 1024;
 		if (want < r->len + n)
 			want = r->len + n;
+		if (req->has_length && want > req->content_length && r->len + n <= req->content_length)
+			want = (size_t)req->content_length;
 		if (want > r->cap)
 			want = r->len + n > r->cap ? r->len + n : (size_t)r->cap;
+		if (want > r->reserved && !mem_reserve(r, want - r->reserved)) {
+			/* A chunked body outgrew what is left of the budget: 503 now (the server
+			 * answers it in the middle of the body and closes the connection). */
+			li707_http_add_header(req, "Retry-After", LEA_RETRY_AFTER_S);
+			return 503;
+		}
 		char *b = realloc(r->buf, want);
 		if (!b)
 			return -1;
@@ -394,15 +424,17 @@ int lea_hi1_begin(struct lea_req *r, struct li707_http_req *req)
 	if (req->has_length && req->content_length > cap)
 		return lea_req_status(r, req, 413);
 	r->cap = cap;
+	/* The whole announced body is reserved before it is read: over the budget, 503 without
+	 * a 100 Continue. */
+	if (req->has_length && req->content_length > 0 && !mem_reserve(r, req->content_length))
+		return busy(r, req);
 	if (req->has_length && req->content_length > 0) {
 		/* Announced lengths are believed up to PREALLOC_MAX; beyond, the buffer grows with
 		 * the bytes that really arrive. */
 		size_t want = req->content_length < PREALLOC_MAX ? (size_t)req->content_length : PREALLOC_MAX;
 		r->buf = malloc(want);
-		if (!r->buf) {
-			li707_http_add_header(req, "Retry-After", LEA_RETRY_AFTER_S);
-			return lea_req_status(r, req, 503);
-		}
+		if (!r->buf)
+			return busy(r, req);
 		r->alloc = want;
 	}
 	return li707_http_body_to_cb(req, hi1_body, r, cap);
@@ -434,5 +466,7 @@ void lea_hi1_done(struct lea_req *r)
 {
 	free(r->buf);
 	r->buf = NULL;
+	atomic_fetch_sub(&r->d->body_mem, r->reserved);
+	r->reserved = 0;
 	lea_ingest_result_clear(&r->res);
 }

@@ -5,7 +5,8 @@
  * - Everything is decided at BEGIN, before any byte of body and before any 100 Continue
  *   (R-BIN-B3): a peer without Model B or a path that is no Model B URL gets the unknown-URL
  *   404; lea_store_upload_begin() gives the store's verdict (complete already 409, in flight
- *   409, too big 413, orphan budget used up 503 + Retry-After, not this peer's / expired 404).
+ *   409, too big 413, a Content-Length other than the record's size 409 with a text saying
+ *   so, orphan budget used up 503 + Retry-After, not this peer's / expired 404).
  * - An accepted body goes to the store's tmp_path (O_CREAT|O_EXCL, 0600) through a
  *   hashsink (hashsink.h): the connection's thread only copies, a worker thread computes
  *   SHA-256 and writes; at END the file is fdatasync'd and lea_store_upload_finish() moves
@@ -63,6 +64,7 @@ static unsigned verdict_status(enum lea_upload_verdict v)
 	case LEA_UPLOAD_TOO_BIG: return 413;
 	case LEA_UPLOAD_ORPHANS_FULL: return 503;
 	case LEA_UPLOAD_UNKNOWN: return 404;
+	case LEA_UPLOAD_LENGTH: return 409;
 	}
 	return 404;
 }
@@ -111,6 +113,14 @@ int lea_modelb_begin(struct lea_req *r, struct li707_http_req *req)
 	unsigned st = verdict_status(up->verdict);
 	if (st == 503)
 		return unavailable(r, req);
+	if (up->verdict == LEA_UPLOAD_LENGTH) {
+		/* Not too large: not the object its record announced (a truncated or wrong file). */
+		char t[160];
+		int n = snprintf(t, sizeof t,
+				 "Content-Length %llu differs from the %llu bytes of the binaryData record\n",
+				 (unsigned long long)up->length, (unsigned long long)up->record_length);
+		return lea_req_buf(r, req, 409, "text/plain", t, n > 0 ? (size_t)n : 0);
+	}
 	if (st != 0)
 		return lea_req_status(r, req, st);
 	mb->begun = true;
@@ -164,7 +174,7 @@ void lea_modelb_done(struct lea_req *r)
 void lea_modelb_describe(const struct lea_req *r, char *buf, size_t n)
 {
 	static const char *const verdicts[] = {"ok", "done", "busy", "too-big", "orphans-full",
-					       "unknown"};
+					       "unknown", "length-differs"};
 	const struct lea_modelb *mb = r->mb;
 	if (!mb || !mb->has_uuid) {
 		snprintf(buf, n, "%s", "");

@@ -94,9 +94,11 @@ enum lea_upload_verdict {
 				     * uploaded again: the new data replaces the old when it
 				     * completes.) */
 	LEA_UPLOAD_BUSY = 2,        /* another upload of this uuid is in flight: 409 */
-	LEA_UPLOAD_TOO_BIG = 3,     /* Content-Length over cap, or not the record's length: 413 */
+	LEA_UPLOAD_TOO_BIG = 3,     /* Content-Length over cap: 413 */
 	LEA_UPLOAD_ORPHANS_FULL = 4,/* no record yet and the orphan budget is used up: 503 */
 	LEA_UPLOAD_UNKNOWN = 5,     /* the record belongs to another peer, or is expired: 404 */
+	LEA_UPLOAD_LENGTH = 6,      /* Content-Length (within the cap) differs from the size in
+				     * the binaryData record (record_length): 409 */
 };
 
 struct lea_upload {
@@ -111,6 +113,7 @@ struct lea_upload {
 	int64_t upload_id;           /* pass to finish/abort */
 	char tmp_path[4096];         /* create it with O_CREAT|O_EXCL|O_WRONLY, 0600 */
 	bool has_record;             /* its binaryObject record is already stored */
+	uint64_t record_length;      /* LEA_UPLOAD_LENGTH: the size the record gives */
 };
 
 /* The Model B decision before the body (R-BIN-B3): sets u->verdict and, when OK, marks the

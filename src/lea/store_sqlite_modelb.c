@@ -85,9 +85,12 @@ static int decide_begin(struct sq_store *s, struct lea_upload *u, const struct u
 	} else if (r->rec_id) {
 		if (r->rec_state == LEA_ATT_COMPLETE)
 			u->verdict = LEA_UPLOAD_DONE;
-		else if (u->has_length && (u->length > cap || (r->rec_has_len && u->length != r->rec_len)))
+		else if (u->has_length && u->length > cap)
 			u->verdict = LEA_UPLOAD_TOO_BIG;
-		else
+		else if (u->has_length && r->rec_has_len && u->length != r->rec_len) {
+			u->verdict = LEA_UPLOAD_LENGTH; /* not the object the record describes */
+			u->record_length = r->rec_len;
+		} else
 			u->verdict = LEA_UPLOAD_OK;
 		return 0;
 	} else if ((r->orphan_id && r->orphan_state != LEA_ATT_ORPHAN) ||

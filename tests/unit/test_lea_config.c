@@ -54,7 +54,8 @@ static const char *const all_keys[] = {
 	"listen", "listen_psk", "cert", "key", "cacert", "crl", "store", "delivery_path",
 	"binary_path", "schema_dir", "official_schema_dir", "xsd_check", "max_message_bytes",
 	"max_upload_bytes", "orphan_timeout", "orphan_max_bytes", "connections", "per_peer",
-	"per_ip", "idle_timeout", "header_timeout", "drain_timeout", "tls_min", "tls13",
+	"per_ip", "idle_timeout", "header_timeout", "drain_timeout", "body_min_rate",
+	"body_rate_window", "body_memory", "tls_min", "tls13",
 	"tls12_suites", "tls12_psk_suites", "tls_groups", "log_level", "sync",
 	"subject", "san", "spki_sha256", "psk_identity", "psk_file", "references", "models",
 };
@@ -125,6 +126,9 @@ static void test_example_file_values(void **state)
 	assert_int_equal(c->limits.idle_timeout_s, 30);
 	assert_int_equal(c->limits.header_timeout_s, 10);
 	assert_int_equal(c->limits.drain_timeout_s, 30);
+	assert_int_equal(c->limits.body_min_rate, 1024);
+	assert_int_equal(c->limits.body_rate_window_s, 10);
+	assert_true(c->body_memory_bytes == 256ull << 20);
 	assert_int_equal(c->policy.min_version, LI707_TLS_1_2);
 	assert_true(c->policy.tls13);
 	assert_string_equal(c->policy.tls12_suites, LI707_TLS12_SUITES_DEFAULT);
@@ -212,6 +216,9 @@ static void test_minimal_and_defaults(void **state)
 	assert_int_equal(c->limits.idle_timeout_s, 0);
 	assert_int_equal(c->limits.header_timeout_s, 0);
 	assert_int_equal(c->limits.drain_timeout_s, 0);
+	assert_int_equal(c->limits.body_min_rate, 0);
+	assert_int_equal(c->limits.body_rate_window_s, 0);
+	assert_true(c->body_memory_bytes == 256ull << 20);
 	assert_int_equal(c->policy.min_version, LI707_TLS_1_2);
 	assert_true(c->policy.tls13);
 	assert_string_equal(c->policy.tls12_suites, LI707_TLS12_SUITES_DEFAULT);
@@ -246,6 +253,7 @@ static void test_every_key(void **state)
 		"orphan_timeout = 60\r\norphan_max_bytes = 5M\r\n"
 		"connections = 10\r\nper_peer = 2\r\nper_ip = 3\r\nidle_timeout = 4\r\n"
 		"header_timeout = 5\r\ndrain_timeout = 6\r\n"
+		"body_min_rate = 7\r\nbody_rate_window = 8\r\nbody_memory = 9M\r\n"
 		"tls_min = 1.3\r\ntls13 = true\r\n"
 		"tls12_suites = ECDHE-RSA-AES128-GCM-SHA256 : ECDHE-ECDSA-AES128-GCM-SHA256\r\n"
 		"tls12_psk_suites = DHE-PSK-AES128-GCM-SHA256\r\n"
@@ -285,6 +293,9 @@ static void test_every_key(void **state)
 	assert_int_equal(c->limits.idle_timeout_s, 4);
 	assert_int_equal(c->limits.header_timeout_s, 5);
 	assert_int_equal(c->limits.drain_timeout_s, 6);
+	assert_int_equal(c->limits.body_min_rate, 7);
+	assert_int_equal(c->limits.body_rate_window_s, 8);
+	assert_true(c->body_memory_bytes == 9ull << 20);
 	assert_int_equal(c->policy.min_version, LI707_TLS_1_3);
 	assert_true(c->policy.tls13);
 	assert_string_equal(c->policy.tls12_suites,
@@ -398,6 +409,8 @@ static const struct bad {
 	{SRV "connections = -1\n" PA, 0, 6, "connections: expected a decimal number"},
 	{SRV "connections = 4294967297\n" PA, 0, 6, "connections: out of range"},
 	{SRV "header_timeout = 3601\n" PA, 0, 6, "header_timeout: out of range"},
+	{SRV "body_rate_window = 3601\n" PA, 0, 6, "body_rate_window: out of range"},
+	{SRV "body_memory = 1K\n" PA, 0, 6, "body_memory: out of range"},
 	{SRV PX "references = any\nmax_upload_bytes = 1\n", 0, 9, "peer 'a': max_upload_bytes: out of range"},
 	{SRV PX "references = any\nmax_message_bytes = x\n", 0, 9, "max_message_bytes: expected a size"},
 	/* enums */

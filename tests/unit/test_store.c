@@ -1226,10 +1226,14 @@ static void test_bin_b3_verdicts(void **state)
 	struct fx *f = *state;
 	struct lea_upload u, u2;
 	put_record(f->s, PEER, UUID1, true, 100, NULL);
-	/* TOO_BIG: over the cap, or not the record's length */
+	/* TOO_BIG: over the cap */
 	assert_int_equal(begin(f->s, PEER, UUID1, true, 100, 99, &u), LEA_UPLOAD_TOO_BIG);
-	assert_int_equal(begin(f->s, PEER, UUID1, true, 101, 1000, &u), LEA_UPLOAD_TOO_BIG);
 	assert_int_equal(begin(f->s, PEER, UUID2, true, 1001, 1000, &u), LEA_UPLOAD_TOO_BIG);
+	/* LENGTH: within the cap, but not the record's length (shorter or longer) */
+	assert_int_equal(begin(f->s, PEER, UUID1, true, 101, 1000, &u), LEA_UPLOAD_LENGTH);
+	assert_int_equal(u.record_length, 100);
+	assert_int_equal(begin(f->s, PEER, UUID1, true, 10, 1000, &u), LEA_UPLOAD_LENGTH);
+	assert_int_equal(u.record_length, 100);
 	/* BUSY while another upload of the uuid is in flight */
 	assert_int_equal(begin(f->s, PEER, UUID1, true, 100, 1000, &u), LEA_UPLOAD_OK);
 	assert_true(u.has_record);
