@@ -533,6 +533,13 @@ static int section_key(struct lx_config *p, const char *key, char *v)
 		in->key_line[i] = p->line;
 	switch (k->type) {
 	case LX_CFG_LISTEN: return key_listen(p, k, v);
+	case LX_CFG_ADDR:
+		if (!listen_ok(v))
+			return perr(p, p->line,
+				    "%s%s: expected ADDR:PORT with a numeric IPv4 address, [IPv6]:PORT or "
+				    ":PORT (port 0-65535)",
+				    p->prefix, k->name);
+		return replace_str((char **)field(p, k), v) ? pnomem(p) : 0;
 	case LX_CFG_PATH:
 	case LX_CFG_FILE:
 	case LX_CFG_DIR: return key_path(p, k, v);

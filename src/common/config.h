@@ -59,6 +59,7 @@ enum lx_config_type {
 	LX_CFG_LISTEN,   /* char ** at off, size_t count at off_n: ADDR:PORT, repeatable; at most
 			  * max listeners over all LX_CFG_LISTEN keys of the section, no address
 			  * twice (but port 0) */
+	LX_CFG_ADDR,     /* char *: one ADDR:PORT (as LX_CFG_LISTEN, not counted with them) */
 	LX_CFG_TLS,      /* struct li707_tls_policy at off; the key name is the policy's key */
 	LX_CFG_SUBJECT,  /* tls->subject: an RFC 4514 DN */
 	LX_CFG_SAN,      /* tls->san: a DNS name or URI */

@@ -278,6 +278,12 @@ void lx_metric_gauge_set(struct lx_metric *m, double v)
 		atomic_store_explicit(&m->v, dbits(v), memory_order_relaxed);
 }
 
+void lx_metric_set(struct lx_metric *m, double v)
+{
+	if (m && m->f->type != LX_METRIC_HISTOGRAM)
+		atomic_store_explicit(&m->v, dbits(v), memory_order_relaxed);
+}
+
 void lx_metric_gauge_add(struct lx_metric *m, double v)
 {
 	if (m && m->f->type == LX_METRIC_GAUGE)

@@ -51,6 +51,9 @@ void lx_metric_add(struct lx_metric *m, uint64_t n);
 void lx_metric_inc(struct lx_metric *m);
 void lx_metric_gauge_set(struct lx_metric *m, double v);
 void lx_metric_gauge_add(struct lx_metric *m, double v);
+/* Counters read from a monotonic source kept elsewhere (an fsync count): the new total;
+ * gauges: the value. */
+void lx_metric_set(struct lx_metric *m, double v);
 /* Histograms: one observation. */
 void lx_metric_observe(struct lx_metric *m, double v);
 /* The current value of a counter or gauge (for tests and status output). */

@@ -21,16 +21,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "errbuf.h"
 #include "li707/li707.h"
 #include "sqlite_engine.h"
+#include "metrics.h"
 
 struct lx_engine {
 	char *dbpath, *lock_path;
 	char name[10];
 	bool read_only, sync_normal;
+	struct lx_metric *commit_seconds; /* or NULL */
 	const struct lx_engine_hooks *hooks;
 	void *cls;
 	int lock_fd;                       /* flock (writable opens) */
@@ -563,6 +566,9 @@ int lx_engine_submit(struct lx_engine *e, struct lx_job *j)
 	j->rc = 0;
 	if (sem_init(&j->done, 0, 0))
 		return -errno;
+	struct timespec t0;
+	if (e->commit_seconds)
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 	pthread_mutex_lock(&e->mu);
 	if (e->stop || e->broken) {
 		int rc = e->broken ? e->broken : -ESHUTDOWN;
@@ -580,6 +586,12 @@ int lx_engine_submit(struct lx_engine *e, struct lx_job *j)
 	while (sem_wait(&j->done) && errno == EINTR)
 		;
 	sem_destroy(&j->done);
+	if (e->commit_seconds) {
+		struct timespec t1;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		lx_metric_observe(e->commit_seconds, (double)(t1.tv_sec - t0.tv_sec) +
+							     (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	}
 	return j->rc;
 }
 
@@ -664,7 +676,10 @@ void lx_engine_stats(struct lx_engine *e, struct lx_engine_stats *out)
 {
 	pthread_mutex_lock(&e->mu);
 	*out = (struct lx_engine_stats){.batches = e->n_batches, .jobs = e->n_jobs,
-					.syncs = e->n_syncs, .checkpoints = e->n_ckpt};
+					.syncs = e->n_syncs, .checkpoints = e->n_ckpt,
+					.broken = e->broken,
+					.writable = !e->read_only && e->writer_running && !e->broken &&
+						    !e->stop};
 	pthread_mutex_unlock(&e->mu);
 }
 
@@ -743,6 +758,7 @@ int lx_engine_open(const struct lx_engine_opts *o, struct lx_engine **out, char 
 	}
 	e->read_only = o->read_only;
 	e->sync_normal = o->sync_normal;
+	e->commit_seconds = o->commit_seconds;
 	e->hooks = o->hooks;
 	e->cls = o->cls;
 	e->lock_fd = -1;

@@ -80,6 +80,8 @@ struct lx_engine_hooks {
 	void (*batch_end)(void *cls, struct lx_job *batch, int rc);
 };
 
+struct lx_metric;
+
 struct lx_engine_opts {
 	const char *dbpath;         /* the database file (created when writable) */
 	const char *lock_path;      /* writable: flock()ed, created 0600; its directory exists */
@@ -89,12 +91,18 @@ struct lx_engine_opts {
 	bool sync_normal;           /* benchmarks: answered after the COMMIT, before any fsync */
 	const struct lx_engine_hooks *hooks; /* writable opens */
 	void *cls;                  /* handed to the hooks */
+	/* a histogram (metrics.h) of the time each lx_engine_submit waits for its answer:
+	 * queue, run, commit and fdatasync (what a caller waiting for durability sees), or NULL */
+	struct lx_metric *commit_seconds;
 };
 
 struct lx_engine;
+struct lx_metric; /* metrics.h */
 
 struct lx_engine_stats {
 	uint64_t batches, jobs, syncs, checkpoints;
+	int broken;          /* the first commit/fdatasync error: writes fail until reopened */
+	bool writable;       /* a writer is running and the engine is not broken */
 };
 
 /* Writable: takes the lock (-EBUSY when another process holds it, with a message naming

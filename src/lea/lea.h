@@ -47,6 +47,7 @@ struct lea_daemon {
 	struct lx_daemon *lx;             /* the skeleton: holds the current generation */
 	struct li707_http_server *srv;
 	_Atomic uint64_t body_mem;        /* HI-1 body bytes reserved now (body_memory) */
+	struct lea_metrics *metrics;      /* lea_metrics.h; counters move in request_done */
 };
 
 /* A new reference to the current generation (never NULL while the daemon runs). */
@@ -70,6 +71,7 @@ struct lea_ingest_result {
 	int error;            /* top_error: the decode error; 503: the store's code */
 	size_t actions;       /* ActionRequests in the request */
 	size_t stored, duplicates, failed; /* lea_store_put outcomes */
+	size_t items_stored;  /* handoverItems of the stored DELIVERs */
 	size_t invalid;       /* actions refused for their content (decoder, XSD, not DELIVER) */
 	size_t denied;        /* DELIVERs for a reference or a binary model (A/C) not agreed
 			       * with the peer */
@@ -114,6 +116,11 @@ struct lea_req {
 	/* Model B */
 	struct lea_modelb *mb;
 };
+
+/* The Model B outcome of a request for the metrics: the attachment state when the upload
+ * finished ("complete", "mismatch", "orphan"), else the refusal verdict ("busy", "too-big",
+ * ...) or "aborted"; NULL when the request named no upload. *bytes gets the body bytes. */
+const char *lea_modelb_outcome(const struct lea_req *r, uint64_t *bytes);
 
 /* Answers and records the status (the per-request log line shows it). */
 int lea_req_status(struct lea_req *r, struct li707_http_req *req, unsigned status);

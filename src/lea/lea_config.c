@@ -196,6 +196,7 @@ static const struct lx_config_key server_keys[] = {
 	{.name = "tls_groups", .type = LX_CFG_TLS, .off = CO(policy)},
 	{.name = "log_level", .type = LX_CFG_ENUM, .off = CO(log_level), .names = log_levels},
 	{.name = "sync", .type = LX_CFG_CUSTOM, .fn = server_sync},
+	{.name = "metrics_listen", .type = LX_CFG_ADDR, .off = CO(metrics_listen)},
 };
 #define N_SERVER_KEYS (sizeof server_keys / sizeof server_keys[0])
 
@@ -509,6 +510,7 @@ void lea_config_free(struct lea_config *c)
 	free((char *)c->creds.cacert);
 	free((char *)c->creds.crl);
 	free(c->store_dir);
+	free(c->metrics_listen);
 	free(c->delivery_path);
 	free(c->binary_path);
 	free(c->schema_dir);

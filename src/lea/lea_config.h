@@ -132,6 +132,7 @@ struct lea_config {
 	size_t n_listen_psk;
 	struct li707_http_creds creds; /* owned strings (const-cast on free) */
 	char *store_dir;
+	char *metrics_listen;         /* ADDR:PORT of /metrics and /healthz (plain HTTP), or NULL */
 	char *delivery_path;
 	char *binary_path;        /* always begins and ends with '/' */
 	char *schema_dir;         /* NULL = installed default */

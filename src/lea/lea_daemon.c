@@ -23,6 +23,7 @@
 #include "lea.h"
 #include "lea_cli.h"
 #include "lea_log.h"
+#include "lea_metrics.h"
 
 #define SWEEP_MAX_S 60
 
@@ -122,6 +123,19 @@ static enum lea_log_level request_level(const struct lea_req *r, bool ok)
 	return r->status >= 500 || (!ok && r->status) ? LEA_LOG_WARN : LEA_LOG_INFO;
 }
 
+/* The answer's status for the log line and the metrics: the code, or "server" (answered by
+ * the HTTP layer) or "aborted". */
+static void status_word(const struct lea_req *r, const struct li707_http_req *req, bool ok,
+			char st[16])
+{
+	if (r->status)
+		snprintf(st, 16, "%u", r->status);
+	else if (req->server_status) /* answered by the server mid-body (413, 408, ...) */
+		snprintf(st, 16, "%u", req->server_status);
+	else
+		snprintf(st, 16, "%s", ok ? "server" : "aborted");
+}
+
 /* The request's line into line (R-SEC-6: no path, no reference, no content - the peer name,
  * counts, sizes, ObjectIdentifiers and upload uuids only). */
 static void format_request(const struct lea_req *r, const struct li707_http_req *req, bool ok,
@@ -129,12 +143,7 @@ static void format_request(const struct lea_req *r, const struct li707_http_req 
 {
 	static const char *const eps[] = {"other", "hi1", "binary"};
 	char st[16], extra[256] = "";
-	if (r->status)
-		snprintf(st, sizeof st, "%u", r->status);
-	else if (req->server_status) /* answered by the server mid-body (413, 408, ...) */
-		snprintf(st, sizeof st, "%u", req->server_status);
-	else
-		snprintf(st, sizeof st, "%s", ok ? "server" : "aborted");
+	status_word(r, req, ok, st);
 	const struct lea_ingest_result *x = &r->res;
 	if (r->ep == LEA_EP_HI1 && x->http_status == 200 && x->top_error)
 		snprintf(extra, sizeof extra, " top-error=%s", li707_errname(x->error));
@@ -163,6 +172,11 @@ static void request_done(void *cls, struct li707_http_req *req, bool ok)
 	bool on = lea_log_enabled(lv);
 	if (on)
 		format_request(r, req, ok, line, sizeof line);
+	if (r->d->metrics) {
+		char st[16];
+		status_word(r, req, ok, st);
+		lea_metrics_request(r->d->metrics, r, st);
+	}
 	lea_hi1_done(r);
 	lea_modelb_done(r);
 	lea_gen_unref(r->gen);
@@ -237,7 +251,12 @@ static int start(struct state *S, struct lea_config *c)
 	if (!c->sync_full)
 		lea_warn("sync = normal: deliveries are acknowledged before they are durable "
 			 "(benchmarks only)");
+	/* The counters exist whether or not they are served (request_done moves them). */
+	if (!(S->d.metrics = lea_metrics_new()))
+		return LI707_ENOMEM;
+	lea_metrics_generation(S->d.metrics);
 	struct lea_store_opts so = {
+		.commit_seconds = lea_metrics_commit_seconds(S->d.metrics),
 		.dir = c->store_dir,
 		.binary_path = c->binary_path,
 		.sync_normal = !c->sync_full,
@@ -259,6 +278,17 @@ static int start(struct state *S, struct lea_config *c)
 		return LI707_ESCHEMASET; /* exit status 5, whatever the loader's reason */
 	if ((rc = start_server(S, c)) != 0)
 		return rc;
+	if (c->metrics_listen) {
+		int port = 0;
+		if ((rc = lea_metrics_serve(S->d.metrics, c->metrics_listen, &S->d, &port, err,
+					    sizeof err)) != 0) {
+			lea_err("metrics_listen: %s", err[0] ? err : li707_strerror(rc));
+			return rc;
+		}
+		const char *colon = strrchr(c->metrics_listen, ':');
+		int hl = (int)(colon - c->metrics_listen);
+		lea_info("metrics on %.*s:%d (http: /metrics, /healthz)", hl, c->metrics_listen, port);
+	}
 	uint64_t t = c->orphan_timeout_s / 4;
 	S->sweep_s = t == 0 ? 1 : t > SWEEP_MAX_S ? SWEEP_MAX_S : t;
 	lx_daemon_set_tick(&S->lx, S->sweep_s);
@@ -353,6 +383,7 @@ static void reload_applied(void *app, struct lx_gen *g)
 		free(peers);
 	}
 	log_peers(n);
+	lea_metrics_generation(S->d.metrics);
 	lea_info("configuration reloaded: %zu peer%s", n->n_peers, n->n_peers == 1 ? "" : "s");
 }
 
@@ -374,8 +405,12 @@ static void sweep(void *app)
 static void stop(void *app)
 {
 	struct state *S = app;
+	lea_metrics_draining(S->d.metrics); /* /healthz: 503 while the requests finish */
 	lx_server_stop(&S->https);
 	S->d.srv = NULL;
+	/* no request moves a counter any more; the listener stops before the store it reads */
+	lea_metrics_free(S->d.metrics);
+	S->d.metrics = NULL;
 	lea_store_close(S->d.store);
 	S->d.store = NULL;
 	li707_schema_set_free(S->d.schemas);

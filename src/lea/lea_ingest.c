@@ -230,6 +230,7 @@ static int store_actions(const struct lea_ingest_opts *o, const char *buf, size_
 			continue;
 		if (oc[i] == LEA_PUT_STORED) {
 			res->stored++;
+			res->items_stored += m->actions[i].delivery ? m->actions[i].delivery->n_items : 0;
 		} else if (oc[i] == LEA_PUT_DUPLICATE) {
 			res->duplicates++; /* R-DEL-6: acknowledged again, not stored twice */
 		} else {

@@ -171,10 +171,25 @@ void lea_modelb_done(struct lea_req *r)
 	r->mb = NULL;
 }
 
+static const char *const verdicts[] = {"ok", "done", "busy", "too-big", "orphans-full",
+				       "unknown", "length-differs"};
+
+const char *lea_modelb_outcome(const struct lea_req *r, uint64_t *bytes)
+{
+	const struct lea_modelb *mb = r->mb;
+	*bytes = mb ? mb->bytes : 0;
+	if (!mb || !mb->has_uuid)
+		return NULL;
+	if (mb->finished)
+		return lea_att_state_name(mb->state);
+	if (mb->has_verdict && mb->up.verdict != LEA_UPLOAD_OK &&
+	    (unsigned)mb->up.verdict < sizeof verdicts / sizeof verdicts[0])
+		return verdicts[mb->up.verdict];
+	return "aborted";
+}
+
 void lea_modelb_describe(const struct lea_req *r, char *buf, size_t n)
 {
-	static const char *const verdicts[] = {"ok", "done", "busy", "too-big", "orphans-full",
-					       "unknown", "length-differs"};
 	const struct lea_modelb *mb = r->mb;
 	if (!mb || !mb->has_uuid) {
 		snprintf(buf, n, "%s", "");

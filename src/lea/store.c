@@ -308,3 +308,12 @@ int lea_store_gaps(struct lea_store *s, const char *ref, lea_gap_fn fn, void *cl
 		return LI707_EINVAL;
 	return s->ops->gaps(s->be, ref, fn, cls);
 }
+
+int lea_store_stats(struct lea_store *s, struct lea_store_stats *out)
+{
+	if (!s || !out)
+		return LI707_EINVAL;
+	*out = (struct lea_store_stats){0};
+	s->ops->stats(s->be, out);
+	return 0;
+}

@@ -42,6 +42,7 @@
 #include "li707/li707.h"
 
 struct lea_store;
+struct lx_metric; /* metrics.h */
 
 struct lea_store_opts {
 	const char *dir;             /* created (0700) when missing, unless read_only */
@@ -51,7 +52,16 @@ struct lea_store_opts {
 				      * (not durable across a power loss) */
 	uint64_t orphan_timeout_s;   /* [86400] */
 	uint64_t orphan_max_bytes;   /* [1 GiB] */
+	struct lx_metric *commit_seconds; /* histogram of the wait for a durable commit, or NULL */
 };
+
+/* What the daemon's metrics and health check read. */
+struct lea_store_stats {
+	uint64_t commits;  /* transactions committed (each a batch of puts and upload jobs) */
+	uint64_t fsyncs;   /* fdatasyncs of the WAL */
+	bool writable;     /* writes are possible (a writer runs; no commit or fsync failed) */
+};
+int lea_store_stats(struct lea_store *s, struct lea_store_stats *out);
 
 /* Opens (creating/migrating the schema when writable) the store. On a writable open it
  * removes DIR/tmp leftovers and turns uploads left RECEIVING by a crash back into

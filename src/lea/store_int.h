@@ -38,6 +38,7 @@ struct lea_store_ops {
 	int (*item)(void *be, int64_t id, struct lea_item_detail *prev, struct lea_item_detail **out);
 	int (*status)(void *be, const char *ref, lea_status_fn fn, void *cls);
 	int (*gaps)(void *be, const char *ref, lea_gap_fn fn, void *cls);
+	void (*stats)(void *be, struct lea_store_stats *out);
 };
 
 struct lea_store {

@@ -486,7 +486,8 @@ static int open_writer(struct sq_store *s, char *err, size_t errlen)
 		return rc;
 	}
 	struct lx_engine_opts eo = {.dbpath = s->dbpath, .lock_path = lock, .name = "lea-store",
-				    .sync_normal = s->o->sync_normal, .hooks = &HOOKS, .cls = s};
+				    .sync_normal = s->o->sync_normal, .hooks = &HOOKS, .cls = s,
+				    .commit_seconds = s->o->commit_seconds};
 	if ((rc = lx_engine_open(&eo, &s->eng, err, errlen)))
 		return rc;
 	s->wdb = lx_engine_wdb(s->eng);
@@ -584,6 +585,16 @@ static void sq_close(void *be)
 	free(s);
 }
 
+static void sq_stats(void *be, struct lea_store_stats *out)
+{
+	struct sq_store *s = be;
+	struct lx_engine_stats st;
+	lx_engine_stats(s->eng, &st);
+	out->commits = st.batches;
+	out->fsyncs = st.syncs;
+	out->writable = st.writable;
+}
+
 const struct lea_store_ops lea__store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -597,4 +608,5 @@ const struct lea_store_ops lea__store_sqlite_ops = {
 	.item = lea__sq_item,
 	.status = lea__sq_status,
 	.gaps = lea__sq_gaps,
+	.stats = sq_stats,
 };
