@@ -33,7 +33,7 @@
 #define URL_PATH_MAX 256      /* delivery_path, binary_path */
 #define SUBJECT_MAX 1024
 #define SAN_MAX 255
-#define PSK_IDENTITY_MAX 128  /* OpenSSL's PSK_MAX_IDENTITY_LEN */
+#define PSK_IDENTITY_MAX LI707_PSK_IDENTITY_MAX /* RFC 4279 section 5.3 */
 
 enum section { SEC_NONE, SEC_SERVER, SEC_PEER };
 
@@ -666,12 +666,17 @@ static int peer_identity(struct parse *p, const struct pkey *k, const char *v)
 		dst = &tp->san;
 		break;
 	case P_PSK_ID:
+		/* RFC 4279 section 5.3: identities up to 128 octets of any UTF-8 text. Only what
+		 * a configuration line cannot hold unambiguously is refused: control characters
+		 * (the value is trimmed, so no blanks at either end). */
+		if (n == 0 || n > PSK_IDENTITY_MAX)
+			return perr(p, p->line, "peer '%s': psk_identity: expected 1-%d bytes", pe->name,
+				    PSK_IDENTITY_MAX);
 		for (size_t i = 0; i < n; i++)
-			if ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e || n > PSK_IDENTITY_MAX)
+			if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] == 0x7f)
 				return perr(p, p->line,
-					    "peer '%s': psk_identity: expected 1-%d printable ASCII "
-					    "characters without blanks",
-					    pe->name, PSK_IDENTITY_MAX);
+					    "peer '%s': psk_identity: control characters are not allowed",
+					    pe->name);
 		dst = &tp->psk_identity;
 		break;
 	case P_SPKI:

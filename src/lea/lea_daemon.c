@@ -389,6 +389,25 @@ static int reload_tls(struct state *S, const struct lea_config *n)
 	return 0;
 }
 
+/* RFC 4279 accepts keys of any length; short ones are weak: say so (start, reload,
+ * --check-config). Names the peer, never the key. */
+static void warn_weak_psks(const struct lea_config *c, bool to_stderr)
+{
+	for (size_t i = 0; i < c->tls_peers.n; i++) {
+		const struct li707_tls_peer *tp = &c->tls_peers.v[i];
+		if (!tp->psk_identity || !tp->psk || tp->psk_len >= LI707_PSK_WEAK_BELOW)
+			continue;
+		if (to_stderr)
+			fprintf(stderr,
+				"li707-lea: warn: peer '%s': psk_file: the key is %zu bytes; %d or more "
+				"are advised\n",
+				tp->name, tp->psk_len, LI707_PSK_WEAK_BELOW);
+		else
+			lea_warn("peer '%s': psk_file: the key is %zu bytes; %d or more are advised",
+				 tp->name, tp->psk_len, LI707_PSK_WEAK_BELOW);
+	}
+}
+
 static void reload(struct state *S)
 {
 	struct lea_config *n = NULL;
@@ -399,6 +418,7 @@ static void reload(struct state *S)
 			err[0] ? err : li707_strerror(rc));
 		return;
 	}
+	warn_weak_psks(n, false);
 	struct lea_gen *cur = lea_daemon_gen(&S->d);
 	warn_restart_needed(cur->cfg, n);
 	lea_gen_unref(cur);
@@ -560,6 +580,7 @@ static int run_daemon(const char *path, bool has_level, enum lea_log_level level
 		return 4;
 	}
 	lea_log_set_level(has_level ? level : c->log_level);
+	warn_weak_psks(c, false);
 	size_t npeers = c->n_peers;
 	/* The generation exists before the first listener: requests may come at once. */
 	if (!(S.d.gen = lea_gen_new(c))) {
@@ -593,6 +614,7 @@ static int check_config(const char *path)
 		fprintf(stderr, "li707-lea: %s\n", err[0] ? err : li707_strerror(rc));
 		return 4;
 	}
+	warn_weak_psks(c, true);
 	printf("configuration OK: %s, %zu peer%s\n", path, c->n_peers, c->n_peers == 1 ? "" : "s");
 	lea_config_free(c);
 	return 0;
