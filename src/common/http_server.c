@@ -68,6 +68,7 @@ struct dctx { /* per MHD daemon */
 	struct gen *g; /* NULL for PSK listeners */
 	bool psk;
 	bool quiesced;
+	bool dh_set; /* PSK: RFC 7919 parameters given to MHD's credentials (listen thread only) */
 	int lfd; /* this daemon's own dup of the listening socket */
 };
 
@@ -553,11 +554,33 @@ static void *watchdog(void *arg)
 	return NULL;
 }
 
+/* DHE-PSK (RFC 4279) needs a finite-field group. A client that offers an RFC 7919 group in
+ * supported_groups gets it from the priority string; one that offers none (OpenSSL with TLS 1.3
+ * off offers only elliptic curves) would find no DH parameters in MHD's PSK credentials, and
+ * the handshake would fail. MHD 0.9.75 has no option for the parameters of PSK credentials, so
+ * they are set on the credentials MHD attached to the first connection's session: the RFC 7919
+ * group of GnuTLS's "medium" level (ffdhe2048, the group the priority string offers). The
+ * STARTED notification runs in the daemon's listen thread before that connection's thread
+ * exists, so no handshake reads the credentials while they are set; all connections of the
+ * daemon share them. */
+static void psk_dh_params(struct dctx *dc, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t sess = ci ? (gnutls_session_t)ci->tls_session : NULL;
+	void *cred = NULL;
+	if (sess && gnutls_credentials_get(sess, GNUTLS_CRD_PSK, &cred) == 0 && cred &&
+	    gnutls_psk_set_server_known_dh_params(cred, GNUTLS_SEC_PARAM_MEDIUM) == 0)
+		dc->dh_set = true;
+}
+
 static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
 			enum MHD_ConnectionNotificationCode code)
 {
 	struct dctx *dc = cls;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		if (dc->psk && !dc->dh_set)
+			psk_dh_params(dc, conn);
 		struct cctx *n = calloc(1, sizeof(struct cctx)); /* NULL: checked per request */
 		if (n) {
 			const union MHD_ConnectionInfo *ci =
