@@ -11,6 +11,7 @@
  *   directories, connection limits) need a restart; a reload that changes them says so. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "lea.h"
 #include "lea_cli.h"
 #include "lea_log.h"
+#include "lea_refusals.h"
 
 #define SWEEP_MAX_S 60
 
@@ -215,7 +217,82 @@ struct state {
 	struct li707_tls_peers *first_peers; /* the server borrows it until set_peers; freed last */
 	size_t n_cert_listeners;
 	uint64_t sweep_s;
+	struct lea_refusals refusals; /* as last written to the store directory */
 };
+
+/* ---- refused connections: one log line each, rate-limited ----
+ * At most REFUSAL_LINES lines per REFUSAL_WINDOW_S seconds, so a flood of refused connections
+ * cannot fill the disk; what was left out is counted in one line when the next window opens
+ * (and at stop). Every refusal is counted in any case (li707_http_server_stats, `status`).
+ * The line names the reason, the client's address and the listener: never a key, a
+ * reference or anything from the client's certificate. */
+#define REFUSAL_LINES 20
+#define REFUSAL_WINDOW_S 10.0
+
+static struct {
+	pthread_mutex_t mu;
+	double window_start;
+	unsigned lines;
+	uint64_t left_out;
+} refusal_log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void refusal_flush_left_out(void)
+{
+	if (refusal_log.left_out)
+		lea_warn("%llu more refused connections not logged (at most %d lines per %.0f s)",
+			 (unsigned long long)refusal_log.left_out, REFUSAL_LINES, REFUSAL_WINDOW_S);
+	refusal_log.left_out = 0;
+}
+
+static void on_refused(void *cls, const struct li707_http_refused *r)
+{
+	(void)cls;
+	pthread_mutex_lock(&refusal_log.mu);
+	double now = mono_now();
+	if (now - refusal_log.window_start >= REFUSAL_WINDOW_S) {
+		refusal_flush_left_out();
+		refusal_log.window_start = now;
+		refusal_log.lines = 0;
+	}
+	if (refusal_log.lines < REFUSAL_LINES) {
+		refusal_log.lines++;
+		lea_warn("refused connection: reason=%s%s%s%s client=%s listener=%d (%s)",
+			 li707_http_refusal_name(r->reason), r->alert ? " alert=\"" : "",
+			 r->alert ? r->alert : "", r->alert ? "\"" : "", r->addr, r->port,
+			 r->psk ? "psk" : "mtls");
+	} else {
+		refusal_log.left_out++;
+	}
+	pthread_mutex_unlock(&refusal_log.mu);
+}
+
+/* Writes the refusal counts to the store directory when they changed (`status` reads them). */
+static void refusals_save(struct state *S)
+{
+	if (!S->d.srv || !S->d.store)
+		return;
+	struct li707_http_stats st = {0};
+	li707_http_server_stats(S->d.srv, &st);
+	if (memcmp(st.refused, S->refusals.n, sizeof st.refused) == 0 && S->refusals.started)
+		return;
+	struct lea_refusals r = S->refusals;
+	if (!r.started)
+		r.started = time(NULL);
+	memcpy(r.n, st.refused, sizeof r.n);
+	int rc = lea_refusals_write(lea_store_dir(S->d.store), &r);
+	if (rc != 0) {
+		lea_warn("cannot write %s: %s", LEA_REFUSALS_FILE, li707_strerror(rc));
+		r.started = 0; /* try again next time */
+	}
+	S->refusals = r;
+}
 
 static int load_schemas(struct state *S, const struct lea_config *c)
 {
@@ -272,6 +349,7 @@ static int start_server(struct state *S, struct lea_config *c)
 		.limits = c->limits,
 		.handler = handler,
 		.done = request_done,
+		.refused = on_refused,
 		.cls = &S->d,
 	};
 	int rc = li707_http_server_new(&hc, &S->d.srv, err, sizeof err);
@@ -484,12 +562,15 @@ static void signal_loop(struct state *S, const sigset_t *set)
 {
 	double next = mono_s() + (double)S->sweep_s;
 	for (;;) {
+		refusals_save(S);
 		double left = next - mono_s();
 		if (left <= 0) {
 			sweep(S);
 			next = mono_s() + (double)S->sweep_s;
 			continue;
 		}
+		if (left > 1.0)
+			left = 1.0; /* the refusal counts reach `status` within a second */
 		struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
 		int sig = sigtimedwait(set, NULL, &ts);
 		if (sig == SIGHUP) {
@@ -507,6 +588,10 @@ static void stop(struct state *S)
 	if (S->d.srv) {
 		if (li707_http_server_drain(S->d.srv) == LI707_ELIMIT)
 			lea_warn("drain timeout: requests still in flight were cut (not acknowledged)");
+		refusals_save(S);
+		pthread_mutex_lock(&refusal_log.mu);
+		refusal_flush_left_out();
+		pthread_mutex_unlock(&refusal_log.mu);
 		li707_http_server_free(S->d.srv);
 		S->d.srv = NULL;
 	}

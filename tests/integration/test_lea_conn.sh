@@ -188,6 +188,82 @@ run "$TOOL" send --psk-identity "$ID128" --psk-file "$P/short.key" "https://127.
 expect_rc "R-SEC-4 li707 send with a 128-octet identity and a 5-byte key: exit 0" 0
 stop_lea
 
+# ---- R-SEC-2, R-SEC-4: every refused connection leaves one log line and a count ----
+# (refusal log lines name the reason, the client's address and the listener; R-BIN-A2: the
+# HTTP answer to a refused certificate stays the unknown-URL 404.)
+write_conf refuse server
+start_lea refuse
+U=https://127.0.0.1:$PORT/hi1
+refused() { # NAME REASON [LISTENER-PORT]: one new log line for REASON
+	local want=${3:-$PORT}
+	for _ in $(seq 30); do
+		[ "$(grep -c "refused connection: reason=$2 client=127\.0\.0\.1:[0-9]* listener=$want " "$LOG")" -ge 1 ] && break
+		sleep 0.1
+	done
+	check "$1: logged as $2" grep -q "refused connection: reason=$2 client=127\.0\.0\.1:[0-9]* listener=$want " "$LOG"
+}
+curl -s -o "$T/unknown.body" -D "$T/unknown.h" --cacert "$P/ca.pem" --cert "$P/csp1.pem" \
+	--key "$P/csp1.key" "https://127.0.0.1:$PORT/no/such/url"
+code=$(curl -s -o "$T/r.body" -w '%{http_code}' --cacert "$P/ca.pem" "$U")
+is "R-BIN-A2 no client certificate: 404" 404 "$code"
+check "R-BIN-A2 no client certificate: the unknown-URL page" cmp -s "$T/r.body" "$T/unknown.body"
+refused "R-SEC-2 no client certificate (curl)" no-cert
+for c in other:cert-untrusted expired:cert-expired revoked:cert-revoked csp2:unknown-peer; do
+	code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$P/ca.pem" --cert "$P/${c%%:*}.pem" \
+		--key "$P/${c%%:*}.key" "$U")
+	is "R-BIN-A2 ${c%%:*} certificate: 404" 404 "$code"
+	refused "R-SEC-2 ${c%%:*} certificate (curl)" "${c#*:}"
+done
+echo | openssl s_client -connect "127.0.0.1:$PORT" -tls1_1 -cipher DEFAULT@SECLEVEL=0 >"$T/v.out" 2>&1
+refused "R-SEC-1 TLS 1.1 (openssl s_client)" tls-version
+check "R-SEC-1 TLS 1.1: the client gets a protocol_version alert" grep -q "alert protocol version" "$T/v.out"
+echo | openssl s_client -connect "127.0.0.1:$PORT" -tls1 -cipher DEFAULT@SECLEVEL=0 >"$T/v.out" 2>&1
+check "R-SEC-1 TLS 1.0: the client gets a protocol_version alert" grep -q "alert protocol version" "$T/v.out"
+echo | openssl s_client -connect "127.0.0.1:$PORT" -tls1_2 -cipher AES128-SHA >/dev/null 2>&1
+refused "R-SEC-3 no common suite (openssl s_client)" tls-no-common-params
+echo | openssl s_client -connect "127.0.0.1:$PORT" -tls1_3 -groups X448 >/dev/null 2>&1
+check "R-SEC-3 no common group (openssl s_client): logged" \
+	[ "$(grep -c 'reason=tls-no-common-params' "$LOG")" -ge 2 ]
+curl -s -o /dev/null --tlsv1.2 --tls-max 1.2 "$U"
+refused "R-SEC-2 client refusing our certificate (curl)" 'client-alert alert="CA is unknown"'
+for v in -tls1_2 -tls1_3; do
+	echo | openssl s_client -connect "127.0.0.1:$PSKPORT" $v -psk_identity nobody -psk 00112233 >"$T/p.out" 2>&1
+	check "R-SEC-4 unknown PSK identity ($v): unknown_psk_identity alert" \
+		grep -q "alert unknown psk identity" "$T/p.out"
+done
+refused "R-SEC-4 unknown PSK identity (openssl s_client)" psk-unknown-identity "$PSKPORT"
+echo | openssl s_client -connect "127.0.0.1:$PSKPORT" -tls1_2 -psk_identity psk1 -psk 00112233 >/dev/null 2>&1
+refused "R-SEC-4 wrong PSK (openssl s_client)" psk-wrong-key "$PSKPORT"
+# Nothing about the certificates or keys in the log (R-SEC-6): no subject, no SAN, no key.
+check "refusal lines carry no certificate content" not_contains "$LOG" "csp2"
+check "refusal lines carry no PSK identity" not_contains "$LOG" "nobody"
+# The counts reach `status` (within a second).
+sleep 1.5
+run "$LEA" status --store "$T/store-refuse"
+expect_rc "status with refusals: exit 0" 0
+check "status: refused connections section" grep -q "^Refused connections since" "$T/out"
+for r in no-cert cert-untrusted cert-expired cert-revoked unknown-peer tls-version psk-unknown-identity psk-wrong-key; do
+	check "status counts $r" grep -Eq "^  $r +[1-9]" "$T/out"
+done
+run "$LEA" status --store "$T/store-refuse" --json
+check "status --json: by_reason" grep -q '"psk-wrong-key": 1' "$T/out"
+# A flood of refusals: every one counted, the log bounded (20 lines per 10 s) plus one line
+# saying how many were left out.
+before=$(grep -c 'refused connection:' "$LOG")
+for _ in $(seq 60); do
+	curl -s -o /dev/null --cacert "$P/ca.pem" "$U" &
+done
+wait_curls() { for j in $(jobs -p); do [ "$j" = "$LPID" ] || wait "$j"; done; }
+wait_curls
+sleep 1.5
+after=$(grep -c 'refused connection:' "$LOG")
+# (the flood may straddle two windows: at most 2 x 20 lines for 60 refusals)
+check "flood: refusal lines bounded (20 per 10 s)" [ $((after - before)) -le 40 ]
+run "$LEA" status --store "$T/store-refuse"
+check "flood: every refusal counted" grep -Eq "^  no-cert +6[1-9]" "$T/out"
+stop_lea
+check "flood: the lines left out are counted in the log" grep -Eq "[0-9]+ more refused connections not logged" "$LOG"
+
 # ---- R-SEC-3: our client (li707 fetch), openssl s_server, one suite at a time ----
 # s_server allows exactly one suite; its status page (-www) names the suite it used.
 SPORT=$((20000 + RANDOM % 20000))
