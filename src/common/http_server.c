@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -119,9 +120,11 @@ struct cctx {
 	struct li707__tx *tx; /* mapped file bodies (http_server_file.c), or NULL */
 	/* refusal accounting (the connection's thread, and the listen thread at STARTED) */
 	char addr[64];        /* the client's address, for refusal reports */
-	bool requested;       /* a request arrived: the handshake succeeded */
+	atomic_bool requested; /* a request arrived: the handshake succeeded (drain reads it) */
 	bool reported;        /* a refusal was reported for this connection */
-	bool hello_seen;      /* a ClientHello arrived */
+	atomic_bool hello_seen; /* a ClientHello arrived (drain reads it) */
+	atomic_bool hs_done;  /* the client's Finished arrived: handshake complete */
+	uint64_t start_ms;    /* CLOCK_MONOTONIC at STARTED (under s->wmu) */
 	unsigned hello_version; /* its legacy_version (0x0303 for TLS 1.2 and 1.3 clients) */
 	bool server_hello;    /* our ServerHello left: version, suite and group were agreed */
 	enum { PSK_NONE, PSK_UNKNOWN, PSK_FOUND } psk_state;
@@ -675,6 +678,8 @@ static int hello_hook(gnutls_session_t sess, unsigned htype, unsigned when, unsi
 			gnutls_alert_send(sess, GNUTLS_AL_FATAL, GNUTLS_A_PROTOCOL_VERSION);
 	} else if (!incoming && when == GNUTLS_HOOK_POST && htype == GNUTLS_HANDSHAKE_SERVER_HELLO) {
 		cc->server_hello = true;
+	} else if (incoming && when == GNUTLS_HOOK_POST && htype == GNUTLS_HANDSHAKE_FINISHED) {
+		cc->hs_done = true;
 	}
 	return 0;
 }
@@ -756,7 +761,8 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
 								   GNUTLS_HANDSHAKE_ANY,
 								   GNUTLS_HOOK_BOTH, hello_hook);
 			pthread_mutex_lock(&dc->s->wmu);
-			n->deadline_ms = now_ms() + dc->s->cfg.limits.header_timeout_s * 1000ull;
+			n->start_ms = now_ms();
+			n->deadline_ms = n->start_ms + dc->s->cfg.limits.header_timeout_s * 1000ull;
 			n->next = dc->s->conns;
 			if (n->next)
 				n->next->prev = n;
@@ -1303,6 +1309,35 @@ int li707_http_server_set_peers(struct li707_http_server *s, struct li707_tls_pe
 	return 0;
 }
 
+/* A connection opened this recently and without a request yet is expected to send one: a
+ * drain waits for it (a client sends its request right after its handshake). */
+#define DRAIN_NEW_CONN_MS 2000
+
+/* Drain: true while some open connection may still become a request it could answer: bytes
+ * wait unread in its socket, it is in its TLS handshake, or it opened less than
+ * DRAIN_NEW_CONN_MS ago and has not sent a request yet. Connections cut by the header
+ * deadline do not count (so slow or idle clients hold a drain at most header_timeout_s). */
+static bool busy_conns(struct li707_http_server *s)
+{
+	bool busy = false;
+	uint64_t now = now_ms();
+	pthread_mutex_lock(&s->wmu);
+	for (struct cctx *c = s->conns; c && !busy; c = c->next) {
+		if (c->cut || c->fd < 0)
+			continue;
+		int pending = 0;
+		bool first = !atomic_load(&c->requested);
+		if (ioctl(c->fd, FIONREAD, &pending) == 0 && pending > 0)
+			busy = true;
+		else if (first && atomic_load(&c->hello_seen) && !atomic_load(&c->hs_done))
+			busy = true; /* mid-handshake: a request may follow at once */
+		else if (first && now < c->start_ms + DRAIN_NEW_CONN_MS)
+			busy = true; /* just opened: its first request is on its way */
+	}
+	pthread_mutex_unlock(&s->wmu);
+	return busy;
+}
+
 int li707_http_server_drain(struct li707_http_server *s)
 {
 	if (!s || atomic_exchange(&s->draining, true))
@@ -1315,10 +1350,16 @@ int li707_http_server_drain(struct li707_http_server *s)
 			s->l[i].fd = -1;
 		}
 	}
-	/* Let in-flight requests finish. Idle keep-alive connections do not count. */
+	/* Let in-flight requests finish, including those whose bytes arrived but that MHD has
+	 * not handed to us yet (busy_conns). Idle keep-alive connections do not count. Two quiet
+	 * looks 20 ms apart: bytes MHD has just read become a request (active) in between. */
 	int rc = 0;
-	unsigned waited_ms = 0;
-	while (atomic_load(&s->active) > 0) {
+	unsigned waited_ms = 0, quiet = 0;
+	while (quiet < 2) {
+		if (atomic_load(&s->active) > 0 || busy_conns(s))
+			quiet = 0;
+		else if (++quiet >= 2)
+			break;
 		if (waited_ms >= s->cfg.limits.drain_timeout_s * 1000u) {
 			rc = LI707_ELIMIT;
 			break;

@@ -11,7 +11,7 @@ TOOL=$1
 SRC=$2
 BUILD=${4:?BUILDDIR}
 LEA=$BUILD/li707-lea
-for t in curl openssl; do
+for t in curl openssl python3; do
 	command -v "$t" >/dev/null 2>&1 || { echo "SKIP: $t missing"; exit 77; }
 done
 [ -x "$LEA" ] || { echo "SKIP: $LEA not built"; exit 77; }
@@ -263,6 +263,19 @@ run "$LEA" status --store "$T/store-refuse"
 check "flood: every refusal counted" grep -Eq "^  no-cert +6[1-9]" "$T/out"
 stop_lea
 check "flood: the lines left out are counted in the log" grep -Eq "[0-9]+ more refused connections not logged" "$LOG"
+
+# ---- SIGTERM drain: a delivery whose headers arrived is finished, not cut ----
+# Headers and half the body on a fresh connection, SIGTERM 0-20 ms later, then the rest.
+write_conf drain server
+for d in 0 0.005 0.02; do
+	start_lea drain
+	st=$(python3 "$(dirname "$0")/lea/drain_mid_request.py" "$PORT" "$P" "$LPID" "$T/msg.xml" "$d" 2>/dev/null)
+	wait "$LPID"
+	is "drain: request in flight at SIGTERM (+${d}s) answered" "HTTP/1.1 200 OK" "$st"
+	check "drain: request in flight at SIGTERM (+${d}s) logged" grep -q "status=200" "$LOG"
+done
+run "$LEA" status --store "$T/store-drain" --ref LIID-CONN-1 --json
+check "drain: the deliveries are stored" grep -q '"deliveries": 1' "$T/out"
 
 # ---- R-SEC-3: our client (li707 fetch), openssl s_server, one suite at a time ----
 # s_server allows exactly one suite; its status page (-www) names the suite it used.
