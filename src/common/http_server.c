@@ -100,7 +100,8 @@ struct li707_http_server {
 	_Atomic uint64_t requests, refused_auth, body_bytes, active, reloads, header_cuts;
 	_Atomic uint64_t refusals[LI707_REFUSED_N];
 	/* Header deadline watchdog (slow clients): the open connections, their deadlines. */
-	pthread_mutex_t wmu; /* conns, wstop, every cctx's deadline */
+	pthread_mutex_t wmu; /* conns, wstop, every cctx's deadline, unauth */
+	unsigned n_unauth;   /* registered connections with unauth set, all listeners */
 	pthread_cond_t wcv;
 	struct cctx *conns;
 	bool wstop, wstarted;
@@ -117,6 +118,8 @@ struct cctx {
 	int fd;
 	uint64_t deadline_ms; /* CLOCK_MONOTONIC; 0: headers complete, no deadline */
 	bool cut;
+	bool unauth;          /* counted in s->n_unauth: no authenticated request yet */
+	bool evicted;         /* cut to make room for a newer unauthenticated connection */
 	struct li707__tx *tx; /* mapped file bodies (http_server_file.c), or NULL */
 	/* refusal accounting (the connection's thread, and the listen thread at STARTED) */
 	char addr[64];        /* the client's address, for refusal reports */
@@ -170,6 +173,15 @@ static void refusal_report(struct dctx *dc, struct cctx *cc, enum li707_http_ref
 		struct li707_http_refused r = {.reason = why, .addr = cc->addr, .port = dc->port,
 					       .psk = dc->psk, .alert = alert};
 		s->cfg.refused(s->cfg.cls, &r);
+	}
+}
+
+/* Leaves the unauthenticated count (wmu held). */
+static void unauth_drop(struct li707_http_server *s, struct cctx *c)
+{
+	if (c->unauth) {
+		c->unauth = false;
+		s->n_unauth--;
 	}
 }
 
@@ -408,8 +420,13 @@ static const struct li707_tls_peer *conn_peer(struct dctx *dc, struct MHD_Connec
 			 !(peer = li707_tls_peer_by_cert(cur->p, raw[0].data, raw[0].size)))
 			why = LI707_REFUSED_UNKNOWN_PEER;
 	}
-	if (!peer)
+	if (!peer) {
 		refusal_report(dc, cc, why, NULL);
+	} else if (cc) {
+		pthread_mutex_lock(&s->wmu);
+		unauth_drop(s, cc); /* authenticated: no longer competes for the unauthenticated slots */
+		pthread_mutex_unlock(&s->wmu);
+	}
 	if (cc) {
 		cc->checked = true;
 		cc->ok = peer != NULL;
@@ -606,6 +623,22 @@ static void conn_deadline(struct li707_http_server *s, struct cctx *cc, bool arm
 	pthread_mutex_unlock(&s->wmu);
 }
 
+/* The unauthenticated cap is full (wmu held): closes the oldest unauthenticated connection
+ * (the list is newest first). Its thread sees EOF; the refusal is reported at its close. */
+static void unauth_evict_oldest(struct li707_http_server *s)
+{
+	struct cctx *victim = NULL;
+	for (struct cctx *c = s->conns; c; c = c->next)
+		if (c->unauth && !c->cut && c->fd >= 0)
+			victim = c;
+	if (!victim)
+		return;
+	shutdown(victim->fd, SHUT_RDWR);
+	victim->cut = true;
+	victim->evicted = true;
+	unauth_drop(s, victim);
+}
+
 /* The watchdog: every 250 ms, shuts down the socket of every connection whose request headers
  * did not arrive in time (slow loris). MHD's connection thread then sees EOF and closes the
  * connection the usual way (CLOSED notification, per-peer slot freed). The registry entry is
@@ -621,6 +654,7 @@ static void *watchdog(void *arg)
 			if (c->deadline_ms && !c->cut && now >= c->deadline_ms && c->fd >= 0) {
 				shutdown(c->fd, SHUT_RDWR);
 				c->cut = true;
+				unauth_drop(s, c);
 				atomic_fetch_add(&s->header_cuts, 1);
 			}
 		}
@@ -716,7 +750,7 @@ static void closed_unrequested(struct dctx *dc, struct MHD_Connection *conn, str
 	if (cc->requested || cc->reported)
 		return;
 	if (cc->cut) {
-		refusal_report(dc, cc, LI707_REFUSED_TIMEOUT, NULL);
+		refusal_report(dc, cc, cc->evicted ? LI707_REFUSED_SLOTS : LI707_REFUSED_TIMEOUT, NULL);
 		return;
 	}
 	const union MHD_ConnectionInfo *ci =
@@ -763,6 +797,12 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
 			pthread_mutex_lock(&dc->s->wmu);
 			n->start_ms = now_ms();
 			n->deadline_ms = n->start_ms + dc->s->cfg.limits.header_timeout_s * 1000ull;
+			/* Slots kept for authenticated peers: at most `unauthenticated` connections
+			 * wait for their verdict; a newcomer replaces the oldest of them. */
+			if (dc->s->n_unauth >= dc->s->cfg.limits.unauthenticated)
+				unauth_evict_oldest(dc->s);
+			n->unauth = true;
+			dc->s->n_unauth++;
 			n->next = dc->s->conns;
 			if (n->next)
 				n->next->prev = n;
@@ -777,6 +817,7 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
 		return;
 	closed_unrequested(dc, conn, cc);
 	pthread_mutex_lock(&dc->s->wmu);
+	unauth_drop(dc->s, cc);
 	if (cc->prev)
 		cc->prev->next = cc->next;
 	else
@@ -1086,6 +1127,7 @@ static void limits_defaults(struct li707_http_limits *L)
 	if (!L->header_timeout_s) L->header_timeout_s = 10;
 	if (!L->max_ranges) L->max_ranges = LI707_RANGE_MAX_DEFAULT;
 	if (!L->drain_timeout_s) L->drain_timeout_s = 30;
+	if (!L->unauthenticated) L->unauthenticated = L->connections / 2 ? L->connections / 2 : 1;
 }
 
 int li707_http_server_new(const struct li707_http_config *cfg, struct li707_http_server **out,

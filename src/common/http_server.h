@@ -60,6 +60,10 @@ struct li707_http_limits {
 				      * previous response on keep-alive), else close [10] */
 	unsigned max_ranges;         /* Range specs per request [16] */
 	unsigned drain_timeout_s;    /* drain waits this long for in-flight requests [30] */
+	unsigned unauthenticated;    /* open connections (all listeners) not yet authenticated (in
+				      * their handshake or before their first request's verdict);
+				      * a new one beyond this closes the oldest such connection, so
+				      * they cannot starve authenticated peers [connections / 2] */
 };
 
 /* The credentials of certificate listeners: PEM file paths. crl may be NULL. */

@@ -277,6 +277,28 @@ done
 run "$LEA" status --store "$T/store-drain" --ref LIID-CONN-1 --json
 check "drain: the deliveries are stored" grep -q '"deliveries": 1' "$T/out"
 
+# ---- 500 idle unauthenticated connections do not starve an authenticated CSP ----
+# (10 loopback addresses x 50, under the per-IP limit of 64; the listener's cap is 256.)
+write_conf flood server "header_timeout = 60
+idle_timeout = 60"
+start_lea flood
+python3 "$(dirname "$0")/lea/idle_flood.py" "$PORT" 500 50 >"$T/flood.out" 2>&1 &
+FPID=$!
+PIDS+=("$FPID")
+for _ in $(seq 600); do grep -q ready "$T/flood.out" && break; sleep 0.1; done
+check "flood: the idle connections are open" grep -q ready "$T/flood.out"
+run "$TOOL" send --cacert "$P/ca.pem" --cert "$P/csp1.pem" --key "$P/csp1.key" \
+	--connect-timeout 10 "https://127.0.0.1:$PORT/hi1" "$T/msg.xml"
+expect_rc "flood: the CSP still delivers (exit 0)" 0
+check "flood: DELIVERResponse" grep -q DELIVERResponse "$T/out"
+run "$TOOL" send --psk-identity psk1 --psk-file "$P/psk1.key" --connect-timeout 10 \
+	"https://127.0.0.1:$PSKPORT/hi1" "$T/msg.xml"
+expect_rc "flood: the PSK CSP still delivers (exit 0)" 0
+kill -TERM "$FPID" 2>/dev/null
+wait "$FPID" 2>/dev/null
+check "flood: displaced connections logged" grep -q "reason=unauthenticated-slots-full" "$LOG"
+stop_lea
+
 # ---- R-SEC-3: our client (li707 fetch), openssl s_server, one suite at a time ----
 # s_server allows exactly one suite; its status page (-www) names the suite it used.
 SPORT=$((20000 + RANDOM % 20000))
