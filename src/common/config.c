@@ -29,7 +29,7 @@
 
 #define SUBJECT_MAX 1024
 #define SAN_MAX 255
-#define PSK_IDENTITY_MAX 128  /* OpenSSL's PSK_MAX_IDENTITY_LEN */
+#define PSK_IDENTITY_MAX LI707_PSK_IDENTITY_MAX /* RFC 4279 section 5.3 */
 #define NAME_MAX_BYTES 64     /* section names */
 
 /* One section instance: [server] or one [peer NAME]. */
@@ -472,12 +472,16 @@ static int key_identity(struct lx_config *p, const struct lx_config_key *k, cons
 		dst = &tp->san;
 		break;
 	case LX_CFG_PSK_ID:
+		/* RFC 4279 section 5.3: identities up to 128 octets of any UTF-8 text. Only what
+		 * a configuration line cannot hold unambiguously is refused: control characters
+		 * (the value is trimmed, so no blanks at either end). */
+		if (n == 0 || n > PSK_IDENTITY_MAX)
+			return perr(p, p->line, "%spsk_identity: expected 1-%d bytes", p->prefix,
+				    PSK_IDENTITY_MAX);
 		for (size_t i = 0; i < n; i++)
-			if ((unsigned char)v[i] < 0x21 || (unsigned char)v[i] > 0x7e || n > PSK_IDENTITY_MAX)
-				return perr(p, p->line,
-					    "%spsk_identity: expected 1-%d printable ASCII "
-					    "characters without blanks",
-					    p->prefix, PSK_IDENTITY_MAX);
+			if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] == 0x7f)
+				return perr(p, p->line, "%spsk_identity: control characters are not allowed",
+					    p->prefix);
 		dst = &tp->psk_identity;
 		break;
 	case LX_CFG_SPKI:

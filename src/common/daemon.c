@@ -142,6 +142,8 @@ void lx_server_stop(struct lx_server *S)
 	if (S->srv) {
 		if (li707_http_server_drain(S->srv) == LI707_ELIMIT)
 			lx_warn("drain timeout: requests still in flight were cut (not acknowledged)");
+		if (S->drained)
+			S->drained(S->drained_cls);
 		li707_http_server_free(S->srv);
 		S->srv = NULL;
 	}

@@ -100,6 +100,10 @@ struct lx_server {
 	bool has_policy;
 	struct li707_tls_peers *first_peers; /* the server borrows it until set_peers; freed last */
 	size_t n_cert_listeners;
+	/* lx_server_stop: called after the drain, before the server is freed (its stats are
+	 * still readable), or NULL */
+	void (*drained)(void *cls);
+	void *drained_cls;
 };
 
 /* Creates the server from hc (policy and peers are replaced by s's copy of *policy and by

@@ -35,7 +35,7 @@
 
 #include "li707/li707.h"
 
-#define PSK_MIN 32
+#define PSK_MIN 1 /* RFC 4279 sets no minimum */
 #define PSK_MAX 512 /* OpenSSL's PSK_MAX_PSK_LEN */
 #define PSK_IDENTITY_MAX 128
 

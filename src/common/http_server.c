@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -69,6 +70,8 @@ struct dctx { /* per MHD daemon */
 	struct gen *g; /* NULL for PSK listeners */
 	bool psk;
 	bool quiesced;
+	bool dh_set; /* PSK: RFC 7919 parameters given to MHD's credentials (listen thread only) */
+	int port;    /* the listener's local port (refusal reports) */
 	int lfd; /* this daemon's own dup of the listening socket */
 };
 
@@ -96,8 +99,10 @@ struct li707_http_server {
 	struct pgen *pg;    /* the current allow-list */
 	atomic_bool draining, stopped;
 	_Atomic uint64_t requests, refused_auth, body_bytes, active, reloads, header_cuts;
+	_Atomic uint64_t refusals[LI707_REFUSED_N];
 	/* Header deadline watchdog (slow clients): the open connections, their deadlines. */
-	pthread_mutex_t wmu; /* conns, wstop, every cctx's deadline */
+	pthread_mutex_t wmu; /* conns, wstop, every cctx's deadline, unauth */
+	unsigned n_unauth;   /* registered connections with unauth set, all listeners */
 	pthread_cond_t wcv;
 	struct cctx *conns;
 	bool wstop, wstarted;
@@ -114,9 +119,72 @@ struct cctx {
 	int fd;
 	uint64_t deadline_ms; /* CLOCK_MONOTONIC; 0: headers complete, no deadline */
 	bool cut;
+	bool unauth;          /* counted in s->n_unauth: no authenticated request yet */
+	bool evicted;         /* cut to make room for a newer unauthenticated connection */
 	struct li707__tx *tx; /* mapped file bodies (http_server_file.c), or NULL */
+	/* refusal accounting (the connection's thread, and the listen thread at STARTED) */
+	char addr[64];        /* the client's address, for refusal reports */
+	atomic_bool requested; /* a request arrived: the handshake succeeded (drain reads it) */
+	bool reported;        /* a refusal was reported for this connection */
+	atomic_bool hello_seen; /* a ClientHello arrived (drain reads it) */
+	atomic_bool hs_done;  /* the client's Finished arrived: handshake complete */
+	uint64_t start_ms;    /* CLOCK_MONOTONIC at STARTED (under s->wmu) */
+	unsigned hello_version; /* its legacy_version (0x0303 for TLS 1.2 and 1.3 clients) */
+	bool server_hello;    /* our ServerHello left: version, suite and group were agreed */
+	enum { PSK_NONE, PSK_UNKNOWN, PSK_FOUND } psk_state;
 };
 
+
+static struct cctx *conn_ctx(struct MHD_Connection *conn);
+
+/* ---- refusals ---- */
+
+static const char *const refusal_names[LI707_REFUSED_N] = {
+	[LI707_REFUSED_NO_CERT] = "no-cert",
+	[LI707_REFUSED_CERT_UNTRUSTED] = "cert-untrusted",
+	[LI707_REFUSED_CERT_EXPIRED] = "cert-expired",
+	[LI707_REFUSED_CERT_REVOKED] = "cert-revoked",
+	[LI707_REFUSED_CERT_PURPOSE] = "cert-purpose",
+	[LI707_REFUSED_UNKNOWN_PEER] = "unknown-peer",
+	[LI707_REFUSED_TLS_VERSION] = "tls-version",
+	[LI707_REFUSED_TLS_PARAMS] = "tls-no-common-params",
+	[LI707_REFUSED_PSK_IDENTITY] = "psk-unknown-identity",
+	[LI707_REFUSED_PSK_KEY] = "psk-wrong-key",
+	[LI707_REFUSED_CLIENT_ALERT] = "client-alert",
+	[LI707_REFUSED_TLS_OTHER] = "tls-error",
+	[LI707_REFUSED_SLOTS] = "unauthenticated-slots-full",
+	[LI707_REFUSED_TIMEOUT] = "handshake-timeout",
+};
+
+const char *li707_http_refusal_name(enum li707_http_refusal r)
+{
+	return (unsigned)r < LI707_REFUSED_N ? refusal_names[r] : "unknown";
+}
+
+/* Counts a refused connection and hands it to the owner's callback, once per connection. */
+static void refusal_report(struct dctx *dc, struct cctx *cc, enum li707_http_refusal why,
+			   const char *alert)
+{
+	if (!cc || cc->reported)
+		return;
+	cc->reported = true;
+	struct li707_http_server *s = dc->s;
+	atomic_fetch_add(&s->refusals[why], 1);
+	if (s->cfg.refused) {
+		struct li707_http_refused r = {.reason = why, .addr = cc->addr, .port = dc->port,
+					       .psk = dc->psk, .alert = alert};
+		s->cfg.refused(s->cfg.cls, &r);
+	}
+}
+
+/* Leaves the unauthenticated count (wmu held). */
+static void unauth_drop(struct li707_http_server *s, struct cctx *c)
+{
+	if (c->unauth) {
+		c->unauth = false;
+		s->n_unauth--;
+	}
+}
 
 /* ---- credentials ---- */
 
@@ -225,9 +293,12 @@ fail:
 	return rc;
 }
 
-/* The client's chain verifies against the trust list (dates, CRL, purpose). */
-static bool verify_chain(gnutls_x509_trust_list_t tl, const gnutls_datum_t *raw, unsigned n)
+/* The client's chain verifies against the trust list (dates, CRL, purpose). *why gets the
+ * reason when it does not. */
+static bool verify_chain(gnutls_x509_trust_list_t tl, const gnutls_datum_t *raw, unsigned n,
+			 enum li707_http_refusal *why)
 {
+	*why = LI707_REFUSED_CERT_UNTRUSTED;
 	if (n == 0 || n > 16)
 		return false;
 	gnutls_x509_crt_t crts[16];
@@ -247,6 +318,12 @@ static bool verify_chain(gnutls_x509_trust_list_t tl, const gnutls_datum_t *raw,
 	if (gnutls_x509_trust_list_verify_crt2(tl, crts, n, &vd, 1, 0, &status, NULL) == 0 &&
 	    status == 0)
 		ok = true;
+	else if (status & GNUTLS_CERT_REVOKED)
+		*why = LI707_REFUSED_CERT_REVOKED;
+	else if (status & (GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED))
+		*why = LI707_REFUSED_CERT_EXPIRED;
+	else if (status & GNUTLS_CERT_PURPOSE_MISMATCH)
+		*why = LI707_REFUSED_CERT_PURPOSE;
 out:
 	for (unsigned i = 0; i < k; i++)
 		gnutls_x509_crt_deinit(crts[i]);
@@ -323,6 +400,7 @@ static const struct li707_tls_peer *conn_peer(struct dctx *dc, struct MHD_Connec
 		cc->peer = NULL;
 	}
 	const struct li707_tls_peer *peer = NULL;
+	enum li707_http_refusal why = LI707_REFUSED_TLS_OTHER;
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	gnutls_session_t sess = ci ? (gnutls_session_t)ci->tls_session : NULL;
@@ -331,13 +409,24 @@ static const struct li707_tls_peer *conn_peer(struct dctx *dc, struct MHD_Connec
 	} else if (dc->psk) {
 		const char *id = gnutls_psk_server_get_username(sess);
 		peer = id ? li707_tls_peer_by_psk(cur->p, id) : NULL;
+		why = LI707_REFUSED_PSK_IDENTITY; /* removed from the allow-list by a reload */
 	} else if (dc->s->cfg.insecure_no_client_cert) {
 		peer = &anon_peer;
 	} else {
 		unsigned n = 0;
 		const gnutls_datum_t *raw = gnutls_certificate_get_peers(sess, &n);
-		if (raw && n > 0 && verify_chain(dc->g->tl, raw, n))
-			peer = li707_tls_peer_by_cert(cur->p, raw[0].data, raw[0].size);
+		if (!raw || n == 0)
+			why = LI707_REFUSED_NO_CERT;
+		else if (verify_chain(dc->g->tl, raw, n, &why) &&
+			 !(peer = li707_tls_peer_by_cert(cur->p, raw[0].data, raw[0].size)))
+			why = LI707_REFUSED_UNKNOWN_PEER;
+	}
+	if (!peer) {
+		refusal_report(dc, cc, why, NULL);
+	} else if (cc) {
+		pthread_mutex_lock(&s->wmu);
+		unauth_drop(s, cc); /* authenticated: no longer competes for the unauthenticated slots */
+		pthread_mutex_unlock(&s->wmu);
 	}
 	if (cc) {
 		cc->checked = true;
@@ -356,6 +445,18 @@ static int psk_cb(void *cls, const struct MHD_Connection *conn, const char *user
 	/* One consistent table for the lookup and the copy, even if set_peers runs now. */
 	struct pgen *g = pgen_get(dc->s);
 	const struct li707_tls_peer *p = username ? li707_tls_peer_by_psk(g->p, username) : NULL;
+	struct cctx *cc = conn_ctx((struct MHD_Connection *)conn);
+	if (cc)
+		cc->psk_state = p ? PSK_FOUND : PSK_UNKNOWN;
+	if (!p) {
+		/* The handshake fails when we return -1, without an alert (MHD sends none): send
+		 * unknown_psk_identity (RFC 4279 section 2) so the client can tell. */
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+			(struct MHD_Connection *)conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		if (ci && ci->tls_session)
+			gnutls_alert_send((gnutls_session_t)ci->tls_session, GNUTLS_AL_FATAL,
+					  GNUTLS_A_UNKNOWN_PSK_IDENTITY);
+	}
 	int rc = -1;
 	void *k = p && p->psk && p->psk_len ? malloc(p->psk_len) : NULL;
 	if (k) {
@@ -615,6 +716,22 @@ static void conn_deadline(struct li707_http_server *s, struct cctx *cc, bool arm
 	pthread_mutex_unlock(&s->wmu);
 }
 
+/* The unauthenticated cap is full (wmu held): closes the oldest unauthenticated connection
+ * (the list is newest first). Its thread sees EOF; the refusal is reported at its close. */
+static void unauth_evict_oldest(struct li707_http_server *s)
+{
+	struct cctx *victim = NULL;
+	for (struct cctx *c = s->conns; c; c = c->next)
+		if (c->unauth && !c->cut && c->fd >= 0)
+			victim = c;
+	if (!victim)
+		return;
+	shutdown(victim->fd, SHUT_RDWR);
+	victim->cut = true;
+	victim->evicted = true;
+	unauth_drop(s, victim);
+}
+
 /* The watchdog: every 250 ms, shuts down the socket of every connection whose request headers
  * did not arrive in time (slow loris). MHD's connection thread then sees EOF and closes the
  * connection the usual way (CLOSED notification, per-peer slot freed). The registry entry is
@@ -630,6 +747,7 @@ static void *watchdog(void *arg)
 			if (c->deadline_ms && !c->cut && now >= c->deadline_ms && c->fd >= 0) {
 				shutdown(c->fd, SHUT_RDWR);
 				c->cut = true;
+				unauth_drop(s, c);
 				atomic_fetch_add(&s->header_cuts, 1);
 			}
 		}
@@ -646,18 +764,138 @@ static void *watchdog(void *arg)
 	return NULL;
 }
 
+/* DHE-PSK (RFC 4279) needs a finite-field group. A client that offers an RFC 7919 group in
+ * supported_groups gets it from the priority string; one that offers none (OpenSSL with TLS 1.3
+ * off offers only elliptic curves) would find no DH parameters in MHD's PSK credentials, and
+ * the handshake would fail. MHD 0.9.75 has no option for the parameters of PSK credentials, so
+ * they are set on the credentials MHD attached to the first connection's session: the RFC 7919
+ * group of GnuTLS's "medium" level (ffdhe2048, the group the priority string offers). The
+ * STARTED notification runs in the daemon's listen thread before that connection's thread
+ * exists, so no handshake reads the credentials while they are set; all connections of the
+ * daemon share them. */
+static void psk_dh_params(struct dctx *dc, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t sess = ci ? (gnutls_session_t)ci->tls_session : NULL;
+	void *cred = NULL;
+	if (sess && gnutls_credentials_get(sess, GNUTLS_CRD_PSK, &cred) == 0 && cred &&
+	    gnutls_psk_set_server_known_dh_params(cred, GNUTLS_SEC_PARAM_MEDIUM) == 0)
+		dc->dh_set = true;
+}
+
+/* GnuTLS hook on the handshake messages, to tell why a handshake failed (MHD 0.9.75 drops the
+ * error code): before a ClientHello is processed, notes that one arrived and the version it
+ * asks for (legacy_version, its first two bytes); after our ServerHello, that version, suite
+ * and group were agreed. MHD keeps its connection as the session pointer. */
+static int hello_hook(gnutls_session_t sess, unsigned htype, unsigned when, unsigned incoming,
+		      const gnutls_datum_t *msg)
+{
+	struct MHD_Connection *conn = gnutls_session_get_ptr(sess);
+	struct cctx *cc = conn ? conn_ctx(conn) : NULL;
+	if (!cc)
+		return 0;
+	if (incoming && when == GNUTLS_HOOK_PRE && htype == GNUTLS_HANDSHAKE_CLIENT_HELLO &&
+	    !cc->hello_seen) {
+		cc->hello_seen = true;
+		cc->hello_version = msg && msg->size >= 2 ? (unsigned)msg->data[0] << 8 | msg->data[1] : 0;
+		/* A client below TLS 1.2 (R-SEC-1): GnuTLS refuses it but sends no alert (MHD does
+		 * not call gnutls_alert_send_appropriate); say protocol_version before it does. */
+		if (cc->hello_version && cc->hello_version < 0x0303)
+			gnutls_alert_send(sess, GNUTLS_AL_FATAL, GNUTLS_A_PROTOCOL_VERSION);
+	} else if (!incoming && when == GNUTLS_HOOK_POST && htype == GNUTLS_HANDSHAKE_SERVER_HELLO) {
+		cc->server_hello = true;
+	} else if (incoming && when == GNUTLS_HOOK_POST && htype == GNUTLS_HANDSHAKE_FINISHED) {
+		cc->hs_done = true;
+	}
+	return 0;
+}
+
+/* The client's address as text ("192.0.2.7:50312", "[2001:db8::1]:50312"). */
+static void client_addr(struct MHD_Connection *conn, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	char h[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	if (sa && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+		inet_ntop(AF_INET, &a->sin_addr, h, sizeof h);
+		port = ntohs(a->sin_port);
+		snprintf(out, n, "%s:%u", h, port);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+		inet_ntop(AF_INET6, &a->sin6_addr, h, sizeof h);
+		port = ntohs(a->sin6_port);
+		snprintf(out, n, "[%s]:%u", h, port);
+	} else {
+		snprintf(out, n, "?");
+	}
+}
+
+/* At close: a connection that never got to a request and was not refused yet failed its
+ * handshake (or its deadline). Classifies and reports it. MHD 0.9.75 drops gnutls_handshake's
+ * error code, so the reason comes from what was seen: the ClientHello's version, the PSK
+ * lookup, the client's alert, whether a ServerHello left. */
+static void closed_unrequested(struct dctx *dc, struct MHD_Connection *conn, struct cctx *cc)
+{
+	if (cc->requested || cc->reported)
+		return;
+	if (cc->cut) {
+		refusal_report(dc, cc, cc->evicted ? LI707_REFUSED_SLOTS : LI707_REFUSED_TIMEOUT, NULL);
+		return;
+	}
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t sess = ci ? (gnutls_session_t)ci->tls_session : NULL;
+	if (!sess || !cc->hello_seen)
+		return; /* closed before a ClientHello: nothing was refused */
+	if ((int)gnutls_handshake_get_last_in(sess) == GNUTLS_HANDSHAKE_FINISHED)
+		return; /* handshake done, closed before a request */
+	gnutls_alert_description_t al = gnutls_alert_get(sess);
+	const char *alname = gnutls_alert_get_name(al);
+	if (cc->hello_version && cc->hello_version < 0x0303)
+		refusal_report(dc, cc, LI707_REFUSED_TLS_VERSION, NULL);
+	else if (cc->psk_state == PSK_UNKNOWN)
+		refusal_report(dc, cc, LI707_REFUSED_PSK_IDENTITY, NULL);
+	else if (cc->psk_state == PSK_FOUND)
+		refusal_report(dc, cc, LI707_REFUSED_PSK_KEY, NULL);
+	else if (al != 0 && alname)
+		refusal_report(dc, cc, LI707_REFUSED_CLIENT_ALERT, alname);
+	else if (!cc->server_hello)
+		refusal_report(dc, cc, LI707_REFUSED_TLS_PARAMS, NULL);
+	else
+		refusal_report(dc, cc, LI707_REFUSED_TLS_OTHER, NULL);
+}
+
 static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
 			enum MHD_ConnectionNotificationCode code)
 {
 	struct dctx *dc = cls;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		if (dc->psk && !dc->dh_set)
+			psk_dh_params(dc, conn);
 		struct cctx *n = calloc(1, sizeof(struct cctx)); /* NULL: checked per request */
 		if (n) {
 			const union MHD_ConnectionInfo *ci =
 				MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 			n->fd = ci ? ci->connect_fd : -1;
+			client_addr(conn, n->addr, sizeof n->addr);
+			ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+			if (ci && ci->tls_session)
+				gnutls_handshake_set_hook_function((gnutls_session_t)ci->tls_session,
+								   GNUTLS_HANDSHAKE_ANY,
+								   GNUTLS_HOOK_BOTH, hello_hook);
 			pthread_mutex_lock(&dc->s->wmu);
-			n->deadline_ms = now_ms() + dc->s->cfg.limits.header_timeout_s * 1000ull;
+			n->start_ms = now_ms();
+			n->deadline_ms = n->start_ms + dc->s->cfg.limits.header_timeout_s * 1000ull;
+			/* Slots kept for authenticated peers: at most `unauthenticated` connections
+			 * wait for their verdict; a newcomer replaces the oldest of them. */
+			if (dc->s->n_unauth >= dc->s->cfg.limits.unauthenticated)
+				unauth_evict_oldest(dc->s);
+			n->unauth = true;
+			dc->s->n_unauth++;
 			n->next = dc->s->conns;
 			if (n->next)
 				n->next->prev = n;
@@ -670,7 +908,9 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
 	struct cctx *cc = *socket_context;
 	if (!cc)
 		return;
+	closed_unrequested(dc, conn, cc);
 	pthread_mutex_lock(&dc->s->wmu);
+	unauth_drop(dc->s, cc);
 	if (cc->prev)
 		cc->prev->next = cc->next;
 	else
@@ -857,7 +1097,10 @@ static enum MHD_Result first_call(struct dctx *dc, struct MHD_Connection *conn, 
 	struct li707_http_server *s = dc->s;
 	/* The headers are complete: no deadline while the request runs (bodies have the idle
 	 * timeout only: large uploads are legitimate). */
-	conn_deadline(s, conn_ctx(conn), false);
+	struct cctx *cc0 = conn_ctx(conn);
+	conn_deadline(s, cc0, false);
+	if (cc0)
+		cc0->requested = true;
 	struct li707__http_rq *r = calloc(1, sizeof *r);
 	if (!r)
 		return MHD_NO;
@@ -1011,6 +1254,11 @@ static struct MHD_Daemon *start_daemon(struct li707_http_server *s, int fd, bool
 	const struct li707_http_limits *L = &s->cfg.limits;
 	/* Each daemon gets its own descriptor of the listening socket, so stopping or quiescing
 	 * one never closes the socket under another (reload runs two on one socket). */
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		dc->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+						    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	dc->lfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (dc->lfd < 0) {
 		li707__errf(err, errlen, "dup listen socket: %s", strerror(errno));
@@ -1092,6 +1340,7 @@ static void limits_defaults(struct li707_http_limits *L)
 	if (!L->drain_timeout_s) L->drain_timeout_s = 30;
 	if (!L->body_min_rate) L->body_min_rate = 1024;
 	if (!L->body_rate_window_s) L->body_rate_window_s = 10;
+	if (!L->unauthenticated) L->unauthenticated = L->connections / 2 ? L->connections / 2 : 1;
 }
 
 int li707_http_server_new(const struct li707_http_config *cfg, struct li707_http_server **out,
@@ -1315,6 +1564,35 @@ int li707_http_server_set_peers(struct li707_http_server *s, struct li707_tls_pe
 	return 0;
 }
 
+/* A connection opened this recently and without a request yet is expected to send one: a
+ * drain waits for it (a client sends its request right after its handshake). */
+#define DRAIN_NEW_CONN_MS 2000
+
+/* Drain: true while some open connection may still become a request it could answer: bytes
+ * wait unread in its socket, it is in its TLS handshake, or it opened less than
+ * DRAIN_NEW_CONN_MS ago and has not sent a request yet. Connections cut by the header
+ * deadline do not count (so slow or idle clients hold a drain at most header_timeout_s). */
+static bool busy_conns(struct li707_http_server *s)
+{
+	bool busy = false;
+	uint64_t now = now_ms();
+	pthread_mutex_lock(&s->wmu);
+	for (struct cctx *c = s->conns; c && !busy; c = c->next) {
+		if (c->cut || c->fd < 0)
+			continue;
+		int pending = 0;
+		bool first = !atomic_load(&c->requested);
+		if (ioctl(c->fd, FIONREAD, &pending) == 0 && pending > 0)
+			busy = true;
+		else if (first && atomic_load(&c->hello_seen) && !atomic_load(&c->hs_done))
+			busy = true; /* mid-handshake: a request may follow at once */
+		else if (first && now < c->start_ms + DRAIN_NEW_CONN_MS)
+			busy = true; /* just opened: its first request is on its way */
+	}
+	pthread_mutex_unlock(&s->wmu);
+	return busy;
+}
+
 int li707_http_server_drain(struct li707_http_server *s)
 {
 	if (!s || atomic_exchange(&s->draining, true))
@@ -1327,10 +1605,16 @@ int li707_http_server_drain(struct li707_http_server *s)
 			s->l[i].fd = -1;
 		}
 	}
-	/* Let in-flight requests finish. Idle keep-alive connections do not count. */
+	/* Let in-flight requests finish, including those whose bytes arrived but that MHD has
+	 * not handed to us yet (busy_conns). Idle keep-alive connections do not count. Two quiet
+	 * looks 20 ms apart: bytes MHD has just read become a request (active) in between. */
 	int rc = 0;
-	unsigned waited_ms = 0;
-	while (atomic_load(&s->active) > 0) {
+	unsigned waited_ms = 0, quiet = 0;
+	while (quiet < 2) {
+		if (atomic_load(&s->active) > 0 || busy_conns(s))
+			quiet = 0;
+		else if (++quiet >= 2)
+			break;
 		if (waited_ms >= s->cfg.limits.drain_timeout_s * 1000u) {
 			rc = LI707_ELIMIT;
 			break;
@@ -1391,4 +1675,6 @@ void li707_http_server_stats(const struct li707_http_server *s, struct li707_htt
 	st->active_requests = atomic_load(&m->active);
 	st->reloads = atomic_load(&m->reloads);
 	st->header_timeouts = atomic_load(&m->header_cuts);
+	for (size_t i = 0; i < LI707_REFUSED_N; i++)
+		st->refused[i] = atomic_load(&m->refusals[i]);
 }

@@ -72,12 +72,51 @@ struct li707_http_limits {
 	unsigned body_min_rate;      /* a body must move at least this many bytes per second,
 				      * counted over every body_rate_window_s, else 408 [1024] */
 	unsigned body_rate_window_s; /* the window of body_min_rate, in seconds [10] */
+	unsigned unauthenticated;    /* open connections (all listeners) not yet authenticated (in
+				      * their handshake or before their first request's verdict);
+				      * a new one beyond this closes the oldest such connection, so
+				      * they cannot starve authenticated peers [connections / 2] */
 };
 
 /* The credentials of certificate listeners: PEM file paths. crl may be NULL. */
 struct li707_http_creds {
 	const char *cert, *key, *cacert, *crl;
 };
+
+/* Why a connection was refused before any handler saw it (R-SEC-2, R-SEC-4). Post-handshake
+ * refusals (the certificate ones) are answered with the unknown-URL 404 (R-BIN-A2); handshake
+ * refusals end the connection. */
+enum li707_http_refusal {
+	LI707_REFUSED_NO_CERT,        /* certificate listener, no client certificate */
+	LI707_REFUSED_CERT_UNTRUSTED, /* chain does not verify against the trust anchors */
+	LI707_REFUSED_CERT_EXPIRED,   /* expired or not yet valid */
+	LI707_REFUSED_CERT_REVOKED,   /* on the CRL */
+	LI707_REFUSED_CERT_PURPOSE,   /* not a TLS client certificate (extended key usage) */
+	LI707_REFUSED_UNKNOWN_PEER,   /* verified, but matches no configured peer */
+	LI707_REFUSED_TLS_VERSION,    /* the client offered only versions below TLS 1.2 */
+	LI707_REFUSED_TLS_PARAMS,     /* no common version, suite or group */
+	LI707_REFUSED_PSK_IDENTITY,   /* unknown PSK identity */
+	LI707_REFUSED_PSK_KEY,        /* known identity, handshake failed (wrong key) */
+	LI707_REFUSED_CLIENT_ALERT,   /* the client ended the handshake with an alert */
+	LI707_REFUSED_TLS_OTHER,      /* any other handshake failure */
+	LI707_REFUSED_SLOTS,          /* unauthenticated connection over its own cap (limits) */
+	LI707_REFUSED_TIMEOUT,        /* handshake + first request not done in time (limits) */
+	LI707_REFUSED_N
+};
+/* A short stable name for a reason ("no-cert", "psk-identity", ...), for logs and metrics. */
+const char *li707_http_refusal_name(enum li707_http_refusal r);
+
+/* One refused connection, as handed to li707_http_config.refused (from a connection thread;
+ * must be thread-safe and not block). Nothing in it comes from the peer's certificate or
+ * messages: the reason, the client's address and the listener's port only. */
+struct li707_http_refused {
+	enum li707_http_refusal reason;
+	const char *addr;  /* client address ("192.0.2.7:50312", "[2001:db8::1]:443") */
+	int port;          /* the local port of the listener */
+	bool psk;          /* a PSK listener */
+	const char *alert; /* LI707_REFUSED_CLIENT_ALERT: the alert's name, else NULL */
+};
+typedef void (*li707_http_refused_fn)(void *cls, const struct li707_http_refused *r);
 
 typedef int (*li707_http_handler)(void *cls, struct li707_http_req *req, enum li707_http_phase ph);
 typedef void (*li707_http_done)(void *cls, struct li707_http_req *req, bool ok);
@@ -90,6 +129,7 @@ struct li707_http_config {
 	struct li707_http_limits limits;
 	li707_http_handler handler;
 	li707_http_done done;             /* may be NULL */
+	li707_http_refused_fn refused;    /* each refused connection, once; may be NULL */
 	void *cls;
 	/* Test/benchmark only: certificate listeners that do not request a client certificate,
 	 * peer identity "anonymous". Never set by the daemons (R-SEC-2). */
@@ -151,6 +191,7 @@ struct li707_http_stats {
 	uint64_t requests, refused_auth, body_bytes, active_requests;
 	uint64_t reloads;
 	uint64_t header_timeouts; /* connections cut for missing their header deadline */
+	uint64_t refused[LI707_REFUSED_N]; /* refused connections by reason */
 };
 void li707_http_server_stats(const struct li707_http_server *s, struct li707_http_stats *st);
 

@@ -377,7 +377,10 @@ static int hexval(int c)
 }
 
 #define PSK_FILE_MAX 4096
-#define PSK_MIN 32
+/* RFC 4279 section 5.3: keys of up to 64 octets of any content must be accepted; it sets no
+ * minimum (one octet is a key). Keys shorter than LI707_PSK_WEAK_BELOW are accepted and the
+ * daemons warn about them. */
+#define PSK_MIN 1
 #define PSK_MAX 1024
 
 int li707_tls_psk_load(const char *path, uint8_t **key, size_t *len, char *err, size_t errlen)
@@ -459,8 +462,7 @@ int li707_tls_psk_load(const char *path, uint8_t **key, size_t *len, char *err, 
 	*len = klen;
 	goto wipe_raw;
 bad_len:
-	li707__errf(err, errlen, "PSK must be %d to %d bytes (TS 103 707 R-SEC-4, RFC 4279)", PSK_MIN,
-	     PSK_MAX);
+	li707__errf(err, errlen, "PSK must be %d to %d bytes", PSK_MIN, PSK_MAX);
 	rc = LI707_EINPUT;
 wipe_raw:
 	li707_wipe(raw, sizeof raw);

@@ -86,8 +86,14 @@ struct li707_tls_peers {
 
 void li707_tls_peers_clear(struct li707_tls_peers *ps); /* wipes keys */
 
-/* Reads a PSK file: hex (64+ digits, whitespace ignored) or raw bytes of 32..1024; refuses
- * group/world-readable files. The key is wiped from every temporary buffer. */
+/* Keys shorter than this are accepted (RFC 4279 sets no minimum) but weak: daemons warn. */
+#define LI707_PSK_WEAK_BELOW 32
+/* The longest PSK identity accepted (RFC 4279 section 5.3 requires at least 128 octets). */
+#define LI707_PSK_IDENTITY_MAX 128
+
+/* Reads a PSK file: hex (an even number of hex digits, whitespace ignored) or raw bytes,
+ * 1..1024 bytes of key (RFC 4279 section 5.3: up to 64 octets of any content must work);
+ * refuses group/world-readable files. The key is wiped from every temporary buffer. */
 int li707_tls_psk_load(const char *path, uint8_t **key, size_t *len, char *err, size_t errlen);
 
 /* Which configured peer a verified certificate (DER) belongs to: the first whose every

@@ -13,6 +13,8 @@
  *   directories, connection limits) need a restart; a reload that changes them says so. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,7 @@
 #include "lea_cli.h"
 #include "lea_log.h"
 #include "lea_metrics.h"
+#include "lea_refusals.h"
 
 #define SWEEP_MAX_S 60
 
@@ -216,7 +219,83 @@ struct state {
 	struct lx_server https;              /* the server, its listeners and TLS settings */
 	struct li707_tls_peers *next_peers;  /* reload: taken in prepare, handed over in applied */
 	uint64_t sweep_s;
+	time_t next_sweep;
+	struct lea_refusals refusals; /* as last written to the store directory */
 };
+
+/* ---- refused connections: one log line each, rate-limited ----
+ * At most REFUSAL_LINES lines per REFUSAL_WINDOW_S seconds, so a flood of refused connections
+ * cannot fill the disk; what was left out is counted in one line when the next window opens
+ * (and at stop). Every refusal is counted in any case (li707_http_server_stats, `status`).
+ * The line names the reason, the client's address and the listener: never a key, a
+ * reference or anything from the client's certificate. */
+#define REFUSAL_LINES 20
+#define REFUSAL_WINDOW_S 10.0
+
+static struct {
+	pthread_mutex_t mu;
+	double window_start;
+	unsigned lines;
+	uint64_t left_out;
+} refusal_log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void refusal_flush_left_out(void)
+{
+	if (refusal_log.left_out)
+		lea_warn("%llu more refused connections not logged (at most %d lines per %.0f s)",
+			 (unsigned long long)refusal_log.left_out, REFUSAL_LINES, REFUSAL_WINDOW_S);
+	refusal_log.left_out = 0;
+}
+
+static void on_refused(void *cls, const struct li707_http_refused *r)
+{
+	(void)cls;
+	pthread_mutex_lock(&refusal_log.mu);
+	double now = mono_now();
+	if (now - refusal_log.window_start >= REFUSAL_WINDOW_S) {
+		refusal_flush_left_out();
+		refusal_log.window_start = now;
+		refusal_log.lines = 0;
+	}
+	if (refusal_log.lines < REFUSAL_LINES) {
+		refusal_log.lines++;
+		lea_warn("refused connection: reason=%s%s%s%s client=%s listener=%d (%s)",
+			 li707_http_refusal_name(r->reason), r->alert ? " alert=\"" : "",
+			 r->alert ? r->alert : "", r->alert ? "\"" : "", r->addr, r->port,
+			 r->psk ? "psk" : "mtls");
+	} else {
+		refusal_log.left_out++;
+	}
+	pthread_mutex_unlock(&refusal_log.mu);
+}
+
+/* Writes the refusal counts to the store directory when they changed (`status` reads them). */
+static void refusals_save(struct state *S)
+{
+	if (!S->d.srv || !S->d.store)
+		return;
+	struct li707_http_stats st = {0};
+	li707_http_server_stats(S->d.srv, &st);
+	if (memcmp(st.refused, S->refusals.n, sizeof st.refused) == 0 && S->refusals.started)
+		return;
+	struct lea_refusals r = S->refusals;
+	if (!r.started)
+		r.started = time(NULL);
+	memcpy(r.n, st.refused, sizeof r.n);
+	int rc = lea_refusals_write(lea_store_dir(S->d.store), &r);
+	if (rc != 0) {
+		lea_warn("cannot write %s: %s", LEA_REFUSALS_FILE, li707_strerror(rc));
+		r.started = 0; /* try again next time */
+	}
+	S->refusals = r;
+}
 
 static int load_schemas(struct state *S, const struct lea_config *c)
 {
@@ -237,6 +316,7 @@ static int start_server(struct state *S, struct lea_config *c)
 		.limits = c->limits,
 		.handler = handler,
 		.done = request_done,
+		.refused = on_refused,
 		.cls = &S->d,
 	};
 	int rc = lx_server_start(&S->https, hc, &c->policy, lea_config_take_tls_peers(c), c->listen,
@@ -291,7 +371,9 @@ static int start(struct state *S, struct lea_config *c)
 	}
 	uint64_t t = c->orphan_timeout_s / 4;
 	S->sweep_s = t == 0 ? 1 : t > SWEEP_MAX_S ? SWEEP_MAX_S : t;
-	lx_daemon_set_tick(&S->lx, S->sweep_s);
+	S->next_sweep = time(NULL); /* the first tick sweeps */
+	/* every second: the refusal counts reach `status` within a second; sweeps every sweep_s */
+	lx_daemon_set_tick(&S->lx, 1);
 	return 0;
 }
 
@@ -369,6 +451,25 @@ static int reload_prepare(void *app, struct lx_gen *cur_lx, struct lx_gen *next)
 	return 0;
 }
 
+/* RFC 4279 accepts keys of any length; short ones are weak: say so (start, reload,
+ * --check-config). Names the peer, never the key. */
+static void warn_weak_psks(const struct lea_config *c, bool to_stderr)
+{
+	for (size_t i = 0; i < c->tls_peers.n; i++) {
+		const struct li707_tls_peer *tp = &c->tls_peers.v[i];
+		if (!tp->psk_identity || !tp->psk || tp->psk_len >= LI707_PSK_WEAK_BELOW)
+			continue;
+		if (to_stderr)
+			fprintf(stderr,
+				"li707-lea: warn: peer '%s': psk_file: the key is %zu bytes; %d or more "
+				"are advised\n",
+				tp->name, tp->psk_len, LI707_PSK_WEAK_BELOW);
+		else
+			lea_warn("peer '%s': psk_file: the key is %zu bytes; %d or more are advised",
+				 tp->name, tp->psk_len, LI707_PSK_WEAK_BELOW);
+	}
+}
+
 /* Reload, after the swap: rules first, then the allow-list: a removed peer's last requests
  * find no rules (404), an added peer cannot connect before its rules exist. */
 static void reload_applied(void *app, struct lx_gen *g)
@@ -401,11 +502,36 @@ static void sweep(void *app)
 			 n == 1 ? "" : "s");
 }
 
+/* The skeleton's tick, every second: the refusal counts, and the orphan sweep when due. */
+static void tick(void *app)
+{
+	struct state *S = app;
+	refusals_save(S);
+	time_t now = time(NULL);
+	if (now >= S->next_sweep) {
+		sweep(S);
+		S->next_sweep = now + (time_t)S->sweep_s;
+	}
+}
+
+/* After the drain, before the server is freed: the last refusal counts and log lines. */
+static void drained(void *app)
+{
+	struct state *S = app;
+	lea_metrics_stop_serving(S->d.metrics); /* scrapes read the server, which goes next */
+	refusals_save(S);
+	pthread_mutex_lock(&refusal_log.mu);
+	refusal_flush_left_out();
+	pthread_mutex_unlock(&refusal_log.mu);
+}
+
 /* Drains the server, then closes the store (the skeleton drops the generation after). */
 static void stop(void *app)
 {
 	struct state *S = app;
 	lea_metrics_draining(S->d.metrics); /* /healthz: 503 while the requests finish */
+	S->https.drained = drained;
+	S->https.drained_cls = S;
 	lx_server_stop(&S->https);
 	S->d.srv = NULL;
 	/* no request moves a counter any more; the listener stops before the store it reads */
@@ -458,6 +584,7 @@ static int load(void *app, const char *path, struct lx_gen **out, char *err, siz
 	int rc = lea_config_load(path, &c, err, errlen);
 	if (rc != 0)
 		return rc;
+	warn_weak_psks(c, false); /* at start and at every reload */
 	struct lea_gen *g = lea_gen_new(c);
 	if (!g) {
 		lea_config_free(c);
@@ -493,7 +620,7 @@ static const struct lx_daemon_ops lea_ops = {
 	.started = started,
 	.prepare = reload_prepare,
 	.applied = reload_applied,
-	.tick = sweep,
+	.tick = tick,
 	.stop = stop,
 };
 
@@ -520,6 +647,7 @@ static int check_config(const char *path)
 		fprintf(stderr, "li707-lea: %s\n", err[0] ? err : li707_strerror(rc));
 		return li707_exit_code(rc); /* 3 unreadable, 4 not valid */
 	}
+	warn_weak_psks(c, true);
 	printf("configuration OK: %s, %zu peer%s\n", path, c->n_peers, c->n_peers == 1 ? "" : "s");
 	lea_config_free(c);
 	return 0;

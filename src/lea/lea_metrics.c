@@ -20,7 +20,7 @@ static const double commit_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 
 struct lea_metrics {
 	struct lx_metrics *reg;
-	struct lx_metric_family *requests, *actions, *uploads, *attachments;
+	struct lx_metric_family *requests, *actions, *uploads, *attachments, *refused;
 	struct lx_metric *items, *modelb_bytes, *generation, *commit_seconds, *fsyncs, *commits,
 		*orphans, *store_writable;
 	struct lx_metrics_server *srv;
@@ -40,6 +40,14 @@ static void collect(struct lx_metrics *r, void *arg)
 {
 	(void)r;
 	struct lea_metrics *m = arg;
+	if (m->d && m->d->srv) {
+		struct li707_http_stats hs = {0};
+		li707_http_server_stats(m->d->srv, &hs);
+		for (int i = 0; i < LI707_REFUSED_N; i++)
+			if (hs.refused[i])
+				lx_metric_set(lx_metric_get(m->refused, li707_http_refusal_name(i)),
+					      (double)hs.refused[i]);
+	}
 	struct lea_store *store = m->d ? m->d->store : NULL;
 	if (!store)
 		return;
@@ -69,6 +77,10 @@ struct lea_metrics *lea_metrics_new(void)
 	m->actions = lx_metrics_family(r, LX_METRIC_COUNTER, "li707_lea_actions_total",
 				       "HI-1 actions by outcome (stored, duplicate, failed, invalid, denied).",
 				       "outcome", NULL, 0);
+	m->refused = lx_metrics_family(r, LX_METRIC_COUNTER, "li707_lea_refused_connections_total",
+				       "Connections refused before any request was handled, by reason "
+				       "(R-SEC-2, R-SEC-4).",
+				       "reason", NULL, 0);
 	m->items = lx_metric_get(lx_metrics_family(r, LX_METRIC_COUNTER,
 						   "li707_lea_items_stored_total",
 						   "handoverItems of stored DeliveryObjects.", NULL,
@@ -108,7 +120,7 @@ struct lea_metrics *lea_metrics_new(void)
 							       "The running build.", "program,version",
 							       NULL, 0),
 					     "li707-lea", LI707_VERSION);
-	if (!m->requests || !m->actions || !m->items || !m->uploads || !m->modelb_bytes ||
+	if (!m->requests || !m->actions || !m->refused || !m->items || !m->uploads || !m->modelb_bytes ||
 	    !m->attachments || !m->orphans || !m->commit_seconds || !m->fsyncs || !m->commits ||
 	    !m->store_writable || !m->generation || !bi)
 		goto fail;
@@ -185,6 +197,14 @@ void lea_metrics_draining(struct lea_metrics *m)
 {
 	if (m)
 		atomic_store(&m->draining, true);
+}
+
+void lea_metrics_stop_serving(struct lea_metrics *m)
+{
+	if (!m)
+		return;
+	lx_metrics_server_stop(m->srv);
+	m->srv = NULL;
 }
 
 void lea_metrics_free(struct lea_metrics *m)

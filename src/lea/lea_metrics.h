@@ -25,6 +25,8 @@ void lea_metrics_request(struct lea_metrics *m, const struct lea_req *r, const c
 void lea_metrics_generation(struct lea_metrics *m);
 /* Draining: /healthz answers 503 from now on. */
 void lea_metrics_draining(struct lea_metrics *m);
+/* Stops the listener (scrapes read the server and the store: call it before either goes). */
+void lea_metrics_stop_serving(struct lea_metrics *m);
 /* Stops the listener (if any) and frees everything; NULL is a no-op. */
 void lea_metrics_free(struct lea_metrics *m);
 

@@ -21,6 +21,7 @@
 #include "lea_cli.h"
 #include "lea_config.h"
 #include "lea_query_int.h"
+#include "lea_refusals.h"
 #include "model_json.h"
 
 #define CONFIG_MAX_BYTES (1u << 20)
@@ -572,12 +573,14 @@ static const char status_help[] =
 	"Per reference (LIID/LDID): DeliveryObjects and items stored, duplicates acknowledged\n"
 	"again, delivery streams (DeliveryIDs) and how many ended (LastSequence), SequenceNumbers\n"
 	"missing inside the range seen, applicationSequenceNumbers missing or repeated (R-HDR-2),\n"
-	"attachments by state; then the uploads still waiting for their record (orphans).\n"
+	"attachments by state; then the uploads still waiting for their record (orphans); then\n"
+	"the connections the running (or last) daemon refused since its start, by reason.\n"
 	"\n"
 	"Options:\n"
 	"  --ref R          only this reference (exit 3 when nothing is stored for it)\n"
 	"  --gaps           list every gap: kind, stream, first and last number missing\n"
-	"  --json           a JSON document: {\"references\": [...], \"orphans\": {...} | null}\n"
+	"  --json           a JSON document: {\"references\": [...], \"orphans\": {...} | null,\n"
+	"                   \"refused_connections\": {\"since\": T, \"by_reason\": {...}} | null}\n"
 	"%s"
 	"\n"
 	"Exit status: 0 ok, 2 usage, 3 store not readable or reference unknown, 4 bad\n"
@@ -803,6 +806,41 @@ static void status_text(const struct st_rows *t, bool gaps)
 	}
 }
 
+/* The daemon's refused connections (lea_refusals.h): text, or JSON (null when unknown). */
+static void refusals_text(const struct lea_refusals *r, bool have)
+{
+	if (!have)
+		return;
+	char since[32];
+	lq_time_utc((int64_t)r->started, since);
+	printf("\nRefused connections since %s (daemon start)\n", since);
+	bool any = false;
+	for (size_t i = 0; i < LI707_REFUSED_N; i++) {
+		if (!r->n[i])
+			continue;
+		printf("  %-28s %llu\n", li707_http_refusal_name((enum li707_http_refusal)i),
+		       (unsigned long long)r->n[i]);
+		any = true;
+	}
+	if (!any)
+		puts("  none");
+}
+
+static json_t *refusals_json(const struct lea_refusals *r, bool have)
+{
+	if (!have)
+		return json_null();
+	char since[32];
+	lq_time_utc((int64_t)r->started, since);
+	json_t *o = json_object(), *by = json_object();
+	for (size_t i = 0; i < LI707_REFUSED_N; i++)
+		json_object_set_new(by, li707_http_refusal_name((enum li707_http_refusal)i),
+				    li707_json_u64(r->n[i]));
+	json_object_set_new(o, "since", json_string(since));
+	json_object_set_new(o, "by_reason", by);
+	return o;
+}
+
 int lea_cmd_status(int argc, char **argv)
 {
 	static const char cmd[] = "status";
@@ -846,6 +884,8 @@ int lea_cmd_status(int argc, char **argv)
 	rc = lea_store_status(s, ref, status_row, &t);
 	if (rc == 0 && gaps)
 		rc = lea_store_gaps(s, ref, gap_row, &t);
+	struct lea_refusals rf;
+	bool have_rf = lea_refusals_read(lea_store_dir(s), &rf) == 0;
 	lea_store_close(s);
 	size_t nref = 0;
 	for (size_t i = 0; i < t.n; i++)
@@ -856,11 +896,13 @@ int lea_cmd_status(int argc, char **argv)
 		rc = lq_fail(cmd, LI707_ENOTFOUND, "nothing is stored for the given reference");
 	} else if (json) {
 		json_t *j = status_json(&t, gaps);
+		json_object_set_new(j, "refused_connections", refusals_json(&rf, have_rf));
 		rc = lq_json_dump(j, stdout);
 		json_decref(j);
 		rc = rc ? lq_fail(cmd, rc, "%s", li707_strerror(rc)) : lq_flush_stdout(cmd);
 	} else {
 		status_text(&t, gaps);
+		refusals_text(&rf, have_rf && !ref);
 		rc = lq_flush_stdout(cmd);
 	}
 	st_rows_free(&t);

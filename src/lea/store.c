@@ -216,6 +216,11 @@ fail:
 	return rc;
 }
 
+const char *lea_store_dir(const struct lea_store *s)
+{
+	return s ? s->opts.dir : NULL;
+}
+
 void lea_store_close(struct lea_store *s)
 {
 	if (!s)

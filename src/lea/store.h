@@ -70,6 +70,8 @@ int lea_store_open(const struct lea_store_opts *o, struct lea_store **out, char 
 		   size_t errlen);
 /* Finishes queued work, stops the writer, closes. NULL is a no-op. */
 void lea_store_close(struct lea_store *s);
+/* The store's directory (as opened). */
+const char *lea_store_dir(const struct lea_store *s);
 
 /* ---- deliveries ---- */
 

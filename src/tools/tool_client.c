@@ -18,7 +18,7 @@ const char tool_client_help[] =
 	"  --cacert FILE          CA certificates (PEM) that sign the server (default: system)\n"
 	"  --crl FILE             certificate revocation list (PEM) checked for the server\n"
 	"  --psk-identity ID      pre-shared-key identity (RFC 4279), with --psk-file\n"
-	"  --psk-file FILE        the key: hex or raw, 32..512 bytes, mode 0600\n"
+	"  --psk-file FILE        the key: hex or raw, 1..512 bytes (32+ advised), mode 0600\n"
 	"  --tls-min 1.2|1.3      lowest TLS version offered [1.2]\n"
 	"  --connect-timeout S    seconds to establish the connection [10]\n"
 	"  --timeout S            seconds for the whole transfer [none]\n";

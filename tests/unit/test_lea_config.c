@@ -443,7 +443,7 @@ static const struct bad {
 	 "peer 'b': psk_identity needs psk_file"},
 	{SRVP PA "[peer b]\npsk_file = b.key\nreferences = SECRET-LIID-78\n", 0, 11,
 	 "peer 'b': psk_file needs psk_identity"},
-	{SRVP PA "[peer b]\npsk_identity = b id\n", 0, 11, "psk_identity: expected 1-128"},
+	{SRVP PA "[peer b]\npsk_identity = b\tid\n", 0, 11, "psk_identity: control characters"},
 	{SRVP PB "[peer c]\npsk_identity = b-id\npsk_file = c.key\nreferences = SECRET-LIID-80\n", 0, 12,
 	 "peer 'c': psk_identity is also the one of peer 'b'"},
 	{SRV PA "[peer c]\nsubject = CN=a\nreferences = SECRET-LIID-80\n", 0, 9,
@@ -727,8 +727,8 @@ static void test_sec4_psk_file_refused(void **state)
 	/* Group/world-readable key: refused at the psk_file line. */
 	write_file("b.key", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", 0644);
 	parse_bad(text, strlen(text), true, 5, "readable by group or others");
-	/* Too short. */
-	write_file("b.key", "0001020304\n", 0600);
+	/* Empty. */
+	write_file("b.key", "", 0600);
 	parse_bad(text, strlen(text), true, 5, "PSK must be");
 	/* Missing. */
 	char path[256];
@@ -741,6 +741,41 @@ static void test_sec4_psk_file_refused(void **state)
 	assert_int_equal(lea_config_parse("t.conf", text, strlen(text), false, &c, err, sizeof err), 0);
 	assert_null(c->tls_peers.v[0].psk);
 	lea_config_free(c);
+	free(text);
+}
+
+/* R-SEC-4, RFC 4279 section 5.3: identities of up to 128 octets of any UTF-8 text (blanks
+ * inside included) and short keys are accepted; 129 octets are not. */
+static void test_sec4_psk_rfc4279_identity_and_key(void **state)
+{
+	(void)state;
+	write_file("b.key", "0001020304\n", 0600); /* 5 bytes: accepted (the daemon warns) */
+	char id[129];
+	memset(id, 'x', sizeof id - 1);
+	memcpy(id, "CSP \xc3\xa9", 6); /* a blank and a UTF-8 letter */
+	id[128] = '\0';
+	char conf[512];
+	snprintf(conf, sizeof conf,
+		 "[server]\nlisten_psk = 127.0.0.1:0\n[peer b]\npsk_identity = %s\npsk_file = %%s/b.key\n"
+		 "references = SECRET-LIID-1\n", id);
+	char *text = with_dir(conf);
+	struct lea_config *c = NULL;
+	char err[ERRLEN] = "";
+	int rc = lea_config_parse("t.conf", text, strlen(text), true, &c, err, sizeof err);
+	if (rc)
+		print_error("%s\n", err);
+	assert_int_equal(rc, 0);
+	assert_string_equal(c->tls_peers.v[0].psk_identity, id);
+	assert_int_equal(c->tls_peers.v[0].psk_len, 5);
+	assert_int_equal(c->tls_peers.v[0].psk[4], 4);
+	lea_config_free(c);
+	free(text);
+	/* One octet more: refused, at the identity's line. */
+	snprintf(conf, sizeof conf,
+		 "[server]\nlisten_psk = 127.0.0.1:0\n[peer b]\npsk_identity = %sy\npsk_file = %%s/b.key\n"
+		 "references = SECRET-LIID-1\n", id);
+	text = with_dir(conf);
+	parse_bad(text, strlen(text), true, 4, "psk_identity: expected 1-128 bytes");
 	free(text);
 }
 
@@ -843,6 +878,8 @@ int main(void)
 		cmocka_unit_test(test_take_tls_peers),
 		cmocka_unit_test_setup_teardown(test_sec4_psk_file_loaded, files_setup, files_teardown),
 		cmocka_unit_test_setup_teardown(test_sec4_psk_file_refused, files_setup, files_teardown),
+		cmocka_unit_test_setup_teardown(test_sec4_psk_rfc4279_identity_and_key, files_setup,
+						files_teardown),
 		cmocka_unit_test_setup_teardown(test_check_files_certificates_and_dirs, files_setup,
 						files_teardown),
 		cmocka_unit_test_setup_teardown(test_load_file, files_setup, files_teardown),

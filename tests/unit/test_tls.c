@@ -174,10 +174,59 @@ static void test_sec4_psk_files(void **state)
 	p = write_file("open", hex, strlen(hex), 0644); /* readable by others */
 	assert_int_equal(li707_tls_psk_load(p, &key, &len, err, sizeof err), LI707_EINPUT);
 	unlink(p);
-	p = write_file("short", "0011223344556677", 16, 0600); /* 8 bytes of hex */
+	p = write_file("empty", "", 0, 0600);
 	assert_int_equal(li707_tls_psk_load(p, &key, &len, err, sizeof err), LI707_EINPUT);
 	unlink(p);
 	assert_true(li707_tls_psk_load("/nonexistent/psk", &key, &len, err, sizeof err) < 0);
+}
+
+/* R-SEC-4, RFC 4279 section 5.3: keys up to 64 octets of any content are accepted, short
+ * ones included (RFC 4279 sets no minimum); over 1024 bytes is refused. */
+static void test_sec4_psk_rfc4279_key_lengths(void **state)
+{
+	(void)state;
+	uint8_t *key = NULL;
+	size_t len = 0;
+	char err[256] = "";
+	static const struct {
+		const char *data;
+		size_t n;
+		size_t want; /* key length, 0: refused */
+	} t[] = {
+		{"\x07", 1, 1},                       /* one raw octet */
+		{"0011223344556677", 16, 8},          /* 8 bytes of hex */
+		{"ab", 2, 1},                         /* one byte of hex */
+		{"\x00\n\xff zq\x01\x02", 8, 8},      /* raw, with NUL, newline, blank */
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		const char *p = write_file("k", t[i].data, t[i].n, 0600);
+		int rc = li707_tls_psk_load(p, &key, &len, err, sizeof err);
+		if (rc)
+			print_error("case %zu: %s\n", i, err);
+		assert_int_equal(rc, 0);
+		assert_int_equal(len, t[i].want);
+		if (t[i].want == t[i].n)
+			assert_memory_equal(key, t[i].data, len);
+		free(key);
+		unlink(p);
+	}
+	/* 64 octets of every value 0x80..0xbf (binary, not hex). */
+	uint8_t raw[64];
+	for (size_t i = 0; i < sizeof raw; i++)
+		raw[i] = (uint8_t)(0x80 + i);
+	const char *p = write_file("k64", raw, sizeof raw, 0600);
+	assert_int_equal(li707_tls_psk_load(p, &key, &len, err, sizeof err), 0);
+	assert_int_equal(len, 64);
+	assert_memory_equal(key, raw, 64);
+	free(key);
+	unlink(p);
+	/* 1025 raw bytes: over the cap. */
+	uint8_t big[1025];
+	memset(big, 0xa5, sizeof big);
+	p = write_file("kbig", big, sizeof big, 0600);
+	assert_int_equal(li707_tls_psk_load(p, &key, &len, err, sizeof err), LI707_EINPUT);
+	assert_non_null(strstr(err, "1 to 1024 bytes"));
+	unlink(p);
 }
 
 /* A self-signed certificate made in memory: subject O=ACME,CN=name, SAN DNS name.example. */
@@ -280,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_sec3_gnutls_priority_accepted_by_gnutls),
 		cmocka_unit_test(test_sec3_openssl_apply),
 		cmocka_unit_test(test_sec4_psk_files),
+		cmocka_unit_test(test_sec4_psk_rfc4279_key_lengths),
 		cmocka_unit_test(test_sec2_peer_by_cert),
 		cmocka_unit_test(test_sec4_peer_by_psk),
 	};
