@@ -396,17 +396,11 @@ static int list_row(void *cls, const struct lea_item_row *r)
 		lo->n++;
 		return 0;
 	}
-	if (lo->n == lo->cap) {
-		size_t cap = lo->cap ? lo->cap * 2 : 64;
-		void *p = cap > SIZE_MAX / sizeof *lo->rows ? NULL
-							     : realloc(lo->rows, cap * sizeof *lo->rows);
-		if (!p) {
-			for (int i = 0; i < NCOL; i++)
-				free(c[i]);
-			return LI707_ENOMEM;
-		}
-		lo->rows = p;
-		lo->cap = cap;
+	rc = lq_grow((void **)&lo->rows, &lo->cap, lo->n, sizeof *lo->rows);
+	if (rc) {
+		for (int i = 0; i < NCOL; i++)
+			free(c[i]);
+		return rc;
 	}
 	memcpy(lo->rows[lo->n++], c, sizeof c);
 	return 0;
@@ -590,19 +584,6 @@ struct st_rows {
 	size_t ng, gcap;
 };
 
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return 0;
-	size_t c = *cap ? *cap * 2 : 16;
-	void *p = c > SIZE_MAX / size ? NULL : realloc(*v, c * size);
-	if (!p)
-		return LI707_ENOMEM;
-	*v = p;
-	*cap = c;
-	return 0;
-}
-
 static char *dup_or_null(const char *s, bool *oom)
 {
 	char *d = s ? strdup(s) : NULL;
@@ -615,8 +596,9 @@ static int status_row(void *cls, const struct lea_ref_status *st)
 {
 	struct st_rows *t = cls;
 	bool oom = false;
-	if (grow((void **)&t->v, &t->cap, t->n, sizeof *t->v))
-		return LI707_ENOMEM;
+	int grc = lq_grow((void **)&t->v, &t->cap, t->n, sizeof *t->v);
+	if (grc)
+		return grc;
 	t->v[t->n] = *st;
 	t->v[t->n].reference = dup_or_null(st->reference, &oom);
 	if (oom)
@@ -629,8 +611,9 @@ static int gap_row(void *cls, const struct lea_gap *g)
 {
 	struct st_rows *t = cls;
 	bool oom = false;
-	if (grow((void **)&t->g, &t->gcap, t->ng, sizeof *t->g))
-		return LI707_ENOMEM;
+	int grc = lq_grow((void **)&t->g, &t->gcap, t->ng, sizeof *t->g);
+	if (grc)
+		return grc;
 	struct lea_gap c = *g;
 	c.reference = dup_or_null(g->reference, &oom);
 	c.stream = dup_or_null(g->stream, &oom);
