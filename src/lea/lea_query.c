@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cliopt.h"
 #include "lea_cli.h"
 #include "lea_config.h"
 #include "lea_query_int.h"
@@ -36,25 +37,16 @@ const char lq_store_help[] =
 int lq_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "li707-lea %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	lx_usage_verror("li707-lea", cmd, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (try 'li707-lea %s --help')\n", cmd);
 	return LQ_EXIT_USAGE;
 }
 
 int lq_bad_option(const char *cmd, int argc, char **argv)
 {
-	/* getopt_long leaves the offending word at optind - 1. */
-	const char *word = (optind >= 1 && optind - 1 < argc) ? argv[optind - 1] : "?";
-	if (optopt && strchr(word, '-') == word && word[1] != '-') {
-		char o[3] = {'-', (char)optopt, '\0'};
-		return lq_usage_error(cmd, "bad option or missing argument '%s'", o);
-	}
-	/* Only the option's name: a value given with '=' may be a target identifier. */
-	size_t n = strcspn(word, "=");
-	return lq_usage_error(cmd, "bad option or missing argument '%.*s'", (int)n, word);
+	lx_bad_option("li707-lea", cmd, argc, argv);
+	return LQ_EXIT_USAGE;
 }
 
 int lq_fail(const char *cmd, int code, const char *fmt, ...)
