@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "lea.h"
+#include "li707/util.h"
 
 #define NO_ACTION ((size_t)-1)
 #define RESP_DIAGS_CAP 4096   /* decoder diagnostics plus ours (one per action at most) */
@@ -359,19 +360,11 @@ fail:
 static int hi1_body(void *cls, struct li707_http_req *req, const void *data, size_t n)
 {
 	struct lea_req *r = cls;
-	if (n > r->alloc - r->len) {
-		/* The server keeps the body within r->cap before calling us. */
-		size_t want = r->alloc ? r->alloc * 2 : 64 * 1024;
-		if (want < r->len + n)
-			want = r->len + n;
-		if (want > r->cap)
-			want = r->len + n > r->cap ? r->len + n : (size_t)r->cap;
-		char *b = realloc(r->buf, want);
-		if (!b)
-			return -1;
-		r->buf = b;
-		r->alloc = want;
-	}
+	/* The server keeps the body within r->cap before calling us; past it is refused. */
+	size_t max = r->cap > SIZE_MAX ? SIZE_MAX : (size_t)r->cap;
+	if (n > SIZE_MAX - r->len ||
+	    li707_array_grow((void **)&r->buf, &r->alloc, r->len + n, 1, max))
+		return -1;
 	memcpy(r->buf + r->len, data, n);
 	r->len += n;
 	r->bytes = r->len;
