@@ -76,6 +76,16 @@ bool li707_hex_decode(const char *s, size_t n, uint8_t *out);
 bool li707_binary_path_uuid(const char *path, const char *prefix, char out[37]);
 bool li707_binary_url_uuid(const char *url, const char *prefix, char out[37]);
 
+/* The one growth rule for arrays (and for lx_dynbuf's bytes): makes room for at least need
+ * elements of elem_size bytes in *arr, whose capacity is *cap elements. Nothing happens when
+ * need <= *cap. Otherwise the capacity doubles (the first allocation holds 64 bytes' worth of
+ * elements, at least one) until it holds need, and never passes max_elems. Returns 0,
+ * LI707_ELIMIT when need > max_elems, LI707_ENOMEM when the size does not fit in size_t or
+ * realloc fails, LI707_EINVAL on a NULL pointer or elem_size 0. On failure *arr and *cap are
+ * unchanged (the old array stays valid and is still the caller's). Every caller sets a real
+ * max_elems: there is no "unlimited". */
+int li707_array_grow(void **arr, size_t *cap, size_t need, size_t elem_size, size_t max_elems);
+
 /* Wipes len bytes in a way the compiler cannot drop. */
 void li707_wipe(void *p, size_t len);
 

@@ -13,6 +13,7 @@
  * The item is assembled in a local struct and moved to the caller only when everything
  * succeeded; on failure it is freed with the library's li707_item_clear(). */
 #include "events.h"
+#include "li707/util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -982,16 +983,9 @@ int li707_event_reader_next(struct li707_event_reader *r, const char **line, siz
 			over = true;
 			continue;
 		}
-		if (n + 2 > r->cap) {
-			size_t nc = r->cap ? r->cap * 2 : 4096;
-			if (nc > r->max + 2)
-				nc = r->max + 2;
-			char *nb = realloc(r->buf, nc);
-			if (!nb)
-				return LI707_ENOMEM;
-			r->buf = nb;
-			r->cap = nc;
-		}
+		/* n < max here, so only ENOMEM can fail */
+		if (li707_array_grow((void **)&r->buf, &r->cap, n + 2, 1, r->max + 2))
+			return LI707_ENOMEM;
 		r->buf[n++] = (char)c;
 	}
 	r->line++;

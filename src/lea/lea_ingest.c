@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "lea.h"
+#include "li707/util.h"
 
 #define NO_ACTION ((size_t)-1)
 #define RESP_DIAGS_CAP 4096   /* decoder diagnostics plus ours (one per action at most) */

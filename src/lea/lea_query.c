@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cliopt.h"
 #include "lea_cli.h"
 #include "lea_config.h"
 #include "lea_query_int.h"
@@ -37,25 +38,16 @@ const char lq_store_help[] =
 int lq_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "li707-lea %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	lx_usage_verror("li707-lea", cmd, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (try 'li707-lea %s --help')\n", cmd);
 	return LQ_EXIT_USAGE;
 }
 
 int lq_bad_option(const char *cmd, int argc, char **argv)
 {
-	/* getopt_long leaves the offending word at optind - 1. */
-	const char *word = (optind >= 1 && optind - 1 < argc) ? argv[optind - 1] : "?";
-	if (optopt && strchr(word, '-') == word && word[1] != '-') {
-		char o[3] = {'-', (char)optopt, '\0'};
-		return lq_usage_error(cmd, "bad option or missing argument '%s'", o);
-	}
-	/* Only the option's name: a value given with '=' may be a target identifier. */
-	size_t n = strcspn(word, "=");
-	return lq_usage_error(cmd, "bad option or missing argument '%.*s'", (int)n, word);
+	lx_bad_option("li707-lea", cmd, argc, argv);
+	return LQ_EXIT_USAGE;
 }
 
 int lq_fail(const char *cmd, int code, const char *fmt, ...)
@@ -397,17 +389,11 @@ static int list_row(void *cls, const struct lea_item_row *r)
 		lo->n++;
 		return 0;
 	}
-	if (lo->n == lo->cap) {
-		size_t cap = lo->cap ? lo->cap * 2 : 64;
-		void *p = cap > SIZE_MAX / sizeof *lo->rows ? NULL
-							     : realloc(lo->rows, cap * sizeof *lo->rows);
-		if (!p) {
-			for (int i = 0; i < NCOL; i++)
-				free(c[i]);
-			return LI707_ENOMEM;
-		}
-		lo->rows = p;
-		lo->cap = cap;
+	rc = lq_grow((void **)&lo->rows, &lo->cap, lo->n, sizeof *lo->rows);
+	if (rc) {
+		for (int i = 0; i < NCOL; i++)
+			free(c[i]);
+		return rc;
 	}
 	memcpy(lo->rows[lo->n++], c, sizeof c);
 	return 0;
@@ -593,19 +579,6 @@ struct st_rows {
 	size_t ng, gcap;
 };
 
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return 0;
-	size_t c = *cap ? *cap * 2 : 16;
-	void *p = c > SIZE_MAX / size ? NULL : realloc(*v, c * size);
-	if (!p)
-		return LI707_ENOMEM;
-	*v = p;
-	*cap = c;
-	return 0;
-}
-
 static char *dup_or_null(const char *s, bool *oom)
 {
 	char *d = s ? strdup(s) : NULL;
@@ -618,8 +591,9 @@ static int status_row(void *cls, const struct lea_ref_status *st)
 {
 	struct st_rows *t = cls;
 	bool oom = false;
-	if (grow((void **)&t->v, &t->cap, t->n, sizeof *t->v))
-		return LI707_ENOMEM;
+	int grc = lq_grow((void **)&t->v, &t->cap, t->n, sizeof *t->v);
+	if (grc)
+		return grc;
 	t->v[t->n] = *st;
 	t->v[t->n].reference = dup_or_null(st->reference, &oom);
 	if (oom)
@@ -632,8 +606,9 @@ static int gap_row(void *cls, const struct lea_gap *g)
 {
 	struct st_rows *t = cls;
 	bool oom = false;
-	if (grow((void **)&t->g, &t->gcap, t->ng, sizeof *t->g))
-		return LI707_ENOMEM;
+	int grc = lq_grow((void **)&t->g, &t->gcap, t->ng, sizeof *t->g);
+	if (grc)
+		return grc;
 	struct lea_gap c = *g;
 	c.reference = dup_or_null(g->reference, &oom);
 	c.stream = dup_or_null(g->stream, &oom);

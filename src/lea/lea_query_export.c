@@ -129,19 +129,6 @@ static void problem(struct export *x, int rc, const char *fmt, ...)
 		json_array_append_new(x->problems, json_string(msg));
 }
 
-static int grow(void **v, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return 0;
-	size_t c = *cap ? *cap * 2 : 16;
-	void *p = c > SIZE_MAX / size ? NULL : realloc(*v, c * size);
-	if (!p)
-		return LI707_ENOMEM;
-	*v = p;
-	*cap = c;
-	return 0;
-}
-
 /* ---- names ---- */
 
 /* The originalFilename made safe for attachments/ITEM-N-NAME (see the top of this file). */
@@ -198,8 +185,9 @@ static int write_file(struct export *x, int dir, const char *name, const char *b
 {
 	char tmp[NAME_MAX_BYTES + 64];
 	snprintf(tmp, sizeof tmp, ".tmp-%s", name);
-	if (grow((void **)&x->files, &x->cap_files, x->n_files, sizeof *x->files))
-		return LI707_ENOMEM;
+	int grc = lq_grow((void **)&x->files, &x->cap_files, x->n_files, sizeof *x->files);
+	if (grc)
+		return grc;
 	int src = -1, rc = 0;
 	if (src_path && (src = open(src_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return -errno;
@@ -369,7 +357,7 @@ static void export_message(struct export *x, const struct lea_item_detail *d)
 		snprintf(name, sizeof name, "%s-%u.xml", tx, same_tx + 1);
 	else
 		snprintf(name, sizeof name, "%s.xml", tx);
-	int rc = grow((void **)&x->msgs, &x->cap_msgs, x->n_msgs, sizeof *x->msgs);
+	int rc = lq_grow((void **)&x->msgs, &x->cap_msgs, x->n_msgs, sizeof *x->msgs);
 	if (rc == 0)
 		rc = write_file(x, D_MESSAGES, name, d->raw, d->raw_len, NULL, NULL);
 	if (rc) {
@@ -529,8 +517,9 @@ static int write_manifest(struct export *x, const char *ref)
 static int collect_id(void *cls, const struct lea_item_row *r)
 {
 	struct export *x = cls;
-	if (grow((void **)&x->ids, &x->cap_ids, x->n_ids, sizeof *x->ids))
-		return LI707_ENOMEM;
+	int grc = lq_grow((void **)&x->ids, &x->cap_ids, x->n_ids, sizeof *x->ids);
+	if (grc)
+		return grc;
 	x->ids[x->n_ids++] = r->id;
 	x->ref_kind = r->ref_kind;
 	return 0;

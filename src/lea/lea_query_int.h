@@ -18,9 +18,20 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "li707/util.h"
 #include "store.h"
 
 #define LQ_EXIT_USAGE 2
+
+/* The most rows one query collects in memory (status rows, gaps, exported files, messages
+ * and items): past it the query fails with LI707_ELIMIT instead of growing without bound. */
+#define LQ_ROWS_MAX ((size_t)1 << 24)
+
+/* Room for element n (0-based) of a collected array: li707_array_grow capped at LQ_ROWS_MAX. */
+static inline int lq_grow(void **v, size_t *cap, size_t n, size_t size)
+{
+	return li707_array_grow(v, cap, n + 1, size, LQ_ROWS_MAX);
+}
 
 /* The store options every command takes (--config FILE | --store DIR). */
 struct lq_store_opt {

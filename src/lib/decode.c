@@ -180,8 +180,11 @@ void li707__dec_report(struct dc *c, enum li707_severity sev, int code, long lin
 
 void li707__dec_mark(struct dc *c, const void *key, long line)
 {
-	if (key && li707__linemap_put(c->map, key, line) != 0)
+	int rc = key ? li707__linemap_put(c->map, key, line) : 0;
+	if (rc == LI707_ENOMEM)
 		c->nomem = true;
+	else if (rc)
+		li707__dec_fatal(c, rc);
 }
 
 /* A whole-document error. ENOMEM stops the parse; the others stop the decoding (dead) but
@@ -234,32 +237,22 @@ bool li707__dec_keep_not_action(const struct dc *c, size_t i)
 
 /* A new zeroed element at the end of the array; NULL on ENOMEM. Addresses move as it grows:
  * lines are kept aside (li707__dec_garr_flush puts them into the line map). */
-void *li707__dec_garr_push(struct dc *c, struct garr *a, long line, long line2)
+void *li707__dec_garr_push(struct dc *c, struct garr *a, long line, long line2, size_t max)
 {
 	size_t n = *a->n;
-	if (n == a->cap) {
-		size_t ncap = a->cap ? a->cap * 2 : 4;
-		char *nv = realloc(*a->v, ncap * a->size);
-		if (!nv) {
+	int rc = li707_array_grow(a->v, &a->cap, n + 1, a->size, max);
+	if (!rc)
+		rc = li707_array_grow((void **)&a->lines, &a->cap_lines, n + 1, sizeof *a->lines,
+				      max);
+	if (!rc && a->two)
+		rc = li707_array_grow((void **)&a->lines2, &a->cap_lines2, n + 1,
+				      sizeof *a->lines2, max);
+	if (rc) {
+		if (rc == LI707_ENOMEM)
 			c->nomem = true;
-			return NULL;
-		}
-		*a->v = nv;
-		long *nl = realloc(a->lines, ncap * sizeof *nl);
-		if (!nl) {
-			c->nomem = true;
-			return NULL;
-		}
-		a->lines = nl;
-		if (a->two) {
-			long *nl2 = realloc(a->lines2, ncap * sizeof *nl2);
-			if (!nl2) {
-				c->nomem = true;
-				return NULL;
-			}
-			a->lines2 = nl2;
-		}
-		a->cap = ncap;
+		else
+			li707__dec_fatal(c, rc); /* not reached: list_push checks max first */
+		return NULL;
 	}
 	char *e = (char *)*a->v + n * a->size;
 	memset(e, 0, a->size);
@@ -283,6 +276,7 @@ void li707__dec_garr_flush(struct dc *c, struct garr *a)
 	free(a->lines);
 	free(a->lines2);
 	a->lines = a->lines2 = NULL;
+	a->cap_lines = a->cap_lines2 = 0;
 }
 
 void li707__dec_garr_init(struct garr *a, void *v, size_t *n, size_t size, bool two, size_t off2)
@@ -297,31 +291,36 @@ void li707__dec_garr_init(struct garr *a, void *v, size_t *n, size_t size, bool 
 
 /* ---- namespace stack ---- */
 
-static bool ns_push(struct dc *c, int nb_ns, const xmlChar **ns)
+/* The parser stops past max_depth and refuses an element with more than
+ * max_namespace_decls declarations, so these bounds are never reached by what it passes on. */
+static size_t ns_depth_max(const struct dc *c)
 {
-	if (c->depth == c->cap_depth) {
-		size_t ncap = c->cap_depth ? c->cap_depth * 2 : 32;
-		size_t *nm = realloc(c->nsmark, ncap * sizeof *nm);
-		if (!nm)
-			return false;
-		c->nsmark = nm;
-		c->cap_depth = ncap;
-	}
+	return (size_t)c->lim.max_depth + 1;
+}
+
+static size_t ns_scope_max(const struct dc *c)
+{
+	size_t d = ns_depth_max(c), per = c->lim.max_namespace_decls;
+	return per && d > SIZE_MAX / per ? SIZE_MAX : d * per;
+}
+
+static int ns_push(struct dc *c, int nb_ns, const xmlChar **ns)
+{
+	int rc = li707_array_grow((void **)&c->nsmark, &c->cap_depth, c->depth + 1,
+				  sizeof *c->nsmark, ns_depth_max(c));
+	if (rc)
+		return rc;
 	c->nsmark[c->depth++] = c->n_ns;
 	for (int i = 0; i < nb_ns; i++) {
-		if (c->n_ns == c->cap_ns) {
-			size_t ncap = c->cap_ns ? c->cap_ns * 2 : 16;
-			struct nsent *nv = realloc(c->ns, ncap * sizeof *nv);
-			if (!nv)
-				return false;
-			c->ns = nv;
-			c->cap_ns = ncap;
-		}
+		rc = li707_array_grow((void **)&c->ns, &c->cap_ns, c->n_ns + 1, sizeof *c->ns,
+				      ns_scope_max(c));
+		if (rc)
+			return rc;
 		c->ns[c->n_ns].prefix = ns[2 * i];
 		c->ns[c->n_ns].uri = ns[2 * i + 1];
 		c->n_ns++;
 	}
-	return true;
+	return 0;
 }
 
 static void ns_pop(struct dc *c)
@@ -631,18 +630,12 @@ static void leaf_text(struct dc *c, const xmlChar *s, int len)
 	}
 	if (!n)
 		return;
-	if (c->tlen + n + 1 > c->tcap) {
-		size_t ncap = c->tcap ? c->tcap : 256;
-		while (ncap < c->tlen + n + 1)
-			ncap *= 2;
-		char *nt = realloc(c->text, ncap);
-		if (!nt) {
-			c->nomem = true;
-			li707__dec_fatal(c, LI707_ENOMEM);
-			return;
-		}
-		c->text = nt;
-		c->tcap = ncap;
+	/* text_cap(c) + 1: the cut above keeps tlen + n within text_cap */
+	int rc = li707_array_grow((void **)&c->text, &c->tcap, c->tlen + n + 1, 1, cap + 1);
+	if (rc) {
+		c->nomem = true; /* only ENOMEM can happen: the text was cut to cap */
+		li707__dec_fatal(c, LI707_ENOMEM);
+		return;
 	}
 	memcpy(c->text + c->tlen, s, n);
 	c->tlen += n;
@@ -821,9 +814,11 @@ static void on_start(void *u, xmlParserCtxtPtr ctxt, const xmlChar *local,
 		intern_names(c, ctxt);
 	if (c->dead)
 		return;
-	if (!ns_push(c, nb_ns, ns)) {
-		c->nomem = true;
-		li707__dec_fatal(c, LI707_ENOMEM);
+	int nrc = ns_push(c, nb_ns, ns);
+	if (nrc) {
+		if (nrc == LI707_ENOMEM)
+			c->nomem = true;
+		li707__dec_fatal(c, nrc);
 		return;
 	}
 	if (c->raw.active) {
@@ -1080,7 +1075,7 @@ int li707_message_decode(const char *buf, size_t len, const struct li707_limits 
 	int *ck = NULL;
 	int rc = LI707_ENOMEM;
 	c->m = li707_message_new();
-	c->map = li707__linemap_new();
+	c->map = li707__linemap_new(len + 64); /* fewer puts than input bytes, see internal.h */
 	if (!c->m || !c->map)
 		goto fail;
 

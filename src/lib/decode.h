@@ -61,7 +61,7 @@ struct garr {
 	void **v;        /* the model's array pointer */
 	size_t *n;       /* the model's count */
 	size_t size;
-	size_t cap;
+	size_t cap, cap_lines, cap_lines2; /* in elements, each array its own */
 	long *lines;
 	long *lines2;
 	size_t off2;     /* offset of the second key inside the struct */
@@ -227,7 +227,8 @@ void li707__dec_fatal(struct dc *c, int code);
 void li707__dec_own_filter(struct dc *c, bool (*keep)(const struct dc *, size_t));
 bool li707__dec_keep_msg_level(const struct dc *c, size_t i);
 bool li707__dec_keep_not_action(const struct dc *c, size_t i);
-void *li707__dec_garr_push(struct dc *c, struct garr *a, long line, long line2);
+/* max: the list's cap from struct li707_limits (the caller has checked it already). */
+void *li707__dec_garr_push(struct dc *c, struct garr *a, long line, long line2, size_t max);
 void li707__dec_garr_init(struct garr *a, void *v, size_t *n, size_t size, bool two, size_t off2);
 void li707__dec_garr_flush(struct dc *c, struct garr *a);
 int li707__dec_xsi_type_is(struct dc *c, int nb_attrs, const xmlChar **attrs, enum ns_id ns,

@@ -330,7 +330,7 @@ static void list_discard(struct dc *c, struct frame *f)
 	free(v);
 	*a->v = NULL;
 	*a->n = 0;
-	a->cap = 0;
+	a->cap = a->cap_lines = a->cap_lines2 = 0;
 	free(a->lines);
 	free(a->lines2);
 	a->lines = a->lines2 = NULL;
@@ -369,7 +369,7 @@ static void *list_push(struct dc *c, struct frame *f, const struct el *e, size_t
 		}
 		return NULL;
 	}
-	return li707__dec_garr_push(c, &f->arr, e->line, 0);
+	return li707__dec_garr_push(c, &f->arr, e->line, 0, cap);
 }
 
 /* HI1Message (ts_103120_Core.xsd) */
@@ -495,16 +495,14 @@ static int start_ActionRequests(struct dc *c, struct frame *f, const struct chil
 	if (!a)
 		return 1;
 	size_t i = m->n_actions - 1;
-	if (m->n_actions > c->cap_status) {
-		size_t ncap = c->cap_status ? c->cap_status * 2 : 4;
-		int *ns = realloc(c->status, ncap * sizeof *ns);
-		if (!ns) {
+	/* list_push has checked max_actions */
+	int rc = li707_array_grow((void **)&c->status, &c->cap_status, m->n_actions,
+				  sizeof *c->status, c->lim.max_actions);
+	if (rc) {
+		if (rc == LI707_ENOMEM)
 			c->nomem = true;
-			li707__dec_fatal(c, LI707_ENOMEM);
-			return 1;
-		}
-		c->status = ns;
-		c->cap_status = ncap;
+		li707__dec_fatal(c, rc);
+		return 1;
 	}
 	c->status[i] = 0;
 	c->n_status = m->n_actions;

@@ -92,13 +92,14 @@ int li707_diags_add(struct li707_diags *d, size_t cap, enum li707_severity sev, 
 	/* Capacity is implied by n (0, 1, 2, 4, 8, ...), so the list needs no extra field:
 	 * the array is reallocated exactly when n is 0 or a power of two. */
 	if (d->n == 0 || (d->n & (d->n - 1)) == 0) {
-		size_t alloc = d->n ? d->n * 2 : 1;
-		struct li707_diag *v = realloc(d->v, alloc * sizeof *v);
-		if (!v) {
+		/* At least n is allocated; the limit 2 * cap lets it double to 2n (n < cap), so
+		 * the implied capacity stays right even if a later call passes a larger cap. */
+		size_t alloc = d->n;
+		size_t max = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+		if (li707_array_grow((void **)&d->v, &alloc, d->n + 1, sizeof *d->v, max)) {
 			d->dropped++;
-			return LI707_ENOMEM;
+			return LI707_ENOMEM; /* d->n < cap: only ENOMEM */
 		}
-		d->v = v;
 	}
 	struct li707_diag g;
 	memset(&g, 0, sizeof g);

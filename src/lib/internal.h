@@ -35,7 +35,9 @@ int li707__set_str(char **dst, const char *src);
 
 /* ---- line map: where in the input a model field came from ---- */
 struct li707__linemap; /* opaque; open addressing, keys are pointers */
-struct li707__linemap *li707__linemap_new(void);
+/* max_entries caps the puts (LI707_ELIMIT past it); the decoder passes the input length:
+ * every put is for an element or attribute of the input, each several bytes long. */
+struct li707__linemap *li707__linemap_new(size_t max_entries);
 void li707__linemap_free(struct li707__linemap *m);
 int li707__linemap_put(struct li707__linemap *m, const void *key, long line);
 /* 0 when key is unknown or m is NULL. */

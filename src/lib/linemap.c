@@ -26,7 +26,7 @@ struct linemap_slot {
 
 struct li707__linemap {
 	struct linemap_slot *log; /* every put, in order */
-	size_t n_log, cap_log;
+	size_t n_log, cap_log, max_log;
 	size_t indexed;           /* log entries already in slots */
 	struct linemap_slot *slots;
 	size_t cap; /* power of two */
@@ -44,11 +44,12 @@ static size_t mix(const void *key)
 	return (size_t)x;
 }
 
-struct li707__linemap *li707__linemap_new(void)
+struct li707__linemap *li707__linemap_new(size_t max_entries)
 {
 	struct li707__linemap *m = calloc(1, sizeof *m);
 	if (!m)
 		return NULL;
+	m->max_log = max_entries;
 	m->slots = calloc(LINEMAP_INITIAL, sizeof *m->slots);
 	if (!m->slots) {
 		free(m);
@@ -97,16 +98,10 @@ int li707__linemap_put(struct li707__linemap *m, const void *key, long line)
 {
 	if (!m || !key)
 		return LI707_EINVAL;
-	if (m->n_log == m->cap_log) {
-		if (m->cap_log > SIZE_MAX / 2 / sizeof *m->log)
-			return LI707_ENOMEM;
-		size_t ncap = m->cap_log ? m->cap_log * 2 : LINEMAP_INITIAL;
-		struct linemap_slot *nl = realloc(m->log, ncap * sizeof *nl);
-		if (!nl)
-			return LI707_ENOMEM;
-		m->log = nl;
-		m->cap_log = ncap;
-	}
+	int rc = li707_array_grow((void **)&m->log, &m->cap_log, m->n_log + 1, sizeof *m->log,
+				  m->max_log);
+	if (rc)
+		return rc;
 	m->log[m->n_log].key = key;
 	m->log[m->n_log].line = line;
 	m->n_log++;

@@ -870,6 +870,44 @@ int li707_sha256_hex(const void *buf, size_t len, char hex_out[65])
 	return 0;
 }
 
+/* ---- growth (util.h) ---- */
+
+#define ARRAY_FIRST_BYTES 64
+
+int li707_array_grow(void **arr, size_t *cap, size_t need, size_t elem_size, size_t max_elems)
+{
+	if (!arr || !cap || !elem_size)
+		return LI707_EINVAL;
+	if (need <= *cap)
+		return 0;
+	if (need > max_elems)
+		return LI707_ELIMIT;
+	size_t fit = SIZE_MAX / elem_size; /* most elements whose size fits in size_t */
+	if (need > fit)
+		return LI707_ENOMEM;
+	size_t top = max_elems < fit ? max_elems : fit;
+	size_t nc = *cap;
+	if (!nc) {
+		nc = ARRAY_FIRST_BYTES / elem_size;
+		if (!nc)
+			nc = 1;
+	}
+	while (nc < need)
+		nc = nc > top / 2 ? top : nc * 2;
+	if (nc > top)
+		nc = top;
+	/* The caller's pointer may be of any object type: it is read and written as bytes so
+	 * that no pointer type is accessed through another. */
+	void *old;
+	memcpy(&old, arr, sizeof old);
+	void *p = realloc(old, nc * elem_size);
+	if (!p)
+		return LI707_ENOMEM;
+	memcpy(arr, &p, sizeof p);
+	*cap = nc;
+	return 0;
+}
+
 void li707_wipe(void *p, size_t len)
 {
 	if (p && len)

@@ -284,16 +284,11 @@ static xmlParserInputPtr on_resolve_entity(void *ud, const xmlChar *pid, const x
 
 /* ---- element callbacks: depth cap and offsets ---- */
 
-static bool offs_push(struct li707__offsets *o, size_t start, size_t *idx)
+/* max: the most elements a document of that many bytes can hold ("<a/>" is 4 bytes). */
+static bool offs_push(struct li707__offsets *o, size_t start, size_t max, size_t *idx)
 {
-	if (o->n == o->cap) {
-		size_t ncap = o->cap ? o->cap * 2 : 64;
-		struct span *nv = realloc(o->v, ncap * sizeof *nv);
-		if (!nv)
-			return false;
-		o->v = nv;
-		o->cap = ncap;
-	}
+	if (li707_array_grow((void **)&o->v, &o->cap, o->n + 1, sizeof *o->v, max))
+		return false;
 	o->v[o->n].start = start;
 	o->v[o->n].end = 0;
 	*idx = o->n++;
@@ -359,7 +354,7 @@ static void on_start(void *ud, const xmlChar *localname, const xmlChar *prefix,
 	xmlNodePtr n = ctxt->node;
 	if (rec && n && n != parent && n->type == XML_ELEMENT_NODE) {
 		size_t idx;
-		if (!offs_push(s->offs, start, &idx)) {
+		if (!offs_push(s->offs, start, s->len / 4 + 1, &idx)) {
 			s->offsets_bad = true; /* ENOMEM here only costs exactness */
 			return;
 		}

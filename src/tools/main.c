@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cliopt.h"
 #include "tool.h"
 
 static const char usage_text[] =
@@ -55,28 +56,16 @@ static const struct command commands[] = {
 int tool_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
-	fputs(cmd && *cmd ? "li707 " : "li707", stderr);
-	if (cmd && *cmd)
-		fputs(cmd, stderr);
-	fputs(": ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	lx_usage_verror("li707", cmd, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (try 'li707%s%s --help')\n", cmd && *cmd ? " " : "", cmd ? cmd : "");
 	return TOOL_EXIT_USAGE;
 }
 
 int tool_bad_option(const char *cmd, int argc, char **argv)
 {
-	/* getopt_long leaves the offending word at optind - 1. */
-	const char *word = (optind >= 1 && optind - 1 < argc) ? argv[optind - 1] : "?";
-	if (optopt && strchr(word, '-') == word && word[1] != '-') {
-		char o[3] = {'-', (char)optopt, '\0'};
-		return tool_usage_error(cmd, "bad option or missing argument '%s'", o);
-	}
-	/* Show only the option name, not a value given with '='. */
-	size_t n = strcspn(word, "=");
-	return tool_usage_error(cmd, "bad option or missing argument '%.*s'", (int)n, word);
+	lx_bad_option("li707", cmd, argc, argv);
+	return TOOL_EXIT_USAGE;
 }
 
 int tool_read_file(const char *path, size_t max, char **buf, size_t *len)

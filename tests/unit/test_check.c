@@ -659,7 +659,7 @@ static void test_check_lines_from_linemap(void **state)
 	struct li707_message *m = fx_full();
 	fx_set(&dlv(m)->owner_id, "LEA-9");
 	fx_set(&item0(m)->attachments[1].url, NULL); /* missing: the line of the object */
-	struct li707__linemap *lm = li707__linemap_new();
+	struct li707__linemap *lm = li707__linemap_new(100);
 	assert_non_null(lm);
 	assert_int_equal(li707__linemap_put(lm, dlv(m)->owner_id, 42), 0);
 	assert_int_equal(li707__linemap_put(lm, &item0(m)->attachments[1], 77), 0);

@@ -260,9 +260,9 @@ static void test_limits_resolve(void **state)
 
 static void test_linemap(void **state)
 {
-	struct li707__linemap *m = li707__linemap_new();
-	assert_non_null(m);
 	enum { N = 5000 };
+	struct li707__linemap *m = li707__linemap_new(N + 1); /* N puts and one replace */
+	assert_non_null(m);
 	char *keys = malloc(N);
 	assert_non_null(keys);
 	for (long i = 0; i < N; i++)
@@ -274,6 +274,9 @@ static void test_linemap(void **state)
 	}
 	assert_int_equal(li707__linemap_put(m, keys + 7, 99), 0); /* replace */
 	assert_int_equal(li707__linemap_get(m, keys + 7), 99);
+	/* the cap set at creation: one more put is refused, what is there stays */
+	assert_int_equal(li707__linemap_put(m, keys + 8, 5), LI707_ELIMIT);
+	assert_int_equal(li707__linemap_get(m, keys + 8), 9);
 	int other;
 	assert_int_equal(li707__linemap_get(m, &other), 0);
 	assert_int_equal(li707__linemap_get(m, NULL), 0);

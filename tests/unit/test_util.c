@@ -713,10 +713,120 @@ static void test_util_hex(void **state)
 	assert_false(li707_hex_decode("0", 1, back)); /* odd: the NUL is no digit */
 }
 
+/* li707_array_grow: the one growth rule for arrays. Doubling from 64 bytes' worth, never
+ * past max_elems, refusals leave the array as it was. */
+static void test_util_array_grow(void **state)
+{
+	(void)state;
+	int *v = NULL;
+	size_t cap = 0;
+	/* first allocation: 64 bytes' worth of ints, then doubling; contents kept */
+	assert_int_equal(li707_array_grow((void **)&v, &cap, 1, sizeof *v, 1000), 0);
+	assert_non_null(v);
+	assert_int_equal(cap, 64 / sizeof *v);
+	for (size_t i = 0; i < cap; i++)
+		v[i] = (int)i;
+	size_t old = cap;
+	assert_int_equal(li707_array_grow((void **)&v, &cap, old + 1, sizeof *v, 1000), 0);
+	assert_int_equal(cap, old * 2);
+	for (size_t i = 0; i < old; i++)
+		assert_int_equal(v[i], (int)i);
+	/* need within the capacity: nothing moves */
+	int *same = v;
+	assert_int_equal(li707_array_grow((void **)&v, &cap, cap, sizeof *v, 1000), 0);
+	assert_ptr_equal(v, same);
+	assert_int_equal(cap, old * 2);
+	/* a jump past the next doubling goes straight to a power-of-two multiple */
+	assert_int_equal(li707_array_grow((void **)&v, &cap, 5 * old, sizeof *v, 1000), 0);
+	assert_int_equal(cap, 8 * old);
+	free(v);
+
+	/* big elements start with one; bytes start with 64 */
+	struct big {
+		char b[100];
+	} *bv = NULL;
+	cap = 0;
+	assert_int_equal(li707_array_grow((void **)&bv, &cap, 1, sizeof *bv, 10), 0);
+	assert_int_equal(cap, 1);
+	assert_int_equal(li707_array_grow((void **)&bv, &cap, 2, sizeof *bv, 10), 0);
+	assert_int_equal(cap, 2);
+	free(bv);
+	char *cv = NULL;
+	cap = 0;
+	assert_int_equal(li707_array_grow((void **)&cv, &cap, 1, 1, 1 << 20), 0);
+	assert_int_equal(cap, 64);
+	free(cv);
+}
+
+static void test_util_array_grow_limit(void **state)
+{
+	(void)state;
+	int *v = NULL;
+	size_t cap = 0;
+	/* the capacity is clamped to the limit, exactly the limit is accepted */
+	assert_int_equal(li707_array_grow((void **)&v, &cap, 3, sizeof *v, 10), 0);
+	assert_int_equal(cap, 10);
+	assert_int_equal(li707_array_grow((void **)&v, &cap, 10, sizeof *v, 10), 0);
+	assert_int_equal(cap, 10);
+	v[9] = 42;
+	/* one past the limit is refused and nothing changes */
+	int *was = v;
+	assert_int_equal(li707_array_grow((void **)&v, &cap, 11, sizeof *v, 10), LI707_ELIMIT);
+	assert_ptr_equal(v, was);
+	assert_int_equal(cap, 10);
+	assert_int_equal(v[9], 42);
+	/* doubling stops at the limit: 7 -> 14 would pass 12 */
+	free(v);
+	v = NULL;
+	cap = 0;
+	assert_int_equal(li707_array_grow((void **)&v, &cap, 7, sizeof *v, 7), 0);
+	assert_int_equal(cap, 7);
+	assert_int_equal(li707_array_grow((void **)&v, &cap, 8, sizeof *v, 12), 0);
+	assert_int_equal(cap, 12);
+	/* a limit of 0 refuses everything */
+	free(v);
+	v = NULL;
+	cap = 0;
+	assert_int_equal(li707_array_grow((void **)&v, &cap, 1, sizeof *v, 0), LI707_ELIMIT);
+	assert_null(v);
+	assert_int_equal(cap, 0);
+}
+
+/* Sizes that do not fit in size_t are refused before any allocation, whatever the limit. */
+static void test_util_array_grow_overflow(void **state)
+{
+	(void)state;
+	int64_t *v = NULL;
+	size_t cap = 0;
+	assert_int_equal(li707_array_grow((void **)&v, &cap, SIZE_MAX / 4, sizeof *v, SIZE_MAX),
+			 LI707_ENOMEM);
+	assert_int_equal(li707_array_grow((void **)&v, &cap, SIZE_MAX, sizeof *v, SIZE_MAX),
+			 LI707_ENOMEM);
+	assert_int_equal(li707_array_grow((void **)&v, &cap, 3, SIZE_MAX / 2, SIZE_MAX),
+			 LI707_ENOMEM);
+	assert_null(v);
+	assert_int_equal(cap, 0);
+	/* past the limit is ELIMIT even when the size would also overflow */
+	assert_int_equal(li707_array_grow((void **)&v, &cap, SIZE_MAX, sizeof *v, 100),
+			 LI707_ELIMIT);
+	/* bad arguments */
+	assert_int_equal(li707_array_grow((void **)&v, &cap, 1, 0, 100), LI707_EINVAL);
+	assert_int_equal(li707_array_grow(NULL, &cap, 1, 1, 100), LI707_EINVAL);
+	assert_int_equal(li707_array_grow((void **)&v, NULL, 1, 1, 100), LI707_EINVAL);
+	assert_null(v);
+	/* a huge limit with a small need grows normally (the clamp is on what fits) */
+	assert_int_equal(li707_array_grow((void **)&v, &cap, 1, sizeof *v, SIZE_MAX), 0);
+	assert_int_equal(cap, 64 / sizeof *v);
+	free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_util_hex),
+		cmocka_unit_test(test_util_array_grow),
+		cmocka_unit_test(test_util_array_grow_limit),
+		cmocka_unit_test(test_util_array_grow_overflow),
 		cmocka_unit_test(test_core_uuid_form),
 		cmocka_unit_test(test_core_uuid_new),
 		cmocka_unit_test(test_del3_country_codes),
