@@ -10,7 +10,8 @@
  *   verdict is ours, taken in the first callback of every request, before any body (R-SEC-2,
  *   R-BIN-A2, R-BIN-B3). The verdict is cached per connection.
  * - One thread per connection: blocking file I/O in a connection's thread stalls no other.
- * - File responses are MHD callback responses producing LI707_HTTP_BLOCK bytes per call
+ * - File responses (http_server_file.c): a mapped iovec response for single ranges of 1 MiB
+ *   or more, an MHD callback response producing LI707_HTTP_BLOCK bytes per call otherwise
  *   (MHD's fd responses move 4 KiB per write over TLS), R-BIN-2. */
 #include "http_server.h"
 #include "errbuf.h"
