@@ -296,7 +296,10 @@ static void engine_bad_files(void **state)
 		{"[daemon]\n[thing a]\nsubject = SECRET\n", 3, "thing 'a': subject: expected an RFC 4514 DN"},
 		{"[daemon]\n[thing a]\nsan = SECRET x\n", 3, "thing 'a': san: expected a DNS name"},
 		{"[daemon]\n[thing a]\nspki_sha256 = SECRET\n", 3, "thing 'a': spki_sha256: expected 64"},
-		{"[daemon]\n[thing a]\npsk_identity = SECRET x\n", 3, "thing 'a': psk_identity: expected"},
+		/* RFC 4279 section 5.3: any text of 1-128 octets (blanks included), not more */
+		{"[daemon]\n[thing a]\npsk_identity = SECRET "
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+		 3, "thing 'a': psk_identity: expected 1-128 bytes"},
 		{"[daemon]\n[thing a]\nsize = 1\n", 2, "thing 'a': needs subject, san, spki_sha256 or psk_identity"},
 		{"[daemon]\n[thing a]\n\npsk_identity = x\n", 4, "thing 'a': psk_identity needs psk_file"},
 		{"[daemon]\n[thing a]\npsk_file = /x\n[extra]\n", 3, "thing 'a': psk_file needs psk_identity"},
