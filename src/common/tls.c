@@ -365,17 +365,6 @@ void li707_tls_peers_clear(struct li707_tls_peers *ps)
 	ps->n = 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 #define PSK_FILE_MAX 4096
 /* RFC 4279 section 5.3: keys of up to 64 octets of any content must be accepted; it sets no
  * minimum (one octet is a key). Keys shorter than LI707_PSK_WEAK_BELOW are accepted and the
@@ -422,7 +411,7 @@ int li707_tls_psk_load(const char *path, uint8_t **key, size_t *len, char *err, 
 	size_t digits = 0;
 	bool is_hex = n > 0;
 	for (size_t i = 0; i < n && is_hex; i++) {
-		if (hexval(raw[i]) >= 0)
+		if (li707_hex_value(raw[i]) >= 0)
 			digits++;
 		else if (raw[i] != ' ' && raw[i] != '\n' && raw[i] != '\r' && raw[i] != '\t')
 			is_hex = false;
@@ -438,7 +427,7 @@ int li707_tls_psk_load(const char *path, uint8_t **key, size_t *len, char *err, 
 		size_t o = 0;
 		int hi = -1;
 		for (size_t i = 0; i < n; i++) {
-			int v = hexval(raw[i]);
+			int v = li707_hex_value(raw[i]);
 			if (v < 0)
 				continue;
 			if (hi < 0)
