@@ -31,6 +31,7 @@
 #define SAN_MAX 255
 #define PSK_IDENTITY_MAX LI707_PSK_IDENTITY_MAX /* RFC 4279 section 5.3 */
 #define NAME_MAX_BYTES 64     /* section names */
+#define CONFIG_INST_MAX 65536 /* sections in one file; each named kind has its own lower max */
 
 /* One section instance: [server] or one [peer NAME]. */
 struct inst {
@@ -279,16 +280,11 @@ static int unreadable(const char *path, bool dir)
 	return e;
 }
 
-int lx_config_push_str(char ***v, size_t *n, size_t *cap, const char *s)
+int lx_config_push_str(char ***v, size_t *n, size_t *cap, const char *s, size_t max)
 {
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 4;
-		char **t = realloc(*v, nc * sizeof *t);
-		if (!t)
-			return LI707_ENOMEM;
-		*v = t;
-		*cap = nc;
-	}
+	int rc = li707_array_grow((void **)v, cap, *n + 1, sizeof **v, max);
+	if (rc)
+		return rc;
 	char *d = strdup(s);
 	if (!d)
 		return LI707_ENOMEM;
@@ -353,7 +349,7 @@ static int key_listen(struct lx_config *p, const struct lx_config_key *k, const 
 	}
 	size_t *n = (size_t *)(void *)((char *)p->obj.base + k->off_n);
 	size_t cap = *n; /* arrays are grown one by one */
-	if (push_str((char ***)field(p, k), n, &cap, v))
+	if (push_str((char ***)field(p, k), n, &cap, v, k->max)) /* total < k->max: checked above */
 		return pnomem(p);
 	return 0;
 }
@@ -653,14 +649,12 @@ static int section_begin(struct lx_config *p, size_t si, const char *name)
 	}
 	if (s->named && count >= s->max)
 		return perr(p, p->line, "too many %ss (at most %zu)", s->name, s->max);
-	if (p->n_inst == p->inst_cap) {
-		size_t nc = p->inst_cap ? p->inst_cap * 2 : 4;
-		struct inst *t = realloc(p->inst, nc * sizeof *t);
-		if (!t)
-			return pnomem(p);
-		p->inst = t;
-		p->inst_cap = nc;
-	}
+	int grc = li707_array_grow((void **)&p->inst, &p->inst_cap, p->n_inst + 1,
+				   sizeof *p->inst, CONFIG_INST_MAX);
+	if (grc == LI707_ELIMIT)
+		return perr(p, p->line, "too many sections (at most %d)", CONFIG_INST_MAX);
+	if (grc)
+		return pnomem(p);
 	struct inst *in = &p->inst[p->n_inst];
 	memset(in, 0, sizeof *in);
 	in->sec = si;

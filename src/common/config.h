@@ -159,8 +159,9 @@ bool lx_config_parse_u64(const char *s, uint64_t *out); /* plain decimal, fits u
 /* The next entry of a comma-separated value, split in place and trimmed; *rest moves past it
  * (NULL after the last). NULL when nothing is left. Empty entries are returned (""). */
 char *lx_config_next_entry(char **rest);
-/* Appends a copy of s to *v (*n entries, capacity *cap). 0 or LI707_ENOMEM. */
-int lx_config_push_str(char ***v, size_t *n, size_t *cap, const char *s);
+/* Appends a copy of s to *v (*n entries, capacity *cap, at most max entries). 0, LI707_ELIMIT
+ * when *n is max already, or LI707_ENOMEM. */
+int lx_config_push_str(char ***v, size_t *n, size_t *cap, const char *s, size_t max);
 /* Frees n strings and the array. */
 void lx_config_free_strv(char **v, size_t n);
 

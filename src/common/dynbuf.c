@@ -1,14 +1,12 @@
 /* li707 common - growable byte buffer with a hard limit, see dynbuf.h. */
 #include "dynbuf.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "li707/error.h"
-
-#define DYNBUF_FIRST 64
+#include "li707/util.h"
 
 void lx_dynbuf_init(struct lx_dynbuf *b, size_t max)
 {
@@ -38,21 +36,11 @@ int lx_dynbuf_reserve(struct lx_dynbuf *b, size_t n)
 		lx_dynbuf_free(b);
 		return LI707_ELIMIT;
 	}
-	size_t need = b->len + n + 1;
-	if (need <= b->alloc)
-		return 0;
-	size_t a = b->alloc ? b->alloc : DYNBUF_FIRST;
-	while (a < need)
-		a = a > SIZE_MAX / 2 ? need : a * 2;
-	if (a > b->max)
-		a = b->max;
-	char *p = realloc(b->buf, a);
-	if (!p) {
+	int rc = li707_array_grow((void **)&b->buf, &b->alloc, b->len + n + 1, 1, b->max);
+	if (rc) {
 		lx_dynbuf_free(b);
-		return LI707_ENOMEM;
+		return rc;
 	}
-	b->buf = p;
-	b->alloc = a;
 	return 0;
 }
 

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dynbuf.h"
 #include "li707/li707.h"
 
 #define PSK_MIN 1 /* RFC 4279 sets no minimum */
@@ -46,7 +47,7 @@ struct xfer {
 	CURL *easy;
 	struct curl_slist *headers;
 	char errbuf[CURL_ERROR_SIZE];
-	size_t body_cap;     /* allocated bytes of res->body */
+	struct lx_dynbuf body; /* memory sink; res->body borrows its bytes, res owns them at the end */
 	bool over_limit;     /* the body or a header line exceeded its cap */
 	bool sink_failed;
 	int64_t body_pos;    /* bytes read from body_fd so far */
@@ -549,23 +550,14 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 		x->over_limit = true;
 		return 0;
 	}
-	if (r->body_len + len + 1 > x->body_cap) {
-		size_t nc = x->body_cap ? x->body_cap : 16384;
-		while (nc < r->body_len + len + 1)
-			nc *= 2;
-		if (nc > max + 1)
-			nc = max + 1;
-		char *nb = realloc(r->body, nc);
-		if (!nb) {
-			x->sink_failed = true;
-			return 0;
-		}
-		r->body = nb;
-		x->body_cap = nc;
+	if (lx_dynbuf_add(&x->body, p, len)) {
+		r->body = NULL; /* the buffer freed itself */
+		r->body_len = 0;
+		x->sink_failed = true;
+		return 0;
 	}
-	memcpy(r->body + r->body_len, p, len);
-	r->body_len += len;
-	r->body[r->body_len] = '\0';
+	r->body = x->body.buf;
+	r->body_len = lx_dynbuf_len(&x->body);
 	r->received += len;
 	return len;
 }
@@ -737,14 +729,10 @@ int li707_http_submit(struct li707_http_client *c, const struct li707_http_req *
 		return LI707_EINVAL;
 	if (req->post && req->body_fd >= 0 && req->body_size < 0)
 		return LI707_EINVAL;
-	if (c->n_pending == c->cap_pending) {
-		size_t nc = c->cap_pending ? c->cap_pending * 2 : 16;
-		struct xfer **np = realloc(c->pending, nc * sizeof *np);
-		if (!np)
-			return LI707_ENOMEM;
-		c->pending = np;
-		c->cap_pending = nc;
-	}
+	int rc = li707_array_grow((void **)&c->pending, &c->cap_pending, c->n_pending + 1,
+				  sizeof *c->pending, LI707_HTTP_MAX_PENDING);
+	if (rc)
+		return rc;
 	struct xfer *x = calloc(1, sizeof *x);
 	if (!x)
 		return LI707_ENOMEM;
@@ -753,6 +741,8 @@ int li707_http_submit(struct li707_http_client *c, const struct li707_http_req *
 	x->c = c;
 	x->req = *req;
 	x->res = res;
+	size_t max = req->max_body ? req->max_body : LI707_HTTP_MAX_BODY_DEFAULT;
+	lx_dynbuf_init(&x->body, max < SIZE_MAX ? max + 1 : max); /* + the NUL */
 	/* Insert after every transfer that orders before or equal to it (stable). */
 	size_t i = c->n_pending;
 	while (i > 0 && c->order(&c->pending[i - 1]->req, &x->req) > 0)

@@ -35,6 +35,7 @@
 #define LI707_HTTP_EXPECT_TIMEOUT_MS_DEFAULT 5000L       /* R-BIN-B3 continue timeout */
 #define LI707_HTTP_LOW_SPEED_TIME_DEFAULT 30L            /* s below low_speed_limit = stall */
 #define LI707_HTTP_MAX_HOST_CONNECTIONS_DEFAULT 4L
+#define LI707_HTTP_MAX_PENDING 4096                      /* transfers queued and not started */
 
 /* Classification of a finished transfer. Values are stable; text by li707_http_strerror. */
 enum li707_http_err {
@@ -159,7 +160,8 @@ int li707_http_client_new(const struct li707_http_client_opts *o, struct li707_h
 void li707_http_client_free(struct li707_http_client *c);
 
 /* Queues a transfer; the result (caller-owned, zeroed here) is written when it completes.
- * The request is copied (its strings stay borrowed). */
+ * The request is copied (its strings stay borrowed). LI707_ELIMIT when LI707_HTTP_MAX_PENDING
+ * transfers are queued already (nothing is queued then). */
 int li707_http_submit(struct li707_http_client *c, const struct li707_http_req *req,
 		      struct li707_http_result *res);
 

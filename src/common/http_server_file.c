@@ -43,6 +43,7 @@
 #include "http_range.h"
 #include "http_server_int.h"
 #include "li707/error.h"
+#include "li707/util.h"
 
 #define CTYPE_MAX 128
 
@@ -103,17 +104,15 @@ static ssize_t fresp_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return out ? (ssize_t)out : MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
+/* A multipart answer has a header and a body per range and the closing boundary. */
+#define SEG_MAX (2 * LI707_RANGE_CAP + 1)
+
 static int seg_add(struct fresp *f, size_t *cap, uint64_t *at, uint64_t len, uint64_t foff, char *mem)
 {
-	if (f->nseg == *cap) {
-		size_t nc = *cap ? *cap * 2 : 4;
-		struct seg *ns = realloc(f->seg, nc * sizeof *ns);
-		if (!ns) {
-			free(mem);
-			return LI707_ENOMEM;
-		}
-		f->seg = ns;
-		*cap = nc;
+	int rc = li707_array_grow((void **)&f->seg, cap, f->nseg + 1, sizeof *f->seg, SEG_MAX);
+	if (rc) {
+		free(mem);
+		return rc;
 	}
 	f->seg[f->nseg++] = (struct seg){.start = *at, .len = len, .foff = foff, .mem = mem};
 	*at += len;

@@ -222,14 +222,9 @@ int lx_unlinks_add(struct lx_unlinks *u, const char *dir, const char *rel)
 {
 	if (!rel || !rel[0])
 		return 0;
-	if (u->n == u->cap) {
-		size_t cap = u->cap ? u->cap * 2 : 4;
-		char **v = realloc(u->v, cap * sizeof *v);
-		if (!v)
-			return LI707_ENOMEM;
-		u->v = v;
-		u->cap = cap;
-	}
+	int rc = li707_array_grow((void **)&u->v, &u->cap, u->n + 1, sizeof *u->v, LX_UNLINKS_MAX);
+	if (rc)
+		return rc;
 	size_t len = strlen(dir) + strlen(rel) + 2;
 	char *p = malloc(len);
 	if (!p)
@@ -648,16 +643,12 @@ void lx_engine_read_put(struct lx_engine *e, sqlite3 *db)
 
 int lx_engine_prepare(struct lx_engine *e, const char *sql, sqlite3_stmt **out)
 {
-	if (e->n_stmts == e->cap_stmts) {
-		size_t cap = e->cap_stmts ? e->cap_stmts * 2 : 64;
-		sqlite3_stmt **v = realloc(e->stmts, cap * sizeof *v);
-		if (!v)
-			return LI707_ENOMEM;
-		e->stmts = v;
-		e->cap_stmts = cap;
-	}
+	int rc = li707_array_grow((void **)&e->stmts, &e->cap_stmts, e->n_stmts + 1,
+				  sizeof *e->stmts, LX_STMTS_MAX);
+	if (rc)
+		return rc;
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v3(e->wdb, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+	rc = sqlite3_prepare_v3(e->wdb, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
 	if (rc != SQLITE_OK) {
 		sqlite3_finalize(st);
 		return lx_sq_err(rc);

@@ -32,6 +32,8 @@
 
 #define LX_READ_POOL 4        /* idle read connections kept */
 #define LX_BATCH_MAX 4096     /* jobs per transaction at most */
+#define LX_UNLINKS_MAX ((size_t)1 << 20) /* files one job may delete after its commit */
+#define LX_STMTS_MAX 1024     /* persistent statements prepared on the writer connection */
 #define LX_CKPT_PAGES 4096    /* new WAL pages that wake the checkpointer (16 MiB of 4 KiB) */
 #define LX_CKPT_RESTART 16384 /* WAL pages after which the writer finishes the checkpoint
 			       * itself between two batches, so that the WAL starts over */
@@ -42,7 +44,8 @@ struct lx_unlinks {
 	size_t n, cap;
 };
 
-/* Adds "dir/rel" to u (nothing when rel is NULL or empty). Returns 0 or LI707_ENOMEM. */
+/* Adds "dir/rel" to u (nothing when rel is NULL or empty). Returns 0, LI707_ELIMIT past
+ * LX_UNLINKS_MAX files or LI707_ENOMEM. */
 int lx_unlinks_add(struct lx_unlinks *u, const char *dir, const char *rel);
 void lx_unlinks_run(const struct lx_unlinks *u);
 void lx_unlinks_free(struct lx_unlinks *u);

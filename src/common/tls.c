@@ -8,6 +8,7 @@
  * (EC)DHE in li707 (PSK-only key exchange is not offered), so they are not configurable.
  * OpenSSL gets the list as is; GnuTLS gets the union of key exchanges and of ciphers. */
 #include "tls.h"
+#include "dynbuf.h"
 #include "errbuf.h"
 
 #include <errno.h>
@@ -214,32 +215,19 @@ int li707_tls_policy_set(struct li707_tls_policy *p, const char *key, const char
 	return 0;
 }
 
-/* A growing string. */
+/* A growing string with a sticky error. The priority string holds each token of the fixed
+ * tables below at most once, far less than this cap. */
+#define GNUTLS_PRIORITY_MAX 4096
+
 struct sb {
-	char *s;
-	size_t len, cap;
+	struct lx_dynbuf d;
 	int err;
 };
 
 static void sb_add(struct sb *b, const char *s, size_t n)
 {
-	if (b->err)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *t = realloc(b->s, cap);
-		if (!t) {
-			b->err = LI707_ENOMEM;
-			return;
-		}
-		b->s = t;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
+	if (!b->err)
+		b->err = lx_dynbuf_add(&b->d, s, n);
 }
 
 static void sb_str(struct sb *b, const char *s) { sb_add(b, s, strlen(s)); }
@@ -250,8 +238,9 @@ static void sb_token(struct sb *b, const char *tok)
 	if (b->err)
 		return;
 	size_t n = strlen(tok);
-	for (const char *p = b->s; p && (p = strstr(p, tok)); p += n)
-		if (p > b->s + 1 && p[-1] == '+' && p[-2] == ':' && (p[n] == ':' || p[n] == '\0'))
+	const char *s0 = lx_dynbuf_ptr(&b->d);
+	for (const char *p = s0; (p = strstr(p, tok)); p += n)
+		if (p > s0 + 1 && p[-1] == '+' && p[-2] == ':' && (p[n] == ':' || p[n] == '\0'))
 			return;
 	sb_str(b, ":+");
 	sb_str(b, tok);
@@ -283,7 +272,8 @@ int li707_tls_gnutls_priority(const struct li707_tls_policy *p, bool psk, char *
 {
 	if (!p || !out)
 		return LI707_EINVAL;
-	struct sb b = {0};
+	struct sb b = {.err = 0};
+	lx_dynbuf_init(&b.d, GNUTLS_PRIORITY_MAX);
 	sb_str(&b, "NONE");
 	if (p->tls13)
 		sb_token(&b, "VERS-TLS1.3");
@@ -315,10 +305,10 @@ int li707_tls_gnutls_priority(const struct li707_tls_policy *p, bool psk, char *
 	if (psk)
 		sb_token(&b, "GROUP-FFDHE2048"); /* DHE-PSK needs a finite-field group */
 	if (b.err) {
-		free(b.s);
+		lx_dynbuf_free(&b.d);
 		return b.err;
 	}
-	*out = b.s;
+	*out = lx_dynbuf_take(&b.d, NULL);
 	return 0;
 }
 

@@ -235,7 +235,8 @@ static int peer_references(struct parse *p, char *v)
 		} else if (pe->n_references >= LEA_CONFIG_MAX_REFERENCES) {
 			return perr(p, cur_line(p), "peer '%s': references: more than %d", pe->name,
 				    LEA_CONFIG_MAX_REFERENCES);
-		} else if (push_str(&pe->references, &pe->n_references, &x->refs_cap, e)) {
+		} else if (push_str(&pe->references, &pe->n_references, &x->refs_cap, e,
+				    LEA_CONFIG_MAX_REFERENCES)) {
 			return pnomem(p);
 		}
 	}
@@ -321,22 +322,19 @@ static int peer_finish(struct lx_config *x, void *user)
 static int grow_peers(struct parse *p)
 {
 	struct lea_config *c = p->c;
-	if (c->n_peers < p->peers_cap)
-		return 0;
-	size_t nc = p->peers_cap ? p->peers_cap * 2 : 4;
-	struct lea_peer *a = realloc(c->peers, nc * sizeof *a);
-	if (!a)
-		return LI707_ENOMEM;
-	c->peers = a;
-	struct li707_tls_peer *b = realloc(c->tls_peers.v, nc * sizeof *b);
-	if (!b)
-		return LI707_ENOMEM;
-	c->tls_peers.v = b;
-	struct px *x = realloc(p->px, nc * sizeof *x);
-	if (!x)
-		return LI707_ENOMEM;
-	p->px = x;
-	p->peers_cap = nc;
+	/* Three parallel arrays: each grows from the same capacity to the same new one, which
+	 * is recorded only when all three have it (a failure leaves the old one, still valid). */
+	size_t need = c->n_peers + 1, ca = p->peers_cap, cb = p->peers_cap, cx = p->peers_cap;
+	int rc = li707_array_grow((void **)&c->peers, &ca, need, sizeof *c->peers,
+				  LEA_CONFIG_MAX_PEERS);
+	if (!rc)
+		rc = li707_array_grow((void **)&c->tls_peers.v, &cb, need, sizeof *c->tls_peers.v,
+				      LEA_CONFIG_MAX_PEERS);
+	if (!rc)
+		rc = li707_array_grow((void **)&p->px, &cx, need, sizeof *p->px, LEA_CONFIG_MAX_PEERS);
+	if (rc)
+		return rc;
+	p->peers_cap = ca;
 	return 0;
 }
 

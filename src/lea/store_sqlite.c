@@ -151,20 +151,16 @@ static const char *const STMTS[SQ_NSTMT] = {
 
 /* ---- uploads in flight ---- */
 
+/* Each upload in flight holds one HTTP connection: far more than a server accepts at once. */
+#define SQ_UPLOADS_MAX 65536
+
 int lea__sq_upload_add(struct sq_store *s, int64_t id, const char *dest)
 {
 	pthread_mutex_lock(&s->umu);
-	int rc = 0;
-	if (s->n_ups == s->cap_ups) {
-		size_t cap = s->cap_ups ? s->cap_ups * 2 : 16;
-		struct sq_upload *v = realloc(s->ups, cap * sizeof *v);
-		if (!v) {
-			rc = LI707_ENOMEM;
-			goto out;
-		}
-		s->ups = v;
-		s->cap_ups = cap;
-	}
+	int rc = li707_array_grow((void **)&s->ups, &s->cap_ups, s->n_ups + 1, sizeof *s->ups,
+				  SQ_UPLOADS_MAX);
+	if (rc)
+		goto out;
 	struct sq_upload *u = &s->ups[s->n_ups++];
 	u->id = id;
 	u->finishing = false;

@@ -298,16 +298,9 @@ int lea__sq_run_sweep(struct sq_store *s, struct sq_job *j)
 	size_t n = 0, cap = 0;
 	int rc = lx_sq_bind(st, "i", limit);
 	while (!rc && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = 0;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			int64_t *v = realloc(ids, cap * sizeof *v);
-			if (!v) {
-				rc = LI707_ENOMEM;
-				break;
-			}
-			ids = v;
-		}
+		/* one file to delete per id: the same cap as the job's unlinks */
+		if ((rc = li707_array_grow((void **)&ids, &cap, n + 1, sizeof *ids, LX_UNLINKS_MAX)))
+			break;
 		ids[n++] = sqlite3_column_int64(st, 0);
 		rc = lx_unlinks_add(&j->base.unlinks, s->o->dir, lx_sq_text(st, 1));
 	}

@@ -27,16 +27,18 @@ struct put_ctx {
 	int64_t linked;                  /* orphans it took the data of */
 };
 
+/* Counter changes of one job: at most two per action and one per duplicate, so a few per
+ * action of a message; this is far above any configured max_actions. */
+#define SQ_DELTAS_MAX ((size_t)1 << 20)
+/* Identifier rows of SQ_ITEM_ROWS items: more than a document of the default 64 MiB
+ * max_document_bytes can carry (each identifier takes well over 16 bytes of XML). */
+#define SQ_PARTY_ROWS_MAX ((size_t)1 << 22)
+
 static int delta_add(struct sq_deltas *d, const struct sq_delta *x)
 {
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 4;
-		struct sq_delta *v = realloc(d->v, cap * sizeof *v);
-		if (!v)
-			return LI707_ENOMEM;
-		d->v = v;
-		d->cap = cap;
-	}
+	int rc = li707_array_grow((void **)&d->v, &d->cap, d->n + 1, sizeof *d->v, SQ_DELTAS_MAX);
+	if (rc)
+		return rc;
 	d->v[d->n++] = *x;
 	return 0;
 }
@@ -361,14 +363,12 @@ static int party_collect(const struct li707_item *it, int64_t item, struct party
 	size_t need = it->sender ? it->sender->n_ids : 0;
 	for (size_t r = 0; r < it->n_receivers; r++)
 		need += it->receivers[r].n_ids;
-	if (pr->n + need > pr->cap) {
-		size_t cap = (pr->n + need) * 2;
-		struct party_row *v = realloc(pr->v, cap * sizeof *v);
-		if (!v)
-			return LI707_ENOMEM;
-		pr->v = v;
-		pr->cap = cap;
-	}
+	if (need > SQ_PARTY_ROWS_MAX - pr->n)
+		return LI707_ELIMIT;
+	int rc = li707_array_grow((void **)&pr->v, &pr->cap, pr->n + need, sizeof *pr->v,
+				  SQ_PARTY_ROWS_MAX);
+	if (rc)
+		return rc;
 	size_t first = pr->n;
 	for (int role = 0; role < 2; role++) {
 		size_t np = role ? it->n_receivers : it->sender ? 1 : 0;

@@ -94,20 +94,16 @@ struct build {
 	/* output */
 	char **tmp;                 /* temporary files written so far */
 	char **final;
-	size_t n_out;
+	size_t n_out, cap_tmp, cap_final;
 };
 
+/* Events read at most: every group, group member and output file is one of them or fewer. */
+#define BUILD_EVENTS_MAX ((size_t)1 << 24)
+
+/* Room for element n (0-based). */
 static int grow(void **v, size_t *cap, size_t n, size_t size)
 {
-	if (n < *cap)
-		return 0;
-	size_t nc = *cap ? *cap * 2 : 16;
-	void *p = realloc(*v, nc * size);
-	if (!p)
-		return LI707_ENOMEM;
-	*v = p;
-	*cap = nc;
-	return 0;
+	return li707_array_grow(v, cap, n + 1, size, BUILD_EVENTS_MAX);
 }
 
 /* Appends ev (moved) to its reference's group. */
@@ -325,16 +321,13 @@ static int write_temp(struct build *b, const char *xml, size_t len, const char *
 	size_t n = strlen(b->out_dir) + 32;
 	char *t = malloc(n);
 	char *f = strdup(final);
-	char **nt = realloc(b->tmp, (b->n_out + 1) * sizeof *nt);
-	if (nt)
-		b->tmp = nt;
-	char **nf = realloc(b->final, (b->n_out + 1) * sizeof *nf);
-	if (nf)
-		b->final = nf;
-	if (!t || !f || !nt || !nf) {
+	rc = !t || !f ? LI707_ENOMEM : grow((void **)&b->tmp, &b->cap_tmp, b->n_out, sizeof *b->tmp);
+	if (!rc)
+		rc = grow((void **)&b->final, &b->cap_final, b->n_out, sizeof *b->final);
+	if (rc) {
 		free(t);
 		free(f);
-		return LI707_ENOMEM;
+		return rc;
 	}
 	snprintf(t, n, "%s/.li707-build-XXXXXX", b->out_dir);
 	int fd = mkostemp(t, O_CLOEXEC);

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "cliopt.h"
+#include "dynbuf.h"
 #include "tool.h"
 
 static const char usage_text[] =
@@ -73,7 +75,7 @@ int tool_read_file(const char *path, size_t max, char **buf, size_t *len)
 	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	size_t cap = 65536, n = 0;
+	size_t chunk = 65536;
 	struct stat st;
 	if (fstat(fd, &st) != 0)
 		memset(&st, 0, sizeof st);
@@ -84,29 +86,18 @@ int tool_read_file(const char *path, size_t max, char **buf, size_t *len)
 		return S_ISDIR(st.st_mode) ? -EISDIR : LI707_ELIMIT;
 	}
 	if (S_ISREG(st.st_mode))
-		cap = (size_t)st.st_size + 2; /* no realloc for a regular file */
-	char *b = malloc(cap);
+		chunk = (size_t)st.st_size + 1; /* one read and the EOF: no realloc for a regular file */
+	/* max bytes, one more to see that the input goes on, and the NUL */
+	struct lx_dynbuf d;
+	lx_dynbuf_init(&d, max < SIZE_MAX - 2 ? max + 2 : SIZE_MAX);
 	int rc = 0;
-	if (!b) {
-		rc = LI707_ENOMEM;
-		goto out;
-	}
 	for (;;) {
-		if (n + 1 >= cap) {
-			if (cap > max + 1) {
-				rc = LI707_ELIMIT;
-				goto out;
-			}
-			size_t nc = cap * 2;
-			char *nb = realloc(b, nc);
-			if (!nb) {
-				rc = LI707_ENOMEM;
-				goto out;
-			}
-			b = nb;
-			cap = nc;
-		}
-		ssize_t r = read(fd, b + n, cap - n - 1);
+		size_t room = d.max - 1 - d.len; /* >= 1: d.len <= max here */
+		if (d.alloc <= d.len + 1 &&
+		    (rc = lx_dynbuf_reserve(&d, chunk < room ? chunk : room)))
+			goto out;
+		size_t want = d.alloc - d.len - 1;
+		ssize_t r = read(fd, d.buf + d.len, want < room ? want : room);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -115,18 +106,16 @@ int tool_read_file(const char *path, size_t max, char **buf, size_t *len)
 		}
 		if (r == 0)
 			break;
-		n += (size_t)r;
-		if (n > max) {
+		lx_dynbuf_commit(&d, (size_t)r);
+		if (d.len > max) {
 			rc = LI707_ELIMIT;
 			goto out;
 		}
 	}
-	b[n] = '\0';
-	*buf = b;
-	*len = n;
-	b = NULL;
+	lx_dynbuf_commit(&d, 0); /* the NUL, also for an empty input */
+	*buf = lx_dynbuf_take(&d, len);
 out:
-	free(b);
+	lx_dynbuf_free(&d);
 	if (fd != STDIN_FILENO)
 		close(fd);
 	return rc;

@@ -52,6 +52,8 @@ static int color_key(struct lx_config *x, const struct lx_config_key *k, void *u
 	return t->color ? 0 : lx_config_nomem(x);
 }
 
+#define TAGS_MAX 4 /* lx_config_push_str's cap */
+
 static int tags_key(struct lx_config *x, const struct lx_config_key *k, void *user, char *v)
 {
 	struct toy *t = user;
@@ -60,7 +62,11 @@ static int tags_key(struct lx_config *x, const struct lx_config_key *k, void *us
 		if (!*e)
 			return lx_config_error(x, lx_config_line(x), "thing '%s': %s: empty entry",
 					       th->name, k->name);
-		if (lx_config_push_str(&th->tags, &th->n_tags, &th->tags_cap, e))
+		int rc = lx_config_push_str(&th->tags, &th->n_tags, &th->tags_cap, e, TAGS_MAX);
+		if (rc == LI707_ELIMIT)
+			return lx_config_error(x, lx_config_line(x), "thing '%s': %s: more than %d",
+					       th->name, k->name, TAGS_MAX);
+		if (rc)
 			return lx_config_nomem(x);
 	}
 	return 0;
@@ -293,6 +299,7 @@ static void engine_bad_files(void **state)
 		{"[daemon]\n[thing a]\nsize = 1\nsize = 2\n", 4, "thing 'a': size: given twice (first at line 3)"},
 		{"[daemon]\n[thing a]\nnope = 1\n", 3, "thing 'a': unknown key 'nope'"},
 		{"[daemon]\n[thing a]\ntags = x,,SECRET\n", 3, "thing 'a': tags: empty entry"},
+		{"[daemon]\n[thing a]\ntags = a, b\ntags = c, d, e\n", 4, "thing 'a': tags: more than 4"},
 		{"[daemon]\n[thing a]\nsubject = SECRET\n", 3, "thing 'a': subject: expected an RFC 4514 DN"},
 		{"[daemon]\n[thing a]\nsan = SECRET x\n", 3, "thing 'a': san: expected a DNS name"},
 		{"[daemon]\n[thing a]\nspki_sha256 = SECRET\n", 3, "thing 'a': spki_sha256: expected 64"},

@@ -209,6 +209,27 @@ static void test_bin2_order_hook_and_free_with_queue(void **state)
 	li707_http_client_free(NULL);
 }
 
+/* The pending queue grows through li707_array_grow up to LI707_HTTP_MAX_PENDING: one more is
+ * refused with LI707_ELIMIT and leaves the queue as it was. */
+static void test_http_pending_cap(void **state)
+{
+	(void)state;
+	struct li707_http_client *c = NULL;
+	struct li707_http_client_opts o = {0};
+	char err[256];
+	assert_int_equal(li707_http_client_new(&o, &c, err, sizeof err), 0);
+	struct li707_http_result *r = calloc(LI707_HTTP_MAX_PENDING + 1, sizeof *r);
+	assert_non_null(r);
+	struct li707_http_req q;
+	li707_http_req_init(&q);
+	q.url = "https://127.0.0.1:9/";
+	for (size_t i = 0; i < LI707_HTTP_MAX_PENDING; i++)
+		assert_int_equal(li707_http_submit(c, &q, &r[i]), 0);
+	assert_int_equal(li707_http_submit(c, &q, &r[LI707_HTTP_MAX_PENDING]), LI707_ELIMIT);
+	li707_http_client_free(c);
+	free(r);
+}
+
 static void test_sec1_http_refused(void **state)
 {
 	(void)state;
@@ -445,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_opts_validation),
 		cmocka_unit_test(test_bin2_small_first_order),
 		cmocka_unit_test(test_bin2_order_hook_and_free_with_queue),
+		cmocka_unit_test(test_http_pending_cap),
 		cmocka_unit_test(test_sec1_http_refused),
 		cmocka_unit_test(test_sec4_psk_callback),
 		cmocka_unit_test(test_bin2_small_overtakes_large),

@@ -282,6 +282,25 @@ static void test_engine_rollback_one_job(void **state)
 	}
 }
 
+/* The writer's statement list grows through li707_array_grow up to LX_STMTS_MAX: one more
+ * is refused with LI707_ELIMIT and the ones prepared stay usable (the engine closes them). */
+static void test_engine_stmts_cap(void **state)
+{
+	struct toy *t = *state;
+	char err[256] = "";
+	struct lx_engine_opts o = {.dbpath = t->db, .lock_path = t->lock, .name = "toy",
+				   .hooks = &TOY_HOOKS, .cls = t};
+	assert_int_equal(lx_engine_open(&o, &t->e, err, sizeof err), 0);
+	sqlite3_stmt *st = NULL;
+	for (size_t i = 0; i < LX_STMTS_MAX; i++)
+		assert_int_equal(lx_engine_prepare(t->e, "SELECT 1", &st), 0);
+	sqlite3_stmt *over = NULL;
+	assert_int_equal(lx_engine_prepare(t->e, "SELECT 2", &over), LI707_ELIMIT);
+	assert_null(over);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	sqlite3_reset(st);
+}
+
 /* Close answers what is queued and releases everything; a reopen sees every committed row
  * and writes again. */
 static void test_engine_reopen(void **state)
@@ -377,6 +396,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_ack_after_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_rollback_one_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_stmts_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_lock_second_process, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
