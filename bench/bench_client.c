@@ -12,31 +12,31 @@
 #include "http_client.h"
 
 struct bench {
-	struct li707_http_client *c;
-	struct li707_http_req req;
-	struct li707_http_result *res;
+	struct lx_http_client *c;
+	struct lx_http_transfer req;
+	struct lx_http_result *res;
 	long next, n, failed;
 };
 
-static void done(void *ud, struct li707_http_result *r);
+static void done(void *ud, struct lx_http_result *r);
 
 static void submit_next(struct bench *b)
 {
 	if (b->next >= b->n)
 		return;
 	long i = b->next++;
-	if (li707_http_submit(b->c, &b->req, &b->res[i]) != 0)
+	if (lx_http_submit(b->c, &b->req, &b->res[i]) != 0)
 		b->failed++;
 }
 
-static void done(void *ud, struct li707_http_result *r)
+static void done(void *ud, struct lx_http_result *r)
 {
 	struct bench *b = ud;
-	if (r->err != LI707_HTTP_OK) {
+	if (r->err != LX_HTTP_OK) {
 		if (b->failed++ == 0)
-			fprintf(stderr, "bench_client: %s: %s\n", li707_http_errname(r->err), r->detail);
+			fprintf(stderr, "bench_client: %s: %s\n", lx_http_errname(r->err), r->detail);
 	}
-	li707_http_result_done(r);
+	lx_http_result_done(r);
 	submit_next(b);
 }
 
@@ -49,19 +49,19 @@ int main(int argc, char **argv)
 	long n = atol(argv[2]), k = atol(argv[3]);
 	if (n <= 0 || k <= 0 || k > 256)
 		return 2;
-	li707_http_global_init();
-	struct li707_http_client_opts o = {.cert_file = argv[4], .key_file = argv[5],
+	lx_http_global_init();
+	struct lx_http_client_opts o = {.cert_file = argv[4], .key_file = argv[5],
 					   .ca_file = argv[6], .max_host_connections = k,
 					   .max_active = k};
 	struct bench b = {.n = n};
 	char err[256];
-	if (li707_http_client_new(&o, &b.c, err, sizeof err) != 0) {
+	if (lx_http_client_new(&o, &b.c, err, sizeof err) != 0) {
 		fprintf(stderr, "bench_client: %s\n", err);
 		return 1;
 	}
 	static char body[2048];
 	memset(body, 'x', sizeof body);
-	li707_http_req_init(&b.req);
+	lx_http_transfer_init(&b.req);
 	b.req.url = argv[1];
 	b.req.post = true;
 	b.req.content_type = "application/xml";
@@ -76,12 +76,12 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (long i = 0; i < k; i++)
 		submit_next(&b);
-	li707_http_run(b.c, -1);
+	lx_http_run(b.c, -1);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	printf("%.1f %ld\n", (double)n / s, b.failed);
-	li707_http_client_free(b.c);
+	lx_http_client_free(b.c);
 	free(b.res);
-	li707_http_global_cleanup();
+	lx_http_global_cleanup();
 	return b.failed ? 1 : 0;
 }

@@ -23,7 +23,7 @@
 #define MAX_UUIDS 16
 
 struct load {
-	struct li707_http_client *c;
+	struct lx_http_client *c;
 	const char *url;
 	const char *tpl;
 	size_t tpl_len;
@@ -37,7 +37,7 @@ struct load {
 struct one {
 	struct load *l;
 	char *body;
-	struct li707_http_result res;
+	struct lx_http_result res;
 };
 
 static bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
@@ -83,7 +83,7 @@ static int scan_template(struct load *l)
 	return l->n_class ? 0 : -1;
 }
 
-static void done(void *ud, struct li707_http_result *r);
+static void done(void *ud, struct lx_http_result *r);
 
 static void submit_next(struct load *l)
 {
@@ -103,8 +103,8 @@ static void submit_next(struct load *l)
 		li707_uuid_new(fresh[i]);
 	for (size_t i = 0; i < l->n_at; i++)
 		memcpy(o->body + l->uuid_at[i], fresh[l->uuid_class[i]], 36);
-	struct li707_http_req req;
-	li707_http_req_init(&req);
+	struct lx_http_transfer req;
+	lx_http_transfer_init(&req);
 	req.url = l->url;
 	req.post = true;
 	req.content_type = "application/xml";
@@ -112,25 +112,25 @@ static void submit_next(struct load *l)
 	req.body_len = l->tpl_len;
 	req.done = done;
 	req.done_ud = o;
-	if (li707_http_submit(l->c, &req, &o->res) != 0) {
+	if (lx_http_submit(l->c, &req, &o->res) != 0) {
 		l->failed++;
 		free(o->body);
 		free(o);
 	}
 }
 
-static void done(void *ud, struct li707_http_result *r)
+static void done(void *ud, struct lx_http_result *r)
 {
 	struct one *o = ud;
 	struct load *l = o->l;
-	bool ok = r->err == LI707_HTTP_OK && r->status == 200;
+	bool ok = r->err == LX_HTTP_OK && r->status == 200;
 	if (ok && !l->any_200)
 		ok = r->body && strstr(r->body, "DELIVERResponse") &&
 		     !strstr(r->body, "ErrorInformation");
 	if (!ok && l->failed++ == 0)
 		fprintf(stderr, "bench_lea_load: first failure: %s, HTTP %ld: %.300s\n",
-			li707_http_errname(r->err), r->status, r->body ? r->body : r->detail);
-	li707_http_result_done(r);
+			lx_http_errname(r->err), r->status, r->body ? r->body : r->detail);
+	lx_http_result_done(r);
 	free(o->body);
 	free(o);
 	submit_next(l);
@@ -189,12 +189,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	li707_global_init();
-	li707_http_global_init();
-	struct li707_http_client_opts o = {.cert_file = argv[a + 4], .key_file = argv[a + 5],
+	lx_http_global_init();
+	struct lx_http_client_opts o = {.cert_file = argv[a + 4], .key_file = argv[a + 5],
 					   .ca_file = argv[a + 6], .max_host_connections = k,
 					   .max_active = k};
 	char err[256];
-	if (li707_http_client_new(&o, &l.c, err, sizeof err) != 0) {
+	if (lx_http_client_new(&o, &l.c, err, sizeof err) != 0) {
 		fprintf(stderr, "bench_lea_load: %s\n", err);
 		return 1;
 	}
@@ -202,12 +202,12 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (long i = 0; i < k; i++)
 		submit_next(&l);
-	li707_http_run(l.c, -1);
+	lx_http_run(l.c, -1);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	printf("%.1f %ld\n", (double)l.n / s, l.failed);
-	li707_http_client_free(l.c);
-	li707_http_global_cleanup();
+	lx_http_client_free(l.c);
+	lx_http_global_cleanup();
 	li707_global_cleanup();
 	free(tpl);
 	return l.failed ? 1 : 0;

@@ -9,7 +9,7 @@
 #    server cannot win by picking a cheaper cipher), the csp1 client certificate, body to
 #    /dev/null.
 #  - Ours: tests/helpers/li707_test_server (libmicrohttpd 0.9.75 + GnuTLS), mutual TLS (chain
-#    verified against the test CA, then the allow-list), files served by li707_http_respond_file.
+#    verified against the test CA, then the allow-list), files served by lx_http_respond_file.
 #  - nginx (Debian package): mutual TLS too (ssl_verify_client on, same CA), one worker, default
 #    TLS buffers (ssl_buffer_size 16k); `sendfile on` has no effect under TLS, so nginx reads the
 #    file and encrypts in user space as we do. Same files, same page cache.
@@ -25,7 +25,7 @@
 #                             64 MiB budget (ratio <= 1 is within it).
 #   server_upload_1g          1 GiB POST (Expect: 100-continue, Content-Length) streamed by curl
 #                             from a page-cached file into the Model B path of the test server:
-#                             li707_http_body_to_fd into DIR/UUID.part (256 KiB writes into the
+#                             lx_http_body_to_fd into DIR/UUID.part (256 KiB writes into the
 #                             page cache), rename at END. No fsync: the test server has none,
 #                             durability is the daemon's handler's (at END). MB/s; baseline:
 #                             nginx GET of a 1 GiB file in the same round (the issue's "nginx

@@ -3,7 +3,7 @@
  * The input is one event line (arbitrary bytes). Attachment paths are resolved under a
  * private temporary directory holding one small file, "f.bin", so both the hashing path and
  * the file errors are reached without touching anything else. A parsed event is also run
- * through li707_event_check (the library's encoder checks, including the CSP XML fragment
+ * through lx_event_check (the library's encoder checks, including the CSP XML fragment
  * parser). The same bytes are then fed to the line reader with a small cap. Every call must
  * return one of the documented codes; anything else aborts. */
 #include <stdint.h>
@@ -44,11 +44,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void parse_one(const char *line, size_t len, const struct li707_event_opts *o)
+static void parse_one(const char *line, size_t len, const struct lx_event_opts *o)
 {
-	struct li707_event ev;
-	char err[LI707_EVENT_ERR_LEN];
-	int rc = li707_event_parse(line, len, o, &ev, err, sizeof err);
+	struct lx_event ev;
+	char err[LX_EVENT_ERR_LEN];
+	int rc = lx_event_parse(line, len, o, &ev, err, sizeof err);
 	if (rc == LI707_EINPUT) {
 		if (!err[0])
 			abort(); /* every input error names a field */
@@ -58,15 +58,15 @@ static void parse_one(const char *line, size_t len, const struct li707_event_opt
 		return;
 	if (rc != 0)
 		abort();
-	rc = li707_event_check(&ev, err, sizeof err);
+	rc = lx_event_check(&ev, err, sizeof err);
 	if (rc != 0 && rc != LI707_EINPUT && rc != LI707_ENOMEM)
 		abort();
-	li707_event_clear(&ev);
+	lx_event_clear(&ev);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct li707_event_opts o = {.base_dir = base, .now = 1767225600};
+	struct lx_event_opts o = {.base_dir = base, .now = 1767225600};
 
 	/* 1. the whole input as one line */
 	parse_one((const char *)data, size, &o);
@@ -77,22 +77,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FILE *f = fmemopen((void *)data, size, "rb");
 	if (!f)
 		return 0;
-	struct li707_event_reader r;
+	struct lx_event_reader r;
 	const char *line;
 	size_t len;
 	int rc;
-	li707_event_reader_init(&r, f, 256);
-	while ((rc = li707_event_reader_next(&r, &line, &len)) != 0) {
+	lx_event_reader_init(&r, f, 256);
+	while ((rc = lx_event_reader_next(&r, &line, &len)) != 0) {
 		if (rc == LI707_ELIMIT)
 			continue;
 		if (rc < 0)
 			break;
 		if (len > 256 || line[len] != '\0')
 			abort();
-		if (!li707_event_line_blank(line, len))
+		if (!lx_event_line_blank(line, len))
 			parse_one(line, len, &o);
 	}
-	li707_event_reader_done(&r);
+	lx_event_reader_done(&r);
 	fclose(f);
 	return 0;
 }

@@ -55,11 +55,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc != 0 || !c)
 		abort();
 	check_config(c);
-	struct li707_tls_peers *t = lea_config_take_tls_peers(c);
+	struct lx_tls_peers *t = lea_config_take_tls_peers(c);
 	if (t) {
 		if (c->tls_peers.n || c->tls_peers.v)
 			abort();
-		li707_tls_peers_clear(t);
+		lx_tls_peers_clear(t);
 		free(t);
 	}
 	lea_config_free(c);

@@ -20,11 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(s, data + 1, size - 1);
 	s[size - 1] = '\0';
-	struct li707_range_set set;
-	enum li707_range_verdict v = li707_range_parse(s, rsize, LI707_RANGE_MAX_DEFAULT, &set);
-	if (v == LI707_RANGE_PARTIAL) {
+	struct lx_range_set set;
+	enum lx_range_verdict v = lx_range_parse(s, rsize, LX_RANGE_MAX_DEFAULT, &set);
+	if (v == LX_RANGE_PARTIAL) {
 		uint64_t total = 0;
-		if (set.n == 0 || set.n > LI707_RANGE_MAX_DEFAULT)
+		if (set.n == 0 || set.n > LX_RANGE_MAX_DEFAULT)
 			abort();
 		for (size_t i = 0; i < set.n; i++) {
 			if (set.v[i].first > set.v[i].last || set.v[i].last >= rsize)
@@ -34,13 +34,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (total != set.total || total > 2 * rsize)
 			abort();
 		char buf[512];
-		if (li707_range_content_range(buf, sizeof buf, &set.v[0], rsize) < 0)
+		if (lx_range_content_range(buf, sizeof buf, &set.v[0], rsize) < 0)
 			abort();
-		(void)li707_range_multipart_length(&set, "0123456789abcdef0123456789abcdef", "a/b", rsize);
+		(void)lx_range_multipart_length(&set, "0123456789abcdef0123456789abcdef", "a/b", rsize);
 	}
-	(void)li707_range_if_range(s, "\"1-2-3\"", 784111777);
+	(void)lx_range_if_range(s, "\"1-2-3\"", 784111777);
 	time_t t;
-	(void)li707_http_date_parse(s, &t);
+	(void)lx_http_date_parse(s, &t);
 	free(s);
 	return 0;
 }

@@ -1,7 +1,7 @@
 /* li707 common - usage errors of the command-line programs (li707, li707-lea's query
  * commands): one line on stderr, exit status 2 (docs/exit-codes.md). */
-#ifndef LI707_COMMON_CLIOPT_H
-#define LI707_COMMON_CLIOPT_H
+#ifndef LX_COMMON_CLIOPT_H
+#define LX_COMMON_CLIOPT_H
 
 #include <stdarg.h>
 #include <stddef.h>

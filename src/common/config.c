@@ -29,7 +29,7 @@
 
 #define SUBJECT_MAX 1024
 #define SAN_MAX 255
-#define PSK_IDENTITY_MAX LI707_PSK_IDENTITY_MAX /* RFC 4279 section 5.3 */
+#define PSK_IDENTITY_MAX LX_PSK_IDENTITY_MAX /* RFC 4279 section 5.3 */
 #define NAME_MAX_BYTES 64     /* section names */
 #define CONFIG_INST_MAX 65536 /* sections in one file; each named kind has its own lower max */
 
@@ -357,7 +357,7 @@ static int key_listen(struct lx_config *p, const struct lx_config_key *k, const 
 static int key_number(struct lx_config *p, const struct lx_config_key *k, const char *v)
 {
 	uint64_t x;
-	bool ok = k->type == LX_CFG_SIZE ? li707_parse_size(v, &x) : parse_u64(v, &x);
+	bool ok = k->type == LX_CFG_SIZE ? lx_parse_size(v, &x) : parse_u64(v, &x);
 	if (!ok)
 		return perr(p, p->line, "%s%s: expected %s", p->prefix, k->name,
 			    k->type == LX_CFG_SIZE ? "a size (a number with an optional K, M, G or T suffix)"
@@ -391,7 +391,7 @@ static int key_tls(struct lx_config *p, const struct lx_config_key *k, const cha
 		val[o] = '\0';
 	}
 	char msg[256] = "";
-	int rc = li707_tls_policy_set(field(p, k), k->name, val, msg, sizeof msg);
+	int rc = lx_tls_policy_set(field(p, k), k->name, val, msg, sizeof msg);
 	if (rc == LI707_ENOMEM)
 		return pnomem(p);
 	if (rc)
@@ -447,7 +447,7 @@ static int key_enum(struct lx_config *p, const struct lx_config_key *k, const ch
 
 static int key_identity(struct lx_config *p, const struct lx_config_key *k, const char *v)
 {
-	struct li707_tls_peer *tp = p->obj.tls;
+	struct lx_tls_peer *tp = p->obj.tls;
 	size_t n = strlen(v);
 	char **dst = NULL;
 	switch (k->type) {
@@ -498,13 +498,13 @@ static int key_identity(struct lx_config *p, const struct lx_config_key *k, cons
 
 static int key_psk_file(struct lx_config *p, const char *v)
 {
-	struct li707_tls_peer *tp = p->obj.tls;
+	struct lx_tls_peer *tp = p->obj.tls;
 	if (strlen(v) > LX_CONFIG_PATH_MAX)
 		return perr(p, p->line, "%spsk_file: longer than %d bytes", p->prefix, LX_CONFIG_PATH_MAX);
 	if (!p->check_files)
 		return 0; /* the key stays empty (lx_config_parse) */
 	char msg[256] = "";
-	int rc = li707_tls_psk_load(v, &tp->psk, &tp->psk_len, msg, sizeof msg);
+	int rc = lx_tls_psk_load(v, &tp->psk, &tp->psk_len, msg, sizeof msg);
 	if (rc == LI707_ENOMEM)
 		return pnomem(p);
 	if (rc)
@@ -561,7 +561,7 @@ static int section_key(struct lx_config *p, const char *key, char *v)
 
 /* ---- identities ---- */
 
-int lx_config_identity_end(struct lx_config *p, const struct li707_tls_peer *tp, bool need_one)
+int lx_config_identity_end(struct lx_config *p, const struct lx_tls_peer *tp, bool need_one)
 {
 	long id_line = lx_config_cur_key_line(p, "psk_identity");
 	long file_line = lx_config_cur_key_line(p, "psk_file");
@@ -582,13 +582,13 @@ static bool same_opt(const char *a, const char *b)
 
 /* Two peers may not be the same identity: a PSK identity or the same certificate criteria
  * would make the first one win silently. */
-int lx_config_check_identities(struct lx_config *p, const char *sec, const struct li707_tls_peers *ps)
+int lx_config_check_identities(struct lx_config *p, const char *sec, const struct lx_tls_peers *ps)
 {
 	for (size_t j = 1; j < ps->n; j++) {
-		const struct li707_tls_peer *b = &ps->v[j];
+		const struct lx_tls_peer *b = &ps->v[j];
 		bool b_cert = b->subject || b->san || b->has_spki;
 		for (size_t i = 0; i < j; i++) {
-			const struct li707_tls_peer *a = &ps->v[i];
+			const struct lx_tls_peer *a = &ps->v[i];
 			if (b->psk_identity && a->psk_identity && strcmp(a->psk_identity, b->psk_identity) == 0)
 				return perr(p, lx_config_key_line(p, sec, j, "psk_identity"),
 					    "%s '%s': psk_identity is also the one of %s '%s'", sec, b->name,

@@ -24,8 +24,8 @@
  * SIZE: a decimal number with an optional K, M, G or T suffix (powers of 1024; lower case
  * accepted), no blanks or sign. Plain numbers (SECONDS, counts): decimal digits only.
  * Booleans: yes/no, true/false, on/off, 1/0 (any case). */
-#ifndef LI707_COMMON_CONFIG_H
-#define LI707_COMMON_CONFIG_H
+#ifndef LX_COMMON_CONFIG_H
+#define LX_COMMON_CONFIG_H
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -44,7 +44,7 @@ struct lx_config; /* the state of one parse, passed to every callback */
  * types (LX_CFG_SUBJECT ... LX_CFG_PSK_FILE) write into tls. */
 struct lx_config_obj {
 	void *base;
-	struct li707_tls_peer *tls;
+	struct lx_tls_peer *tls;
 };
 
 enum lx_config_type {
@@ -60,12 +60,12 @@ enum lx_config_type {
 			  * max listeners over all LX_CFG_LISTEN keys of the section, no address
 			  * twice (but port 0) */
 	LX_CFG_ADDR,     /* char *: one ADDR:PORT (as LX_CFG_LISTEN, not counted with them) */
-	LX_CFG_TLS,      /* struct li707_tls_policy at off; the key name is the policy's key */
+	LX_CFG_TLS,      /* struct lx_tls_policy at off; the key name is the policy's key */
 	LX_CFG_SUBJECT,  /* tls->subject: an RFC 4514 DN */
 	LX_CFG_SAN,      /* tls->san: a DNS name or URI */
 	LX_CFG_SPKI,     /* tls->spki_sha256: 64 hex digits */
 	LX_CFG_PSK_ID,   /* tls->psk_identity: printable ASCII */
-	LX_CFG_PSK_FILE, /* tls->psk: the key file (li707_tls_psk_load), read when check_files */
+	LX_CFG_PSK_FILE, /* tls->psk: the key file (lx_tls_psk_load), read when check_files */
 	LX_CFG_CUSTOM,   /* fn parses and stores */
 };
 
@@ -143,16 +143,16 @@ long lx_config_cur_line(const struct lx_config *cfg);
 
 /* End of a named section carrying a peer identity (LX_CFG_PSK_ID/PSK_FILE/SUBJECT/SAN/SPKI):
  * psk_identity and psk_file go together; with need_one, at least one criterion. */
-int lx_config_identity_end(struct lx_config *cfg, const struct li707_tls_peer *tp, bool need_one);
+int lx_config_identity_end(struct lx_config *cfg, const struct lx_tls_peer *tp, bool need_one);
 
 /* No two instances of section sec share a PSK identity or exactly the same certificate
  * criteria (ps->v[i] belongs to instance i). */
 int lx_config_check_identities(struct lx_config *cfg, const char *sec,
-			       const struct li707_tls_peers *ps);
+			       const struct lx_tls_peers *ps);
 
 /* ---- value helpers ---- */
 
-/* SIZE values: li707_parse_size (size.h). */
+/* SIZE values: lx_parse_size (size.h). */
 bool lx_config_parse_bool(const char *s, bool *out);
 bool lx_config_parse_u64(const char *s, uint64_t *out); /* plain decimal, fits uint64_t */
 

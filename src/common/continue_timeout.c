@@ -6,7 +6,7 @@
 
 #include "li707/li707.h"
 
-int li707_continue_timeout_ms(const char *expiry, int64_t now_epoch, uint32_t now_usec,
+int lx_continue_timeout_ms(const char *expiry, int64_t now_epoch, uint32_t now_usec,
 			      long max_ms, long *out_ms)
 {
 	if (max_ms <= 0 || !out_ms)

@@ -5,13 +5,13 @@
  * binaryData record (Table 8) and be long enough for the LEA to process the DeliveryObject
  * first. li707 waits until that expiry, but never longer than a configured maximum (an
  * expiry is typically days away). Used by `li707 post-binary` and meant for the CSP daemon. */
-#ifndef LI707_COMMON_CONTINUE_TIMEOUT_H
-#define LI707_COMMON_CONTINUE_TIMEOUT_H
+#ifndef LX_COMMON_CONTINUE_TIMEOUT_H
+#define LX_COMMON_CONTINUE_TIMEOUT_H
 
 #include <stdint.h>
 
 /* Default maximum of the continue timeout, in milliseconds. */
-#define LI707_CONTINUE_TIMEOUT_MAX_MS_DEFAULT 30000L
+#define LX_CONTINUE_TIMEOUT_MAX_MS_DEFAULT 30000L
 
 /* The continue timeout for a record whose expiry is `expiry` (a TS 103 280
  * QualifiedDateTime or QualifiedMicrosecondDateTime, as in binaryData/expiry; NULL or "":
@@ -20,7 +20,7 @@
  * Returns 0 and sets *out_ms; LI707_EINVAL for max_ms <= 0 or out_ms NULL (nothing set),
  * LI707_EINVALID for an expiry that is not a QualifiedDateTime, -ETIME when the expiry has
  * passed (the URL is no longer valid for the upload). */
-int li707_continue_timeout_ms(const char *expiry, int64_t now_epoch, uint32_t now_usec,
+int lx_continue_timeout_ms(const char *expiry, int64_t now_epoch, uint32_t now_usec,
 			      long max_ms, long *out_ms);
 
 #endif

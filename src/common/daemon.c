@@ -47,15 +47,15 @@ void lx_daemon_set_tick(struct lx_daemon *d, uint64_t seconds)
 
 /* ---- the HTTPS server ---- */
 
-static int policy_copy(struct li707_tls_policy *dst, const struct li707_tls_policy *src)
+static int policy_copy(struct lx_tls_policy *dst, const struct lx_tls_policy *src)
 {
-	struct li707_tls_policy p = *src;
+	struct lx_tls_policy p = *src;
 	p.tls12_suites = src->tls12_suites ? strdup(src->tls12_suites) : NULL;
 	p.tls12_psk_suites = src->tls12_psk_suites ? strdup(src->tls12_psk_suites) : NULL;
 	p.groups = src->groups ? strdup(src->groups) : NULL;
 	if ((src->tls12_suites && !p.tls12_suites) || (src->tls12_psk_suites && !p.tls12_psk_suites) ||
 	    (src->groups && !p.groups)) {
-		li707_tls_policy_done(&p);
+		lx_tls_policy_done(&p);
 		return LI707_ENOMEM;
 	}
 	*dst = p;
@@ -80,20 +80,20 @@ static int open_listeners(struct lx_server *S, char **listen, size_t n_listen, c
 		size_t n = psk ? n_listen_psk : n_listen;
 		for (size_t i = 0; i < n; i++, k++) {
 			err[0] = '\0';
-			int rc = li707_http_server_listen(S->srv, v[i], psk, err, sizeof err);
+			int rc = lx_http_server_listen(S->srv, v[i], psk, err, sizeof err);
 			if (rc != 0) {
 				lx_err("listen %s: %s", v[i], err[0] ? err : li707_strerror(rc));
 				return rc;
 			}
-			log_listener(v[i], li707_http_server_port(S->srv, k), psk);
+			log_listener(v[i], lx_http_server_port(S->srv, k), psk);
 		}
 	}
 	S->n_cert_listeners = n_listen;
 	return 0;
 }
 
-int lx_server_start(struct lx_server *S, struct li707_http_config hc,
-		    const struct li707_tls_policy *policy, struct li707_tls_peers *peers,
+int lx_server_start(struct lx_server *S, struct lx_http_config hc,
+		    const struct lx_tls_policy *policy, struct lx_tls_peers *peers,
 		    char **listen, size_t n_listen, char **listen_psk, size_t n_listen_psk)
 {
 	char err[512] = "";
@@ -103,7 +103,7 @@ int lx_server_start(struct lx_server *S, struct li707_http_config hc,
 	S->has_policy = true;
 	hc.policy = &S->policy;
 	hc.peers = S->first_peers;
-	int rc = li707_http_server_new(&hc, &S->srv, err, sizeof err);
+	int rc = lx_http_server_new(&hc, &S->srv, err, sizeof err);
 	if (rc != 0) {
 		lx_err("cannot start the HTTPS server: %s", err[0] ? err : li707_strerror(rc));
 		return rc;
@@ -112,47 +112,47 @@ int lx_server_start(struct lx_server *S, struct li707_http_config hc,
 }
 
 /* Applies the new certificates and TLS policy; on failure nothing changed. */
-int lx_server_reload_tls(struct lx_server *S, const struct li707_tls_policy *policy,
-			 const struct li707_http_creds *creds)
+int lx_server_reload_tls(struct lx_server *S, const struct lx_tls_policy *policy,
+			 const struct lx_http_creds *creds)
 {
-	struct li707_tls_policy np, op = S->policy;
+	struct lx_tls_policy np, op = S->policy;
 	if (policy_copy(&np, policy) != 0)
 		return LI707_ENOMEM;
 	if (S->n_cert_listeners == 0) {
 		S->policy = np; /* PSK listeners keep the policy they started with */
-		li707_tls_policy_done(&op);
+		lx_tls_policy_done(&op);
 		return 0;
 	}
 	char err[512] = "";
 	S->policy = np;
-	int rc = li707_http_server_reload(S->srv, creds, err, sizeof err);
+	int rc = lx_http_server_reload(S->srv, creds, err, sizeof err);
 	if (rc != 0) {
 		S->policy = op;
-		li707_tls_policy_done(&np);
+		lx_tls_policy_done(&np);
 		lx_err("reload: certificates: %s; keeping the running configuration",
 		       err[0] ? err : li707_strerror(rc));
 		return rc;
 	}
-	li707_tls_policy_done(&op);
+	lx_tls_policy_done(&op);
 	return 0;
 }
 
 void lx_server_stop(struct lx_server *S)
 {
 	if (S->srv) {
-		if (li707_http_server_drain(S->srv) == LI707_ELIMIT)
+		if (lx_http_server_drain(S->srv) == LI707_ELIMIT)
 			lx_warn("drain timeout: requests still in flight were cut (not acknowledged)");
 		if (S->drained)
 			S->drained(S->drained_cls);
-		li707_http_server_free(S->srv);
+		lx_http_server_free(S->srv);
 		S->srv = NULL;
 	}
 	if (S->first_peers)
-		li707_tls_peers_clear(S->first_peers);
+		lx_tls_peers_clear(S->first_peers);
 	free(S->first_peers);
 	S->first_peers = NULL;
 	if (S->has_policy)
-		li707_tls_policy_done(&S->policy);
+		lx_tls_policy_done(&S->policy);
 	S->has_policy = false;
 }
 

@@ -25,8 +25,8 @@
  *
  * lx_server: an HTTPS server with its listeners, the TLS policy it borrows and its first
  * allow-list, and the certificate reload of SIGHUP. */
-#ifndef LI707_COMMON_DAEMON_H
-#define LI707_COMMON_DAEMON_H
+#ifndef LX_COMMON_DAEMON_H
+#define LX_COMMON_DAEMON_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -95,10 +95,10 @@ void lx_daemon_set_tick(struct lx_daemon *d, uint64_t seconds);
 /* ---- an HTTPS server and its listeners ---- */
 
 struct lx_server {
-	struct li707_http_server *srv;
-	struct li707_tls_policy policy;      /* the server borrows it (read at new and reload) */
+	struct lx_http_server *srv;
+	struct lx_tls_policy policy;      /* the server borrows it (read at new and reload) */
 	bool has_policy;
-	struct li707_tls_peers *first_peers; /* the server borrows it until set_peers; freed last */
+	struct lx_tls_peers *first_peers; /* the server borrows it until set_peers; freed last */
 	size_t n_cert_listeners;
 	/* lx_server_stop: called after the drain, before the server is freed (its stats are
 	 * still readable), or NULL */
@@ -109,13 +109,13 @@ struct lx_server {
 /* Creates the server from hc (policy and peers are replaced by s's copy of *policy and by
  * peers, which s takes) and opens the certificate then the PSK listeners, logging
  * "listening on ADDR:PORT (mtls|psk)" for each. Logs and returns the error otherwise. */
-int lx_server_start(struct lx_server *s, struct li707_http_config hc,
-		    const struct li707_tls_policy *policy, struct li707_tls_peers *peers,
+int lx_server_start(struct lx_server *s, struct lx_http_config hc,
+		    const struct lx_tls_policy *policy, struct lx_tls_peers *peers,
 		    char **listen, size_t n_listen, char **listen_psk, size_t n_listen_psk);
 
 /* SIGHUP: applies the new certificates and TLS policy; on failure nothing changed (logged). */
-int lx_server_reload_tls(struct lx_server *s, const struct li707_tls_policy *policy,
-			 const struct li707_http_creds *creds);
+int lx_server_reload_tls(struct lx_server *s, const struct lx_tls_policy *policy,
+			 const struct lx_http_creds *creds);
 
 /* Drains (a warning when requests were cut) and frees everything; s may be partly set up. */
 void lx_server_stop(struct lx_server *s);

@@ -8,8 +8,8 @@
  * On any failure (ELIMIT, ENOMEM) the buffer is freed and left empty, as curl does: a caller
  * never goes on with a partial result by mistake. lx_dynbuf_free() may be called any number of
  * times; a zeroed struct is NOT ready for use (the limit must be set by lx_dynbuf_init). */
-#ifndef LI707_COMMON_DYNBUF_H
-#define LI707_COMMON_DYNBUF_H
+#ifndef LX_COMMON_DYNBUF_H
+#define LX_COMMON_DYNBUF_H
 
 #include <stdarg.h>
 #include <stddef.h>

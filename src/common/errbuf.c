@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-void li707__errf(char *err, size_t errlen, const char *fmt, ...)
+void lx_errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (!err || !errlen)
 		return;

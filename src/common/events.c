@@ -347,7 +347,7 @@ static int check_scheme(const char *tmpl, const char *what, char *err, size_t er
 	return 0;
 }
 
-int li707_event_opts_check(const struct li707_event_opts *o, char *err, size_t errlen)
+int lx_event_opts_check(const struct lx_event_opts *o, char *err, size_t errlen)
 {
 	if (!o)
 		return 0;
@@ -358,9 +358,9 @@ int li707_event_opts_check(const struct li707_event_opts *o, char *err, size_t e
 	if (o->lea_url_scheme &&
 	    (rc = check_scheme(o->lea_url_scheme, "LEA URL scheme", err, errlen)))
 		return rc;
-	if (o->expiry_seconds < 0 || o->expiry_seconds > LI707_EVENT_EXPIRY_MAX) {
+	if (o->expiry_seconds < 0 || o->expiry_seconds > LX_EVENT_EXPIRY_MAX) {
 		seterr(err, errlen, "expiry", "must be 1 to %lld seconds",
-		       (long long)LI707_EVENT_EXPIRY_MAX);
+		       (long long)LX_EVENT_EXPIRY_MAX);
 		return LI707_EINVAL;
 	}
 	return 0;
@@ -419,7 +419,7 @@ struct ctx {
 
 static int parse_attachment(const json_t *v, const char *field, const struct ctx *cx,
 			    char *err, size_t errlen, struct li707_binary_object *b,
-			    struct li707_event_attachment *a)
+			    struct lx_event_attachment *a)
 {
 	static const char *const keys[] = {"path", "content_type", "filename", "model", "csp_id",
 					   NULL};
@@ -440,7 +440,7 @@ static int parse_attachment(const json_t *v, const char *field, const struct ctx
 		rc = LI707_EINPUT;
 		goto out;
 	}
-	a->model = (enum li707_event_model)model[0];
+	a->model = (enum lx_event_model)model[0];
 	if ((rc = get_str(v, "path", true, PATH_BYTES_MAX, field, err, errlen, &rel)))
 		goto out;
 	fieldf(f, "%s.path", field);
@@ -455,7 +455,7 @@ static int parse_attachment(const json_t *v, const char *field, const struct ctx
 		rc = LI707_EINPUT;
 		goto out;
 	}
-	if (!b->content_type && !(b->content_type = strdup(LI707_EVENT_CONTENT_TYPE_DEFAULT))) {
+	if (!b->content_type && !(b->content_type = strdup(LX_EVENT_CONTENT_TYPE_DEFAULT))) {
 		rc = LI707_ENOMEM;
 		goto out;
 	}
@@ -511,7 +511,7 @@ static int parse_attachment(const json_t *v, const char *field, const struct ctx
 	 * UUID per object, so a URL is never reused (Table 8). */
 	if ((rc = li707_uuid_new(a->uuid)))
 		goto out;
-	b->url = url_from_scheme(a->model == LI707_EVENT_MODEL_B ? cx->lea_scheme
+	b->url = url_from_scheme(a->model == LX_EVENT_MODEL_B ? cx->lea_scheme
 								 : cx->csp_scheme,
 				 a->uuid);
 	if (!b->url) {
@@ -519,7 +519,7 @@ static int parse_attachment(const json_t *v, const char *field, const struct ctx
 		goto out;
 	}
 	/* Expiry for every model: Model A/C the URL lifetime (R-BIN-A3), Model B the continue
-	 * timeout of the POST (R-BIN-B3: li707_continue_timeout_ms, continue_timeout.h). */
+	 * timeout of the POST (R-BIN-B3: lx_continue_timeout_ms, continue_timeout.h). */
 	struct li707_time t = {.epoch = cx->expiry_epoch, .usec = 0, .offset_min = 0};
 	char when[33];
 	if ((rc = li707_time_format(&t, false, when)))
@@ -741,7 +741,7 @@ static int parse_json_line(const char *line, size_t len, char *err, size_t errle
 	return 0;
 }
 
-void li707_event_clear(struct li707_event *ev)
+void lx_event_clear(struct lx_event *ev)
 {
 	if (!ev)
 		return;
@@ -755,13 +755,13 @@ void li707_event_clear(struct li707_event *ev)
 	memset(ev, 0, sizeof *ev);
 }
 
-int li707_event_parse(const char *line, size_t len, const struct li707_event_opts *o,
-		      struct li707_event *out, char *err, size_t errlen)
+int lx_event_parse(const char *line, size_t len, const struct lx_event_opts *o,
+		      struct lx_event *out, char *err, size_t errlen)
 {
 	static const char *const keys[] = {"liid", "ldid", "timestamp", "sender", "receivers",
 					   "attachments", "correlation", "csp", NULL};
-	struct li707_event_opts dflt = {0};
-	struct li707_event ev = {0};
+	struct lx_event_opts dflt = {0};
+	struct lx_event ev = {0};
 	struct ctx cx;
 	json_t *root = NULL;
 	const json_t *v;
@@ -774,16 +774,16 @@ int li707_event_parse(const char *line, size_t len, const struct li707_event_opt
 		return LI707_EINVAL;
 	if (!o)
 		o = &dflt;
-	size_t max = o->max_line_bytes ? o->max_line_bytes : LI707_EVENT_LINE_MAX_DEFAULT;
+	size_t max = o->max_line_bytes ? o->max_line_bytes : LX_EVENT_LINE_MAX_DEFAULT;
 	if (len > max) {
 		seterr(err, errlen, "line", "longer than %zu bytes", max);
 		return LI707_EINPUT;
 	}
 	cx.base_dir = o->base_dir ? o->base_dir : ".";
-	cx.csp_scheme = o->csp_url_scheme ? o->csp_url_scheme : LI707_EVENT_CSP_URL_DEFAULT;
-	cx.lea_scheme = o->lea_url_scheme ? o->lea_url_scheme : LI707_EVENT_LEA_URL_DEFAULT;
+	cx.csp_scheme = o->csp_url_scheme ? o->csp_url_scheme : LX_EVENT_CSP_URL_DEFAULT;
+	cx.lea_scheme = o->lea_url_scheme ? o->lea_url_scheme : LX_EVENT_LEA_URL_DEFAULT;
 	if (!strstr(cx.csp_scheme, "{uuid}") || !strstr(cx.lea_scheme, "{uuid}"))
-		return LI707_EINVAL; /* li707_event_opts_check() was not called */
+		return LI707_EINVAL; /* lx_event_opts_check() was not called */
 	int64_t now = o->now;
 	if (!now) {
 		struct li707_time t;
@@ -791,8 +791,8 @@ int li707_event_parse(const char *line, size_t len, const struct li707_event_opt
 			return rc;
 		now = t.epoch;
 	}
-	int64_t exp = o->expiry_seconds ? o->expiry_seconds : LI707_EVENT_EXPIRY_DEFAULT;
-	if (exp < 0 || exp > LI707_EVENT_EXPIRY_MAX)
+	int64_t exp = o->expiry_seconds ? o->expiry_seconds : LX_EVENT_EXPIRY_DEFAULT;
+	if (exp < 0 || exp > LX_EVENT_EXPIRY_MAX)
 		return LI707_EINVAL;
 	cx.expiry_epoch = now + exp;
 
@@ -870,7 +870,7 @@ int li707_event_parse(const char *line, size_t len, const struct li707_event_opt
 	return 0;
 fail:
 	json_decref(root);
-	li707_event_clear(&ev);
+	lx_event_clear(&ev);
 	if (rc == LI707_ENOMEM && err && errlen)
 		seterr(err, errlen, "event", "out of memory");
 	return rc;
@@ -878,7 +878,7 @@ fail:
 
 /* ---- the library's checks on one event ---- */
 
-int li707_event_check(const struct li707_event *ev, char *err, size_t errlen)
+int lx_event_check(const struct lx_event *ev, char *err, size_t errlen)
 {
 	struct li707_message *m = li707_message_new();
 	struct li707_diags d = {0};
@@ -936,7 +936,7 @@ out:
 
 /* ---- reading lines ---- */
 
-bool li707_event_line_blank(const char *line, size_t len)
+bool lx_event_line_blank(const char *line, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '\n')
@@ -944,14 +944,14 @@ bool li707_event_line_blank(const char *line, size_t len)
 	return true;
 }
 
-void li707_event_reader_init(struct li707_event_reader *r, FILE *f, size_t max)
+void lx_event_reader_init(struct lx_event_reader *r, FILE *f, size_t max)
 {
 	memset(r, 0, sizeof *r);
 	r->f = f;
-	r->max = max ? max : LI707_EVENT_LINE_MAX_DEFAULT;
+	r->max = max ? max : LX_EVENT_LINE_MAX_DEFAULT;
 }
 
-void li707_event_reader_done(struct li707_event_reader *r)
+void lx_event_reader_done(struct lx_event_reader *r)
 {
 	if (!r)
 		return;
@@ -960,7 +960,7 @@ void li707_event_reader_done(struct li707_event_reader *r)
 	r->cap = 0;
 }
 
-int li707_event_reader_next(struct li707_event_reader *r, const char **line, size_t *len)
+int lx_event_reader_next(struct lx_event_reader *r, const char **line, size_t *len)
 {
 	size_t n = 0;
 	bool any = false, over = false;

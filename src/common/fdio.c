@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int li707_write_all(int fd, const void *buf, size_t n)
+int lx_write_all(int fd, const void *buf, size_t n)
 {
 	const char *p = buf;
 	while (n > 0) {
@@ -24,7 +24,7 @@ int li707_write_all(int fd, const void *buf, size_t n)
 	return 0;
 }
 
-int li707_fsync_dir(const char *dir)
+int lx_fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -34,7 +34,7 @@ int li707_fsync_dir(const char *dir)
 	return rc;
 }
 
-int li707_fsync_parent(const char *path)
+int lx_fsync_parent(const char *path)
 {
 	char p[PATH_MAX];
 	size_t n = strlen(path);
@@ -45,9 +45,9 @@ int li707_fsync_parent(const char *path)
 		p[--n] = '\0';
 	char *slash = strrchr(p, '/');
 	if (!slash)
-		return li707_fsync_dir(".");
+		return lx_fsync_dir(".");
 	if (slash == p)
-		return li707_fsync_dir("/");
+		return lx_fsync_dir("/");
 	*slash = '\0';
-	return li707_fsync_dir(p);
+	return lx_fsync_dir(p);
 }

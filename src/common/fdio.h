@@ -1,19 +1,19 @@
 /* li707 common - whole writes to a file descriptor; fsync of a directory. */
-#ifndef LI707_COMMON_FDIO_H
-#define LI707_COMMON_FDIO_H
+#ifndef LX_COMMON_FDIO_H
+#define LX_COMMON_FDIO_H
 
 #include <stddef.h>
 
 /* Writes all n bytes of buf to fd, again after EINTR and short writes. Returns 0, or a
  * negative errno (-EIO when write() wrote nothing without an error). */
-int li707_write_all(int fd, const void *buf, size_t n);
+int lx_write_all(int fd, const void *buf, size_t n);
 
 /* fsync of the directory dir, so that a rename, link or unlink in it is durable. Returns 0 or
  * a negative errno. */
-int li707_fsync_dir(const char *dir);
+int lx_fsync_dir(const char *dir);
 
 /* fsync of the directory holding path ("." for a bare name, "/" for "/x"; trailing slashes of
  * path are ignored). Returns 0 or a negative errno (-ENAMETOOLONG beyond PATH_MAX). */
-int li707_fsync_parent(const char *path);
+int lx_fsync_parent(const char *path);
 
 #endif

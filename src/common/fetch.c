@@ -41,14 +41,14 @@
 
 /* ---- the state ---- */
 
-void li707_fetch_state_init(struct li707_fetch_state *s, int64_t chunk_max)
+void lx_fetch_state_init(struct lx_fetch_state *s, int64_t chunk_max)
 {
 	memset(s, 0, sizeof *s);
 	s->total = -1;
 	s->chunk = chunk_max;
 }
 
-bool li707_fetch_state_add(struct li707_fetch_state *s, int64_t start, int64_t end)
+bool lx_fetch_state_add(struct lx_fetch_state *s, int64_t start, int64_t end)
 {
 	if (end <= start)
 		return true;
@@ -64,7 +64,7 @@ bool li707_fetch_state_add(struct li707_fetch_state *s, int64_t start, int64_t e
 			b = s->held[j].end;
 	}
 	if (j == i) {
-		if (s->n_held >= LI707_FETCH_RANGES_MAX)
+		if (s->n_held >= LX_FETCH_RANGES_MAX)
 			return false;
 		memmove(&s->held[i + 1], &s->held[i], (s->n_held - i) * sizeof s->held[0]);
 		s->n_held++;
@@ -77,7 +77,7 @@ bool li707_fetch_state_add(struct li707_fetch_state *s, int64_t start, int64_t e
 	return true;
 }
 
-int64_t li707_fetch_state_held(const struct li707_fetch_state *s)
+int64_t lx_fetch_state_held(const struct lx_fetch_state *s)
 {
 	int64_t n = 0;
 	for (size_t i = 0; i < s->n_held; i++)
@@ -85,7 +85,7 @@ int64_t li707_fetch_state_held(const struct li707_fetch_state *s)
 	return n;
 }
 
-bool li707_fetch_state_complete(const struct li707_fetch_state *s)
+bool lx_fetch_state_complete(const struct lx_fetch_state *s)
 {
 	if (s->total < 0)
 		return false;
@@ -94,7 +94,7 @@ bool li707_fetch_state_complete(const struct li707_fetch_state *s)
 }
 
 /* A new object: nothing held, size and validator unknown. */
-static void state_forget(struct li707_fetch_state *s)
+static void state_forget(struct lx_fetch_state *s)
 {
 	s->n_held = 0;
 	s->total = -1;
@@ -110,14 +110,14 @@ struct slot {
 	int64_t start;   /* first byte asked for (0 once a 200 replaced the object) */
 	int64_t end;     /* one past the last, -1: open-ended */
 	int64_t wpos;    /* bytes written from this response */
-	struct li707_http_req req;
-	struct li707_http_result res;
+	struct lx_http_transfer req;
+	struct lx_http_result res;
 };
 
 struct run {
-	const struct li707_fetch_opts *o;
-	struct li707_fetch_state *s;
-	struct slot slot[LI707_FETCH_PARALLEL_MAX];
+	const struct lx_fetch_opts *o;
+	struct lx_fetch_state *s;
+	struct slot slot[LX_FETCH_PARALLEL_MAX];
 	unsigned n;
 	bool changed;    /* the object changed under a round of several ranges */
 	int fail;        /* a local failure or a callback's code: the round stops */
@@ -134,17 +134,17 @@ static void report_progress(struct run *r)
 {
 	if (!r->o->progress)
 		return;
-	int64_t have = li707_fetch_state_held(r->s);
+	int64_t have = lx_fetch_state_held(r->s);
 	for (unsigned i = 0; i < r->n; i++)
 		have += r->slot[i].wpos;
 	r->o->progress(r->o->ud, have, r->s->total);
 }
 
 /* The response's first bytes: is it what was asked for, and is it a new object? */
-static bool response_accept(struct slot *sl, struct li707_http_result *res)
+static bool response_accept(struct slot *sl, struct lx_http_result *res)
 {
 	struct run *r = sl->run;
-	struct li707_fetch_state *s = r->s;
+	struct lx_fetch_state *s = r->s;
 	bool fresh = false;
 	if (res->status == 206) {
 		if (res->range_start != sl->start)
@@ -166,7 +166,7 @@ static bool response_accept(struct slot *sl, struct li707_http_result *res)
 		}
 		if (ftruncate(r->o->fd, 0) != 0) {
 			r->fail = -errno;
-			li707__errf(r->err, r->errlen, "cannot truncate the data file: %s",
+			lx_errf(r->err, r->errlen, "cannot truncate the data file: %s",
 				    strerror(errno));
 			return false;
 		}
@@ -187,7 +187,7 @@ static bool response_accept(struct slot *sl, struct li707_http_result *res)
 		int rc = r->o->validator(r->o->ud, s);
 		if (rc) {
 			r->fail = rc;
-			li707__errf(r->err, r->errlen, "cannot record the object's validator: %s",
+			lx_errf(r->err, r->errlen, "cannot record the object's validator: %s",
 				    li707_strerror(rc));
 			return false;
 		}
@@ -196,7 +196,7 @@ static bool response_accept(struct slot *sl, struct li707_http_result *res)
 }
 
 /* The body of one response: checked against the request before anything is written. */
-static size_t sink(void *ud, struct li707_http_result *res, const char *p, size_t n)
+static size_t sink(void *ud, struct lx_http_result *res, const char *p, size_t n)
 {
 	struct slot *sl = ud;
 	struct run *r = sl->run;
@@ -211,7 +211,7 @@ static size_t sink(void *ud, struct li707_http_result *res, const char *p, size_
 			continue;
 		if (w <= 0) {
 			r->fail = w < 0 ? -errno : -EIO;
-			li707__errf(r->err, r->errlen, "cannot write the data file: %s",
+			lx_errf(r->err, r->errlen, "cannot write the data file: %s",
 				    li707_strerror(r->fail));
 			return 0;
 		}
@@ -226,13 +226,13 @@ static size_t sink(void *ud, struct li707_http_result *res, const char *p, size_
  * size each; several only once the size and validator are known (parallel). */
 static void plan(struct run *r)
 {
-	const struct li707_fetch_state *s = r->s;
+	const struct lx_fetch_state *s = r->s;
 	unsigned max = r->o->parallel > 1 && s->total >= 0 && s->etag[0] ? r->o->parallel : 1;
-	if (max > LI707_FETCH_PARALLEL_MAX)
-		max = LI707_FETCH_PARALLEL_MAX;
+	if (max > LX_FETCH_PARALLEL_MAX)
+		max = LX_FETCH_PARALLEL_MAX;
 	int64_t size = s->chunk;
 	if (size == 0 && max > 1) /* open-ended ranges cannot run side by side */
-		size = r->o->chunk_max ? r->o->chunk_max : LI707_FETCH_CHUNK_DEFAULT;
+		size = r->o->chunk_max ? r->o->chunk_max : LX_FETCH_CHUNK_DEFAULT;
 	r->n = 0;
 	int64_t pos = 0;
 	for (size_t h = 0; h <= s->n_held && r->n < max; h++) {
@@ -257,14 +257,14 @@ static void plan(struct run *r)
 	}
 }
 
-static bool transient(const struct li707_http_result *r)
+static bool transient(const struct lx_http_result *r)
 {
 	switch (r->err) {
-	case LI707_HTTP_ERESET:
-	case LI707_HTTP_ETIMEOUT:
-	case LI707_HTTP_ECONNECT:
+	case LX_HTTP_ERESET:
+	case LX_HTTP_ETIMEOUT:
+	case LX_HTTP_ECONNECT:
 		return true;
-	case LI707_HTTP_ESTATUS:
+	case LX_HTTP_ESTATUS:
 		return r->status >= 500 || r->status == 408 || r->status == 429;
 	default:
 		return false;
@@ -272,34 +272,34 @@ static bool transient(const struct li707_http_result *r)
 }
 
 /* TS103707 R-BIN-C2 (Annex E): the range size after a success - doubled, up to chunk_max;
- * without chunk_max up to LI707_FETCH_CHUNK_MAX, and beyond that open-ended again. */
-static void grow(struct li707_fetch_state *s, int64_t chunk_max)
+ * without chunk_max up to LX_FETCH_CHUNK_MAX, and beyond that open-ended again. */
+static void grow(struct lx_fetch_state *s, int64_t chunk_max)
 {
 	if (s->chunk == 0)
 		return;
-	int64_t cap = chunk_max ? chunk_max : LI707_FETCH_CHUNK_MAX;
+	int64_t cap = chunk_max ? chunk_max : LX_FETCH_CHUNK_MAX;
 	if (s->chunk >= cap)
 		s->chunk = chunk_max ? chunk_max : 0;
 	else
 		s->chunk = s->chunk * 2 < cap ? s->chunk * 2 : cap;
 }
 
-/* ... and after a failure: LI707_FETCH_CHUNK_DEFAULT (or chunk_max if smaller) after an
- * open-ended request, else half, not below LI707_FETCH_CHUNK_MIN. */
-static void shrink(struct li707_fetch_state *s, int64_t chunk_max)
+/* ... and after a failure: LX_FETCH_CHUNK_DEFAULT (or chunk_max if smaller) after an
+ * open-ended request, else half, not below LX_FETCH_CHUNK_MIN. */
+static void shrink(struct lx_fetch_state *s, int64_t chunk_max)
 {
 	if (s->chunk == 0)
-		s->chunk = chunk_max && chunk_max < LI707_FETCH_CHUNK_DEFAULT ? chunk_max
-									: LI707_FETCH_CHUNK_DEFAULT;
+		s->chunk = chunk_max && chunk_max < LX_FETCH_CHUNK_DEFAULT ? chunk_max
+									: LX_FETCH_CHUNK_DEFAULT;
 	else
-		s->chunk = s->chunk / 2 > LI707_FETCH_CHUNK_MIN ? s->chunk / 2 : LI707_FETCH_CHUNK_MIN;
+		s->chunk = s->chunk / 2 > LX_FETCH_CHUNK_MIN ? s->chunk / 2 : LX_FETCH_CHUNK_MIN;
 }
 
-static int transport_failure(struct run *r, const struct li707_http_result *res)
+static int transport_failure(struct run *r, const struct lx_http_result *res)
 {
-	li707__errf(r->err, r->errlen, "transport failure (%s): %s%s%s", li707_http_errname(res->err),
-		    li707_http_strerror(res->err), res->detail[0] ? ": " : "", res->detail);
-	return li707_http_err_code(res->err);
+	lx_errf(r->err, r->errlen, "transport failure (%s): %s%s%s", lx_http_errname(res->err),
+		    lx_http_strerror(res->err), res->detail[0] ? ": " : "", res->detail);
+	return lx_http_err_code(res->err);
 }
 
 /* A new object replaces the file's content. */
@@ -307,7 +307,7 @@ static int restart(struct run *r)
 {
 	if (ftruncate(r->o->fd, 0) != 0) {
 		int rc = -errno;
-		li707__errf(r->err, r->errlen, "cannot truncate the data file: %s", strerror(-rc));
+		lx_errf(r->err, r->errlen, "cannot truncate the data file: %s", strerror(-rc));
 		return rc;
 	}
 	state_forget(r->s);
@@ -320,34 +320,34 @@ enum outcome { ROUND_OK, ROUND_TRANSIENT, ROUND_AGAIN };
  * round went for this range. */
 static int settle(struct run *r, struct slot *sl, enum outcome *out)
 {
-	struct li707_fetch_state *s = r->s;
-	struct li707_http_result *res = &sl->res;
+	struct lx_fetch_state *s = r->s;
+	struct lx_http_result *res = &sl->res;
 	*out = ROUND_OK;
-	if (res->err == LI707_HTTP_ESTATUS && res->status == 416 && res->range_total >= 0) {
+	if (res->err == LX_HTTP_ESTATUS && res->status == 416 && res->range_total >= 0) {
 		int64_t top = s->n_held ? s->held[s->n_held - 1].end : 0;
 		if (top > res->range_total) { /* a stale, longer file: start again */
 			*out = ROUND_AGAIN;
 			return restart(r);
 		}
 		s->total = res->range_total;
-		if (li707_fetch_state_complete(s)) {
+		if (lx_fetch_state_complete(s)) {
 			*out = ROUND_AGAIN;
 			return 0;
 		}
-		li707__errf(r->err, r->errlen, "the server refused the range (HTTP 416)");
+		lx_errf(r->err, r->errlen, "the server refused the range (HTTP 416)");
 		return -EPROTO;
 	}
-	if (res->err == LI707_HTTP_OK && res->status == 206 && s->total < 0)
+	if (res->err == LX_HTTP_OK && res->status == 206 && s->total < 0)
 		s->total = res->range_total;
-	if (res->err == LI707_HTTP_OK && res->status == 200) {
+	if (res->err == LX_HTTP_OK && res->status == 200) {
 		if (res->content_length >= 0 && sl->wpos != res->content_length) {
-			res->err = LI707_HTTP_ERESET;
+			res->err = LX_HTTP_ERESET;
 			snprintf(res->detail, sizeof res->detail, "short response");
 		} else {
 			s->total = sl->wpos;
 		}
 	}
-	if (res->err == LI707_HTTP_OK)
+	if (res->err == LX_HTTP_OK)
 		return 0;
 	if (!transient(res))
 		return transport_failure(r, res);
@@ -365,18 +365,18 @@ static void sleep_ms(const struct run *r, long ms)
 
 /* One round: plan, run, record. Returns 0 or a code that ends the run; *failed: a range
  * failed in a way worth another try. */
-static int round_run(struct li707_http_client *cl, struct run *r, bool *failed,
-		     struct li707_http_result *last)
+static int round_run(struct lx_http_client *cl, struct run *r, bool *failed,
+		     struct lx_http_result *last)
 {
 	static const long ok_status[] = {200, 206, 0};
-	struct li707_fetch_state *s = r->s;
+	struct lx_fetch_state *s = r->s;
 	*failed = false;
 	plan(r);
 	unsigned submitted = 0;
 	int rc = 0;
 	for (unsigned i = 0; i < r->n && !rc; i++) {
 		struct slot *sl = &r->slot[i];
-		li707_http_req_init(&sl->req);
+		lx_http_transfer_init(&sl->req);
 		sl->req.url = r->o->url;
 		sl->req.range_start = sl->start; /* TS103707 R-BIN-C1: Range requests */
 		sl->req.range_end = sl->end < 0 ? -1 : sl->end - 1; /* -1: open-ended */
@@ -385,28 +385,28 @@ static int round_run(struct li707_http_client *cl, struct run *r, bool *failed,
 		sl->req.sink_ud = sl;
 		sl->req.ok_status = ok_status;
 		sl->req.size_hint = sl->end < 0 ? -1 : sl->end - sl->start;
-		rc = li707_http_submit(cl, &sl->req, &sl->res);
+		rc = lx_http_submit(cl, &sl->req, &sl->res);
 		if (!rc)
 			submitted++;
 	}
 	if (submitted) {
-		int left = li707_http_run(cl, -1);
+		int left = lx_http_run(cl, -1);
 		if (left < 0 && !rc)
 			rc = left;
 	}
 	if (rc) {
-		li707__errf(r->err, r->errlen, "HTTP client: %s", li707_strerror(rc));
+		lx_errf(r->err, r->errlen, "HTTP client: %s", li707_strerror(rc));
 		r->n = submitted;
 	}
 	/* The ranges received, also from responses that failed half-way. */
-	struct li707_fetch_range got[LI707_FETCH_PARALLEL_MAX];
+	struct lx_fetch_range got[LX_FETCH_PARALLEL_MAX];
 	unsigned n_got = 0;
 	if (!r->changed && !r->fail) {
 		for (unsigned i = 0; i < submitted; i++)
 			if (r->slot[i].wpos > 0 &&
-			    li707_fetch_state_add(s, r->slot[i].start,
+			    lx_fetch_state_add(s, r->slot[i].start,
 						  r->slot[i].start + r->slot[i].wpos))
-				got[n_got++] = (struct li707_fetch_range){
+				got[n_got++] = (struct lx_fetch_range){
 					r->slot[i].start, r->slot[i].start + r->slot[i].wpos};
 	}
 	bool stop = cancelled(r);
@@ -415,17 +415,17 @@ static int round_run(struct li707_http_client *cl, struct run *r, bool *failed,
 		rc = r->changed ? 0 : settle(r, &r->slot[i], &out);
 		if (!rc && !r->changed && out == ROUND_TRANSIENT) {
 			*failed = true;
-			li707_http_result_done(last);
+			lx_http_result_done(last);
 			*last = r->slot[i].res;
 			last->body = NULL; /* a sink transfer has none; never freed twice */
 		}
 	}
 	for (unsigned i = 0; i < submitted; i++)
-		li707_http_result_done(&r->slot[i].res);
+		lx_http_result_done(&r->slot[i].res);
 	if (!rc && r->fail)
 		rc = r->fail;
 	if (!rc && cancelled(r)) {
-		li707__errf(r->err, r->errlen, "cancelled");
+		lx_errf(r->err, r->errlen, "cancelled");
 		rc = -ECANCELED;
 	}
 	if (!rc && r->changed) {
@@ -436,13 +436,13 @@ static int round_run(struct li707_http_client *cl, struct run *r, bool *failed,
 	if (n_got && r->o->verified && (!rc || rc == -ECANCELED)) {
 		if (fdatasync(r->o->fd) != 0) {
 			int e = -errno;
-			li707__errf(r->err, r->errlen, "cannot sync the data file: %s", strerror(-e));
+			lx_errf(r->err, r->errlen, "cannot sync the data file: %s", strerror(-e));
 			return e;
 		}
 		for (unsigned i = 0; i < n_got; i++) {
 			int v = r->o->verified(r->o->ud, s, got[i].start, got[i].end);
 			if (v) {
-				li707__errf(r->err, r->errlen, "cannot record a received range: %s",
+				lx_errf(r->err, r->errlen, "cannot record a received range: %s",
 					    li707_strerror(v));
 				return v;
 			}
@@ -451,8 +451,8 @@ static int round_run(struct li707_http_client *cl, struct run *r, bool *failed,
 	return rc;
 }
 
-int li707_fetch_run(struct li707_http_client *cl, const struct li707_fetch_opts *o,
-		    struct li707_fetch_state *s, char *err, size_t errlen)
+int lx_fetch_run(struct lx_http_client *cl, const struct lx_fetch_opts *o,
+		    struct lx_fetch_state *s, char *err, size_t errlen)
 {
 	if (!cl || !o || !o->url || o->fd < 0 || !s || o->chunk_max < 0)
 		return LI707_EINVAL;
@@ -463,17 +463,17 @@ int li707_fetch_run(struct li707_http_client *cl, const struct li707_fetch_opts 
 	r->s = s;
 	r->err = err;
 	r->errlen = errlen;
-	unsigned max_failures = o->max_failures ? o->max_failures : LI707_FETCH_FAILURES_DEFAULT;
+	unsigned max_failures = o->max_failures ? o->max_failures : LX_FETCH_FAILURES_DEFAULT;
 	unsigned failures = 0;
-	struct li707_http_result last = {0};
+	struct lx_http_result last = {0};
 	int rc = 0;
 	for (;;) {
 		if (cancelled(r)) {
-			li707__errf(err, errlen, "cancelled");
+			lx_errf(err, errlen, "cancelled");
 			rc = -ECANCELED;
 			break;
 		}
-		if (li707_fetch_state_complete(s))
+		if (lx_fetch_state_complete(s))
 			break;
 		bool failed;
 		r->changed = false;
@@ -493,12 +493,12 @@ int li707_fetch_run(struct li707_http_client *cl, const struct li707_fetch_opts 
 		shrink(s, o->chunk_max); /* TS103707 R-BIN-C2 (Annex E): a smaller range after a failure. */
 		sleep_ms(r, 100L * failures);
 	}
-	li707_http_result_done(&last);
+	lx_http_result_done(&last);
 	free(r);
 	return rc;
 }
 
-int li707_fetch_check_sha256(const char *path, const char *hex, char got_hex[65])
+int lx_fetch_check_sha256(const char *path, const char *hex, char got_hex[65])
 {
 	if (!path || !hex || !got_hex)
 		return LI707_EINVAL;
@@ -511,24 +511,24 @@ int li707_fetch_check_sha256(const char *path, const char *hex, char got_hex[65]
 /* ---- the FILE.part convention ---- */
 
 struct file_ctx {
-	const struct li707_fetch_file_opts *o;
+	const struct lx_fetch_file_opts *o;
 	char meta[4200];
 };
 
 /* The validator beside the part file, so that --resume can send If-Range. */
-static int write_meta(void *ud, const struct li707_fetch_state *s)
+static int write_meta(void *ud, const struct lx_fetch_state *s)
 {
 	const struct file_ctx *f = ud;
 	int fd = open(f->meta, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	int rc = li707_write_all(fd, s->etag, strlen(s->etag));
+	int rc = lx_write_all(fd, s->etag, strlen(s->etag));
 	if (close(fd) != 0 && !rc)
 		rc = -errno;
 	return rc;
 }
 
-static void read_meta(const struct file_ctx *f, struct li707_fetch_state *s)
+static void read_meta(const struct file_ctx *f, struct lx_fetch_state *s)
 {
 	int fd = open(f->meta, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -546,13 +546,13 @@ static void file_progress(void *ud, int64_t have, int64_t total)
 	f->o->progress(f->o->ud, have, total);
 }
 
-int li707_fetch_file(struct li707_http_client *cl, const struct li707_fetch_file_opts *o,
+int lx_fetch_file(struct lx_http_client *cl, const struct lx_fetch_file_opts *o,
 		     char *err, size_t errlen)
 {
 	if (!cl || !o || !o->url || !o->path || !*o->path)
 		return LI707_EINVAL;
 	if (strlen(o->path) > 4000) {
-		li707__errf(err, errlen, "the output path is too long");
+		lx_errf(err, errlen, "the output path is too long");
 		return -ENAMETOOLONG;
 	}
 	struct file_ctx f = {.o = o};
@@ -562,24 +562,24 @@ int li707_fetch_file(struct li707_http_client *cl, const struct li707_fetch_file
 	int fd = open(part, O_RDWR | O_CREAT | O_CLOEXEC | (o->resume ? 0 : O_TRUNC), 0600);
 	if (fd < 0) {
 		int rc = -errno;
-		li707__errf(err, errlen, "%s: %s", part, strerror(-rc));
+		lx_errf(err, errlen, "%s: %s", part, strerror(-rc));
 		return rc;
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		li707__errf(err, errlen, "%s: not a regular file", part);
+		lx_errf(err, errlen, "%s: not a regular file", part);
 		close(fd);
 		return -EINVAL;
 	}
-	struct li707_fetch_state s;
-	li707_fetch_state_init(&s, o->chunk_max);
+	struct lx_fetch_state s;
+	lx_fetch_state_init(&s, o->chunk_max);
 	if (o->resume) {
-		li707_fetch_state_add(&s, 0, st.st_size);
+		lx_fetch_state_add(&s, 0, st.st_size);
 		read_meta(&f, &s);
 	} else {
 		unlink(f.meta);
 	}
-	struct li707_fetch_opts ro = {
+	struct lx_fetch_opts ro = {
 		.url = o->url,
 		.fd = fd,
 		.chunk_max = o->chunk_max,
@@ -589,31 +589,31 @@ int li707_fetch_file(struct li707_http_client *cl, const struct li707_fetch_file
 		.progress = o->progress ? file_progress : NULL,
 		.validator = write_meta,
 	};
-	int rc = li707_fetch_run(cl, &ro, &s, err, errlen);
+	int rc = lx_fetch_run(cl, &ro, &s, err, errlen);
 	if (!rc && fsync(fd) != 0) {
 		rc = -errno;
-		li707__errf(err, errlen, "%s: %s", part, strerror(-rc));
+		lx_errf(err, errlen, "%s: %s", part, strerror(-rc));
 	}
 	if (!rc && o->sha256) {
 		char hex[65];
-		rc = li707_fetch_check_sha256(part, o->sha256, hex);
+		rc = lx_fetch_check_sha256(part, o->sha256, hex);
 		if (rc == LI707_EMISMATCH) {
-			li707__errf(err, errlen, "SHA-256 mismatch (got %s); the data is removed", hex);
+			lx_errf(err, errlen, "SHA-256 mismatch (got %s); the data is removed", hex);
 			unlink(part);
 			unlink(f.meta);
 		} else if (rc) {
-			li707__errf(err, errlen, "%s: %s", part, li707_strerror(rc));
+			lx_errf(err, errlen, "%s: %s", part, li707_strerror(rc));
 		}
 	}
 	if (!rc && rename(part, o->path) != 0) {
 		rc = -errno;
-		li707__errf(err, errlen, "%s: %s", o->path, strerror(-rc));
+		lx_errf(err, errlen, "%s: %s", o->path, strerror(-rc));
 	}
 	if (!rc) {
 		unlink(f.meta);
-		rc = li707_fsync_parent(o->path);
+		rc = lx_fsync_parent(o->path);
 		if (rc)
-			li707__errf(err, errlen, "cannot fsync the directory of %s: %s", o->path,
+			lx_errf(err, errlen, "cannot fsync the directory of %s: %s", o->path,
 				    strerror(-rc));
 	}
 	/* Nothing received and nothing to resume: leave no empty part file behind. */

@@ -2,22 +2,22 @@
  * (Model A), C.4 (Model C) and Annex E (R-BIN-C1, R-BIN-C2). docs/internals/fetch.md.
  *
  * Two layers:
- *   - li707_fetch_run: the engine. It fills the gaps of one object's state (struct
- *     li707_fetch_state: size, validator, range size, ranges held) into a file descriptor,
+ *   - lx_fetch_run: the engine. It fills the gaps of one object's state (struct
+ *     lx_fetch_state: size, validator, range size, ranges held) into a file descriptor,
  *     one or several ranges at a time, with If-Range on every request, the range size shrunk
  *     after a failure and grown after a success. The state is plain data the caller may
  *     persist (the validator callback runs before any byte of a new object lands, the
  *     verified callback after a range is written and fsync'd), so that a process killed at
  *     any point resumes without fetching again what it recorded.
- *   - li707_fetch_file: the FILE.part convention of `li707 fetch` on top of it: FILE.part
+ *   - lx_fetch_file: the FILE.part convention of `li707 fetch` on top of it: FILE.part
  *     holds the object's first bytes, FILE.part.etag its validator; FILE appears only when the
  *     object is complete, fsync'd and (optionally) matches its SHA-256.
  *
  * Neither prints nor exits: errors are negative li707 codes (transport classes through
- * li707_http_err_code, -errno for local I/O, LI707_EMISMATCH for a checksum mismatch,
+ * lx_http_err_code, -errno for local I/O, LI707_EMISMATCH for a checksum mismatch,
  * -ECANCELED when the cancel flag was raised) with one line of text in the caller's buffer. */
-#ifndef LI707_COMMON_FETCH_H
-#define LI707_COMMON_FETCH_H
+#ifndef LX_COMMON_FETCH_H
+#define LX_COMMON_FETCH_H
 
 #include <signal.h>
 #include <stdbool.h>
@@ -26,46 +26,46 @@
 
 #include "http_client.h"
 
-#define LI707_FETCH_CHUNK_DEFAULT ((int64_t)16 << 20) /* range size after a failed open-ended one */
-#define LI707_FETCH_CHUNK_MIN ((int64_t)64 << 10)     /* ranges never shrink below this */
-#define LI707_FETCH_CHUNK_MAX ((int64_t)1 << 30)      /* nor grow beyond it (then open-ended) */
-#define LI707_FETCH_RANGES_MAX 64     /* ranges a state holds; beyond, bytes are fetched again */
-#define LI707_FETCH_PARALLEL_MAX 16   /* ranges of one object in flight at once */
-#define LI707_FETCH_FAILURES_DEFAULT 8 /* consecutive failed rounds before giving up */
+#define LX_FETCH_CHUNK_DEFAULT ((int64_t)16 << 20) /* range size after a failed open-ended one */
+#define LX_FETCH_CHUNK_MIN ((int64_t)64 << 10)     /* ranges never shrink below this */
+#define LX_FETCH_CHUNK_MAX ((int64_t)1 << 30)      /* nor grow beyond it (then open-ended) */
+#define LX_FETCH_RANGES_MAX 64     /* ranges a state holds; beyond, bytes are fetched again */
+#define LX_FETCH_PARALLEL_MAX 16   /* ranges of one object in flight at once */
+#define LX_FETCH_FAILURES_DEFAULT 8 /* consecutive failed rounds before giving up */
 
 /* Bytes [start, end) of the object. */
-struct li707_fetch_range {
+struct lx_fetch_range {
 	int64_t start, end;
 };
 
 /* What is known of one object. Plain data: copy it, store it, load it back. */
-struct li707_fetch_state {
+struct lx_fetch_state {
 	int64_t total;    /* the object's size, -1 unknown */
 	char etag[128];   /* strong validator of the bytes held ("\"...\""), "" none */
 	int64_t chunk;    /* the next range size; 0: open-ended (the whole rest in one request) */
 	size_t n_held;
-	struct li707_fetch_range held[LI707_FETCH_RANGES_MAX]; /* in the file: sorted, disjoint,
+	struct lx_fetch_range held[LX_FETCH_RANGES_MAX]; /* in the file: sorted, disjoint,
 								 * not adjacent */
 };
 
 /* An empty state: nothing held, size and validator unknown, range size chunk_max (0:
  * open-ended). */
-void li707_fetch_state_init(struct li707_fetch_state *s, int64_t chunk_max);
+void lx_fetch_state_init(struct lx_fetch_state *s, int64_t chunk_max);
 
 /* Records [start, end) as held (merged with its neighbours). Returns false when the state is
- * full (LI707_FETCH_RANGES_MAX): the bytes are then simply fetched again. */
-bool li707_fetch_state_add(struct li707_fetch_state *s, int64_t start, int64_t end);
+ * full (LX_FETCH_RANGES_MAX): the bytes are then simply fetched again. */
+bool lx_fetch_state_add(struct lx_fetch_state *s, int64_t start, int64_t end);
 
 /* Bytes held, and whether the whole object is (its size known and every byte held). */
-int64_t li707_fetch_state_held(const struct li707_fetch_state *s);
-bool li707_fetch_state_complete(const struct li707_fetch_state *s);
+int64_t lx_fetch_state_held(const struct lx_fetch_state *s);
+bool lx_fetch_state_complete(const struct lx_fetch_state *s);
 
-struct li707_fetch_opts {
+struct lx_fetch_opts {
 	const char *url;      /* https:// (borrowed) */
 	int fd;               /* the object's bytes at their own offsets; read and write */
 	int64_t chunk_max;    /* cap of the range size; 0: none (open-ended while nothing fails) */
 	unsigned parallel;    /* ranges in flight at once once the size and validator are known;
-			       * 0 or 1: one; at most LI707_FETCH_PARALLEL_MAX */
+			       * 0 or 1: one; at most LX_FETCH_PARALLEL_MAX */
 	unsigned max_failures; /* consecutive failed rounds before giving up; 0: the default */
 	const volatile sig_atomic_t *cancel; /* nonzero: stop soon with -ECANCELED (may be NULL) */
 	/* All optional; ud is passed to each. */
@@ -75,28 +75,28 @@ struct li707_fetch_opts {
 	/* The validator or size changed (s->etag, s->total); a new object starts: every held
 	 * range was dropped. Runs before any byte of it is written. Nonzero aborts the run with
 	 * that code. */
-	int (*validator)(void *ud, const struct li707_fetch_state *s);
+	int (*validator)(void *ud, const struct lx_fetch_state *s);
 	/* [start, end) is written and fsync'd (s already holds it). Nonzero aborts the run with
 	 * that code. With this callback set, the file is fsync'd after each round of ranges. */
-	int (*verified)(void *ud, const struct li707_fetch_state *s, int64_t start, int64_t end);
+	int (*verified)(void *ud, const struct lx_fetch_state *s, int64_t start, int64_t end);
 };
 
 /* Fetches what s does not hold, until the object is complete (returns 0, s complete; the
  * file is not fsync'd unless verified is set). On failure s still says what the file holds
  * (ranges received before the failure included), so a later call resumes. */
-int li707_fetch_run(struct li707_http_client *cl, const struct li707_fetch_opts *o,
-		    struct li707_fetch_state *s, char *err, size_t errlen);
+int lx_fetch_run(struct lx_http_client *cl, const struct lx_fetch_opts *o,
+		    struct lx_fetch_state *s, char *err, size_t errlen);
 
 /* SHA-256 of the file at path against hex (64 hex digits, either case): 0, LI707_EMISMATCH
  * (got_hex holds the actual value), or the error of reading it. */
-int li707_fetch_check_sha256(const char *path, const char *hex, char got_hex[65]);
+int lx_fetch_check_sha256(const char *path, const char *hex, char got_hex[65]);
 
-struct li707_fetch_file_opts {
+struct lx_fetch_file_opts {
 	const char *url;      /* https:// */
 	const char *path;     /* FILE (at most 4000 bytes); FILE.part and FILE.part.etag beside */
 	const char *sha256;   /* expected SHA-256 (64 hex digits) or NULL */
 	bool resume;          /* go on from an existing FILE.part (else it starts empty) */
-	int64_t chunk_max;    /* as li707_fetch_opts */
+	int64_t chunk_max;    /* as lx_fetch_opts */
 	unsigned parallel;
 	const volatile sig_atomic_t *cancel;
 	void *ud;
@@ -107,7 +107,7 @@ struct li707_fetch_file_opts {
  * it to FILE and fsyncs the directory. A checksum mismatch removes FILE.part (LI707_EMISMATCH);
  * any other failure keeps what was received for a later resume (an empty FILE.part and its
  * sidecar are removed). */
-int li707_fetch_file(struct li707_http_client *cl, const struct li707_fetch_file_opts *o,
+int lx_fetch_file(struct lx_http_client *cl, const struct lx_fetch_file_opts *o,
 		     char *err, size_t errlen);
 
 #endif

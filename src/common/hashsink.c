@@ -2,12 +2,12 @@
  * (hashsink.h).
  *
  * DESIGN
- * - A ring of LI707_HASHSINK_BLOCKS blocks. The caller fills block `fill`; a full block is
+ * - A ring of LX_HASHSINK_BLOCKS blocks. The caller fills block `fill`; a full block is
  *   queued when the next byte arrives (so an object of at most one block never queues
  *   anything and finish() handles it inline, without a thread). The worker takes the
  *   queued blocks in order (`next`, `queued` of them), hashes and writes each, and only then
  *   gives it back: the caller waits while every block is queued.
- * - Every LI707_HASHSINK_WRITEBACK bytes written, the worker asks the kernel to start
+ * - Every LX_HASHSINK_WRITEBACK bytes written, the worker asks the kernel to start
  *   writing them back (sync_file_range WRITE, a hint: its errors are left to the fdatasync
  *   at the end, which reports any I/O error of the file).
  * - The first write error is kept in `err`; the worker then drains the queue without
@@ -26,11 +26,11 @@
 #include <string.h>
 #include <unistd.h>
 
-struct li707_hashsink {
+struct lx_hashsink {
 	int fd;
 	EVP_MD_CTX *md;
-	char *buf[LI707_HASHSINK_BLOCKS];
-	size_t len[LI707_HASHSINK_BLOCKS];
+	char *buf[LX_HASHSINK_BLOCKS];
+	size_t len[LX_HASHSINK_BLOCKS];
 	unsigned fill;   /* the caller's block */
 	unsigned next;   /* the worker's next block */
 	unsigned queued; /* blocks from next on waiting for or in the worker */
@@ -46,17 +46,17 @@ struct li707_hashsink {
 
 /* Hashes and writes one block; starts writeback of what is written since the last start.
  * Touches only the block, md, fd and the writeback counters: no lock needed. */
-static int consume(struct li707_hashsink *s, const char *p, size_t n)
+static int consume(struct lx_hashsink *s, const char *p, size_t n)
 {
 	if (n == 0)
 		return 0;
 	if (EVP_DigestUpdate(s->md, p, n) != 1)
 		return -EIO;
-	int rc = li707_write_all(s->fd, p, n);
+	int rc = lx_write_all(s->fd, p, n);
 	if (rc)
 		return rc;
 	s->written += n;
-	if (s->written - s->wb_from >= LI707_HASHSINK_WRITEBACK) {
+	if (s->written - s->wb_from >= LX_HASHSINK_WRITEBACK) {
 		(void)sync_file_range(s->fd, (off_t)s->wb_from, (off_t)(s->written - s->wb_from),
 				      SYNC_FILE_RANGE_WRITE);
 		s->wb_from = s->written;
@@ -66,7 +66,7 @@ static int consume(struct li707_hashsink *s, const char *p, size_t n)
 
 static void *worker(void *arg)
 {
-	struct li707_hashsink *s = arg;
+	struct lx_hashsink *s = arg;
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		while (s->queued == 0 && !s->eof && !s->stop)
@@ -81,7 +81,7 @@ static void *worker(void *arg)
 		if (rc && !s->err)
 			s->err = rc;
 		s->len[b] = 0;
-		s->next = (s->next + 1) % LI707_HASHSINK_BLOCKS;
+		s->next = (s->next + 1) % LX_HASHSINK_BLOCKS;
 		s->queued--;
 		pthread_cond_signal(&s->room);
 	}
@@ -89,16 +89,16 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int li707_hashsink_new(int fd, struct li707_hashsink **out)
+int lx_hashsink_new(int fd, struct lx_hashsink **out)
 {
-	struct li707_hashsink *s = calloc(1, sizeof *s);
+	struct lx_hashsink *s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
 	s->fd = fd;
 	s->md = EVP_MD_CTX_new();
 	bool ok = s->md && EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) == 1;
-	for (unsigned i = 0; ok && i < LI707_HASHSINK_BLOCKS; i++)
-		ok = (s->buf[i] = malloc(LI707_HASHSINK_BLOCK)) != NULL;
+	for (unsigned i = 0; ok && i < LX_HASHSINK_BLOCKS; i++)
+		ok = (s->buf[i] = malloc(LX_HASHSINK_BLOCK)) != NULL;
 	bool sync_ok = ok && pthread_mutex_init(&s->mu, NULL) == 0;
 	if (sync_ok && pthread_cond_init(&s->work, NULL) != 0) {
 		pthread_mutex_destroy(&s->mu);
@@ -110,7 +110,7 @@ int li707_hashsink_new(int fd, struct li707_hashsink **out)
 		sync_ok = false;
 	}
 	if (!sync_ok) {
-		for (unsigned i = 0; i < LI707_HASHSINK_BLOCKS; i++)
+		for (unsigned i = 0; i < LX_HASHSINK_BLOCKS; i++)
 			free(s->buf[i]);
 		EVP_MD_CTX_free(s->md);
 		free(s);
@@ -122,7 +122,7 @@ int li707_hashsink_new(int fd, struct li707_hashsink **out)
 
 /* Queues the caller's full block and takes the next free one (starting the worker the
  * first time). Returns the kept error, if any. */
-static int rotate(struct li707_hashsink *s)
+static int rotate(struct lx_hashsink *s)
 {
 	pthread_mutex_lock(&s->mu);
 	if (!s->started) {
@@ -136,16 +136,16 @@ static int rotate(struct li707_hashsink *s)
 		s->started = true;
 	}
 	s->queued++;
-	s->fill = (s->fill + 1) % LI707_HASHSINK_BLOCKS;
+	s->fill = (s->fill + 1) % LX_HASHSINK_BLOCKS;
 	pthread_cond_signal(&s->work);
-	while (s->queued == LI707_HASHSINK_BLOCKS)
+	while (s->queued == LX_HASHSINK_BLOCKS)
 		pthread_cond_wait(&s->room, &s->mu);
 	int rc = s->err;
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
 
-int li707_hashsink_write(struct li707_hashsink *s, const void *data, size_t n)
+int lx_hashsink_write(struct lx_hashsink *s, const void *data, size_t n)
 {
 	if (!s || (!data && n) || s->finished)
 		return -EINVAL;
@@ -154,7 +154,7 @@ int li707_hashsink_write(struct li707_hashsink *s, const void *data, size_t n)
 	const char *p = data;
 	while (n > 0) {
 		size_t *len = &s->len[s->fill];
-		if (*len == LI707_HASHSINK_BLOCK) {
+		if (*len == LX_HASHSINK_BLOCK) {
 			int rc = rotate(s);
 			if (rc) {
 				s->perr = rc;
@@ -162,7 +162,7 @@ int li707_hashsink_write(struct li707_hashsink *s, const void *data, size_t n)
 			}
 			continue;
 		}
-		size_t k = LI707_HASHSINK_BLOCK - *len < n ? LI707_HASHSINK_BLOCK - *len : n;
+		size_t k = LX_HASHSINK_BLOCK - *len < n ? LX_HASHSINK_BLOCK - *len : n;
 		memcpy(s->buf[s->fill] + *len, p, k);
 		*len += k;
 		p += k;
@@ -173,7 +173,7 @@ int li707_hashsink_write(struct li707_hashsink *s, const void *data, size_t n)
 }
 
 /* Waits for the worker to end (after the queue, or at once when stop is set). */
-static void join(struct li707_hashsink *s, bool stop)
+static void join(struct lx_hashsink *s, bool stop)
 {
 	if (!s->started || s->joined)
 		return;
@@ -186,7 +186,7 @@ static void join(struct li707_hashsink *s, bool stop)
 	s->joined = true;
 }
 
-int li707_hashsink_finish(struct li707_hashsink *s, unsigned char sha256[32], uint64_t *bytes)
+int lx_hashsink_finish(struct lx_hashsink *s, unsigned char sha256[32], uint64_t *bytes)
 {
 	if (!s || !sha256 || !bytes || s->finished)
 		return -EINVAL;
@@ -213,7 +213,7 @@ int li707_hashsink_finish(struct li707_hashsink *s, unsigned char sha256[32], ui
 	return rc;
 }
 
-void li707_hashsink_free(struct li707_hashsink *s)
+void lx_hashsink_free(struct lx_hashsink *s)
 {
 	if (!s)
 		return;
@@ -221,7 +221,7 @@ void li707_hashsink_free(struct li707_hashsink *s)
 	pthread_cond_destroy(&s->room);
 	pthread_cond_destroy(&s->work);
 	pthread_mutex_destroy(&s->mu);
-	for (unsigned i = 0; i < LI707_HASHSINK_BLOCKS; i++)
+	for (unsigned i = 0; i < LX_HASHSINK_BLOCKS; i++)
 		free(s->buf[i]);
 	EVP_MD_CTX_free(s->md);
 	free(s);

@@ -7,35 +7,35 @@
  * thread hashes each block and writes it, and starts the kernel's writeback as it goes, so
  * the fdatasync at the end has little left to do.
  *
- *   li707_hashsink_new()     a sink writing to fd (the caller's; the sink never closes it)
- *   li707_hashsink_write()   appends bytes (blocks while every block is in use)
- *   li707_hashsink_finish()  writes the rest, fdatasyncs fd, returns SHA-256 and length
- *   li707_hashsink_free()    stops the worker (what it did not write yet is dropped)
+ *   lx_hashsink_new()     a sink writing to fd (the caller's; the sink never closes it)
+ *   lx_hashsink_write()   appends bytes (blocks while every block is in use)
+ *   lx_hashsink_finish()  writes the rest, fdatasyncs fd, returns SHA-256 and length
+ *   lx_hashsink_free()    stops the worker (what it did not write yet is dropped)
  *
  * Objects that fit in one block never start the thread: finish hashes and writes it in
  * the caller's thread. A write error of the worker is kept and returned by every later
  * write and by finish (the sink is unusable after it). One thread uses a sink at a time. */
-#ifndef LI707_COMMON_HASHSINK_H
-#define LI707_COMMON_HASHSINK_H
+#ifndef LX_COMMON_HASHSINK_H
+#define LX_COMMON_HASHSINK_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define LI707_HASHSINK_BLOCK (256u * 1024u)  /* bytes per block (1 MiB blocks: slower, the
+#define LX_HASHSINK_BLOCK (256u * 1024u)  /* bytes per block (1 MiB blocks: slower, the
                                                  worker read them back from memory, not cache) */
-#define LI707_HASHSINK_BLOCKS 8               /* blocks per sink (memory: 2 MiB) */
-#define LI707_HASHSINK_WRITEBACK (8u << 20)   /* writeback started every 8 MiB written */
+#define LX_HASHSINK_BLOCKS 8               /* blocks per sink (memory: 2 MiB) */
+#define LX_HASHSINK_WRITEBACK (8u << 20)   /* writeback started every 8 MiB written */
 
-struct li707_hashsink;
+struct lx_hashsink;
 
 /* Returns 0, or -ENOMEM. */
-int li707_hashsink_new(int fd, struct li707_hashsink **out);
+int lx_hashsink_new(int fd, struct lx_hashsink **out);
 /* Returns 0, or a negative errno (the worker's write error, or -EINVAL after a failure). */
-int li707_hashsink_write(struct li707_hashsink *s, const void *data, size_t n);
+int lx_hashsink_write(struct lx_hashsink *s, const void *data, size_t n);
 /* Writes what is left, waits for the worker, fdatasyncs fd. sha256 and bytes are set only
  * when it returns 0; otherwise a negative errno. Call once, then free. */
-int li707_hashsink_finish(struct li707_hashsink *s, unsigned char sha256[32], uint64_t *bytes);
+int lx_hashsink_finish(struct lx_hashsink *s, unsigned char sha256[32], uint64_t *bytes);
 /* NULL is fine. */
-void li707_hashsink_free(struct li707_hashsink *s);
+void lx_hashsink_free(struct lx_hashsink *s);
 
 #endif

@@ -9,7 +9,7 @@
  * time, which is what lets a small delivery overtake a large binary object (R-BIN-2).
  *
  * TLS is configured twice on purpose: the libcurl options (certificate, key, CA, CRL, minimum
- * version) and then, from the SSL_CTX callback, li707_tls_openssl_apply(), which has the last
+ * version) and then, from the SSL_CTX callback, lx_tls_openssl_apply(), which has the last
  * word on versions, suites and groups. In PSK mode the callback also installs the PSK client
  * callback and a verify callback that refuses any certificate: with a PSK the server must not
  * fall back to certificate authentication (TLS 1.3 would), since we could not verify it. */
@@ -41,9 +41,9 @@
 #define PSK_IDENTITY_MAX 128
 
 struct xfer {
-	struct li707_http_client *c;
-	struct li707_http_req req;
-	struct li707_http_result *res;
+	struct lx_http_client *c;
+	struct lx_http_transfer req;
+	struct lx_http_result *res;
 	CURL *easy;
 	struct curl_slist *headers;
 	char errbuf[CURL_ERROR_SIZE];
@@ -54,16 +54,16 @@ struct xfer {
 	int64_t body_start;  /* body_fd offset at submit */
 };
 
-struct li707_http_client {
+struct lx_http_client {
 	CURLM *multi;
-	struct li707_tls_policy tls;
+	struct lx_tls_policy tls;
 	char *cert_file, *key_file, *ca_file, *crl_file;
 	char *psk_identity;
 	uint8_t *psk;
 	size_t psk_len;
 	long connect_timeout_ms, timeout_ms, low_speed_limit, low_speed_time;
 	long max_active;
-	int (*order)(const struct li707_http_req *a, const struct li707_http_req *b);
+	int (*order)(const struct lx_http_transfer *a, const struct lx_http_transfer *b);
 	struct xfer **pending; /* ordered queue, pending[0] runs next */
 	size_t n_pending, cap_pending;
 	struct xfer **running; /* max_active slots */
@@ -74,61 +74,61 @@ struct li707_http_client {
 
 static const struct {
 	const char *name, *text;
-} err_text[LI707_HTTP_ERR_COUNT] = {
-	[LI707_HTTP_OK] = {"ok", "success"},
-	[LI707_HTTP_ESTATUS] = {"http-status", "the peer answered with an unexpected HTTP status"},
-	[LI707_HTTP_ETLS] = {"tls", "TLS failure (handshake, certificate, CRL or PSK)"},
-	[LI707_HTTP_ETIMEOUT] = {"timeout", "timed out"},
-	[LI707_HTTP_ERESET] = {"reset", "connection reset or closed before the response was complete"},
-	[LI707_HTTP_EDNS] = {"dns", "host name could not be resolved"},
-	[LI707_HTTP_ECONNECT] = {"connect", "could not connect to the peer"},
-	[LI707_HTTP_ELIMIT] = {"limit", "the response exceeds a size limit"},
-	[LI707_HTTP_ELOCAL] = {"local-io", "local I/O failed"},
-	[LI707_HTTP_EURL] = {"url", "malformed or non-https URL"},
-	[LI707_HTTP_EINTERNAL] = {"internal", "internal error in the HTTP client"},
+} err_text[LX_HTTP_ERR_COUNT] = {
+	[LX_HTTP_OK] = {"ok", "success"},
+	[LX_HTTP_ESTATUS] = {"http-status", "the peer answered with an unexpected HTTP status"},
+	[LX_HTTP_ETLS] = {"tls", "TLS failure (handshake, certificate, CRL or PSK)"},
+	[LX_HTTP_ETIMEOUT] = {"timeout", "timed out"},
+	[LX_HTTP_ERESET] = {"reset", "connection reset or closed before the response was complete"},
+	[LX_HTTP_EDNS] = {"dns", "host name could not be resolved"},
+	[LX_HTTP_ECONNECT] = {"connect", "could not connect to the peer"},
+	[LX_HTTP_ELIMIT] = {"limit", "the response exceeds a size limit"},
+	[LX_HTTP_ELOCAL] = {"local-io", "local I/O failed"},
+	[LX_HTTP_EURL] = {"url", "malformed or non-https URL"},
+	[LX_HTTP_EINTERNAL] = {"internal", "internal error in the HTTP client"},
 };
 
-const char *li707_http_errname(enum li707_http_err e)
+const char *lx_http_errname(enum lx_http_err e)
 {
-	return (unsigned)e < LI707_HTTP_ERR_COUNT ? err_text[e].name : "internal";
+	return (unsigned)e < LX_HTTP_ERR_COUNT ? err_text[e].name : "internal";
 }
 
-const char *li707_http_strerror(enum li707_http_err e)
+const char *lx_http_strerror(enum lx_http_err e)
 {
-	return (unsigned)e < LI707_HTTP_ERR_COUNT ? err_text[e].text : err_text[LI707_HTTP_EINTERNAL].text;
+	return (unsigned)e < LX_HTTP_ERR_COUNT ? err_text[e].text : err_text[LX_HTTP_EINTERNAL].text;
 }
 
-int li707_http_err_code(enum li707_http_err e)
+int lx_http_err_code(enum lx_http_err e)
 {
 	switch (e) {
-	case LI707_HTTP_OK: return 0;
-	case LI707_HTTP_EURL: return LI707_EINVAL;
-	case LI707_HTTP_EINTERNAL: return LI707_ECRYPTO; /* exit 5: internal */
-	case LI707_HTTP_ELIMIT: return -EFBIG;
-	case LI707_HTTP_ETIMEOUT: return -ETIMEDOUT;
-	case LI707_HTTP_ERESET: return -ECONNRESET;
-	case LI707_HTTP_ECONNECT: return -ECONNREFUSED;
-	case LI707_HTTP_EDNS: return -EHOSTUNREACH;
-	case LI707_HTTP_ETLS: return -EPROTO;
-	case LI707_HTTP_ESTATUS: return -EPROTO;
-	case LI707_HTTP_ELOCAL: return -EIO;
-	case LI707_HTTP_ERR_COUNT: break;
+	case LX_HTTP_OK: return 0;
+	case LX_HTTP_EURL: return LI707_EINVAL;
+	case LX_HTTP_EINTERNAL: return LI707_ECRYPTO; /* exit 5: internal */
+	case LX_HTTP_ELIMIT: return -EFBIG;
+	case LX_HTTP_ETIMEOUT: return -ETIMEDOUT;
+	case LX_HTTP_ERESET: return -ECONNRESET;
+	case LX_HTTP_ECONNECT: return -ECONNREFUSED;
+	case LX_HTTP_EDNS: return -EHOSTUNREACH;
+	case LX_HTTP_ETLS: return -EPROTO;
+	case LX_HTTP_ESTATUS: return -EPROTO;
+	case LX_HTTP_ELOCAL: return -EIO;
+	case LX_HTTP_ERR_COUNT: break;
 	}
 	return LI707_ECRYPTO;
 }
 
-enum li707_http_err li707_http_classify(int curl_code, const char *detail)
+enum lx_http_err lx_http_classify(int curl_code, const char *detail)
 {
 	switch ((CURLcode)curl_code) {
 	case CURLE_OK:
-		return LI707_HTTP_OK;
+		return LX_HTTP_OK;
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
-		return LI707_HTTP_EDNS;
+		return LX_HTTP_EDNS;
 	case CURLE_COULDNT_CONNECT:
-		return LI707_HTTP_ECONNECT;
+		return LX_HTTP_ECONNECT;
 	case CURLE_OPERATION_TIMEDOUT:
-		return LI707_HTTP_ETIMEOUT;
+		return LX_HTTP_ETIMEOUT;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
@@ -143,34 +143,34 @@ enum li707_http_err li707_http_classify(int curl_code, const char *detail)
 	case CURLE_SSL_ENGINE_INITFAILED:
 	case CURLE_SSL_SHUTDOWN_FAILED:
 	case CURLE_SSL_CLIENTCERT:
-		return LI707_HTTP_ETLS;
+		return LX_HTTP_ETLS;
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
 		/* A TLS 1.3 server that refuses our certificate (or has none it trusts) says so with
 		 * an alert after the handshake: libcurl reports it as a receive error. */
 		if (detail && (strstr(detail, "alert") || strstr(detail, "SSL routines")))
-			return LI707_HTTP_ETLS;
-		return LI707_HTTP_ERESET;
+			return LX_HTTP_ETLS;
+		return LX_HTTP_ERESET;
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
-		return LI707_HTTP_ERESET;
+		return LX_HTTP_ERESET;
 	case CURLE_FILESIZE_EXCEEDED:
-		return LI707_HTTP_ELIMIT;
+		return LX_HTTP_ELIMIT;
 	case CURLE_WRITE_ERROR:
 	case CURLE_READ_ERROR:
 	case CURLE_ABORTED_BY_CALLBACK:
-		return LI707_HTTP_ELOCAL;
+		return LX_HTTP_ELOCAL;
 	case CURLE_URL_MALFORMAT:
 	case CURLE_UNSUPPORTED_PROTOCOL:
-		return LI707_HTTP_EURL;
+		return LX_HTTP_EURL;
 	case CURLE_HTTP_RETURNED_ERROR:
 	case CURLE_RANGE_ERROR:
 	case CURLE_WEIRD_SERVER_REPLY:
-		return LI707_HTTP_ESTATUS;
+		return LX_HTTP_ESTATUS;
 	default:
-		return LI707_HTTP_EINTERNAL;
+		return LX_HTTP_EINTERNAL;
 	}
 }
 
@@ -183,53 +183,53 @@ static int check_file(const char *what, const char *path, char *err, size_t errl
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		li707__errf(err, errlen, "%s '%s' cannot be opened: %s", what, path, strerror(e));
+		lx_errf(err, errlen, "%s '%s' cannot be opened: %s", what, path, strerror(e));
 		return -e;
 	}
 	struct stat st;
 	int rc = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? 0 : LI707_EINPUT;
 	close(fd);
 	if (rc)
-		li707__errf(err, errlen, "%s '%s' is not a regular file", what, path);
+		lx_errf(err, errlen, "%s '%s' is not a regular file", what, path);
 	return rc;
 }
 
-int li707_http_client_opts_check(const struct li707_http_client_opts *o, char *err, size_t errlen)
+int lx_http_client_opts_check(const struct lx_http_client_opts *o, char *err, size_t errlen)
 {
 	if (!o) {
-		li707__errf(err, errlen, "no options");
+		lx_errf(err, errlen, "no options");
 		return LI707_EINVAL;
 	}
 	if (o->key_file && !o->cert_file) {
-		li707__errf(err, errlen, "a key file needs a certificate file");
+		lx_errf(err, errlen, "a key file needs a certificate file");
 		return LI707_EINVAL;
 	}
 	if (!o->psk_identity != !o->psk) {
-		li707__errf(err, errlen, "a PSK needs both an identity and a key");
+		lx_errf(err, errlen, "a PSK needs both an identity and a key");
 		return LI707_EINVAL;
 	}
 	if (o->psk) {
 		if (o->psk_len < PSK_MIN || o->psk_len > PSK_MAX) {
-			li707__errf(err, errlen, "the PSK must be %d..%d bytes", PSK_MIN, PSK_MAX);
+			lx_errf(err, errlen, "the PSK must be %d..%d bytes", PSK_MIN, PSK_MAX);
 			return LI707_EINVAL;
 		}
 		size_t il = strlen(o->psk_identity);
 		if (il == 0 || il > PSK_IDENTITY_MAX) {
-			li707__errf(err, errlen, "the PSK identity must be 1..%d bytes", PSK_IDENTITY_MAX);
+			lx_errf(err, errlen, "the PSK identity must be 1..%d bytes", PSK_IDENTITY_MAX);
 			return LI707_EINVAL;
 		}
 		if (o->cert_file) {
-			li707__errf(err, errlen, "a PSK and a client certificate are exclusive");
+			lx_errf(err, errlen, "a PSK and a client certificate are exclusive");
 			return LI707_EINVAL;
 		}
 	}
 	if (o->max_active > 1024 || o->max_host_connections > 1024) {
-		li707__errf(err, errlen, "at most 1024 parallel transfers and connections");
+		lx_errf(err, errlen, "at most 1024 parallel transfers and connections");
 		return LI707_EINVAL;
 	}
 	if (o->connect_timeout_ms < 0 || o->timeout_ms < 0 || o->low_speed_limit < 0 ||
 	    o->max_host_connections < 0 || o->max_total_connections < 0 || o->max_active < 0) {
-		li707__errf(err, errlen, "timeouts and limits must not be negative");
+		lx_errf(err, errlen, "timeouts and limits must not be negative");
 		return LI707_EINVAL;
 	}
 	int rc;
@@ -259,7 +259,7 @@ static unsigned int psk_client_cb(SSL *ssl, const char *hint, char *identity,
 				  unsigned int max_psk_len)
 {
 	(void)hint;
-	const struct li707_http_client *c = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_index);
+	const struct lx_http_client *c = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_index);
 	if (!c || !c->psk)
 		return 0;
 	size_t il = strlen(c->psk_identity);
@@ -281,10 +281,10 @@ static int psk_refuse_cert(int preverify, X509_STORE_CTX *ctx)
 static CURLcode ssl_ctx_cb(CURL *easy, void *ssl_ctx, void *ud)
 {
 	(void)easy;
-	struct li707_http_client *c = ud;
+	struct lx_http_client *c = ud;
 	bool psk = c->psk != NULL;
 	/* TS103707 R-SEC-1, R-SEC-3: the policy has the last word on versions and suites. */
-	if (li707_tls_openssl_apply(&c->tls, psk, ssl_ctx) != 0)
+	if (lx_tls_openssl_apply(&c->tls, psk, ssl_ctx) != 0)
 		return CURLE_SSL_CIPHER;
 	if (psk) {
 		if (!SSL_CTX_set_ex_data(ssl_ctx, ex_index, c))
@@ -297,12 +297,12 @@ static CURLcode ssl_ctx_cb(CURL *easy, void *ssl_ctx, void *ud)
 
 /* ---- client --------------------------------------------------------------------------- */
 
-int li707_http_global_init(void)
+int lx_http_global_init(void)
 {
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : LI707_ECRYPTO;
 }
 
-void li707_http_global_cleanup(void)
+void lx_http_global_cleanup(void)
 {
 	curl_global_cleanup();
 }
@@ -315,22 +315,22 @@ static int dup_opt(char **dst, const char *src)
 	return *dst ? 0 : LI707_ENOMEM;
 }
 
-void li707_http_client_free(struct li707_http_client *c);
+void lx_http_client_free(struct lx_http_client *c);
 
-int li707_http_client_new(const struct li707_http_client_opts *o, struct li707_http_client **out,
+int lx_http_client_new(const struct lx_http_client_opts *o, struct lx_http_client **out,
 			  char *err, size_t errlen)
 {
-	int rc = li707_http_client_opts_check(o, err, errlen);
+	int rc = lx_http_client_opts_check(o, err, errlen);
 	if (rc)
 		return rc;
 	if (pthread_once(&ex_once, ex_index_init) != 0 || ex_index < 0) {
-		li707__errf(err, errlen, "OpenSSL ex_data index");
+		lx_errf(err, errlen, "OpenSSL ex_data index");
 		return LI707_ECRYPTO;
 	}
-	struct li707_http_client *c = calloc(1, sizeof *c);
+	struct lx_http_client *c = calloc(1, sizeof *c);
 	if (!c)
 		return LI707_ENOMEM;
-	rc = li707_tls_policy_init(&c->tls);
+	rc = lx_tls_policy_init(&c->tls);
 	if (rc) {
 		free(c);
 		return rc;
@@ -338,9 +338,9 @@ int li707_http_client_new(const struct li707_http_client_opts *o, struct li707_h
 	if (o->tls) {
 		c->tls.min_version = o->tls->min_version;
 		c->tls.tls13 = o->tls->tls13;
-		if ((rc = li707_tls_policy_set(&c->tls, "tls12_suites", o->tls->tls12_suites, err, errlen)) ||
-		    (rc = li707_tls_policy_set(&c->tls, "tls12_psk_suites", o->tls->tls12_psk_suites, err, errlen)) ||
-		    (rc = li707_tls_policy_set(&c->tls, "tls_groups", o->tls->groups, err, errlen)))
+		if ((rc = lx_tls_policy_set(&c->tls, "tls12_suites", o->tls->tls12_suites, err, errlen)) ||
+		    (rc = lx_tls_policy_set(&c->tls, "tls12_psk_suites", o->tls->tls12_psk_suites, err, errlen)) ||
+		    (rc = lx_tls_policy_set(&c->tls, "tls_groups", o->tls->groups, err, errlen)))
 			goto fail;
 	}
 	if ((rc = dup_opt(&c->cert_file, o->cert_file)) || (rc = dup_opt(&c->key_file, o->key_file)) ||
@@ -357,14 +357,14 @@ int li707_http_client_new(const struct li707_http_client_opts *o, struct li707_h
 		c->psk_len = o->psk_len;
 	}
 	c->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms
-						      : LI707_HTTP_CONNECT_TIMEOUT_MS_DEFAULT;
+						      : LX_HTTP_CONNECT_TIMEOUT_MS_DEFAULT;
 	c->timeout_ms = o->timeout_ms;
 	c->low_speed_limit = o->low_speed_limit ? o->low_speed_limit : 1;
-	c->low_speed_time = o->low_speed_time ? o->low_speed_time : LI707_HTTP_LOW_SPEED_TIME_DEFAULT;
+	c->low_speed_time = o->low_speed_time ? o->low_speed_time : LX_HTTP_LOW_SPEED_TIME_DEFAULT;
 	long per_host = o->max_host_connections ? o->max_host_connections
-						: LI707_HTTP_MAX_HOST_CONNECTIONS_DEFAULT;
+						: LX_HTTP_MAX_HOST_CONNECTIONS_DEFAULT;
 	c->max_active = o->max_active ? o->max_active : 4 * per_host;
-	c->order = o->order ? o->order : li707_http_order_small_first;
+	c->order = o->order ? o->order : lx_http_order_small_first;
 	c->running = calloc((size_t)c->max_active, sizeof *c->running);
 	if (!c->running) {
 		rc = LI707_ENOMEM;
@@ -384,7 +384,7 @@ int li707_http_client_new(const struct li707_http_client_opts *o, struct li707_h
 	*out = c;
 	return 0;
 fail:
-	li707_http_client_free(c);
+	lx_http_client_free(c);
 	return rc;
 }
 
@@ -400,7 +400,7 @@ static void xfer_free(struct xfer *x)
 	free(x);
 }
 
-void li707_http_client_free(struct li707_http_client *c)
+void lx_http_client_free(struct lx_http_client *c)
 {
 	if (!c)
 		return;
@@ -411,7 +411,7 @@ void li707_http_client_free(struct li707_http_client *c)
 		xfer_free(c->running[i]);
 	free(c->running);
 	curl_multi_cleanup(c->multi);
-	li707_tls_policy_done(&c->tls);
+	lx_tls_policy_done(&c->tls);
 	free(c->cert_file);
 	free(c->key_file);
 	free(c->ca_file);
@@ -426,7 +426,7 @@ void li707_http_client_free(struct li707_http_client *c)
 
 /* ---- requests ------------------------------------------------------------------------- */
 
-void li707_http_req_init(struct li707_http_req *r)
+void lx_http_transfer_init(struct lx_http_transfer *r)
 {
 	memset(r, 0, sizeof *r);
 	r->body_fd = -1;
@@ -435,7 +435,7 @@ void li707_http_req_init(struct li707_http_req *r)
 	r->size_hint = -1;
 }
 
-int li707_http_order_small_first(const struct li707_http_req *a, const struct li707_http_req *b)
+int lx_http_order_small_first(const struct lx_http_transfer *a, const struct lx_http_transfer *b)
 {
 	if (a->priority != b->priority)
 		return a->priority < b->priority ? -1 : 1;
@@ -443,7 +443,7 @@ int li707_http_order_small_first(const struct li707_http_req *a, const struct li
 	return sa < sb ? -1 : sa > sb ? 1 : 0;
 }
 
-void li707_http_result_done(struct li707_http_result *r)
+void lx_http_result_done(struct lx_http_result *r)
 {
 	if (!r)
 		return;
@@ -452,7 +452,7 @@ void li707_http_result_done(struct li707_http_result *r)
 	r->body_len = 0;
 }
 
-static bool status_ok(const struct li707_http_req *q, long status)
+static bool status_ok(const struct lx_http_transfer *q, long status)
 {
 	if (!q->ok_status)
 		return status >= 200 && status <= 299;
@@ -463,7 +463,7 @@ static bool status_ok(const struct li707_http_req *q, long status)
 }
 
 /* Parses "bytes a-b/t" or "bytes *\/t" of a Content-Range value. */
-static void parse_content_range(const char *v, struct li707_http_result *r)
+static void parse_content_range(const char *v, struct lx_http_result *r)
 {
 	long long a, b, t;
 	if (sscanf(v, "bytes %lld-%lld/%lld", &a, &b, &t) == 3 && a >= 0 && b >= a && t > b) {
@@ -478,9 +478,9 @@ static void parse_content_range(const char *v, struct li707_http_result *r)
 static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 {
 	struct xfer *x = ud;
-	struct li707_http_result *r = x->res;
+	struct lx_http_result *r = x->res;
 	size_t len = size * n;
-	if (len > LI707_HTTP_MAX_HEADER_LINE) {
+	if (len > LX_HTTP_MAX_HEADER_LINE) {
 		x->over_limit = true;
 		return 0;
 	}
@@ -507,7 +507,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 		v++, vl--;
 	while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
 		vl--;
-	char val[LI707_HTTP_MAX_HEADER_LINE + 1];
+	char val[LX_HTTP_MAX_HEADER_LINE + 1];
 	memcpy(val, v, vl);
 	val[vl] = '\0';
 	if (nl == 4 && strncasecmp(p, "etag", 4) == 0) {
@@ -528,7 +528,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
 	struct xfer *x = ud;
-	struct li707_http_result *r = x->res;
+	struct lx_http_result *r = x->res;
 	size_t len = size * n;
 	if (x->req.sink) {
 		/* An error page is not the object: drop it, the status classifies the transfer. */
@@ -536,7 +536,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 			return len;
 		size_t w = x->req.sink(x->req.sink_ud, r, p, len);
 		if (w != len) {
-			if (r->err == LI707_HTTP_ELIMIT)
+			if (r->err == LX_HTTP_ELIMIT)
 				x->over_limit = true;
 			else
 				x->sink_failed = true;
@@ -545,7 +545,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 		r->received += len;
 		return len;
 	}
-	size_t max = x->req.max_body ? x->req.max_body : LI707_HTTP_MAX_BODY_DEFAULT;
+	size_t max = x->req.max_body ? x->req.max_body : LX_HTTP_MAX_BODY_DEFAULT;
 	if (len > max - r->body_len) {
 		x->over_limit = true;
 		return 0;
@@ -610,8 +610,8 @@ static curl_socket_t open_socket_cb(void *ud, curlsocktype purpose, struct curl_
 
 static int xfer_setup(struct xfer *x)
 {
-	struct li707_http_client *c = x->c;
-	const struct li707_http_req *q = &x->req;
+	struct lx_http_client *c = x->c;
+	const struct lx_http_transfer *q = &x->req;
 	CURL *e = curl_easy_init();
 	if (!e)
 		return LI707_ENOMEM;
@@ -624,7 +624,7 @@ static int xfer_setup(struct xfer *x)
 	SET(CURLOPT_PROTOCOLS_STR, "https");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	SET(CURLOPT_SSLVERSION, (long)(c->tls.min_version == LI707_TLS_1_3 ? CURL_SSLVERSION_TLSv1_3
+	SET(CURLOPT_SSLVERSION, (long)(c->tls.min_version == LX_TLS_1_3 ? CURL_SSLVERSION_TLSv1_3
 									     : CURL_SSLVERSION_TLSv1_2));
 	SET(CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
 	SET(CURLOPT_SSL_CTX_DATA, c);
@@ -694,7 +694,7 @@ static int xfer_setup(struct xfer *x)
 			goto fail;
 		x->headers = h;
 		SET(CURLOPT_EXPECT_100_TIMEOUT_MS,
-		    q->expect_timeout_ms ? q->expect_timeout_ms : LI707_HTTP_EXPECT_TIMEOUT_MS_DEFAULT);
+		    q->expect_timeout_ms ? q->expect_timeout_ms : LX_HTTP_EXPECT_TIMEOUT_MS_DEFAULT);
 	} else {
 		SET(CURLOPT_HTTPGET, 1L);
 		if (q->range_start >= 0) {
@@ -722,15 +722,15 @@ fail:
 	return LI707_EINVAL;
 }
 
-int li707_http_submit(struct li707_http_client *c, const struct li707_http_req *req,
-		      struct li707_http_result *res)
+int lx_http_submit(struct lx_http_client *c, const struct lx_http_transfer *req,
+		      struct lx_http_result *res)
 {
 	if (!c || !req || !res || !req->url)
 		return LI707_EINVAL;
 	if (req->post && req->body_fd >= 0 && req->body_size < 0)
 		return LI707_EINVAL;
 	int rc = li707_array_grow((void **)&c->pending, &c->cap_pending, c->n_pending + 1,
-				  sizeof *c->pending, LI707_HTTP_MAX_PENDING);
+				  sizeof *c->pending, LX_HTTP_MAX_PENDING);
 	if (rc)
 		return rc;
 	struct xfer *x = calloc(1, sizeof *x);
@@ -741,7 +741,7 @@ int li707_http_submit(struct li707_http_client *c, const struct li707_http_req *
 	x->c = c;
 	x->req = *req;
 	x->res = res;
-	size_t max = req->max_body ? req->max_body : LI707_HTTP_MAX_BODY_DEFAULT;
+	size_t max = req->max_body ? req->max_body : LX_HTTP_MAX_BODY_DEFAULT;
 	lx_dynbuf_init(&x->body, max < SIZE_MAX ? max + 1 : max); /* + the NUL */
 	/* Insert after every transfer that orders before or equal to it (stable). */
 	size_t i = c->n_pending;
@@ -753,9 +753,9 @@ int li707_http_submit(struct li707_http_client *c, const struct li707_http_req *
 	return 0;
 }
 
-static void xfer_finish(struct li707_http_client *c, struct xfer *x, CURLcode cc)
+static void xfer_finish(struct lx_http_client *c, struct xfer *x, CURLcode cc)
 {
-	struct li707_http_result *r = x->res;
+	struct lx_http_result *r = x->res;
 	r->curl_code = (int)cc;
 	long st = 0;
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &st);
@@ -764,20 +764,20 @@ static void xfer_finish(struct li707_http_client *c, struct xfer *x, CURLcode cc
 	curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &t);
 	r->seconds = t;
 	if (x->over_limit) {
-		r->err = LI707_HTTP_ELIMIT;
-		snprintf(r->detail, sizeof r->detail, "%s", li707_http_strerror(r->err));
+		r->err = LX_HTTP_ELIMIT;
+		snprintf(r->detail, sizeof r->detail, "%s", lx_http_strerror(r->err));
 	} else if (x->sink_failed) {
-		r->err = LI707_HTTP_ELOCAL;
-		snprintf(r->detail, sizeof r->detail, "%s", li707_http_strerror(r->err));
+		r->err = LX_HTTP_ELOCAL;
+		snprintf(r->detail, sizeof r->detail, "%s", lx_http_strerror(r->err));
 	} else if (cc != CURLE_OK) {
-		r->err = li707_http_classify((int)cc, x->errbuf);
+		r->err = lx_http_classify((int)cc, x->errbuf);
 		snprintf(r->detail, sizeof r->detail, "%s",
 			 x->errbuf[0] ? x->errbuf : curl_easy_strerror(cc));
 	} else if (!status_ok(&x->req, st)) {
-		r->err = LI707_HTTP_ESTATUS;
+		r->err = LX_HTTP_ESTATUS;
 		snprintf(r->detail, sizeof r->detail, "HTTP status %ld", st);
 	} else {
-		r->err = LI707_HTTP_OK;
+		r->err = LX_HTTP_OK;
 		r->detail[0] = '\0';
 	}
 	/* Remove from the running set before the callback, which may submit more. */
@@ -787,7 +787,7 @@ static void xfer_finish(struct li707_http_client *c, struct xfer *x, CURLcode cc
 			break;
 		}
 	}
-	void (*done)(void *, struct li707_http_result *) = x->req.done;
+	void (*done)(void *, struct lx_http_result *) = x->req.done;
 	void *dud = x->req.done_ud;
 	xfer_free(x);
 	if (done)
@@ -796,7 +796,7 @@ static void xfer_finish(struct li707_http_client *c, struct xfer *x, CURLcode cc
 
 /* Starts waiting transfers while there is room. A transfer that cannot even be set up
  * finishes at once with EINTERNAL (or EURL). */
-static void start_pending(struct li707_http_client *c)
+static void start_pending(struct lx_http_client *c)
 {
 	while (c->n_pending && c->n_running < (size_t)c->max_active) {
 		struct xfer *x = c->pending[0];
@@ -810,16 +810,16 @@ static void start_pending(struct li707_http_client *c)
 			curl_easy_cleanup(x->easy);
 			x->easy = NULL;
 		}
-		x->res->err = rc == LI707_EINVAL ? LI707_HTTP_EURL : LI707_HTTP_EINTERNAL;
+		x->res->err = rc == LI707_EINVAL ? LX_HTTP_EURL : LX_HTTP_EINTERNAL;
 		snprintf(x->res->detail, sizeof x->res->detail, "the request could not be set up");
 		for (size_t i = 0; i < c->n_running; i++)
 			if (c->running[i] == x) {
 				c->running[i] = c->running[--c->n_running];
 				break;
 			}
-		void (*done)(void *, struct li707_http_result *) = x->req.done;
+		void (*done)(void *, struct lx_http_result *) = x->req.done;
 		void *dud = x->req.done_ud;
-		struct li707_http_result *r = x->res;
+		struct lx_http_result *r = x->res;
 		xfer_free(x);
 		if (done)
 			done(dud, r);
@@ -833,7 +833,7 @@ static long now_ms(void)
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int li707_http_run(struct li707_http_client *c, long timeout_ms)
+int lx_http_run(struct lx_http_client *c, long timeout_ms)
 {
 	if (!c)
 		return LI707_EINVAL;
@@ -873,12 +873,12 @@ int li707_http_run(struct li707_http_client *c, long timeout_ms)
 	}
 }
 
-int li707_http_perform(struct li707_http_client *c, const struct li707_http_req *req,
-		       struct li707_http_result *res)
+int lx_http_perform(struct lx_http_client *c, const struct lx_http_transfer *req,
+		       struct lx_http_result *res)
 {
-	int rc = li707_http_submit(c, req, res);
+	int rc = lx_http_submit(c, req, res);
 	if (rc)
 		return rc;
-	rc = li707_http_run(c, -1);
+	rc = lx_http_run(c, -1);
 	return rc < 0 ? rc : 0;
 }

@@ -14,13 +14,13 @@
  * R-SEC-4) is handed to OpenSSL by a psk_client_callback (libcurl has no PSK option). The
  * client copies the PSK and wipes it when freed. HTTPS only (R-SEC-1).
  *
- * Failures are classified (enum li707_http_err) so that callers can report "TLS failure" vs
+ * Failures are classified (enum lx_http_err) so that callers can report "TLS failure" vs
  * "HTTP status" vs "timeout" vs "connection reset" vs "DNS/connect" (R-TRN-3). This module
  * never prints; libcurl's error text is returned in the result.
  *
- * Threading: a client belongs to one thread. Call li707_http_global_init() once at start. */
-#ifndef LI707_COMMON_HTTP_CLIENT_H
-#define LI707_COMMON_HTTP_CLIENT_H
+ * Threading: a client belongs to one thread. Call lx_http_global_init() once at start. */
+#ifndef LX_COMMON_HTTP_CLIENT_H
+#define LX_COMMON_HTTP_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,48 +29,48 @@
 #include "tls.h"
 
 /* Caps and defaults. */
-#define LI707_HTTP_MAX_BODY_DEFAULT ((size_t)16 << 20) /* memory-captured response bodies */
-#define LI707_HTTP_MAX_HEADER_LINE 8192                  /* longer response header lines abort */
-#define LI707_HTTP_CONNECT_TIMEOUT_MS_DEFAULT 10000L
-#define LI707_HTTP_EXPECT_TIMEOUT_MS_DEFAULT 5000L       /* R-BIN-B3 continue timeout */
-#define LI707_HTTP_LOW_SPEED_TIME_DEFAULT 30L            /* s below low_speed_limit = stall */
-#define LI707_HTTP_MAX_HOST_CONNECTIONS_DEFAULT 4L
-#define LI707_HTTP_MAX_PENDING 4096                      /* transfers queued and not started */
+#define LX_HTTP_MAX_BODY_DEFAULT ((size_t)16 << 20) /* memory-captured response bodies */
+#define LX_HTTP_MAX_HEADER_LINE 8192                  /* longer response header lines abort */
+#define LX_HTTP_CONNECT_TIMEOUT_MS_DEFAULT 10000L
+#define LX_HTTP_EXPECT_TIMEOUT_MS_DEFAULT 5000L       /* R-BIN-B3 continue timeout */
+#define LX_HTTP_LOW_SPEED_TIME_DEFAULT 30L            /* s below low_speed_limit = stall */
+#define LX_HTTP_MAX_HOST_CONNECTIONS_DEFAULT 4L
+#define LX_HTTP_MAX_PENDING 4096                      /* transfers queued and not started */
 
-/* Classification of a finished transfer. Values are stable; text by li707_http_strerror. */
-enum li707_http_err {
-	LI707_HTTP_OK = 0,       /* transfer done and the status is one the request accepts */
-	LI707_HTTP_ESTATUS,      /* the peer answered with an unexpected HTTP status */
-	LI707_HTTP_ETLS,         /* TLS handshake, certificate, CRL or PSK failure, TLS alert */
-	LI707_HTTP_ETIMEOUT,     /* connect, low-speed or total timeout */
-	LI707_HTTP_ERESET,       /* connection reset or closed early, partial response */
-	LI707_HTTP_EDNS,         /* host name could not be resolved */
-	LI707_HTTP_ECONNECT,     /* TCP connect failed (refused, unreachable) */
-	LI707_HTTP_ELIMIT,       /* the response exceeds a cap (body, header line) */
-	LI707_HTTP_ELOCAL,       /* local I/O failed (reading the body, writing the sink) */
-	LI707_HTTP_EURL,         /* malformed or non-https URL */
-	LI707_HTTP_EINTERNAL,    /* out of memory, libcurl misuse, anything else */
-	LI707_HTTP_ERR_COUNT
+/* Classification of a finished transfer. Values are stable; text by lx_http_strerror. */
+enum lx_http_err {
+	LX_HTTP_OK = 0,       /* transfer done and the status is one the request accepts */
+	LX_HTTP_ESTATUS,      /* the peer answered with an unexpected HTTP status */
+	LX_HTTP_ETLS,         /* TLS handshake, certificate, CRL or PSK failure, TLS alert */
+	LX_HTTP_ETIMEOUT,     /* connect, low-speed or total timeout */
+	LX_HTTP_ERESET,       /* connection reset or closed early, partial response */
+	LX_HTTP_EDNS,         /* host name could not be resolved */
+	LX_HTTP_ECONNECT,     /* TCP connect failed (refused, unreachable) */
+	LX_HTTP_ELIMIT,       /* the response exceeds a cap (body, header line) */
+	LX_HTTP_ELOCAL,       /* local I/O failed (reading the body, writing the sink) */
+	LX_HTTP_EURL,         /* malformed or non-https URL */
+	LX_HTTP_EINTERNAL,    /* out of memory, libcurl misuse, anything else */
+	LX_HTTP_ERR_COUNT
 };
 
 /* Short stable name ("tls", "timeout", ...) and a sentence for a class. Never NULL. */
-const char *li707_http_errname(enum li707_http_err e);
-const char *li707_http_strerror(enum li707_http_err e);
+const char *lx_http_errname(enum lx_http_err e);
+const char *lx_http_strerror(enum lx_http_err e);
 
 /* The class of a libcurl result code (CURLcode as int, to keep curl.h out of this header).
  * detail is libcurl's error text (may be NULL): a receive error whose text names a TLS alert
  * is a TLS failure (a TLS 1.3 server refuses a client certificate after the handshake). */
-enum li707_http_err li707_http_classify(int curl_code, const char *detail);
+enum lx_http_err lx_http_classify(int curl_code, const char *detail);
 
 /* The li707 error code a class maps to (for li707_exit_code: every transport class is an
  * I/O error, exit 3; EURL is a usage error; EINTERNAL is internal). */
-int li707_http_err_code(enum li707_http_err e);
+int lx_http_err_code(enum lx_http_err e);
 
-struct li707_http_req;
+struct lx_http_transfer;
 
-/* Client options. Strings are borrowed during li707_http_client_new (copied). */
-struct li707_http_client_opts {
-	const struct li707_tls_policy *tls; /* NULL: the defaults */
+/* Client options. Strings are borrowed during lx_http_client_new (copied). */
+struct lx_http_client_opts {
+	const struct lx_tls_policy *tls; /* NULL: the defaults */
 	const char *cert_file;   /* client certificate (PEM), R-SEC-2 */
 	const char *key_file;    /* its private key (PEM); NULL: in cert_file */
 	const char *ca_file;     /* trust anchors (PEM); NULL: the system store */
@@ -86,18 +86,18 @@ struct li707_http_client_opts {
 	long max_total_connections; /* 0: unlimited */
 	long max_active;            /* transfers running at once; 0: 4 * max_host_connections */
 	/* Scheduling hook (R-BIN-2): orders waiting transfers, <0 when a runs before b. NULL:
-	 * li707_http_order_small_first. */
-	int (*order)(const struct li707_http_req *a, const struct li707_http_req *b);
+	 * lx_http_order_small_first. */
+	int (*order)(const struct lx_http_transfer *a, const struct lx_http_transfer *b);
 };
 
 /* Validates opts (files readable, PSK length, identity length, key without cert, ...).
  * 0 or LI707_EINVAL/LI707_EINPUT/-errno with a message in err. */
-int li707_http_client_opts_check(const struct li707_http_client_opts *o, char *err, size_t errlen);
+int lx_http_client_opts_check(const struct lx_http_client_opts *o, char *err, size_t errlen);
 
-struct li707_http_result;
+struct lx_http_result;
 
 /* One request. Strings and buffers are borrowed until the transfer is done. */
-struct li707_http_req {
+struct lx_http_transfer {
 	const char *url;            /* https:// only */
 	bool post;                  /* POST (body below) or GET */
 	const char *content_type;   /* POST */
@@ -110,14 +110,14 @@ struct li707_http_req {
 	int64_t range_start;        /* GET Range: bytes=start-end; -1: no Range */
 	int64_t range_end;          /* -1: open end */
 	const char *if_range;       /* validator for If-Range (an ETag), or NULL */
-	size_t max_body;            /* memory sink cap; 0: LI707_HTTP_MAX_BODY_DEFAULT */
+	size_t max_body;            /* memory sink cap; 0: LX_HTTP_MAX_BODY_DEFAULT */
 	/* Sink: when set, the body goes here instead of memory. Return n to go on, anything
 	 * else aborts the transfer (ELOCAL, or ELIMIT if r->err was set so). The result's
 	 * status and headers are filled before the first call. */
-	size_t (*sink)(void *ud, struct li707_http_result *r, const char *p, size_t n);
+	size_t (*sink)(void *ud, struct lx_http_result *r, const char *p, size_t n);
 	void *sink_ud;
 	/* Called when the transfer is done (result filled). May submit more transfers. */
-	void (*done)(void *ud, struct li707_http_result *r);
+	void (*done)(void *ud, struct lx_http_result *r);
 	void *done_ud;
 	int priority;               /* lower runs first */
 	int64_t size_hint;          /* expected bytes moved, for small-first; -1 unknown */
@@ -125,13 +125,13 @@ struct li707_http_req {
 };
 
 /* Fills a request with its defaults (GET, no body, body_fd -1, no Range, size_hint -1). */
-void li707_http_req_init(struct li707_http_req *r);
+void lx_http_transfer_init(struct lx_http_transfer *r);
 
 /* Default scheduling hook: priority, then smallest size_hint (unknown last). */
-int li707_http_order_small_first(const struct li707_http_req *a, const struct li707_http_req *b);
+int lx_http_order_small_first(const struct lx_http_transfer *a, const struct lx_http_transfer *b);
 
-struct li707_http_result {
-	enum li707_http_err err;
+struct lx_http_result {
+	enum lx_http_err err;
 	int curl_code;
 	long status;                  /* final HTTP status, 0 if none */
 	char detail[256];             /* libcurl's error text or our reason, "" on success */
@@ -145,32 +145,32 @@ struct li707_http_result {
 	double seconds;               /* total time */
 };
 
-void li707_http_result_done(struct li707_http_result *r); /* frees body, keeps the rest */
+void lx_http_result_done(struct lx_http_result *r); /* frees body, keeps the rest */
 
-struct li707_http_client;
+struct lx_http_client;
 
-int li707_http_global_init(void);
-void li707_http_global_cleanup(void);
+int lx_http_global_init(void);
+void lx_http_global_cleanup(void);
 
-/* New client; opts are checked (li707_http_client_opts_check) and copied. */
-int li707_http_client_new(const struct li707_http_client_opts *o, struct li707_http_client **out,
+/* New client; opts are checked (lx_http_client_opts_check) and copied. */
+int lx_http_client_new(const struct lx_http_client_opts *o, struct lx_http_client **out,
 			  char *err, size_t errlen);
 /* Frees the client: aborts running transfers (their done callbacks are not called), wipes
  * the PSK. NULL is a no-op. */
-void li707_http_client_free(struct li707_http_client *c);
+void lx_http_client_free(struct lx_http_client *c);
 
 /* Queues a transfer; the result (caller-owned, zeroed here) is written when it completes.
- * The request is copied (its strings stay borrowed). LI707_ELIMIT when LI707_HTTP_MAX_PENDING
+ * The request is copied (its strings stay borrowed). LI707_ELIMIT when LX_HTTP_MAX_PENDING
  * transfers are queued already (nothing is queued then). */
-int li707_http_submit(struct li707_http_client *c, const struct li707_http_req *req,
-		      struct li707_http_result *res);
+int lx_http_submit(struct lx_http_client *c, const struct lx_http_transfer *req,
+		      struct lx_http_result *res);
 
 /* Drives transfers for at most timeout_ms (-1: until the queue is empty). Returns the number
  * of transfers still queued or running, or a negative code. */
-int li707_http_run(struct li707_http_client *c, long timeout_ms);
+int lx_http_run(struct lx_http_client *c, long timeout_ms);
 
 /* Convenience: submit + run until done. */
-int li707_http_perform(struct li707_http_client *c, const struct li707_http_req *req,
-		       struct li707_http_result *res);
+int lx_http_perform(struct lx_http_client *c, const struct lx_http_transfer *req,
+		       struct lx_http_result *res);
 
 #endif

@@ -33,30 +33,30 @@ static bool read_num(const char **p, uint64_t *out)
 	return true;
 }
 
-enum li707_range_verdict li707_range_parse(const char *value, uint64_t size, size_t max_ranges,
-					   struct li707_range_set *set)
+enum lx_range_verdict lx_range_parse(const char *value, uint64_t size, size_t max_ranges,
+					   struct lx_range_set *set)
 {
 	if (!value || !set)
-		return LI707_RANGE_IGNORE;
+		return LX_RANGE_IGNORE;
 	if (max_ranges < 1)
 		max_ranges = 1;
-	if (max_ranges > LI707_RANGE_CAP)
-		max_ranges = LI707_RANGE_CAP;
-	if (strnlen(value, LI707_RANGE_HEADER_MAX + 1) > LI707_RANGE_HEADER_MAX)
-		return LI707_RANGE_IGNORE;
+	if (max_ranges > LX_RANGE_CAP)
+		max_ranges = LX_RANGE_CAP;
+	if (strnlen(value, LX_RANGE_HEADER_MAX + 1) > LX_RANGE_HEADER_MAX)
+		return LX_RANGE_IGNORE;
 	const char *p = value;
 	while (is_ows(*p))
 		p++;
 	if (strncasecmp(p, "bytes", 5) != 0)
-		return LI707_RANGE_IGNORE; /* other range units: ignore (RFC 9110 14.2) */
+		return LX_RANGE_IGNORE; /* other range units: ignore (RFC 9110 14.2) */
 	p += 5;
 	while (is_ows(*p))
 		p++;
 	if (*p != '=')
-		return LI707_RANGE_IGNORE;
+		return LX_RANGE_IGNORE;
 	p++;
 
-	struct li707_range v[LI707_RANGE_CAP];
+	struct lx_range v[LX_RANGE_CAP];
 	size_t n = 0, specs = 0, disorder = 0;
 	uint64_t total = 0;
 	bool any_spec = false;
@@ -72,22 +72,22 @@ enum li707_range_verdict li707_range_parse(const char *value, uint64_t size, siz
 		uint64_t a = 0, b = 0;
 		bool has_a = read_num(&p, &a);
 		if (*p != '-')
-			return LI707_RANGE_IGNORE;
+			return LX_RANGE_IGNORE;
 		p++;
 		bool has_b = read_num(&p, &b);
 		if (!has_a && !has_b)
-			return LI707_RANGE_IGNORE;
+			return LX_RANGE_IGNORE;
 		if (has_a && has_b && b < a)
-			return LI707_RANGE_IGNORE; /* invalid range-spec: the whole header is invalid */
+			return LX_RANGE_IGNORE; /* invalid range-spec: the whole header is invalid */
 		while (is_ows(*p))
 			p++;
 		if (*p != ',' && *p != '\0')
-			return LI707_RANGE_IGNORE;
+			return LX_RANGE_IGNORE;
 		any_spec = true;
 		if (++specs > max_ranges)
-			return LI707_RANGE_IGNORE; /* abusive: too many ranges */
+			return LX_RANGE_IGNORE; /* abusive: too many ranges */
 
-		struct li707_range r;
+		struct lx_range r;
 		if (has_a) {
 			if (a >= size)
 				continue; /* unsatisfiable spec: dropped */
@@ -106,28 +106,28 @@ enum li707_range_verdict li707_range_parse(const char *value, uint64_t size, siz
 				break;
 			}
 		}
-		if (disorder > LI707_RANGE_MAX_DISORDER)
-			return LI707_RANGE_IGNORE;
+		if (disorder > LX_RANGE_MAX_DISORDER)
+			return LX_RANGE_IGNORE;
 		total += r.last - r.first + 1; /* <= 64 ranges of < 2^64: checked below per step */
 		if (total > size * 2 && size <= UINT64_MAX / 2)
-			return LI707_RANGE_IGNORE; /* abusive: more than twice the resource */
+			return LX_RANGE_IGNORE; /* abusive: more than twice the resource */
 		v[n++] = r;
 	}
 	if (!any_spec)
-		return LI707_RANGE_IGNORE;
+		return LX_RANGE_IGNORE;
 	if (n == 0)
-		return LI707_RANGE_UNSATISFIABLE;
+		return LX_RANGE_UNSATISFIABLE;
 	memcpy(set->v, v, n * sizeof v[0]);
 	set->n = n;
 	set->total = total;
-	return LI707_RANGE_PARTIAL;
+	return LX_RANGE_PARTIAL;
 }
 
 static const char *const wkday[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 static const char *const month[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 				    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
-int li707_http_date_format(time_t t, char out[30])
+int lx_http_date_format(time_t t, char out[30])
 {
 	struct tm tm;
 	if (!gmtime_r(&t, &tm) || tm.tm_year < 0 || tm.tm_year > 9999 - 1900)
@@ -146,7 +146,7 @@ static int two(const char *s)
 	return is_digit(s[0]) && is_digit(s[1]) ? (s[0] - '0') * 10 + (s[1] - '0') : -1;
 }
 
-int li707_http_date_parse(const char *s, time_t *t)
+int lx_http_date_parse(const char *s, time_t *t)
 {
 	/* "Sun, 06 Nov 1994 08:49:37 GMT": exactly 29 characters. */
 	if (!s || strlen(s) != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' ||
@@ -177,7 +177,7 @@ int li707_http_date_parse(const char *s, time_t *t)
 	return 0;
 }
 
-bool li707_range_if_range(const char *value, const char *etag, time_t last_modified)
+bool lx_range_if_range(const char *value, const char *etag, time_t last_modified)
 {
 	if (!value)
 		return true; /* no If-Range: the Range applies */
@@ -199,12 +199,12 @@ bool li707_range_if_range(const char *value, const char *etag, time_t last_modif
 	memcpy(buf, value, len);
 	buf[len] = '\0';
 	time_t t;
-	if (li707_http_date_parse(buf, &t) != 0)
+	if (lx_http_date_parse(buf, &t) != 0)
 		return false;
 	return t == last_modified;
 }
 
-int li707_range_content_range(char *buf, size_t len, const struct li707_range *r, uint64_t size)
+int lx_range_content_range(char *buf, size_t len, const struct lx_range *r, uint64_t size)
 {
 	int n = r ? snprintf(buf, len, "bytes %llu-%llu/%llu", (unsigned long long)r->first,
 			     (unsigned long long)r->last, (unsigned long long)size)
@@ -212,8 +212,8 @@ int li707_range_content_range(char *buf, size_t len, const struct li707_range *r
 	return n < 0 || (size_t)n >= len ? -1 : n;
 }
 
-int li707_range_part_header(char *buf, size_t len, const char *boundary, const char *content_type,
-			    const struct li707_range *r, bool first, uint64_t size)
+int lx_range_part_header(char *buf, size_t len, const char *boundary, const char *content_type,
+			    const struct lx_range *r, bool first, uint64_t size)
 {
 	int n;
 	if (!r)
@@ -229,25 +229,25 @@ int li707_range_part_header(char *buf, size_t len, const char *boundary, const c
 	return n < 0 || (size_t)n >= len ? -1 : n;
 }
 
-uint64_t li707_range_multipart_length(const struct li707_range_set *set, const char *boundary,
+uint64_t lx_range_multipart_length(const struct lx_range_set *set, const char *boundary,
 				      const char *content_type, uint64_t size)
 {
 	char tmp[512];
 	uint64_t total = 0;
 	for (size_t i = 0; i < set->n; i++) {
-		int n = li707_range_part_header(tmp, sizeof tmp, boundary, content_type, &set->v[i],
+		int n = lx_range_part_header(tmp, sizeof tmp, boundary, content_type, &set->v[i],
 						i == 0, size);
 		if (n < 0)
 			return UINT64_MAX;
 		total += (uint64_t)n + (set->v[i].last - set->v[i].first + 1);
 	}
-	int n = li707_range_part_header(tmp, sizeof tmp, boundary, NULL, NULL, false, size);
+	int n = lx_range_part_header(tmp, sizeof tmp, boundary, NULL, NULL, false, size);
 	return n < 0 ? UINT64_MAX : total + (uint64_t)n;
 }
 
-int li707_range_boundary(char out[LI707_RANGE_BOUNDARY_LEN + 1])
+int lx_range_boundary(char out[LX_RANGE_BOUNDARY_LEN + 1])
 {
-	unsigned char rnd[LI707_RANGE_BOUNDARY_LEN / 2];
+	unsigned char rnd[LX_RANGE_BOUNDARY_LEN / 2];
 	size_t got = 0;
 	while (got < sizeof rnd) {
 		ssize_t r = getrandom(rnd + got, sizeof rnd - got, 0);
@@ -258,6 +258,6 @@ int li707_range_boundary(char out[LI707_RANGE_BOUNDARY_LEN + 1])
 		}
 		got += (size_t)r;
 	}
-	li707_hex_encode(rnd, sizeof rnd, out); /* LI707_RANGE_BOUNDARY_LEN digits and a NUL */
+	li707_hex_encode(rnd, sizeof rnd, out); /* LX_RANGE_BOUNDARY_LEN digits and a NUL */
 	return 0;
 }

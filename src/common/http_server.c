@@ -11,7 +11,7 @@
  *   R-BIN-A2, R-BIN-B3). The verdict is cached per connection.
  * - One thread per connection: blocking file I/O in a connection's thread stalls no other.
  * - File responses (http_server_file.c): a mapped iovec response for single ranges of 1 MiB
- *   or more, an MHD callback response producing LI707_HTTP_BLOCK bytes per call otherwise
+ *   or more, an MHD callback response producing LX_HTTP_BLOCK bytes per call otherwise
  *   (MHD's fd responses move 4 KiB per write over TLS), R-BIN-2. */
 #include "http_server.h"
 #include "errbuf.h"
@@ -61,13 +61,13 @@ struct gen {
  * the last request using it is done (then its PSK keys are wiped). */
 struct pgen {
 	atomic_int refs;
-	struct li707_tls_peers *p;
+	struct lx_tls_peers *p;
 	bool owned;      /* set_peers: ours to clear and free; the config's list is borrowed */
 	unsigned *conns; /* open connections per peer index, under s->mu */
 };
 
 struct dctx { /* per MHD daemon */
-	struct li707_http_server *s;
+	struct lx_http_server *s;
 	struct gen *g; /* NULL for PSK listeners */
 	bool psk;
 	bool quiesced;
@@ -88,8 +88,8 @@ struct old {
 	struct dctx *dc;
 };
 
-struct li707_http_server {
-	struct li707_http_config cfg;
+struct lx_http_server {
+	struct lx_http_config cfg;
 	char *prio_cert, *prio_psk;
 	struct gen *g;
 	struct listener l[MAX_LISTENERS];
@@ -100,7 +100,7 @@ struct li707_http_server {
 	struct pgen *pg;    /* the current allow-list */
 	atomic_bool draining, stopped;
 	_Atomic uint64_t requests, refused_auth, body_bytes, active, reloads, header_cuts;
-	_Atomic uint64_t refusals[LI707_REFUSED_N];
+	_Atomic uint64_t refusals[LX_REFUSED_N];
 	/* Header deadline watchdog (slow clients): the open connections, their deadlines. */
 	pthread_mutex_t wmu; /* conns, wstop, every cctx's deadline, unauth */
 	unsigned n_unauth;   /* registered connections with unauth set, all listeners */
@@ -113,7 +113,7 @@ struct li707_http_server {
 /* Per connection (MHD socket context). */
 struct cctx {
 	bool checked, ok, counted, over_limit;
-	const struct li707_tls_peer *peer; /* in pg */
+	const struct lx_tls_peer *peer; /* in pg */
 	struct pgen *pg;                   /* the generation of the verdict (a reference) */
 	/* watchdog registry (under s->wmu) */
 	struct cctx *prev, *next;
@@ -122,7 +122,7 @@ struct cctx {
 	bool cut;
 	bool unauth;          /* counted in s->n_unauth: no authenticated request yet */
 	bool evicted;         /* cut to make room for a newer unauthenticated connection */
-	struct li707__tx *tx; /* mapped file bodies (http_server_file.c), or NULL */
+	struct lx__tx *tx; /* mapped file bodies (http_server_file.c), or NULL */
 	/* refusal accounting (the connection's thread, and the listen thread at STARTED) */
 	char addr[64];        /* the client's address, for refusal reports */
 	atomic_bool requested; /* a request arrived: the handshake succeeded (drain reads it) */
@@ -140,46 +140,46 @@ static struct cctx *conn_ctx(struct MHD_Connection *conn);
 
 /* ---- refusals ---- */
 
-static const char *const refusal_names[LI707_REFUSED_N] = {
-	[LI707_REFUSED_NO_CERT] = "no-cert",
-	[LI707_REFUSED_CERT_UNTRUSTED] = "cert-untrusted",
-	[LI707_REFUSED_CERT_EXPIRED] = "cert-expired",
-	[LI707_REFUSED_CERT_REVOKED] = "cert-revoked",
-	[LI707_REFUSED_CERT_PURPOSE] = "cert-purpose",
-	[LI707_REFUSED_UNKNOWN_PEER] = "unknown-peer",
-	[LI707_REFUSED_TLS_VERSION] = "tls-version",
-	[LI707_REFUSED_TLS_PARAMS] = "tls-no-common-params",
-	[LI707_REFUSED_PSK_IDENTITY] = "psk-unknown-identity",
-	[LI707_REFUSED_PSK_KEY] = "psk-wrong-key",
-	[LI707_REFUSED_CLIENT_ALERT] = "client-alert",
-	[LI707_REFUSED_TLS_OTHER] = "tls-error",
-	[LI707_REFUSED_SLOTS] = "unauthenticated-slots-full",
-	[LI707_REFUSED_TIMEOUT] = "handshake-timeout",
+static const char *const refusal_names[LX_REFUSED_N] = {
+	[LX_REFUSED_NO_CERT] = "no-cert",
+	[LX_REFUSED_CERT_UNTRUSTED] = "cert-untrusted",
+	[LX_REFUSED_CERT_EXPIRED] = "cert-expired",
+	[LX_REFUSED_CERT_REVOKED] = "cert-revoked",
+	[LX_REFUSED_CERT_PURPOSE] = "cert-purpose",
+	[LX_REFUSED_UNKNOWN_PEER] = "unknown-peer",
+	[LX_REFUSED_TLS_VERSION] = "tls-version",
+	[LX_REFUSED_TLS_PARAMS] = "tls-no-common-params",
+	[LX_REFUSED_PSK_IDENTITY] = "psk-unknown-identity",
+	[LX_REFUSED_PSK_KEY] = "psk-wrong-key",
+	[LX_REFUSED_CLIENT_ALERT] = "client-alert",
+	[LX_REFUSED_TLS_OTHER] = "tls-error",
+	[LX_REFUSED_SLOTS] = "unauthenticated-slots-full",
+	[LX_REFUSED_TIMEOUT] = "handshake-timeout",
 };
 
-const char *li707_http_refusal_name(enum li707_http_refusal r)
+const char *lx_http_refusal_name(enum lx_http_refusal r)
 {
-	return (unsigned)r < LI707_REFUSED_N ? refusal_names[r] : "unknown";
+	return (unsigned)r < LX_REFUSED_N ? refusal_names[r] : "unknown";
 }
 
 /* Counts a refused connection and hands it to the owner's callback, once per connection. */
-static void refusal_report(struct dctx *dc, struct cctx *cc, enum li707_http_refusal why,
+static void refusal_report(struct dctx *dc, struct cctx *cc, enum lx_http_refusal why,
 			   const char *alert)
 {
 	if (!cc || cc->reported)
 		return;
 	cc->reported = true;
-	struct li707_http_server *s = dc->s;
+	struct lx_http_server *s = dc->s;
 	atomic_fetch_add(&s->refusals[why], 1);
 	if (s->cfg.refused) {
-		struct li707_http_refused r = {.reason = why, .addr = cc->addr, .port = dc->port,
+		struct lx_http_refused r = {.reason = why, .addr = cc->addr, .port = dc->port,
 					       .psk = dc->psk, .alert = alert};
 		s->cfg.refused(s->cfg.cls, &r);
 	}
 }
 
 /* Leaves the unauthenticated count (wmu held). */
-static void unauth_drop(struct li707_http_server *s, struct cctx *c)
+static void unauth_drop(struct lx_http_server *s, struct cctx *c)
 {
 	if (c->unauth) {
 		c->unauth = false;
@@ -205,13 +205,13 @@ static int read_pem(const char *path, char **out, char *err, size_t errlen)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		li707__errf(err, errlen, "%s: %s", path, strerror(e));
+		lx_errf(err, errlen, "%s: %s", path, strerror(e));
 		return -e;
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > PEM_MAX) {
 		close(fd);
-		li707__errf(err, errlen, "%s: not a regular file of at most %d bytes", path, PEM_MAX);
+		lx_errf(err, errlen, "%s: not a regular file of at most %d bytes", path, PEM_MAX);
 		return LI707_EINPUT;
 	}
 	char *b = malloc((size_t)st.st_size + 1);
@@ -246,10 +246,10 @@ static void gen_unref(struct gen *g)
 	free(g);
 }
 
-static int gen_load(const struct li707_http_creds *c, struct gen **out, char *err, size_t errlen)
+static int gen_load(const struct lx_http_creds *c, struct gen **out, char *err, size_t errlen)
 {
 	if (!c->cert || !c->key || !c->cacert) {
-		li707__errf(err, errlen, "certificate listeners need cert, key and cacert");
+		lx_errf(err, errlen, "certificate listeners need cert, key and cacert");
 		return LI707_EINPUT;
 	}
 	struct gen *g = calloc(1, sizeof *g);
@@ -272,7 +272,7 @@ static int gen_load(const struct li707_http_creds *c, struct gen **out, char *er
 	int gr = gnutls_certificate_set_x509_key_mem(cr, &cd, &kd, GNUTLS_X509_FMT_PEM);
 	gnutls_certificate_free_credentials(cr);
 	if (gr < 0) {
-		li707__errf(err, errlen, "%s / %s: %s", c->cert, c->key, gnutls_strerror(gr));
+		lx_errf(err, errlen, "%s / %s: %s", c->cert, c->key, gnutls_strerror(gr));
 		rc = LI707_EINPUT;
 		goto fail;
 	}
@@ -282,7 +282,7 @@ static int gen_load(const struct li707_http_creds *c, struct gen **out, char *er
 	}
 	gr = gnutls_x509_trust_list_add_trust_file(g->tl, c->cacert, c->crl, GNUTLS_X509_FMT_PEM, 0, 0);
 	if (gr <= 0) {
-		li707__errf(err, errlen, "%s: no usable CA certificate (%s)", c->cacert,
+		lx_errf(err, errlen, "%s: no usable CA certificate (%s)", c->cacert,
 		     gr < 0 ? gnutls_strerror(gr) : "none");
 		rc = LI707_EINPUT;
 		goto fail;
@@ -297,9 +297,9 @@ fail:
 /* The client's chain verifies against the trust list (dates, CRL, purpose). *why gets the
  * reason when it does not. */
 static bool verify_chain(gnutls_x509_trust_list_t tl, const gnutls_datum_t *raw, unsigned n,
-			 enum li707_http_refusal *why)
+			 enum lx_http_refusal *why)
 {
-	*why = LI707_REFUSED_CERT_UNTRUSTED;
+	*why = LX_REFUSED_CERT_UNTRUSTED;
 	if (n == 0 || n > 16)
 		return false;
 	gnutls_x509_crt_t crts[16];
@@ -320,32 +320,32 @@ static bool verify_chain(gnutls_x509_trust_list_t tl, const gnutls_datum_t *raw,
 	    status == 0)
 		ok = true;
 	else if (status & GNUTLS_CERT_REVOKED)
-		*why = LI707_REFUSED_CERT_REVOKED;
+		*why = LX_REFUSED_CERT_REVOKED;
 	else if (status & (GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED))
-		*why = LI707_REFUSED_CERT_EXPIRED;
+		*why = LX_REFUSED_CERT_EXPIRED;
 	else if (status & GNUTLS_CERT_PURPOSE_MISMATCH)
-		*why = LI707_REFUSED_CERT_PURPOSE;
+		*why = LX_REFUSED_CERT_PURPOSE;
 out:
 	for (unsigned i = 0; i < k; i++)
 		gnutls_x509_crt_deinit(crts[i]);
 	return ok;
 }
 
-static const struct li707_tls_peer anon_peer = {.name = (char *)"anonymous"};
+static const struct lx_tls_peer anon_peer = {.name = (char *)"anonymous"};
 
 static void pgen_unref(struct pgen *g)
 {
 	if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
 		return;
 	if (g->owned) {
-		li707_tls_peers_clear(g->p); /* wipes the PSK keys */
+		lx_tls_peers_clear(g->p); /* wipes the PSK keys */
 		free(g->p);
 	}
 	free(g->conns);
 	free(g);
 }
 
-static struct pgen *pgen_new(struct li707_tls_peers *p, bool owned)
+static struct pgen *pgen_new(struct lx_tls_peers *p, bool owned)
 {
 	struct pgen *g = calloc(1, sizeof *g);
 	if (!g || !(g->conns = calloc(p->n + 1, sizeof *g->conns))) {
@@ -359,7 +359,7 @@ static struct pgen *pgen_new(struct li707_tls_peers *p, bool owned)
 }
 
 /* The current allow-list, with a reference for the caller. */
-static struct pgen *pgen_get(struct li707_http_server *s)
+static struct pgen *pgen_get(struct lx_http_server *s)
 {
 	pthread_mutex_lock(&s->mu);
 	struct pgen *g = s->pg;
@@ -369,7 +369,7 @@ static struct pgen *pgen_get(struct li707_http_server *s)
 }
 
 /* Gives back the connection's per-peer slot, if it holds one. */
-static void conn_uncount(struct li707_http_server *s, struct cctx *cc)
+static void conn_uncount(struct lx_http_server *s, struct cctx *cc)
 {
 	if (!cc->counted)
 		return;
@@ -384,10 +384,10 @@ static void conn_uncount(struct li707_http_server *s, struct cctx *cc)
 /* Establishes the connection's peer (R-SEC-2, R-SEC-4): once per connection and allow-list.
  * *pgo gets a reference to the allow-list the peer belongs to (the caller's, also when the
  * peer is refused). */
-static const struct li707_tls_peer *conn_peer(struct dctx *dc, struct MHD_Connection *conn,
+static const struct lx_tls_peer *conn_peer(struct dctx *dc, struct MHD_Connection *conn,
 					      struct cctx *cc, struct pgen **pgo)
 {
-	struct li707_http_server *s = dc->s;
+	struct lx_http_server *s = dc->s;
 	struct pgen *cur = pgen_get(s);
 	*pgo = cur;
 	if (cc && cc->checked && cc->pg == cur)
@@ -400,8 +400,8 @@ static const struct li707_tls_peer *conn_peer(struct dctx *dc, struct MHD_Connec
 		cc->checked = cc->ok = cc->over_limit = false;
 		cc->peer = NULL;
 	}
-	const struct li707_tls_peer *peer = NULL;
-	enum li707_http_refusal why = LI707_REFUSED_TLS_OTHER;
+	const struct lx_tls_peer *peer = NULL;
+	enum lx_http_refusal why = LX_REFUSED_TLS_OTHER;
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	gnutls_session_t sess = ci ? (gnutls_session_t)ci->tls_session : NULL;
@@ -409,18 +409,18 @@ static const struct li707_tls_peer *conn_peer(struct dctx *dc, struct MHD_Connec
 		peer = NULL;
 	} else if (dc->psk) {
 		const char *id = gnutls_psk_server_get_username(sess);
-		peer = id ? li707_tls_peer_by_psk(cur->p, id) : NULL;
-		why = LI707_REFUSED_PSK_IDENTITY; /* removed from the allow-list by a reload */
+		peer = id ? lx_tls_peer_by_psk(cur->p, id) : NULL;
+		why = LX_REFUSED_PSK_IDENTITY; /* removed from the allow-list by a reload */
 	} else if (dc->s->cfg.insecure_no_client_cert) {
 		peer = &anon_peer;
 	} else {
 		unsigned n = 0;
 		const gnutls_datum_t *raw = gnutls_certificate_get_peers(sess, &n);
 		if (!raw || n == 0)
-			why = LI707_REFUSED_NO_CERT;
+			why = LX_REFUSED_NO_CERT;
 		else if (verify_chain(dc->g->tl, raw, n, &why) &&
-			 !(peer = li707_tls_peer_by_cert(cur->p, raw[0].data, raw[0].size)))
-			why = LI707_REFUSED_UNKNOWN_PEER;
+			 !(peer = lx_tls_peer_by_cert(cur->p, raw[0].data, raw[0].size)))
+			why = LX_REFUSED_UNKNOWN_PEER;
 	}
 	if (!peer) {
 		refusal_report(dc, cc, why, NULL);
@@ -445,7 +445,7 @@ static int psk_cb(void *cls, const struct MHD_Connection *conn, const char *user
 	struct dctx *dc = cls;
 	/* One consistent table for the lookup and the copy, even if set_peers runs now. */
 	struct pgen *g = pgen_get(dc->s);
-	const struct li707_tls_peer *p = username ? li707_tls_peer_by_psk(g->p, username) : NULL;
+	const struct lx_tls_peer *p = username ? lx_tls_peer_by_psk(g->p, username) : NULL;
 	struct cctx *cc = conn_ctx((struct MHD_Connection *)conn);
 	if (cc)
 		cc->psk_state = p ? PSK_FOUND : PSK_UNKNOWN;
@@ -472,7 +472,7 @@ static int psk_cb(void *cls, const struct MHD_Connection *conn, const char *user
 
 /* ---- responses ---- */
 
-int li707__http_queue(struct li707__http_rq *r, unsigned status, struct MHD_Response *resp)
+int lx__http_queue(struct lx__http_rq *r, unsigned status, struct MHD_Response *resp)
 {
 	if (!resp)
 		return LI707_ENOMEM;
@@ -488,12 +488,12 @@ int li707__http_queue(struct li707__http_rq *r, unsigned status, struct MHD_Resp
 	return 0;
 }
 
-int li707_http_add_header(struct li707_http_req *req, const char *name, const char *value)
+int lx_http_add_header(struct lx_http_request *req, const char *name, const char *value)
 {
-	struct li707__http_rq *r = req ? req->impl : NULL;
+	struct lx__http_rq *r = req ? req->impl : NULL;
 	if (!r || !name || !value || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
 		return LI707_EINVAL;
-	if (r->nh >= LI707__HTTP_MAX_RESP_HEADERS)
+	if (r->nh >= LX__HTTP_MAX_RESP_HEADERS)
 		return LI707_ELIMIT;
 	char *n = strdup(name), *v = strdup(value);
 	if (!n || !v) {
@@ -501,40 +501,40 @@ int li707_http_add_header(struct li707_http_req *req, const char *name, const ch
 		free(v);
 		return LI707_ENOMEM;
 	}
-	r->h[r->nh++] = (struct li707__http_hdr){n, v};
+	r->h[r->nh++] = (struct lx__http_hdr){n, v};
 	return 0;
 }
 
-int li707_http_respond_buf(struct li707_http_req *req, unsigned status, const char *content_type,
+int lx_http_respond_buf(struct lx_http_request *req, unsigned status, const char *content_type,
 			   const void *data, size_t len)
 {
-	struct li707__http_rq *r = req ? req->impl : NULL;
+	struct lx__http_rq *r = req ? req->impl : NULL;
 	if (!r || r->responded || (len && !data))
 		return LI707_EINVAL;
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
 	if (resp && content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	return li707__http_queue(r, status, resp);
+	return lx__http_queue(r, status, resp);
 }
 
-int li707__http_respond_page(struct li707__http_rq *r, unsigned status)
+int lx__http_respond_page(struct lx__http_rq *r, unsigned status)
 {
 	char body[160];
 	const char *text = MHD_get_reason_phrase_for(status);
 	if (status == 404) {
-		return li707_http_respond_buf(&r->pub, 404, "text/html", page_404, sizeof page_404 - 1);
+		return lx_http_respond_buf(&r->pub, 404, "text/html", page_404, sizeof page_404 - 1);
 	}
 	int n = snprintf(body, sizeof body, "<html><head><title>%u %s</title></head><body>%u %s</body></html>\n",
 			 status, text, status, text);
-	return li707_http_respond_buf(&r->pub, status, "text/html", body,
+	return lx_http_respond_buf(&r->pub, status, "text/html", body,
 				      n > 0 && (size_t)n < sizeof body ? (size_t)n : 0);
 }
 
-int li707_http_respond_status(struct li707_http_req *req, unsigned status)
+int lx_http_respond_status(struct lx_http_request *req, unsigned status)
 {
-	struct li707__http_rq *r = req ? req->impl : NULL;
-	return r ? li707__http_respond_page(r, status) : LI707_EINVAL;
+	struct lx__http_rq *r = req ? req->impl : NULL;
+	return r ? lx__http_respond_page(r, status) : LI707_EINVAL;
 }
 
 static uint64_t now_ms(void);
@@ -571,7 +571,7 @@ static bool tls_send_all(gnutls_session_t sess, int fd, const char *buf, size_t 
  * connection and could destroy the response before the client reads it). */
 #define MIDBODY_LINGER_MS 2000
 #define MIDBODY_LINGER_BYTES (8u << 20)
-static enum MHD_Result respond_midbody(struct li707__http_rq *r, unsigned status)
+static enum MHD_Result respond_midbody(struct lx__http_rq *r, unsigned status)
 {
 	r->responded = true;
 	r->failed = true;
@@ -631,42 +631,42 @@ static enum MHD_Result respond_midbody(struct li707__http_rq *r, unsigned status
 
 /* ---- bodies ---- */
 
-int li707_http_body_to_fd(struct li707_http_req *req, int fd, uint64_t cap)
+int lx_http_body_to_fd(struct lx_http_request *req, int fd, uint64_t cap)
 {
-	struct li707__http_rq *r = req ? req->impl : NULL;
-	if (!r || r->sink != LI707__SINK_NONE || r->responded || fd < 0)
+	struct lx__http_rq *r = req ? req->impl : NULL;
+	if (!r || r->sink != LX__SINK_NONE || r->responded || fd < 0)
 		return LI707_EINVAL;
-	r->sink = LI707__SINK_FD;
+	r->sink = LX__SINK_FD;
 	r->fd = fd;
 	r->cap = cap ? cap : r->dc->s->cfg.limits.body_bytes;
 	return 0;
 }
 
-int li707_http_body_to_cb(struct li707_http_req *req, li707_http_body_fn fn, void *fn_cls, uint64_t cap)
+int lx_http_body_to_cb(struct lx_http_request *req, lx_http_body_fn fn, void *fn_cls, uint64_t cap)
 {
-	struct li707__http_rq *r = req ? req->impl : NULL;
-	if (!r || r->sink != LI707__SINK_NONE || r->responded || !fn)
+	struct lx__http_rq *r = req ? req->impl : NULL;
+	if (!r || r->sink != LX__SINK_NONE || r->responded || !fn)
 		return LI707_EINVAL;
-	r->sink = LI707__SINK_CB;
+	r->sink = LX__SINK_CB;
 	r->fn = fn;
 	r->fn_cls = fn_cls;
 	r->cap = cap ? cap : r->dc->s->cfg.limits.body_bytes;
 	return 0;
 }
 
-/* Buffers body bytes for the fd sink and writes them LI707_HTTP_BLOCK at a time. */
-static int fd_sink(struct li707__http_rq *r, const char *p, size_t n)
+/* Buffers body bytes for the fd sink and writes them LX_HTTP_BLOCK at a time. */
+static int fd_sink(struct lx__http_rq *r, const char *p, size_t n)
 {
-	if (!r->wbuf && !(r->wbuf = malloc(LI707_HTTP_BLOCK)))
+	if (!r->wbuf && !(r->wbuf = malloc(LX_HTTP_BLOCK)))
 		return -1;
 	while (n > 0) {
-		size_t k = LI707_HTTP_BLOCK - r->wlen < n ? LI707_HTTP_BLOCK - r->wlen : n;
+		size_t k = LX_HTTP_BLOCK - r->wlen < n ? LX_HTTP_BLOCK - r->wlen : n;
 		memcpy(r->wbuf + r->wlen, p, k);
 		r->wlen += k;
 		p += k;
 		n -= k;
-		if (r->wlen == LI707_HTTP_BLOCK) {
-			if (li707_write_all(r->fd, r->wbuf, r->wlen) != 0)
+		if (r->wlen == LX_HTTP_BLOCK) {
+			if (lx_write_all(r->fd, r->wbuf, r->wlen) != 0)
 				return -1;
 			r->wlen = 0;
 		}
@@ -674,18 +674,18 @@ static int fd_sink(struct li707__http_rq *r, const char *p, size_t n)
 	return 0;
 }
 
-static int fd_flush(struct li707__http_rq *r)
+static int fd_flush(struct lx__http_rq *r)
 {
-	if (r->sink != LI707__SINK_FD || r->wlen == 0)
+	if (r->sink != LX__SINK_FD || r->wlen == 0)
 		return 0;
-	int rc = li707_write_all(r->fd, r->wbuf, r->wlen);
+	int rc = lx_write_all(r->fd, r->wbuf, r->wlen);
 	r->wlen = 0;
 	return rc;
 }
 
-const char *li707_http_header(const struct li707_http_req *req, const char *name)
+const char *lx_http_header(const struct lx_http_request *req, const char *name)
 {
-	const struct li707__http_rq *r = req ? req->impl : NULL;
+	const struct lx__http_rq *r = req ? req->impl : NULL;
 	if (!r || !name)
 		return NULL;
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
@@ -708,7 +708,7 @@ static uint64_t now_ms(void)
 }
 
 /* Sets the connection's header deadline: now + header_timeout_s, or none (0). */
-static void conn_deadline(struct li707_http_server *s, struct cctx *cc, bool arm)
+static void conn_deadline(struct lx_http_server *s, struct cctx *cc, bool arm)
 {
 	if (!cc)
 		return;
@@ -719,7 +719,7 @@ static void conn_deadline(struct li707_http_server *s, struct cctx *cc, bool arm
 
 /* The unauthenticated cap is full (wmu held): closes the oldest unauthenticated connection
  * (the list is newest first). Its thread sees EOF; the refusal is reported at its close. */
-static void unauth_evict_oldest(struct li707_http_server *s)
+static void unauth_evict_oldest(struct lx_http_server *s)
 {
 	struct cctx *victim = NULL;
 	for (struct cctx *c = s->conns; c; c = c->next)
@@ -740,7 +740,7 @@ static void unauth_evict_oldest(struct li707_http_server *s)
  * so the descriptor shut down here is always still the connection's. */
 static void *watchdog(void *arg)
 {
-	struct li707_http_server *s = arg;
+	struct lx_http_server *s = arg;
 	pthread_mutex_lock(&s->wmu);
 	while (!s->wstop) {
 		uint64_t now = now_ms();
@@ -844,7 +844,7 @@ static void closed_unrequested(struct dctx *dc, struct MHD_Connection *conn, str
 	if (cc->requested || cc->reported)
 		return;
 	if (cc->cut) {
-		refusal_report(dc, cc, cc->evicted ? LI707_REFUSED_SLOTS : LI707_REFUSED_TIMEOUT, NULL);
+		refusal_report(dc, cc, cc->evicted ? LX_REFUSED_SLOTS : LX_REFUSED_TIMEOUT, NULL);
 		return;
 	}
 	const union MHD_ConnectionInfo *ci =
@@ -857,17 +857,17 @@ static void closed_unrequested(struct dctx *dc, struct MHD_Connection *conn, str
 	gnutls_alert_description_t al = gnutls_alert_get(sess);
 	const char *alname = gnutls_alert_get_name(al);
 	if (cc->hello_version && cc->hello_version < 0x0303)
-		refusal_report(dc, cc, LI707_REFUSED_TLS_VERSION, NULL);
+		refusal_report(dc, cc, LX_REFUSED_TLS_VERSION, NULL);
 	else if (cc->psk_state == PSK_UNKNOWN)
-		refusal_report(dc, cc, LI707_REFUSED_PSK_IDENTITY, NULL);
+		refusal_report(dc, cc, LX_REFUSED_PSK_IDENTITY, NULL);
 	else if (cc->psk_state == PSK_FOUND)
-		refusal_report(dc, cc, LI707_REFUSED_PSK_KEY, NULL);
+		refusal_report(dc, cc, LX_REFUSED_PSK_KEY, NULL);
 	else if (al != 0 && alname)
-		refusal_report(dc, cc, LI707_REFUSED_CLIENT_ALERT, alname);
+		refusal_report(dc, cc, LX_REFUSED_CLIENT_ALERT, alname);
 	else if (!cc->server_hello)
-		refusal_report(dc, cc, LI707_REFUSED_TLS_PARAMS, NULL);
+		refusal_report(dc, cc, LX_REFUSED_TLS_PARAMS, NULL);
 	else
-		refusal_report(dc, cc, LI707_REFUSED_TLS_OTHER, NULL);
+		refusal_report(dc, cc, LX_REFUSED_TLS_OTHER, NULL);
 }
 
 static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -922,19 +922,19 @@ static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_co
 	pthread_mutex_unlock(&dc->s->wmu);
 	conn_uncount(dc->s, cc);
 	pgen_unref(cc->pg);
-	li707__tx_release(cc->tx);
+	lx__tx_release(cc->tx);
 	free(cc);
 	*socket_context = NULL;
 }
 
-struct li707__tx **li707__conn_tx(struct MHD_Connection *conn)
+struct lx__tx **lx__conn_tx(struct MHD_Connection *conn)
 {
 	struct cctx *cc = conn_ctx(conn);
 	return cc ? &cc->tx : NULL;
 }
 
 /* Counts the connection against its peer's limit, once. false when over the limit. */
-static bool peer_admit(struct li707_http_server *s, struct cctx *cc)
+static bool peer_admit(struct lx_http_server *s, struct cctx *cc)
 {
 	if (!cc || cc->counted || !cc->peer)
 		return !(cc && cc->over_limit);
@@ -958,10 +958,10 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct dctx *dc = cls;
-	struct li707__http_rq *r = *con_cls;
+	struct lx__http_rq *r = *con_cls;
 	if (!r)
 		return;
-	struct li707_http_server *s = dc->s;
+	struct lx_http_server *s = dc->s;
 	/* Keep-alive: the next request's headers are due header_timeout_s from now. */
 	conn_deadline(s, conn_ctx(conn), true);
 	if (r->begun && s->cfg.done)
@@ -980,7 +980,7 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-static bool has_body(struct li707__http_rq *r)
+static bool has_body(struct lx__http_rq *r)
 {
 	if (r->pub.has_length)
 		return r->pub.content_length > 0;
@@ -989,7 +989,7 @@ static bool has_body(struct li707__http_rq *r)
 	return te != NULL;
 }
 
-static enum MHD_Result decide(struct dctx *dc, struct li707__http_rq *r);
+static enum MHD_Result decide(struct dctx *dc, struct lx__http_rq *r);
 
 /* ---- strict framing (RFC 9112 sections 5, 6.1, 6.3; RFC 9110 section 5.5) ----
  * MHD 0.9.75 is lax where a lax server can be made to see a request other than the one a
@@ -1095,14 +1095,14 @@ static unsigned framing_check(struct MHD_Connection *conn, const char *version, 
 static enum MHD_Result first_call(struct dctx *dc, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, void **con_cls)
 {
-	struct li707_http_server *s = dc->s;
+	struct lx_http_server *s = dc->s;
 	/* The headers are complete: no deadline while the request runs (bodies have the idle
 	 * timeout only: large uploads are legitimate). */
 	struct cctx *cc0 = conn_ctx(conn);
 	conn_deadline(s, cc0, false);
 	if (cc0)
 		cc0->requested = true;
-	struct li707__http_rq *r = calloc(1, sizeof *r);
+	struct lx__http_rq *r = calloc(1, sizeof *r);
 	if (!r)
 		return MHD_NO;
 	*con_cls = r;
@@ -1121,9 +1121,9 @@ static enum MHD_Result first_call(struct dctx *dc, struct MHD_Connection *conn, 
 	if (bad) {
 		/* Answered before the body and closed: what follows cannot be told apart from the
 		 * next request. */
-		if (li707_http_add_header(&r->pub, MHD_HTTP_HEADER_CONNECTION, "close") != 0)
+		if (lx_http_add_header(&r->pub, MHD_HTTP_HEADER_CONNECTION, "close") != 0)
 			return MHD_NO;
-		return li707__http_respond_page(r, bad) == 0 ? MHD_YES : MHD_NO;
+		return lx__http_respond_page(r, bad) == 0 ? MHD_YES : MHD_NO;
 	}
 	/* MHD 0.9.75 closes the connection after any response queued before the request was
 	 * read completely. A request without a body is complete at the next call: decide there,
@@ -1136,36 +1136,36 @@ static enum MHD_Result first_call(struct dctx *dc, struct MHD_Connection *conn, 
 	return decide(dc, r);
 }
 
-static enum MHD_Result decide(struct dctx *dc, struct li707__http_rq *r)
+static enum MHD_Result decide(struct dctx *dc, struct lx__http_rq *r)
 {
-	struct li707_http_server *s = dc->s;
+	struct lx_http_server *s = dc->s;
 	struct MHD_Connection *conn = r->conn;
 
 	/* TS103707 R-SEC-2, R-BIN-A2: who is it? Refused peers get the unknown-URL page, before
 	 * any body is read (with Expect: 100-continue, no 100 is sent: R-BIN-B3). */
 	struct cctx *cc = conn_ctx(conn);
-	const struct li707_tls_peer *peer = conn_peer(dc, conn, cc, &r->pg);
+	const struct lx_tls_peer *peer = conn_peer(dc, conn, cc, &r->pg);
 	if (!peer) {
 		atomic_fetch_add(&s->refused_auth, 1);
-		return li707__http_respond_page(r, 404) == 0 ? MHD_YES : MHD_NO;
+		return lx__http_respond_page(r, 404) == 0 ? MHD_YES : MHD_NO;
 	}
 	if (!peer_admit(s, cc))
-		return li707__http_respond_page(r, 503) == 0 ? MHD_YES : MHD_NO;
+		return lx__http_respond_page(r, 503) == 0 ? MHD_YES : MHD_NO;
 	r->pub.peer = peer->name;
 	r->pub.psk = dc->psk;
 	const char *ex = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
 	r->pub.expect_continue = ex && strcasecmp(ex, "100-continue") == 0;
 
 	r->begun = true;
-	int hrc = s->cfg.handler(s->cfg.cls, &r->pub, LI707_HTTP_BEGIN);
+	int hrc = s->cfg.handler(s->cfg.cls, &r->pub, LX_HTTP_BEGIN);
 	if (r->responded)
 		return MHD_YES;
 	if (hrc != 0)
-		return li707__http_respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
+		return lx__http_respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
 	if (has_body(r)) {
 		/* TS103707 R-BIN-B3: the decision before the body - no sink or too big: 413. */
-		if (r->sink == LI707__SINK_NONE || (r->pub.has_length && r->pub.content_length > r->cap))
-			return li707__http_respond_page(r, 413) == 0 ? MHD_YES : MHD_NO;
+		if (r->sink == LX__SINK_NONE || (r->pub.has_length && r->pub.content_length > r->cap))
+			return lx__http_respond_page(r, 413) == 0 ? MHD_YES : MHD_NO;
 	}
 	return MHD_YES;
 }
@@ -1174,9 +1174,9 @@ static enum MHD_Result decide(struct dctx *dc, struct li707__http_rq *r)
  * window that just ended (a window is body_rate_window_s long, the first one starts when
  * the headers are complete). Checked as bytes arrive: a body that stops altogether is
  * closed by the idle timeout. */
-static bool body_too_slow(struct li707__http_rq *r, size_t n)
+static bool body_too_slow(struct lx__http_rq *r, size_t n)
 {
-	const struct li707_http_limits *L = &r->dc->s->cfg.limits;
+	const struct lx_http_limits *L = &r->dc->s->cfg.limits;
 	uint64_t t = now_ms();
 	r->win_bytes += n;
 	if (t - r->win_start_ms < L->body_rate_window_s * 1000ull)
@@ -1192,8 +1192,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 				 size_t *upload_data_size, void **con_cls)
 {
 	struct dctx *dc = cls;
-	struct li707_http_server *s = dc->s;
-	struct li707__http_rq *r = *con_cls;
+	struct lx_http_server *s = dc->s;
+	struct lx__http_rq *r = *con_cls;
 	if (!r)
 		return first_call(dc, conn, url, method, version, con_cls);
 	if (*upload_data_size > 0) {
@@ -1207,9 +1207,9 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		if (body_too_slow(r, n))
 			return respond_midbody(r, 408);
 		int bad = 0;
-		if (r->sink == LI707__SINK_FD)
+		if (r->sink == LX__SINK_FD)
 			bad = fd_sink(r, upload_data, n) != 0 ? 500 : 0;
-		else if (r->sink == LI707__SINK_CB)
+		else if (r->sink == LX__SINK_CB)
 			bad = r->fn(r->fn_cls, &r->pub, upload_data, n);
 		else
 			bad = 500;
@@ -1229,19 +1229,19 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		return MHD_YES;
 	if (fd_flush(r) != 0) {
 		r->failed = true;
-		return li707__http_respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
+		return lx__http_respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
 	}
-	int hrc = s->cfg.handler(s->cfg.cls, &r->pub, LI707_HTTP_END);
+	int hrc = s->cfg.handler(s->cfg.cls, &r->pub, LX_HTTP_END);
 	if (r->responded)
 		return MHD_YES;
 	(void)hrc;
 	r->failed = true;
-	return li707__http_respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
+	return lx__http_respond_page(r, 500) == 0 ? MHD_YES : MHD_NO;
 }
 
 /* ---- daemons ---- */
 
-static struct MHD_Daemon *start_daemon(struct li707_http_server *s, int fd, bool psk, struct gen *g,
+static struct MHD_Daemon *start_daemon(struct lx_http_server *s, int fd, bool psk, struct gen *g,
 				       struct dctx **dco, char *err, size_t errlen)
 {
 	struct dctx *dc = calloc(1, sizeof *dc);
@@ -1252,7 +1252,7 @@ static struct MHD_Daemon *start_daemon(struct li707_http_server *s, int fd, bool
 	dc->g = g;
 	if (g)
 		atomic_fetch_add(&g->refs, 1);
-	const struct li707_http_limits *L = &s->cfg.limits;
+	const struct lx_http_limits *L = &s->cfg.limits;
 	/* Each daemon gets its own descriptor of the listening socket, so stopping or quiescing
 	 * one never closes the socket under another (reload runs two on one socket). */
 	struct sockaddr_storage ss;
@@ -1262,7 +1262,7 @@ static struct MHD_Daemon *start_daemon(struct li707_http_server *s, int fd, bool
 						    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	dc->lfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (dc->lfd < 0) {
-		li707__errf(err, errlen, "dup listen socket: %s", strerror(errno));
+		lx_errf(err, errlen, "dup listen socket: %s", strerror(errno));
 		gen_unref(dc->g);
 		free(dc);
 		return NULL;
@@ -1294,7 +1294,7 @@ static struct MHD_Daemon *start_daemon(struct li707_http_server *s, int fd, bool
 	struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, dc,
 						MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
 	if (!d) {
-		li707__errf(err, errlen, "cannot start the HTTPS listener (TLS credentials or priorities refused)");
+		lx_errf(err, errlen, "cannot start the HTTPS listener (TLS credentials or priorities refused)");
 		/* dc->lfd is not closed here: MHD may have closed it on its failure path, and a
 		 * second close could hit a descriptor reused by another thread. One descriptor may
 		 * leak on this rare path. */
@@ -1328,7 +1328,7 @@ static void stop_daemon(struct MHD_Daemon *d, struct dctx *dc)
 	}
 }
 
-static void limits_defaults(struct li707_http_limits *L)
+static void limits_defaults(struct lx_http_limits *L)
 {
 	if (!L->connections) L->connections = 256;
 	if (!L->per_peer) L->per_peer = 32;
@@ -1337,23 +1337,23 @@ static void limits_defaults(struct li707_http_limits *L)
 	if (!L->body_bytes) L->body_bytes = 1ull << 30;
 	if (!L->idle_timeout_s) L->idle_timeout_s = 30;
 	if (!L->header_timeout_s) L->header_timeout_s = 10;
-	if (!L->max_ranges) L->max_ranges = LI707_RANGE_MAX_DEFAULT;
+	if (!L->max_ranges) L->max_ranges = LX_RANGE_MAX_DEFAULT;
 	if (!L->drain_timeout_s) L->drain_timeout_s = 30;
 	if (!L->body_min_rate) L->body_min_rate = 1024;
 	if (!L->body_rate_window_s) L->body_rate_window_s = 10;
 	if (!L->unauthenticated) L->unauthenticated = L->connections / 2 ? L->connections / 2 : 1;
 }
 
-int li707_http_server_new(const struct li707_http_config *cfg, struct li707_http_server **out,
+int lx_http_server_new(const struct lx_http_config *cfg, struct lx_http_server **out,
 			  char *err, size_t errlen)
 {
 	if (!cfg || !out || !cfg->handler || !cfg->policy || !cfg->peers)
 		return LI707_EINVAL;
-	struct li707_http_server *s = calloc(1, sizeof *s);
+	struct lx_http_server *s = calloc(1, sizeof *s);
 	if (!s)
 		return LI707_ENOMEM;
 	s->cfg = *cfg;
-	s->cfg.creds = (struct li707_http_creds){0};
+	s->cfg.creds = (struct lx_http_creds){0};
 	limits_defaults(&s->cfg.limits);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->wmu, NULL);
@@ -1370,9 +1370,9 @@ int li707_http_server_new(const struct li707_http_config *cfg, struct li707_http
 	s->cfg.peers = NULL; /* s->pg from now on */
 	if (!s->pg)
 		goto fail;
-	if ((rc = li707_tls_gnutls_priority(cfg->policy, false, &s->prio_cert)) != 0 ||
-	    (rc = li707_tls_gnutls_priority(cfg->policy, true, &s->prio_psk)) != 0) {
-		li707__errf(err, errlen, "TLS policy: cannot build the GnuTLS priorities");
+	if ((rc = lx_tls_gnutls_priority(cfg->policy, false, &s->prio_cert)) != 0 ||
+	    (rc = lx_tls_gnutls_priority(cfg->policy, true, &s->prio_psk)) != 0) {
+		lx_errf(err, errlen, "TLS policy: cannot build the GnuTLS priorities");
 		goto fail;
 	}
 	if (cfg->creds.cert && (rc = gen_load(&cfg->creds, &s->g, err, errlen)) != 0)
@@ -1380,7 +1380,7 @@ int li707_http_server_new(const struct li707_http_config *cfg, struct li707_http
 	*out = s;
 	return 0;
 fail:
-	li707_http_server_free(s);
+	lx_http_server_free(s);
 	return rc;
 }
 
@@ -1389,7 +1389,7 @@ static int open_listen(const char *addr, int *port, char *err, size_t errlen)
 	char host[128];
 	const char *colon = strrchr(addr, ':');
 	if (!colon || (size_t)(colon - addr) >= sizeof host) {
-		li707__errf(err, errlen, "listen address must be ADDR:PORT");
+		lx_errf(err, errlen, "listen address must be ADDR:PORT");
 		return LI707_EINPUT;
 	}
 	size_t hl = (size_t)(colon - addr);
@@ -1405,7 +1405,7 @@ static int open_listen(const char *addr, int *port, char *err, size_t errlen)
 	struct addrinfo *ai = NULL;
 	int gr = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
 	if (gr != 0) {
-		li707__errf(err, errlen, "listen address %s: %s", addr, gai_strerror(gr));
+		lx_errf(err, errlen, "listen address %s: %s", addr, gai_strerror(gr));
 		return LI707_EINPUT;
 	}
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1416,7 +1416,7 @@ static int open_listen(const char *addr, int *port, char *err, size_t errlen)
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(ai);
-		li707__errf(err, errlen, "listen %s: %s", addr, strerror(e));
+		lx_errf(err, errlen, "listen %s: %s", addr, strerror(e));
 		return -e;
 	}
 	freeaddrinfo(ai);
@@ -1428,7 +1428,7 @@ static int open_listen(const char *addr, int *port, char *err, size_t errlen)
 	return fd;
 }
 
-int li707_http_server_listen(struct li707_http_server *s, const char *addr, bool psk, char *err,
+int lx_http_server_listen(struct lx_http_server *s, const char *addr, bool psk, char *err,
 			     size_t errlen)
 {
 	if (!s || !addr)
@@ -1436,7 +1436,7 @@ int li707_http_server_listen(struct li707_http_server *s, const char *addr, bool
 	if (s->nl >= MAX_LISTENERS)
 		return LI707_ELIMIT;
 	if (!psk && !s->g) {
-		li707__errf(err, errlen, "certificate listener without certificate credentials");
+		lx_errf(err, errlen, "certificate listener without certificate credentials");
 		return LI707_EINPUT;
 	}
 	int port = 0;
@@ -1456,7 +1456,7 @@ int li707_http_server_listen(struct li707_http_server *s, const char *addr, bool
 	return 0;
 }
 
-int li707_http_server_port(const struct li707_http_server *s, size_t i)
+int lx_http_server_port(const struct lx_http_server *s, size_t i)
 {
 	return s && i < s->nl ? s->l[i].port : -1;
 }
@@ -1468,7 +1468,7 @@ static size_t daemon_conns(struct MHD_Daemon *d)
 }
 
 /* Stops quiesced daemons whose connections are all gone (called with mu held). */
-static void reap_old(struct li707_http_server *s, bool all)
+static void reap_old(struct lx_http_server *s, bool all)
 {
 	size_t j = 0;
 	for (size_t i = 0; i < s->nold; i++) {
@@ -1480,7 +1480,7 @@ static void reap_old(struct li707_http_server *s, bool all)
 	s->nold = j;
 }
 
-int li707_http_server_reload(struct li707_http_server *s, const struct li707_http_creds *creds,
+int lx_http_server_reload(struct lx_http_server *s, const struct lx_http_creds *creds,
 			     char *err, size_t errlen)
 {
 	if (!s || !creds || atomic_load(&s->draining))
@@ -1491,11 +1491,11 @@ int li707_http_server_reload(struct li707_http_server *s, const struct li707_htt
 		return rc;
 	/* The policy may have changed too. */
 	char *pc = NULL, *pp = NULL;
-	if (li707_tls_gnutls_priority(s->cfg.policy, false, &pc) != 0 ||
-	    li707_tls_gnutls_priority(s->cfg.policy, true, &pp) != 0) {
+	if (lx_tls_gnutls_priority(s->cfg.policy, false, &pc) != 0 ||
+	    lx_tls_gnutls_priority(s->cfg.policy, true, &pp) != 0) {
 		free(pc);
 		gen_unref(g);
-		li707__errf(err, errlen, "TLS policy: cannot build the GnuTLS priorities");
+		lx_errf(err, errlen, "TLS policy: cannot build the GnuTLS priorities");
 		return LI707_EINPUT;
 	}
 	char *oc = s->prio_cert, *op = s->prio_psk;
@@ -1510,7 +1510,7 @@ int li707_http_server_reload(struct li707_http_server *s, const struct li707_htt
 		need += !s->l[i].psk;
 	if (s->nold + need > MAX_OLD) {
 		rc = LI707_ELIMIT;
-		li707__errf(err, errlen, "too many reloads still draining");
+		lx_errf(err, errlen, "too many reloads still draining");
 		goto undo;
 	}
 	for (size_t i = 0; i < s->nl; i++) {
@@ -1550,7 +1550,7 @@ undo:
 	return rc;
 }
 
-int li707_http_server_set_peers(struct li707_http_server *s, struct li707_tls_peers *peers)
+int lx_http_server_set_peers(struct lx_http_server *s, struct lx_tls_peers *peers)
 {
 	if (!s || !peers)
 		return LI707_EINVAL;
@@ -1573,7 +1573,7 @@ int li707_http_server_set_peers(struct li707_http_server *s, struct li707_tls_pe
  * wait unread in its socket, it is in its TLS handshake, or it opened less than
  * DRAIN_NEW_CONN_MS ago and has not sent a request yet. Connections cut by the header
  * deadline do not count (so slow or idle clients hold a drain at most header_timeout_s). */
-static bool busy_conns(struct li707_http_server *s)
+static bool busy_conns(struct lx_http_server *s)
 {
 	bool busy = false;
 	uint64_t now = now_ms();
@@ -1594,7 +1594,7 @@ static bool busy_conns(struct li707_http_server *s)
 	return busy;
 }
 
-int li707_http_server_drain(struct li707_http_server *s)
+int lx_http_server_drain(struct lx_http_server *s)
 {
 	if (!s || atomic_exchange(&s->draining, true))
 		return LI707_EINVAL;
@@ -1636,7 +1636,7 @@ int li707_http_server_drain(struct li707_http_server *s)
 	return rc;
 }
 
-void li707_http_server_free(struct li707_http_server *s)
+void lx_http_server_free(struct lx_http_server *s)
 {
 	if (!s)
 		return;
@@ -1665,17 +1665,17 @@ void li707_http_server_free(struct li707_http_server *s)
 	free(s);
 }
 
-void li707_http_server_stats(const struct li707_http_server *s, struct li707_http_stats *st)
+void lx_http_server_stats(const struct lx_http_server *s, struct lx_http_stats *st)
 {
 	if (!s || !st)
 		return;
-	struct li707_http_server *m = (struct li707_http_server *)s;
+	struct lx_http_server *m = (struct lx_http_server *)s;
 	st->requests = atomic_load(&m->requests);
 	st->refused_auth = atomic_load(&m->refused_auth);
 	st->body_bytes = atomic_load(&m->body_bytes);
 	st->active_requests = atomic_load(&m->active);
 	st->reloads = atomic_load(&m->reloads);
 	st->header_timeouts = atomic_load(&m->header_cuts);
-	for (size_t i = 0; i < LI707_REFUSED_N; i++)
+	for (size_t i = 0; i < LX_REFUSED_N; i++)
 		st->refused[i] = atomic_load(&m->refusals[i]);
 }

@@ -10,9 +10,9 @@
  *
  * Handler protocol (one function, called from the connection's thread):
  *   phase BEGIN  once, after the headers, before any body. The handler either answers now
- *                (li707_http_respond_*: no body is read, and with Expect no 100 is sent - the
+ *                (lx_http_respond_*: no body is read, and with Expect no 100 is sent - the
  *                Model B decision point, R-BIN-B3) or, for a request with a body, accepts it
- *                with li707_http_body_to_fd() / li707_http_body_to_cb() and a size cap. A
+ *                with lx_http_body_to_fd() / lx_http_body_to_cb() and a size cap. A
  *                request with a body that is neither answered nor accepted gets 413.
  *   phase END    once the whole body arrived (requests whose body was accepted, and the
  *                requests without a body the handler did not answer at BEGIN). The handler
@@ -33,14 +33,14 @@
  *
  * Thread model: one thread per connection (MHD_USE_THREAD_PER_CONNECTION), so file reads and
  * writes and handler work never stall another connection; file responses go out one TLS record
- * per write (from a mapping of the file, or read in blocks of LI707_HTTP_BLOCK bytes) so the
+ * per write (from a mapping of the file, or read in blocks of LX_HTTP_BLOCK bytes) so the
  * kernel interleaves small and large transfers (R-BIN-2). Handlers must be thread-safe.
  *
  * Lifetime: new -> listen (one or more) -> start ... reload, set_peers (SIGHUP) ... drain (SIGTERM)
  * -> free.
  * The library never logs; errors come back as codes with a message in err. */
-#ifndef LI707_COMMON_HTTP_SERVER_H
-#define LI707_COMMON_HTTP_SERVER_H
+#ifndef LX_COMMON_HTTP_SERVER_H
+#define LX_COMMON_HTTP_SERVER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,20 +49,20 @@
 
 #include "tls.h"
 
-#define LI707_HTTP_BLOCK (256u * 1024u) /* bytes per response callback */
+#define LX_HTTP_BLOCK (256u * 1024u) /* bytes per response callback */
 
-struct li707_http_server;
-struct li707_http_req;
+struct lx_http_server;
+struct lx_http_request;
 
-enum li707_http_phase { LI707_HTTP_BEGIN = 1, LI707_HTTP_END = 2 };
+enum lx_http_phase { LX_HTTP_BEGIN = 1, LX_HTTP_END = 2 };
 
 /* Limits, one table (docs/internals/http_server.md). Zero means the default. */
-struct li707_http_limits {
+struct lx_http_limits {
 	unsigned connections;        /* open connections per listener [256] */
 	unsigned per_peer;           /* open connections per peer identity [32] (503 beyond) */
 	unsigned per_ip;             /* open connections per client IP [64] */
 	size_t header_bytes;         /* request line + headers (MHD memory pool) [64 KiB] */
-	uint64_t body_bytes;         /* default body cap for li707_http_body_* [1 GiB] */
+	uint64_t body_bytes;         /* default body cap for lx_http_body_* [1 GiB] */
 	unsigned idle_timeout_s;     /* no byte in either direction for this long: close [30] */
 	unsigned header_timeout_s;   /* TLS handshake + request line + headers must arrive within
 				      * this long of the connection start (of the end of the
@@ -79,57 +79,57 @@ struct li707_http_limits {
 };
 
 /* The credentials of certificate listeners: PEM file paths. crl may be NULL. */
-struct li707_http_creds {
+struct lx_http_creds {
 	const char *cert, *key, *cacert, *crl;
 };
 
 /* Why a connection was refused before any handler saw it (R-SEC-2, R-SEC-4). Post-handshake
  * refusals (the certificate ones) are answered with the unknown-URL 404 (R-BIN-A2); handshake
  * refusals end the connection. */
-enum li707_http_refusal {
-	LI707_REFUSED_NO_CERT,        /* certificate listener, no client certificate */
-	LI707_REFUSED_CERT_UNTRUSTED, /* chain does not verify against the trust anchors */
-	LI707_REFUSED_CERT_EXPIRED,   /* expired or not yet valid */
-	LI707_REFUSED_CERT_REVOKED,   /* on the CRL */
-	LI707_REFUSED_CERT_PURPOSE,   /* not a TLS client certificate (extended key usage) */
-	LI707_REFUSED_UNKNOWN_PEER,   /* verified, but matches no configured peer */
-	LI707_REFUSED_TLS_VERSION,    /* the client offered only versions below TLS 1.2 */
-	LI707_REFUSED_TLS_PARAMS,     /* no common version, suite or group */
-	LI707_REFUSED_PSK_IDENTITY,   /* unknown PSK identity */
-	LI707_REFUSED_PSK_KEY,        /* known identity, handshake failed (wrong key) */
-	LI707_REFUSED_CLIENT_ALERT,   /* the client ended the handshake with an alert */
-	LI707_REFUSED_TLS_OTHER,      /* any other handshake failure */
-	LI707_REFUSED_SLOTS,          /* unauthenticated connection over its own cap (limits) */
-	LI707_REFUSED_TIMEOUT,        /* handshake + first request not done in time (limits) */
-	LI707_REFUSED_N
+enum lx_http_refusal {
+	LX_REFUSED_NO_CERT,        /* certificate listener, no client certificate */
+	LX_REFUSED_CERT_UNTRUSTED, /* chain does not verify against the trust anchors */
+	LX_REFUSED_CERT_EXPIRED,   /* expired or not yet valid */
+	LX_REFUSED_CERT_REVOKED,   /* on the CRL */
+	LX_REFUSED_CERT_PURPOSE,   /* not a TLS client certificate (extended key usage) */
+	LX_REFUSED_UNKNOWN_PEER,   /* verified, but matches no configured peer */
+	LX_REFUSED_TLS_VERSION,    /* the client offered only versions below TLS 1.2 */
+	LX_REFUSED_TLS_PARAMS,     /* no common version, suite or group */
+	LX_REFUSED_PSK_IDENTITY,   /* unknown PSK identity */
+	LX_REFUSED_PSK_KEY,        /* known identity, handshake failed (wrong key) */
+	LX_REFUSED_CLIENT_ALERT,   /* the client ended the handshake with an alert */
+	LX_REFUSED_TLS_OTHER,      /* any other handshake failure */
+	LX_REFUSED_SLOTS,          /* unauthenticated connection over its own cap (limits) */
+	LX_REFUSED_TIMEOUT,        /* handshake + first request not done in time (limits) */
+	LX_REFUSED_N
 };
 /* A short stable name for a reason ("no-cert", "psk-identity", ...), for logs and metrics. */
-const char *li707_http_refusal_name(enum li707_http_refusal r);
+const char *lx_http_refusal_name(enum lx_http_refusal r);
 
-/* One refused connection, as handed to li707_http_config.refused (from a connection thread;
+/* One refused connection, as handed to lx_http_config.refused (from a connection thread;
  * must be thread-safe and not block). Nothing in it comes from the peer's certificate or
  * messages: the reason, the client's address and the listener's port only. */
-struct li707_http_refused {
-	enum li707_http_refusal reason;
+struct lx_http_refused {
+	enum lx_http_refusal reason;
 	const char *addr;  /* client address ("192.0.2.7:50312", "[2001:db8::1]:443") */
 	int port;          /* the local port of the listener */
 	bool psk;          /* a PSK listener */
-	const char *alert; /* LI707_REFUSED_CLIENT_ALERT: the alert's name, else NULL */
+	const char *alert; /* LX_REFUSED_CLIENT_ALERT: the alert's name, else NULL */
 };
-typedef void (*li707_http_refused_fn)(void *cls, const struct li707_http_refused *r);
+typedef void (*lx_http_refused_fn)(void *cls, const struct lx_http_refused *r);
 
-typedef int (*li707_http_handler)(void *cls, struct li707_http_req *req, enum li707_http_phase ph);
-typedef void (*li707_http_done)(void *cls, struct li707_http_req *req, bool ok);
+typedef int (*lx_http_handler)(void *cls, struct lx_http_request *req, enum lx_http_phase ph);
+typedef void (*lx_http_done)(void *cls, struct lx_http_request *req, bool ok);
 
-struct li707_http_config {
-	struct li707_tls_policy *policy;  /* borrowed, must outlive the server */
-	struct li707_tls_peers *peers;    /* borrowed allow-list (certs and PSK identities), must
-					   * outlive the server (or li707_http_server_set_peers) */
-	struct li707_http_creds creds;    /* copied at new/reload */
-	struct li707_http_limits limits;
-	li707_http_handler handler;
-	li707_http_done done;             /* may be NULL */
-	li707_http_refused_fn refused;    /* each refused connection, once; may be NULL */
+struct lx_http_config {
+	struct lx_tls_policy *policy;  /* borrowed, must outlive the server */
+	struct lx_tls_peers *peers;    /* borrowed allow-list (certs and PSK identities), must
+					   * outlive the server (or lx_http_server_set_peers) */
+	struct lx_http_creds creds;    /* copied at new/reload */
+	struct lx_http_limits limits;
+	lx_http_handler handler;
+	lx_http_done done;             /* may be NULL */
+	lx_http_refused_fn refused;    /* each refused connection, once; may be NULL */
 	void *cls;
 	/* Test/benchmark only: certificate listeners that do not request a client certificate,
 	 * peer identity "anonymous". Never set by the daemons (R-SEC-2). */
@@ -137,7 +137,7 @@ struct li707_http_config {
 };
 
 /* The request as handlers see it; valid from BEGIN until done(). */
-struct li707_http_req {
+struct lx_http_request {
 	const char *method;       /* "GET", "POST", ... */
 	const char *path;         /* decoded path, without the query */
 	const char *peer;         /* the configured peer name (never NULL in handlers) */
@@ -155,19 +155,19 @@ struct li707_http_req {
 };
 
 /* Creates a server (no listener yet). Copies what it needs from cfg except policy and peers. */
-int li707_http_server_new(const struct li707_http_config *cfg, struct li707_http_server **out,
+int lx_http_server_new(const struct lx_http_config *cfg, struct lx_http_server **out,
 			  char *err, size_t errlen);
 
 /* Adds a listener on "ADDR:PORT" ("127.0.0.1:0", "[::1]:8443", ":8443") - certificate based,
- * or PSK based when psk is true. Port 0 picks one: see li707_http_server_port(). */
-int li707_http_server_listen(struct li707_http_server *s, const char *addr, bool psk,
+ * or PSK based when psk is true. Port 0 picks one: see lx_http_server_port(). */
+int lx_http_server_listen(struct lx_http_server *s, const char *addr, bool psk,
 			     char *err, size_t errlen);
 /* The local port of listener i (in the order added), or -1. */
-int li707_http_server_port(const struct li707_http_server *s, size_t i);
+int lx_http_server_port(const struct lx_http_server *s, size_t i);
 
 /* Loads new credentials (and the current policy) and serves new connections with them; the
  * connections already open finish on the old ones (SIGHUP). On error nothing changes. */
-int li707_http_server_reload(struct li707_http_server *s, const struct li707_http_creds *creds,
+int lx_http_server_reload(struct lx_http_server *s, const struct lx_http_creds *creds,
 			     char *err, size_t errlen);
 
 /* Replaces the allow-list (certificate peers and PSK identities/keys) for new connections and
@@ -176,39 +176,39 @@ int li707_http_server_reload(struct li707_http_server *s, const struct li707_htt
  * more - in-flight requests finish under the peer they started with. Per-peer connection
  * limits count per list: right after a swap a peer may briefly hold up to twice per_peer.
  * On error (LI707_ENOMEM) nothing changes and peers stays the caller's. */
-int li707_http_server_set_peers(struct li707_http_server *s, struct li707_tls_peers *peers);
+int lx_http_server_set_peers(struct lx_http_server *s, struct lx_tls_peers *peers);
 
 /* Graceful stop (SIGTERM): stop accepting, let in-flight requests finish (at most
  * limits.drain_timeout_s), then close everything. Returns 0, or LI707_ELIMIT when the timeout
  * cut requests short. Callable once; free() afterwards. */
-int li707_http_server_drain(struct li707_http_server *s);
+int lx_http_server_drain(struct lx_http_server *s);
 
 /* Stops at once if still running, frees everything. NULL is a no-op. */
-void li707_http_server_free(struct li707_http_server *s);
+void lx_http_server_free(struct lx_http_server *s);
 
 /* Counters (monotonic, for tests and metrics). */
-struct li707_http_stats {
+struct lx_http_stats {
 	uint64_t requests, refused_auth, body_bytes, active_requests;
 	uint64_t reloads;
 	uint64_t header_timeouts; /* connections cut for missing their header deadline */
-	uint64_t refused[LI707_REFUSED_N]; /* refused connections by reason */
+	uint64_t refused[LX_REFUSED_N]; /* refused connections by reason */
 };
-void li707_http_server_stats(const struct li707_http_server *s, struct li707_http_stats *st);
+void lx_http_server_stats(const struct lx_http_server *s, struct lx_http_stats *st);
 
 /* ---- inside a handler ---- */
 
 /* A request header (case-insensitive name), or NULL. */
-const char *li707_http_header(const struct li707_http_req *req, const char *name);
+const char *lx_http_header(const struct lx_http_request *req, const char *name);
 
 /* Adds a response header for the response about to be queued (at most 16, copied). */
-int li707_http_add_header(struct li707_http_req *req, const char *name, const char *value);
+int lx_http_add_header(struct lx_http_request *req, const char *name, const char *value);
 
 /* Responds with a copy of data. content_type may be NULL. */
-int li707_http_respond_buf(struct li707_http_req *req, unsigned status, const char *content_type,
+int lx_http_respond_buf(struct lx_http_request *req, unsigned status, const char *content_type,
 			   const void *data, size_t len);
 
 /* A small fixed page for status (404 is the page also used for refused peers, R-BIN-A2). */
-int li707_http_respond_status(struct li707_http_req *req, unsigned status);
+int lx_http_respond_status(struct lx_http_request *req, unsigned status);
 
 /* Serves an open regular file (fd is taken, closed by the server) with Range, If-Range,
  * ETag, Last-Modified and HEAD support (R-BIN-A1, R-BIN-C1). content_type may be NULL
@@ -221,16 +221,16 @@ int li707_http_respond_status(struct li707_http_req *req, unsigned status);
  * instead of the process; every SIGBUS outside these mappings goes to the handler installed
  * before (or the default action). A program that installs its own SIGBUS handler later
  * should chain to the one it replaces. */
-int li707_http_respond_file(struct li707_http_req *req, int fd, const char *content_type);
+int lx_http_respond_file(struct lx_http_request *req, int fd, const char *content_type);
 
 /* Accepts the body into fd (taken; the server writes at its current offset in blocks of
- * LI707_HTTP_BLOCK, everything is written before phase END, closes it after done()), at most
+ * LX_HTTP_BLOCK, everything is written before phase END, closes it after done()), at most
  * cap bytes (0 = limits.body_bytes). Durability (fsync) is the handler's, at END. */
-int li707_http_body_to_fd(struct li707_http_req *req, int fd, uint64_t cap);
+int lx_http_body_to_fd(struct lx_http_request *req, int fd, uint64_t cap);
 /* Accepts the body through fn. fn returns 0 to go on; an HTTP status 400..599 to answer it at
- * once (headers added with li707_http_add_header go with it) and close the connection (see
+ * once (headers added with lx_http_add_header go with it) and close the connection (see
  * server_status); any other value answers 500 the same way. */
-typedef int (*li707_http_body_fn)(void *cls, struct li707_http_req *req, const void *data, size_t n);
-int li707_http_body_to_cb(struct li707_http_req *req, li707_http_body_fn fn, void *fn_cls, uint64_t cap);
+typedef int (*lx_http_body_fn)(void *cls, struct lx_http_request *req, const void *data, size_t n);
+int lx_http_body_to_cb(struct lx_http_request *req, lx_http_body_fn fn, void *fn_cls, uint64_t cap);
 
 #endif

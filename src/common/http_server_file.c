@@ -14,7 +14,7 @@
  *    transfer stays about 4 MAP_STEP whatever the file size), and a file truncated while it is
  *    sent (a read past the new end raises SIGBUS: see "truncation" below).
  *  - callback (everything else: small bodies, multipart/byteranges, HEAD, or when a mapping
- *    cannot be set up): an MHD callback response reading LI707_HTTP_BLOCK bytes per call.
+ *    cannot be set up): an MHD callback response reading LX_HTTP_BLOCK bytes per call.
  *
  * Truncation. MADV_POPULATE_READ reports the pages ahead that no longer exist (EFAULT). For a
  * truncation between populate and read, a process-wide SIGBUS handler (installed with the
@@ -105,7 +105,7 @@ static ssize_t fresp_read(void *cls, uint64_t pos, char *buf, size_t max)
 }
 
 /* A multipart answer has a header and a body per range and the closing boundary. */
-#define SEG_MAX (2 * LI707_RANGE_CAP + 1)
+#define SEG_MAX (2 * LX_RANGE_CAP + 1)
 
 static int seg_add(struct fresp *f, size_t *cap, uint64_t *at, uint64_t len, uint64_t foff, char *mem)
 {
@@ -139,9 +139,9 @@ static atomic_bool bus_ok;
 static size_t pagesz;
 
 /* Per connection, from its first mapped body until the connection is gone: the state of the
- * replacement GnuTLS push function. refs: the connection's (li707__tx_release) and one per
+ * replacement GnuTLS push function. refs: the connection's (lx__tx_release) and one per
  * mapped response that points at it. */
-struct li707__tx {
+struct lx__tx {
 	atomic_int refs;
 	int sock;
 	struct fmap *_Atomic m; /* the mapped body being sent, or NULL */
@@ -150,7 +150,7 @@ struct li707__tx {
 };
 
 struct fmap {
-	struct li707__tx *tx;
+	struct lx__tx *tx;
 	int fd, slot;
 	char *map;             /* the mapping, from the page holding the first body byte */
 	size_t maplen;
@@ -223,7 +223,7 @@ static void mslot_release(int i)
 	atomic_store(&mslots[i].used, false);
 }
 
-void li707__tx_release(struct li707__tx *t)
+void lx__tx_release(struct lx__tx *t)
 {
 	if (t && atomic_fetch_sub(&t->refs, 1) == 1)
 		free(t);
@@ -268,7 +268,7 @@ static void fmap_advance(struct fmap *m, size_t n)
  * bookkeeping of the mapped body being sent. Runs on the connection's thread. */
 static ssize_t tx_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
 {
-	struct li707__tx *t = ptr;
+	struct lx__tx *t = ptr;
 	struct fmap *m = atomic_load_explicit(&t->m, memory_order_acquire);
 	if (m && atomic_load(&mslots[m->slot].broken))
 		atomic_store(&t->dead, true);
@@ -284,9 +284,9 @@ static ssize_t tx_push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovc
 }
 
 /* The connection's push state, installed on its TLS session the first time. NULL if none. */
-static struct li707__tx *tx_get(struct MHD_Connection *conn)
+static struct lx__tx *tx_get(struct MHD_Connection *conn)
 {
-	struct li707__tx **slot = li707__conn_tx(conn);
+	struct lx__tx **slot = lx__conn_tx(conn);
 	if (!slot)
 		return NULL;
 	if (*slot)
@@ -295,7 +295,7 @@ static struct li707__tx *tx_get(struct MHD_Connection *conn)
 	const union MHD_ConnectionInfo *fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (!si || !si->tls_session || !fi || fi->connect_fd < 0)
 		return NULL;
-	struct li707__tx *t = calloc(1, sizeof *t);
+	struct lx__tx *t = calloc(1, sizeof *t);
 	if (!t)
 		return NULL;
 	atomic_init(&t->refs, 1);
@@ -318,18 +318,18 @@ static void fmap_free(void *cls)
 	mslot_release(m->slot);
 	munmap(m->map, m->maplen);
 	close(m->fd);
-	li707__tx_release(m->tx);
+	lx__tx_release(m->tx);
 	free(m);
 }
 
 /* An iovec response over a mapping of the body [foff, foff + len) of fd; NULL to use the
  * callback path instead (nothing taken then). On success fd belongs to the response. */
-static struct MHD_Response *map_response(struct li707__http_rq *r, int fd, uint64_t foff, uint64_t len)
+static struct MHD_Response *map_response(struct lx__http_rq *r, int fd, uint64_t foff, uint64_t len)
 {
 	pthread_once(&bus_once, bus_install);
 	if (!atomic_load(&bus_ok) || len > SIZE_MAX - pagesz)
 		return NULL;
-	struct li707__tx *t = tx_get(r->conn);
+	struct lx__tx *t = tx_get(r->conn);
 	if (!t)
 		return NULL;
 	struct fmap *m = calloc(1, sizeof *m);
@@ -372,9 +372,9 @@ static struct MHD_Response *map_response(struct li707__http_rq *r, int fd, uint6
 
 /* ---- responses ---- */
 
-int li707_http_respond_file(struct li707_http_req *req, int fd, const char *content_type)
+int lx_http_respond_file(struct lx_http_request *req, int fd, const char *content_type)
 {
-	struct li707__http_rq *r = req ? req->impl : NULL;
+	struct lx__http_rq *r = req ? req->impl : NULL;
 	if (!r || r->responded || fd < 0) {
 		if (fd >= 0)
 			close(fd);
@@ -383,7 +383,7 @@ int li707_http_respond_file(struct li707_http_req *req, int fd, const char *cont
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return li707__http_respond_page(r, 404);
+		return lx__http_respond_page(r, 404);
 	}
 	if (!content_type || strlen(content_type) > CTYPE_MAX || strpbrk(content_type, "\r\n"))
 		content_type = "application/octet-stream";
@@ -393,7 +393,7 @@ int li707_http_respond_file(struct li707_http_req *req, int fd, const char *cont
 	snprintf(etag, sizeof etag, "\"%llx-%llx-%llx\"", (unsigned long long)st.st_ino,
 		 (unsigned long long)size,
 		 (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec);
-	bool have_lm = li707_http_date_format(st.st_mtim.tv_sec, lm) == 0;
+	bool have_lm = lx_http_date_format(st.st_mtim.tv_sec, lm) == 0;
 
 	struct fresp *f = calloc(1, sizeof *f);
 	if (!f) {
@@ -404,29 +404,29 @@ int li707_http_respond_file(struct li707_http_req *req, int fd, const char *cont
 	size_t cap = 0;
 	uint64_t total = 0;
 	unsigned status = 200;
-	struct li707_range_set set;
-	enum li707_range_verdict v = LI707_RANGE_IGNORE;
-	const char *range = li707_http_header(req, "Range");
+	struct lx_range_set set;
+	enum lx_range_verdict v = LX_RANGE_IGNORE;
+	const char *range = lx_http_header(req, "Range");
 	char ctype_mp[96];
 	if (range && strcmp(req->method, "GET") == 0 &&
-	    li707_range_if_range(li707_http_header(req, "If-Range"), etag, st.st_mtim.tv_sec))
-		v = li707_range_parse(range, size, r->max_ranges, &set);
+	    lx_range_if_range(lx_http_header(req, "If-Range"), etag, st.st_mtim.tv_sec))
+		v = lx_range_parse(range, size, r->max_ranges, &set);
 	int rc = 0;
-	if (v == LI707_RANGE_UNSATISFIABLE) {
+	if (v == LX_RANGE_UNSATISFIABLE) {
 		fresp_free(f);
-		li707_range_content_range(cr, sizeof cr, NULL, size);
-		if ((rc = li707_http_add_header(req, MHD_HTTP_HEADER_CONTENT_RANGE, cr)) != 0)
+		lx_range_content_range(cr, sizeof cr, NULL, size);
+		if ((rc = lx_http_add_header(req, MHD_HTTP_HEADER_CONTENT_RANGE, cr)) != 0)
 			return rc;
-		return li707__http_respond_page(r, 416);
+		return lx__http_respond_page(r, 416);
 	}
-	if (v == LI707_RANGE_PARTIAL && set.n == 1) {
+	if (v == LX_RANGE_PARTIAL && set.n == 1) {
 		status = 206;
 		rc = seg_add(f, &cap, &total, set.v[0].last - set.v[0].first + 1, set.v[0].first, NULL);
-		li707_range_content_range(cr, sizeof cr, &set.v[0], size);
-	} else if (v == LI707_RANGE_PARTIAL) {
+		lx_range_content_range(cr, sizeof cr, &set.v[0], size);
+	} else if (v == LX_RANGE_PARTIAL) {
 		status = 206;
-		char b[LI707_RANGE_BOUNDARY_LEN + 1];
-		if (li707_range_boundary(b) != 0) {
+		char b[LX_RANGE_BOUNDARY_LEN + 1];
+		if (lx_range_boundary(b) != 0) {
 			fresp_free(f);
 			return LI707_ECRYPTO;
 		}
@@ -437,7 +437,7 @@ int li707_http_respond_file(struct li707_http_req *req, int fd, const char *cont
 				rc = LI707_ENOMEM;
 				break;
 			}
-			int n = li707_range_part_header(h, CTYPE_MAX + 256, b, content_type,
+			int n = lx_range_part_header(h, CTYPE_MAX + 256, b, content_type,
 							i < set.n ? &set.v[i] : NULL, i == 0, size);
 			if (n < 0) {
 				free(h);
@@ -465,7 +465,7 @@ int li707_http_respond_file(struct li707_http_req *req, int fd, const char *cont
 		fresp_free(f);
 		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	} else {
-		resp = MHD_create_response_from_callback(total, LI707_HTTP_BLOCK, fresp_read, f, fresp_free);
+		resp = MHD_create_response_from_callback(total, LX_HTTP_BLOCK, fresp_read, f, fresp_free);
 		if (!resp)
 			fresp_free(f);
 	}
@@ -475,13 +475,13 @@ int li707_http_respond_file(struct li707_http_req *req, int fd, const char *cont
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 	if (have_lm)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, lm);
-	if (v == LI707_RANGE_PARTIAL && set.n > 1) {
+	if (v == LX_RANGE_PARTIAL && set.n > 1) {
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype_mp);
 	} else {
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 		if (status == 206)
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
 	}
-	return li707__http_queue(r, status, resp);
+	return lx__http_queue(r, status, resp);
 }
 

@@ -77,5 +77,5 @@ void lx_log(enum lx_log_level l, const char *fmt, ...)
 		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
 			line[i] = '?';
 	line[len++] = '\n';
-	(void)li707_write_all(STDERR_FILENO, line, len);
+	(void)lx_write_all(STDERR_FILENO, line, len);
 }

@@ -10,8 +10,8 @@
  * R-SEC-6: callers never pass target identifiers (LIIDs/LDIDs, party identifiers), URLs of
  * requests, or message content. Peer names, ObjectIdentifiers, upload UUIDs, HTTP statuses,
  * counts, byte sizes and durations are fine. Library code never logs. */
-#ifndef LI707_COMMON_LOG_H
-#define LI707_COMMON_LOG_H
+#ifndef LX_COMMON_LOG_H
+#define LX_COMMON_LOG_H
 
 #include <stdbool.h>
 

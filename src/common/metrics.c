@@ -503,7 +503,7 @@ int lx_metrics_server_start(const char *addr, struct lx_metrics *r, lx_health_fn
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_END);
 	if (!s->d) {
-		li707__errf(err, errlen, "metrics listener %s: cannot start the HTTP server", addr);
+		lx_errf(err, errlen, "metrics listener %s: cannot start the HTTP server", addr);
 		close(s->fd);
 		free(s);
 		return LI707_EINPUT;

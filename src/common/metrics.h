@@ -11,8 +11,8 @@
  * from a message or a reference: no target identifier or content is ever a label (R-SEC-6).
  *
  * Lifetime: registry new -> families -> series ... free (after the server is stopped). */
-#ifndef LI707_COMMON_METRICS_H
-#define LI707_COMMON_METRICS_H
+#ifndef LX_COMMON_METRICS_H
+#define LX_COMMON_METRICS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -16,7 +16,7 @@ int lx_listen_socket(const char *addr, int *port, char *err, size_t errlen)
 	char host[128];
 	const char *colon = addr ? strrchr(addr, ':') : NULL;
 	if (!colon || (size_t)(colon - addr) >= sizeof host) {
-		li707__errf(err, errlen, "listen address must be ADDR:PORT");
+		lx_errf(err, errlen, "listen address must be ADDR:PORT");
 		return LI707_EINPUT;
 	}
 	size_t hl = (size_t)(colon - addr);
@@ -32,7 +32,7 @@ int lx_listen_socket(const char *addr, int *port, char *err, size_t errlen)
 	struct addrinfo *ai = NULL;
 	int gr = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
 	if (gr != 0) {
-		li707__errf(err, errlen, "listen address %s: %s", addr, gai_strerror(gr));
+		lx_errf(err, errlen, "listen address %s: %s", addr, gai_strerror(gr));
 		return LI707_EINPUT;
 	}
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -43,7 +43,7 @@ int lx_listen_socket(const char *addr, int *port, char *err, size_t errlen)
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(ai);
-		li707__errf(err, errlen, "listen %s: %s", addr, strerror(e));
+		lx_errf(err, errlen, "listen %s: %s", addr, strerror(e));
 		return -e;
 	}
 	freeaddrinfo(ai);

@@ -1,6 +1,6 @@
 /* li707 common - listening sockets from "ADDR:PORT" strings. */
-#ifndef LI707_COMMON_NETLISTEN_H
-#define LI707_COMMON_NETLISTEN_H
+#ifndef LX_COMMON_NETLISTEN_H
+#define LX_COMMON_NETLISTEN_H
 
 #include <stddef.h>
 

@@ -23,7 +23,7 @@ static int has_schema(const char *dir)
 	return n > 0 && (size_t)n < sizeof p && access(p, R_OK) == 0;
 }
 
-int li707_schema_dir_find(const char *exe, const char *installed, char *buf, size_t cap)
+int lx_schema_dir_find(const char *exe, const char *installed, char *buf, size_t cap)
 {
 	if (!buf || cap == 0)
 		return -EINVAL;
@@ -37,8 +37,8 @@ int li707_schema_dir_find(const char *exe, const char *installed, char *buf, siz
 		char *slash = strrchr(real, '/');
 		if (slash) {
 			*slash = '\0'; /* real is now the executable's directory */
-			static const char *const rel[] = {"/../" LI707_SCHEMA_SUBDIR,
-							  "/" LI707_SCHEMA_SUBDIR};
+			static const char *const rel[] = {"/../" LX_SCHEMA_SUBDIR,
+							  "/" LX_SCHEMA_SUBDIR};
 			for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
 				char cand[PATH_MAX];
 				int n = snprintf(cand, sizeof cand, "%s%s", real, rel[i]);

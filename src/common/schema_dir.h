@@ -3,13 +3,13 @@
  * The library's default (li707_schema_set_load with project_dir NULL) is the compiled-in
  * installed directory. A program that is not installed there (run from the build tree, or
  * installed under another prefix) finds its schemas relative to its executable instead. */
-#ifndef LI707_COMMON_SCHEMA_DIR_H
-#define LI707_COMMON_SCHEMA_DIR_H
+#ifndef LX_COMMON_SCHEMA_DIR_H
+#define LX_COMMON_SCHEMA_DIR_H
 
 #include <stddef.h>
 
 /* The relative path of the schemas below a prefix, as installed and as the build copies them. */
-#define LI707_SCHEMA_SUBDIR "share/li707/schemas"
+#define LX_SCHEMA_SUBDIR "share/li707/schemas"
 
 /* Finds li707's own schema directory (the one holding ts_103707.xsd), first of:
  *   1. $LI707_SCHEMA_DIR when set and not empty (taken as it is, even if it has no schema);
@@ -20,6 +20,6 @@
  * directory into buf (cap bytes) and returns 0; -ENOENT when no candidate holds the schema
  * (buf then names `installed`, or is empty, so the caller can report it); -ENAMETOOLONG
  * when a path does not fit. */
-int li707_schema_dir_find(const char *exe, const char *installed, char *buf, size_t cap);
+int lx_schema_dir_find(const char *exe, const char *installed, char *buf, size_t cap);
 
 #endif

@@ -3,7 +3,7 @@
 
 #include <stddef.h>
 
-bool li707_parse_size(const char *s, uint64_t *out)
+bool lx_parse_size(const char *s, uint64_t *out)
 {
 	if (!s || !out || *s < '0' || *s > '9')
 		return false;

@@ -682,7 +682,7 @@ static int take_lock(struct lx_engine *e, char *err, size_t errlen)
 	e->lock_fd = open(e->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (e->lock_fd < 0) {
 		rc = -errno;
-		li707__errf(err, errlen, "store: cannot open %s: %s", e->lock_path, li707_strerror(rc));
+		lx_errf(err, errlen, "store: cannot open %s: %s", e->lock_path, li707_strerror(rc));
 		return rc;
 	}
 	if (flock(e->lock_fd, LOCK_EX | LOCK_NB)) {
@@ -690,10 +690,10 @@ static int take_lock(struct lx_engine *e, char *err, size_t errlen)
 		const char *slash = strrchr(e->lock_path, '/');
 		int dirlen = slash ? (int)(slash - e->lock_path) : (int)strlen(e->lock_path);
 		if (rc == -EBUSY) /* named by the lock file's directory: the store's */
-			li707__errf(err, errlen, "store: %.*s is in use by another process", dirlen,
+			lx_errf(err, errlen, "store: %.*s is in use by another process", dirlen,
 				    e->lock_path);
 		else
-			li707__errf(err, errlen, "store: cannot lock %s: %s", e->lock_path,
+			lx_errf(err, errlen, "store: cannot lock %s: %s", e->lock_path,
 				    li707_strerror(rc));
 		return rc;
 	}
@@ -706,7 +706,7 @@ static int open_writer(struct lx_engine *e, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	if ((rc = open_db(e->dbpath, false, &e->wdb))) {
-		li707__errf(err, errlen, "store: cannot open %s: %s", e->dbpath, li707_strerror(rc));
+		lx_errf(err, errlen, "store: cannot open %s: %s", e->dbpath, li707_strerror(rc));
 		return rc;
 	}
 	char pragmas[256];
@@ -717,7 +717,7 @@ static int open_writer(struct lx_engine *e, char *err, size_t errlen)
 	if (!(rc = lx_sq_exec_sql(e->wdb, pragmas)) && !journal_is_wal(e->wdb))
 		rc = -EIO;
 	if (rc)
-		li707__errf(err, errlen, "store: %s: %s", e->dbpath, sqlite3_errmsg(e->wdb));
+		lx_errf(err, errlen, "store: %s: %s", e->dbpath, sqlite3_errmsg(e->wdb));
 	return rc;
 }
 
@@ -739,12 +739,12 @@ int lx_engine_open(const struct lx_engine_opts *o, struct lx_engine **out, char 
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, sqlite_setup);
 	if (!o->dbpath || (!o->read_only && (!o->lock_path || !o->hooks || !o->hooks->run))) {
-		li707__errf(err, errlen, "store: engine options incomplete");
+		lx_errf(err, errlen, "store: engine options incomplete");
 		return LI707_EINVAL;
 	}
 	struct lx_engine *e = calloc(1, sizeof *e);
 	if (!e) {
-		li707__errf(err, errlen, "store: out of memory");
+		lx_errf(err, errlen, "store: out of memory");
 		return LI707_ENOMEM;
 	}
 	e->read_only = o->read_only;
@@ -767,7 +767,7 @@ int lx_engine_open(const struct lx_engine_opts *o, struct lx_engine **out, char 
 	if (!e->dbpath)
 		rc = LI707_ENOMEM;
 	if (rc)
-		li707__errf(err, errlen, "store: out of memory");
+		lx_errf(err, errlen, "store: out of memory");
 	else if (!e->read_only)
 		rc = open_writer(e, err, errlen);
 	if (rc) {
@@ -789,7 +789,7 @@ static int start_syncer(struct lx_engine *e, char *err, size_t errlen)
 	if (!rc && (rc = -pthread_create(&e->syncer, NULL, sync_main, e)) == 0)
 		e->syncer_running = true;
 	if (rc)
-		li707__errf(err, errlen, "store: cannot start the WAL sync: %s", li707_strerror(rc));
+		lx_errf(err, errlen, "store: cannot start the WAL sync: %s", li707_strerror(rc));
 	return rc;
 }
 
@@ -804,17 +804,17 @@ int lx_engine_start(struct lx_engine *e, char *err, size_t errlen)
 	    (rc = lx_engine_prepare(e, "SAVEPOINT j", &e->st_sp)) ||
 	    (rc = lx_engine_prepare(e, "ROLLBACK TO j", &e->st_rb)) ||
 	    (rc = lx_engine_prepare(e, "RELEASE j", &e->st_rel))) {
-		li707__errf(err, errlen, "store: %s", sqlite3_errmsg(e->wdb));
+		lx_errf(err, errlen, "store: %s", sqlite3_errmsg(e->wdb));
 		return rc;
 	}
 	if ((rc = open_db(e->dbpath, false, &e->cdb)) ||
 	    (rc = lx_sq_exec_sql(e->cdb, e->sync_normal ? "PRAGMA synchronous = NORMAL"
 							: "PRAGMA synchronous = FULL"))) {
-		li707__errf(err, errlen, "store: cannot open %s: %s", e->dbpath, li707_strerror(rc));
+		lx_errf(err, errlen, "store: cannot open %s: %s", e->dbpath, li707_strerror(rc));
 		return rc;
 	}
 	if ((rc = pthread_create(&e->ckpt, NULL, ckpt_main, e))) {
-		li707__errf(err, errlen, "store: cannot start the checkpoint thread");
+		lx_errf(err, errlen, "store: cannot start the checkpoint thread");
 		return -rc;
 	}
 	e->ckpt_running = true;
@@ -822,7 +822,7 @@ int lx_engine_start(struct lx_engine *e, char *err, size_t errlen)
 	if (!e->sync_normal && (rc = start_syncer(e, err, errlen)))
 		return rc;
 	if ((rc = pthread_create(&e->writer, NULL, writer_main, e))) {
-		li707__errf(err, errlen, "store: cannot start the writer thread");
+		lx_errf(err, errlen, "store: cannot start the writer thread");
 		return -rc;
 	}
 	e->writer_running = true;

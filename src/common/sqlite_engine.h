@@ -21,8 +21,8 @@
  * Durability: lx_engine_submit returns 0 only after the transaction that carried the job was
  * committed and an fdatasync of the WAL that began after that COMMIT returned (unless the
  * opener asked for sync_normal). See docs/internals/store.md, "Group commit". */
-#ifndef LI707_COMMON_SQLITE_ENGINE_H
-#define LI707_COMMON_SQLITE_ENGINE_H
+#ifndef LX_COMMON_SQLITE_ENGINE_H
+#define LX_COMMON_SQLITE_ENGINE_H
 
 #include <semaphore.h>
 #include <sqlite3.h>

@@ -107,14 +107,14 @@ static int check_one(const char *s, size_t len, void *arg)
 	lc->n++;
 	if (lc->is_groups) {
 		if (!group_find(s, len)) {
-			li707__errf(lc->err, lc->errlen, "tls_groups: element %zu is not a supported group", lc->n);
+			lx_errf(lc->err, lc->errlen, "tls_groups: element %zu is not a supported group", lc->n);
 			return LI707_EINPUT;
 		}
 		return 0;
 	}
 	const struct suite *st = suite_find(s, len);
 	if (!st || st->psk != lc->want_psk) {
-		li707__errf(lc->err, lc->errlen,
+		lx_errf(lc->err, lc->errlen,
 		     "%s: element %zu is not an allowed %sTLS 1.2 suite (AEAD with (EC)DHE only, "
 		     "RFC 9325)",
 		     lc->want_psk ? "tls12_psk_suites" : "tls12_suites", lc->n,
@@ -127,30 +127,30 @@ static int check_one(const char *s, size_t len, void *arg)
 static int check_list(const char *v, bool psk, bool is_groups, char *err, size_t errlen)
 {
 	if (!v || !*v) {
-		li707__errf(err, errlen, "empty list");
+		lx_errf(err, errlen, "empty list");
 		return LI707_EINPUT;
 	}
 	struct list_check lc = {.want_psk = psk, .is_groups = is_groups, .err = err, .errlen = errlen};
 	return each_item(v, check_one, &lc);
 }
 
-int li707_tls_policy_init(struct li707_tls_policy *p)
+int lx_tls_policy_init(struct lx_tls_policy *p)
 {
 	if (!p)
 		return LI707_EINVAL;
-	struct li707_tls_policy t = {.min_version = LI707_TLS_1_2, .tls13 = true};
-	t.tls12_suites = strdup(LI707_TLS12_SUITES_DEFAULT);
-	t.tls12_psk_suites = strdup(LI707_TLS12_PSK_SUITES_DEFAULT);
-	t.groups = strdup(LI707_TLS_GROUPS_DEFAULT);
+	struct lx_tls_policy t = {.min_version = LX_TLS_1_2, .tls13 = true};
+	t.tls12_suites = strdup(LX_TLS12_SUITES_DEFAULT);
+	t.tls12_psk_suites = strdup(LX_TLS12_PSK_SUITES_DEFAULT);
+	t.groups = strdup(LX_TLS_GROUPS_DEFAULT);
 	if (!t.tls12_suites || !t.tls12_psk_suites || !t.groups) {
-		li707_tls_policy_done(&t);
+		lx_tls_policy_done(&t);
 		return LI707_ENOMEM;
 	}
 	*p = t;
 	return 0;
 }
 
-void li707_tls_policy_done(struct li707_tls_policy *p)
+void lx_tls_policy_done(struct lx_tls_policy *p)
 {
 	if (!p)
 		return;
@@ -170,7 +170,7 @@ static int replace(char **dst, const char *v)
 	return 0;
 }
 
-int li707_tls_policy_set(struct li707_tls_policy *p, const char *key, const char *value,
+int lx_tls_policy_set(struct lx_tls_policy *p, const char *key, const char *value,
 			 char *err, size_t errlen)
 {
 	if (!p || !key || !value)
@@ -179,11 +179,11 @@ int li707_tls_policy_set(struct li707_tls_policy *p, const char *key, const char
 	if (strcmp(key, "tls_min") == 0) {
 		/* TS103707 R-SEC-1: at least TLS 1.2. */
 		if (strcmp(value, "1.2") == 0)
-			p->min_version = LI707_TLS_1_2;
+			p->min_version = LX_TLS_1_2;
 		else if (strcmp(value, "1.3") == 0)
-			p->min_version = LI707_TLS_1_3;
+			p->min_version = LX_TLS_1_3;
 		else {
-			li707__errf(err, errlen, "tls_min: must be 1.2 or 1.3 (TLS below 1.2 is not allowed)");
+			lx_errf(err, errlen, "tls_min: must be 1.2 or 1.3 (TLS below 1.2 is not allowed)");
 			return LI707_EINPUT;
 		}
 	} else if (strcmp(key, "tls13") == 0) {
@@ -192,7 +192,7 @@ int li707_tls_policy_set(struct li707_tls_policy *p, const char *key, const char
 		else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)
 			p->tls13 = false;
 		else {
-			li707__errf(err, errlen, "tls13: must be yes or no");
+			lx_errf(err, errlen, "tls13: must be yes or no");
 			return LI707_EINPUT;
 		}
 	} else if (strcmp(key, "tls12_suites") == 0 || strcmp(key, "tls12_psk_suites") == 0) {
@@ -205,11 +205,11 @@ int li707_tls_policy_set(struct li707_tls_policy *p, const char *key, const char
 			return rc;
 		return replace(&p->groups, value);
 	} else {
-		li707__errf(err, errlen, "unknown TLS key");
+		lx_errf(err, errlen, "unknown TLS key");
 		return LI707_EINPUT;
 	}
-	if (p->min_version == LI707_TLS_1_3 && !p->tls13) {
-		li707__errf(err, errlen, "tls_min 1.3 with tls13 no leaves no protocol version");
+	if (p->min_version == LX_TLS_1_3 && !p->tls13) {
+		lx_errf(err, errlen, "tls_min 1.3 with tls13 no leaves no protocol version");
 		return LI707_EINPUT;
 	}
 	return 0;
@@ -268,7 +268,7 @@ static int gnutls_group(const char *s, size_t len, void *arg)
 	return 0;
 }
 
-int li707_tls_gnutls_priority(const struct li707_tls_policy *p, bool psk, char **out)
+int lx_tls_gnutls_priority(const struct lx_tls_policy *p, bool psk, char **out)
 {
 	if (!p || !out)
 		return LI707_EINVAL;
@@ -277,7 +277,7 @@ int li707_tls_gnutls_priority(const struct li707_tls_policy *p, bool psk, char *
 	sb_str(&b, "NONE");
 	if (p->tls13)
 		sb_token(&b, "VERS-TLS1.3");
-	if (p->min_version == LI707_TLS_1_2)
+	if (p->min_version == LX_TLS_1_2)
 		sb_token(&b, "VERS-TLS1.2");
 	const char *list = psk ? p->tls12_psk_suites : p->tls12_suites;
 	/* Ciphers first, in the order given (AES-GCM first by default: ChaCha20 is the slower
@@ -312,12 +312,12 @@ int li707_tls_gnutls_priority(const struct li707_tls_policy *p, bool psk, char *
 	return 0;
 }
 
-int li707_tls_openssl_apply(const struct li707_tls_policy *p, bool psk, void *ssl_ctx)
+int lx_tls_openssl_apply(const struct lx_tls_policy *p, bool psk, void *ssl_ctx)
 {
 	SSL_CTX *ctx = ssl_ctx;
 	if (!p || !ctx)
 		return LI707_EINVAL;
-	int min = p->min_version == LI707_TLS_1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
+	int min = p->min_version == LX_TLS_1_3 ? TLS1_3_VERSION : TLS1_2_VERSION;
 	int max = p->tls13 ? TLS1_3_VERSION : TLS1_2_VERSION;
 	if (SSL_CTX_set_min_proto_version(ctx, min) != 1 ||
 	    SSL_CTX_set_max_proto_version(ctx, max) != 1)
@@ -335,12 +335,12 @@ int li707_tls_openssl_apply(const struct li707_tls_policy *p, bool psk, void *ss
 	return 0;
 }
 
-void li707_tls_peers_clear(struct li707_tls_peers *ps)
+void lx_tls_peers_clear(struct lx_tls_peers *ps)
 {
 	if (!ps)
 		return;
 	for (size_t i = 0; i < ps->n; i++) {
-		struct li707_tls_peer *pe = &ps->v[i];
+		struct lx_tls_peer *pe = &ps->v[i];
 		free(pe->name);
 		free(pe->subject);
 		free(pe->san);
@@ -357,30 +357,30 @@ void li707_tls_peers_clear(struct li707_tls_peers *ps)
 
 #define PSK_FILE_MAX 4096
 /* RFC 4279 section 5.3: keys of up to 64 octets of any content must be accepted; it sets no
- * minimum (one octet is a key). Keys shorter than LI707_PSK_WEAK_BELOW are accepted and the
+ * minimum (one octet is a key). Keys shorter than LX_PSK_WEAK_BELOW are accepted and the
  * daemons warn about them. */
 #define PSK_MIN 1
 #define PSK_MAX 1024
 
-int li707_tls_psk_load(const char *path, uint8_t **key, size_t *len, char *err, size_t errlen)
+int lx_tls_psk_load(const char *path, uint8_t **key, size_t *len, char *err, size_t errlen)
 {
 	if (!path || !key || !len)
 		return LI707_EINVAL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		int e = errno;
-		li707__errf(err, errlen, "PSK file cannot be opened: %s", strerror(e));
+		lx_errf(err, errlen, "PSK file cannot be opened: %s", strerror(e));
 		return -e;
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		li707__errf(err, errlen, "PSK file is not a regular file");
+		lx_errf(err, errlen, "PSK file is not a regular file");
 		return LI707_EINPUT;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 		close(fd);
-		li707__errf(err, errlen, "PSK file is readable by group or others (chmod 600)");
+		lx_errf(err, errlen, "PSK file is readable by group or others (chmod 600)");
 		return LI707_EINPUT;
 	}
 	uint8_t raw[PSK_FILE_MAX + 1];
@@ -393,7 +393,7 @@ int li707_tls_psk_load(const char *path, uint8_t **key, size_t *len, char *err, 
 	uint8_t *k = NULL;
 	size_t klen = 0;
 	if (n > PSK_FILE_MAX) {
-		li707__errf(err, errlen, "PSK file is larger than %d bytes", PSK_FILE_MAX);
+		lx_errf(err, errlen, "PSK file is larger than %d bytes", PSK_FILE_MAX);
 		rc = LI707_EINPUT;
 		goto wipe_raw;
 	}
@@ -441,7 +441,7 @@ int li707_tls_psk_load(const char *path, uint8_t **key, size_t *len, char *err, 
 	*len = klen;
 	goto wipe_raw;
 bad_len:
-	li707__errf(err, errlen, "PSK must be %d to %d bytes", PSK_MIN, PSK_MAX);
+	lx_errf(err, errlen, "PSK must be %d to %d bytes", PSK_MIN, PSK_MAX);
 	rc = LI707_EINPUT;
 wipe_raw:
 	li707_wipe(raw, sizeof raw);
@@ -497,7 +497,7 @@ static bool spki_is(X509 *x, const uint8_t want[32])
 	return ok;
 }
 
-const struct li707_tls_peer *li707_tls_peer_by_cert(const struct li707_tls_peers *ps,
+const struct lx_tls_peer *lx_tls_peer_by_cert(const struct lx_tls_peers *ps,
 						    const uint8_t *der, size_t der_len)
 {
 	if (!ps || !der || !der_len || der_len > LONG_MAX)
@@ -506,9 +506,9 @@ const struct li707_tls_peer *li707_tls_peer_by_cert(const struct li707_tls_peers
 	X509 *x = d2i_X509(NULL, &p, (long)der_len);
 	if (!x)
 		return NULL;
-	const struct li707_tls_peer *found = NULL;
+	const struct lx_tls_peer *found = NULL;
 	for (size_t i = 0; i < ps->n && !found; i++) {
-		const struct li707_tls_peer *pe = &ps->v[i];
+		const struct lx_tls_peer *pe = &ps->v[i];
 		if (!pe->subject && !pe->san && !pe->has_spki)
 			continue; /* a PSK-only peer */
 		if (pe->subject && !subject_is(x, pe->subject))
@@ -523,15 +523,15 @@ const struct li707_tls_peer *li707_tls_peer_by_cert(const struct li707_tls_peers
 	return found;
 }
 
-const struct li707_tls_peer *li707_tls_peer_by_psk(const struct li707_tls_peers *ps,
+const struct lx_tls_peer *lx_tls_peer_by_psk(const struct lx_tls_peers *ps,
 						   const char *identity)
 {
 	if (!ps || !identity)
 		return NULL;
 	size_t ilen = strlen(identity);
-	const struct li707_tls_peer *found = NULL;
+	const struct lx_tls_peer *found = NULL;
 	for (size_t i = 0; i < ps->n; i++) {
-		const struct li707_tls_peer *pe = &ps->v[i];
+		const struct lx_tls_peer *pe = &ps->v[i];
 		if (!pe->psk_identity)
 			continue;
 		size_t plen = strlen(pe->psk_identity);

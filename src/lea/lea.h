@@ -45,7 +45,7 @@ struct lea_daemon {
 	struct li707_schema_set *schemas; /* loaded once when xsd_check is first asked for */
 	char *binary_path;                /* fixed at start: the store classifies urls with it */
 	struct lx_daemon *lx;             /* the skeleton: holds the current generation */
-	struct li707_http_server *srv;
+	struct lx_http_server *srv;
 	_Atomic uint64_t body_mem;        /* HI-1 body bytes reserved now (body_memory) */
 	struct lea_metrics *metrics;      /* lea_metrics.h; counters move in request_done */
 };
@@ -123,18 +123,18 @@ struct lea_req {
 const char *lea_modelb_outcome(const struct lea_req *r, uint64_t *bytes);
 
 /* Answers and records the status (the per-request log line shows it). */
-int lea_req_status(struct lea_req *r, struct li707_http_req *req, unsigned status);
-int lea_req_buf(struct lea_req *r, struct li707_http_req *req, unsigned status,
+int lea_req_status(struct lea_req *r, struct lx_http_request *req, unsigned status);
+int lea_req_buf(struct lea_req *r, struct lx_http_request *req, unsigned status,
 		const char *content_type, const void *data, size_t len);
 
 /* HI-1 endpoint (lea_ingest.c). */
-int lea_hi1_begin(struct lea_req *r, struct li707_http_req *req);
-int lea_hi1_end(struct lea_req *r, struct li707_http_req *req);
+int lea_hi1_begin(struct lea_req *r, struct lx_http_request *req);
+int lea_hi1_end(struct lea_req *r, struct lx_http_request *req);
 void lea_hi1_done(struct lea_req *r);
 
 /* Model B endpoint (lea_modelb.c), R-BIN-B1..B4. */
-int lea_modelb_begin(struct lea_req *r, struct li707_http_req *req);
-int lea_modelb_end(struct lea_req *r, struct li707_http_req *req);
+int lea_modelb_begin(struct lea_req *r, struct lx_http_request *req);
+int lea_modelb_end(struct lea_req *r, struct lx_http_request *req);
 /* Aborts an upload that did not finish (lea_store_upload_abort) and frees the state. */
 void lea_modelb_done(struct lea_req *r);
 /* " uuid=... state=..." for the log line (empty before the uuid is known). */

@@ -31,7 +31,7 @@
 
 /* ---- parse state ---- */
 
-/* What the parse keeps of one peer besides struct lea_peer and its li707_tls_peer. */
+/* What the parse keeps of one peer besides struct lea_peer and its lx_tls_peer. */
 struct px {
 	size_t refs_cap;
 };
@@ -67,7 +67,7 @@ static struct lea_peer *cur_peer(struct parse *p)
 	return &p->c->peers[p->c->n_peers - 1];
 }
 
-static struct li707_tls_peer *cur_tls(struct parse *p)
+static struct lx_tls_peer *cur_tls(struct parse *p)
 {
 	return &p->c->tls_peers.v[p->c->n_peers - 1];
 }
@@ -297,7 +297,7 @@ static int peer_finish(struct lx_config *x, void *user)
 	struct parse *p = user;
 	p->x = x;
 	struct lea_peer *pe = cur_peer(p);
-	struct li707_tls_peer *tp = cur_tls(p);
+	struct lx_tls_peer *tp = cur_tls(p);
 	int rc = lx_config_identity_end(x, tp, true);
 	if (rc)
 		return rc;
@@ -386,7 +386,7 @@ static int check_listeners(struct parse *p)
 	}
 	bool any_psk = false;
 	for (size_t i = 0; i < c->n_peers; i++) {
-		const struct li707_tls_peer *tp = &c->tls_peers.v[i];
+		const struct lx_tls_peer *tp = &c->tls_peers.v[i];
 		any_psk |= tp->psk_identity != NULL;
 		if (tp->psk_identity && !c->n_listen_psk)
 			return perr(p, lx_config_key_line(p->x, "peer", i, "psk_identity"),
@@ -446,7 +446,7 @@ static int config_defaults(struct lea_config *c, const char *name)
 	c->body_memory_bytes = 256 * MIB;
 	c->log_level = LEA_LOG_INFO;
 	c->sync_full = true;
-	if (li707_tls_policy_init(&c->policy))
+	if (lx_tls_policy_init(&c->policy))
 		return LI707_ENOMEM;
 	if (!(c->path = strdup(name)) || !(c->store_dir = strdup("/var/lib/li707-lea")) ||
 	    !(c->delivery_path = strdup("/hi1")) || !(c->binary_path = strdup("/binaryData/")))
@@ -513,13 +513,13 @@ void lea_config_free(struct lea_config *c)
 	free(c->binary_path);
 	free(c->schema_dir);
 	free(c->official_schema_dir);
-	li707_tls_policy_done(&c->policy);
+	lx_tls_policy_done(&c->policy);
 	for (size_t i = 0; i < c->n_peers; i++) {
 		free(c->peers[i].name);
 		free_strv(c->peers[i].references, c->peers[i].n_references);
 	}
 	free(c->peers);
-	li707_tls_peers_clear(&c->tls_peers); /* wipes the keys */
+	lx_tls_peers_clear(&c->tls_peers); /* wipes the keys */
 	free(c);
 }
 
@@ -545,11 +545,11 @@ bool lea_peer_allows(const struct lea_peer *p, const char *ref)
 	return bsearch(&ref, p->references, p->n_references, sizeof *p->references, cmp_str) != NULL;
 }
 
-struct li707_tls_peers *lea_config_take_tls_peers(struct lea_config *c)
+struct lx_tls_peers *lea_config_take_tls_peers(struct lea_config *c)
 {
 	if (!c)
 		return NULL;
-	struct li707_tls_peers *t = malloc(sizeof *t);
+	struct lx_tls_peers *t = malloc(sizeof *t);
 	if (!t)
 		return NULL;
 	*t = c->tls_peers;

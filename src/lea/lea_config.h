@@ -44,7 +44,7 @@
  *                                 together; beyond: 503 + Retry-After [256M] (1M..1T)
  *     connections, per_peer, per_ip, idle_timeout, header_timeout, drain_timeout,
  *     body_min_rate, body_rate_window
- *                                 struct li707_http_limits (0 = its default); counts
+ *                                 struct lx_http_limits (0 = its default); counts
  *                                 0..100000, idle/drain_timeout 0..86400 s,
  *                                 header_timeout 0..3600 s, body_min_rate 0..1G bytes/s,
  *                                 body_rate_window 0..3600 s
@@ -62,7 +62,7 @@
  *     spki_sha256 = HEX           match the SHA-256 of the SubjectPublicKeyInfo (64 hex)
  *     psk_identity = ID           PSK identity (needs psk_file and a listen_psk); 1-128
  *                                 printable ASCII characters
- *     psk_file = FILE             the key (li707_tls_psk_load rules: 0600, hex or raw);
+ *     psk_file = FILE             the key (lx_tls_psk_load rules: 0600, hex or raw);
  *                                 needs psk_identity
  *                                 At least one certificate criterion or a PSK identity.
  *                                 Certificate criteria need a `listen`. Two peers may not
@@ -130,7 +130,7 @@ struct lea_config {
 	size_t n_listen;
 	char **listen_psk;
 	size_t n_listen_psk;
-	struct li707_http_creds creds; /* owned strings (const-cast on free) */
+	struct lx_http_creds creds; /* owned strings (const-cast on free) */
 	char *store_dir;
 	char *metrics_listen;         /* ADDR:PORT of /metrics and /healthz (plain HTTP), or NULL */
 	char *delivery_path;
@@ -143,8 +143,8 @@ struct lea_config {
 	uint64_t orphan_timeout_s;
 	uint64_t orphan_max_bytes;
 	uint64_t body_memory_bytes; /* HI-1 bodies buffered at once, all peers */
-	struct li707_http_limits limits;
-	struct li707_tls_policy policy;
+	struct lx_http_limits limits;
+	struct lx_tls_policy policy;
 	enum lea_log_level log_level;
 	bool sync_full;
 	struct lea_peer *peers;   /* file order */
@@ -152,7 +152,7 @@ struct lea_config {
 	/* The TLS allow-list built from the peer sections (names shared with peers[i].name
 	 * by value: separate copies), PSK keys loaded from their files. Handed to the HTTP
 	 * server; lea_config_take_tls_peers() moves it out. */
-	struct li707_tls_peers tls_peers;
+	struct lx_tls_peers tls_peers;
 };
 
 /* Reads and checks a configuration file. On error returns LI707_EINPUT with "FILE:LINE:
@@ -180,12 +180,12 @@ const struct lea_peer *lea_config_peer(const struct lea_config *c, const char *n
 /* Exact match (a listed "LI-1" does not allow "LI-12"); false for NULL. */
 bool lea_peer_allows(const struct lea_peer *p, const char *ref);
 
-/* Moves the TLS allow-list out of c (for li707_http_server_set_peers / the config of a new
+/* Moves the TLS allow-list out of c (for lx_http_server_set_peers / the config of a new
  * server): returns a malloc'd struct owning the table; c->tls_peers is left empty. NULL on
  * allocation failure. */
-struct li707_tls_peers *lea_config_take_tls_peers(struct lea_config *c);
+struct lx_tls_peers *lea_config_take_tls_peers(struct lea_config *c);
 
-/* Parses booleans as described above; false when invalid. SIZE values: li707_parse_size
+/* Parses booleans as described above; false when invalid. SIZE values: lx_parse_size
  * (size.h). */
 bool lea_parse_bool(const char *s, bool *out);
 

@@ -62,24 +62,24 @@ struct lea_gen *lea_daemon_gen(struct lea_daemon *d)
 
 /* ---- requests ---- */
 
-int lea_req_status(struct lea_req *r, struct li707_http_req *req, unsigned status)
+int lea_req_status(struct lea_req *r, struct lx_http_request *req, unsigned status)
 {
 	r->status = status;
-	return li707_http_respond_status(req, status);
+	return lx_http_respond_status(req, status);
 }
 
-int lea_req_buf(struct lea_req *r, struct li707_http_req *req, unsigned status,
+int lea_req_buf(struct lea_req *r, struct lx_http_request *req, unsigned status,
 		const char *content_type, const void *data, size_t len)
 {
 	r->status = status;
-	return li707_http_respond_buf(req, status, content_type, data, len);
+	return lx_http_respond_buf(req, status, content_type, data, len);
 }
 
-static int handle_begin(struct lea_daemon *d, struct li707_http_req *req)
+static int handle_begin(struct lea_daemon *d, struct lx_http_request *req)
 {
 	struct lea_req *r = calloc(1, sizeof *r);
 	if (!r)
-		return li707_http_respond_status(req, 503);
+		return lx_http_respond_status(req, 503);
 	req->user = r;
 	r->d = d;
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
@@ -98,14 +98,14 @@ static int handle_begin(struct lea_daemon *d, struct li707_http_req *req)
 	return lea_req_status(r, req, 404);
 }
 
-static int handler(void *cls, struct li707_http_req *req, enum li707_http_phase ph)
+static int handler(void *cls, struct lx_http_request *req, enum lx_http_phase ph)
 {
 	struct lea_daemon *d = cls;
-	if (ph == LI707_HTTP_BEGIN)
+	if (ph == LX_HTTP_BEGIN)
 		return handle_begin(d, req);
 	struct lea_req *r = req->user;
 	if (!r)
-		return li707_http_respond_status(req, 500);
+		return lx_http_respond_status(req, 500);
 	switch (r->ep) {
 	case LEA_EP_HI1: return lea_hi1_end(r, req);
 	case LEA_EP_BINARY: return lea_modelb_end(r, req);
@@ -128,7 +128,7 @@ static enum lea_log_level request_level(const struct lea_req *r, bool ok)
 
 /* The answer's status for the log line and the metrics: the code, or "server" (answered by
  * the HTTP layer) or "aborted". */
-static void status_word(const struct lea_req *r, const struct li707_http_req *req, bool ok,
+static void status_word(const struct lea_req *r, const struct lx_http_request *req, bool ok,
 			char st[16])
 {
 	if (r->status)
@@ -141,7 +141,7 @@ static void status_word(const struct lea_req *r, const struct li707_http_req *re
 
 /* The request's line into line (R-SEC-6: no path, no reference, no content - the peer name,
  * counts, sizes, ObjectIdentifiers and upload uuids only). */
-static void format_request(const struct lea_req *r, const struct li707_http_req *req, bool ok,
+static void format_request(const struct lea_req *r, const struct lx_http_request *req, bool ok,
 			   char *line, size_t n)
 {
 	static const char *const eps[] = {"other", "hi1", "binary"};
@@ -163,7 +163,7 @@ static void format_request(const struct lea_req *r, const struct li707_http_req 
 		 (unsigned long long)r->bytes, ms_since(&r->t0));
 }
 
-static void request_done(void *cls, struct li707_http_req *req, bool ok)
+static void request_done(void *cls, struct lx_http_request *req, bool ok)
 {
 	struct lea_req *r = req->user;
 	if (!r)
@@ -217,7 +217,7 @@ struct state {
 	struct lea_daemon d;
 	struct lx_daemon lx;                 /* the skeleton: generations, signals */
 	struct lx_server https;              /* the server, its listeners and TLS settings */
-	struct li707_tls_peers *next_peers;  /* reload: taken in prepare, handed over in applied */
+	struct lx_tls_peers *next_peers;  /* reload: taken in prepare, handed over in applied */
 	uint64_t sweep_s;
 	time_t next_sweep;
 	struct lea_refusals refusals; /* as last written to the store directory */
@@ -226,7 +226,7 @@ struct state {
 /* ---- refused connections: one log line each, rate-limited ----
  * At most REFUSAL_LINES lines per REFUSAL_WINDOW_S seconds, so a flood of refused connections
  * cannot fill the disk; what was left out is counted in one line when the next window opens
- * (and at stop). Every refusal is counted in any case (li707_http_server_stats, `status`).
+ * (and at stop). Every refusal is counted in any case (lx_http_server_stats, `status`).
  * The line names the reason, the client's address and the listener: never a key, a
  * reference or anything from the client's certificate. */
 #define REFUSAL_LINES 20
@@ -254,7 +254,7 @@ static void refusal_flush_left_out(void)
 	refusal_log.left_out = 0;
 }
 
-static void on_refused(void *cls, const struct li707_http_refused *r)
+static void on_refused(void *cls, const struct lx_http_refused *r)
 {
 	(void)cls;
 	pthread_mutex_lock(&refusal_log.mu);
@@ -267,7 +267,7 @@ static void on_refused(void *cls, const struct li707_http_refused *r)
 	if (refusal_log.lines < REFUSAL_LINES) {
 		refusal_log.lines++;
 		lea_warn("refused connection: reason=%s%s%s%s client=%s listener=%d (%s)",
-			 li707_http_refusal_name(r->reason), r->alert ? " alert=\"" : "",
+			 lx_http_refusal_name(r->reason), r->alert ? " alert=\"" : "",
 			 r->alert ? r->alert : "", r->alert ? "\"" : "", r->addr, r->port,
 			 r->psk ? "psk" : "mtls");
 	} else {
@@ -281,8 +281,8 @@ static void refusals_save(struct state *S)
 {
 	if (!S->d.srv || !S->d.store)
 		return;
-	struct li707_http_stats st = {0};
-	li707_http_server_stats(S->d.srv, &st);
+	struct lx_http_stats st = {0};
+	lx_http_server_stats(S->d.srv, &st);
 	if (memcmp(st.refused, S->refusals.n, sizeof st.refused) == 0 && S->refusals.started)
 		return;
 	struct lea_refusals r = S->refusals;
@@ -311,7 +311,7 @@ static int load_schemas(struct state *S, const struct lea_config *c)
 
 static int start_server(struct state *S, struct lea_config *c)
 {
-	struct li707_http_config hc = {
+	struct lx_http_config hc = {
 		.creds = c->creds,
 		.limits = c->limits,
 		.handler = handler,
@@ -394,7 +394,7 @@ static bool str_eq(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-static bool limits_eq(const struct li707_http_limits *a, const struct li707_http_limits *b)
+static bool limits_eq(const struct lx_http_limits *a, const struct lx_http_limits *b)
 {
 	return a->connections == b->connections && a->per_peer == b->per_peer &&
 	       a->per_ip == b->per_ip && a->header_bytes == b->header_bytes &&
@@ -442,7 +442,7 @@ static int reload_prepare(void *app, struct lx_gen *cur_lx, struct lx_gen *next)
 	int rc = lx_server_reload_tls(&S->https, &n->policy, &n->creds);
 	if (rc != 0)
 		return rc;
-	struct li707_tls_peers *peers = lea_config_take_tls_peers(n);
+	struct lx_tls_peers *peers = lea_config_take_tls_peers(n);
 	if (!peers) {
 		lea_err("reload: out of memory; peers unchanged (certificates were reloaded)");
 		return LI707_ENOMEM;
@@ -456,17 +456,17 @@ static int reload_prepare(void *app, struct lx_gen *cur_lx, struct lx_gen *next)
 static void warn_weak_psks(const struct lea_config *c, bool to_stderr)
 {
 	for (size_t i = 0; i < c->tls_peers.n; i++) {
-		const struct li707_tls_peer *tp = &c->tls_peers.v[i];
-		if (!tp->psk_identity || !tp->psk || tp->psk_len >= LI707_PSK_WEAK_BELOW)
+		const struct lx_tls_peer *tp = &c->tls_peers.v[i];
+		if (!tp->psk_identity || !tp->psk || tp->psk_len >= LX_PSK_WEAK_BELOW)
 			continue;
 		if (to_stderr)
 			fprintf(stderr,
 				"li707-lea: warn: peer '%s': psk_file: the key is %zu bytes; %d or more "
 				"are advised\n",
-				tp->name, tp->psk_len, LI707_PSK_WEAK_BELOW);
+				tp->name, tp->psk_len, LX_PSK_WEAK_BELOW);
 		else
 			lea_warn("peer '%s': psk_file: the key is %zu bytes; %d or more are advised",
-				 tp->name, tp->psk_len, LI707_PSK_WEAK_BELOW);
+				 tp->name, tp->psk_len, LX_PSK_WEAK_BELOW);
 	}
 }
 
@@ -476,11 +476,11 @@ static void reload_applied(void *app, struct lx_gen *g)
 {
 	struct state *S = app;
 	struct lea_config *n = ((struct lea_gen *)g)->cfg;
-	struct li707_tls_peers *peers = S->next_peers;
+	struct lx_tls_peers *peers = S->next_peers;
 	S->next_peers = NULL;
-	if (li707_http_server_set_peers(S->https.srv, peers) != 0) {
+	if (lx_http_server_set_peers(S->https.srv, peers) != 0) {
 		lea_err("reload: out of memory: the TLS allow-list is unchanged");
-		li707_tls_peers_clear(peers);
+		lx_tls_peers_clear(peers);
 		free(peers);
 	}
 	log_peers(n);

@@ -374,13 +374,13 @@ static bool mem_reserve(struct lea_req *r, uint64_t n)
 	return true;
 }
 
-static int busy(struct lea_req *r, struct li707_http_req *req)
+static int busy(struct lea_req *r, struct lx_http_request *req)
 {
-	li707_http_add_header(req, "Retry-After", LEA_RETRY_AFTER_S);
+	lx_http_add_header(req, "Retry-After", LEA_RETRY_AFTER_S);
 	return lea_req_status(r, req, 503);
 }
 
-static int hi1_body(void *cls, struct li707_http_req *req, const void *data, size_t n)
+static int hi1_body(void *cls, struct lx_http_request *req, const void *data, size_t n)
 {
 	struct lea_req *r = cls;
 	if (n > r->alloc - r->len) {
@@ -395,7 +395,7 @@ static int hi1_body(void *cls, struct li707_http_req *req, const void *data, siz
 		if (want > r->reserved && !mem_reserve(r, want - r->reserved)) {
 			/* A chunked body outgrew what is left of the budget: 503 now (the server
 			 * answers it in the middle of the body and closes the connection). */
-			li707_http_add_header(req, "Retry-After", LEA_RETRY_AFTER_S);
+			lx_http_add_header(req, "Retry-After", LEA_RETRY_AFTER_S);
 			return 503;
 		}
 		char *b = realloc(r->buf, want);
@@ -410,13 +410,13 @@ static int hi1_body(void *cls, struct li707_http_req *req, const void *data, siz
 	return 0;
 }
 
-int lea_hi1_begin(struct lea_req *r, struct li707_http_req *req)
+int lea_hi1_begin(struct lea_req *r, struct lx_http_request *req)
 {
 	if (strcmp(req->method, "POST") != 0) {
-		li707_http_add_header(req, "Allow", "POST");
+		lx_http_add_header(req, "Allow", "POST");
 		return lea_req_status(r, req, 405);
 	}
-	if (!lea_xml_content_type(li707_http_header(req, "Content-Type")))
+	if (!lea_xml_content_type(lx_http_header(req, "Content-Type")))
 		return lea_req_status(r, req, 415);
 	uint64_t cap = r->peer->max_message_bytes ? r->peer->max_message_bytes
 						  : r->gen->cfg->max_message_bytes;
@@ -439,10 +439,10 @@ int lea_hi1_begin(struct lea_req *r, struct li707_http_req *req)
 			return busy(r, req);
 		r->alloc = want;
 	}
-	return li707_http_body_to_cb(req, hi1_body, r, cap);
+	return lx_http_body_to_cb(req, hi1_body, r, cap);
 }
 
-int lea_hi1_end(struct lea_req *r, struct li707_http_req *req)
+int lea_hi1_end(struct lea_req *r, struct lx_http_request *req)
 {
 	struct lea_daemon *d = r->d;
 	struct lea_ingest_opts o = {
@@ -460,7 +460,7 @@ int lea_hi1_end(struct lea_req *r, struct li707_http_req *req)
 	if (r->res.http_status == 200)
 		return lea_req_buf(r, req, 200, "application/xml", r->res.body, r->res.body_len);
 	if (r->res.http_status == 503)
-		li707_http_add_header(req, "Retry-After", LEA_RETRY_AFTER_S);
+		lx_http_add_header(req, "Retry-After", LEA_RETRY_AFTER_S);
 	return lea_req_status(r, req, r->res.http_status);
 }
 

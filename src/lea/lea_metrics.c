@@ -41,11 +41,11 @@ static void collect(struct lx_metrics *r, void *arg)
 	(void)r;
 	struct lea_metrics *m = arg;
 	if (m->d && m->d->srv) {
-		struct li707_http_stats hs = {0};
-		li707_http_server_stats(m->d->srv, &hs);
-		for (int i = 0; i < LI707_REFUSED_N; i++)
+		struct lx_http_stats hs = {0};
+		lx_http_server_stats(m->d->srv, &hs);
+		for (int i = 0; i < LX_REFUSED_N; i++)
 			if (hs.refused[i])
-				lx_metric_set(lx_metric_get(m->refused, li707_http_refusal_name(i)),
+				lx_metric_set(lx_metric_get(m->refused, lx_http_refusal_name(i)),
 					      (double)hs.refused[i]);
 	}
 	struct lea_store *store = m->d ? m->d->store : NULL;

@@ -32,25 +32,25 @@ struct lea_modelb {
 	bool has_verdict;
 	enum lea_att_state state;
 	int fd;
-	struct li707_hashsink *sink;
+	struct lx_hashsink *sink;
 	uint64_t bytes;
 };
 
 
-static int mb_body(void *cls, struct li707_http_req *req, const void *data, size_t n)
+static int mb_body(void *cls, struct lx_http_request *req, const void *data, size_t n)
 {
 	struct lea_req *r = cls;
 	struct lea_modelb *mb = r->mb;
-	if (li707_hashsink_write(mb->sink, data, n) != 0)
+	if (lx_hashsink_write(mb->sink, data, n) != 0)
 		return -1;
 	mb->bytes += n;
 	r->bytes = mb->bytes;
 	return 0;
 }
 
-static int unavailable(struct lea_req *r, struct li707_http_req *req)
+static int unavailable(struct lea_req *r, struct lx_http_request *req)
 {
-	li707_http_add_header(req, "Retry-After", LEA_RETRY_AFTER_S);
+	lx_http_add_header(req, "Retry-After", LEA_RETRY_AFTER_S);
 	return lea_req_status(r, req, 503);
 }
 
@@ -73,10 +73,10 @@ static unsigned verdict_status(enum lea_upload_verdict v)
 static bool open_sink(struct lea_modelb *mb)
 {
 	mb->fd = open(mb->up.tmp_path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-	return mb->fd >= 0 && li707_hashsink_new(mb->fd, &mb->sink) == 0;
+	return mb->fd >= 0 && lx_hashsink_new(mb->fd, &mb->sink) == 0;
 }
 
-int lea_modelb_begin(struct lea_req *r, struct li707_http_req *req)
+int lea_modelb_begin(struct lea_req *r, struct lx_http_request *req)
 {
 	char uuid[37];
 	/* A peer without Model B sees no Model B URL at all: the unknown-URL answer. */
@@ -91,7 +91,7 @@ int lea_modelb_begin(struct lea_req *r, struct li707_http_req *req)
 	memcpy(mb->up.uuid, uuid, sizeof uuid);
 	mb->has_uuid = true;
 	if (strcmp(req->method, "POST") != 0) {
-		li707_http_add_header(req, "Allow", "POST");
+		lx_http_add_header(req, "Allow", "POST");
 		return lea_req_status(r, req, 405);
 	}
 	struct lea_upload *up = &mb->up;
@@ -100,7 +100,7 @@ int lea_modelb_begin(struct lea_req *r, struct li707_http_req *req)
 	up->length = req->content_length;
 	up->cap = r->peer->max_upload_bytes ? r->peer->max_upload_bytes
 					    : r->gen->cfg->max_upload_bytes;
-	up->content_type = li707_http_header(req, "Content-Type");
+	up->content_type = lx_http_header(req, "Content-Type");
 	if (up->has_length && up->cap && up->length > up->cap) {
 		mb->has_verdict = true;
 		up->verdict = LEA_UPLOAD_TOO_BIG;
@@ -126,10 +126,10 @@ int lea_modelb_begin(struct lea_req *r, struct li707_http_req *req)
 	mb->begun = true;
 	if (!open_sink(mb))
 		return unavailable(r, req);
-	return li707_http_body_to_cb(req, mb_body, r, up->cap);
+	return lx_http_body_to_cb(req, mb_body, r, up->cap);
 }
 
-int lea_modelb_end(struct lea_req *r, struct li707_http_req *req)
+int lea_modelb_end(struct lea_req *r, struct lx_http_request *req)
 {
 	struct lea_modelb *mb = r->mb;
 	unsigned char dg[32];
@@ -138,7 +138,7 @@ int lea_modelb_end(struct lea_req *r, struct li707_http_req *req)
 	if (!mb || !mb->begun)
 		return lea_req_status(r, req, 500);
 	/* Written, hashed and fdatasync'd (the file's length with it). */
-	if (li707_hashsink_finish(mb->sink, dg, &n) != 0 || n != mb->bytes)
+	if (lx_hashsink_finish(mb->sink, dg, &n) != 0 || n != mb->bytes)
 		return unavailable(r, req);
 	for (unsigned i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", dg[i]);
@@ -149,7 +149,7 @@ int lea_modelb_end(struct lea_req *r, struct li707_http_req *req)
 		return unavailable(r, req);
 	mb->finished = true;
 	mb->state = st;
-	li707_http_add_header(req, "X-Li707-State", lea_att_state_name(st));
+	lx_http_add_header(req, "X-Li707-State", lea_att_state_name(st));
 	if (st == LEA_ATT_MISMATCH) {
 		static const char t[] = "stored, but its length or SHA-256 differ from its record\n";
 		return lea_req_buf(r, req, 422, "text/plain", t, sizeof t - 1);
@@ -162,7 +162,7 @@ void lea_modelb_done(struct lea_req *r)
 	struct lea_modelb *mb = r->mb;
 	if (!mb)
 		return;
-	li707_hashsink_free(mb->sink); /* stops its worker before the file goes */
+	lx_hashsink_free(mb->sink); /* stops its worker before the file goes */
 	if (mb->fd >= 0)
 		close(mb->fd);
 	if (mb->begun && !mb->finished)

@@ -348,13 +348,13 @@ static json_t *row_json(const struct lea_item_row *r)
 	json_object_set_new(o, "id", json_integer(r->id));
 	json_object_set_new(o, "received", json_string(t));
 	json_object_set_new(o, "received_epoch", json_integer(r->received_at));
-	json_object_set_new(o, "reference", li707_json_str(r->reference));
-	json_object_set_new(o, "reference_kind", json_string(li707_ref_kind_name(r->ref_kind)));
-	json_object_set_new(o, "peer", li707_json_str(r->peer));
-	json_object_set_new(o, "timestamp", li707_json_str(r->timestamp));
-	json_object_set_new(o, "object_id", li707_json_str(r->object_id));
+	json_object_set_new(o, "reference", lx_json_str(r->reference));
+	json_object_set_new(o, "reference_kind", json_string(lx_ref_kind_name(r->ref_kind)));
+	json_object_set_new(o, "peer", lx_json_str(r->peer));
+	json_object_set_new(o, "timestamp", lx_json_str(r->timestamp));
+	json_object_set_new(o, "object_id", lx_json_str(r->object_id));
 	json_object_set_new(o, "item_index", json_integer((json_int_t)r->item_index));
-	json_object_set_new(o, "sender", li707_json_str(r->sender));
+	json_object_set_new(o, "sender", lx_json_str(r->sender));
 	json_object_set_new(o, "receivers", json_integer((json_int_t)r->n_receivers));
 	json_object_set_new(o, "attachments", json_integer((json_int_t)r->n_attachments));
 	json_object_set_new(o, "attachments_complete",
@@ -648,7 +648,7 @@ static json_t *att_states_json(const uint64_t att[LEA_ATT_NSTATES])
 	json_t *o = json_object();
 	for (int k = 0; k < LEA_ATT_NSTATES; k++)
 		json_object_set_new(o, lea_att_state_name((enum lea_att_state)k),
-				    li707_json_u64(att[k]));
+				    lx_json_u64(att[k]));
 	return o;
 }
 
@@ -661,16 +661,16 @@ static json_t *status_json(const struct st_rows *t, bool gaps)
 		if (st->reference) {
 			json_object_set_new(o, "reference", json_string(st->reference));
 			json_object_set_new(o, "reference_kind",
-					    json_string(li707_ref_kind_name(st->ref_kind)));
-			json_object_set_new(o, "deliveries", li707_json_u64(st->deliveries));
-			json_object_set_new(o, "items", li707_json_u64(st->items));
-			json_object_set_new(o, "duplicates", li707_json_u64(st->duplicates));
-			json_object_set_new(o, "streams", li707_json_u64(st->streams));
-			json_object_set_new(o, "streams_ended", li707_json_u64(st->streams_ended));
-			json_object_set_new(o, "sequence_missing", li707_json_u64(st->seq_missing));
-			json_object_set_new(o, "application_missing", li707_json_u64(st->app_missing));
+					    json_string(lx_ref_kind_name(st->ref_kind)));
+			json_object_set_new(o, "deliveries", lx_json_u64(st->deliveries));
+			json_object_set_new(o, "items", lx_json_u64(st->items));
+			json_object_set_new(o, "duplicates", lx_json_u64(st->duplicates));
+			json_object_set_new(o, "streams", lx_json_u64(st->streams));
+			json_object_set_new(o, "streams_ended", lx_json_u64(st->streams_ended));
+			json_object_set_new(o, "sequence_missing", lx_json_u64(st->seq_missing));
+			json_object_set_new(o, "application_missing", lx_json_u64(st->app_missing));
 			json_object_set_new(o, "application_repeated",
-					    li707_json_u64(st->app_repeated));
+					    lx_json_u64(st->app_repeated));
 		}
 		json_object_set_new(o, "attachments", att_states_json(st->att));
 		char a[32], b[32];
@@ -688,9 +688,9 @@ static json_t *status_json(const struct st_rows *t, bool gaps)
 					continue;
 				json_array_append_new(ga, json_pack("{s:s, s:o, s:o, s:o}", "kind",
 								    gap_kind(g->kind), "stream",
-								    li707_json_str(g->stream), "from",
-								    li707_json_u64(g->from), "to",
-								    li707_json_u64(g->to)));
+								    lx_json_str(g->stream), "from",
+								    lx_json_u64(g->from), "to",
+								    lx_json_u64(g->to)));
 			}
 			json_object_set_new(o, "gaps", ga);
 		}
@@ -725,7 +725,7 @@ static void print_ref_status(const struct st_rows *t, const struct lea_ref_statu
 {
 	char a[32], b[32];
 	char *ref = lq_escape(st->reference, false);
-	printf("%s %s\n", li707_ref_kind_name(st->ref_kind), ref ? ref : "?");
+	printf("%s %s\n", lx_ref_kind_name(st->ref_kind), ref ? ref : "?");
 	free(ref);
 	printf("  %-16s%" PRIu64 "\n", "deliveries", st->deliveries);
 	printf("  %-16s%" PRIu64 "\n", "items", st->items);
@@ -790,10 +790,10 @@ static void refusals_text(const struct lea_refusals *r, bool have)
 	lq_time_utc((int64_t)r->started, since);
 	printf("\nRefused connections since %s (daemon start)\n", since);
 	bool any = false;
-	for (size_t i = 0; i < LI707_REFUSED_N; i++) {
+	for (size_t i = 0; i < LX_REFUSED_N; i++) {
 		if (!r->n[i])
 			continue;
-		printf("  %-28s %llu\n", li707_http_refusal_name((enum li707_http_refusal)i),
+		printf("  %-28s %llu\n", lx_http_refusal_name((enum lx_http_refusal)i),
 		       (unsigned long long)r->n[i]);
 		any = true;
 	}
@@ -808,9 +808,9 @@ static json_t *refusals_json(const struct lea_refusals *r, bool have)
 	char since[32];
 	lq_time_utc((int64_t)r->started, since);
 	json_t *o = json_object(), *by = json_object();
-	for (size_t i = 0; i < LI707_REFUSED_N; i++)
-		json_object_set_new(by, li707_http_refusal_name((enum li707_http_refusal)i),
-				    li707_json_u64(r->n[i]));
+	for (size_t i = 0; i < LX_REFUSED_N; i++)
+		json_object_set_new(by, lx_http_refusal_name((enum lx_http_refusal)i),
+				    lx_json_u64(r->n[i]));
 	json_object_set_new(o, "since", json_string(since));
 	json_object_set_new(o, "by_reason", by);
 	return o;

@@ -222,7 +222,7 @@ static int write_file(struct export *x, int dir, const char *name, const char *b
 		if (EVP_DigestUpdate(md, p, n) != 1)
 			rc = LI707_ECRYPTO;
 		if (rc == 0)
-			rc = li707_write_all(fd, p, n);
+			rc = lx_write_all(fd, p, n);
 		total += n;
 	}
 	unsigned char dg[32];
@@ -383,7 +383,7 @@ static void export_attachment(struct export *x, const struct lea_item_detail *d,
 	json_object_set_new(o, "index", json_integer((json_int_t)i + 1));
 	json_object_set_new(o, "state", a ? json_string(lea_att_state_name(a->state))
 					  : json_null());
-	json_object_set_new(o, "record_sha256", li707_json_str(b->checksum));
+	json_object_set_new(o, "record_sha256", lx_json_str(b->checksum));
 	if (a && a->file) {
 		safe_name(b->original_filename, safe);
 		snprintf(name, sizeof name, "%" PRId64 "-%zu-%s", d->id, i + 1, safe);
@@ -400,10 +400,10 @@ static void export_attachment(struct export *x, const struct lea_item_detail *d,
 	if (f) {
 		snprintf(path, sizeof path, "attachments/%s", f->name);
 		json_object_set_new(o, "path", json_string(path));
-		json_object_set_new(o, "size", li707_json_u64(f->size));
+		json_object_set_new(o, "size", lx_json_u64(f->size));
 		json_object_set_new(o, "sha256", json_string(f->sha256));
 		json_object_set_new(o, "sha256_match",
-				    li707_json_tristate(lq_sha256_match(f->sha256, b->checksum)));
+				    lx_json_tristate(lq_sha256_match(f->sha256, b->checksum)));
 	} else {
 		json_object_set_new(o, "path", json_null());
 		json_object_set_new(o, "size", json_null());
@@ -478,12 +478,12 @@ static int write_manifest(struct export *x, const char *ref)
 		char path[NAME_MAX_BYTES + 80];
 		snprintf(path, sizeof path, "%s/%s", dir_name[f->dir], f->name);
 		json_array_append_new(files, json_pack("{s:s, s:o, s:s}", "path", path, "size",
-						       li707_json_u64(f->size), "sha256",
+						       lx_json_u64(f->size), "sha256",
 						       f->sha256));
 	}
 	json_t *m = json_object();
 	json_object_set_new(m, "reference", json_string(ref));
-	json_object_set_new(m, "reference_kind", json_string(li707_ref_kind_name(x->ref_kind)));
+	json_object_set_new(m, "reference_kind", json_string(lx_ref_kind_name(x->ref_kind)));
 	json_object_set_new(m, "exported_at", json_string(now));
 	json_object_set_new(m, "items", json_integer((json_int_t)x->n_ids));
 	json_object_set_new(m, "complete", json_boolean(x->first_rc == 0));
@@ -528,7 +528,7 @@ static int collect_id(void *cls, const struct lea_item_row *r)
 /* The directory holding path, fsync'd so that DIR's own entry is durable. */
 static void sync_parent(struct export *x, const char *path)
 {
-	int rc = li707_fsync_parent(path);
+	int rc = lx_fsync_parent(path);
 	if (rc)
 		problem(x, rc, "cannot sync the directory holding the export: %s", strerror(-rc));
 }

@@ -90,7 +90,7 @@ enum li707_tristate lq_sha256_match(const char *stored, const char *record);
 
 /* The JSON document of `show --json` and of export's items/ITEM.json: the store's fields
  * (id, received, peer, transaction, delivery, item position, attachments with their state,
- * the CSP schema content in effect, R-CSP-2) and "item": li707_json_item(). NULL on ENOMEM. */
+ * the CSP schema content in effect, R-CSP-2) and "item": lx_json_item(). NULL on ENOMEM. */
 json_t *lq_item_json(const struct lea_item_detail *d);
 
 /* Dumps a JSON document (indented, keys in order, final newline) to f: 0 or LI707_ENOMEM. */

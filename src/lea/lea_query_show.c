@@ -1,5 +1,5 @@
 /* li707-lea show ITEM - one stored item: as text for a person, as JSON (the store's fields
- * plus li707_json_item(), the same document `export` writes as items/ITEM.json), as a
+ * plus lx_json_item(), the same document `export` writes as items/ITEM.json), as a
  * standalone XML handoverItem (li707_item_encode), or the whole message exactly as received.
  *
  * The text shows what the analyst needs to judge the item: where and when it came from,
@@ -60,16 +60,16 @@ static json_t *att_json(const struct li707_binary_object *b, const struct lea_at
 	if (!a)
 		return json_null();
 	json_t *o = json_object();
-	json_object_set_new(o, "url", li707_json_str(a->url));
+	json_object_set_new(o, "url", lx_json_str(a->url));
 	char model[2] = {a->model, '\0'};
 	json_object_set_new(o, "model", json_string(model));
 	json_object_set_new(o, "uuid", a->uuid[0] ? json_string(a->uuid) : json_null());
 	json_object_set_new(o, "state", json_string(lea_att_state_name(a->state)));
-	json_object_set_new(o, "bytes", li707_json_u64(a->bytes));
+	json_object_set_new(o, "bytes", lx_json_u64(a->bytes));
 	json_object_set_new(o, "sha256", a->sha256[0] ? json_string(a->sha256) : json_null());
 	json_object_set_new(o, "sha256_match",
-			    li707_json_tristate(lq_sha256_match(a->sha256, b ? b->checksum : NULL)));
-	json_object_set_new(o, "file", li707_json_str(a->file));
+			    lx_json_tristate(lq_sha256_match(a->sha256, b ? b->checksum : NULL)));
+	json_object_set_new(o, "file", lx_json_str(a->file));
 	return o;
 }
 
@@ -80,14 +80,14 @@ static json_t *csp_json(const struct lea_item_detail *d, const struct li707_item
 		const struct li707_csp_data *c = &it->csp[i];
 		const char *known = d->schema_content ? d->schema_content[i] : NULL;
 		json_t *o = json_object();
-		json_object_set_new(o, "schema", li707_json_str(c->schema_id));
+		json_object_set_new(o, "schema", lx_json_str(c->schema_id));
 		json_object_set_new(o, "schema_content_known", json_boolean(known != NULL));
 		json_object_set_new(o, "schema_content_source",
 				    c->schema_content ? json_string("item")
 				    : known	      ? json_string("earlier")
 						      : json_null());
-		json_object_set_new(o, "schema_content", li707_json_str(known));
-		json_object_set_new(o, "xml", li707_json_str(c->xml));
+		json_object_set_new(o, "schema_content", lx_json_str(known));
+		json_object_set_new(o, "xml", lx_json_str(c->xml));
 		json_array_append_new(cs, o);
 	}
 	return cs;
@@ -106,36 +106,36 @@ json_t *lq_item_json(const struct lea_item_detail *d)
 	json_object_set_new(o, "id", json_integer(d->id));
 	json_object_set_new(o, "received", json_string(t));
 	json_object_set_new(o, "received_epoch", json_integer(d->received_at));
-	json_object_set_new(o, "peer", li707_json_str(d->peer));
-	json_object_set_new(o, "transaction_id", li707_json_str(d->transaction_id));
+	json_object_set_new(o, "peer", lx_json_str(d->peer));
+	json_object_set_new(o, "transaction_id", lx_json_str(d->transaction_id));
 	json_object_set_new(o, "message",
 			    json_pack("{s:{s:s, s:o}, s:{s:s, s:o}, s:o}", "sender", "country_code",
-				      h->sender_cc, "id", li707_json_str(h->sender_id), "receiver",
+				      h->sender_cc, "id", lx_json_str(h->sender_id), "receiver",
 				      "country_code", h->receiver_cc, "id",
-				      li707_json_str(h->receiver_id), "timestamp",
-				      li707_json_str(h->timestamp)));
+				      lx_json_str(h->receiver_id), "timestamp",
+				      lx_json_str(h->timestamp)));
 	json_t *dj = json_object();
 	json_object_set_new(dj, "identifier",
 			    json_string(dl->identifier[0] ? dl->identifier : dl->object_id));
 	json_object_set_new(dj, "object_id", json_string(dl->object_id));
 	json_object_set_new(dj, "reference",
-			    json_pack("{s:s, s:o}", "kind", li707_ref_kind_name(dl->ref_kind),
-				      "value", li707_json_str(dl->reference)));
+			    json_pack("{s:s, s:o}", "kind", lx_ref_kind_name(dl->ref_kind),
+				      "value", lx_json_str(dl->reference)));
 	json_object_set_new(dj, "delivery_id", dl->delivery_id[0] ? json_string(dl->delivery_id)
 								  : json_null());
-	json_object_set_new(dj, "sequence", dl->has_sequence ? li707_json_u64(dl->sequence)
+	json_object_set_new(dj, "sequence", dl->has_sequence ? lx_json_u64(dl->sequence)
 							     : json_null());
-	json_object_set_new(dj, "last_sequence", li707_json_tristate(dl->last_sequence));
-	json_object_set_new(dj, "payload", json_string(li707_payload_name(dl->payload)));
+	json_object_set_new(dj, "last_sequence", lx_json_tristate(dl->last_sequence));
+	json_object_set_new(dj, "payload", json_string(lx_payload_name(dl->payload)));
 	json_object_set_new(dj, "items", json_integer((json_int_t)dl->n_items));
 	json_object_set_new(o, "delivery", dj);
 	json_object_set_new(o, "item_index", json_integer((json_int_t)d->item_index));
-	json_object_set_new(o, "item", li707_json_item(it));
+	json_object_set_new(o, "item", lx_json_item(it));
 	json_t *as = json_array();
 	for (size_t i = 0; i < it->n_attachments; i++)
 		json_array_append_new(as, att_json(&it->attachments[i], att_at(d, i)));
 	json_object_set_new(o, "stored_attachments", as);
-	json_object_set_new(o, "glossary", li707_json_str(it->glossary));
+	json_object_set_new(o, "glossary", lx_json_str(it->glossary));
 	json_object_set_new(o, "csp", csp_json(d, it));
 	return o;
 }
@@ -295,7 +295,7 @@ static void show_text(const struct lea_item_detail *d)
 	line(0, "Transaction", "%s", or_dash(d->transaction_id));
 	line(0, "Message", "from %s / %s to %s / %s, sent %s", h->sender_cc, or_dash(h->sender_id),
 	     h->receiver_cc, or_dash(h->receiver_id), or_dash(h->timestamp));
-	line(0, "Reference", "%s %s", li707_ref_kind_name(dl->ref_kind), or_dash(dl->reference));
+	line(0, "Reference", "%s %s", lx_ref_kind_name(dl->ref_kind), or_dash(dl->reference));
 	line(0, "Object", "%s", dl->object_id);
 	if (dl->has_sequence)
 		line(0, "Delivery", "%s, sequence %" PRIu64 "%s", or_dash(dl->delivery_id),

@@ -22,8 +22,8 @@ int lea_refusals_write(const char *dir, const struct lea_refusals *r)
 	size_t len = 0;
 	int n = snprintf(buf, sizeof buf, "started %lld\n", (long long)r->started);
 	len = (size_t)n;
-	for (size_t i = 0; i < LI707_REFUSED_N && len < sizeof buf; i++) {
-		n = snprintf(buf + len, sizeof buf - len, "%s %llu\n", li707_http_refusal_name((enum li707_http_refusal)i),
+	for (size_t i = 0; i < LX_REFUSED_N && len < sizeof buf; i++) {
+		n = snprintf(buf + len, sizeof buf - len, "%s %llu\n", lx_http_refusal_name((enum lx_http_refusal)i),
 			     (unsigned long long)r->n[i]);
 		len += (size_t)n;
 	}
@@ -70,8 +70,8 @@ int lea_refusals_read(const char *dir, struct lea_refusals *r)
 			started = true;
 			continue;
 		}
-		for (size_t i = 0; i < LI707_REFUSED_N; i++)
-			if (strcmp(name, li707_http_refusal_name((enum li707_http_refusal)i)) == 0)
+		for (size_t i = 0; i < LX_REFUSED_N; i++)
+			if (strcmp(name, lx_http_refusal_name((enum lx_http_refusal)i)) == 0)
 				t.n[i] = v;
 	}
 	if (!started)

@@ -1,7 +1,7 @@
 /* li707-lea - refused connections by reason, shared between the daemon (writes) and
  * `li707-lea status` (reads) through a small file in the store directory.
  *
- * The daemon counts refusals in the HTTPS server (li707_http_server_stats) and writes the
+ * The daemon counts refusals in the HTTPS server (lx_http_server_stats) and writes the
  * counts to DIR/refused-connections when they changed, at most once a second and at stop
  * (write to a temporary file, then rename: a reader never sees half a file). The counts are
  * since the daemon's start. One line per reason, "NAME COUNT", after a "started TIME" line.
@@ -18,7 +18,7 @@
 
 struct lea_refusals {
 	time_t started;                   /* the daemon's start (UTC seconds) */
-	uint64_t n[LI707_REFUSED_N];      /* by enum li707_http_refusal */
+	uint64_t n[LX_REFUSED_N];      /* by enum lx_http_refusal */
 };
 
 /* Writes r to DIR/refused-connections (mode 0600), atomically. 0 or -errno. */

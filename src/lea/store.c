@@ -178,17 +178,17 @@ int lea_store_open(const struct lea_store_opts *o, struct lea_store **out, char 
 		   size_t errlen)
 {
 	if (!o || !out || !o->dir || !o->dir[0]) {
-		li707__errf(err, errlen, "store: no directory given");
+		lx_errf(err, errlen, "store: no directory given");
 		return LI707_EINVAL;
 	}
 	const char *bp = o->binary_path ? o->binary_path : LEA_STORE_BINARY_PATH_DEFAULT;
 	if (!binary_path_ok(bp)) {
-		li707__errf(err, errlen, "store: binary_path must begin and end with '/'");
+		lx_errf(err, errlen, "store: binary_path must begin and end with '/'");
 		return LI707_EINVAL;
 	}
 	struct lea_store *s = calloc(1, sizeof *s);
 	if (!s) {
-		li707__errf(err, errlen, "store: out of memory");
+		lx_errf(err, errlen, "store: out of memory");
 		return LI707_ENOMEM;
 	}
 	s->opts = *o;
@@ -201,7 +201,7 @@ int lea_store_open(const struct lea_store_opts *o, struct lea_store **out, char 
 	s->ops = &lea__store_sqlite_ops;
 	int rc = LI707_ENOMEM;
 	if (!s->opts.dir || !s->opts.binary_path) {
-		li707__errf(err, errlen, "store: out of memory");
+		lx_errf(err, errlen, "store: out of memory");
 		goto fail;
 	}
 	rc = s->ops->open(&s->opts, &s->be, err, errlen);

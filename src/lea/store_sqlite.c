@@ -201,12 +201,12 @@ static int make_dirs(const char *dir, char *err, size_t errlen)
 	}
 	if (!rc) {
 		snprintf(p, sizeof p, "%s/content", dir);
-		rc = li707_fsync_dir(p);
+		rc = lx_fsync_dir(p);
 	}
 	if (!rc)
-		rc = li707_fsync_dir(dir);
+		rc = lx_fsync_dir(dir);
 	if (rc)
-		li707__errf(err, errlen, "store: cannot create %s: %s", p, li707_strerror(rc));
+		lx_errf(err, errlen, "store: cannot create %s: %s", p, li707_strerror(rc));
 	return rc;
 }
 
@@ -223,7 +223,7 @@ static int empty_tmp(const char *dir)
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
 			unlinkat(dirfd(d), e->d_name, 0);
 	closedir(d);
-	return li707_fsync_dir(p);
+	return lx_fsync_dir(p);
 }
 
 /* Version 1 -> 2: the raw codec columns (existing rows are plain). */
@@ -242,14 +242,14 @@ static int create_schema(sqlite3 *db, char *err, size_t errlen)
 	if (v == 1) {
 		int rc = lx_sq_exec_sql(db, UPGRADE_1_2);
 		if (rc) {
-			li707__errf(err, errlen, "store: cannot upgrade the schema from version 1: %s",
+			lx_errf(err, errlen, "store: cannot upgrade the schema from version 1: %s",
 				    sqlite3_errmsg(db));
 			lx_sq_exec_sql(db, "ROLLBACK");
 		}
 		return rc;
 	}
 	if (v != 0) {
-		li707__errf(err, errlen, "store: schema version %lld is not supported (this build: %d)",
+		lx_errf(err, errlen, "store: schema version %lld is not supported (this build: %d)",
 			    (long long)v, SQ_SCHEMA_VERSION);
 		return LI707_EINVAL;
 	}
@@ -258,7 +258,7 @@ static int create_schema(sqlite3 *db, char *err, size_t errlen)
 		 SQ_SCHEMA_VERSION);
 	int rc = lx_sq_exec_sql(db, sql);
 	if (rc) {
-		li707__errf(err, errlen, "store: cannot create the schema: %s", sqlite3_errmsg(db));
+		lx_errf(err, errlen, "store: cannot create the schema: %s", sqlite3_errmsg(db));
 		lx_sq_exec_sql(db, "ROLLBACK");
 	}
 	return rc;
@@ -342,13 +342,13 @@ static int prepare_all(struct sq_store *s, char *err, size_t errlen)
 	for (int i = 0; i < SQ_NSTMT; i++) {
 		int rc = lx_engine_prepare(s->eng, STMTS[i], &s->st[i]);
 		if (rc) {
-			li707__errf(err, errlen, "store: statement %d: %s", i, sqlite3_errmsg(s->wdb));
+			lx_errf(err, errlen, "store: statement %d: %s", i, sqlite3_errmsg(s->wdb));
 			return rc;
 		}
 	}
 	int rc = prepare_multirows(s);
 	if (rc)
-		li707__errf(err, errlen, "store: parties statement: %s", sqlite3_errmsg(s->wdb));
+		lx_errf(err, errlen, "store: parties statement: %s", sqlite3_errmsg(s->wdb));
 	return rc;
 }
 
@@ -478,7 +478,7 @@ static int open_writer(struct sq_store *s, char *err, size_t errlen)
 	snprintf(lock, sizeof lock, "%s/lock", s->o->dir);
 	int rc = lea__store_mkdir(s->o->dir);
 	if (rc) {
-		li707__errf(err, errlen, "store: cannot create %s: %s", s->o->dir, li707_strerror(rc));
+		lx_errf(err, errlen, "store: cannot create %s: %s", s->o->dir, li707_strerror(rc));
 		return rc;
 	}
 	struct lx_engine_opts eo = {.dbpath = s->dbpath, .lock_path = lock, .name = "lea-store",
@@ -490,13 +490,13 @@ static int open_writer(struct sq_store *s, char *err, size_t errlen)
 	if ((rc = make_dirs(s->o->dir, err, errlen)))
 		return rc;
 	if ((rc = empty_tmp(s->o->dir))) {
-		li707__errf(err, errlen, "store: cannot empty %s/tmp: %s", s->o->dir, li707_strerror(rc));
+		lx_errf(err, errlen, "store: cannot empty %s/tmp: %s", s->o->dir, li707_strerror(rc));
 		return rc;
 	}
 	if ((rc = create_schema(s->wdb, err, errlen)) || (rc = prepare_all(s, err, errlen)))
 		return rc;
 	if ((rc = recover(s))) {
-		li707__errf(err, errlen, "store: recovery at open failed: %s", li707_strerror(rc));
+		lx_errf(err, errlen, "store: recovery at open failed: %s", li707_strerror(rc));
 		return rc;
 	}
 	s->next_att_id = lx_sq_query_int(s->wdb, "SELECT coalesce(max(id), 0) + 1 FROM attachments", 1);
@@ -509,7 +509,7 @@ static int open_reader(struct sq_store *s, char *err, size_t errlen)
 {
 	if (access(s->dbpath, R_OK)) {
 		int rc = -errno;
-		li707__errf(err, errlen, "store: no store at %s: %s", s->o->dir, li707_strerror(rc));
+		lx_errf(err, errlen, "store: no store at %s: %s", s->o->dir, li707_strerror(rc));
 		return rc;
 	}
 	struct lx_engine_opts eo = {.dbpath = s->dbpath, .read_only = true};
@@ -518,23 +518,23 @@ static int open_reader(struct sq_store *s, char *err, size_t errlen)
 		return rc;
 	sqlite3 *db = NULL;
 	if ((rc = lx_engine_read_get(s->eng, &db))) {
-		li707__errf(err, errlen, "store: cannot open %s: %s", s->dbpath, li707_strerror(rc));
+		lx_errf(err, errlen, "store: cannot open %s: %s", s->dbpath, li707_strerror(rc));
 		return rc;
 	}
 	int64_t v = lx_sq_query_int(db, "PRAGMA user_version", -1);
 	lx_engine_read_put(s->eng, db);
 	if (v == 1) {
-		li707__errf(err, errlen, "store: %s has schema version 1: start li707-lea on it once "
+		lx_errf(err, errlen, "store: %s has schema version 1: start li707-lea on it once "
 			    "to upgrade it to version %d", s->dbpath, SQ_SCHEMA_VERSION);
 		return LI707_EINVAL;
 	}
 	if (v <= 0) { /* an empty index, or one without li707's schema */
-		li707__errf(err, errlen, "store: %s: %s (no schema version)", s->dbpath,
+		lx_errf(err, errlen, "store: %s: %s (no schema version)", s->dbpath,
 			    li707_strerror(LI707_EDAMAGED));
 		return LI707_EDAMAGED;
 	}
 	if (v != SQ_SCHEMA_VERSION) {
-		li707__errf(err, errlen, "store: %s: schema version %lld is not supported (this build: %d)",
+		lx_errf(err, errlen, "store: %s: schema version %lld is not supported (this build: %d)",
 			    s->dbpath, (long long)v, SQ_SCHEMA_VERSION);
 		return LI707_EINVAL;
 	}
@@ -547,7 +547,7 @@ static int sq_open(const struct lea_store_opts *o, void **be, char *err, size_t 
 {
 	struct sq_store *s = calloc(1, sizeof *s);
 	if (!s) {
-		li707__errf(err, errlen, "store: out of memory");
+		lx_errf(err, errlen, "store: out of memory");
 		return LI707_ENOMEM;
 	}
 	s->o = o;
@@ -556,7 +556,7 @@ static int sq_open(const struct lea_store_opts *o, void **be, char *err, size_t 
 	int n = snprintf(s->dbpath, sizeof s->dbpath, "%s/index.sqlite", o->dir);
 	int rc = LI707_EINVAL;
 	if (n < 0 || (size_t)n >= sizeof s->dbpath)
-		li707__errf(err, errlen, "store: directory name too long");
+		lx_errf(err, errlen, "store: directory name too long");
 	else
 		rc = s->read_only ? open_reader(s, err, errlen) : open_writer(s, err, errlen);
 	if (rc) {

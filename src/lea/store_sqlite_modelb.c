@@ -375,7 +375,7 @@ int lea__sq_upload_finish(void *be, int64_t id, uint64_t bytes, const char sha[6
 		upload_release(s, id);
 		return rc;
 	}
-	if ((rc = li707_fsync_dir(ddir))) {
+	if ((rc = lx_fsync_dir(ddir))) {
 		rename(dst, tmp);
 		upload_release(s, id);
 		return rc;

@@ -2,7 +2,7 @@
  *
  * DESIGN
  * 1. Read every line, parse it (src/common/events.c) and check it with the library's rules
- *    (li707_event_check), so a bad event is reported with its line number before anything is
+ *    (lx_event_check), so a bad event is reported with its line number before anything is
  *    written. Bad lines are all reported; without --skip-bad nothing is built (exit 4); with it
  *    the good ones are built and the exit status is still 4 (nothing is dropped silently).
  * 2. Group events per Reference (kind + value) in order of first appearance; a message never
@@ -52,9 +52,9 @@ static const char help_text[] =
 	"  --etsi-version V      ETSIVersion (TS 103 120) the destination expects (default\n"
 	"                        " LI707_ETSI_VERSION_DEFAULT "); before V1.14.1 no Manifest is written\n"
 	"  --csp-url-scheme T    URL template of models A and C, with {uuid}\n"
-	"                        (default " LI707_EVENT_CSP_URL_DEFAULT ")\n"
+	"                        (default " LX_EVENT_CSP_URL_DEFAULT ")\n"
 	"  --lea-url-scheme T    the LEA's model B URL scheme, with {uuid}\n"
-	"                        (default " LI707_EVENT_LEA_URL_DEFAULT ")\n"
+	"                        (default " LX_EVENT_LEA_URL_DEFAULT ")\n"
 	"  --expiry-seconds S    attachment expiry = now + S (default 604800, 7 days)\n"
 	"  --base-dir DIR        attachment paths are relative to DIR (default .)\n"
 	"  --skip-bad            build the good events even if some are bad (exit 4 anyway)\n"
@@ -81,9 +81,9 @@ struct build {
 	bool skip_bad;
 	bool continue_corr;         /* --continue-correlation */
 	const char *etsi_version;   /* --etsi-version, NULL = LI707_ETSI_VERSION_DEFAULT */
-	struct li707_event_opts eo;
+	struct lx_event_opts eo;
 	/* input */
-	struct li707_event *ev;
+	struct lx_event *ev;
 	size_t n_ev, cap_ev;
 	struct group *groups;
 	size_t n_groups, cap_groups;
@@ -107,7 +107,7 @@ static int grow(void **v, size_t *cap, size_t n, size_t size)
 }
 
 /* Appends ev (moved) to its reference's group. */
-static int add_event(struct build *b, struct li707_event *ev)
+static int add_event(struct build *b, struct lx_event *ev)
 {
 	int rc;
 	if ((rc = grow((void **)&b->ev, &b->cap_ev, b->n_ev, sizeof *b->ev)))
@@ -115,7 +115,7 @@ static int add_event(struct build *b, struct li707_event *ev)
 	size_t ei = b->n_ev++;
 	b->ev[ei] = *ev;
 	memset(ev, 0, sizeof *ev);
-	struct li707_event *e = &b->ev[ei];
+	struct lx_event *e = &b->ev[ei];
 
 	size_t klen = strlen(e->reference) + 3;
 	char *key = malloc(klen);
@@ -159,7 +159,7 @@ static int add_event(struct build *b, struct li707_event *ev)
  * continue a sequence begun in an earlier run (its first seq here is taken as given), the
  * rest of the run must still follow on. Returns 0 when ev is next (and remembers it), 1
  * when it repeats an earlier seq, 2 when it is not the next one (*expect says which is). */
-static int correlation_check(struct build *b, const struct li707_event *ev, uint64_t *expect)
+static int correlation_check(struct build *b, const struct lx_event *ev, uint64_t *expect)
 {
 	if (!ev->item.has_correlation)
 		return 0;
@@ -190,13 +190,13 @@ static int correlation_check(struct build *b, const struct li707_event *ev, uint
 /* Reads stdin. Returns 0 (bad lines counted in b->bad) or a fatal code. */
 static int read_events(struct build *b)
 {
-	struct li707_event_reader r;
+	struct lx_event_reader r;
 	const char *line;
 	size_t len;
-	char err[LI707_EVENT_ERR_LEN];
+	char err[LX_EVENT_ERR_LEN];
 	int rc;
-	li707_event_reader_init(&r, stdin, b->eo.max_line_bytes);
-	while ((rc = li707_event_reader_next(&r, &line, &len)) != 0) {
+	lx_event_reader_init(&r, stdin, b->eo.max_line_bytes);
+	while ((rc = lx_event_reader_next(&r, &line, &len)) != 0) {
 		if (rc == LI707_ELIMIT) {
 			fprintf(stderr, "stdin:%ld: error: line: longer than %zu bytes\n", r.line, r.max);
 			b->bad++;
@@ -207,18 +207,18 @@ static int read_events(struct build *b)
 				li707_strerror(rc));
 			goto out;
 		}
-		if (li707_event_line_blank(line, len))
+		if (lx_event_line_blank(line, len))
 			continue;
-		struct li707_event ev;
-		rc = li707_event_parse(line, len, &b->eo, &ev, err, sizeof err);
+		struct lx_event ev;
+		rc = lx_event_parse(line, len, &b->eo, &ev, err, sizeof err);
 		if (rc == 0) {
-			rc = li707_event_check(&ev, err, sizeof err);
+			rc = lx_event_check(&ev, err, sizeof err);
 			if (rc)
-				li707_event_clear(&ev);
+				lx_event_clear(&ev);
 		}
 		uint64_t expect = 0;
 		if (rc == 0 && (rc = correlation_check(b, &ev, &expect)) != 0) {
-			li707_event_clear(&ev);
+			lx_event_clear(&ev);
 			if (rc == 1) {
 				snprintf(err, sizeof err, "correlation: id and seq repeat those of an "
 					 "earlier event of the same reference [R-HDR-2]");
@@ -241,12 +241,12 @@ static int read_events(struct build *b)
 			goto out;
 		}
 		if ((rc = add_event(b, &ev))) {
-			li707_event_clear(&ev);
+			lx_event_clear(&ev);
 			goto out;
 		}
 	}
 out:
-	li707_event_reader_done(&r);
+	lx_event_reader_done(&r);
 	return rc;
 }
 
@@ -303,7 +303,7 @@ static int make_message(const struct build *b, struct group *g, size_t seq, size
 	}
 	d->n_items = n;
 	for (size_t i = 0; i < n; i++) {
-		struct li707_event *e = &b->ev[g->events[first + i]];
+		struct lx_event *e = &b->ev[g->events[first + i]];
 		d->items[i] = e->item; /* moved */
 		memset(&e->item, 0, sizeof e->item);
 	}
@@ -340,9 +340,9 @@ static int write_temp(struct build *b, const char *xml, size_t len, const char *
 	b->tmp[b->n_out] = t;
 	b->final[b->n_out] = f;
 	b->n_out++;
-	rc = li707_write_all(fd, xml, len);
+	rc = lx_write_all(fd, xml, len);
 	if (!rc && (len == 0 || xml[len - 1] != '\n'))
-		rc = li707_write_all(fd, "\n", 1);
+		rc = lx_write_all(fd, "\n", 1);
 	if (!rc && fsync(fd) != 0)
 		rc = -errno;
 	if (close(fd) != 0 && !rc)
@@ -369,7 +369,7 @@ static int commit_files(struct build *b)
 		free(b->tmp[i]);
 		b->tmp[i] = NULL;
 	}
-	(void)li707_fsync_dir(b->out_dir); /* best effort: some file systems refuse it */
+	(void)lx_fsync_dir(b->out_dir); /* best effort: some file systems refuse it */
 	for (size_t i = 0; i < b->n_out; i++)
 		printf("%s\n", b->final[i]);
 	return 0;
@@ -469,10 +469,10 @@ static int parse_options(struct build *b, int argc, char **argv)
 		case 'c': b->eo.csp_url_scheme = optarg; break;
 		case 'l': b->eo.lea_url_scheme = optarg; break;
 		case 'e':
-			if (!tool_parse_ulong(optarg, 1, LI707_EVENT_EXPIRY_MAX, &v))
+			if (!tool_parse_ulong(optarg, 1, LX_EVENT_EXPIRY_MAX, &v))
 				return tool_usage_error("build",
 							"--expiry-seconds needs a number from 1 to %lld",
-							(long long)LI707_EVENT_EXPIRY_MAX);
+							(long long)LX_EVENT_EXPIRY_MAX);
 			b->eo.expiry_seconds = (int64_t)v;
 			break;
 		case 'b': b->eo.base_dir = optarg; break;
@@ -498,8 +498,8 @@ static int parse_options(struct build *b, int argc, char **argv)
 		return tool_usage_error("build", "--sender-id must not be empty");
 	if (b->receiver_id && !*b->receiver_id)
 		return tool_usage_error("build", "--receiver-id must not be empty");
-	char err[LI707_EVENT_ERR_LEN];
-	if (li707_event_opts_check(&b->eo, err, sizeof err))
+	char err[LX_EVENT_ERR_LEN];
+	if (lx_event_opts_check(&b->eo, err, sizeof err))
 		return tool_usage_error("build", "%s", err);
 	if (b->eo.base_dir) {
 		struct stat st;
@@ -512,7 +512,7 @@ static int parse_options(struct build *b, int argc, char **argv)
 static void build_done(struct build *b)
 {
 	for (size_t i = 0; i < b->n_ev; i++)
-		li707_event_clear(&b->ev[i]);
+		lx_event_clear(&b->ev[i]);
 	free(b->ev);
 	for (size_t i = 0; i < b->n_groups; i++)
 		free(b->groups[i].events);

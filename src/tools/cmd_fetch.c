@@ -1,6 +1,6 @@
 /* li707 fetch - Model A/C retrieval of a binary object (TS 103 707 Annex C.2 (Model A), C.4
  * (Model C) and Annex E; R-BIN-C1, R-BIN-C2): GET with Range requests into FILE.part,
- * resumable. The engine is src/common/fetch.c (li707_fetch_file); this command parses its
+ * resumable. The engine is src/common/fetch.c (lx_fetch_file); this command parses its
  * options and draws the progress bar when stderr is a terminal. */
 #include <getopt.h>
 #include <stdio.h>
@@ -115,8 +115,8 @@ int tool_cmd_fetch(int argc, char **argv)
 			sha = optarg;
 			continue;
 		case OPT_CHUNK:
-			if (!li707_parse_size(optarg, &chunk) || chunk < 4096 ||
-			    chunk > (uint64_t)LI707_FETCH_CHUNK_MAX)
+			if (!lx_parse_size(optarg, &chunk) || chunk < 4096 ||
+			    chunk > (uint64_t)LX_FETCH_CHUNK_MAX)
 				return tool_usage_error("fetch", "--chunk-size wants 4096..1G bytes");
 			continue;
 		case OPT_RESUME:
@@ -141,16 +141,16 @@ int tool_cmd_fetch(int argc, char **argv)
 		return tool_usage_error("fetch", "the output path is too long");
 	const char *url = argv[optind];
 
-	if (li707_http_global_init() != 0)
+	if (lx_http_global_init() != 0)
 		return 5;
-	struct li707_http_client *cl = NULL;
+	struct lx_http_client *cl = NULL;
 	int status = tool_client_open(&tc, "fetch", 1, &cl);
 	if (status) {
-		li707_http_global_cleanup();
+		lx_http_global_cleanup();
 		return status;
 	}
 	struct bar bar = {.have = 0, .total = -1};
-	struct li707_fetch_file_opts fo = {
+	struct lx_fetch_file_opts fo = {
 		.url = url,
 		.path = out,
 		.sha256 = sha,
@@ -160,14 +160,14 @@ int tool_cmd_fetch(int argc, char **argv)
 		.progress = isatty(STDERR_FILENO) == 1 ? on_progress : NULL,
 	};
 	char err[512] = "";
-	int rc = li707_fetch_file(cl, &fo, err, sizeof err);
+	int rc = lx_fetch_file(cl, &fo, err, sizeof err);
 	if (!rc && fo.progress)
 		bar_draw(&bar, bar.total >= 0 ? bar.total : bar.have, bar.total, true);
 	if (bar.drawn)
 		fputc('\n', stderr);
 	if (rc)
 		fprintf(stderr, "li707 fetch: %s\n", err[0] ? err : li707_strerror(rc));
-	li707_http_client_free(cl);
-	li707_http_global_cleanup();
+	lx_http_client_free(cl);
+	lx_http_global_cleanup();
 	return rc ? li707_exit_code(rc) : 0;
 }

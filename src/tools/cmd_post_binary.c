@@ -2,7 +2,7 @@
  * R-BIN-B3): POST FILE with its MIME type, Content-Length from the file size and always
  * `Expect: 100-continue`, waiting up to the continue timeout for the LEA's 100 before the
  * body is sent anyway. The continue timeout follows the record's expiry (--expiry), bounded
- * by --expect-timeout (li707_continue_timeout_ms, src/common/continue_timeout.h). */
+ * by --expect-timeout (lx_continue_timeout_ms, src/common/continue_timeout.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -52,7 +52,7 @@ int tool_cmd_post_binary(int argc, char **argv)
 	struct tool_client tc;
 	tool_client_init(&tc);
 	const char *ctype = NULL, *expiry = NULL;
-	long expect_max_ms = LI707_CONTINUE_TIMEOUT_MAX_MS_DEFAULT;
+	long expect_max_ms = LX_CONTINUE_TIMEOUT_MAX_MS_DEFAULT;
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "ht:", opts, NULL)) != -1) {
@@ -96,7 +96,7 @@ int tool_cmd_post_binary(int argc, char **argv)
 	long expect_ms = 0;
 	int trc = li707_time_now(&now);
 	if (trc == 0)
-		trc = li707_continue_timeout_ms(expiry, now.epoch, now.usec, expect_max_ms,
+		trc = lx_continue_timeout_ms(expiry, now.epoch, now.usec, expect_max_ms,
 						&expect_ms);
 	if (trc == LI707_EINVALID)
 		return tool_usage_error("post-binary", "--expiry wants a QualifiedDateTime such as "
@@ -119,17 +119,17 @@ int tool_cmd_post_binary(int argc, char **argv)
 			close(fd);
 		return 3;
 	}
-	if (li707_http_global_init() != 0) {
+	if (lx_http_global_init() != 0) {
 		close(fd);
 		return 5;
 	}
-	struct li707_http_client *cl = NULL;
-	struct li707_http_result res = {0};
+	struct lx_http_client *cl = NULL;
+	struct lx_http_result res = {0};
 	int status = tool_client_open(&tc, "post-binary", 0, &cl);
 	if (status)
 		goto out;
-	struct li707_http_req req;
-	li707_http_req_init(&req);
+	struct lx_http_transfer req;
+	lx_http_transfer_init(&req);
 	req.url = url;
 	req.post = true;
 	req.content_type = ctype;
@@ -138,7 +138,7 @@ int tool_cmd_post_binary(int argc, char **argv)
 	req.expect_continue = true; /* TS103707 R-BIN-B3 */
 	req.expect_timeout_ms = expect_ms;
 	req.max_body = (size_t)1 << 20;
-	int rc = li707_http_perform(cl, &req, &res);
+	int rc = lx_http_perform(cl, &req, &res);
 	if (rc) {
 		fprintf(stderr, "li707 post-binary: %s\n", li707_strerror(rc));
 		status = li707_exit_code(rc);
@@ -151,9 +151,9 @@ int tool_cmd_post_binary(int argc, char **argv)
 	printf("HTTP %ld%s\n", res.status, res.got_100 ? " (after 100 Continue)" : "");
 	status = 0;
 out:
-	li707_http_result_done(&res);
-	li707_http_client_free(cl);
-	li707_http_global_cleanup();
+	lx_http_result_done(&res);
+	lx_http_client_free(cl);
+	lx_http_global_cleanup();
 	close(fd);
 	return status;
 }

@@ -90,7 +90,7 @@ static int summarise(const struct li707_message *req, const struct li707_message
 	return status;
 }
 
-static void print_body(const struct li707_http_result *res)
+static void print_body(const struct lx_http_result *res)
 {
 	fwrite(res->body, 1, res->body_len, stdout);
 	if (res->body[res->body_len - 1] != '\n')
@@ -99,7 +99,7 @@ static void print_body(const struct li707_http_result *res)
 
 /* The body of an answer with an HTTP error status: printed (summary, and the XML with --xml)
  * only when it decodes as an HI-1 response; anything else (an HTML error page) is dropped. */
-static void show_error_answer(const struct li707_http_result *res, const struct li707_limits *lim,
+static void show_error_answer(const struct lx_http_result *res, const struct li707_limits *lim,
 			      bool print_xml)
 {
 	struct li707_message *m = NULL;
@@ -161,11 +161,11 @@ int tool_cmd_send(int argc, char **argv)
 		return li707_exit_code(rc);
 	}
 	int status = 5;
-	struct li707_http_client *cl = NULL;
-	struct li707_http_result res = {0};
+	struct lx_http_client *cl = NULL;
+	struct lx_http_result res = {0};
 	struct li707_message *resp = NULL, *sent = NULL;
 	struct li707_diags d = {0};
-	if (li707_http_global_init() != 0) {
+	if (lx_http_global_init() != 0) {
 		fprintf(stderr, "li707 send: cannot initialise libcurl\n");
 		free(msg);
 		return 5;
@@ -173,15 +173,15 @@ int tool_cmd_send(int argc, char **argv)
 	status = tool_client_open(&tc, "send", 0, &cl);
 	if (status)
 		goto out;
-	struct li707_http_req req;
-	li707_http_req_init(&req);
+	struct lx_http_transfer req;
+	lx_http_transfer_init(&req);
 	req.url = url;
 	req.post = true;
 	req.content_type = "application/xml";
 	req.body = msg;
 	req.body_len = msg_len;
-	req.max_body = LI707_HTTP_MAX_BODY_DEFAULT;
-	rc = li707_http_perform(cl, &req, &res);
+	req.max_body = LX_HTTP_MAX_BODY_DEFAULT;
+	rc = lx_http_perform(cl, &req, &res);
 	if (rc) {
 		fprintf(stderr, "li707 send: %s\n", li707_strerror(rc));
 		status = li707_exit_code(rc);
@@ -189,7 +189,7 @@ int tool_cmd_send(int argc, char **argv)
 	}
 	if (res.err) {
 		/* An error status may still carry the LEA's HI-1 answer: show it, then fail. */
-		if (res.err == LI707_HTTP_ESTATUS && res.body_len)
+		if (res.err == LX_HTTP_ESTATUS && res.body_len)
 			show_error_answer(&res, &lim, print_xml);
 		status = tool_client_failure("send", &res);
 		goto out;
@@ -214,9 +214,9 @@ out:
 	li707_message_free(sent);
 	li707_message_free(resp);
 	li707_diags_clear(&d);
-	li707_http_result_done(&res);
-	li707_http_client_free(cl);
-	li707_http_global_cleanup();
+	lx_http_result_done(&res);
+	lx_http_client_free(cl);
+	lx_http_global_cleanup();
 	free(msg);
 	return status;
 }

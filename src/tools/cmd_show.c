@@ -134,7 +134,7 @@ static void text_delivery(const struct li707_delivery *d)
 	line(2, "Identifier", "%s", d->identifier[0] ? d->identifier : d->object_id);
 	line(2, "Object", "%s", or_dash(d->object_id));
 	line(2, "Owner", "%s / %s", or_dash(d->country_code), or_dash(d->owner_id));
-	line(2, "Reference", "%s %s", li707_ref_kind_name(d->ref_kind), or_dash(d->reference));
+	line(2, "Reference", "%s %s", lx_ref_kind_name(d->ref_kind), or_dash(d->reference));
 	if (d->has_sequence)
 		line(2, "Delivery", "%s, sequence %" PRIu64 ", last %s", or_dash(d->delivery_id),
 		     d->sequence, tristate_name(d->last_sequence));
@@ -153,7 +153,7 @@ static void text_delivery(const struct li707_delivery *d)
 	else if (d->payload == LI707_PAYLOAD_COLLECTION)
 		line(2, "Payload", "handoverItemCollection, %zu items", d->n_items);
 	else
-		line(2, "Payload", "%s", li707_payload_name(d->payload));
+		line(2, "Payload", "%s", lx_payload_name(d->payload));
 	for (size_t i = 0; i < d->n_items; i++) {
 		printf("  Item %zu\n", i + 1);
 		text_item(4, &d->items[i]);
@@ -173,7 +173,7 @@ static void text_message(const char *file, const struct li707_message *m)
 	     or_dash(h->np_owner), or_dash(h->np_version));
 	for (size_t i = 0; i < m->n_actions; i++) {
 		const struct li707_action *a = &m->actions[i];
-		printf("\nAction %" PRIu64 ": %s%s%s\n", a->action_id, li707_verb_name(a->verb),
+		printf("\nAction %" PRIu64 ": %s%s%s\n", a->action_id, lx_verb_name(a->verb),
 		       a->status ? " - INVALID: " : "", a->status ? li707_errname(a->status) : "");
 		if (a->delivery)
 			text_delivery(a->delivery);
@@ -185,7 +185,7 @@ static void text_message(const char *file, const struct li707_message *m)
 			       r->error_code, or_dash(r->error_description));
 		else
 			printf("\nAction %" PRIu64 ": %sResponse %s\n", r->action_id,
-			       li707_verb_name(r->verb), or_dash(r->identifier));
+			       lx_verb_name(r->verb), or_dash(r->identifier));
 	}
 	if (m->top_error)
 		printf("\nErrorInformation %u: %s\n", m->error_code, or_dash(m->error_description));
@@ -203,9 +203,9 @@ static json_t *json_diags(const struct li707_diags *d)
 		json_object_set_new(o, "code", g->code ? json_string(li707_errname(g->code))
 						       : json_null());
 		json_object_set_new(o, "line", g->line > 0 ? json_integer(g->line) : json_null());
-		json_object_set_new(o, "path", li707_json_str(g->path));
-		json_object_set_new(o, "requirement", li707_json_str(g->req));
-		json_object_set_new(o, "message", li707_json_str(g->message));
+		json_object_set_new(o, "path", lx_json_str(g->path));
+		json_object_set_new(o, "requirement", lx_json_str(g->req));
+		json_object_set_new(o, "message", lx_json_str(g->message));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -217,7 +217,7 @@ static int show_json(const char *file, int rc, const struct li707_message *m,
 	json_t *root = json_object();
 	json_object_set_new(root, "file", json_string(file));
 	json_object_set_new(root, "status", json_string(rc ? li707_errname(rc) : "OK"));
-	json_object_set_new(root, "message", m ? li707_json_message(m) : json_null());
+	json_object_set_new(root, "message", m ? lx_json_message(m) : json_null());
 	json_object_set_new(root, "diagnostics", json_diags(d));
 	json_object_set_new(root, "diagnostics_dropped", json_integer((json_int_t)d->dropped));
 	int err = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

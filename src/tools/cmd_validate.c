@@ -140,7 +140,7 @@ int tool_cmd_validate(int argc, char **argv)
 		bool defaulted = !project;
 		if (!project) {
 			/* Not installed (build tree, other prefix): the copy next to the program. */
-			int frc = li707_schema_dir_find(NULL, LI707_SCHEMA_DIR_DEFAULT, found,
+			int frc = lx_schema_dir_find(NULL, LI707_SCHEMA_DIR_DEFAULT, found,
 							sizeof found);
 			if (frc == 0 || (frc == -ENOENT && found[0]))
 				project = found;

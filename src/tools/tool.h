@@ -46,8 +46,8 @@ bool tool_parse_ulong(const char *s, unsigned long long min, unsigned long long 
 
 /* ---- HTTPS client options shared by send, fetch and post-binary (tool_client.c) ---- */
 
-struct li707_http_client;
-struct li707_http_result;
+struct lx_http_client;
+struct lx_http_result;
 
 /* getopt_long values of the client options (outside the char range). */
 enum {
@@ -83,9 +83,9 @@ int tool_client_option(struct tool_client *tc, const char *cmd, int c, const cha
 bool tool_parse_seconds(const char *s, long *ms);
 /* Makes the client (loads and wipes the PSK file). 0 or the exit status (message printed). */
 int tool_client_open(const struct tool_client *tc, const char *cmd, long max_host_connections,
-		     struct li707_http_client **out);
+		     struct lx_http_client **out);
 /* Prints "li707 CMD: transport failure (CLASS): detail" and returns the exit status
  * (3 transport, 2 bad URL, 5 internal). */
-int tool_client_failure(const char *cmd, const struct li707_http_result *r);
+int tool_client_failure(const char *cmd, const struct lx_http_result *r);
 
 #endif

@@ -1,5 +1,5 @@
 /* li707 tool - the HTTPS client options shared by send, fetch and post-binary: curl-like TLS
- * options mapped to struct li707_http_client_opts (src/common/http_client.h). */
+ * options mapped to struct lx_http_client_opts (src/common/http_client.h). */
 #include <errno.h>
 #include <math.h>
 #include <openssl/crypto.h>
@@ -74,7 +74,7 @@ int tool_client_option(struct tool_client *tc, const char *cmd, int c, const cha
 }
 
 int tool_client_open(const struct tool_client *tc, const char *cmd, long max_host_connections,
-		     struct li707_http_client **out)
+		     struct lx_http_client **out)
 {
 	if (!tc->psk_identity != !tc->psk_file)
 		return tool_usage_error(cmd, "--psk-identity and --psk-file go together");
@@ -83,24 +83,24 @@ int tool_client_open(const struct tool_client *tc, const char *cmd, long max_hos
 	if (tc->key && !tc->cert)
 		return tool_usage_error(cmd, "--key needs --cert");
 	char err[256] = "";
-	struct li707_tls_policy pol;
-	int rc = li707_tls_policy_init(&pol);
+	struct lx_tls_policy pol;
+	int rc = lx_tls_policy_init(&pol);
 	if (rc) {
 		fprintf(stderr, "li707 %s: %s\n", cmd, li707_strerror(rc));
 		return li707_exit_code(rc);
 	}
 	if (tc->tls_min == 13)
-		rc = li707_tls_policy_set(&pol, "tls_min", "1.3", err, sizeof err);
+		rc = lx_tls_policy_set(&pol, "tls_min", "1.3", err, sizeof err);
 	uint8_t *psk = NULL;
 	size_t psk_len = 0;
 	if (!rc && tc->psk_file)
-		rc = li707_tls_psk_load(tc->psk_file, &psk, &psk_len, err, sizeof err);
+		rc = lx_tls_psk_load(tc->psk_file, &psk, &psk_len, err, sizeof err);
 	if (rc) {
 		fprintf(stderr, "li707 %s: %s\n", cmd, err[0] ? err : li707_strerror(rc));
-		li707_tls_policy_done(&pol);
+		lx_tls_policy_done(&pol);
 		return li707_exit_code(rc);
 	}
-	struct li707_http_client_opts o = {
+	struct lx_http_client_opts o = {
 		.tls = &pol,
 		.cert_file = tc->cert,
 		.key_file = tc->key,
@@ -113,12 +113,12 @@ int tool_client_open(const struct tool_client *tc, const char *cmd, long max_hos
 		.timeout_ms = tc->timeout_ms,
 		.max_host_connections = max_host_connections,
 	};
-	rc = li707_http_client_new(&o, out, err, sizeof err);
+	rc = lx_http_client_new(&o, out, err, sizeof err);
 	if (psk) {
 		OPENSSL_cleanse(psk, psk_len);
 		free(psk);
 	}
-	li707_tls_policy_done(&pol);
+	lx_tls_policy_done(&pol);
 	if (rc) {
 		fprintf(stderr, "li707 %s: %s\n", cmd, err[0] ? err : li707_strerror(rc));
 		/* A bad option value is a usage error; anything else keeps its own status. */
@@ -127,13 +127,13 @@ int tool_client_open(const struct tool_client *tc, const char *cmd, long max_hos
 	return 0;
 }
 
-int tool_client_failure(const char *cmd, const struct li707_http_result *r)
+int tool_client_failure(const char *cmd, const struct lx_http_result *r)
 {
-	fprintf(stderr, "li707 %s: transport failure (%s): %s%s%s\n", cmd, li707_http_errname(r->err),
-		li707_http_strerror(r->err), r->detail[0] ? ": " : "", r->detail);
+	fprintf(stderr, "li707 %s: transport failure (%s): %s%s%s\n", cmd, lx_http_errname(r->err),
+		lx_http_strerror(r->err), r->detail[0] ? ": " : "", r->detail);
 	switch (r->err) {
-	case LI707_HTTP_EURL: return TOOL_EXIT_USAGE;
-	case LI707_HTTP_EINTERNAL: return 5;
+	case LX_HTTP_EURL: return TOOL_EXIT_USAGE;
+	case LX_HTTP_EINTERNAL: return 5;
 	default: return 3;
 	}
 }

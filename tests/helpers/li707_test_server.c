@@ -7,7 +7,7 @@
  *   --psk-identity ID --psk-file F          a PSK peer (repeatable, in pairs)
  *   --allow-file F                          more peers, one per line: "allow SUBJECT-or-SAN"
  *                                           or "psk ID KEYFILE"; re-read on SIGHUP (the new
- *                                           list replaces the old: li707_http_server_set_peers)
+ *                                           list replaces the old: lx_http_server_set_peers)
  *   --listen ADDR:PORT                      certificate listener (port 0: pick one)
  *   --psk-listen ADDR:PORT                  PSK listener
  *   --no-client-cert                        certificate listeners do not ask for a client
@@ -39,7 +39,7 @@
 
 static const char *root_dir, *upload_dir;
 static uint64_t max_body = 1ull << 30;
-static struct li707_http_server *srv;
+static struct lx_http_server *srv;
 static atomic_ulong uploads;
 
 struct upload {
@@ -60,35 +60,35 @@ static bool is_uuid(const char *s, size_t n)
 	return true;
 }
 
-static int sink_cb(void *cls, struct li707_http_req *req, const void *data, size_t n)
+static int sink_cb(void *cls, struct lx_http_request *req, const void *data, size_t n)
 {
 	return 0;
 }
 
-static int begin(struct li707_http_req *req)
+static int begin(struct lx_http_request *req)
 {
 	const char *p = req->path;
 	if (strcmp(req->method, "GET") == 0 && strcmp(p, "/_stats") == 0) {
-		struct li707_http_stats st;
-		li707_http_server_stats(srv, &st);
+		struct lx_http_stats st;
+		lx_http_server_stats(srv, &st);
 		char b[320];
 		int n = snprintf(b, sizeof b, "requests %llu\nrefused_auth %llu\nbody_bytes %llu\nuploads %lu\nreloads %llu\nheader_timeouts %llu\n",
 				 (unsigned long long)st.requests, (unsigned long long)st.refused_auth,
 				 (unsigned long long)st.body_bytes, atomic_load(&uploads),
 				 (unsigned long long)st.reloads, (unsigned long long)st.header_timeouts);
-		return li707_http_respond_buf(req, 200, "text/plain", b, (size_t)n);
+		return lx_http_respond_buf(req, 200, "text/plain", b, (size_t)n);
 	}
 	if (strcmp(req->method, "POST") == 0 && strcmp(p, "/sink") == 0)
-		return li707_http_body_to_cb(req, sink_cb, NULL, 1 << 20);
+		return lx_http_body_to_cb(req, sink_cb, NULL, 1 << 20);
 	if ((strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) && root_dir) {
 		if (p[0] != '/' || strstr(p, "/..") || strlen(p) > 1024)
-			return li707_http_respond_status(req, 404);
+			return lx_http_respond_status(req, 404);
 		char path[2048];
 		snprintf(path, sizeof path, "%s%s", root_dir, p);
 		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0)
-			return li707_http_respond_status(req, 404);
-		return li707_http_respond_file(req, fd, "application/octet-stream");
+			return lx_http_respond_status(req, 404);
+		return lx_http_respond_file(req, fd, "application/octet-stream");
 	}
 	/* Model B (R-BIN-B1, R-BIN-B3): POST /binaryData/{uuid}/ - decided before the body. */
 	static const char pre[] = "/binaryData/";
@@ -96,44 +96,44 @@ static int begin(struct li707_http_req *req)
 	if (strcmp(req->method, "POST") == 0 && upload_dir && n == pl + 37 &&
 	    strncmp(p, pre, pl) == 0 && p[n - 1] == '/' && is_uuid(p + pl, 36)) {
 		if (!req->has_length)
-			return li707_http_respond_status(req, 411);
+			return lx_http_respond_status(req, 411);
 		if (req->content_length > max_body)
-			return li707_http_respond_status(req, 413);
+			return lx_http_respond_status(req, 413);
 		struct upload *u = calloc(1, sizeof *u);
 		if (!u)
-			return li707_http_respond_status(req, 500);
+			return lx_http_respond_status(req, 500);
 		snprintf(u->final, sizeof u->final, "%s/%.36s", upload_dir, p + pl);
 		snprintf(u->part, sizeof u->part, "%s.part", u->final);
 		int fd = open(u->part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			free(u);
-			return li707_http_respond_status(req, 409);
+			return lx_http_respond_status(req, 409);
 		}
 		req->user = u;
-		return li707_http_body_to_fd(req, fd, max_body);
+		return lx_http_body_to_fd(req, fd, max_body);
 	}
-	return li707_http_respond_status(req, 404);
+	return lx_http_respond_status(req, 404);
 }
 
-static int handler(void *cls, struct li707_http_req *req, enum li707_http_phase ph)
+static int handler(void *cls, struct lx_http_request *req, enum lx_http_phase ph)
 {
-	if (ph == LI707_HTTP_BEGIN)
+	if (ph == LX_HTTP_BEGIN)
 		return begin(req);
 	if (strcmp(req->path, "/sink") == 0)
-		return li707_http_respond_buf(req, 200, "text/plain", "ok\n", 3);
+		return lx_http_respond_buf(req, 200, "text/plain", "ok\n", 3);
 	struct upload *u = req->user;
 	if (!u)
-		return li707_http_respond_status(req, 404);
+		return lx_http_respond_status(req, 404);
 	if (req->has_length && req->body_received != req->content_length)
-		return li707_http_respond_status(req, 400);
+		return lx_http_respond_status(req, 400);
 	if (rename(u->part, u->final) != 0)
-		return li707_http_respond_status(req, 500);
+		return lx_http_respond_status(req, 500);
 	u->renamed = true;
 	atomic_fetch_add(&uploads, 1);
-	return li707_http_respond_buf(req, 201, "text/plain", "stored\n", 7);
+	return lx_http_respond_buf(req, 201, "text/plain", "stored\n", 7);
 }
 
-static void done(void *cls, struct li707_http_req *req, bool ok)
+static void done(void *cls, struct lx_http_request *req, bool ok)
 {
 	struct upload *u = req->user;
 	if (!u)
@@ -150,7 +150,7 @@ static void usage_exit(const char *msg)
 	exit(2);
 }
 
-static int add_peer(struct li707_tls_peers *ps, struct li707_tls_peer **out);
+static int add_peer(struct lx_tls_peers *ps, struct lx_tls_peer **out);
 
 /* The peers as given: the command line's in order, then the --allow-file's. */
 struct spec {
@@ -172,7 +172,7 @@ static int add_spec(bool psk, const char *a, const char *b)
 }
 
 /* Builds ps from the command-line specs (the first ncmd) and the allow file. */
-static int build_peers(struct li707_tls_peers *ps, size_t ncmd, const char *file, char *err, size_t errlen)
+static int build_peers(struct lx_tls_peers *ps, size_t ncmd, const char *file, char *err, size_t errlen)
 {
 	for (size_t i = ncmd; i < nspecs; i++) {
 		free(specs[i].a);
@@ -195,12 +195,12 @@ static int build_peers(struct li707_tls_peers *ps, size_t ncmd, const char *file
 		fclose(f);
 	}
 	for (size_t i = 0; i < nspecs; i++) {
-		struct li707_tls_peer *pe;
+		struct lx_tls_peer *pe;
 		if (add_peer(ps, &pe) != 0)
 			return -1;
 		if (specs[i].psk) {
 			pe->psk_identity = strdup(specs[i].a);
-			if (li707_tls_psk_load(specs[i].b, &pe->psk, &pe->psk_len, err, errlen) != 0)
+			if (lx_tls_psk_load(specs[i].b, &pe->psk, &pe->psk_len, err, errlen) != 0)
 				return -1;
 		} else if (strchr(specs[i].a, '=')) {
 			pe->subject = strdup(specs[i].a);
@@ -211,9 +211,9 @@ static int build_peers(struct li707_tls_peers *ps, size_t ncmd, const char *file
 	return 0;
 }
 
-static int add_peer(struct li707_tls_peers *ps, struct li707_tls_peer **out)
+static int add_peer(struct lx_tls_peers *ps, struct lx_tls_peer **out)
 {
-	struct li707_tls_peer *v = realloc(ps->v, (ps->n + 1) * sizeof *v);
+	struct lx_tls_peer *v = realloc(ps->v, (ps->n + 1) * sizeof *v);
 	if (!v)
 		return LI707_ENOMEM;
 	ps->v = v;
@@ -240,14 +240,14 @@ int main(int argc, char **argv)
 		{"drain-timeout", 1, 0, O_DRAIN}, {"max-ranges", 1, 0, O_RANGES},
 		{"per-peer", 1, 0, O_PERPEER}, {"reload-cert", 1, 0, O_RCERT}, {"reload-key", 1, 0, O_RKEY},
 		{"header-timeout", 1, 0, O_HDRTO}, {"allow-file", 1, 0, O_ALLOWFILE}, {0, 0, 0, 0}};
-	struct li707_tls_policy pol;
-	struct li707_tls_peers peers = {0};
-	struct li707_http_config cfg = {0};
+	struct lx_tls_policy pol;
+	struct lx_tls_peers peers = {0};
+	struct lx_http_config cfg = {0};
 	const char *listen_cert[8], *listen_psk[8], *rcert = NULL, *rkey = NULL, *pskid = NULL;
 	const char *allow_file = NULL;
 	size_t nlc = 0, nlp = 0;
 	char err[512];
-	if (li707_tls_policy_init(&pol) != 0)
+	if (lx_tls_policy_init(&pol) != 0)
 		return 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -276,7 +276,7 @@ int main(int argc, char **argv)
 		case O_UPLOAD: upload_dir = optarg; break;
 		case O_MAXBODY: max_body = strtoull(optarg, NULL, 10); break;
 		case O_TLSMIN:
-			if (li707_tls_policy_set(&pol, "tls_min", optarg, err, sizeof err) != 0)
+			if (lx_tls_policy_set(&pol, "tls_min", optarg, err, sizeof err) != 0)
 				usage_exit(err);
 			break;
 		case O_IDLE: cfg.limits.idle_timeout_s = (unsigned)atoi(optarg); break;
@@ -309,22 +309,22 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (li707_http_server_new(&cfg, &srv, err, sizeof err) != 0) {
+	if (lx_http_server_new(&cfg, &srv, err, sizeof err) != 0) {
 		fprintf(stderr, "li707_test_server: %s\n", err);
 		return 1;
 	}
 	for (size_t i = 0; i < nlc + nlp; i++) {
 		bool psk = i >= nlc;
 		const char *a = psk ? listen_psk[i - nlc] : listen_cert[i];
-		if (li707_http_server_listen(srv, a, psk, err, sizeof err) != 0) {
+		if (lx_http_server_listen(srv, a, psk, err, sizeof err) != 0) {
 			fprintf(stderr, "li707_test_server: %s\n", err);
-			li707_http_server_free(srv);
+			lx_http_server_free(srv);
 			return 1;
 		}
-		printf("listen %s %d\n", psk ? "psk" : "cert", li707_http_server_port(srv, i));
+		printf("listen %s %d\n", psk ? "psk" : "cert", lx_http_server_port(srv, i));
 	}
 	fflush(stdout);
-	struct li707_http_creds nc = cfg.creds;
+	struct lx_http_creds nc = cfg.creds;
 	if (rcert)
 		nc.cert = rcert;
 	if (rkey)
@@ -337,27 +337,27 @@ int main(int argc, char **argv)
 		if (sig == SIGHUP) {
 			if (allow_file) {
 				err[0] = '\0';
-				struct li707_tls_peers *np = calloc(1, sizeof *np);
+				struct lx_tls_peers *np = calloc(1, sizeof *np);
 				if (!np || build_peers(np, ncmd, allow_file, err, sizeof err) != 0 ||
-				    li707_http_server_set_peers(srv, np) != 0) {
+				    lx_http_server_set_peers(srv, np) != 0) {
 					fprintf(stderr, "li707_test_server: allow-file reload failed: %s\n", err);
-					li707_tls_peers_clear(np);
+					lx_tls_peers_clear(np);
 					free(np);
 				}
 			}
-			if (li707_http_server_reload(srv, &nc, err, sizeof err) != 0)
+			if (lx_http_server_reload(srv, &nc, err, sizeof err) != 0)
 				fprintf(stderr, "li707_test_server: reload failed: %s\n", err);
 			else
 				fprintf(stderr, "li707_test_server: reloaded\n");
 			continue;
 		}
 		fprintf(stderr, "li707_test_server: draining\n");
-		rc = li707_http_server_drain(srv) == 0 ? 0 : 3;
+		rc = lx_http_server_drain(srv) == 0 ? 0 : 3;
 		break;
 	}
-	li707_http_server_free(srv);
-	li707_tls_peers_clear(&peers);
-	li707_tls_policy_done(&pol);
+	lx_http_server_free(srv);
+	lx_tls_peers_clear(&peers);
+	lx_tls_policy_done(&pol);
 	for (size_t i = 0; i < nspecs; i++) {
 		free(specs[i].a);
 		free(specs[i].b);

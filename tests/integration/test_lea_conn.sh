@@ -43,9 +43,9 @@ chmod 600 "$P/rsa.key"
 def() {
 	sed -n "/#define $1/,/[^\\\\]\$/p" "$SRC/src/common/tls.h" | grep -o '"[^"]*"' | tr -d '"\n'
 }
-SUITES=$(def LI707_TLS12_SUITES_DEFAULT)
-PSK_SUITES=$(def LI707_TLS12_PSK_SUITES_DEFAULT)
-GROUPS_DEF=$(def LI707_TLS_GROUPS_DEFAULT)
+SUITES=$(def LX_TLS12_SUITES_DEFAULT)
+PSK_SUITES=$(def LX_TLS12_PSK_SUITES_DEFAULT)
+GROUPS_DEF=$(def LX_TLS_GROUPS_DEFAULT)
 TLS13="TLS_AES_256_GCM_SHA384 TLS_AES_128_GCM_SHA256 TLS_CHACHA20_POLY1305_SHA256"
 # External PSKs are SHA-256 PSKs (RFC 8446 4.2.11: the default hash when none was agreed;
 # OpenSSL's PSK callbacks make them so), which TLS 1.3 can use only with the SHA-256 suites.

@@ -344,7 +344,7 @@ kill -TERM "$HSPID"
 wait "$HSPID"
 check "header deadline: server exit 0" [ $? = 0 ]
 
-# --- allow-list reload (SIGHUP, li707_http_server_set_peers): --allow-file is re-read ---
+# --- allow-list reload (SIGHUP, lx_http_server_set_peers): --allow-file is re-read ---
 printf 'allow csp1.test\npsk lea1 %s\npsk lea2 %s\n' "$P/psk1.key" "$P/psk2.key" >"$T/acl"
 MPORT=$PORT MPSKPORT=$PSKPORT MSPID=$SPID
 SRV_PEERS=(--allow-file "$T/acl")

@@ -22,7 +22,7 @@ struct thing {
 	uint64_t size;
 	char **tags;
 	size_t n_tags, tags_cap;
-	struct li707_tls_peer id;
+	struct lx_tls_peer id;
 	long end_line; /* the header line, as the end callback saw it */
 };
 
@@ -34,7 +34,7 @@ struct toy {
 	uint64_t size, seconds;
 	unsigned count;
 	int level;
-	struct li707_tls_policy policy;
+	struct lx_tls_policy policy;
 	char *color;
 	struct thing things[MAX_THINGS];
 	size_t n_things;
@@ -139,8 +139,8 @@ static int thing_end(struct lx_config *x, void *user)
 static int toy_finish(struct lx_config *x, void *user)
 {
 	struct toy *t = user;
-	struct li707_tls_peers ps = {0};
-	struct li707_tls_peer v[MAX_THINGS];
+	struct lx_tls_peers ps = {0};
+	struct lx_tls_peer v[MAX_THINGS];
 	for (size_t i = 0; i < t->n_things; i++)
 		v[i] = t->things[i].id;
 	ps.v = v;
@@ -172,9 +172,9 @@ static void toy_free(struct toy *t)
 	free(t->dir);
 	free(t->path);
 	free(t->color);
-	li707_tls_policy_done(&t->policy);
+	lx_tls_policy_done(&t->policy);
 	for (size_t i = 0; i < t->n_things; i++) {
-		struct li707_tls_peer *id = &t->things[i].id;
+		struct lx_tls_peer *id = &t->things[i].id;
 		free(t->things[i].name);
 		lx_config_free_strv(t->things[i].tags, t->things[i].n_tags);
 		free(id->name);
@@ -188,7 +188,7 @@ static void toy_free(struct toy *t)
 static int toy_parse(struct toy *t, const char *text, bool check_files, char *err)
 {
 	memset(t, 0, sizeof *t);
-	assert_int_equal(li707_tls_policy_init(&t->policy), 0);
+	assert_int_equal(lx_tls_policy_init(&t->policy), 0);
 	err[0] = '\0';
 	return lx_config_parse(&spec, "toy.conf", text, strlen(text), check_files, t, err, ERRLEN);
 }
@@ -237,7 +237,7 @@ static void engine_good_file(void **state)
 	assert_int_equal(t.seconds, 60);
 	assert_int_equal(t.count, 10);
 	assert_int_equal(t.level, 1);
-	assert_int_equal(t.policy.min_version, LI707_TLS_1_3);
+	assert_int_equal(t.policy.min_version, LX_TLS_1_3);
 	assert_string_equal(t.color, "blue");
 	assert_int_equal(t.n_things, 2);
 	assert_string_equal(t.things[0].name, "alpha");
@@ -341,7 +341,7 @@ static void engine_nul_and_long_line(void **state)
 	char err[ERRLEN] = "";
 	static const char nul[] = "[daemon]\nflag = y\0es\n";
 	memset(&t, 0, sizeof t);
-	assert_int_equal(li707_tls_policy_init(&t.policy), 0);
+	assert_int_equal(lx_tls_policy_init(&t.policy), 0);
 	assert_int_equal(lx_config_parse(&spec, "toy.conf", nul, sizeof nul - 1, false, &t, err, ERRLEN),
 			 LI707_EINPUT);
 	assert_string_equal(err, "toy.conf:2: NUL byte");
@@ -414,10 +414,10 @@ static void engine_value_syntax(void **state)
 	(void)state;
 	uint64_t v = 0;
 	bool b = false;
-	assert_true(li707_parse_size("2G", &v) && v == 2ull << 30);
-	assert_false(li707_parse_size("2 G", &v));
-	assert_false(li707_parse_size("-1", &v));
-	assert_false(li707_parse_size("17179869184T", &v)); /* overflows */
+	assert_true(lx_parse_size("2G", &v) && v == 2ull << 30);
+	assert_false(lx_parse_size("2 G", &v));
+	assert_false(lx_parse_size("-1", &v));
+	assert_false(lx_parse_size("17179869184T", &v)); /* overflows */
 	assert_true(lx_config_parse_u64("18446744073709551615", &v) && v == UINT64_MAX);
 	assert_false(lx_config_parse_u64("18446744073709551616", &v));
 	assert_true(lx_config_parse_bool("OFF", &b) && !b);

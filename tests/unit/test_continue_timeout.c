@@ -1,4 +1,4 @@
-/* Unit tests of li707_continue_timeout_ms (src/common/continue_timeout.c): the continue
+/* Unit tests of lx_continue_timeout_ms (src/common/continue_timeout.c): the continue
  * timeout of a Model B upload follows the binaryData record's expiry, bounded by a maximum
  * (TS 103 707 Annex C.3, R-BIN-B3). Table-driven; "now" is fixed. */
 #include <errno.h>
@@ -38,7 +38,7 @@ static void test_bin_b3_continue_timeout_follows_expiry(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		long got = -1;
-		int rc = li707_continue_timeout_ms(cases[i].expiry, NOW, cases[i].now_usec,
+		int rc = lx_continue_timeout_ms(cases[i].expiry, NOW, cases[i].now_usec,
 						   cases[i].max_ms, &got);
 		if (rc != cases[i].rc || got != cases[i].want_ms)
 			print_error("%s: got rc %d, %ld ms; expected rc %d, %ld ms\n", cases[i].name,
@@ -52,12 +52,12 @@ static void test_bin_b3_continue_timeout_extreme_now(void **state)
 {
 	(void)state;
 	long got = -1;
-	assert_int_equal(li707_continue_timeout_ms("2026-01-01T00:00:02Z", INT64_MAX, 0, 1000, &got),
+	assert_int_equal(lx_continue_timeout_ms("2026-01-01T00:00:02Z", INT64_MAX, 0, 1000, &got),
 			 -ETIME);
-	assert_int_equal(li707_continue_timeout_ms("2026-01-01T00:00:02Z", INT64_MIN, 0, 1000, &got),
+	assert_int_equal(lx_continue_timeout_ms("2026-01-01T00:00:02Z", INT64_MIN, 0, 1000, &got),
 			 0);
 	assert_int_equal(got, 1000);
-	assert_int_equal(li707_continue_timeout_ms(NULL, NOW, 0, 1000, NULL), LI707_EINVAL);
+	assert_int_equal(lx_continue_timeout_ms(NULL, NOW, 0, 1000, NULL), LI707_EINVAL);
 }
 
 int main(void)

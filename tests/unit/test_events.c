@@ -60,9 +60,9 @@ static int teardown_dir(void **state)
 	return 0;
 }
 
-static struct li707_event_opts opts(void)
+static struct lx_event_opts opts(void)
 {
-	struct li707_event_opts o = {.base_dir = base, .now = NOW};
+	struct lx_event_opts o = {.base_dir = base, .now = NOW};
 	return o;
 }
 
@@ -71,7 +71,7 @@ static struct li707_event_opts opts(void)
 
 /* ---- valid shapes ---- */
 
-static void chk_minimal(const struct li707_event *e)
+static void chk_minimal(const struct lx_event *e)
 {
 	assert_int_equal(e->ref_kind, LI707_REF_LIID);
 	assert_string_equal(e->reference, "LI-1");
@@ -83,29 +83,29 @@ static void chk_minimal(const struct li707_event *e)
 	assert_false(e->item.has_correlation);
 }
 
-static void chk_ldid(const struct li707_event *e)
+static void chk_ldid(const struct lx_event *e)
 {
 	assert_int_equal(e->ref_kind, LI707_REF_LDID);
 	assert_string_equal(e->reference, "XX-ACME-2026-0001");
 }
 
-static void chk_time_offset(const struct li707_event *e)
+static void chk_time_offset(const struct lx_event *e)
 {
 	/* fraction truncated, the written offset kept */
 	assert_string_equal(e->item.timestamp, "2026-03-01T11:16:00+01:00");
 }
 
-static void chk_time_negative(const struct li707_event *e)
+static void chk_time_negative(const struct lx_event *e)
 {
 	assert_string_equal(e->item.timestamp, "2026-03-01T05:17:45-05:00");
 }
 
-static void chk_time_zero_offset(const struct li707_event *e)
+static void chk_time_zero_offset(const struct lx_event *e)
 {
 	assert_string_equal(e->item.timestamp, "2026-03-01T10:16:02Z");
 }
 
-static void chk_sender_formats(const struct li707_event *e)
+static void chk_sender_formats(const struct lx_event *e)
 {
 	const struct li707_party *p = e->item.sender;
 	assert_non_null(p);
@@ -126,7 +126,7 @@ static void chk_sender_formats(const struct li707_event *e)
 	assert_string_equal(p->ids[3].value, "alice");
 }
 
-static void chk_receivers(const struct li707_event *e)
+static void chk_receivers(const struct lx_event *e)
 {
 	assert_int_equal(e->item.n_receivers, 2);
 	assert_int_equal(e->item.receivers[0].targeted, LI707_FALSE);
@@ -136,7 +136,7 @@ static void chk_receivers(const struct li707_event *e)
 	assert_string_equal(e->item.receivers[0].ids[0].format_name, "EmailAddress");
 }
 
-static void chk_empty_lists(const struct li707_event *e)
+static void chk_empty_lists(const struct lx_event *e)
 {
 	assert_int_equal(e->item.n_receivers, 0);
 	assert_null(e->item.receivers);
@@ -144,13 +144,13 @@ static void chk_empty_lists(const struct li707_event *e)
 	assert_int_equal(e->item.n_csp, 0);
 }
 
-static void chk_attachments(const struct li707_event *e)
+static void chk_attachments(const struct lx_event *e)
 {
 	assert_int_equal(e->item.n_attachments, 3);
 	assert_int_equal(e->n_attachments, 3);
 	const struct li707_binary_object *b = e->item.attachments;
 	/* model A: CSP-hosted default scheme, defaults for type and name (Table 8) */
-	assert_int_equal(e->attachments[0].model, LI707_EVENT_MODEL_A);
+	assert_int_equal(e->attachments[0].model, LX_EVENT_MODEL_A);
 	assert_true(li707_check_uuid(e->attachments[0].uuid));
 	char want[128];
 	snprintf(want, sizeof want, "https://csp.invalid/li707/binary/%s", e->attachments[0].uuid);
@@ -164,14 +164,14 @@ static void chk_attachments(const struct li707_event *e)
 	assert_null(b[0].csp_defined_identifier);
 	assert_non_null(strstr(e->attachments[0].path, "a.txt"));
 	/* model B: the LEA's scheme (R-BIN-B1), trailing slash kept */
-	assert_int_equal(e->attachments[1].model, LI707_EVENT_MODEL_B);
+	assert_int_equal(e->attachments[1].model, LX_EVENT_MODEL_B);
 	snprintf(want, sizeof want, "https://lea.invalid/binaryData/%s/", e->attachments[1].uuid);
 	assert_string_equal(b[1].url, want);
 	assert_string_equal(b[1].content_type, "text/plain; charset=utf-8");
 	assert_string_equal(b[1].original_filename, "hello.txt");
 	assert_string_equal(b[1].expiry, EXPIRY_DEFAULT_TEXT); /* R-BIN-B3 */
 	/* model C: CSP-hosted, empty file in a subdirectory, csp_id */
-	assert_int_equal(e->attachments[2].model, LI707_EVENT_MODEL_C);
+	assert_int_equal(e->attachments[2].model, LX_EVENT_MODEL_C);
 	assert_non_null(strstr(b[2].url, "https://csp.invalid/li707/binary/"));
 	assert_string_equal(b[2].original_filename, "b.bin");
 	assert_int_equal(b[2].content_length, 0);
@@ -182,14 +182,14 @@ static void chk_attachments(const struct li707_event *e)
 	assert_string_not_equal(b[0].url, b[2].url);
 }
 
-static void chk_correlation(const struct li707_event *e)
+static void chk_correlation(const struct lx_event *e)
 {
 	assert_true(e->item.has_correlation);
 	assert_int_equal(e->item.app_level_id, 7);
 	assert_int_equal(e->item.app_seq, 0);
 }
 
-static void chk_csp_object(const struct li707_event *e)
+static void chk_csp_object(const struct lx_event *e)
 {
 	assert_int_equal(e->item.n_csp, 1);
 	assert_string_equal(e->item.csp[0].schema_id, "urn:example:csp:chat:1");
@@ -199,7 +199,7 @@ static void chk_csp_object(const struct li707_event *e)
 			    "<x:m xmlns:x='urn:example:csp:chat:1'><x:t>1</x:t></x:m>");
 }
 
-static void chk_csp_array(const struct li707_event *e)
+static void chk_csp_array(const struct lx_event *e)
 {
 	assert_int_equal(e->item.n_csp, 2);
 	assert_string_equal(e->item.csp[1].schema_id, "s2");
@@ -210,7 +210,7 @@ static void chk_csp_array(const struct li707_event *e)
 struct valid_case {
 	const char *name;
 	const char *line;
-	void (*check)(const struct li707_event *e);
+	void (*check)(const struct lx_event *e);
 };
 
 static const struct valid_case valid_cases[] = {
@@ -256,22 +256,22 @@ static const struct valid_case valid_cases[] = {
 static void test_events_valid(void **state)
 {
 	(void)state;
-	struct li707_event_opts o = opts();
+	struct lx_event_opts o = opts();
 	for (size_t i = 0; i < sizeof valid_cases / sizeof valid_cases[0]; i++) {
 		const struct valid_case *c = &valid_cases[i];
-		struct li707_event ev;
-		char err[LI707_EVENT_ERR_LEN];
-		int rc = li707_event_parse(c->line, strlen(c->line), &o, &ev, err, sizeof err);
+		struct lx_event ev;
+		char err[LX_EVENT_ERR_LEN];
+		int rc = lx_event_parse(c->line, strlen(c->line), &o, &ev, err, sizeof err);
 		if (rc != 0)
 			print_error("case '%s': rc %d, error '%s'\n", c->name, rc, err);
 		assert_int_equal(rc, 0);
 		c->check(&ev);
-		rc = li707_event_check(&ev, err, sizeof err);
+		rc = lx_event_check(&ev, err, sizeof err);
 		if (rc != 0)
 			print_error("case '%s': check rc %d, error '%s'\n", c->name, rc, err);
 		assert_int_equal(rc, 0);
-		li707_event_clear(&ev);
-		li707_event_clear(&ev); /* idempotent on a cleared event */
+		lx_event_clear(&ev);
+		lx_event_clear(&ev); /* idempotent on a cleared event */
 	}
 }
 
@@ -408,14 +408,14 @@ static const struct invalid_case invalid_cases[] = {
 static void test_events_invalid(void **state)
 {
 	(void)state;
-	struct li707_event_opts o = opts();
+	struct lx_event_opts o = opts();
 	for (size_t i = 0; i < sizeof invalid_cases / sizeof invalid_cases[0]; i++) {
 		const struct invalid_case *c = &invalid_cases[i];
-		struct li707_event ev, before;
+		struct lx_event ev, before;
 		memset(&ev, 0x5a, sizeof ev);
 		before = ev;
-		char err[LI707_EVENT_ERR_LEN];
-		int rc = li707_event_parse(c->line, strlen(c->line), &o, &ev, err, sizeof err);
+		char err[LX_EVENT_ERR_LEN];
+		int rc = lx_event_parse(c->line, strlen(c->line), &o, &ev, err, sizeof err);
 		char want[128];
 		snprintf(want, sizeof want, "%s: ", c->field);
 		bool ok = rc == LI707_EINPUT && strncmp(err, want, strlen(want)) == 0 &&
@@ -434,12 +434,12 @@ static void test_events_invalid(void **state)
 static void test_events_line_cap(void **state)
 {
 	(void)state;
-	struct li707_event_opts o = opts();
+	struct lx_event_opts o = opts();
 	o.max_line_bytes = 16;
-	struct li707_event ev;
-	char err[LI707_EVENT_ERR_LEN];
+	struct lx_event ev;
+	char err[LX_EVENT_ERR_LEN];
 	const char *line = "{" EV "}";
-	assert_int_equal(li707_event_parse(line, strlen(line), &o, &ev, err, sizeof err),
+	assert_int_equal(lx_event_parse(line, strlen(line), &o, &ev, err, sizeof err),
 			 LI707_EINPUT);
 	assert_non_null(strstr(err, "line: "));
 }
@@ -448,35 +448,35 @@ static void test_events_line_cap(void **state)
 static void test_events_small_err_buffer(void **state)
 {
 	(void)state;
-	struct li707_event_opts o = opts();
-	struct li707_event ev;
+	struct lx_event_opts o = opts();
+	struct lx_event ev;
 	char err[8];
 	const char *line = "{\"timestamp\": \"2026-03-01T10:15:30Z\"}";
-	assert_int_equal(li707_event_parse(line, strlen(line), &o, &ev, err, sizeof err),
+	assert_int_equal(lx_event_parse(line, strlen(line), &o, &ev, err, sizeof err),
 			 LI707_EINPUT);
 	assert_true(strlen(err) < sizeof err);
-	assert_int_equal(li707_event_parse(line, strlen(line), &o, &ev, NULL, 0), LI707_EINPUT);
+	assert_int_equal(lx_event_parse(line, strlen(line), &o, &ev, NULL, 0), LI707_EINPUT);
 	/* not NUL-terminated input: only len bytes are read */
 	char buf[64];
 	memset(buf, 'x', sizeof buf);
 	memcpy(buf, "{" EV "}", strlen("{" EV "}"));
-	assert_int_equal(li707_event_parse(buf, strlen("{" EV "}"), &o, &ev, err, sizeof err), 0);
-	li707_event_clear(&ev);
+	assert_int_equal(lx_event_parse(buf, strlen("{" EV "}"), &o, &ev, err, sizeof err), 0);
+	lx_event_clear(&ev);
 }
 
 static void test_events_url_schemes(void **state)
 {
 	(void)state;
-	struct li707_event_opts o = opts();
+	struct lx_event_opts o = opts();
 	o.csp_url_scheme = "https://media.csp.example/v1/{uuid}?dl=1";
 	o.lea_url_scheme = "https://lea.example.com/binaryData/{uuid}/";
 	o.expiry_seconds = 3600;
-	char err[LI707_EVENT_ERR_LEN];
-	assert_int_equal(li707_event_opts_check(&o, err, sizeof err), 0);
+	char err[LX_EVENT_ERR_LEN];
+	assert_int_equal(lx_event_opts_check(&o, err, sizeof err), 0);
 	const char *line = "{" EV ", \"attachments\": [{\"path\": \"a.txt\", \"model\": \"C\"}, "
 			   "{\"path\": \"a.txt\", \"model\": \"B\"}]}";
-	struct li707_event ev;
-	assert_int_equal(li707_event_parse(line, strlen(line), &o, &ev, err, sizeof err), 0);
+	struct lx_event ev;
+	assert_int_equal(lx_event_parse(line, strlen(line), &o, &ev, err, sizeof err), 0);
 	char want[160];
 	snprintf(want, sizeof want, "https://media.csp.example/v1/%s?dl=1", ev.attachments[0].uuid);
 	assert_string_equal(ev.item.attachments[0].url, want);
@@ -484,7 +484,7 @@ static void test_events_url_schemes(void **state)
 	assert_string_equal(ev.item.attachments[1].url, want);
 	assert_string_equal(ev.item.attachments[0].expiry, "2026-01-01T01:00:00Z");
 	assert_string_not_equal(ev.attachments[0].uuid, ev.attachments[1].uuid);
-	li707_event_clear(&ev);
+	lx_event_clear(&ev);
 }
 
 static void test_events_opts_check(void **state)
@@ -499,29 +499,29 @@ static void test_events_opts_check(void **state)
 		{"https://csp.example/{uuid}/{uuid}", NULL, 0},
 		{NULL, "lea.example.com/{uuid}", 0},
 		{NULL, NULL, -1},
-		{NULL, NULL, LI707_EVENT_EXPIRY_MAX + 1},
+		{NULL, NULL, LX_EVENT_EXPIRY_MAX + 1},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		struct li707_event_opts o = {.csp_url_scheme = bad[i].csp,
+		struct lx_event_opts o = {.csp_url_scheme = bad[i].csp,
 					     .lea_url_scheme = bad[i].lea,
 					     .expiry_seconds = bad[i].expiry};
-		char err[LI707_EVENT_ERR_LEN] = "";
-		int rc = li707_event_opts_check(&o, err, sizeof err);
+		char err[LX_EVENT_ERR_LEN] = "";
+		int rc = lx_event_opts_check(&o, err, sizeof err);
 		if (rc != LI707_EINVAL)
 			print_error("bad option set %zu accepted\n", i);
 		assert_int_equal(rc, LI707_EINVAL);
 		assert_true(err[0] != '\0');
 	}
-	assert_int_equal(li707_event_opts_check(NULL, NULL, 0), 0);
-	struct li707_event_opts ok = {0};
-	assert_int_equal(li707_event_opts_check(&ok, NULL, 0), 0);
+	assert_int_equal(lx_event_opts_check(NULL, NULL, 0), 0);
+	struct lx_event_opts ok = {0};
+	assert_int_equal(lx_event_opts_check(&ok, NULL, 0), 0);
 }
 
-/* li707_event_check applies the library's rules the parser does not know (CSP XML). */
+/* lx_event_check applies the library's rules the parser does not know (CSP XML). */
 static void test_events_check(void **state)
 {
 	(void)state;
-	struct li707_event_opts o = opts();
+	struct lx_event_opts o = opts();
 	static const struct {
 		const char *line;
 		int rc;
@@ -533,12 +533,12 @@ static void test_events_check(void **state)
 		{"{" EV ", \"csp\": {\"schema\": \"s\", \"xml\": \"<!DOCTYPE x><x/>\"}}", LI707_EINPUT},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct li707_event ev;
-		char err[LI707_EVENT_ERR_LEN];
+		struct lx_event ev;
+		char err[LX_EVENT_ERR_LEN];
 		assert_int_equal(
-			li707_event_parse(cases[i].line, strlen(cases[i].line), &o, &ev, err, sizeof err),
+			lx_event_parse(cases[i].line, strlen(cases[i].line), &o, &ev, err, sizeof err),
 			0);
-		int rc = li707_event_check(&ev, err, sizeof err);
+		int rc = lx_event_check(&ev, err, sizeof err);
 		if (rc != cases[i].rc)
 			print_error("check case %zu: rc %d, error '%s'\n", i, rc, err);
 		assert_int_equal(rc, cases[i].rc);
@@ -546,7 +546,7 @@ static void test_events_check(void **state)
 			assert_true(err[0] != '\0');
 			assert_null(strstr(err, "SECRET"));
 		}
-		li707_event_clear(&ev);
+		lx_event_clear(&ev);
 	}
 }
 
@@ -556,28 +556,28 @@ static void test_events_reader(void **state)
 	static const char input[] = "{\"a\":1}\n\n  \r\n0123456789abcdefXYZ\nlast";
 	FILE *f = fmemopen((void *)input, sizeof input - 1, "r");
 	assert_non_null(f);
-	struct li707_event_reader r;
+	struct lx_event_reader r;
 	const char *line;
 	size_t len;
-	li707_event_reader_init(&r, f, 16);
-	assert_int_equal(li707_event_reader_next(&r, &line, &len), 1);
+	lx_event_reader_init(&r, f, 16);
+	assert_int_equal(lx_event_reader_next(&r, &line, &len), 1);
 	assert_int_equal(r.line, 1);
 	assert_string_equal(line, "{\"a\":1}");
-	assert_int_equal(li707_event_reader_next(&r, &line, &len), 1);
+	assert_int_equal(lx_event_reader_next(&r, &line, &len), 1);
 	assert_int_equal(len, 0);
-	assert_true(li707_event_line_blank(line, len));
-	assert_int_equal(li707_event_reader_next(&r, &line, &len), 1);
+	assert_true(lx_event_line_blank(line, len));
+	assert_int_equal(lx_event_reader_next(&r, &line, &len), 1);
 	assert_int_equal(r.line, 3);
-	assert_true(li707_event_line_blank(line, len));
+	assert_true(lx_event_line_blank(line, len));
 	/* 19 bytes > 16: refused, numbered, skipped */
-	assert_int_equal(li707_event_reader_next(&r, &line, &len), LI707_ELIMIT);
+	assert_int_equal(lx_event_reader_next(&r, &line, &len), LI707_ELIMIT);
 	assert_int_equal(r.line, 4);
-	assert_int_equal(li707_event_reader_next(&r, &line, &len), 1);
+	assert_int_equal(lx_event_reader_next(&r, &line, &len), 1);
 	assert_int_equal(r.line, 5);
 	assert_string_equal(line, "last");
-	assert_int_equal(li707_event_reader_next(&r, &line, &len), 0);
-	li707_event_reader_done(&r);
-	li707_event_reader_done(&r);
+	assert_int_equal(lx_event_reader_next(&r, &line, &len), 0);
+	lx_event_reader_done(&r);
+	lx_event_reader_done(&r);
 	fclose(f);
 }
 
@@ -586,23 +586,23 @@ static void test_events_samples(void **state)
 {
 	(void)state;
 	static const char *files[] = {"samples/li-events.jsonl", "samples/ld-events.jsonl"};
-	struct li707_event_opts o = {.base_dir = tu_src("samples")};
+	struct lx_event_opts o = {.base_dir = tu_src("samples")};
 	for (size_t k = 0; k < 2; k++) {
 		FILE *f = fopen(tu_src(files[k]), "r");
 		assert_non_null(f);
-		struct li707_event_reader r;
+		struct lx_event_reader r;
 		const char *line;
 		size_t len;
 		int rc;
 		size_t n = 0;
-		li707_event_reader_init(&r, f, 0);
-		while ((rc = li707_event_reader_next(&r, &line, &len)) == 1) {
-			struct li707_event ev;
-			char err[LI707_EVENT_ERR_LEN];
-			rc = li707_event_parse(line, len, &o, &ev, err, sizeof err);
+		lx_event_reader_init(&r, f, 0);
+		while ((rc = lx_event_reader_next(&r, &line, &len)) == 1) {
+			struct lx_event ev;
+			char err[LX_EVENT_ERR_LEN];
+			rc = lx_event_parse(line, len, &o, &ev, err, sizeof err);
 			if (rc == 0) {
-				rc = li707_event_check(&ev, err, sizeof err);
-				li707_event_clear(&ev);
+				rc = lx_event_check(&ev, err, sizeof err);
+				lx_event_clear(&ev);
 			}
 			if (rc)
 				print_error("%s:%ld: %s\n", files[k], r.line, err);
@@ -611,7 +611,7 @@ static void test_events_samples(void **state)
 		}
 		assert_int_equal(rc, 0);
 		assert_true(n >= 3);
-		li707_event_reader_done(&r);
+		lx_event_reader_done(&r);
 		fclose(f);
 	}
 }

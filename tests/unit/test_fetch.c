@@ -35,7 +35,7 @@ struct env {
 	char sha[65];
 	int port;           /* li707_test_server */
 	pid_t srv;
-	struct li707_http_client *cl;
+	struct lx_http_client *cl;
 };
 
 static struct env E;
@@ -107,7 +107,7 @@ static void write_object(const char *path, size_t n, unsigned seed)
 		b[i] = (unsigned char)rand();
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
-	assert_int_equal(li707_write_all(fd, b, n), 0);
+	assert_int_equal(lx_write_all(fd, b, n), 0);
 	close(fd);
 	free(b);
 	assert_int_equal(rename(tmp, path), 0);
@@ -176,18 +176,18 @@ static int setup(void **state)
 		if (E.port <= 0)
 			usleep(50000);
 	}
-	if (E.port <= 0 || li707_http_global_init() != 0)
+	if (E.port <= 0 || lx_http_global_init() != 0)
 		return -1;
-	struct li707_http_client_opts o = {.ca_file = E.cert, .max_host_connections = 4};
+	struct lx_http_client_opts o = {.ca_file = E.cert, .max_host_connections = 4};
 	char err[256];
-	return li707_http_client_new(&o, &E.cl, err, sizeof err) == 0 ? 0 : -1;
+	return lx_http_client_new(&o, &E.cl, err, sizeof err) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	li707_http_client_free(E.cl);
-	li707_http_global_cleanup();
+	lx_http_client_free(E.cl);
+	lx_http_global_cleanup();
 	stop(E.srv);
 	if (E.dir[0]) {
 		char cmd[128];
@@ -208,10 +208,10 @@ static void url_of(char *buf, size_t n, int port, const char *name)
 static void test_state_ranges_merge(void **state)
 {
 	(void)state;
-	struct li707_fetch_state s;
-	li707_fetch_state_init(&s, 0);
+	struct lx_fetch_state s;
+	lx_fetch_state_init(&s, 0);
 	assert_int_equal(s.total, -1);
-	assert_false(li707_fetch_state_complete(&s));
+	assert_false(lx_fetch_state_complete(&s));
 	static const struct {
 		int64_t a, b;
 		size_t n_held;
@@ -222,21 +222,21 @@ static void test_state_ranges_merge(void **state)
 		{10, 10, 1, 700},                                           /* empty: no change */
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-		assert_true(li707_fetch_state_add(&s, t[i].a, t[i].b));
-		if (s.n_held != t[i].n_held || li707_fetch_state_held(&s) != t[i].held)
+		assert_true(lx_fetch_state_add(&s, t[i].a, t[i].b));
+		if (s.n_held != t[i].n_held || lx_fetch_state_held(&s) != t[i].held)
 			fail_msg("add [%lld, %lld): want %zu ranges / %lld bytes, got %zu / %lld",
 				 (long long)t[i].a, (long long)t[i].b, t[i].n_held,
-				 (long long)t[i].held, s.n_held, (long long)li707_fetch_state_held(&s));
+				 (long long)t[i].held, s.n_held, (long long)lx_fetch_state_held(&s));
 	}
 	s.total = 700;
-	assert_true(li707_fetch_state_complete(&s));
+	assert_true(lx_fetch_state_complete(&s));
 	/* Full: a range that merges with nothing is refused (and fetched again later). */
-	li707_fetch_state_init(&s, 0);
-	for (int i = 0; i < LI707_FETCH_RANGES_MAX; i++)
-		assert_true(li707_fetch_state_add(&s, 10 * i, 10 * i + 5));
-	assert_false(li707_fetch_state_add(&s, 100000, 100001));
-	assert_true(li707_fetch_state_add(&s, 5, 10)); /* merges: fits */
-	assert_int_equal(s.n_held, LI707_FETCH_RANGES_MAX - 1);
+	lx_fetch_state_init(&s, 0);
+	for (int i = 0; i < LX_FETCH_RANGES_MAX; i++)
+		assert_true(lx_fetch_state_add(&s, 10 * i, 10 * i + 5));
+	assert_false(lx_fetch_state_add(&s, 100000, 100001));
+	assert_true(lx_fetch_state_add(&s, 5, 10)); /* merges: fits */
+	assert_int_equal(s.n_held, LX_FETCH_RANGES_MAX - 1);
 }
 
 /* ---- against li707_test_server ---- */
@@ -250,9 +250,9 @@ static void test_bin_c1_whole_fetch(void **state)
 	snprintf(path, sizeof path, "%s/dl/whole", E.dir);
 	snprintf(part, sizeof part, "%s.part", path);
 	snprintf(meta, sizeof meta, "%s.part.etag", path);
-	struct li707_fetch_file_opts o = {.url = url, .path = path, .sha256 = E.sha};
+	struct lx_fetch_file_opts o = {.url = url, .path = path, .sha256 = E.sha};
 	char err[256] = "";
-	int rc = li707_fetch_file(E.cl, &o, err, sizeof err);
+	int rc = lx_fetch_file(E.cl, &o, err, sizeof err);
 	if (rc)
 		fail_msg("fetch: %s (%s)", li707_errname(rc), err);
 	assert_true(same_file(E.obj, path));
@@ -272,9 +272,9 @@ static void test_bin_c1_sha256_mismatch(void **state)
 	char wrong[65];
 	memcpy(wrong, E.sha, sizeof wrong);
 	wrong[0] = wrong[0] == '0' ? '1' : '0';
-	struct li707_fetch_file_opts o = {.url = url, .path = path, .sha256 = wrong};
+	struct lx_fetch_file_opts o = {.url = url, .path = path, .sha256 = wrong};
 	char err[256] = "";
-	assert_int_equal(li707_fetch_file(E.cl, &o, err, sizeof err), LI707_EMISMATCH);
+	assert_int_equal(lx_fetch_file(E.cl, &o, err, sizeof err), LI707_EMISMATCH);
 	assert_non_null(strstr(err, E.sha)); /* the message says what was got */
 	assert_false(exists(path));
 	assert_false(exists(part));
@@ -298,7 +298,7 @@ static void watch_progress(void *ud, int64_t have, int64_t total)
 		w->cancel = 1;
 }
 
-static int watch_validator(void *ud, const struct li707_fetch_state *s)
+static int watch_validator(void *ud, const struct lx_fetch_state *s)
 {
 	struct watch *w = ud;
 	w->validators++;
@@ -306,11 +306,11 @@ static int watch_validator(void *ud, const struct li707_fetch_state *s)
 	return 0;
 }
 
-static int watch_verified(void *ud, const struct li707_fetch_state *s, int64_t a, int64_t b)
+static int watch_verified(void *ud, const struct lx_fetch_state *s, int64_t a, int64_t b)
 {
 	struct watch *w = ud;
 	assert_true(b > a);
-	assert_true(li707_fetch_state_held(s) >= b - a);
+	assert_true(lx_fetch_state_held(s) >= b - a);
 	w->verified += b - a;
 	w->n_verified++;
 	return 0;
@@ -330,17 +330,17 @@ static void test_bin_c2_if_range_change(void **state)
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	struct watch w = {.cancel_at = 100000};
-	struct li707_fetch_opts o = {.url = url, .fd = fd, .cancel = &w.cancel, .ud = &w,
+	struct lx_fetch_opts o = {.url = url, .fd = fd, .cancel = &w.cancel, .ud = &w,
 				     .progress = watch_progress, .validator = watch_validator,
 				     .verified = watch_verified};
-	struct li707_fetch_state s;
-	li707_fetch_state_init(&s, 0);
+	struct lx_fetch_state s;
+	lx_fetch_state_init(&s, 0);
 	char err[256] = "";
-	assert_int_equal(li707_fetch_run(E.cl, &o, &s, err, sizeof err), -ECANCELED);
+	assert_int_equal(lx_fetch_run(E.cl, &o, &s, err, sizeof err), -ECANCELED);
 	assert_int_equal(w.validators, 1);
 	assert_true(s.etag[0] == '"');
 	assert_string_equal(w.etag, s.etag);
-	int64_t held = li707_fetch_state_held(&s);
+	int64_t held = lx_fetch_state_held(&s);
 	assert_true(held >= 100000 && held < OBJ_SIZE);
 	assert_true(w.verified == held); /* the bytes kept were reported, after an fsync */
 	char old_etag[128];
@@ -350,13 +350,13 @@ static void test_bin_c2_if_range_change(void **state)
 	w.cancel = 0;
 	w.cancel_at = 0;
 	w.verified = 0;
-	int rc = li707_fetch_run(E.cl, &o, &s, err, sizeof err);
+	int rc = lx_fetch_run(E.cl, &o, &s, err, sizeof err);
 	if (rc)
 		fail_msg("resume: %s (%s)", li707_errname(rc), err);
 	assert_int_equal(w.validators, 2); /* the new object was announced */
 	assert_string_not_equal(s.etag, old_etag);
 	assert_int_equal(s.total, OBJ_SIZE);
-	assert_true(li707_fetch_state_complete(&s));
+	assert_true(lx_fetch_state_complete(&s));
 	assert_true(w.verified == OBJ_SIZE);
 	close(fd);
 	assert_true(same_file(obj2, path));
@@ -372,12 +372,12 @@ static void test_bin_c1_parallel_ranges(void **state)
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	struct watch w = {0};
-	struct li707_fetch_opts o = {.url = url, .fd = fd, .chunk_max = 128 << 10, .parallel = 4,
+	struct lx_fetch_opts o = {.url = url, .fd = fd, .chunk_max = 128 << 10, .parallel = 4,
 				     .ud = &w, .verified = watch_verified};
-	struct li707_fetch_state s;
-	li707_fetch_state_init(&s, o.chunk_max);
+	struct lx_fetch_state s;
+	lx_fetch_state_init(&s, o.chunk_max);
 	char err[256] = "";
-	int rc = li707_fetch_run(E.cl, &o, &s, err, sizeof err);
+	int rc = lx_fetch_run(E.cl, &o, &s, err, sizeof err);
 	if (rc)
 		fail_msg("fetch: %s (%s)", li707_errname(rc), err);
 	close(fd);
@@ -423,10 +423,10 @@ static void test_bin_c2_resume_from_part(void **state)
 	snprintf(cmd, sizeof cmd, "head -c 300000 '%s' > '%s' && printf '\"li707-%d\"' > '%s'",
 		 E.obj, part, OBJ_SIZE, meta);
 	assert_int_equal(system(cmd), 0);
-	struct li707_fetch_file_opts o = {.url = url, .path = path, .sha256 = E.sha,
+	struct lx_fetch_file_opts o = {.url = url, .path = path, .sha256 = E.sha,
 					  .resume = true};
 	char err[256] = "";
-	int rc = li707_fetch_file(E.cl, &o, err, sizeof err);
+	int rc = lx_fetch_file(E.cl, &o, err, sizeof err);
 	stop(p.pid);
 	if (rc)
 		fail_msg("resume: %s (%s)", li707_errname(rc), err);
@@ -451,12 +451,12 @@ static void test_bin_c2_shrink_after_cut(void **state)
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	struct watch w = {0};
-	struct li707_fetch_opts o = {.url = url, .fd = fd, .chunk_max = 1 << 20, .ud = &w,
+	struct lx_fetch_opts o = {.url = url, .fd = fd, .chunk_max = 1 << 20, .ud = &w,
 				     .verified = watch_verified, .max_failures = 20};
-	struct li707_fetch_state s;
-	li707_fetch_state_init(&s, o.chunk_max);
+	struct lx_fetch_state s;
+	lx_fetch_state_init(&s, o.chunk_max);
 	char err[256] = "";
-	int rc = li707_fetch_run(E.cl, &o, &s, err, sizeof err);
+	int rc = lx_fetch_run(E.cl, &o, &s, err, sizeof err);
 	stop(p.pid);
 	close(fd);
 	if (rc)
@@ -492,14 +492,14 @@ static void test_fsync_parent(void **state)
 	(void)state;
 	char p[160];
 	snprintf(p, sizeof p, "%s/dl/whatever", E.dir);
-	assert_int_equal(li707_fsync_parent(p), 0);
+	assert_int_equal(lx_fsync_parent(p), 0);
 	snprintf(p, sizeof p, "%s/dl///", E.dir);
-	assert_int_equal(li707_fsync_parent(p), 0);
-	assert_int_equal(li707_fsync_parent("bare-name"), 0);
-	assert_int_equal(li707_fsync_parent("/x"), 0);
+	assert_int_equal(lx_fsync_parent(p), 0);
+	assert_int_equal(lx_fsync_parent("bare-name"), 0);
+	assert_int_equal(lx_fsync_parent("/x"), 0);
 	snprintf(p, sizeof p, "%s/no-such-dir/x", E.dir);
-	assert_int_equal(li707_fsync_parent(p), -ENOENT);
-	assert_int_equal(li707_fsync_dir(E.obj), -ENOTDIR);
+	assert_int_equal(lx_fsync_parent(p), -ENOENT);
+	assert_int_equal(lx_fsync_dir(E.obj), -ENOTDIR);
 }
 
 int main(void)

@@ -20,7 +20,7 @@ static void fixed_uuid(char out[37], unsigned kind, unsigned n)
 }
 
 /* Builds one message per reference group of `per_msg` events, deterministic throughout. */
-static struct li707_message *build(struct li707_event *ev, size_t n, unsigned msgno)
+static struct li707_message *build(struct lx_event *ev, size_t n, unsigned msgno)
 {
 	struct li707_message *m = li707_message_new();
 	assert_non_null(m);
@@ -143,15 +143,15 @@ static void round_trip(const char *events_rel, const char *golden_prefix, size_t
 {
 	size_t len;
 	char *text = tu_read_file(tu_src(events_rel), &len);
-	struct li707_event_opts o = {.base_dir = tu_src("samples"), .now = FIXED_NOW};
-	struct li707_event ev[64];
+	struct lx_event_opts o = {.base_dir = tu_src("samples"), .now = FIXED_NOW};
+	struct lx_event ev[64];
 	size_t n = 0;
-	char err[LI707_EVENT_ERR_LEN];
+	char err[LX_EVENT_ERR_LEN];
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-		if (li707_event_line_blank(line, strlen(line)))
+		if (lx_event_line_blank(line, strlen(line)))
 			continue;
 		assert_true(n < 64);
-		int rc = li707_event_parse(line, strlen(line), &o, &ev[n], err, sizeof err);
+		int rc = lx_event_parse(line, strlen(line), &o, &ev[n], err, sizeof err);
 		if (rc)
 			print_error("%s: event %zu: %s\n", events_rel, n + 1, err);
 		assert_int_equal(rc, 0);
@@ -162,7 +162,7 @@ static void round_trip(const char *events_rel, const char *golden_prefix, size_t
 
 	/* Group per reference in order of first appearance (as `li707 build` does: messages never
 	 * mix references, R-DEL-2), at most per_msg events per message. */
-	struct li707_event order[64];
+	struct lx_event order[64];
 	size_t n_order = 0;
 	bool taken[64] = {0};
 	for (size_t i = 0; i < n; i++) {
@@ -236,7 +236,7 @@ static void round_trip(const char *events_rel, const char *golden_prefix, size_t
 		i = j;
 	}
 	for (size_t i = 0; i < n; i++)
-		li707_event_clear(&ev[i]);
+		lx_event_clear(&ev[i]);
 }
 
 static void test_del2_golden_li_items(void **state) { round_trip("samples/li-events.jsonl", "li-item", 1); }

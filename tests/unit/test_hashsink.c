@@ -53,20 +53,20 @@ static void roundtrip(size_t n, size_t piece)
 	int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
 	assert_true(fd >= 0);
 	unsigned char *data = pattern(n);
-	struct li707_hashsink *s = NULL;
-	assert_int_equal(li707_hashsink_new(fd, &s), 0);
+	struct lx_hashsink *s = NULL;
+	assert_int_equal(lx_hashsink_new(fd, &s), 0);
 	size_t off = 0, k = 1;
 	while (off < n) {
 		size_t len = piece ? piece : (k = k * 7 % 300007 + 1);
 		if (len > n - off)
 			len = n - off;
-		assert_int_equal(li707_hashsink_write(s, data + off, len), 0);
+		assert_int_equal(lx_hashsink_write(s, data + off, len), 0);
 		off += len;
 	}
 	unsigned char dg[32], want[32];
 	uint64_t bytes = 1234;
-	assert_int_equal(li707_hashsink_finish(s, dg, &bytes), 0);
-	li707_hashsink_free(s);
+	assert_int_equal(lx_hashsink_finish(s, dg, &bytes), 0);
+	lx_hashsink_free(s);
 	close(fd);
 	SHA256(data, n, want);
 	assert_memory_equal(dg, want, 32);
@@ -86,20 +86,20 @@ static void test_sizes_inline(void **state)
 	roundtrip(0, 1);
 	roundtrip(1, 1);
 	roundtrip(4096, 100);
-	roundtrip(LI707_HASHSINK_BLOCK - 1, 0);
-	roundtrip(LI707_HASHSINK_BLOCK, LI707_HASHSINK_BLOCK); /* one full block: no thread */
+	roundtrip(LX_HASHSINK_BLOCK - 1, 0);
+	roundtrip(LX_HASHSINK_BLOCK, LX_HASHSINK_BLOCK); /* one full block: no thread */
 }
 
 static void test_sizes_worker(void **state)
 {
 	(void)state;
-	roundtrip(LI707_HASHSINK_BLOCK + 1, LI707_HASHSINK_BLOCK);
-	roundtrip(2 * LI707_HASHSINK_BLOCK, 0);
+	roundtrip(LX_HASHSINK_BLOCK + 1, LX_HASHSINK_BLOCK);
+	roundtrip(2 * LX_HASHSINK_BLOCK, 0);
 	/* More blocks than the ring holds, and past the writeback step. */
-	size_t big = (size_t)LI707_HASHSINK_WRITEBACK + 3 * LI707_HASHSINK_BLOCK + 17;
+	size_t big = (size_t)LX_HASHSINK_WRITEBACK + 3 * LX_HASHSINK_BLOCK + 17;
 	roundtrip(big, 0);
 	roundtrip(big, 65536);
-	roundtrip(LI707_HASHSINK_BLOCKS * LI707_HASHSINK_BLOCK, 3 * LI707_HASHSINK_BLOCK);
+	roundtrip(LX_HASHSINK_BLOCKS * LX_HASHSINK_BLOCK, 3 * LX_HASHSINK_BLOCK);
 }
 
 /* A file the sink cannot write (opened read-only): the error comes back, no digest. */
@@ -110,29 +110,29 @@ static void test_write_error(void **state)
 	snprintf(path, sizeof path, "%s/ro", dir);
 	int fd = open(path, O_CREAT | O_RDONLY, 0600);
 	assert_true(fd >= 0);
-	unsigned char *data = pattern(3 * LI707_HASHSINK_BLOCKS * LI707_HASHSINK_BLOCK);
-	struct li707_hashsink *s = NULL;
-	assert_int_equal(li707_hashsink_new(fd, &s), 0);
+	unsigned char *data = pattern(3 * LX_HASHSINK_BLOCKS * LX_HASHSINK_BLOCK);
+	struct lx_hashsink *s = NULL;
+	assert_int_equal(lx_hashsink_new(fd, &s), 0);
 	int rc = 0;
-	for (size_t off = 0; rc == 0 && off < 3 * LI707_HASHSINK_BLOCKS * LI707_HASHSINK_BLOCK;
-	     off += LI707_HASHSINK_BLOCK)
-		rc = li707_hashsink_write(s, data + off, LI707_HASHSINK_BLOCK);
+	for (size_t off = 0; rc == 0 && off < 3 * LX_HASHSINK_BLOCKS * LX_HASHSINK_BLOCK;
+	     off += LX_HASHSINK_BLOCK)
+		rc = lx_hashsink_write(s, data + off, LX_HASHSINK_BLOCK);
 	unsigned char dg[32];
 	uint64_t bytes = 99;
-	int frc = li707_hashsink_finish(s, dg, &bytes);
+	int frc = lx_hashsink_finish(s, dg, &bytes);
 	assert_true(frc < 0);
 	assert_int_equal(bytes, 99);
 	/* Every later call is refused too. */
-	assert_true(li707_hashsink_write(s, data, 1) < 0);
-	assert_int_equal(li707_hashsink_finish(s, dg, &bytes), -EINVAL);
-	li707_hashsink_free(s);
+	assert_true(lx_hashsink_write(s, data, 1) < 0);
+	assert_int_equal(lx_hashsink_finish(s, dg, &bytes), -EINVAL);
+	lx_hashsink_free(s);
 	close(fd);
 	/* A small object (inline path) fails the same way. */
 	fd = open(path, O_RDONLY);
-	assert_int_equal(li707_hashsink_new(fd, &s), 0);
-	assert_int_equal(li707_hashsink_write(s, data, 10), 0);
-	assert_true(li707_hashsink_finish(s, dg, &bytes) < 0);
-	li707_hashsink_free(s);
+	assert_int_equal(lx_hashsink_new(fd, &s), 0);
+	assert_int_equal(lx_hashsink_write(s, data, 10), 0);
+	assert_true(lx_hashsink_finish(s, dg, &bytes) < 0);
+	lx_hashsink_free(s);
 	close(fd);
 	free(data);
 	(void)rc;
@@ -146,16 +146,16 @@ static void test_abort(void **state)
 	snprintf(path, sizeof path, "%s/abort", dir);
 	int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
 	assert_true(fd >= 0);
-	unsigned char *data = pattern(LI707_HASHSINK_BLOCK);
-	struct li707_hashsink *s = NULL;
-	assert_int_equal(li707_hashsink_new(fd, &s), 0);
-	for (int i = 0; i < 3 * LI707_HASHSINK_BLOCKS; i++)
-		assert_int_equal(li707_hashsink_write(s, data, LI707_HASHSINK_BLOCK), 0);
-	li707_hashsink_free(s);
+	unsigned char *data = pattern(LX_HASHSINK_BLOCK);
+	struct lx_hashsink *s = NULL;
+	assert_int_equal(lx_hashsink_new(fd, &s), 0);
+	for (int i = 0; i < 3 * LX_HASHSINK_BLOCKS; i++)
+		assert_int_equal(lx_hashsink_write(s, data, LX_HASHSINK_BLOCK), 0);
+	lx_hashsink_free(s);
 	/* A sink never written to, freed at once. */
-	assert_int_equal(li707_hashsink_new(fd, &s), 0);
-	li707_hashsink_free(s);
-	li707_hashsink_free(NULL);
+	assert_int_equal(lx_hashsink_new(fd, &s), 0);
+	lx_hashsink_free(s);
+	lx_hashsink_free(NULL);
 	close(fd);
 	free(data);
 }
@@ -163,16 +163,16 @@ static void test_abort(void **state)
 static void test_bad_args(void **state)
 {
 	(void)state;
-	struct li707_hashsink *s = NULL;
-	assert_int_equal(li707_hashsink_new(-1, &s), 0);
-	assert_int_equal(li707_hashsink_write(NULL, "x", 1), -EINVAL);
-	assert_int_equal(li707_hashsink_write(s, NULL, 1), -EINVAL);
-	assert_int_equal(li707_hashsink_write(s, NULL, 0), 0);
+	struct lx_hashsink *s = NULL;
+	assert_int_equal(lx_hashsink_new(-1, &s), 0);
+	assert_int_equal(lx_hashsink_write(NULL, "x", 1), -EINVAL);
+	assert_int_equal(lx_hashsink_write(s, NULL, 1), -EINVAL);
+	assert_int_equal(lx_hashsink_write(s, NULL, 0), 0);
 	unsigned char dg[32];
 	uint64_t b;
-	assert_int_equal(li707_hashsink_finish(s, NULL, &b), -EINVAL);
-	assert_true(li707_hashsink_finish(s, dg, &b) < 0); /* fdatasync(-1) */
-	li707_hashsink_free(s);
+	assert_int_equal(lx_hashsink_finish(s, NULL, &b), -EINVAL);
+	assert_true(lx_hashsink_finish(s, dg, &b) < 0); /* fdatasync(-1) */
+	lx_hashsink_free(s);
 }
 
 int main(void)

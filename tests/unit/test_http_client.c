@@ -23,59 +23,59 @@ static void test_trn3_classification_table(void **state)
 	static const struct {
 		int code;
 		const char *detail;
-		enum li707_http_err want;
+		enum lx_http_err want;
 	} cases[] = {
-		{CURLE_OK, NULL, LI707_HTTP_OK},
-		{CURLE_COULDNT_RESOLVE_HOST, NULL, LI707_HTTP_EDNS},
-		{CURLE_COULDNT_CONNECT, NULL, LI707_HTTP_ECONNECT},
-		{CURLE_OPERATION_TIMEDOUT, NULL, LI707_HTTP_ETIMEOUT},
-		{CURLE_SSL_CONNECT_ERROR, NULL, LI707_HTTP_ETLS},
-		{CURLE_PEER_FAILED_VERIFICATION, NULL, LI707_HTTP_ETLS},
-		{CURLE_SSL_CERTPROBLEM, NULL, LI707_HTTP_ETLS},
-		{CURLE_SSL_CACERT_BADFILE, NULL, LI707_HTTP_ETLS},
-		{CURLE_SSL_CRL_BADFILE, NULL, LI707_HTTP_ETLS},
-		{CURLE_SSL_CIPHER, NULL, LI707_HTTP_ETLS},
-		{CURLE_RECV_ERROR, "Connection reset by peer", LI707_HTTP_ERESET},
-		{CURLE_RECV_ERROR, NULL, LI707_HTTP_ERESET},
+		{CURLE_OK, NULL, LX_HTTP_OK},
+		{CURLE_COULDNT_RESOLVE_HOST, NULL, LX_HTTP_EDNS},
+		{CURLE_COULDNT_CONNECT, NULL, LX_HTTP_ECONNECT},
+		{CURLE_OPERATION_TIMEDOUT, NULL, LX_HTTP_ETIMEOUT},
+		{CURLE_SSL_CONNECT_ERROR, NULL, LX_HTTP_ETLS},
+		{CURLE_PEER_FAILED_VERIFICATION, NULL, LX_HTTP_ETLS},
+		{CURLE_SSL_CERTPROBLEM, NULL, LX_HTTP_ETLS},
+		{CURLE_SSL_CACERT_BADFILE, NULL, LX_HTTP_ETLS},
+		{CURLE_SSL_CRL_BADFILE, NULL, LX_HTTP_ETLS},
+		{CURLE_SSL_CIPHER, NULL, LX_HTTP_ETLS},
+		{CURLE_RECV_ERROR, "Connection reset by peer", LX_HTTP_ERESET},
+		{CURLE_RECV_ERROR, NULL, LX_HTTP_ERESET},
 		{CURLE_RECV_ERROR,
 		 "OpenSSL SSL_read: error:0A00045C:SSL routines::tlsv13 alert certificate required",
-		 LI707_HTTP_ETLS},
-		{CURLE_SEND_ERROR, "Broken pipe", LI707_HTTP_ERESET},
-		{CURLE_GOT_NOTHING, NULL, LI707_HTTP_ERESET},
-		{CURLE_PARTIAL_FILE, NULL, LI707_HTTP_ERESET},
-		{CURLE_WRITE_ERROR, NULL, LI707_HTTP_ELOCAL},
-		{CURLE_READ_ERROR, NULL, LI707_HTTP_ELOCAL},
-		{CURLE_FILESIZE_EXCEEDED, NULL, LI707_HTTP_ELIMIT},
-		{CURLE_URL_MALFORMAT, NULL, LI707_HTTP_EURL},
-		{CURLE_UNSUPPORTED_PROTOCOL, NULL, LI707_HTTP_EURL},
-		{CURLE_HTTP_RETURNED_ERROR, NULL, LI707_HTTP_ESTATUS},
-		{CURLE_RANGE_ERROR, NULL, LI707_HTTP_ESTATUS},
-		{CURLE_OUT_OF_MEMORY, NULL, LI707_HTTP_EINTERNAL},
-		{CURLE_BAD_FUNCTION_ARGUMENT, NULL, LI707_HTTP_EINTERNAL},
+		 LX_HTTP_ETLS},
+		{CURLE_SEND_ERROR, "Broken pipe", LX_HTTP_ERESET},
+		{CURLE_GOT_NOTHING, NULL, LX_HTTP_ERESET},
+		{CURLE_PARTIAL_FILE, NULL, LX_HTTP_ERESET},
+		{CURLE_WRITE_ERROR, NULL, LX_HTTP_ELOCAL},
+		{CURLE_READ_ERROR, NULL, LX_HTTP_ELOCAL},
+		{CURLE_FILESIZE_EXCEEDED, NULL, LX_HTTP_ELIMIT},
+		{CURLE_URL_MALFORMAT, NULL, LX_HTTP_EURL},
+		{CURLE_UNSUPPORTED_PROTOCOL, NULL, LX_HTTP_EURL},
+		{CURLE_HTTP_RETURNED_ERROR, NULL, LX_HTTP_ESTATUS},
+		{CURLE_RANGE_ERROR, NULL, LX_HTTP_ESTATUS},
+		{CURLE_OUT_OF_MEMORY, NULL, LX_HTTP_EINTERNAL},
+		{CURLE_BAD_FUNCTION_ARGUMENT, NULL, LX_HTTP_EINTERNAL},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		enum li707_http_err got = li707_http_classify(cases[i].code, cases[i].detail);
+		enum lx_http_err got = lx_http_classify(cases[i].code, cases[i].detail);
 		if (got != cases[i].want)
 			fail_msg("curl code %d (%s): expected %s, got %s", cases[i].code,
-				 cases[i].detail ? cases[i].detail : "-", li707_http_errname(cases[i].want),
-				 li707_http_errname(got));
+				 cases[i].detail ? cases[i].detail : "-", lx_http_errname(cases[i].want),
+				 lx_http_errname(got));
 	}
 }
 
 static void test_trn3_names_and_exit_codes(void **state)
 {
 	(void)state;
-	for (int e = 0; e < LI707_HTTP_ERR_COUNT; e++) {
-		assert_non_null(li707_http_errname(e));
-		assert_non_null(li707_http_strerror(e));
+	for (int e = 0; e < LX_HTTP_ERR_COUNT; e++) {
+		assert_non_null(lx_http_errname(e));
+		assert_non_null(lx_http_strerror(e));
 		for (int f = 0; f < e; f++)
-			assert_string_not_equal(li707_http_errname(e), li707_http_errname(f));
-		int want = e == LI707_HTTP_OK ? 0 : e == LI707_HTTP_EURL ? 2 : e == LI707_HTTP_EINTERNAL ? 5 : 3;
-		int got = li707_exit_code(li707_http_err_code(e));
+			assert_string_not_equal(lx_http_errname(e), lx_http_errname(f));
+		int want = e == LX_HTTP_OK ? 0 : e == LX_HTTP_EURL ? 2 : e == LX_HTTP_EINTERNAL ? 5 : 3;
+		int got = li707_exit_code(lx_http_err_code(e));
 		if (got != want)
-			fail_msg("%s: exit %d, expected %d", li707_http_errname(e), got, want);
+			fail_msg("%s: exit %d, expected %d", lx_http_errname(e), got, want);
 	}
-	assert_string_equal(li707_http_errname(LI707_HTTP_ERR_COUNT), "internal");
+	assert_string_equal(lx_http_errname(LX_HTTP_ERR_COUNT), "internal");
 }
 
 static void test_opts_validation(void **state)
@@ -85,7 +85,7 @@ static void test_opts_validation(void **state)
 	const char *file = LI707_SOURCE_DIR "/CMakeLists.txt";
 	const struct {
 		const char *name;
-		struct li707_http_client_opts o;
+		struct lx_http_client_opts o;
 		int want;
 	} cases[] = {
 		{"defaults", {0}, 0},
@@ -108,14 +108,14 @@ static void test_opts_validation(void **state)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char err[256] = "";
-		int got = li707_http_client_opts_check(&cases[i].o, err, sizeof err);
+		int got = lx_http_client_opts_check(&cases[i].o, err, sizeof err);
 		if (got != cases[i].want)
 			fail_msg("%s: expected %d, got %d (%s)", cases[i].name, cases[i].want, got, err);
 		if (got)
 			assert_true(err[0] != '\0');
 	}
 	char err[256];
-	assert_int_equal(li707_http_client_opts_check(NULL, err, sizeof err), LI707_EINVAL);
+	assert_int_equal(lx_http_client_opts_check(NULL, err, sizeof err), LI707_EINVAL);
 }
 
 /* ---- scheduling (R-BIN-2) ---- */
@@ -130,7 +130,7 @@ struct tagged {
 	int tag;
 };
 
-static void tagged_done(void *ud, struct li707_http_result *r)
+static void tagged_done(void *ud, struct lx_http_result *r)
 {
 	(void)r;
 	struct tagged *t = ud;
@@ -152,10 +152,10 @@ static void test_bin2_small_first_order(void **state)
 {
 	(void)state;
 	/* One transfer at a time against a closed port: completion order = start order. */
-	struct li707_http_client *c = NULL;
-	struct li707_http_client_opts o = {.max_active = 1, .connect_timeout_ms = 2000};
+	struct lx_http_client *c = NULL;
+	struct lx_http_client_opts o = {.max_active = 1, .connect_timeout_ms = 2000};
 	char err[256];
-	assert_int_equal(li707_http_client_new(&o, &c, err, sizeof err), 0);
+	assert_int_equal(lx_http_client_new(&o, &c, err, sizeof err), 0);
 	char url[64];
 	snprintf(url, sizeof url, "https://127.0.0.1:%d/", free_port());
 	static const struct {
@@ -163,88 +163,88 @@ static void test_bin2_small_first_order(void **state)
 		int64_t size;
 	} sub[] = {{0, 5000000}, {0, 100}, {0, -1}, {-1, 900000000}, {0, 2000}, {1, 1}};
 	static const int want[] = {3, 1, 4, 0, 2, 5};
-	struct li707_http_result res[6];
+	struct lx_http_result res[6];
 	struct tagged tags[6];
 	struct order_log log = {0};
 	for (int i = 0; i < 6; i++) {
-		struct li707_http_req q;
-		li707_http_req_init(&q);
+		struct lx_http_transfer q;
+		lx_http_transfer_init(&q);
 		q.url = url;
 		q.priority = sub[i].priority;
 		q.size_hint = sub[i].size;
 		tags[i] = (struct tagged){&log, i};
 		q.done = tagged_done;
 		q.done_ud = &tags[i];
-		assert_int_equal(li707_http_submit(c, &q, &res[i]), 0);
+		assert_int_equal(lx_http_submit(c, &q, &res[i]), 0);
 	}
-	assert_int_equal(li707_http_run(c, -1), 0);
+	assert_int_equal(lx_http_run(c, -1), 0);
 	assert_int_equal(log.n, 6);
 	for (int i = 0; i < 6; i++) {
 		if (log.seen[i] != want[i])
 			fail_msg("position %d: expected transfer %d, got %d", i, want[i], log.seen[i]);
-		assert_int_equal(res[i].err, LI707_HTTP_ECONNECT);
+		assert_int_equal(res[i].err, LX_HTTP_ECONNECT);
 	}
-	li707_http_client_free(c);
+	lx_http_client_free(c);
 }
 
 static void test_bin2_order_hook_and_free_with_queue(void **state)
 {
 	(void)state;
-	assert_true(li707_http_order_small_first(&(struct li707_http_req){.size_hint = 1},
-						 &(struct li707_http_req){.size_hint = -1}) < 0);
-	assert_true(li707_http_order_small_first(&(struct li707_http_req){.priority = 2, .size_hint = 1},
-						 &(struct li707_http_req){.priority = 1, .size_hint = 9}) > 0);
+	assert_true(lx_http_order_small_first(&(struct lx_http_transfer){.size_hint = 1},
+						 &(struct lx_http_transfer){.size_hint = -1}) < 0);
+	assert_true(lx_http_order_small_first(&(struct lx_http_transfer){.priority = 2, .size_hint = 1},
+						 &(struct lx_http_transfer){.priority = 1, .size_hint = 9}) > 0);
 	/* Freeing a client with queued transfers releases them (LeakSanitizer checks). */
-	struct li707_http_client *c = NULL;
-	struct li707_http_client_opts o = {0};
+	struct lx_http_client *c = NULL;
+	struct lx_http_client_opts o = {0};
 	char err[256];
-	assert_int_equal(li707_http_client_new(&o, &c, err, sizeof err), 0);
-	struct li707_http_result r[3];
-	struct li707_http_req q;
-	li707_http_req_init(&q);
+	assert_int_equal(lx_http_client_new(&o, &c, err, sizeof err), 0);
+	struct lx_http_result r[3];
+	struct lx_http_transfer q;
+	lx_http_transfer_init(&q);
 	q.url = "https://127.0.0.1:9/";
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(li707_http_submit(c, &q, &r[i]), 0);
-	li707_http_client_free(c);
-	li707_http_client_free(NULL);
+		assert_int_equal(lx_http_submit(c, &q, &r[i]), 0);
+	lx_http_client_free(c);
+	lx_http_client_free(NULL);
 }
 
-/* The pending queue grows through li707_array_grow up to LI707_HTTP_MAX_PENDING: one more is
+/* The pending queue grows through li707_array_grow up to LX_HTTP_MAX_PENDING: one more is
  * refused with LI707_ELIMIT and leaves the queue as it was. */
 static void test_http_pending_cap(void **state)
 {
 	(void)state;
-	struct li707_http_client *c = NULL;
-	struct li707_http_client_opts o = {0};
+	struct lx_http_client *c = NULL;
+	struct lx_http_client_opts o = {0};
 	char err[256];
-	assert_int_equal(li707_http_client_new(&o, &c, err, sizeof err), 0);
-	struct li707_http_result *r = calloc(LI707_HTTP_MAX_PENDING + 1, sizeof *r);
+	assert_int_equal(lx_http_client_new(&o, &c, err, sizeof err), 0);
+	struct lx_http_result *r = calloc(LX_HTTP_MAX_PENDING + 1, sizeof *r);
 	assert_non_null(r);
-	struct li707_http_req q;
-	li707_http_req_init(&q);
+	struct lx_http_transfer q;
+	lx_http_transfer_init(&q);
 	q.url = "https://127.0.0.1:9/";
-	for (size_t i = 0; i < LI707_HTTP_MAX_PENDING; i++)
-		assert_int_equal(li707_http_submit(c, &q, &r[i]), 0);
-	assert_int_equal(li707_http_submit(c, &q, &r[LI707_HTTP_MAX_PENDING]), LI707_ELIMIT);
-	li707_http_client_free(c);
+	for (size_t i = 0; i < LX_HTTP_MAX_PENDING; i++)
+		assert_int_equal(lx_http_submit(c, &q, &r[i]), 0);
+	assert_int_equal(lx_http_submit(c, &q, &r[LX_HTTP_MAX_PENDING]), LI707_ELIMIT);
+	lx_http_client_free(c);
 	free(r);
 }
 
 static void test_sec1_http_refused(void **state)
 {
 	(void)state;
-	struct li707_http_client *c = NULL;
-	struct li707_http_client_opts o = {0};
+	struct lx_http_client *c = NULL;
+	struct lx_http_client_opts o = {0};
 	char err[256];
-	assert_int_equal(li707_http_client_new(&o, &c, err, sizeof err), 0);
-	struct li707_http_req q;
-	li707_http_req_init(&q);
+	assert_int_equal(lx_http_client_new(&o, &c, err, sizeof err), 0);
+	struct lx_http_transfer q;
+	lx_http_transfer_init(&q);
 	q.url = "http://127.0.0.1:9/";
-	struct li707_http_result r;
-	assert_int_equal(li707_http_perform(c, &q, &r), 0);
-	assert_int_equal(r.err, LI707_HTTP_EURL);
-	li707_http_result_done(&r);
-	li707_http_client_free(c);
+	struct lx_http_result r;
+	assert_int_equal(lx_http_perform(c, &q, &r), 0);
+	assert_int_equal(r.err, LX_HTTP_EURL);
+	lx_http_result_done(&r);
+	lx_http_client_free(c);
 }
 
 /* ---- PSK wiring against openssl s_server (R-SEC-4) ---- */
@@ -281,25 +281,25 @@ static pid_t start_s_server(int port, const char *hexkey, const char *version)
 	return -1;
 }
 
-static enum li707_http_err psk_get(int port, const uint8_t *key, size_t max_body, long *status)
+static enum lx_http_err psk_get(int port, const uint8_t *key, size_t max_body, long *status)
 {
-	struct li707_http_client *c = NULL;
-	struct li707_http_client_opts o = {.psk_identity = "li707", .psk = key, .psk_len = 32};
+	struct lx_http_client *c = NULL;
+	struct lx_http_client_opts o = {.psk_identity = "li707", .psk = key, .psk_len = 32};
 	char err[256];
-	assert_int_equal(li707_http_client_new(&o, &c, err, sizeof err), 0);
+	assert_int_equal(lx_http_client_new(&o, &c, err, sizeof err), 0);
 	char url[64];
 	snprintf(url, sizeof url, "https://127.0.0.1:%d/", port);
-	struct li707_http_req q;
-	li707_http_req_init(&q);
+	struct lx_http_transfer q;
+	lx_http_transfer_init(&q);
 	q.url = url;
 	q.max_body = max_body;
-	struct li707_http_result r;
-	assert_int_equal(li707_http_perform(c, &q, &r), 0);
+	struct lx_http_result r;
+	assert_int_equal(lx_http_perform(c, &q, &r), 0);
 	*status = r.status;
-	if (r.err == LI707_HTTP_OK)
+	if (r.err == LX_HTTP_OK)
 		assert_non_null(strstr(r.body, "s_server"));
-	li707_http_result_done(&r);
-	li707_http_client_free(c);
+	lx_http_result_done(&r);
+	lx_http_client_free(c);
 	return r.err;
 }
 
@@ -322,16 +322,16 @@ static void test_sec4_psk_callback(void **state)
 		if (pid < 0)
 			fail_msg("openssl s_server %s did not start", versions[v]);
 		long status = 0;
-		enum li707_http_err e = psk_get(port, key, 0, &status);
-		if (e != LI707_HTTP_OK || status != 200)
-			fail_msg("%s right key: %s, status %ld", versions[v], li707_http_errname(e), status);
+		enum lx_http_err e = psk_get(port, key, 0, &status);
+		if (e != LX_HTTP_OK || status != 200)
+			fail_msg("%s right key: %s, status %ld", versions[v], lx_http_errname(e), status);
 		e = psk_get(port, wrong, 0, &status);
-		if (e != LI707_HTTP_ETLS)
-			fail_msg("%s wrong key: %s", versions[v], li707_http_errname(e));
+		if (e != LX_HTTP_ETLS)
+			fail_msg("%s wrong key: %s", versions[v], lx_http_errname(e));
 		/* The memory sink's cap: the status page is larger than 64 bytes. */
 		e = psk_get(port, key, 64, &status);
-		if (e != LI707_HTTP_ELIMIT)
-			fail_msg("%s body cap: %s", versions[v], li707_http_errname(e));
+		if (e != LX_HTTP_ELIMIT)
+			fail_msg("%s body cap: %s", versions[v], lx_http_errname(e));
 		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);
 	}
@@ -339,7 +339,7 @@ static void test_sec4_psk_callback(void **state)
 
 /* ---- R-BIN-2: a small transfer overtakes a large one on a second connection ---- */
 
-static void mark_done(void *ud, struct li707_http_result *r)
+static void mark_done(void *ud, struct lx_http_result *r)
 {
 	(void)r;
 	struct tagged *t = ud;
@@ -347,7 +347,7 @@ static void mark_done(void *ud, struct li707_http_result *r)
 }
 
 /* A slow consumer: about 1.2 s for the 20 MB object, whatever the loopback speed. */
-static size_t slow_sink(void *ud, struct li707_http_result *r, const char *p, size_t n)
+static size_t slow_sink(void *ud, struct lx_http_result *r, const char *p, size_t n)
 {
 	(void)ud;
 	(void)r;
@@ -401,60 +401,60 @@ static void test_bin2_small_overtakes_large(void **state)
 			usleep(50000);
 	}
 	assert_true(up);
-	struct li707_http_client *c = NULL;
-	struct li707_http_client_opts o = {.ca_file = cert, .max_host_connections = 2};
+	struct lx_http_client *c = NULL;
+	struct lx_http_client_opts o = {.ca_file = cert, .max_host_connections = 2};
 	char err[256];
-	assert_int_equal(li707_http_client_new(&o, &c, err, sizeof err), 0);
+	assert_int_equal(lx_http_client_new(&o, &c, err, sizeof err), 0);
 	char url[64];
 	snprintf(url, sizeof url, "https://127.0.0.1:%d/obj", port);
 	struct order_log olog = {0};
 	struct tagged tags[2] = {{&olog, 0}, {&olog, 1}};
-	struct li707_http_result res[2];
-	struct li707_http_req big;
-	li707_http_req_init(&big);
+	struct lx_http_result res[2];
+	struct lx_http_transfer big;
+	lx_http_transfer_init(&big);
 	big.url = url;
 	big.sink = slow_sink;
 	big.done = mark_done;
 	big.done_ud = &tags[0];
-	assert_int_equal(li707_http_submit(c, &big, &res[0]), 0);
+	assert_int_equal(lx_http_submit(c, &big, &res[0]), 0);
 	/* Let the large transfer get going, then queue a small one. */
-	assert_true(li707_http_run(c, 150) > 0);
+	assert_true(lx_http_run(c, 150) > 0);
 	assert_int_equal(olog.n, 0);
-	struct li707_http_req small;
-	li707_http_req_init(&small);
+	struct lx_http_transfer small;
+	lx_http_transfer_init(&small);
 	small.url = url;
 	small.range_start = 0;
 	small.range_end = 99;
 	small.done = mark_done;
 	small.done_ud = &tags[1];
-	assert_int_equal(li707_http_submit(c, &small, &res[1]), 0);
-	assert_int_equal(li707_http_run(c, -1), 0);
+	assert_int_equal(lx_http_submit(c, &small, &res[1]), 0);
+	assert_int_equal(lx_http_run(c, -1), 0);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
-	assert_int_equal(res[0].err, LI707_HTTP_OK);
-	assert_int_equal(res[1].err, LI707_HTTP_OK);
+	assert_int_equal(res[0].err, LX_HTTP_OK);
+	assert_int_equal(res[1].err, LX_HTTP_OK);
 	assert_int_equal(res[1].status, 206);
 	assert_int_equal(res[1].body_len, 100);
 	assert_int_equal(res[0].received, 20000000);
 	if (olog.n != 2 || olog.seen[0] != 1)
 		fail_msg("the small transfer finished after the large one");
-	li707_http_result_done(&res[1]);
-	li707_http_client_free(c);
+	lx_http_result_done(&res[1]);
+	lx_http_client_free(c);
 }
 
 static int setup(void **state)
 {
 	(void)state;
-	return li707_http_global_init();
+	return lx_http_global_init();
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	li707_http_global_cleanup();
+	lx_http_global_cleanup();
 	return 0;
 }
 

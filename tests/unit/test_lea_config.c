@@ -129,11 +129,11 @@ static void test_example_file_values(void **state)
 	assert_int_equal(c->limits.body_min_rate, 1024);
 	assert_int_equal(c->limits.body_rate_window_s, 10);
 	assert_true(c->body_memory_bytes == 256ull << 20);
-	assert_int_equal(c->policy.min_version, LI707_TLS_1_2);
+	assert_int_equal(c->policy.min_version, LX_TLS_1_2);
 	assert_true(c->policy.tls13);
-	assert_string_equal(c->policy.tls12_suites, LI707_TLS12_SUITES_DEFAULT);
-	assert_string_equal(c->policy.tls12_psk_suites, LI707_TLS12_PSK_SUITES_DEFAULT);
-	assert_string_equal(c->policy.groups, LI707_TLS_GROUPS_DEFAULT);
+	assert_string_equal(c->policy.tls12_suites, LX_TLS12_SUITES_DEFAULT);
+	assert_string_equal(c->policy.tls12_psk_suites, LX_TLS12_PSK_SUITES_DEFAULT);
+	assert_string_equal(c->policy.groups, LX_TLS_GROUPS_DEFAULT);
 	assert_int_equal(c->log_level, LEA_LOG_INFO);
 
 	assert_int_equal(c->n_peers, 2);
@@ -155,7 +155,7 @@ static void test_example_file_values(void **state)
 	assert_true(g->max_upload_bytes == 4ull << 30);
 
 	assert_int_equal(c->tls_peers.n, 2);
-	const struct li707_tls_peer *ta = &c->tls_peers.v[0], *tg = &c->tls_peers.v[1];
+	const struct lx_tls_peer *ta = &c->tls_peers.v[0], *tg = &c->tls_peers.v[1];
 	assert_string_equal(ta->name, "csp-acme");
 	assert_true(ta->name != a->name); /* separate copies */
 	assert_string_equal(ta->subject, "CN=li-gateway.acme.example,O=ACME Telecom Ltd,C=GB");
@@ -219,9 +219,9 @@ static void test_minimal_and_defaults(void **state)
 	assert_int_equal(c->limits.body_min_rate, 0);
 	assert_int_equal(c->limits.body_rate_window_s, 0);
 	assert_true(c->body_memory_bytes == 256ull << 20);
-	assert_int_equal(c->policy.min_version, LI707_TLS_1_2);
+	assert_int_equal(c->policy.min_version, LX_TLS_1_2);
 	assert_true(c->policy.tls13);
-	assert_string_equal(c->policy.tls12_suites, LI707_TLS12_SUITES_DEFAULT);
+	assert_string_equal(c->policy.tls12_suites, LX_TLS12_SUITES_DEFAULT);
 	assert_int_equal(c->log_level, LEA_LOG_INFO);
 	assert_true(c->sync_full);
 	assert_int_equal(c->n_peers, 1);
@@ -296,7 +296,7 @@ static void test_every_key(void **state)
 	assert_int_equal(c->limits.body_min_rate, 7);
 	assert_int_equal(c->limits.body_rate_window_s, 8);
 	assert_true(c->body_memory_bytes == 9ull << 20);
-	assert_int_equal(c->policy.min_version, LI707_TLS_1_3);
+	assert_int_equal(c->policy.min_version, LX_TLS_1_3);
 	assert_true(c->policy.tls13);
 	assert_string_equal(c->policy.tls12_suites,
 			    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256");
@@ -314,7 +314,7 @@ static void test_every_key(void **state)
 	assert_int_equal(pe->models, LEA_MODEL_A | LEA_MODEL_C);
 	assert_true(pe->max_message_bytes == 1024);
 	assert_true(pe->max_upload_bytes == 1025);
-	const struct li707_tls_peer *tp = &c->tls_peers.v[0];
+	const struct lx_tls_peer *tp = &c->tls_peers.v[0];
 	assert_string_equal(tp->subject, "CN=x,O=Y # not a comment");
 	assert_string_equal(tp->san, "https://x.example/li");
 	assert_true(tp->has_spki);
@@ -538,7 +538,7 @@ static void test_parse_size_table(void **state)
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
 		uint64_t v = 12345;
-		bool ok = li707_parse_size(t[i].s, &v);
+		bool ok = lx_parse_size(t[i].s, &v);
 		if (ok != t[i].ok || (ok && v != t[i].v))
 			print_error("\"%s\": want %d %llu, got %d %llu\n", t[i].s, t[i].ok,
 				    (unsigned long long)t[i].v, ok, (unsigned long long)v);
@@ -549,7 +549,7 @@ static void test_parse_size_table(void **state)
 			assert_true(v == 12345); /* untouched */
 	}
 	uint64_t v;
-	assert_false(li707_parse_size(NULL, &v));
+	assert_false(lx_parse_size(NULL, &v));
 }
 
 static void test_parse_bool_table(void **state)
@@ -619,7 +619,7 @@ static void test_take_tls_peers(void **state)
 	(void)state;
 	struct lea_config *c = parse_ok(SRVP PA PB);
 	assert_int_equal(c->tls_peers.n, 2);
-	struct li707_tls_peers *t = lea_config_take_tls_peers(c);
+	struct lx_tls_peers *t = lea_config_take_tls_peers(c);
 	assert_non_null(t);
 	assert_int_equal(c->tls_peers.n, 0);
 	assert_null(c->tls_peers.v);
@@ -631,9 +631,9 @@ static void test_take_tls_peers(void **state)
 	/* The peers stay in the configuration; the table lives on without it. */
 	assert_string_equal(c->peers[1].name, "b");
 	lea_config_free(c);
-	assert_non_null(li707_tls_peer_by_psk(t, "b-id"));
-	assert_null(li707_tls_peer_by_psk(t, "a"));
-	li707_tls_peers_clear(t);
+	assert_non_null(lx_tls_peer_by_psk(t, "b-id"));
+	assert_null(lx_tls_peer_by_psk(t, "a"));
+	lx_tls_peers_clear(t);
 	free(t);
 	assert_null(lea_config_take_tls_peers(NULL));
 }
@@ -710,11 +710,11 @@ static void test_sec4_psk_file_loaded(void **state)
 	assert_int_equal(c->tls_peers.v[0].psk_len, 32);
 	for (int i = 0; i < 32; i++)
 		assert_int_equal(c->tls_peers.v[0].psk[i], i);
-	struct li707_tls_peers *t = lea_config_take_tls_peers(c);
+	struct lx_tls_peers *t = lea_config_take_tls_peers(c);
 	assert_int_equal(t->v[0].psk_len, 32);
 	assert_int_equal(t->v[0].psk[31], 31);
 	lea_config_free(c);
-	li707_tls_peers_clear(t);
+	lx_tls_peers_clear(t);
 	free(t);
 
 	free(text);

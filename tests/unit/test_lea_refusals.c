@@ -38,21 +38,21 @@ static int teardown(void **state)
 static void test_names_distinct(void **state)
 {
 	(void)state;
-	for (int i = 0; i < LI707_REFUSED_N; i++) {
-		const char *a = li707_http_refusal_name((enum li707_http_refusal)i);
+	for (int i = 0; i < LX_REFUSED_N; i++) {
+		const char *a = lx_http_refusal_name((enum lx_http_refusal)i);
 		assert_non_null(a);
 		assert_string_not_equal(a, "unknown");
 		for (int j = 0; j < i; j++)
-			assert_string_not_equal(a, li707_http_refusal_name((enum li707_http_refusal)j));
+			assert_string_not_equal(a, lx_http_refusal_name((enum lx_http_refusal)j));
 	}
-	assert_string_equal(li707_http_refusal_name(LI707_REFUSED_N), "unknown");
+	assert_string_equal(lx_http_refusal_name(LX_REFUSED_N), "unknown");
 }
 
 static void test_round_trip(void **state)
 {
 	(void)state;
 	struct lea_refusals w = {.started = 1796468340};
-	for (int i = 0; i < LI707_REFUSED_N; i++)
+	for (int i = 0; i < LX_REFUSED_N; i++)
 		w.n[i] = (uint64_t)i * 1000003u + (i == 3 ? UINT64_MAX / 2 : 0);
 	assert_int_equal(lea_refusals_write(dir, &w), 0);
 	struct lea_refusals r;
@@ -90,7 +90,7 @@ static void test_missing_and_foreign(void **state)
 	fclose(f);
 	assert_int_equal(lea_refusals_read(dir, &r), 0);
 	assert_int_equal(r.started, 5);
-	assert_int_equal(r.n[LI707_REFUSED_NO_CERT], 3);
+	assert_int_equal(r.n[LX_REFUSED_NO_CERT], 3);
 }
 
 int main(void)

@@ -11,26 +11,26 @@
 static void test_json_value_conventions(void **state)
 {
 	(void)state;
-	json_t *j = li707_json_str(NULL);
+	json_t *j = lx_json_str(NULL);
 	assert_true(json_is_null(j));
 	json_decref(j);
-	j = li707_json_u64((uint64_t)INT64_MAX);
+	j = lx_json_u64((uint64_t)INT64_MAX);
 	assert_true(json_is_integer(j));
 	assert_int_equal(json_integer_value(j), INT64_MAX);
 	json_decref(j);
-	j = li707_json_u64(UINT64_MAX);
+	j = lx_json_u64(UINT64_MAX);
 	assert_true(json_is_string(j));
 	assert_string_equal(json_string_value(j), "18446744073709551615");
 	json_decref(j);
-	j = li707_json_tristate(LI707_ABSENT);
+	j = lx_json_tristate(LI707_ABSENT);
 	assert_true(json_is_null(j));
 	json_decref(j);
-	j = li707_json_tristate(LI707_FALSE);
+	j = lx_json_tristate(LI707_FALSE);
 	assert_true(json_is_false(j));
 	json_decref(j);
-	assert_string_equal(li707_ref_kind_name(LI707_REF_LDID), "LDID");
-	assert_string_equal(li707_payload_name(LI707_PAYLOAD_COLLECTION), "handoverItemCollection");
-	assert_string_equal(li707_verb_name(LI707_VERB_DELIVER), "DELIVER");
+	assert_string_equal(lx_ref_kind_name(LI707_REF_LDID), "LDID");
+	assert_string_equal(lx_payload_name(LI707_PAYLOAD_COLLECTION), "handoverItemCollection");
+	assert_string_equal(lx_verb_name(LI707_VERB_DELIVER), "DELIVER");
 }
 
 static void test_json_item_keys_in_order(void **state)
@@ -39,7 +39,7 @@ static void test_json_item_keys_in_order(void **state)
 	struct li707_message *m = fx_full();
 	struct li707_item *it = &m->actions[0].delivery->items[0];
 	it->app_level_id = UINT64_MAX;
-	json_t *o = li707_json_item(it);
+	json_t *o = lx_json_item(it);
 	assert_non_null(o);
 	static const char *const keys[] = {"timestamp", "correlation", "sender", "receivers",
 					   "attachments", "glossary_bytes", "csp"};
@@ -68,7 +68,7 @@ static void test_json_item_keys_in_order(void **state)
 
 	/* absent parts: null, empty arrays */
 	struct li707_item bare = {.timestamp = NULL};
-	o = li707_json_item(&bare);
+	o = lx_json_item(&bare);
 	assert_true(json_is_null(json_object_get(o, "timestamp")));
 	assert_true(json_is_null(json_object_get(o, "correlation")));
 	assert_true(json_is_null(json_object_get(o, "sender")));
@@ -82,7 +82,7 @@ static void test_json_message_has_delivery_and_items(void **state)
 	(void)state;
 	struct li707_message *m = fx_full();
 	fx_make_collection(m, 3);
-	json_t *o = li707_json_message(m);
+	json_t *o = lx_json_message(m);
 	assert_non_null(o);
 	json_t *d = json_object_get(json_array_get(json_object_get(o, "actions"), 0), "delivery");
 	assert_string_equal(json_string_value(json_object_get(d, "payload")),

@@ -1,4 +1,4 @@
-/* Unit tests of li707_schema_dir_find (src/common/schema_dir.c): li707's own schemas found
+/* Unit tests of lx_schema_dir_find (src/common/schema_dir.c): li707's own schemas found
  * from $LI707_SCHEMA_DIR, relative to the executable (an installed tree under any prefix, the
  * build tree's copy), or the compiled-in installed directory, in that order. Each test makes
  * its own tree in a temporary directory; "the executable" is an empty file there. */
@@ -76,7 +76,7 @@ static void expect_found(const char *exe_rel, const char *installed, int want_rc
 {
 	char exe[PATH_MAX], buf[PATH_MAX];
 	snprintf(exe, sizeof exe, "%s", at(exe_rel));
-	int rc = li707_schema_dir_find(exe, installed, buf, sizeof buf);
+	int rc = lx_schema_dir_find(exe, installed, buf, sizeof buf);
 	if (rc != want_rc || strcmp(buf, want_dir) != 0)
 		print_error("exe %s: got %d \"%s\", expected %d \"%s\"\n", exe_rel, rc, buf, want_rc,
 			    want_dir);
@@ -152,9 +152,9 @@ static void test_schema_dir_cap(void **state)
 	make_dir("b5/share/li707/schemas", 1);
 	make_exe("b5/li707");
 	char buf[8];
-	assert_int_equal(li707_schema_dir_find(at("b5/li707"), NULL, buf, sizeof buf),
+	assert_int_equal(lx_schema_dir_find(at("b5/li707"), NULL, buf, sizeof buf),
 			 -ENAMETOOLONG);
-	assert_int_equal(li707_schema_dir_find(at("b5/li707"), NULL, NULL, 0), -EINVAL);
+	assert_int_equal(lx_schema_dir_find(at("b5/li707"), NULL, NULL, 0), -EINVAL);
 }
 
 int main(void)

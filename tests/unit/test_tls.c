@@ -25,12 +25,12 @@ static int gnutls_cli_accepts(const char *prio)
 static void test_sec1_defaults(void **state)
 {
 	(void)state;
-	struct li707_tls_policy p;
-	assert_int_equal(li707_tls_policy_init(&p), 0);
-	assert_int_equal(p.min_version, LI707_TLS_1_2);
+	struct lx_tls_policy p;
+	assert_int_equal(lx_tls_policy_init(&p), 0);
+	assert_int_equal(p.min_version, LX_TLS_1_2);
 	assert_true(p.tls13);
-	assert_string_equal(p.tls12_suites, LI707_TLS12_SUITES_DEFAULT);
-	li707_tls_policy_done(&p);
+	assert_string_equal(p.tls12_suites, LX_TLS12_SUITES_DEFAULT);
+	lx_tls_policy_done(&p);
 }
 
 static void test_sec1_sec3_refusals(void **state)
@@ -54,28 +54,28 @@ static void test_sec1_sec3_refusals(void **state)
 		{"tls_ciphers", "x"}, /* unknown key */
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		struct li707_tls_policy p;
-		assert_int_equal(li707_tls_policy_init(&p), 0);
+		struct lx_tls_policy p;
+		assert_int_equal(lx_tls_policy_init(&p), 0);
 		char err[256] = "";
-		int rc = li707_tls_policy_set(&p, bad[i].key, bad[i].value, err, sizeof err);
+		int rc = lx_tls_policy_set(&p, bad[i].key, bad[i].value, err, sizeof err);
 		if (rc != LI707_EINPUT)
 			print_error("%s=%s: expected EINPUT, got %d\n", bad[i].key, bad[i].value, rc);
 		assert_int_equal(rc, LI707_EINPUT);
 		assert_true(err[0] != '\0');
-		li707_tls_policy_done(&p);
+		lx_tls_policy_done(&p);
 	}
-	struct li707_tls_policy p;
-	assert_int_equal(li707_tls_policy_init(&p), 0);
+	struct lx_tls_policy p;
+	assert_int_equal(lx_tls_policy_init(&p), 0);
 	char err[256];
-	assert_int_equal(li707_tls_policy_set(&p, "tls_min", "1.3", err, sizeof err), 0);
-	assert_int_equal(li707_tls_policy_set(&p, "tls13", "no", err, sizeof err), LI707_EINPUT);
-	li707_tls_policy_done(&p);
+	assert_int_equal(lx_tls_policy_set(&p, "tls_min", "1.3", err, sizeof err), 0);
+	assert_int_equal(lx_tls_policy_set(&p, "tls13", "no", err, sizeof err), LI707_EINPUT);
+	lx_tls_policy_done(&p);
 }
 
-static void check_priority(struct li707_tls_policy *p, bool psk, const char *must, const char *mustnot)
+static void check_priority(struct lx_tls_policy *p, bool psk, const char *must, const char *mustnot)
 {
 	char *prio = NULL;
-	assert_int_equal(li707_tls_gnutls_priority(p, psk, &prio), 0);
+	assert_int_equal(lx_tls_gnutls_priority(p, psk, &prio), 0);
 	if (must && !strstr(prio, must))
 		print_error("priority %s lacks %s\n", prio, must);
 	assert_true(!must || strstr(prio, must));
@@ -91,29 +91,29 @@ static void check_priority(struct li707_tls_policy *p, bool psk, const char *mus
 static void test_sec3_gnutls_priority_accepted_by_gnutls(void **state)
 {
 	(void)state;
-	struct li707_tls_policy p;
-	assert_int_equal(li707_tls_policy_init(&p), 0);
+	struct lx_tls_policy p;
+	assert_int_equal(lx_tls_policy_init(&p), 0);
 	check_priority(&p, false, "+VERS-TLS1.2", "PSK");
 	check_priority(&p, true, "+ECDHE-PSK", "ECDHE-RSA");
 	char err[256];
-	assert_int_equal(li707_tls_policy_set(&p, "tls_min", "1.3", err, sizeof err), 0);
+	assert_int_equal(lx_tls_policy_set(&p, "tls_min", "1.3", err, sizeof err), 0);
 	check_priority(&p, false, "+VERS-TLS1.3", "VERS-TLS1.2");
-	assert_int_equal(li707_tls_policy_set(&p, "tls_min", "1.2", err, sizeof err), 0);
-	assert_int_equal(li707_tls_policy_set(&p, "tls13", "no", err, sizeof err), 0);
-	assert_int_equal(li707_tls_policy_set(&p, "tls12_suites", "ECDHE-RSA-AES128-GCM-SHA256", err, sizeof err), 0);
+	assert_int_equal(lx_tls_policy_set(&p, "tls_min", "1.2", err, sizeof err), 0);
+	assert_int_equal(lx_tls_policy_set(&p, "tls13", "no", err, sizeof err), 0);
+	assert_int_equal(lx_tls_policy_set(&p, "tls12_suites", "ECDHE-RSA-AES128-GCM-SHA256", err, sizeof err), 0);
 	check_priority(&p, false, "+AES-128-GCM", "VERS-TLS1.3");
-	li707_tls_policy_done(&p);
+	lx_tls_policy_done(&p);
 }
 
 static void test_sec3_openssl_apply(void **state)
 {
 	(void)state;
-	struct li707_tls_policy p;
-	assert_int_equal(li707_tls_policy_init(&p), 0);
+	struct lx_tls_policy p;
+	assert_int_equal(lx_tls_policy_init(&p), 0);
 	for (int psk = 0; psk < 2; psk++) {
 		SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 		assert_non_null(ctx);
-		assert_int_equal(li707_tls_openssl_apply(&p, psk, ctx), 0);
+		assert_int_equal(lx_tls_openssl_apply(&p, psk, ctx), 0);
 		assert_int_equal(SSL_CTX_get_min_proto_version(ctx), TLS1_2_VERSION);
 		assert_int_equal(SSL_CTX_get_max_proto_version(ctx), TLS1_3_VERSION);
 		assert_true(SSL_CTX_get_options(ctx) & SSL_OP_NO_RENEGOTIATION);
@@ -129,7 +129,7 @@ static void test_sec3_openssl_apply(void **state)
 		}
 		SSL_CTX_free(ctx);
 	}
-	li707_tls_policy_done(&p);
+	lx_tls_policy_done(&p);
 }
 
 static const char *write_file(const char *name, const void *data, size_t len, mode_t mode)
@@ -153,7 +153,7 @@ static void test_sec4_psk_files(void **state)
 	char err[256];
 	const char *hex = "00112233445566778899aabbccddeeff\n00112233445566778899AABBCCDDEEFF\n";
 	const char *p = write_file("hex", hex, strlen(hex), 0600);
-	assert_int_equal(li707_tls_psk_load(p, &key, &len, err, sizeof err), 0);
+	assert_int_equal(lx_tls_psk_load(p, &key, &len, err, sizeof err), 0);
 	assert_int_equal(len, 32);
 	assert_int_equal(key[0], 0x00);
 	assert_int_equal(key[31], 0xff);
@@ -165,19 +165,19 @@ static void test_sec4_psk_files(void **state)
 	for (size_t i = 0; i < sizeof raw; i++)
 		raw[i] = (uint8_t)(0xf0 ^ i);
 	p = write_file("raw", raw, sizeof raw, 0400);
-	assert_int_equal(li707_tls_psk_load(p, &key, &len, err, sizeof err), 0);
+	assert_int_equal(lx_tls_psk_load(p, &key, &len, err, sizeof err), 0);
 	assert_int_equal(len, 48);
 	assert_memory_equal(key, raw, 48);
 	free(key);
 	unlink(p);
 
 	p = write_file("open", hex, strlen(hex), 0644); /* readable by others */
-	assert_int_equal(li707_tls_psk_load(p, &key, &len, err, sizeof err), LI707_EINPUT);
+	assert_int_equal(lx_tls_psk_load(p, &key, &len, err, sizeof err), LI707_EINPUT);
 	unlink(p);
 	p = write_file("empty", "", 0, 0600);
-	assert_int_equal(li707_tls_psk_load(p, &key, &len, err, sizeof err), LI707_EINPUT);
+	assert_int_equal(lx_tls_psk_load(p, &key, &len, err, sizeof err), LI707_EINPUT);
 	unlink(p);
-	assert_true(li707_tls_psk_load("/nonexistent/psk", &key, &len, err, sizeof err) < 0);
+	assert_true(lx_tls_psk_load("/nonexistent/psk", &key, &len, err, sizeof err) < 0);
 }
 
 /* R-SEC-4, RFC 4279 section 5.3: keys up to 64 octets of any content are accepted, short
@@ -200,7 +200,7 @@ static void test_sec4_psk_rfc4279_key_lengths(void **state)
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
 		const char *p = write_file("k", t[i].data, t[i].n, 0600);
-		int rc = li707_tls_psk_load(p, &key, &len, err, sizeof err);
+		int rc = lx_tls_psk_load(p, &key, &len, err, sizeof err);
 		if (rc)
 			print_error("case %zu: %s\n", i, err);
 		assert_int_equal(rc, 0);
@@ -215,7 +215,7 @@ static void test_sec4_psk_rfc4279_key_lengths(void **state)
 	for (size_t i = 0; i < sizeof raw; i++)
 		raw[i] = (uint8_t)(0x80 + i);
 	const char *p = write_file("k64", raw, sizeof raw, 0600);
-	assert_int_equal(li707_tls_psk_load(p, &key, &len, err, sizeof err), 0);
+	assert_int_equal(lx_tls_psk_load(p, &key, &len, err, sizeof err), 0);
 	assert_int_equal(len, 64);
 	assert_memory_equal(key, raw, 64);
 	free(key);
@@ -224,7 +224,7 @@ static void test_sec4_psk_rfc4279_key_lengths(void **state)
 	uint8_t big[1025];
 	memset(big, 0xa5, sizeof big);
 	p = write_file("kbig", big, sizeof big, 0600);
-	assert_int_equal(li707_tls_psk_load(p, &key, &len, err, sizeof err), LI707_EINPUT);
+	assert_int_equal(lx_tls_psk_load(p, &key, &len, err, sizeof err), LI707_EINPUT);
 	assert_non_null(strstr(err, "1 to 1024 bytes"));
 	unlink(p);
 }
@@ -278,30 +278,30 @@ static void test_sec2_peer_by_cert(void **state)
 	OPENSSL_free(spki);
 	EVP_PKEY_free(k1);
 
-	struct li707_tls_peer v[3] = {
+	struct lx_tls_peer v[3] = {
 		{.name = strdup("by-subject"), .subject = strdup("CN=csp1,O=ACME")},
 		{.name = strdup("by-san"), .san = strdup("csp2.example")},
 		{.name = strdup("by-spki"), .has_spki = true},
 	};
 	memcpy(v[2].spki_sha256, h, 32);
-	struct li707_tls_peers ps = {.v = malloc(sizeof v), .n = 3};
+	struct lx_tls_peers ps = {.v = malloc(sizeof v), .n = 3};
 	memcpy(ps.v, v, sizeof v);
 
-	const struct li707_tls_peer *pe = li707_tls_peer_by_cert(&ps, c1, l1);
+	const struct lx_tls_peer *pe = lx_tls_peer_by_cert(&ps, c1, l1);
 	assert_non_null(pe);
 	assert_string_equal(pe->name, "by-subject");
-	pe = li707_tls_peer_by_cert(&ps, c2, l2);
+	pe = lx_tls_peer_by_cert(&ps, c2, l2);
 	assert_non_null(pe);
 	assert_string_equal(pe->name, "by-san");
 	/* Only the SPKI peer: csp1 matches it once the subject peer is gone. */
 	free(ps.v[0].subject);
 	ps.v[0].subject = strdup("CN=csp9,O=ACME");
-	pe = li707_tls_peer_by_cert(&ps, c1, l1);
+	pe = lx_tls_peer_by_cert(&ps, c1, l1);
 	assert_non_null(pe);
 	assert_string_equal(pe->name, "by-spki");
 	/* Garbage is nobody. */
-	assert_null(li707_tls_peer_by_cert(&ps, (const uint8_t *)"\x30\x03\x02\x01\x01", 5));
-	li707_tls_peers_clear(&ps);
+	assert_null(lx_tls_peer_by_cert(&ps, (const uint8_t *)"\x30\x03\x02\x01\x01", 5));
+	lx_tls_peers_clear(&ps);
 	OPENSSL_free(c1);
 	OPENSSL_free(c2);
 }
@@ -309,16 +309,16 @@ static void test_sec2_peer_by_cert(void **state)
 static void test_sec4_peer_by_psk(void **state)
 {
 	(void)state;
-	struct li707_tls_peers ps = {.v = calloc(2, sizeof(struct li707_tls_peer)), .n = 2};
+	struct lx_tls_peers ps = {.v = calloc(2, sizeof(struct lx_tls_peer)), .n = 2};
 	ps.v[0].name = strdup("csp-a");
 	ps.v[0].psk_identity = strdup("acme-1");
 	ps.v[1].name = strdup("csp-b");
 	ps.v[1].psk_identity = strdup("acme-12");
-	assert_string_equal(li707_tls_peer_by_psk(&ps, "acme-1")->name, "csp-a");
-	assert_string_equal(li707_tls_peer_by_psk(&ps, "acme-12")->name, "csp-b");
-	assert_null(li707_tls_peer_by_psk(&ps, "acme-"));
-	assert_null(li707_tls_peer_by_psk(&ps, ""));
-	li707_tls_peers_clear(&ps);
+	assert_string_equal(lx_tls_peer_by_psk(&ps, "acme-1")->name, "csp-a");
+	assert_string_equal(lx_tls_peer_by_psk(&ps, "acme-12")->name, "csp-b");
+	assert_null(lx_tls_peer_by_psk(&ps, "acme-"));
+	assert_null(lx_tls_peer_by_psk(&ps, ""));
+	lx_tls_peers_clear(&ps);
 }
 
 int main(void)
