@@ -7,7 +7,8 @@
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
-li707="$root/$build/li707"
+case "$build" in /*) bdir=$build ;; *) bdir=$root/$build ;; esac
+li707="$bdir/li707"
 export LI707_SCHEMA_DIR="$root/schemas"
 shared="$root/../shared/schemas"
 out=$(mktemp -d /tmp/li707-demo.XXXXXX)
@@ -42,7 +43,7 @@ if printf 'other' | "$li707" hash verify "$rec" | sed 's/^/  another field: /'; 
 fi
 
 step "6. HTTPS with mutual TLS and PSK on loopback (generated test PKI)"
-srv="$root/$build/tests/li707_test_server"
+srv="$bdir/tests/li707_test_server"
 bash "$root/scripts/pki.sh" "$out/pki" >/dev/null
 mkdir -p "$out/csp-files" "$out/lea-uploads"
 cp "$root/samples/attachments/"* "$out/csp-files/"
@@ -77,9 +78,9 @@ if "$li707" fetch --cacert "$out/pki/ca.pem" --cert "$out/pki/csp2.pem" --key "$
 fi
 
 step "7. The LEA: li707-lea receives the deliveries (mutual TLS and PSK), stores them durably, takes Model B uploads"
-lea="$root/$build/li707-lea"
+lea="$bdir/li707-lea"
 freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-lport=$(freeport); lpsk=$(freeport)
+lport=$(freeport); lpsk=$(freeport); lmetrics=$(freeport)
 cat > "$out/lea.conf" <<CONF
 [server]
 listen = 127.0.0.1:$lport
@@ -90,6 +91,7 @@ cacert = $out/pki/ca.pem
 crl = $out/pki/crl.pem
 store = $out/lea-store
 schema_dir = $root/schemas
+metrics_listen = 127.0.0.1:$lmetrics
 [peer csp1]
 san = csp1.test
 references = ACME-LI-0042, ACME-LI-0043
@@ -98,6 +100,7 @@ models = A, B, C
 psk_identity = lea1
 psk_file = $out/pki/psk1.key
 references = any
+models = A, B, C
 CONF
 "$lea" --config "$out/lea.conf" --check-config | sed 's/^/  /'
 "$lea" --config "$out/lea.conf" 2> "$out/lea.err" &
@@ -137,5 +140,10 @@ step "8. The analyst's view: li707-lea list and status"
 "$lea" list --store "$out/lea-store"
 echo
 "$lea" status --store "$out/lea-store"
+echo
+echo "  metrics_listen: GET /healthz and a few lines of GET /metrics (Prometheus text format)"
+printf '  /healthz: '; curl -sS "http://127.0.0.1:$lmetrics/healthz"
+curl -sS "http://127.0.0.1:$lmetrics/metrics" |
+  grep -E '^li707_lea_(requests_total|actions_total|items_stored_total|attachments)' | sed 's/^/  /'
 kill -TERM "$lea_pid"; wait "$lea_pid" || { echo "li707-lea did not stop cleanly" >&2; exit 1; }
 step "Demo finished"
