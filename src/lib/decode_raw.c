@@ -479,6 +479,10 @@ void li707__dec_raw_other(struct dc *c, const xmlChar *v, const xmlChar *target,
 	r->prev_line = li707__dec_line_now(c->ctxt);
 }
 
+/* put's output: escaping makes a byte at most 6 ("&quot;"), and no document li707 reads is
+ * over 1 GiB (li707-lea's max_message_bytes bound). */
+#define RAW_ESCAPED_MAX ((size_t)6 << 30)
+
 /* Appends s to b (grown), escaped for an attribute value when esc. */
 static bool put(char **b, size_t *n, size_t *cap, const char *s, size_t len, bool esc)
 {
@@ -495,16 +499,9 @@ static bool put(char **b, size_t *n, size_t *cap, const char *s, size_t len, boo
 			default: break;
 			}
 		size_t k = rep ? strlen(rep) : 1;
-		if (*n + k + 1 > *cap) {
-			size_t ncap = *cap ? *cap : 256;
-			while (ncap < *n + k + 1)
-				ncap *= 2;
-			char *nb = realloc(*b, ncap);
-			if (!nb)
-				return false;
-			*b = nb;
-			*cap = ncap;
-		}
+		/* the escaped text of a raw element is at most 6 times its bytes (&quot;) */
+		if (*n + k + 1 > *cap && li707_array_grow((void **)b, cap, *n + k + 1, 1, RAW_ESCAPED_MAX))
+			return false;
 		memcpy(*b + *n, rep ? rep : s + i, k);
 		*n += k;
 	}

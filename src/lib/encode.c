@@ -35,6 +35,9 @@
 #define LONGSTRING_MAX 65535u /* TS 103 280 LongString */
 #define ENC_MAX_DEPTH 32      /* our schema nests at most 19 elements deep */
 #define ENC_INITIAL 8192
+/* The largest document the encoder writes: li707-lea takes at most 1 GiB per message
+ * (max_message_bytes' upper bound), so nothing larger could be delivered. */
+#define ENC_MAX ((size_t)1 << 30)
 
 /* ---- output buffer and writer: every call is a no-op once an error was seen ----
  *
@@ -65,22 +68,17 @@ static bool reserve(struct enc *e, size_t n)
 		return false;
 	if (n < e->cap - e->len)
 		return true;
-	size_t cap = e->cap ? e->cap : ENC_INITIAL;
-	while (n >= cap - e->len) {
-		if (cap > SIZE_MAX / 2) {
-			e->rc = LI707_ENOMEM;
-			return false;
-		}
-		cap *= 2;
-	}
-	char *p = realloc(e->buf, cap);
-	if (!p) {
-		e->rc = LI707_ENOMEM;
+	if (n >= ENC_MAX - e->len) {
+		e->rc = LI707_ELIMIT;
 		return false;
 	}
-	e->buf = p;
-	e->cap = cap;
-	return true;
+	size_t need = e->len + n + 1;
+	if (!e->cap && need < ENC_INITIAL)
+		need = ENC_INITIAL; /* one allocation for a typical message */
+	int rc = li707_array_grow((void **)&e->buf, &e->cap, need, 1, ENC_MAX);
+	if (rc)
+		e->rc = rc;
+	return rc == 0;
 }
 
 static char *cpy(char *p, const char *s, size_t n)
