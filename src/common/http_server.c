@@ -39,6 +39,7 @@
 
 #include "fdio.h"
 #include "http_range.h"
+#include "netlisten.h"
 #include "http_server_int.h"
 #include "li707/error.h"
 
@@ -1384,50 +1385,6 @@ fail:
 	return rc;
 }
 
-static int open_listen(const char *addr, int *port, char *err, size_t errlen)
-{
-	char host[128];
-	const char *colon = strrchr(addr, ':');
-	if (!colon || (size_t)(colon - addr) >= sizeof host) {
-		lx_errf(err, errlen, "listen address must be ADDR:PORT");
-		return LI707_EINPUT;
-	}
-	size_t hl = (size_t)(colon - addr);
-	memcpy(host, addr, hl);
-	host[hl] = '\0';
-	char *h = host;
-	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-		host[hl - 1] = '\0';
-		h = host + 1;
-	}
-	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
-				 .ai_socktype = SOCK_STREAM};
-	struct addrinfo *ai = NULL;
-	int gr = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai);
-	if (gr != 0) {
-		lx_errf(err, errlen, "listen address %s: %s", addr, gai_strerror(gr));
-		return LI707_EINPUT;
-	}
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int one = 1;
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(ai);
-		lx_errf(err, errlen, "listen %s: %s", addr, strerror(e));
-		return -e;
-	}
-	freeaddrinfo(ai);
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-	getsockname(fd, (struct sockaddr *)&ss, &sl);
-	*port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-					 : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	return fd;
-}
-
 int lx_http_server_listen(struct lx_http_server *s, const char *addr, bool psk, char *err,
 			     size_t errlen)
 {
@@ -1440,7 +1397,7 @@ int lx_http_server_listen(struct lx_http_server *s, const char *addr, bool psk, 
 		return LI707_EINPUT;
 	}
 	int port = 0;
-	int fd = open_listen(addr, &port, err, errlen);
+	int fd = lx_listen_socket(addr, &port, err, errlen);
 	if (fd < 0)
 		return fd;
 	struct listener *l = &s->l[s->nl];
