@@ -6,7 +6,7 @@ set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libxml2-dev libssl-dev libjansson-dev libcmocka-dev
             libmicrohttpd-dev libgnutls28-dev libcurl4-openssl-dev libsqlite3-dev liblz4-dev)
-test_pkgs=(libxml2-utils openssl clang libclang-rt-14-dev time curl gnutls-bin nginx wrk sqlite3 python3 prometheus)
+test_pkgs=(libxml2-utils openssl clang libclang-rt-14-dev time curl gnutls-bin nginx wrk sqlite3 python3 jq prometheus)
 case "${1:-all}" in
   build) want=("${build_pkgs[@]}") ;;
   all) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
