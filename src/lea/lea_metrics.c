@@ -26,7 +26,36 @@ struct lea_metrics {
 	struct lx_metrics_server *srv;
 	struct lea_daemon *d;
 	atomic_bool draining;
+	/* Series of the per-request families, looked up once: lx_metric_get formats the labels
+	 * and takes the family's mutex, too much for every request. Filled on first use, so the
+	 * exposition shows only label sets that occurred. requests: [endpoint][status 100-599,
+	 * 600 "server", 601 "aborted"]. */
+	_Atomic(struct lx_metric *) req_series[3][602];
+	_Atomic(struct lx_metric *) action_series[5];
 };
+
+/* The series in *slot, looked up (labels a, b; b unused by one-label families) when empty. */
+static struct lx_metric *cached(_Atomic(struct lx_metric *) *slot, struct lx_metric_family *f,
+				const char *a, const char *b)
+{
+	struct lx_metric *s = atomic_load_explicit(slot, memory_order_acquire);
+	if (!s && (s = lx_metric_get(f, a, b)))
+		atomic_store_explicit(slot, s, memory_order_release);
+	return s;
+}
+
+/* The req_series column of a status word: its code, 600 "server", 601 "aborted", -1 other. */
+static int status_slot(const char *st)
+{
+	if (strcmp(st, "server") == 0)
+		return 600;
+	if (strcmp(st, "aborted") == 0)
+		return 601;
+	if (st[0] >= '1' && st[0] <= '5' && st[1] >= '0' && st[1] <= '9' && st[2] >= '0' &&
+	    st[2] <= '9' && !st[3])
+		return (st[0] - '0') * 100 + (st[1] - '0') * 10 + (st[2] - '0');
+	return -1;
+}
 
 static int count_states(void *cls, const struct lea_ref_status *st)
 {
@@ -167,7 +196,9 @@ void lea_metrics_request(struct lea_metrics *m, const struct lea_req *r, const c
 	static const char *const eps[] = {"other", "hi1", "binary"};
 	if (!m)
 		return;
-	lx_metric_inc(lx_metric_get(m->requests, eps[r->ep], status));
+	int col = status_slot(status);
+	lx_metric_inc(col < 0 ? lx_metric_get(m->requests, eps[r->ep], status)
+			      : cached(&m->req_series[r->ep][col], m->requests, eps[r->ep], status));
 	const struct lea_ingest_result *x = &r->res;
 	if (r->ep == LEA_EP_HI1 && x->http_status == 200 && !x->top_error) {
 		static const char *const outcomes[] = {"stored", "duplicate", "failed", "invalid",
@@ -175,7 +206,8 @@ void lea_metrics_request(struct lea_metrics *m, const struct lea_req *r, const c
 		const size_t n[] = {x->stored, x->duplicates, x->failed, x->invalid, x->denied};
 		for (size_t i = 0; i < 5; i++)
 			if (n[i])
-				lx_metric_add(lx_metric_get(m->actions, outcomes[i]), n[i]);
+				lx_metric_add(cached(&m->action_series[i], m->actions, outcomes[i], NULL),
+					      n[i]);
 		lx_metric_add(m->items, x->items_stored);
 	}
 	if (r->ep == LEA_EP_BINARY) {
