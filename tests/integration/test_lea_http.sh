@@ -28,8 +28,6 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "$0")/lib/check.sh"
-# is NAME EXPECTED ACTUAL: one check that ACTUAL equals EXPECTED (both shown on failure).
-is() { if [ "$3" = "$2" ]; then ok; else bad "$1 (expected '$2', got '$3')"; fi; }
 H=$(dirname "$0")/lea
 
 P=$T/pki

@@ -22,7 +22,6 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$(dirname "$0")/lib/check.sh"
-is() { if [ "$3" = "$2" ]; then ok; else bad "$1 (expected '$2', got '$3')"; fi; }
 
 P=$T/pki
 bash "$SRC/scripts/pki.sh" "$P" >/dev/null || { echo "pki.sh failed"; exit 1; }

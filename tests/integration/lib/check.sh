@@ -4,6 +4,7 @@
 #                        (the caller's errexit setting is kept).
 # expect_rc NAME WANT    one check: passes when the last run's status is WANT, else shows
 #                        the first lines of its stderr.
+# is NAME EXPECTED ACTUAL one check that ACTUAL equals EXPECTED (both shown on failure).
 # one_line_stderr        the last run wrote exactly one line to stderr.
 # contains FILE TEXT     FILE has TEXT (grep, TEXT a basic regular expression);
 # not_contains FILE TEXT the opposite.
@@ -35,6 +36,7 @@ expect_rc() {
 		sed 's/^/    stderr: /' "$T/err" | head -20 >&2
 	fi
 }
+is() { if [ "$3" = "$2" ]; then ok; else bad "$1 (expected '$2', got '$3')"; fi; }
 one_line_stderr() { [ "$(wc -l <"$T/err")" -eq 1 ]; }
 contains() { grep -q -- "$2" "$1"; }
 not_contains() { ! grep -q -- "$2" "$1"; }
