@@ -222,6 +222,12 @@ int lx_http_respond_status(struct lx_http_request *req, unsigned status);
  * before (or the default action). A program that installs its own SIGBUS handler later
  * should chain to the one it replaces. */
 int lx_http_respond_file(struct lx_http_request *req, int fd, const char *content_type);
+/* The same with the caller's strong entity-tag (quoted, at most 80 characters: RFC 9110
+ * 8.8.3, e.g. one derived from the content's SHA-256) instead of the inode-size-mtime one;
+ * If-Range compares against it. etag NULL: as lx_http_respond_file. A malformed etag:
+ * LI707_EINVAL (fd closed, nothing answered). */
+int lx_http_respond_file_etag(struct lx_http_request *req, int fd, const char *content_type,
+				 const char *etag);
 
 /* Accepts the body into fd (taken; the server writes at its current offset in blocks of
  * LX_HTTP_BLOCK, everything is written before phase END, closes it after done()), at most

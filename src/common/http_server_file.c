@@ -46,6 +46,7 @@
 #include "li707/util.h"
 
 #define CTYPE_MAX 128
+#define ETAG_MAX 80 /* a quoted strong entity-tag given by the caller */
 
 /* A file response: segments of memory (multipart heads) and file ranges. */
 struct seg {
@@ -372,12 +373,36 @@ static struct MHD_Response *map_response(struct lx__http_rq *r, int fd, uint64_t
 
 /* ---- responses ---- */
 
+/* A strong entity-tag as RFC 9110 8.8.3 writes it: DQUOTE *etagc DQUOTE, no W/. */
+static bool etag_ok(const char *e)
+{
+	size_t n = strlen(e);
+	if (n < 2 || n > ETAG_MAX || e[0] != '"' || e[n - 1] != '"')
+		return false;
+	for (size_t i = 1; i + 1 < n; i++) {
+		unsigned char c = (unsigned char)e[i];
+		if (c < 0x21 || c == '"' || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 int lx_http_respond_file(struct lx_http_request *req, int fd, const char *content_type)
+{
+	return lx_http_respond_file_etag(req, fd, content_type, NULL);
+}
+
+int lx_http_respond_file_etag(struct lx_http_request *req, int fd, const char *content_type,
+				 const char *etag_in)
 {
 	struct lx__http_rq *r = req ? req->impl : NULL;
 	if (!r || r->responded || fd < 0) {
 		if (fd >= 0)
 			close(fd);
+		return LI707_EINVAL;
+	}
+	if (etag_in && !etag_ok(etag_in)) {
+		close(fd);
 		return LI707_EINVAL;
 	}
 	struct stat st;
@@ -389,10 +414,14 @@ int lx_http_respond_file(struct lx_http_request *req, int fd, const char *conten
 		content_type = "application/octet-stream";
 	uint64_t size = (uint64_t)st.st_size;
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* larger readahead, a hint only */
-	char etag[80], lm[30], cr[96];
-	snprintf(etag, sizeof etag, "\"%llx-%llx-%llx\"", (unsigned long long)st.st_ino,
-		 (unsigned long long)size,
-		 (unsigned long long)st.st_mtim.tv_sec * 1000000000ull + (unsigned long long)st.st_mtim.tv_nsec);
+	char etag[ETAG_MAX + 1], lm[30], cr[96];
+	if (etag_in)
+		snprintf(etag, sizeof etag, "%s", etag_in);
+	else
+		snprintf(etag, sizeof etag, "\"%llx-%llx-%llx\"", (unsigned long long)st.st_ino,
+			 (unsigned long long)size,
+			 (unsigned long long)st.st_mtim.tv_sec * 1000000000ull +
+				 (unsigned long long)st.st_mtim.tv_nsec);
 	bool have_lm = lx_http_date_format(st.st_mtim.tv_sec, lm) == 0;
 
 	struct fresp *f = calloc(1, sizeof *f);
