@@ -1188,6 +1188,40 @@ static bool body_too_slow(struct lx__http_rq *r, size_t n)
 	return slow;
 }
 
+/* Decodes "%HH" in the request target and its arguments as libmicrohttpd's default does, except
+ * "%00": that stays as the three characters. A decoded NUL would end the C string handlers
+ * see, so "/objects/TOKEN%00junk" would reach them as "/objects/TOKEN" (R-BIN-A2: a path trick
+ * must get the unknown-URL answer, never the object). */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static size_t unescape_cb(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	char *w = s;
+	for (const char *r = s; *r;) {
+		int hi, lo;
+		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 &&
+		    (hi | lo) != 0) {
+			*w++ = (char)(hi << 4 | lo);
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
 				 const char *method, const char *version, const char *upload_data,
 				 size_t *upload_data_size, void **con_cls)
@@ -1280,6 +1314,7 @@ static struct MHD_Daemon *start_daemon(struct lx_http_server *s, int fd, bool ps
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, L->header_bytes, NULL);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, request_done, dc);
 	OPT(MHD_OPTION_NOTIFY_CONNECTION, notify_conn, dc);
+	OPT(MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, NULL);
 	OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, psk ? s->prio_psk : s->prio_cert);
 	if (psk) {
 		OPT(MHD_OPTION_HTTPS_CRED_TYPE, GNUTLS_CRD_PSK, NULL);
