@@ -131,6 +131,7 @@ int main(int argc, char **argv)
 			if (csp_files_token_new(t) != 0)
 				die("getrandom failed");
 			puts(t);
+			lx_tls_policy_done(&pol);
 			return 0;
 		}
 		case O_CERT: cfg.creds.cert = optarg; break;

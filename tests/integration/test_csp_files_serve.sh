@@ -12,7 +12,7 @@
 #    gnutls-cli;
 #  - `li707 fetch` (our client) fetching Model C objects in chunks, over mTLS and PSK.
 # Arguments: TOOL SRCDIR SHARED BUILDDIR. Ends with "N passed, M failed"; exits 77 when a
-# required tool is missing.
+# required tool is missing. KEEP=1 keeps the temporary directory (debugging).
 set -euo pipefail
 
 TOOL=$1
