@@ -42,7 +42,7 @@ static const char *pk(const char *f)
 
 /* ---- the fake LEA ---------------------------------------------------------------------- */
 
-enum answer { A_ACK = 0, A_ERROR, A_503, A_500, A_GARBAGE, A_SLOW, A_SLOW_LONG };
+enum answer { A_ACK = 0, A_ERROR, A_503, A_503_DATE, A_500, A_GARBAGE, A_SLOW, A_SLOW_LONG };
 
 #define LOG_MAX 512
 struct arrival {
@@ -156,6 +156,16 @@ static int lea_handler(void *cls, struct lx_http_request *req, enum lx_http_phas
 		lx_http_add_header(req, "Retry-After", "1");
 		rc = lx_http_respond_status(req, 503);
 		break;
+	case A_503_DATE: { /* Retry-After as an HTTP-date (IMF-fixdate), 3 s ahead */
+		char date[64];
+		time_t t = time(NULL) + 3;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		lx_http_add_header(req, "Retry-After", date);
+		rc = lx_http_respond_status(req, 503);
+		break;
+	}
 	case A_500: rc = lx_http_respond_status(req, 500); break;
 	case A_GARBAGE: rc = lx_http_respond_buf(req, 200, "text/html", "<html>oops</html>", 17); break;
 	}
@@ -588,6 +598,28 @@ static void test_503_retry_after_honoured(void **state)
 	q_free(&q);
 }
 
+/* Retry-After as an HTTP-date (RFC 9110 section 10.2.3) is honoured too. */
+static void test_503_retry_after_http_date(void **state)
+{
+	(void)state;
+	static const enum answer script[] = {A_503_DATE};
+	struct fake_lea f;
+	lea_start(&f, script, 1);
+	struct fake_queue q;
+	q_init(&q);
+	q_fill(&q, 1, 1);
+	struct csp_deliver *e = engine(&q, f.port, 1, 0);
+	q_wait(&q, 1);
+	csp_deliver_free(e);
+	assert_int_equal(q.n_done, 1);
+	assert_int_equal(q.it[0].attempts, 1);
+	if (q.it[0].retry_delays[0] < 1900)
+		fail_msg("retried after %lld ms, before the Retry-After date",
+			 (long long)q.it[0].retry_delays[0]);
+	lea_stop(&f);
+	q_free(&q);
+}
+
 /* 500, a 200 with garbage and an answer slower than the client's timeout are each retried
  * with backoff (never parked), and then the delivery is done. */
 static void test_500_garbage_timeout_retried(void **state)
@@ -814,6 +846,7 @@ int main(void)
 		cmocka_unit_test(test_R_RSP_1_all_done_in_order_per_reference),
 		cmocka_unit_test(test_R_RSP_1_error_information_parks),
 		cmocka_unit_test(test_503_retry_after_honoured),
+		cmocka_unit_test(test_503_retry_after_http_date),
 		cmocka_unit_test(test_500_garbage_timeout_retried),
 		cmocka_unit_test(test_connection_closed_retried),
 		cmocka_unit_test(test_R_RSP_1_dead_lea_does_not_stall_other),
