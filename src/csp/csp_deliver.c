@@ -2,10 +2,12 @@
  *
  * DESIGN
  * One thread per engine runs this loop until stopped:
- *   1. forget retry holds whose time has come (the queue offers those deliveries again);
+ *   1. forget retry holds whose gate has passed (see struct held);
  *   2. while a slot is free, ask next() for ready deliveries of the references that have
  *      nothing in flight and no retry pending here, keep the first of each reference and hand
- *      the rest back; POST each kept one on the engine's lx_http_client;
+ *      the rest back (also a later one of a reference whose retried delivery is due but not
+ *      offered again yet: the queue's clock may lag ours); POST each kept one on the
+ *      engine's lx_http_client;
  *   3. drive the transfers (lx_http_run) or, with none in flight, sleep on the condition
  *      variable until csp_deliver_wake(), the next hold expiry or poll_ms.
  * A finished POST is judged in its done callback (inside lx_http_run, on this thread): the
@@ -25,6 +27,8 @@
 
 #define RESPONSE_MAX_DEFAULT ((size_t)1 << 20)
 #define HELD_MAX 65536 /* references waiting for a retry here; more are simply not held */
+#define GATE_MS 10000  /* after its retry time, a held reference's later deliveries still wait
+			* this long for the held one to be offered again (it may be dropped) */
 #define DESC_MAX 160   /* bytes of an LEA's ErrorDescription kept in an error text */
 
 struct slot {
@@ -34,9 +38,13 @@ struct slot {
 	struct lx_http_result res;
 };
 
+/* A reference whose delivery seq waits for a retry. Times are wall-clock ms, the clock of the
+ * queue's next_try, so that the hold ends exactly when the queue finds the delivery due. */
 struct held {
 	int64_t ref_id;
-	int64_t until; /* monotonic ms */
+	uint64_t seq;
+	int64_t until;      /* = next_try: the reference is left out of next() until then */
+	int64_t gate_until; /* until then, or until seq is sent again, later seqs are refused */
 };
 
 struct csp_deliver {
@@ -247,24 +255,35 @@ static enum verdict judge(const struct slot *s, const struct lx_http_result *r, 
 	return v;
 }
 
-static void held_add(struct csp_deliver *e, int64_t ref_id, int64_t until)
+static void held_add(struct csp_deliver *e, int64_t ref_id, uint64_t seq, int64_t until)
 {
+	const struct held h = {ref_id, seq, until, until + GATE_MS};
 	for (size_t i = 0; i < e->n_held; i++) {
 		if (e->held[i].ref_id == ref_id) {
-			e->held[i].until = until;
+			e->held[i] = h;
 			return;
 		}
 	}
 	if (li707_array_grow((void **)&e->held, &e->cap_held, e->n_held + 1, sizeof *e->held,
 			     HELD_MAX))
 		return; /* not held here: the queue's next_try still holds it */
-	e->held[e->n_held++] = (struct held){ref_id, until};
+	e->held[e->n_held++] = h;
+}
+
+static void held_remove(struct csp_deliver *e, int64_t ref_id)
+{
+	for (size_t i = 0; i < e->n_held; i++) {
+		if (e->held[i].ref_id == ref_id) {
+			e->held[i] = e->held[--e->n_held];
+			return;
+		}
+	}
 }
 
 static void held_expire(struct csp_deliver *e, int64_t now)
 {
 	for (size_t i = 0; i < e->n_held;) {
-		if (e->held[i].until <= now)
+		if (e->held[i].gate_until <= now)
 			e->held[i] = e->held[--e->n_held];
 		else
 			i++;
@@ -293,7 +312,7 @@ static void on_done(void *ud, struct lx_http_result *r)
 		if (r->retry_after >= 0 && r->retry_after * 1000 > d) /* RFC 9110 10.2.3 */
 			d = r->retry_after * 1000;
 		next_try = wall_ms() + d;
-		held_add(e, s->d.ref_id, mono_ms() + d);
+		held_add(e, s->d.ref_id, s->d.seq, next_try);
 	}
 	switch (v) {
 	case V_DONE: e->q.done(e->q.ud, s->d.id); break;
@@ -321,13 +340,16 @@ static void on_done(void *ud, struct lx_http_result *r)
 
 /* ---- the loop ---------------------------------------------------------------------------- */
 
-static bool ref_busy(const struct csp_deliver *e, int64_t ref_id)
+/* Whether seq of ref_id must not go now: the reference has a delivery in flight, or one
+ * waiting for its retry time, or one that is due again but not offered yet while this one is
+ * later (a queue whose clock or order differs from ours must not reorder a reference). */
+static bool ref_busy(const struct csp_deliver *e, int64_t ref_id, uint64_t seq, int64_t now)
 {
 	for (unsigned i = 0; i < e->inflight; i++)
 		if (e->slots[i].used && e->slots[i].d.ref_id == ref_id)
 			return true;
 	for (size_t i = 0; i < e->n_held; i++)
-		if (e->held[i].ref_id == ref_id)
+		if (e->held[i].ref_id == ref_id && (now < e->held[i].until || seq > e->held[i].seq))
 			return true;
 	return false;
 }
@@ -343,6 +365,7 @@ static struct slot *slot_free(struct csp_deliver *e)
 static void submit(struct csp_deliver *e, struct csp_delivery *d)
 {
 	struct slot *s = slot_free(e);
+	held_remove(e, d->ref_id); /* the held delivery (or an earlier one) goes now */
 	s->used = true;
 	s->e = e;
 	s->d = *d;
@@ -364,8 +387,9 @@ static void submit(struct csp_deliver *e, struct csp_delivery *d)
 		char err[CSP_DELIVER_ERR_LEN];
 		snprintf(err, sizeof err, "internal: cannot queue the POST: %s", li707_strerror(rc));
 		int64_t d_ms = csp_deliver_backoff_ms(e->retry_min, e->retry_max, 1, rng_next(e));
-		held_add(e, s->d.ref_id, mono_ms() + d_ms);
-		e->q.retry(e->q.ud, s->d.id, wall_ms() + d_ms, err);
+		int64_t next_try = wall_ms() + d_ms;
+		held_add(e, s->d.ref_id, s->d.seq, next_try);
+		e->q.retry(e->q.ud, s->d.id, next_try, err);
 		slot_release(e, s);
 	}
 }
@@ -376,12 +400,14 @@ static void fill(struct csp_deliver *e)
 	unsigned free_slots = e->inflight - e->n_used;
 	if (free_slots == 0)
 		return;
+	int64_t now = wall_ms();
 	size_t n_skip = 0;
 	for (unsigned i = 0; i < e->inflight; i++)
 		if (e->slots[i].used)
 			e->skip[n_skip++] = e->slots[i].d.ref_id;
 	for (size_t i = 0; i < e->n_held; i++)
-		e->skip[n_skip++] = e->held[i].ref_id;
+		if (now < e->held[i].until)
+			e->skip[n_skip++] = e->held[i].ref_id;
 	size_t n = 0;
 	memset(e->batch, 0, free_slots * sizeof *e->batch);
 	if (e->q.next(e->q.ud, e->skip, n_skip, e->batch, free_slots, &n) != 0)
@@ -391,7 +417,7 @@ static void fill(struct csp_deliver *e)
 	for (size_t i = 0; i < n; i++) {
 		struct csp_delivery *d = &e->batch[i];
 		/* Order per reference: one in flight per reference, the lowest seq first. */
-		bool later = ref_busy(e, d->ref_id);
+		bool later = ref_busy(e, d->ref_id, d->seq, now);
 		for (size_t k = 0; k < n && !later; k++)
 			later = k != i && e->batch[k].xml && e->batch[k].ref_id == d->ref_id &&
 				e->batch[k].seq < d->seq;
@@ -412,7 +438,7 @@ static int64_t next_hold_expiry(const struct csp_deliver *e, int64_t now, int64_
 {
 	int64_t w = limit;
 	for (size_t i = 0; i < e->n_held; i++)
-		if (e->held[i].until - now < w)
+		if (e->held[i].until > now && e->held[i].until - now < w)
 			w = e->held[i].until - now;
 	return w < 0 ? 0 : w;
 }
@@ -427,7 +453,7 @@ static void *engine_main(void *arg)
 		pthread_mutex_unlock(&e->mu);
 		if (stopping)
 			break;
-		int64_t now = mono_ms();
+		int64_t now = wall_ms();
 		held_expire(e, now);
 		fill(e);
 		int64_t wait = next_hold_expiry(e, now, e->poll_ms);

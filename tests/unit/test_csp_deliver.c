@@ -200,7 +200,8 @@ static void lea_start(struct fake_lea *f, const enum answer *script, size_t n)
 {
 	memset(f, 0, sizeof *f);
 	pthread_mutex_init(&f->mu, NULL);
-	memcpy(f->script, script, n * sizeof *script);
+	if (n)
+		memcpy(f->script, script, n * sizeof *script);
 	f->n_script = n;
 	assert_int_equal(lx_tls_policy_init(&f->pol), 0);
 	f->peers.v = calloc(1, sizeof *f->peers.v);
@@ -223,6 +224,7 @@ static void lea_stop(struct fake_lea *f)
 {
 	lx_http_server_free(f->srv);
 	lx_tls_peers_clear(&f->peers);
+	lx_tls_policy_done(&f->pol);
 	pthread_mutex_destroy(&f->mu);
 }
 
@@ -300,6 +302,7 @@ struct fake_queue {
 	size_t n;
 	size_t n_done, n_parked, n_retry;
 	int bad_calls; /* outcome for an item not in flight */
+	int64_t lag_ms; /* the queue's clock is this far behind the engine's */
 };
 
 static bool skipped(const int64_t *skip, size_t n, int64_t ref)
@@ -315,7 +318,7 @@ static int q_next(void *ud, const int64_t *skip, size_t n_skip, struct csp_deliv
 {
 	struct fake_queue *q = ud;
 	pthread_mutex_lock(&q->mu);
-	int64_t now = now_ms();
+	int64_t now = now_ms() - q->lag_ms;
 	size_t k = 0;
 	/* items are added ordered by ref then seq */
 	for (size_t i = 0; i < q->n && k < max; i++) {
@@ -620,6 +623,28 @@ static void test_503_retry_after_http_date(void **state)
 	q_free(&q);
 }
 
+/* Order per reference with a queue whose clock lags the engine's by 300 ms (another host's
+ * clock, a slewed clock, a store listing by next_try alone): when the failed seq 1 is due for
+ * the engine but not yet for the queue, the queue offers seq 2 alone; it must not go first. */
+static void test_R_DEL_6_order_kept_with_lagging_queue_clock(void **state)
+{
+	(void)state;
+	static const enum answer script[] = {A_500};
+	struct fake_lea f;
+	lea_start(&f, script, 1);
+	struct fake_queue q;
+	q_init(&q);
+	q.lag_ms = 300;
+	q_fill(&q, 1, 2);
+	struct csp_deliver *e = engine(&q, f.port, 2, 0);
+	q_wait(&q, 2);
+	csp_deliver_free(e);
+	assert_int_equal(q.n_done, 2);
+	check_order(&f);
+	lea_stop(&f);
+	q_free(&q);
+}
+
 /* 500, a 200 with garbage and an answer slower than the client's timeout are each retried
  * with backoff (never parked), and then the delivery is done. */
 static void test_500_garbage_timeout_retried(void **state)
@@ -847,6 +872,7 @@ int main(void)
 		cmocka_unit_test(test_R_RSP_1_error_information_parks),
 		cmocka_unit_test(test_503_retry_after_honoured),
 		cmocka_unit_test(test_503_retry_after_http_date),
+		cmocka_unit_test(test_R_DEL_6_order_kept_with_lagging_queue_clock),
 		cmocka_unit_test(test_500_garbage_timeout_retried),
 		cmocka_unit_test(test_connection_closed_retried),
 		cmocka_unit_test(test_R_RSP_1_dead_lea_does_not_stall_other),
