@@ -24,6 +24,7 @@
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ struct lx_http_client {
 	size_t n_pending, cap_pending;
 	struct xfer **running; /* max_active slots */
 	size_t n_running;
+	atomic_bool woken;     /* lx_http_client_wakeup() since lx_http_run last returned */
 };
 
 /* ---- classification ------------------------------------------------------------------ */
@@ -475,6 +477,28 @@ static void parse_content_range(const char *v, struct lx_http_result *r)
 	}
 }
 
+/* Retry-After (RFC 9110 section 10.2.3): delay-seconds or an HTTP-date; seconds from now
+ * (0 for a date in the past), -1 when unreadable. Capped at one day. */
+static int64_t parse_retry_after(const char *v)
+{
+	int64_t s;
+	if (*v >= '0' && *v <= '9') {
+		char *end;
+		errno = 0;
+		long long n = strtoll(v, &end, 10);
+		if (errno || *end != '\0')
+			return -1;
+		s = n;
+	} else {
+		time_t t = curl_getdate(v, NULL);
+		if (t == -1)
+			return -1;
+		time_t now = time(NULL);
+		s = t > now ? (int64_t)(t - now) : 0;
+	}
+	return s > 86400 ? 86400 : s;
+}
+
 static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 {
 	struct xfer *x = ud;
@@ -494,6 +518,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 			r->got_100 = true;
 		r->status = st;
 		r->etag[0] = '\0';
+		r->retry_after = -1;
 		r->content_length = r->range_start = r->range_end = r->range_total = -1;
 		return len;
 	}
@@ -513,6 +538,8 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 	if (nl == 4 && strncasecmp(p, "etag", 4) == 0) {
 		if (vl < sizeof r->etag)
 			memcpy(r->etag, val, vl + 1);
+	} else if (nl == 11 && strncasecmp(p, "retry-after", 11) == 0) {
+		r->retry_after = parse_retry_after(val);
 	} else if (nl == 13 && strncasecmp(p, "content-range", 13) == 0) {
 		parse_content_range(val, r);
 	} else if (nl == 14 && strncasecmp(p, "content-length", 14) == 0) {
@@ -738,6 +765,7 @@ int lx_http_submit(struct lx_http_client *c, const struct lx_http_transfer *req,
 		return LI707_ENOMEM;
 	memset(res, 0, sizeof *res);
 	res->content_length = res->range_start = res->range_end = res->range_total = -1;
+	res->retry_after = -1;
 	x->c = c;
 	x->req = *req;
 	x->res = res;
@@ -870,7 +898,17 @@ int lx_http_run(struct lx_http_client *c, long timeout_ms)
 		}
 		if (curl_multi_poll(c->multi, NULL, 0, (int)wait, NULL) != CURLM_OK)
 			return LI707_ECRYPTO;
+		if (atomic_exchange(&c->woken, false))
+			return (int)(c->n_running + c->n_pending);
 	}
+}
+
+void lx_http_client_wakeup(struct lx_http_client *c)
+{
+	if (!c)
+		return;
+	atomic_store(&c->woken, true);
+	curl_multi_wakeup(c->multi);
 }
 
 int lx_http_perform(struct lx_http_client *c, const struct lx_http_transfer *req,

@@ -139,6 +139,8 @@ struct lx_http_result {
 	int64_t content_length;       /* -1 if absent */
 	int64_t range_start, range_end, range_total; /* Content-Range, -1 if absent / "*" */
 	bool got_100;                 /* the peer answered 100 Continue */
+	int64_t retry_after;          /* Retry-After in seconds from now (delay-seconds or an
+				       * HTTP-date, capped at 86400), -1 if absent or unreadable */
 	char *body;                   /* memory sink (NUL-terminated, owned: result_done) */
 	size_t body_len;
 	uint64_t received;            /* body bytes received */
@@ -165,9 +167,15 @@ void lx_http_client_free(struct lx_http_client *c);
 int lx_http_submit(struct lx_http_client *c, const struct lx_http_transfer *req,
 		      struct lx_http_result *res);
 
-/* Drives transfers for at most timeout_ms (-1: until the queue is empty). Returns the number
- * of transfers still queued or running, or a negative code. */
+/* Drives transfers for at most timeout_ms (-1: until the queue is empty), or until
+ * lx_http_client_wakeup() is called. Returns the number of transfers still queued or running,
+ * or a negative code. */
 int lx_http_run(struct lx_http_client *c, long timeout_ms);
+
+/* Makes a running or the next lx_http_run() return early (after finishing what is ready) so
+ * that its thread can look for new work. The only client function callable from another
+ * thread. NULL is a no-op. */
+void lx_http_client_wakeup(struct lx_http_client *c);
 
 /* Convenience: submit + run until done. */
 int lx_http_perform(struct lx_http_client *c, const struct lx_http_transfer *req,

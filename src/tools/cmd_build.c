@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "delivery_msg.h"
 #include "events.h"
 #include "fdio.h"
 #include "tool.h"
@@ -254,54 +255,25 @@ out:
 static int make_message(const struct build *b, struct group *g, size_t seq, size_t first,
 			size_t n, bool last, struct li707_message **out)
 {
-	struct li707_message *m = li707_message_new();
-	int rc;
-	if (!m)
-		return LI707_ENOMEM;
-	/* Table 1 (R-DEL-3): fresh TransactionIdentifier and creation time per message. */
-	rc = li707_header_init_defaults(&m->header, b->sender_cc,
-					b->sender_id ? b->sender_id : DEFAULT_SENDER_ID,
-					b->receiver_cc, b->receiver_id);
+	/* Tables 1-3 (R-DEL-3..5) and R-DEL-6: one DeliveryID per reference, SequenceNumber
+	 * from 1, LastSequence on the last; filled as the CSP agent fills them. */
+	const struct lx_delivery_params p = {
+		.kind = g->kind,
+		.reference = g->reference,
+		.delivery_id = g->delivery_id,
+		.seq = seq,
+		.last = last,
+		.sender_cc = b->sender_cc,
+		.sender_id = b->sender_id ? b->sender_id : DEFAULT_SENDER_ID,
+		.receiver_cc = b->receiver_cc,
+		.receiver_id = b->receiver_id,
+		.etsi_version = b->etsi_version, /* per destination; checked in parse_options */
+	};
+	struct li707_message *m = NULL;
+	int rc = lx_delivery_message_new(&p, n, &m);
 	if (rc)
-		goto fail;
-	if (b->etsi_version) { /* per destination; checked in parse_args */
-		char *v = strdup(b->etsi_version);
-		if (!v) {
-			rc = LI707_ENOMEM;
-			goto fail;
-		}
-		free(m->header.etsi_version);
-		m->header.etsi_version = v;
-	}
-	m->kind = LI707_MSG_REQUEST;
-	if (!(m->actions = calloc(1, sizeof *m->actions))) {
-		rc = LI707_ENOMEM;
-		goto fail;
-	}
-	m->n_actions = 1;
-	struct li707_action *a = &m->actions[0];
-	a->action_id = 0;
-	a->verb = LI707_VERB_DELIVER;
-	if (!(a->delivery = calloc(1, sizeof *a->delivery))) {
-		rc = LI707_ENOMEM;
-		goto fail;
-	}
-	struct li707_delivery *d = a->delivery;
-	/* Tables 2 and 3 (R-DEL-4, R-DEL-5). */
-	if ((rc = li707_delivery_init(d, &m->header, g->kind, g->reference)))
-		goto fail;
-	/* R-DEL-6: one DeliveryID per reference, SequenceNumber from 1, LastSequence. */
-	memcpy(d->delivery_id, g->delivery_id, sizeof d->delivery_id);
-	d->has_sequence = true;
-	d->sequence = seq;
-	d->last_sequence = last ? LI707_TRUE : LI707_FALSE;
-	/* R-DEL-2: one handoverItem, or a collection of items of this one reference. */
-	d->payload = n == 1 ? LI707_PAYLOAD_ITEM : LI707_PAYLOAD_COLLECTION;
-	if (!(d->items = calloc(n, sizeof *d->items))) {
-		rc = LI707_ENOMEM;
-		goto fail;
-	}
-	d->n_items = n;
+		return rc;
+	struct li707_delivery *d = lx_delivery_of(m);
 	for (size_t i = 0; i < n; i++) {
 		struct lx_event *e = &b->ev[g->events[first + i]];
 		d->items[i] = e->item; /* moved */
@@ -309,9 +281,6 @@ static int make_message(const struct build *b, struct group *g, size_t seq, size
 	}
 	*out = m;
 	return 0;
-fail:
-	li707_message_free(m);
-	return rc;
 }
 
 /* Writes one encoded message to a new temporary file in the output directory. */
