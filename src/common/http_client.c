@@ -475,6 +475,25 @@ static void parse_content_range(const char *v, struct lx_http_result *r)
 	}
 }
 
+/* Retry-After (RFC 9110 section 10.2.3): delay-seconds or an HTTP-date, as seconds from now,
+ * capped at a day; -1 when malformed. */
+static long parse_retry_after(const char *v)
+{
+	if (*v >= '0' && *v <= '9') {
+		char *end;
+		errno = 0;
+		long long s = strtoll(v, &end, 10);
+		if (errno || *end)
+			return -1;
+		return s > 86400 ? 86400 : (long)s;
+	}
+	time_t t = curl_getdate(v, NULL);
+	if (t < 0)
+		return -1;
+	time_t now = time(NULL);
+	return t <= now ? 0 : t - now > 86400 ? 86400 : (long)(t - now);
+}
+
 static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 {
 	struct xfer *x = ud;
@@ -495,6 +514,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 		r->status = st;
 		r->etag[0] = '\0';
 		r->content_length = r->range_start = r->range_end = r->range_total = -1;
+		r->retry_after = -1;
 		return len;
 	}
 	const char *colon = memchr(p, ':', len);
@@ -515,6 +535,8 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 			memcpy(r->etag, val, vl + 1);
 	} else if (nl == 13 && strncasecmp(p, "content-range", 13) == 0) {
 		parse_content_range(val, r);
+	} else if (nl == 11 && strncasecmp(p, "retry-after", 11) == 0) {
+		r->retry_after = parse_retry_after(val);
 	} else if (nl == 14 && strncasecmp(p, "content-length", 14) == 0) {
 		char *end;
 		errno = 0;
@@ -738,6 +760,7 @@ int lx_http_submit(struct lx_http_client *c, const struct lx_http_transfer *req,
 		return LI707_ENOMEM;
 	memset(res, 0, sizeof *res);
 	res->content_length = res->range_start = res->range_end = res->range_total = -1;
+	res->retry_after = -1;
 	x->c = c;
 	x->req = *req;
 	x->res = res;

@@ -139,6 +139,8 @@ struct lx_http_result {
 	int64_t content_length;       /* -1 if absent */
 	int64_t range_start, range_end, range_total; /* Content-Range, -1 if absent / "*" */
 	bool got_100;                 /* the peer answered 100 Continue */
+	long retry_after;             /* Retry-After of the final response in seconds (an
+				       * HTTP-date counted from now; capped at 86400), -1 if absent */
 	char *body;                   /* memory sink (NUL-terminated, owned: result_done) */
 	size_t body_len;
 	uint64_t received;            /* body bytes received */
