@@ -117,7 +117,7 @@ void lx_push_classify(struct lx_push *p)
 		/* A transport failure: the LEA may not have seen the request at all. */
 		enum lx_push_verdict v = r->err == LX_HTTP_EURL ? LX_PUSH_REFUSED : LX_PUSH_RETRY;
 		bool no100 = !r->got_100 && r->status == 0 && r->err == LX_HTTP_ETIMEOUT;
-		snprintf(t, sizeof t, "%s%s%s%s", lx_http_errname(r->err),
+		snprintf(t, sizeof t, "%s%s%s%.120s", lx_http_errname(r->err),
 			 no100 ? " (no 100 Continue within the continue timeout, then no answer)" : "",
 			 r->detail[0] ? ": " : "", r->detail);
 		set_reason(p, v, t);
@@ -136,7 +136,7 @@ void lx_push_classify(struct lx_push *p)
 	const char *what = "";
 	if (st == 409 && !strstr(ans, "differs"))
 		what = " (the LEA holds this object complete already, or an upload of it is in progress)";
-	snprintf(t, sizeof t, "HTTP %ld%s%s%s", st, ans[0] ? ": " : "", ans, what);
+	snprintf(t, sizeof t, "HTTP %ld%s%.120s%s", st, ans[0] ? ": " : "", ans, what);
 	set_reason(p, v, t);
 }
 
