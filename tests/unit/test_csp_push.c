@@ -86,6 +86,16 @@ static int handler(void *cls, struct lx_http_request *req, enum lx_http_phase ph
 			return lx_http_respond_status(req, 413);
 		if (strncmp(p, "/gone/", 6) == 0)
 			return lx_http_respond_status(req, 404);
+		if (strncmp(p, "/busydate/", 10) == 0) {
+			/* Retry-After as an HTTP-date (RFC 9110 section 10.2.3), 2 minutes away */
+			char d[64];
+			time_t t = time(NULL) + 120;
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			strftime(d, sizeof d, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+			lx_http_add_header(req, "Retry-After", d);
+			return lx_http_respond_status(req, 503);
+		}
 		if (strncmp(p, "/busy/", 6) == 0) {
 			lx_http_add_header(req, "Retry-After", "7");
 			return lx_http_respond_status(req, 503);
@@ -313,6 +323,15 @@ static void test_bin_b3_verdicts(void **state)
 			assert_int_equal(g_seen.body, cases[i].body);
 		assert_int_equal(r.retry_after, strcmp(cases[i].seg, "busy") == 0 ? 7 : -1);
 	}
+	char s[128];
+	scheme(f, "busydate", s, sizeof s);
+	struct csp_push_object o = {.uuid = UUID1, .path = f->obj, .size = -1,
+				    .content_type = "application/octet-stream"};
+	struct csp_push_result r;
+	assert_int_equal(csp_push_one(f->cl, s, &o, 5000, &r), 0);
+	assert_int_equal(r.verdict, LX_PUSH_RETRY);
+	if (r.retry_after < 100 || r.retry_after > 120)
+		fail_msg("Retry-After as a date: %ld s", r.retry_after);
 }
 
 static void test_bin_b3_local_refusals(void **state)
