@@ -580,8 +580,8 @@ int csp_audit_check(const char *path, struct csp_audit_report *rep)
 	close(afd);
 	uint64_t arec = 0;
 	char ahash[CSP_AUDIT_HASH_HEX];
-	if (an == 0 && rec == 0)
-		return 0;
+	if (an == 0)
+		return 0; /* created, never written: a crash before the first anchor write */
 	if (an < 0 || !parse_anchor(ab, (size_t)an, &arec, ahash)) {
 		report_bad(rep, lineno + 1, "the anchor file is malformed");
 		return LI707_EMISMATCH;
@@ -645,7 +645,7 @@ int csp_audit_cmd_check(int argc, char **argv, const char *default_path)
 	bool as_json = false;
 	int c;
 	opterr = 0;
-	optind = 1;
+	optind = 0; /* glibc: a full restart of the scan (the caller may have used getopt) */
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'h') {
 			fputs(check_help, stdout);

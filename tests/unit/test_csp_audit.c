@@ -350,6 +350,24 @@ static void test_audit_kill9_while_appending(void **state)
 	assert_int_equal(rep.records, info.records);
 }
 
+/* A crash after the first record's log sync, before its anchor write: the anchor file is
+ * empty. That is no anchor, not damage. */
+static void test_audit_empty_anchor_is_no_anchor(void **state)
+{
+	struct fx *f = *state;
+	fill(f->path, 1);
+	char a[160];
+	snprintf(a, sizeof a, "%s.anchor", f->path);
+	assert_int_equal(truncate(a, 0), 0);
+	struct csp_audit_report rep;
+	assert_int_equal(csp_audit_check(f->path, &rep), 0);
+	assert_false(rep.anchored);
+	assert_int_equal(rep.records, 1);
+	struct csp_audit *au = NULL;
+	assert_int_equal(csp_audit_open(f->path, 0, &au, NULL), 0);
+	csp_audit_close(au);
+}
+
 /* ---- threads ---- */
 
 struct thr {
@@ -502,6 +520,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_audit_tamper_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_torn_tail_recovered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_kill9_while_appending, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_empty_anchor_is_no_anchor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_concurrent_appenders_chained, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sec6_audit_takes_no_target_identifier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_cmd_check_exit_codes, setup, teardown),
