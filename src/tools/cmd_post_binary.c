@@ -138,7 +138,9 @@ int tool_cmd_post_binary(int argc, char **argv)
 	}
 	lx_push_classify(&p);
 	if (p.res.err) {
-		status = tool_client_failure("post-binary", &p.res);
+		/* One line for an answer of the LEA (its verdict and status), two for a
+		 * transport failure (what failed, then the verdict: retry). */
+		status = p.res.err == LX_HTTP_ESTATUS ? 3 : tool_client_failure("post-binary", &p.res);
 		fprintf(stderr, "li707 post-binary: %s: %s\n", lx_push_verdict_name(p.verdict),
 			p.reason);
 		goto out;
