@@ -14,6 +14,7 @@
 
 #include "continue_timeout.h"
 #include "http_client.h"
+#include "push.h"
 #include "tool.h"
 
 static const char help_text[] =
@@ -33,6 +34,9 @@ static const char help_text[] =
 	"  -h, --help             print this help and exit\n";
 
 static const char help_tail[] =
+	"\n"
+	"The LEA's answer is given as a verdict (stored, mismatch, refused, retry) with its\n"
+	"reason.\n"
 	"\n"
 	"Exit status: 0 the LEA answered 2xx, 2 usage, 3 transport failure, another HTTP\n"
 	"status or the expiry has passed (the reason is printed), 5 internal error.\n";
@@ -91,69 +95,62 @@ int tool_cmd_post_binary(int argc, char **argv)
 	if (!ctype)
 		return tool_usage_error("post-binary", "--content-type is required");
 	const char *url = argv[optind], *file = argv[optind + 1];
-	/* TS103707 R-BIN-B3: the continue timeout follows the record's expiry. */
+	/* The push itself is src/common/push.c, shared with li707-csp (csp_push.c): the
+	 * continue timeout follows the record's expiry (TS103707 R-BIN-B3), the body is
+	 * streamed from the file, the LEA's answer gets a verdict. */
+	struct lx_push p = {.fd = -1};
+	struct lx_push_req preq = {.url = url, .path = file, .size = -1, .content_type = ctype,
+				   .expiry = expiry, .expect_max_ms = expect_max_ms};
 	struct li707_time now;
-	long expect_ms = 0;
 	int trc = li707_time_now(&now);
 	if (trc == 0)
-		trc = lx_continue_timeout_ms(expiry, now.epoch, now.usec, expect_max_ms,
-						&expect_ms);
+		trc = lx_push_prepare(&p, &preq, now.epoch, now.usec);
 	if (trc == LI707_EINVALID)
 		return tool_usage_error("post-binary", "--expiry wants a QualifiedDateTime such as "
 						       "2026-03-01T10:00:00Z");
 	if (trc == -ETIME) {
-		fprintf(stderr, "li707 post-binary: the record's expiry has passed: not uploaded\n");
+		fprintf(stderr, "li707 post-binary: %s\n", p.reason);
 		return li707_exit_code(trc);
+	}
+	if (trc < 0 && trc > LI707_ENOMEM) { /* -errno: the file */
+		fprintf(stderr, "li707 post-binary: %s: %s\n", file,
+			trc == -EINVAL ? "not a regular file" : strerror(-trc));
+		return 3;
 	}
 	if (trc) {
 		fprintf(stderr, "li707 post-binary: %s\n", li707_strerror(trc));
 		return li707_exit_code(trc);
 	}
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		int e = fd < 0 ? errno : EINVAL;
-		fprintf(stderr, "li707 post-binary: %s: %s\n", file,
-			fd >= 0 ? "not a regular file" : strerror(e));
-		if (fd >= 0)
-			close(fd);
-		return 3;
-	}
+	int status = 5;
+	struct lx_http_client *cl = NULL;
 	if (lx_http_global_init() != 0) {
-		close(fd);
+		lx_push_done(&p);
 		return 5;
 	}
-	struct lx_http_client *cl = NULL;
-	struct lx_http_result res = {0};
-	int status = tool_client_open(&tc, "post-binary", 0, &cl);
+	status = tool_client_open(&tc, "post-binary", 0, &cl);
 	if (status)
 		goto out;
-	struct lx_http_transfer req;
-	lx_http_transfer_init(&req);
-	req.url = url;
-	req.post = true;
-	req.content_type = ctype;
-	req.body_fd = fd;
-	req.body_size = st.st_size;
-	req.expect_continue = true; /* TS103707 R-BIN-B3 */
-	req.expect_timeout_ms = expect_ms;
-	req.max_body = (size_t)1 << 20;
-	int rc = lx_http_perform(cl, &req, &res);
+	int rc = lx_http_perform(cl, &p.xfer, &p.res);
 	if (rc) {
 		fprintf(stderr, "li707 post-binary: %s\n", li707_strerror(rc));
 		status = li707_exit_code(rc);
 		goto out;
 	}
-	if (res.err) {
-		status = tool_client_failure("post-binary", &res);
+	lx_push_classify(&p);
+	if (p.res.err) {
+		/* One line for an answer of the LEA (its verdict and status), two for a
+		 * transport failure (what failed, then the verdict: retry). */
+		status = p.res.err == LX_HTTP_ESTATUS ? 3 : tool_client_failure("post-binary", &p.res);
+		fprintf(stderr, "li707 post-binary: %s: %s\n", lx_push_verdict_name(p.verdict),
+			p.reason);
 		goto out;
 	}
-	printf("HTTP %ld%s\n", res.status, res.got_100 ? " (after 100 Continue)" : "");
+	printf("HTTP %ld%s: %s\n", p.res.status, p.res.got_100 ? " (after 100 Continue)" : "",
+	       lx_push_verdict_name(p.verdict));
 	status = 0;
 out:
-	lx_http_result_done(&res);
+	lx_push_done(&p);
 	lx_http_client_free(cl);
 	lx_http_global_cleanup();
-	close(fd);
 	return status;
 }
