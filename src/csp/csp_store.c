@@ -438,7 +438,8 @@ static int ingest_conversation(struct csp_store *s, const struct csp_event_in *e
 		return 0;
 	sqlite3_stmt *ins = NULL;
 	if ((rc = wst(s, "INSERT INTO conversations(ref_id, key, app_level, next_seq)"
-			 " SELECT ?1, ?2, count(*), 1 FROM conversations WHERE ref_id = ?1"
+			 " SELECT ?1, ?2, coalesce(max(app_level) + 1, 0), 1 FROM conversations"
+			 " WHERE ref_id = ?1"
 			 " RETURNING app_level", &ins)))
 		return rc;
 	if ((rc = lx_sq_bind(ins, "ib", o->ref_id, e->conversation, klen)))
@@ -451,6 +452,53 @@ static int ingest_conversation(struct csp_store *s, const struct csp_event_in *e
 	}
 	lx_sq_done(ins);
 	return r == SQLITE_DONE ? 0 : lx_sq_err(r);
+}
+
+/* An explicit correlation, checked as `li707 build` does (R-HDR-2): within a reference the
+ * seq of a level runs 0, 1, 2 ... Levels are kept in conversations under a key no JSON string
+ * can be (a NUL byte then the level), so they never collide with allocated ones. */
+static int ingest_explicit(struct csp_store *s, const struct csp_event_in *e,
+			   struct csp_event_out *o)
+{
+	unsigned char key[9] = {0};
+	for (int i = 0; i < 8; i++)
+		key[1 + i] = (unsigned char)((uint64_t)e->app_level >> (56 - 8 * i));
+	sqlite3_stmt *st = NULL;
+	int rc = wst(s, "SELECT key, next_seq FROM conversations WHERE ref_id = ?1 AND app_level = ?2",
+		     &st);
+	if (rc)
+		return rc;
+	if ((rc = lx_sq_bind(st, "ii", o->ref_id, e->app_level)))
+		return lx_sq_done(st), rc;
+	int r = sqlite3_step(st);
+	bool found = r == SQLITE_ROW, mine = false;
+	int64_t next = 0;
+	if (found) {
+		mine = sqlite3_column_bytes(st, 0) == 9 && memcmp(sqlite3_column_blob(st, 0), key, 9) == 0;
+		next = sqlite3_column_int64(st, 1);
+	}
+	lx_sq_done(st);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return lx_sq_err(r);
+	if (found && !mine) {
+		snprintf(o->err, sizeof o->err,
+			 "correlation.id: already allocated to a conversation of this reference (R-HDR-1)");
+		o->rc = LI707_EINPUT;
+		return 0;
+	}
+	if (e->app_seq != next) {
+		snprintf(o->err, sizeof o->err,
+			 "correlation.seq: must be %lld, the next of this id in this reference (R-HDR-2)",
+			 (long long)next);
+		o->rc = LI707_EINPUT;
+		return 0;
+	}
+	o->app_level = e->app_level;
+	o->app_seq = e->app_seq;
+	return wexec(s, NULL,
+		     "INSERT INTO conversations(ref_id, key, app_level, next_seq) VALUES(?1, ?2, ?3, 1)"
+		     " ON CONFLICT(ref_id, key) DO UPDATE SET next_seq = next_seq + 1",
+		     "ibi", o->ref_id, key, sizeof key, e->app_level);
 }
 
 static int ingest_objects(struct csp_store *s, const struct csp_event_in *e,
@@ -493,6 +541,8 @@ static int ingest_one(struct csp_store *s, const struct csp_event_in *e, int64_t
 	if (rc || o->rc)
 		return rc;
 	if (e->conversation && (rc = ingest_conversation(s, e, o)))
+		return rc;
+	if (!e->conversation && e->has_correlation && ((rc = ingest_explicit(s, e, o)) || o->rc))
 		return rc;
 	sqlite3_stmt *st = NULL;
 	if ((rc = wst(s, "INSERT INTO events(ref_id, accepted_at, json, bytes, app_level, app_seq)"

@@ -92,6 +92,10 @@ struct csp_event_in {
 	enum li707_ref_kind kind;
 	const char *ref;                /* the LIID/LDID the event names */
 	const char *conversation;       /* NULL, or the key (<= CSP_CONVERSATION_MAX bytes) */
+	bool has_correlation;           /* an explicit "correlation" (not with conversation):
+					 * app_seq must be the next of app_level in this reference
+					 * (0 for a new level, which no conversation may hold) */
+	int64_t app_level, app_seq;
 	const char *json;               /* canonical event JSON (spool paths) */
 	size_t json_len;
 	const struct csp_object_in *objects;
@@ -102,7 +106,7 @@ struct csp_event_out {
 	int rc;                         /* 0 accepted; else why (err) */
 	int64_t id;                     /* queue id when accepted */
 	int64_t ref_id;
-	int64_t app_level, app_seq;     /* allocated from conversation, else -1 */
+	int64_t app_level, app_seq;     /* allocated from conversation or the explicit one, else -1 */
 	char err[CSP_STORE_ERR_LEN];    /* "reference: unknown or closed (R-RSP-2)"; no values */
 };
 
