@@ -138,6 +138,7 @@ struct line {
 	size_t n_att;
 	char *json;
 	size_t json_len;
+	struct csp_object_in *objs;     /* copies of att[i].o for the store */
 	struct csp_event_in in;
 };
 
@@ -220,42 +221,6 @@ static int copy_hash(int fd, const char *dst, uint64_t max, unsigned char sha[32
 	return rc;
 }
 
-static int hash_fd(int fd, uint64_t max, unsigned char sha_out[32], uint64_t *size)
-{
-	/* hash by reading the linked inode once: a sink on /dev/null hashes without writing */
-	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (devnull < 0)
-		return -errno;
-	struct lx_hashsink *hs = NULL;
-	int rc = lx_hashsink_new(devnull, &hs);
-	static __thread char buf[1 << 16];
-	uint64_t total = 0;
-	off_t off = 0;
-	while (!rc) {
-		ssize_t r = pread(fd, buf, sizeof buf, off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			break;
-		}
-		if (r == 0)
-			break;
-		off += r;
-		total += (uint64_t)r;
-		if (total > max) {
-			rc = LI707_ELIMIT;
-			break;
-		}
-		rc = lx_hashsink_write(hs, buf, (size_t)r);
-	}
-	if (!rc)
-		rc = lx_hashsink_finish(hs, sha_out, size);
-	lx_hashsink_free(hs);
-	close(devnull);
-	return rc;
-}
-
 /* Takes attachment i of l into the spool (see DESIGN). */
 static void take_attachment(struct csp_ingest *g, const struct csp_config *c, struct line *l,
 			    size_t i, const struct csp_lea *lea, int64_t now)
@@ -310,7 +275,13 @@ static void take_attachment(struct csp_ingest *g, const struct csp_config *c, st
 		linked = false;
 	}
 	if (linked) {
-		rc = hash_fd(fd, c->max_attachment_bytes, sha, &size);
+		/* the linked inode (checked above) read once: size and SHA-256 */
+		char hex[65];
+		rc = li707_sha256_file(tmp, hex, &size);
+		if (!rc && size > c->max_attachment_bytes)
+			rc = LI707_ELIMIT;
+		if (!rc && !li707_hex_decode(hex, 32, sha))
+			rc = LI707_ECRYPTO;
 		if (!rc && fsync(fd) != 0)
 			rc = -errno;
 		if (rc)
@@ -453,7 +424,16 @@ static void prepare_line(struct csp_ingest *g, const struct csp_config *c, struc
 	canonical_json(l, text, len);
 	if (l->rc)
 		return;
+	if (l->n_att && !(l->objs = calloc(l->n_att, sizeof *l->objs))) {
+		l->rc = LI707_ENOMEM;
+		snprintf(l->err, sizeof l->err, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < l->n_att; i++)
+		l->objs[i] = l->att[i].o;
 	l->in = (struct csp_event_in){
+		.objects = l->objs,
+		.n_objects = l->n_att,
 		.kind = l->ev.ref_kind,
 		.ref = l->ev.reference,
 		.conversation = l->ev.conversation,
@@ -480,6 +460,7 @@ static void line_clear(struct line *l)
 {
 	lx_event_clear(&l->ev);
 	free(l->att);
+	free(l->objs);
 	free(l->json);
 }
 

@@ -363,6 +363,8 @@ static int deliveries(struct csp_store *s, const char *sql, struct rows *r,
 		rc = csp__read(s, sql, delivery_row, r, fmt, t, i1);
 	else if (!strcmp(fmt, "t"))
 		rc = csp__read(s, sql, delivery_row, r, fmt, t);
+	else if (!fmt[0])
+		rc = csp__read(s, sql, delivery_row, r, NULL);
 	else
 		rc = csp__read(s, sql, delivery_row, r, fmt, i1);
 	if (rc < 0) {
@@ -401,7 +403,7 @@ int csp_store_deliveries(struct csp_store *s, const char *lea, enum csp_dstate s
 		 "SELECT " CSP__DELIVERY_COLS " FROM deliveries d WHERE d.state = '%s'%s"
 		 " ORDER BY d.id LIMIT %zu",
 		 DSTATES[state], lea ? " AND d.lea = ?1" : "", max);
-	return deliveries(s, sql, &r, v, n, "t", lea, 0);
+	return deliveries(s, sql, &r, v, n, lea ? "t" : "", lea, 0);
 }
 
 int csp_store_delivery_get(struct csp_store *s, int64_t id, bool with_xml,
