@@ -122,7 +122,7 @@ static int wexec(struct csp_store *s, int *changes, const char *sql, const char 
 	while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW)
 		;
 	if (!rc && r != SQLITE_DONE)
-		rc = r == SQLITE_CONSTRAINT ? -EEXIST : lx_sq_err(r);
+		rc = (r & 0xff) == SQLITE_CONSTRAINT ? -EEXIST : lx_sq_err(r);
 	if (!rc && changes)
 		*changes = sqlite3_changes(s->wdb);
 	sqlite3_finalize(st);
