@@ -184,6 +184,12 @@ static int start(void *app, struct lx_gen *lg)
 		lx_err("cannot open the store: %s", err[0] ? err : li707_strerror(rc));
 		return rc;
 	}
+	uint64_t swept = 0;
+	if ((rc = csp_store_spool_sweep(S->store, &swept)))
+		lx_warn("spool sweep: %s", li707_strerror(rc));
+	else if (swept)
+		lx_info("spool sweep: %llu file%s no event refers to removed (left by a crash "
+			"before their commit)", (unsigned long long)swept, swept == 1 ? "" : "s");
 	if ((rc = csp_ingest_new(c, S->store, &S->ingest, err, sizeof err))) {
 		lx_err("ingest: %s", err);
 		return rc;

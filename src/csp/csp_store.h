@@ -244,6 +244,12 @@ int csp_store_push_due(struct csp_store *s, const char *lea, int64_t now, size_t
 int csp_store_push_result(struct csp_store *s, int64_t object_id, const char *state,
 			  int64_t next_try, const char *verdict);
 
+/* Spool files no row refers to: SPOOL/tmp/ emptied, SPOOL/objects/XX/NAME deleted when no
+ * object has NAME as its uuid (left by a crash between the spool and the commit, never
+ * acknowledged). Only for the writer (the lock holder), before ingest starts. *removed (may
+ * be NULL) counts the files deleted. */
+int csp_store_spool_sweep(struct csp_store *s, uint64_t *removed);
+
 /* ---- counts (status, metrics) ---- */
 
 struct csp_lea_counts {

@@ -1,6 +1,8 @@
 /* li707-csp - the store's reads (csp_store.h), each on a connection of the engine's read
  * pool: they never wait for the writer and see the last committed state (WAL). */
+#include <dirent.h>
 #include <errno.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -648,4 +650,54 @@ int csp_store_counts(struct csp_store *s, struct csp_store_counts *out)
 	}
 	*out = c;
 	return 0;
+}
+
+/* ---- spool sweep ---- */
+
+static int found_row(void *ud, sqlite3_stmt *st)
+{
+	(void)st;
+	*(bool *)ud = true;
+	return 1;
+}
+
+static int sweep_dir(struct csp_store *s, const char *dir, bool all, uint64_t *removed)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	int rc = 0;
+	struct dirent *e;
+	while (!rc && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		bool keep = false;
+		if (!all) {
+			int r = csp__read(s, "SELECT 1 FROM objects WHERE uuid = ?1", found_row, &keep,
+					  "t", e->d_name);
+			if (r < 0)
+				rc = r;
+		}
+		if (!rc && !keep && unlinkat(dirfd(d), e->d_name, 0) == 0)
+			(*removed)++;
+	}
+	closedir(d);
+	return rc;
+}
+
+int csp_store_spool_sweep(struct csp_store *s, uint64_t *removed)
+{
+	if (!s || s->read_only)
+		return s ? -EROFS : LI707_EINVAL;
+	uint64_t n = 0;
+	char p[4300];
+	snprintf(p, sizeof p, "%s/tmp", s->spool);
+	int rc = sweep_dir(s, p, true, &n);
+	for (unsigned i = 0; !rc && i < 256; i++) {
+		snprintf(p, sizeof p, "%s/objects/%02x", s->spool, i);
+		rc = sweep_dir(s, p, false, &n);
+	}
+	if (removed)
+		*removed = n;
+	return rc;
 }

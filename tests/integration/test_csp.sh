@@ -136,6 +136,10 @@ check "conversation key not in the stored event" not_contains <(sqlite3 "$DB" 's
 is "conversations: level 0 in each reference" "0|0 0|0" "$(sqlite3 "$DB" 'select group_concat(app_level || "|" || app_seq, " ") from events where app_level is not null')"
 
 # ---- the daemon ----
+# a file left in the spool by a crash between spool and commit: swept at start
+mkdir -p "$T/spool/objects/ab"
+echo orphan >"$T/spool/objects/ab/abababab-0000-4000-8000-000000000000"
+echo partial >"$T/spool/tmp/cut-copy"
 start_daemon() {
 	"$CSP" --config "$T/csp.conf" 2>>"$T/daemon.log" &
 	DPID=$!
@@ -146,6 +150,10 @@ start_daemon() {
 }
 start_daemon
 check "daemon started" kill -0 "$DPID"
+check "start: orphan spool file removed" test ! -e "$T/spool/objects/ab/abababab-0000-4000-8000-000000000000"
+check "start: tmp emptied" test ! -e "$T/spool/tmp/cut-copy"
+is "start: the accepted attachments kept" 2 "$(find "$T/spool/objects" -type f | wc -l)"
+check "start: the sweep is logged" contains "$T/daemon.log" "spool sweep: 2 files"
 PORT=$(grep -o 'ingest on 127.0.0.1:[0-9]*' "$T/daemon.log" | tail -1 | cut -d: -f2)
 MPORT=$(grep -o 'metrics on 127.0.0.1:[0-9]*' "$T/daemon.log" | tail -1 | cut -d: -f2)
 run curl -sS --unix-socket "$T/ingest.sock" --data-binary @- http://localhost/events < <(ev liid "$LIID" curlunix1; ev liid "$LIID" curlunix2)
