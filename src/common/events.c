@@ -367,10 +367,10 @@ int lx_event_opts_check(const struct lx_event_opts *o, char *err, size_t errlen)
 }
 
 /* Joins base and a relative path that stays below base (no "..", not absolute). */
-static int join_path(const char *base, const char *rel, const char *field, char *err,
-		     size_t errlen, char **out)
+static int join_path(const char *base, const char *rel, bool absolute_ok, const char *field,
+		     char *err, size_t errlen, char **out)
 {
-	if (rel[0] == '/') {
+	if (rel[0] == '/' && !absolute_ok) {
 		seterr(err, errlen, field, "must be relative to the base directory");
 		return LI707_EINPUT;
 	}
@@ -384,6 +384,8 @@ static int join_path(const char *base, const char *rel, const char *field, char 
 		while (*p == '/')
 			p++;
 	}
+	if (rel[0] == '/')
+		base = "";
 	size_t n = strlen(base) + 1 + strlen(rel) + 1;
 	if (n > PATH_BYTES_MAX) {
 		seterr(err, errlen, field, "too long");
@@ -392,6 +394,11 @@ static int join_path(const char *base, const char *rel, const char *field, char 
 	char *s = malloc(n);
 	if (!s)
 		return LI707_ENOMEM;
+	if (rel[0] == '/') {
+		memcpy(s, rel, strlen(rel) + 1);
+		*out = s;
+		return 0;
+	}
 	memcpy(s, base, strlen(base));
 	s[strlen(base)] = '/';
 	memcpy(s + strlen(base) + 1, rel, strlen(rel) + 1);
@@ -412,10 +419,42 @@ static const char *base_name(const char *path)
 
 struct ctx {
 	const char *base_dir;
+	bool absolute_paths;
+	bool defer_files;
 	const char *csp_scheme;
 	const char *lea_scheme;
 	int64_t expiry_epoch;
 };
+
+/* The attachment file: a regular file, measured and hashed (Table 8 contentLength,
+ * checksum). */
+static int measure_file(const char *path, const char *f, char *err, size_t errlen,
+			struct li707_binary_object *b)
+{
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		seterr(err, errlen, f, "cannot open the file: %s", strerror(errno));
+		return LI707_EINPUT;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		seterr(err, errlen, f, "not a regular file");
+		return LI707_EINPUT;
+	}
+	char hex[65];
+	uint64_t size = 0;
+	int rc = li707_sha256_file(path, hex, &size);
+	if (rc == LI707_ENOMEM || rc == LI707_ECRYPTO)
+		return rc;
+	if (rc) {
+		seterr(err, errlen, f, "cannot read the file: %s", li707_strerror(rc));
+		return LI707_EINPUT;
+	}
+	if (!(b->checksum = strdup(hex)))
+		return LI707_ENOMEM;
+	b->has_content_length = true;
+	b->content_length = size;
+	return 0;
+}
 
 static int parse_attachment(const json_t *v, const char *field, const struct ctx *cx,
 			    char *err, size_t errlen, struct li707_binary_object *b,
@@ -432,19 +471,20 @@ static int parse_attachment(const json_t *v, const char *field, const struct ctx
 	}
 	if ((rc = check_keys(v, keys, field, err, errlen)))
 		return rc;
-	if ((rc = get_str(v, "model", true, SHORT_STRING_MAX, field, err, errlen, &model)))
+	if ((rc = get_str(v, "model", !cx->defer_files, SHORT_STRING_MAX, field, err, errlen,
+			  &model)))
 		goto out;
-	if (strcmp(model, "A") && strcmp(model, "B") && strcmp(model, "C")) {
+	if (model && strcmp(model, "A") && strcmp(model, "B") && strcmp(model, "C")) {
 		fieldf(f, "%s.model", field);
 		seterr(err, errlen, f, "must be \"A\", \"B\" or \"C\"");
 		rc = LI707_EINPUT;
 		goto out;
 	}
-	a->model = (enum lx_event_model)model[0];
+	a->model = model ? (enum lx_event_model)model[0] : 0;
 	if ((rc = get_str(v, "path", true, PATH_BYTES_MAX, field, err, errlen, &rel)))
 		goto out;
 	fieldf(f, "%s.path", field);
-	if ((rc = join_path(cx->base_dir, rel, f, err, errlen, &a->path)))
+	if ((rc = join_path(cx->base_dir, rel, cx->absolute_paths, f, err, errlen, &a->path)))
 		goto out;
 	if ((rc = get_str(v, "content_type", false, SHORT_STRING_MAX, field, err, errlen,
 			  &b->content_type)))
@@ -478,34 +518,10 @@ static int parse_attachment(const json_t *v, const char *field, const struct ctx
 			  &b->csp_defined_identifier)))
 		goto out;
 
-	/* The file: a regular file, measured and hashed (Table 8 contentLength, checksum). */
-	struct stat st;
-	if (stat(a->path, &st) != 0) {
-		seterr(err, errlen, f, "cannot open the file: %s", strerror(errno));
-		rc = LI707_EINPUT;
+	/* The file: a regular file, measured and hashed (Table 8 contentLength, checksum);
+	 * with defer_files the caller takes the file and does it once. */
+	if (!cx->defer_files && (rc = measure_file(a->path, f, err, errlen, b)))
 		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, f, "not a regular file");
-		rc = LI707_EINPUT;
-		goto out;
-	}
-	char hex[65];
-	uint64_t size = 0;
-	rc = li707_sha256_file(a->path, hex, &size);
-	if (rc == LI707_ENOMEM || rc == LI707_ECRYPTO)
-		goto out;
-	if (rc) {
-		seterr(err, errlen, f, "cannot read the file: %s", li707_strerror(rc));
-		rc = LI707_EINPUT;
-		goto out;
-	}
-	if (!(b->checksum = strdup(hex))) {
-		rc = LI707_ENOMEM;
-		goto out;
-	}
-	b->has_content_length = true;
-	b->content_length = size;
 
 	/* The URL: models A and C on the CSP's scheme, model B on the LEA's (R-BIN-B1); a fresh
 	 * UUID per object, so a URL is never reused (Table 8). */
@@ -746,6 +762,7 @@ void lx_event_clear(struct lx_event *ev)
 	if (!ev)
 		return;
 	free(ev->reference);
+	free(ev->conversation);
 	if (ev->attachments) {
 		for (size_t i = 0; i < ev->n_attachments; i++)
 			free(ev->attachments[i].path);
@@ -759,7 +776,8 @@ int lx_event_parse(const char *line, size_t len, const struct lx_event_opts *o,
 		      struct lx_event *out, char *err, size_t errlen)
 {
 	static const char *const keys[] = {"liid", "ldid", "timestamp", "sender", "receivers",
-					   "attachments", "correlation", "csp", NULL};
+					   "attachments", "correlation", "conversation", "csp",
+					   NULL};
 	struct lx_event_opts dflt = {0};
 	struct lx_event ev = {0};
 	struct ctx cx;
@@ -780,6 +798,8 @@ int lx_event_parse(const char *line, size_t len, const struct lx_event_opts *o,
 		return LI707_EINPUT;
 	}
 	cx.base_dir = o->base_dir ? o->base_dir : ".";
+	cx.absolute_paths = o->absolute_paths;
+	cx.defer_files = o->defer_files;
 	cx.csp_scheme = o->csp_url_scheme ? o->csp_url_scheme : LX_EVENT_CSP_URL_DEFAULT;
 	cx.lea_scheme = o->lea_url_scheme ? o->lea_url_scheme : LX_EVENT_LEA_URL_DEFAULT;
 	if (!strstr(cx.csp_scheme, "{uuid}") || !strstr(cx.lea_scheme, "{uuid}"))
@@ -860,6 +880,31 @@ int lx_event_parse(const char *line, size_t len, const struct lx_event_opts *o,
 	if ((v = json_object_get(root, "correlation")) &&
 	    (rc = parse_correlation(v, err, errlen, &ev.item)))
 		goto fail;
+
+	/* "conversation": li707-csp allocates the applicationCorrelation from it (R-HDR-1,
+	 * R-HDR-2); an explicit correlation is checked by the caller. Never quoted. */
+	if (json_object_get(root, "conversation")) {
+		if (!o->conversation_ok) {
+			seterr(err, errlen, "conversation",
+			       "not accepted here (li707-csp allocates the correlation from it; "
+			       "give \"correlation\" instead)");
+			rc = LI707_EINPUT;
+			goto fail;
+		}
+		if (json_object_get(root, "correlation")) {
+			seterr(err, errlen, "conversation", "cannot be combined with correlation");
+			rc = LI707_EINPUT;
+			goto fail;
+		}
+		if ((rc = get_str(root, "conversation", true, LX_EVENT_CONVERSATION_MAX, NULL, err,
+				  errlen, &ev.conversation)))
+			goto fail;
+		if (!ev.conversation[0]) {
+			seterr(err, errlen, "conversation", "must not be empty");
+			rc = LI707_EINPUT;
+			goto fail;
+		}
+	}
 
 	/* cspDefinedParameters (clause 5.6). */
 	if ((v = json_object_get(root, "csp")) && (rc = parse_csp(v, err, errlen, &ev.item)))

@@ -37,7 +37,17 @@ struct lx_event_opts {
 	int64_t expiry_seconds;     /* expiry = now + this [7 days]; 1..LX_EVENT_EXPIRY_MAX */
 	int64_t now;                /* epoch seconds used for expiry [the current time] */
 	size_t max_line_bytes;      /* longest accepted line [16 MiB] */
+	/* li707-csp: */
+	bool conversation_ok;       /* accept "conversation" (the caller allocates the
+				     * applicationCorrelation from it); else the key is refused */
+	bool absolute_paths;        /* attachment paths may be absolute (the caller confines
+				     * them to its allowed directories) */
+	bool defer_files;           /* attachment files are not opened here (the caller takes
+				     * them, measures and hashes them once): checksum and
+				     * content length stay unset; "model" may be absent (0) */
 };
+
+#define LX_EVENT_CONVERSATION_MAX 256 /* bytes of a "conversation" key */
 
 /* TS 103 707 Annex C delivery models. */
 enum lx_event_model {
@@ -48,7 +58,7 @@ enum lx_event_model {
 
 /* What an attachment needs beyond its binaryObject record. */
 struct lx_event_attachment {
-	enum lx_event_model model;
+	enum lx_event_model model;  /* 0: absent (only with defer_files) */
 	char *path;                 /* the file: base_dir joined with the event's path */
 	char uuid[LI707_UUID_LEN + 1]; /* the object identifier put into its url */
 };
@@ -60,6 +70,7 @@ struct lx_event {
 	struct li707_item item;     /* owned; may be moved out (then zero it) */
 	struct lx_event_attachment *attachments; /* owned, n_attachments of them */
 	size_t n_attachments;       /* = item.n_attachments as parsed */
+	char *conversation;         /* "conversation" key (conversation_ok), or NULL: never logged */
 };
 
 /* Frees the members of ev and zeroes it. Accepts NULL and a zeroed event. */

@@ -616,6 +616,53 @@ static void test_events_samples(void **state)
 	}
 }
 
+/* li707-csp's options: "conversation" (R-HDR-1) only when the caller allocates from it, never
+ * with "correlation"; absolute paths and files left to the caller (no model needed). */
+static void test_events_csp_options(void **state)
+{
+	(void)state;
+	struct lx_event_opts o = opts();
+	struct lx_event ev;
+	char err[LX_EVENT_ERR_LEN];
+	const char *conv = "{" EV ", \"conversation\": \"chat-secret-7\"}";
+	assert_int_equal(lx_event_parse(conv, strlen(conv), &o, &ev, err, sizeof err), LI707_EINPUT);
+	assert_non_null(strstr(err, "conversation: not accepted here"));
+	assert_null(strstr(err, "chat-secret-7"));
+	o.conversation_ok = true;
+	assert_int_equal(lx_event_parse(conv, strlen(conv), &o, &ev, err, sizeof err), 0);
+	assert_string_equal(ev.conversation, "chat-secret-7");
+	assert_false(ev.item.has_correlation);
+	lx_event_clear(&ev);
+	const char *both = "{" EV ", \"conversation\": \"c\", \"correlation\": {\"id\": 0, \"seq\": 0}}";
+	assert_int_equal(lx_event_parse(both, strlen(both), &o, &ev, err, sizeof err), LI707_EINPUT);
+	assert_non_null(strstr(err, "cannot be combined with correlation"));
+	const char *empty = "{" EV ", \"conversation\": \"\"}";
+	assert_int_equal(lx_event_parse(empty, strlen(empty), &o, &ev, err, sizeof err), LI707_EINPUT);
+	char longc[400];
+	snprintf(longc, sizeof longc, "{" EV ", \"conversation\": \"%0257d\"}", 0);
+	assert_int_equal(lx_event_parse(longc, strlen(longc), &o, &ev, err, sizeof err), LI707_EINPUT);
+	assert_non_null(strstr(err, "too long"));
+
+	/* absolute path, no model, nothing opened: only with the options */
+	char line[256];
+	snprintf(line, sizeof line, "{" EV ", \"attachments\": [{\"path\": \"%s/nonexistent\"}]}", base);
+	o = opts();
+	assert_int_equal(lx_event_parse(line, strlen(line), &o, &ev, err, sizeof err), LI707_EINPUT);
+	o.absolute_paths = true;
+	o.defer_files = true;
+	assert_int_equal(lx_event_parse(line, strlen(line), &o, &ev, err, sizeof err), 0);
+	assert_int_equal(ev.attachments[0].model, 0);
+	assert_null(ev.item.attachments[0].checksum);
+	assert_false(ev.item.attachments[0].has_content_length);
+	char want[128];
+	snprintf(want, sizeof want, "%s/nonexistent", base);
+	assert_string_equal(ev.attachments[0].path, want);
+	lx_event_clear(&ev);
+	const char *dots = "{" EV ", \"attachments\": [{\"path\": \"/tmp/../etc/passwd\"}]}";
+	assert_int_equal(lx_event_parse(dots, strlen(dots), &o, &ev, err, sizeof err), LI707_EINPUT);
+	assert_non_null(strstr(err, "\"..\""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -628,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_events_check),
 		cmocka_unit_test(test_events_reader),
 		cmocka_unit_test(test_events_samples),
+		cmocka_unit_test(test_events_csp_options),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
