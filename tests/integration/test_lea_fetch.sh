@@ -61,6 +61,7 @@ head -c 5000 /dev/urandom >"$T/att/refused.bin"            # on the server refus
 head -c $((6 * 1024 * 1024)) /dev/urandom >"$T/att/slow.bin" # kill -9 mid-download
 head -c 3000 /dev/urandom >"$T/att/expired.bin"
 head -c 4000 /dev/urandom >"$T/att/psk.bin"
+head -c 7000 /dev/urandom >"$T/att/beside.bin"             # small, while slow.bin runs
 
 NGX=$(free_port)
 NGX2=$(free_port)
@@ -321,6 +322,15 @@ for _ in $(seq 300); do
 	[ -n "$H" ] && [ "$(att "$S_ID" state)" = $S_FETCHING ] && break
 	sleep 0.1
 done
+# R-BIN-2: a small object announced while the large one is fetched (it holds at most
+# fetch_connections - 1 = 2 connections; nginx's limit_rate keeps it busy for 10 s or more)
+# is fetched at once, not behind it
+build_send beside "https://127.0.0.1:$NGX/o/{uuid}" 86400 beside.bin
+place beside "$W/o"
+run "${SEND[@]}" "https://127.0.0.1:$PORT/hi1" "$T/beside.xml"
+B_ID=$(att_id "$(url_of beside beside.bin)")
+check "test_bin_2_small_object_not_behind_large" wait_state "$B_ID" $S_COMPLETE
+is "R-BIN-2: the large object is still being fetched meanwhile" $S_FETCHING "$(att "$S_ID" state)"
 run "$LEA" fetch-status --store "$ST" --json
 check "fetch-status: the transfer in progress (bytes, rate, ETA)" jqe --argjson id "$S_ID" '.running[] | select(.id == $id) | .bytes >= 0 and .total == 6291456 and has("rate") and has("eta")' "$T/out"
 kill -9 "$LPID"
