@@ -331,6 +331,11 @@ run "${SEND[@]}" "https://127.0.0.1:$PORT/hi1" "$T/beside.xml"
 B_ID=$(att_id "$(url_of beside beside.bin)")
 check "test_bin_2_small_object_not_behind_large" wait_state "$B_ID" $S_COMPLETE
 is "R-BIN-2: the large object is still being fetched meanwhile" $S_FETCHING "$(att "$S_ID" state)"
+# SIGHUP while it runs: the configuration is reloaded, the transfer goes on
+kill -HUP "$LPID"
+for _ in $(seq 100); do grep -q "configuration reloaded" "$LOG" && break; sleep 0.1; done
+check "SIGHUP during a retrieval: reloaded" grep -q "configuration reloaded" "$LOG"
+check "SIGHUP during a retrieval: the daemon runs on" kill -0 "$LPID"
 run "$LEA" fetch-status --store "$ST" --json
 check "fetch-status: the transfer in progress (bytes, rate, ETA)" jqe --argjson id "$S_ID" '.running[] | select(.id == $id) | .bytes >= 0 and .total == 6291456 and has("rate") and has("eta")' "$T/out"
 kill -9 "$LPID"
