@@ -225,7 +225,8 @@ wait_complete() {
 stored() {
 	local want
 	want=$(sha256sum "$T/src/$1" | cut -d' ' -f1)
-	find "$ST/content" -type f -name 'fetch-*' -exec sha256sum {} + | grep -q "^$want "
+	find "$ST/content" -type f -name 'fetch-*' -exec sha256sum {} + >"$T/stored.sums"
+	grep -q "^$want " "$T/stored.sums"
 }
 # ranges UUID: "START END" of every range requested for the object (END -1: open-ended).
 ranges() {
@@ -290,10 +291,10 @@ check "test_bin_c2_lea_kill9: killed mid-download" test "$(count FETCH-2 complet
 run "$LEA" fetch-status --store "$ST" --json
 expect_rc "fetch-status --json after kill -9" 0
 cp "$T/out" "$T/fetch-status.json"
-# Bytes the store holds as verified for the object: the first number among the usual names.
-HELD=$(jq -r --arg u "$U2" '[.. | objects | select((.url? // "") | tostring | contains($u))
-	| (.bytes_held // .held // .have // .bytes // .verified_bytes // empty)] | first // 0' \
-	"$T/fetch-status.json" 2>/dev/null)
+# Bytes the store holds as verified for the object (the only one queued).
+check "test_bin_c2_lea_kill9: one retrieval left in the queue" \
+	test "$(jq '.queue | length' "$T/fetch-status.json")" = 1
+HELD=$(jq -r '.queue[0].verified_bytes // 0' "$T/fetch-status.json" 2>/dev/null)
 HELD=${HELD:-0}
 check "test_bin_c2_lea_kill9: verified bytes recorded before the kill ($HELD)" test "$HELD" -ge 1048576
 before=$(ranges "$U2" | wc -l)
