@@ -8,7 +8,8 @@
 # stores it byte for byte (SHA-256 of the stored file); ranges after a cut resume where the
 # received bytes end and shrink (nginx's access log); the bytes that crossed the proxy stay
 # close to the objects' size (nothing fetched twice); a kill -9 mid-download and a restart
-# fetch none of the bytes the store had recorded as verified again.
+# fetch none of the bytes the store had recorded as verified again; TCP resets mid-range are
+# survived the same way.
 # Arguments: TOOL SRCDIR SHARED BUILDDIR. Ends with "N passed, M failed"; exit 77 when
 # something it needs is missing, or when li707-lea has no retrieval yet (no fetch-status).
 # KEEPT=DIR keeps the work directory (logs, store) for a post-mortem.
@@ -66,6 +67,8 @@ BIG=$((8 * 1024 * 1024 + 777))
 head -c "$BIG" /dev/urandom >"$T/src/big.bin"
 head -c 150000 /dev/urandom >"$T/src/small.bin"
 head -c "$BIG" /dev/urandom >"$T/src/big2.bin"
+MID=$((4 * 1024 * 1024 + 99))
+head -c "$MID" /dev/urandom >"$T/src/mid.bin"
 
 # ---- nginx: mutual TLS, ranges; /slow/ the same files at 2 MB/s -------------------------
 NGX=$(free_port)
@@ -153,7 +156,7 @@ client_key = $P/csp2.key
 
 [peer csp1]
 san = csp1.test
-references = FETCH-1, FETCH-2
+references = FETCH-1, FETCH-2, FETCH-3
 models = A, C
 fetch_ca = $P/ca.pem
 model_c_above = 1M
@@ -233,6 +236,9 @@ ranges() {
 	grep "^/\(slow/\)\?obj/$1 " "$T/access.log" |
 		sed -n 's/.* range=bytes=\([0-9]*\)-\([0-9]*\) .*/\1 \2/p' | awk '{print $1, ($2 == "" ? -1 : $2)}'
 }
+# resumed_mid FILE (of ranges): a range an interrupted one left continues where its received
+# bytes end: some range starts off the 64 KiB grid every planned range starts on.
+resumed_mid() { awk '$1 % 65536 {r=1} END{exit !r}' "$1"; }
 
 # ---- cut mid-range: resume and shrink, byte for byte ------------------------------------
 # Every connection is cut after 1.5 MB from nginx: 1 MiB ranges (fetch_range) pass one or two
@@ -256,10 +262,7 @@ ranges "$U" >"$T/cut.ranges"
 check "test_bin_c2_lea_cut: Model C by Range requests" test -s "$T/cut.ranges"
 check "test_bin_c2_lea_cut: first range of fetch_range (1 MiB)" \
 	test "$(head -1 "$T/cut.ranges")" = "0 1048575"
-# A range the cut interrupted continues where its received bytes end: some range starts
-# neither at 0 nor on a 64 KiB boundary of the planned ranges.
-check "test_bin_c2_lea_cut: resumed mid-range after a cut" \
-	awk '$1 % 65536 {r=1} END{exit !r}' "$T/cut.ranges"
+check "test_bin_c2_lea_cut: resumed mid-range after a cut" resumed_mid "$T/cut.ranges"
 check "test_bin_c2_lea_cut: ranges grew beyond 1 MiB after successes" \
 	awk '$2 >= 0 && $2 - $1 + 1 > 1048576 {g=1} END{exit !g}' "$T/cut.ranges"
 # (ranges ending at the object's last byte are left out: their size is the rest's)
@@ -305,6 +308,25 @@ ranges "$U2" | tail -n "+$((before + 1))" >"$T/restart.ranges"
 check "test_bin_c2_lea_kill9: fetched on after the restart" test -s "$T/restart.ranges"
 check "test_bin_c2_lea_kill9: no verified byte fetched again (every start >= $HELD)" \
 	awk -v h="$HELD" '$1 < h {bad=1} END{exit bad}' "$T/restart.ranges"
+stop_lea
+
+# ---- connections reset (TCP RST) mid-range ------------------------------------------------
+# The first four connections are reset after 600 kB from nginx.
+proxy rst --cut-after 600000 --cut-first 4 --reset
+write_conf 2
+start_lea rst
+deliver d3 FETCH-3 "https://127.0.0.1:$PX/obj" mid.bin
+expect_rc "delivery announcing a third Model C object" 0
+check "test_bin_c2_lea_reset: complete" wait_complete FETCH-3 1 120
+check "test_bin_c2_lea_reset: stored byte for byte" stored mid.bin
+settle rst
+is "test_bin_c2_lea_reset: four connections reset" 4 "$(ends rst reset)"
+# A RST makes the daemon's kernel drop what it held unread (up to 600 kB per reset): those
+# bytes never reached the daemon and are fetched again; nothing it received is.
+check "test_bin_c2_lea_reset: nothing received fetched twice" bounded rst "$MID" $((4 * 600000))
+U3=$(uuid_of mid.bin)
+ranges "$U3" >"$T/rst.ranges"
+check "test_bin_c2_lea_reset: resumed mid-range after a reset" resumed_mid "$T/rst.ranges"
 stop_lea
 
 summary
