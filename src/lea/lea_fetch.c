@@ -161,11 +161,18 @@ static int update(struct lea_fetcher *f, struct lea_fetch_update *u)
 	return lea_store_fetch_update(f->d->store, u);
 }
 
+/* The ranges (and size, validator) as they are now; the entry is FETCHING from its first
+ * response on. */
+static int record(struct job *j, const struct lx_fetch_state *s)
+{
+	struct lea_fetch_update u = {.id = j->e->id, .what = LEA_FU_FS | LEA_FU_STATE, .fs = s,
+				     .state = LEA_ATT_FETCHING};
+	return update(j->f, &u);
+}
+
 static int on_validator(void *ud, const struct lx_fetch_state *s)
 {
-	struct job *j = ud;
-	struct lea_fetch_update u = {.id = j->e->id, .what = LEA_FU_FS, .fs = s};
-	return update(j->f, &u);
+	return record(ud, s);
 }
 
 static int on_verified(void *ud, const struct lx_fetch_state *s, int64_t start, int64_t end)
@@ -174,8 +181,7 @@ static int on_verified(void *ud, const struct lx_fetch_state *s, int64_t start, 
 	(void)end;
 	struct job *j = ud;
 	lea_metrics_fetch_range(j->f->d->metrics, s->chunk);
-	struct lea_fetch_update u = {.id = j->e->id, .what = LEA_FU_FS, .fs = s};
-	return update(j->f, &u);
+	return record(j, s);
 }
 
 static void on_progress(void *ud, int64_t have, int64_t total)
@@ -371,20 +377,18 @@ static void fetch_one(struct lea_fetcher *f, struct slot *sl, const struct lea_c
 		return;
 	}
 	struct job j = {.f = f, .slot = sl, .p = p, .e = e};
-	if (e->model == '?' || e->state != LEA_ATT_FETCHING) {
-		char m = e->model == '?' ? choose_model(p, e->length) : e->model;
-		struct lea_fetch_update u = {.id = e->id, .what = LEA_FU_STATE | LEA_FU_MODEL,
-					     .state = LEA_ATT_FETCHING, .model = m,
+	if (e->model == '?') { /* C.4: recorded once; the state moves with the first byte */
+		char m = choose_model(p, e->length);
+		struct lea_fetch_update u = {.id = e->id, .what = LEA_FU_MODEL, .model = m,
 					     .from_states = 1u << LEA_ATT_TO_FETCH |
 							    1u << LEA_ATT_FETCHING};
 		int rc = update(f, &u);
 		if (rc) {
-			lea_warn("fetch id=%lld: cannot record its start: %s", (long long)e->id,
+			lea_warn("fetch id=%lld: cannot record its model: %s", (long long)e->id,
 				 li707_strerror(rc));
 			return;
 		}
 		e->model = m;
-		e->state = LEA_ATT_FETCHING;
 		pthread_mutex_lock(&f->mu);
 		sl->model = m;
 		pthread_mutex_unlock(&f->mu);

@@ -203,11 +203,13 @@ struct lea_attachment {
 	size_t index;                /* position in the item's associatedBinaryData */
 	char *url;
 	char uuid[37];               /* Model B uuid, "" otherwise */
-	char model;                  /* 'B' or '?' (A or C: decided by the fetcher) */
+	char model;                  /* 'B'; 'A' or 'C' as the LEA chose for retrieval; '?' not
+				      * chosen yet */
 	enum lea_att_state state;
 	uint64_t bytes;              /* bytes stored */
 	char sha256[65];             /* SHA-256 of the stored data, "" when none */
 	char *file;                  /* absolute path of the stored content, or NULL */
+	char served_type[128];       /* Model A/C: the Content-Type the CSP served, "" unknown */
 };
 
 struct lea_item_detail {
