@@ -189,26 +189,24 @@ wait_complete() {
 	done
 	return 1
 }
-# fetch_big PARALLEL ROUND FILE: SECS = seconds from the delivery sent to FILE complete, RSS =
-# the daemon's peak RSS then (a fresh daemon and store each time).
+# fetch_big PARALLEL ROUND NAME: SECS = seconds from the delivery $T/NAME.xml (reference NAME)
+# sent to its object complete, RSS = the daemon's peak RSS then (a fresh daemon and store each
+# time, so the same delivery serves every run).
 fetch_big() {
 	local t0 t1
-	start_lea "big$1-$2" "$1"
-	prepare "big$1-$2" "BIG-$1-$2" "$3"
+	start_lea "$3-$1-$2" "$1"
 	t0=$(now)
-	deliver "big$1-$2"
-	wait_complete "BIG-$1-$2" 1 || { echo "bench_lea_fetch: big object not fetched"; exit 1; }
+	deliver "$3"
+	wait_complete "$3" 1 || { echo "bench_lea_fetch: $3 object not fetched"; exit 1; }
 	t1=$(now)
 	RSS=$(peak_rss_mib)
 	stop_lea
 	rm -rf "$ST"
 	SECS=$(python3 -c "print('%.3f' % ($t1 - $t0))")
 }
-curl_sync() { # SECS = seconds of curl -o + sync of the big object
+curl_sync() { # SECS = seconds of curl -o + sync of the big object (the same URL)
 	local t0 t1 f
-	rm -f "$T/curl.xml"
-	prepare "curl-$1" "CURL" big.bin
-	f=$(grep -o "$U/obj/[^<]*" "$T/curl-$1.xml" | head -1)
+	f=$(grep -o "$U/obj/[^<]*" "$T/BIG.xml" | head -1)
 	t0=$(now)
 	curl -s --cacert "$P/ca.pem" --cert "$P/csp2.pem" --key "$P/csp2.key" "$f" -o "$T/dl-curl" &&
 		sync "$T/dl-curl" || { echo "bench_lea_fetch: curl failed" >&2; exit 1; }
@@ -217,15 +215,17 @@ curl_sync() { # SECS = seconds of curl -o + sync of the big object
 	SECS=$(python3 -c "print('%.3f' % ($t1 - $t0))")
 }
 
+prepare BIG BIG big.bin
+prepare MID MID mid.bin
 cat "$T/src/big.bin" >/dev/null # into the page cache, for every contender alike
 tc=() t1=() tn=()
 for r in $(seq 1 "$ROUNDS"); do
-	curl_sync "$r"
+	curl_sync
 	tc+=("$SECS")
-	fetch_big 1 "$r" big.bin
+	fetch_big 1 "$r" BIG
 	t1+=("$SECS")
 	RSS_BIG=$RSS
-	fetch_big "$PAR" "$r" big.bin
+	fetch_big "$PAR" "$r" BIG
 	tn+=("$SECS")
 done
 echo "lea_fetch seconds for $SIZE bytes: curl+sync ${tc[*]} / 1 range ${t1[*]} / $PAR ranges ${tn[*]}"
@@ -237,7 +237,7 @@ row lea_fetch_1conn "$one" MB/s "$base" "$(ratio "$one" "$base")"
 row "lea_fetch_par$PAR" "$par" MB/s "$base" "$(ratio "$par" "$base")"
 
 # ---- peak RSS: the mid-size object on a fresh daemon -------------------------------------
-fetch_big 1 mid mid.bin
+fetch_big 1 1 MID
 RSS_MID=$RSS
 row lea_fetch_peak_rss "$RSS_BIG" MiB "$RSS_MID" "$(ratio "$RSS_BIG" "$RSS_MID")"
 
@@ -263,12 +263,11 @@ p99() { python3 -c "import sys, statistics as s; v=sorted(float(x) for x in sys.
 start_lea small "$PAR"
 small_series IDLE 1
 idle=("${MS[@]}")
-prepare busybig BUSY-BIG big.bin
-deliver busybig
+deliver BIG
 sleep 0.5 # the big object's ranges are flowing
 small_series BUSY $((SMALL_N + 1))
 busy=("${MS[@]}")
-if [ "$(complete BUSY-BIG)" -ge 1 ]; then
+if [ "$(complete BIG)" -ge 1 ]; then
 	echo "bench_lea_fetch: the big object completed before the last small one (LEA_FETCH_SIZE too small for the p99 figure)"
 fi
 stop_lea
