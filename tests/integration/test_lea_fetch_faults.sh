@@ -179,7 +179,13 @@ start_lea() { # NAME
 	PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (mtls).*/\1/p' "$LOG" | head -1)
 	[ -n "$PORT" ] || { echo "li707-lea $1 did not start:"; cat "$LOG"; exit 1; }
 }
-stop_lea() { kill -TERM "$LPID"; wait "$LPID"; LPID=; }
+stop_lea() { # SIGTERM: exit 0, and nothing from the sanitizers in an ASan build
+	kill -TERM "$LPID"
+	wait "$LPID"
+	is "li707-lea $(basename "$LOG" .log): SIGTERM -> 0" 0 "$?"
+	check "li707-lea $(basename "$LOG" .log): no sanitizer report" not_contains "$LOG" "Sanitizer\|runtime error"
+	LPID=
+}
 
 # deliver NAME REF URL-PREFIX FILE...: builds one DELIVER of REF announcing FILEs (in $T/src)
 # at URL-PREFIX/{uuid}, publishes each under $W/obj/UUID, and sends it as csp1.
