@@ -63,6 +63,12 @@ int lea_fetcher_start(struct lea_daemon *d, unsigned workers, struct lea_fetcher
 void lea_fetcher_wake(struct lea_fetcher *f);
 /* Writes DIR/fetch-status (the transfers in progress) for `li707-lea fetch-status`. */
 void lea_fetcher_publish(struct lea_fetcher *f);
+/* The rules of a worker's choice (unit-tested): the model of an object of this length for
+ * peer p (C.4), and the connections it may take now when the peer's objects use `used`
+ * connections, `used_large` of them by objects above model_c_above (R-BIN-2); 0: wait. */
+char lea__fetch_model(const struct lea_peer *p, int64_t length);
+unsigned lea__fetch_conns(const struct lea_peer *p, char model, int64_t length, unsigned used,
+			  unsigned used_large);
 /* Stops every transfer at its next body piece (what came is recorded), joins the workers,
  * removes DIR/fetch-status. NULL is a no-op. */
 void lea_fetcher_stop(struct lea_fetcher *f);

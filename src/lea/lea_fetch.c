@@ -80,7 +80,7 @@ static double now_s(void)
 /* ---- choosing ---- */
 
 /* C.4: the LEA chooses the model for the type and size. */
-static char choose_model(const struct lea_peer *p, int64_t length)
+char lea__fetch_model(const struct lea_peer *p, int64_t length)
 {
 	bool a = p->models & LEA_MODEL_A, c = p->models & LEA_MODEL_C;
 	if (a && c)
@@ -91,6 +91,26 @@ static char choose_model(const struct lea_peer *p, int64_t length)
 static bool is_large(const struct lea_peer *p, int64_t length)
 {
 	return length < 0 || (uint64_t)length > p->model_c_above;
+}
+
+/* R-BIN-2: connections an object of this size and model may take now, given what the
+ * peer's objects use (all, and the large ones); 0: none free for it. Objects above
+ * model_c_above (or of unknown size) share at most fetch_connections - 1. */
+unsigned lea__fetch_conns(const struct lea_peer *p, char model, int64_t length, unsigned used,
+			  unsigned used_large)
+{
+	if (used >= p->fetch_connections)
+		return 0;
+	unsigned free_n = p->fetch_connections - used;
+	if (is_large(p, length) && p->fetch_connections > 1) {
+		unsigned cap = p->fetch_connections - 1;
+		if (used_large >= cap)
+			return 0;
+		if (free_n > cap - used_large)
+			free_n = cap - used_large;
+	}
+	unsigned want = model == 'C' ? p->fetch_parallel : 1;
+	return want < free_n ? want : free_n;
 }
 
 struct pick {
@@ -126,20 +146,10 @@ static int pick_one(void *cls, const struct lea_fetch_entry *e)
 		return 0; /* the peer is gone or no longer agrees A/C: left queued */
 	unsigned all, large;
 	peer_use(f, e->peer, &all, &large);
-	if (all >= p->fetch_connections)
+	char model = e->model == '?' ? lea__fetch_model(p, e->length) : e->model;
+	pk->conns = lea__fetch_conns(p, model, e->length, all, large);
+	if (!pk->conns)
 		return 0;
-	unsigned free_n = p->fetch_connections - all;
-	char model = e->model == '?' ? choose_model(p, e->length) : e->model;
-	unsigned want = model == 'C' ? p->fetch_parallel : 1;
-	if (is_large(p, e->length) && p->fetch_connections > 1) {
-		/* R-BIN-2: large objects leave one connection to the small ones */
-		unsigned cap = p->fetch_connections - 1;
-		if (large >= cap)
-			return 0;
-		if (free_n > cap - large)
-			free_n = cap - large;
-	}
-	pk->conns = want < free_n ? want : free_n;
 	*pk->out = *e;
 	pk->found = true;
 	return 1; /* stop the walk */
@@ -378,7 +388,7 @@ static void fetch_one(struct lea_fetcher *f, struct slot *sl, const struct lea_c
 	}
 	struct job j = {.f = f, .slot = sl, .p = p, .e = e};
 	if (e->model == '?') { /* C.4: recorded once; the state moves with the first byte */
-		char m = choose_model(p, e->length);
+		char m = lea__fetch_model(p, e->length);
 		struct lea_fetch_update u = {.id = e->id, .what = LEA_FU_MODEL, .model = m,
 					     .from_states = 1u << LEA_ATT_TO_FETCH |
 							    1u << LEA_ATT_FETCHING};

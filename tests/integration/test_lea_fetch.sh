@@ -61,6 +61,7 @@ head -c 5000 /dev/urandom >"$T/att/refused.bin"            # on the server refus
 head -c $((6 * 1024 * 1024)) /dev/urandom >"$T/att/slow.bin" # kill -9 mid-download
 head -c 3000 /dev/urandom >"$T/att/expired.bin"
 head -c 4000 /dev/urandom >"$T/att/psk.bin"
+head -c 7000 /dev/urandom >"$T/att/beside.bin"             # small, while slow.bin runs
 
 NGX=$(free_port)
 NGX2=$(free_port)
@@ -118,6 +119,7 @@ if [ -n "$PSK_OK" ]; then
 fi
 
 # ---- the daemon -----------------------------------------------------------------------------
+MPORT=$(free_port)
 cat >"$T/lea.conf" <<EOF
 [server]
 listen = 127.0.0.1:0
@@ -129,6 +131,7 @@ store = $ST
 client_cert = $P/csp2.pem
 client_key = $P/csp2.key
 fetch_workers = 3
+metrics_listen = 127.0.0.1:$MPORT
 
 [peer csp1]
 san = csp1.test
@@ -250,6 +253,15 @@ check "mismatch: logged" grep -q "fetch id=$X_ID peer=csp1: mismatch again" "$LO
 run "$LEA" show --store "$ST" --json "$(sqlite3 "$DB" "SELECT item FROM attachments WHERE id = $X_ID")"
 check "show: the mismatch is visible" jqe '.stored_attachments[0].state == "mismatch" and .stored_attachments[0].sha256_match == false' "$T/out"
 
+# ---- metrics ------------------------------------------------------------------------------
+curl -sS "http://127.0.0.1:$MPORT/metrics" >"$T/metrics" 2>/dev/null
+metric() { awk -v k="$1" '$1==k{print $2}' "$T/metrics"; }
+check "metrics: bytes fetched" python3 -c 'import sys; assert float(sys.argv[1]) >= 10000 + 3146505' "$(metric li707_lea_fetch_bytes_total)"
+is "metrics: objects complete" 2 "$(metric 'li707_lea_fetch_objects_total{outcome="complete"}')"
+is "metrics: objects mismatch" 1 "$(metric 'li707_lea_fetch_objects_total{outcome="mismatch"}')"
+check "metrics: a retry counted (the mismatch's second fetch)" python3 -c 'import sys; assert float(sys.argv[1]) >= 1' "$(metric li707_lea_fetch_retries_total)"
+check "metrics: range size of the last round" python3 -c 'import sys; assert float(sys.argv[1]) >= 262144' "$(metric li707_lea_fetch_range_bytes)"
+
 # ---- status and fetch-status ---------------------------------------------------------
 run "$LEA" status --store "$ST" --json
 expect_rc "status --json" 0
@@ -321,6 +333,20 @@ for _ in $(seq 300); do
 	[ -n "$H" ] && [ "$(att "$S_ID" state)" = $S_FETCHING ] && break
 	sleep 0.1
 done
+# R-BIN-2: a small object announced while the large one is fetched (it holds at most
+# fetch_connections - 1 = 2 connections; nginx's limit_rate keeps it busy for 10 s or more)
+# is fetched at once, not behind it
+build_send beside "https://127.0.0.1:$NGX/o/{uuid}" 86400 beside.bin
+place beside "$W/o"
+run "${SEND[@]}" "https://127.0.0.1:$PORT/hi1" "$T/beside.xml"
+B_ID=$(att_id "$(url_of beside beside.bin)")
+check "test_bin_2_small_object_not_behind_large" wait_state "$B_ID" $S_COMPLETE
+is "R-BIN-2: the large object is still being fetched meanwhile" $S_FETCHING "$(att "$S_ID" state)"
+# SIGHUP while it runs: the configuration is reloaded, the transfer goes on
+kill -HUP "$LPID"
+for _ in $(seq 100); do grep -q "configuration reloaded" "$LOG" && break; sleep 0.1; done
+check "SIGHUP during a retrieval: reloaded" grep -q "configuration reloaded" "$LOG"
+check "SIGHUP during a retrieval: the daemon runs on" kill -0 "$LPID"
 run "$LEA" fetch-status --store "$ST" --json
 check "fetch-status: the transfer in progress (bytes, rate, ETA)" jqe --argjson id "$S_ID" '.running[] | select(.id == $id) | .bytes >= 0 and .total == 6291456 and has("rate") and has("eta")' "$T/out"
 kill -9 "$LPID"
