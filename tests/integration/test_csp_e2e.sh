@@ -409,6 +409,14 @@ check "python receiver: three DeliveryObjects (after one 503)" wait_for 20 \
 awk '{ if ($3 + 0 < last[$2] + 0) bad = 1; last[$2] = $3 } END { exit bad }' "$T/py.log"
 check "python receiver: SequenceNumber order" [ $? -eq 0 ]
 
+# ---- metrics: the delivery workers' counters ----
+MPORT=$(grep -o 'metrics on 127.0.0.1:[0-9]*' "$T/csp.log" | tail -1 | cut -d: -f2)
+run curl -sS "http://127.0.0.1:$MPORT/metrics"
+check "metrics: POSTs per LEA" contains "$T/out" 'li707_csp_posts_total{lea="lea1"} [1-9]'
+check "metrics: retries per LEA" contains "$T/out" 'li707_csp_retries_total{lea="lea1"} [1-9]'
+check "metrics: in flight per LEA" contains "$T/out" 'li707_csp_inflight{lea="coll"} 0'
+check "metrics: last success time" contains "$T/out" 'li707_csp_last_success_timestamp_seconds{lea="lea1"} [1-9]'
+
 # ---- stop, audit, logs ----
 kill "$DPID"; wait "$DPID"; rc=$?; DPID=
 is "li707-csp stops cleanly" 0 "$rc"
