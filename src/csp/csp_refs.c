@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "csp_cli.h"
+#include "csp_run_deliver.h"
 #include "li707/error.h"
 #include "li707/hash.h"
 #include "li707/util.h"
@@ -31,6 +32,7 @@ static int usage(struct csp_cmd_ctx *x)
 		"       li707-csp ref list [--json] [--config FILE]\n"
 		"       li707-csp ref close REF [--config FILE]\n"
 		"       li707-csp audit verify REF|--key N --field F --salt S [--config FILE]\n"
+		"       li707-csp audit check [--json] [FILE] [--config FILE]\n"
 		"\n"
 		"REF is a LIID or an LDID (TS 103 280); its kind is taken from its form (an LDID\n"
 		"looks like CC-x-y) unless --li or --ld says. TIME: RFC 3339 (2026-12-31T23:59:59Z).\n"
@@ -141,6 +143,8 @@ static int ref_add(struct csp_cmd_ctx *x, int argc, char **argv)
 		fprintf(x->err, "li707-csp ref: %s\n", li707_strerror(rc));
 		return li707_exit_code(rc);
 	}
+	if (x->notify)
+		x->notify(x->hook_ud, x, CSP_CMD_REF_ADD, id); /* csp-wire-deliver: audit */
 	struct csp_ref got;
 	if (csp_store_ref_get(x->store, id, &got) == 0) {
 		fprintf(x->out, "reference added: key %lld, %s, lea %s, DeliveryID %s%s\n",
@@ -230,7 +234,8 @@ static int ref_close(struct csp_cmd_ctx *x, int argc, char **argv)
 	if (!ref)
 		return csp_cli_usage_error(x->err, "ref", "ref close takes one REF");
 	int64_t id = 0;
-	int rc = csp_store_ref_close(x->store, ref, x->now, &id);
+	/* csp-wire-deliver: what is queued is packaged, the last with LastSequence */
+	int rc = csp_rd_ref_close(x->store, x->cfg, ref, x->now, &id);
 	if (rc == LI707_ENOTFOUND) {
 		fprintf(x->err, "li707-csp ref: no open reference of that name\n");
 		return 1;
@@ -239,6 +244,8 @@ static int ref_close(struct csp_cmd_ctx *x, int argc, char **argv)
 		fprintf(x->err, "li707-csp ref: %s\n", li707_strerror(rc));
 		return li707_exit_code(rc);
 	}
+	if (x->notify)
+		x->notify(x->hook_ud, x, CSP_CMD_REF_CLOSE, id); /* csp-wire-deliver: audit */
 	fprintf(x->out, "reference closed: key %lld (field and salt deleted, hash kept)\n",
 		(long long)id);
 	return 0;
@@ -266,8 +273,7 @@ int csp_cmd_audit(struct csp_cmd_ctx *x, int argc, char **argv)
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
 		return usage(x);
 	if (argc < 2 || strcmp(argv[1], "verify"))
-		return csp_cli_usage_error(x->err, "audit", "verify expected (audit check comes with "
-							    "the audit log)");
+		return csp_cli_usage_error(x->err, "audit", "verify or check expected");
 	enum { O_FIELD = 256, O_SALT, O_KEY };
 	static const struct option lo[] = {{"field", required_argument, NULL, O_FIELD},
 					   {"salt", required_argument, NULL, O_SALT},
