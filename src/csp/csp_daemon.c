@@ -22,6 +22,8 @@
 
 #include "csp_cli.h"
 #include "csp_ingest.h"
+#include "csp_run_binary.h"
+#include "csp_audit.h"
 #include "daemon.h"
 #include "li707/error.h"
 #include "li707/li707.h"
@@ -48,6 +50,9 @@ struct state {
 	struct metrics m;
 	bool draining;
 	/* ---- wave 2: the engines (csp_deliver per LEA, csp_files, csp_push, csp_audit) ---- */
+	struct csp_binary *binary;   /* csp_run_binary.c: Model A/C server, Model B push */
+	struct lx_gen *binary_gen;   /* the generation whose peers and policy it borrows */
+	struct csp_audit *audit;     /* SPOOL/audit.log (shared by the engines) */
 };
 
 static void gen_release(struct lx_gen *x)
@@ -228,6 +233,21 @@ static int start(void *app, struct lx_gen *lg)
 	 * functions) and csp_push (csp_store_push_due / csp_store_push_result); csp_files on
 	 * files_listen (lookup: csp_store_object_by_token); csp_audit_open(SPOOL/audit.log).
 	 * ---- end wave 2 ---- */
+	/* binary (csp_run_binary.c): the audit log if no engine opened it yet */
+	if (!S->audit) {
+		char ap[4200];
+		snprintf(ap, sizeof ap, "%s/audit.log", c->spool);
+		if ((rc = csp_audit_open(ap, CSP_AUDIT_RECOVER, &S->audit, NULL))) {
+			lx_err("audit log: %s", li707_strerror(rc));
+			return rc;
+		}
+	}
+	if ((rc = csp_binary_start(c, S->store, S->audit, S->m.reg, &S->binary, err, sizeof err))) {
+		lx_err("binary: %s", err[0] ? err : li707_strerror(rc));
+		return rc;
+	}
+	atomic_fetch_add(&lg->refs, 1);
+	S->binary_gen = lg;
 	lx_daemon_set_tick(&S->lx, 1);
 	return 0;
 }
@@ -242,7 +262,8 @@ static void started(void *app, struct lx_gen *lg)
 
 static void tick(void *app)
 {
-	(void)app;
+	struct state *S = app;
+	csp_binary_tick(S->binary); /* retention sweep, binary counters */
 	/* ---- wave 2: TICK: packaging when batch_wait passes, expiry and retention sweeps of
 	 * the spool, the audit log's periodic flush ---- */
 }
@@ -253,6 +274,10 @@ static void stop(void *app)
 	S->draining = true;
 	/* ---- wave 2: STOP the engines first (they finish or give back what is in flight:
 	 * an inflight delivery left by a stop goes back to ready at the next open) ---- */
+	csp_binary_stop(S->binary);
+	S->binary = NULL;
+	lx_gen_unref(S->binary_gen);
+	S->binary_gen = NULL;
 	csp_ingest_server_stop(S->ingest_srv); /* requests in progress are answered first */
 	S->ingest_srv = NULL;
 	csp_ingest_server_stop(S->control_srv);
@@ -263,6 +288,8 @@ static void stop(void *app)
 	S->ingest = NULL;
 	csp_store_close(S->store);
 	S->store = NULL;
+	csp_audit_close(S->audit);
+	S->audit = NULL;
 	lx_metrics_free(S->m.reg);
 	S->m.reg = NULL;
 }
