@@ -82,12 +82,21 @@ static void rd_wake(void *ud)
 	csp_rd_wake(((struct state *)ud)->rd); /* csp-wire-deliver */
 }
 
+static int binary_stats(void *ud, struct csp_binary_stats *out)
+{
+	if (!ud)
+		return LI707_ENOTFOUND;
+	csp_binary_stats(ud, out); /* csp-wire-binary */
+	return 0;
+}
+
 static int control(void *ud, const char *body, size_t len, struct lx_dynbuf *out)
 {
 	struct state *S = ud;
 	void *tok = NULL;
 	struct csp_cmd_ctx x = {.cfg = acquire_cfg(S, &tok), .store = S->store,
-				.notify = csp_rd_notify, .live = csp_rd_live, .hook_ud = S->rd};
+				.notify = csp_rd_notify, .live = csp_rd_live, .hook_ud = S->rd,
+				.binary = binary_stats, .binary_ud = S->binary};
 	int rc = csp_cli_control(&x, body, len, out);
 	release_cfg(tok);
 	return rc;

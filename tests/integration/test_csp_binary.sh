@@ -190,6 +190,12 @@ check "R-BIN-A2: another LEA's certificate gets 404" grep -q "^HTTP/1.1 404" "$T
 check "R-BIN-A2: another LEA's refusal is byte-identical to an unknown URL's (cmp)" \
 	cmp "$T/ref-peer" "$T/ref-unknown"
 check "R-BIN-A2: unknown URL, either LEA: identical (cmp)" cmp "$T/ref-unknown" "$T/ref-unknown2"
+run C status --json
+check "status --json: the binary totals (served, pushed)" \
+	jq -e '.binary.served >= 3 and .binary.pushed == 1 and .binary.refused >= 2 and .binary.pushes_active == 0' "$T/out"
+run C status
+check "status: the binary line" grep -q "^binary: Model A/C served [1-9]" "$T/out"
+
 # ---- kill -9 during a Model B push (the LEA behind a slow proxy), restart: stored once ----
 XPORT=$(free_port)
 python3 - "$XPORT" "$LPORT" >"$T/proxy.log" 2>&1 <<'PY' &
