@@ -344,6 +344,10 @@ static int prepare(void *app, struct lx_gen *cur, struct lx_gen *next)
 			 n->n_attachment_dirs), "attachment_dirs"},
 		{str_eq(o->metrics_listen, n->metrics_listen), "metrics_listen"},
 		{o->sync_full == n->sync_full, "sync"},
+		{strv_eq(o->files_listen, o->n_files_listen, n->files_listen, n->n_files_listen) &&
+			 strv_eq(o->files_listen_psk, o->n_files_listen_psk, n->files_listen_psk,
+				 n->n_files_listen_psk) && str_eq(o->files_url, n->files_url),
+		 "files_listen/files_url"}, /* csp-wire-binary: the file server keeps its start's */
 	};
 	for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
 		if (!k[i].same)
