@@ -106,7 +106,7 @@ enum lea_upload_verdict {
 	LEA_UPLOAD_DONE = 1,        /* this uuid is already complete: 409. (A MISMATCH may be
 				     * uploaded again: the new data replaces the old when it
 				     * completes.) */
-	LEA_UPLOAD_BUSY = 2,        /* another upload of this uuid is in flight: 409 */
+	LEA_UPLOAD_BUSY = 2,        /* another upload of this uuid is in flight: 503 + Retry-After */
 	LEA_UPLOAD_TOO_BIG = 3,     /* Content-Length over cap: 413 */
 	LEA_UPLOAD_ORPHANS_FULL = 4,/* no record yet and the orphan budget is used up: 503 */
 	LEA_UPLOAD_UNKNOWN = 5,     /* the record belongs to another peer, or is expired: 404 */
@@ -126,7 +126,9 @@ struct lea_upload {
 	int64_t upload_id;           /* pass to finish/abort */
 	char tmp_path[4096];         /* create it with O_CREAT|O_EXCL|O_WRONLY, 0600 */
 	bool has_record;             /* its binaryObject record is already stored */
-	uint64_t record_length;      /* LEA_UPLOAD_LENGTH: the size the record gives */
+	uint64_t record_length;      /* LEA_UPLOAD_LENGTH, LEA_UPLOAD_DONE: the size the record
+				      * gives */
+	bool record_has_length;      /* LEA_UPLOAD_DONE: the record gives a size */
 };
 
 /* The Model B decision before the body (R-BIN-B3): sets u->verdict and, when OK, marks the
