@@ -19,9 +19,12 @@
  *
  * Speed (docs/internals/http_client.md, bench/bench_client.sh): every body piece libcurl
  * hands over (one TLS record, 16 KiB) is written at once. Gathering 1 MiB per write, and
- * starting the writeback during the transfer (sync_file_range), were both measured: faster on
- * an idle disk, much slower on a busy one (a long write stalls the socket; appends then wait
- * for ext4 journal commits that carry our own data), so neither is done. */
+ * starting the writeback during the transfer (sync_file_range), were both measured for
+ * `li707 fetch` (one fsync at the end): faster on an idle disk, much slower on a busy one (a
+ * long write stalls the socket; appends then wait for ext4 journal commits that carry our own
+ * data), so neither is done by default. A caller with `verified` pays an fdatasync per round
+ * while the connection waits; it may set opts->writeback (li707-lea does) so that little is
+ * left for it. */
 #include "fetch.h"
 
 #include <errno.h>

@@ -19,6 +19,9 @@
  *   fdatasync'd; it records the ranges in the store (a durable commit) before the next round,
  *   so a kill -9 never fetches a recorded range again. At start nothing is reset: FETCHING
  *   entries resume from their ranges (ranges beyond the part file's size are dropped).
+ * - Speed: the engine starts the writeback every 8 MiB of a response, so each round's
+ *   fdatasync (while the connection waits) has little left; the SHA-256 of the bytes in
+ *   order from 0 is computed as they come (on_data), and finish reads only the rest.
  * - Verification: length and SHA-256 against the record. A mismatch is fetched once more
  *   from zero; a second one is MISMATCH, its data removed, never accepted.
  * - Expiry (R-BIN-A3): an entry not complete by its record's expiry becomes EXPIRED, its
