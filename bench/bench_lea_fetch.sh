@@ -191,14 +191,30 @@ wait_complete() {
 	done
 	return 1
 }
+# wait_logged N: until the daemon logged N objects complete (or a mismatch), looking at its
+# log: polling li707-lea status for seconds would run beside the daemon (same session, same
+# CPU share) while the curl baseline runs alone. Every 40th look asks the store as well, so
+# a change of the log line cannot make it wait for ever; wait_complete then confirms.
+wait_logged() {
+	local n
+	for ((n = 1; ; n++)); do
+		[ "$(grep -c ' complete bytes=' "$LOG")" -ge "$1" ] && return
+		grep -q 'mismatch' "$LOG" && return
+		kill -0 "$LPID" 2>/dev/null || return
+		[ $((n % 40)) = 0 ] && [ "$(complete "$BIGREF")" -ge "$1" ] && return
+		sleep 0.05
+	done
+}
 # fetch_big PARALLEL ROUND NAME: SECS = seconds from the delivery $T/NAME.xml (reference NAME)
 # sent to its object complete, RSS = the daemon's peak RSS then (a fresh daemon and store each
 # time, so the same delivery serves every run).
 fetch_big() {
 	local t0 t1
 	start_lea "$3-$1-$2" "$1"
+	BIGREF=$3
 	t0=$(now)
 	deliver "$3"
+	wait_logged 1
 	wait_complete "$3" 1 || { echo "bench_lea_fetch: $3 object not fetched"; exit 1; }
 	t1=$(now)
 	RSS=$(peak_rss_mib)
