@@ -34,7 +34,7 @@
 struct slot {
 	bool used;
 	struct csp_deliver *e;
-	struct csp_delivery d;
+	struct csp_post d;
 	struct lx_http_result res;
 };
 
@@ -68,7 +68,7 @@ struct csp_deliver {
 	struct held *held;
 	size_t n_held, cap_held;
 	uint64_t rng;
-	struct csp_delivery *batch; /* next()'s output, inflight entries */
+	struct csp_post *batch; /* next()'s output, inflight entries */
 	int64_t *skip;              /* references left out, inflight + HELD_MAX */
 };
 
@@ -386,7 +386,7 @@ static struct slot *slot_free(struct csp_deliver *e)
 	return NULL;
 }
 
-static void submit(struct csp_deliver *e, struct csp_delivery *d)
+static void submit(struct csp_deliver *e, struct csp_post *d)
 {
 	struct slot *s = slot_free(e);
 	held_remove(e, d->ref_id); /* the held delivery (or an earlier one) goes now */
@@ -439,7 +439,7 @@ static void fill(struct csp_deliver *e)
 	if (n > free_slots)
 		n = free_slots;
 	for (size_t i = 0; i < n; i++) {
-		struct csp_delivery *d = &e->batch[i];
+		struct csp_post *d = &e->batch[i];
 		/* Order per reference: one in flight per reference, the lowest seq first. */
 		bool later = ref_busy(e, d->ref_id, d->seq, now);
 		for (size_t k = 0; k < n && !later; k++)

@@ -38,7 +38,7 @@
 #define CSP_DELIVER_INFLIGHT_MAX 1024
 
 /* One ready delivery as the queue hands it out. */
-struct csp_delivery {
+struct csp_post {
 	int64_t id;                          /* the queue's delivery id */
 	int64_t ref_id;                      /* the reference's key: the unit of ordering */
 	uint64_t seq;                        /* its SequenceNumber (order within ref_id) */
@@ -56,7 +56,7 @@ struct csp_deliver_queue {
 	 * should appear with its lowest unacknowledged delivery first; the engine sends one per
 	 * reference and hands the rest back (frees them; they come again later). Writes *n;
 	 * returns 0 or a negative code (the engine tries again later). */
-	int (*next)(void *ud, const int64_t *skip, size_t n_skip, struct csp_delivery *out,
+	int (*next)(void *ud, const int64_t *skip, size_t n_skip, struct csp_post *out,
 		    size_t max, size_t *n);
 	/* The LEA acknowledged it (DELIVERResponse). */
 	void (*done)(void *ud, int64_t id);

@@ -27,13 +27,8 @@
 #include <string.h>
 #include <time.h>
 
-/* csp_deliver.h and csp_store.h both name a struct csp_delivery: the engine's is renamed
- * here (struct tags do not reach the linker). */
-#define csp_delivery csp_engine_delivery
-#include "csp_deliver.h"
-#undef csp_delivery
-
 #include "csp_audit.h"
+#include "csp_deliver.h"
 #include "csp_package.h"
 #include "csp_push.h"
 #include "csp_run_deliver.h"
@@ -422,7 +417,7 @@ static bool in_skip(const int64_t *skip, size_t n, int64_t ref)
 	return false;
 }
 
-static int q_next(void *ud, const int64_t *skip, size_t n_skip, struct csp_engine_delivery *out,
+static int q_next(void *ud, const int64_t *skip, size_t n_skip, struct csp_post *out,
 		  size_t max, size_t *n)
 {
 	struct engine *g = ud;
@@ -450,7 +445,7 @@ static int q_next(void *ud, const int64_t *skip, size_t n_skip, struct csp_engin
 			continue;
 		if (csp_store_d_inflight(s, d->id, now_ms() / 1000) != 0)
 			continue;
-		struct csp_engine_delivery *x = &out[(*n)++];
+		struct csp_post *x = &out[(*n)++];
 		memset(x, 0, sizeof *x);
 		x->id = d->id;
 		x->ref_id = d->ref_id;

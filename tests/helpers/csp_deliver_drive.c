@@ -130,7 +130,7 @@ static int load(struct lea *l)
 	return 0;
 }
 
-static int q_next(void *ud, const int64_t *skip, size_t n_skip, struct csp_delivery *out,
+static int q_next(void *ud, const int64_t *skip, size_t n_skip, struct csp_post *out,
 		  size_t max, size_t *n)
 {
 	struct lea *l = ud;
@@ -154,7 +154,7 @@ static int q_next(void *ud, const int64_t *skip, size_t n_skip, struct csp_deliv
 		}
 		if (!first || first->st != S_READY || first->next_try > now)
 			continue;
-		out[k] = (struct csp_delivery){.id = (int64_t)(first - l->it), .ref_id = r,
+		out[k] = (struct csp_post){.id = (int64_t)(first - l->it), .ref_id = r,
 					       .seq = first->seq, .len = first->len,
 					       .attempts = first->attempts};
 		memcpy(out[k].object_id, first->object_id, sizeof out[k].object_id);

@@ -318,7 +318,7 @@ static bool skipped(const int64_t *skip, size_t n, int64_t ref)
 	return false;
 }
 
-static int q_next(void *ud, const int64_t *skip, size_t n_skip, struct csp_delivery *out,
+static int q_next(void *ud, const int64_t *skip, size_t n_skip, struct csp_post *out,
 		  size_t max, size_t *n)
 {
 	struct fake_queue *q = ud;
@@ -330,7 +330,7 @@ static int q_next(void *ud, const int64_t *skip, size_t n_skip, struct csp_deliv
 		struct qitem *it = &q->it[i];
 		if (it->state != Q_READY || it->next_try > now || skipped(skip, n_skip, it->ref_id))
 			continue;
-		out[k] = (struct csp_delivery){.id = it->id, .ref_id = it->ref_id, .seq = it->seq,
+		out[k] = (struct csp_post){.id = it->id, .ref_id = it->ref_id, .seq = it->seq,
 					       .len = it->len, .attempts = it->attempts};
 		memcpy(out[k].object_id, it->object_id, sizeof out[k].object_id);
 		out[k].xml = malloc(it->len + 1);
