@@ -177,6 +177,8 @@ static bool response_accept(struct slot *sl, struct lx_http_result *res)
 	} else {
 		return false;
 	}
+	if (res->content_type[0])
+		memcpy(s->content_type, res->content_type, sizeof s->content_type);
 	/* The first strong validator is kept before any byte lands, so that an interrupted
 	 * transfer resumes with If-Range. */
 	if (!s->etag[0] && res->etag[0] == '"' && strlen(res->etag) < sizeof s->etag) {

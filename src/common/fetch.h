@@ -46,6 +46,8 @@ struct lx_fetch_state {
 	size_t n_held;
 	struct lx_fetch_range held[LX_FETCH_RANGES_MAX]; /* in the file: sorted, disjoint,
 								 * not adjacent */
+	char content_type[128];  /* Content-Type of the last 200/206 response, "" none (not
+				  * a validator: a caller may record it beside its own) */
 };
 
 /* An empty state: nothing held, size and validator unknown, range size chunk_max (0:

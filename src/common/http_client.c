@@ -519,6 +519,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 		r->status = st;
 		r->etag[0] = '\0';
 		r->retry_after = -1;
+		r->content_type[0] = '\0';
 		r->content_length = r->range_start = r->range_end = r->range_total = -1;
 		return len;
 	}
@@ -540,6 +541,9 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 			memcpy(r->etag, val, vl + 1);
 	} else if (nl == 11 && strncasecmp(p, "retry-after", 11) == 0) {
 		r->retry_after = parse_retry_after(val);
+	} else if (nl == 12 && strncasecmp(p, "content-type", 12) == 0) {
+		if (vl < sizeof r->content_type)
+			memcpy(r->content_type, val, vl + 1);
 	} else if (nl == 13 && strncasecmp(p, "content-range", 13) == 0) {
 		parse_content_range(val, r);
 	} else if (nl == 14 && strncasecmp(p, "content-length", 14) == 0) {

@@ -136,6 +136,7 @@ struct lx_http_result {
 	long status;                  /* final HTTP status, 0 if none */
 	char detail[256];             /* libcurl's error text or our reason, "" on success */
 	char etag[128];               /* ETag of the response (quotes kept), "" if none */
+	char content_type[128];       /* Content-Type of the response, "" if none or longer */
 	int64_t content_length;       /* -1 if absent */
 	int64_t range_start, range_end, range_total; /* Content-Range, -1 if absent / "*" */
 	bool got_100;                 /* the peer answered 100 Continue */

@@ -48,7 +48,30 @@ struct lea_daemon {
 	struct lx_http_server *srv;
 	_Atomic uint64_t body_mem;        /* HI-1 body bytes reserved now (body_memory) */
 	struct lea_metrics *metrics;      /* lea_metrics.h; counters move in request_done */
+	struct lea_fetcher *fetcher;      /* Model A/C retrieval (lea_fetch.c), NULL when off */
 };
+
+/* ---- Model A/C retrieval (lea_fetch.c) ---- */
+
+#define LEA_FETCH_STATUS_FILE "fetch-status" /* in the store directory */
+
+struct lea_fetcher;
+/* Starts `workers` retrieval threads on d's store (d->store, d->metrics set; the current
+ * generation gives each object its peer's rules). *out NULL when workers is 0. */
+int lea_fetcher_start(struct lea_daemon *d, unsigned workers, struct lea_fetcher **out);
+/* Wakes idle workers (new entries may be queued). */
+void lea_fetcher_wake(struct lea_fetcher *f);
+/* Writes DIR/fetch-status (the transfers in progress) for `li707-lea fetch-status`. */
+void lea_fetcher_publish(struct lea_fetcher *f);
+/* The rules of a worker's choice (unit-tested): the model of an object of this length for
+ * peer p (C.4), and the connections it may take now when the peer's objects use `used`
+ * connections, `used_large` of them by objects above model_c_above (R-BIN-2); 0: wait. */
+char lea__fetch_model(const struct lea_peer *p, int64_t length);
+unsigned lea__fetch_conns(const struct lea_peer *p, char model, int64_t length, unsigned used,
+			  unsigned used_large);
+/* Stops every transfer at its next body piece (what came is recorded), joins the workers,
+ * removes DIR/fetch-status. NULL is a no-op. */
+void lea_fetcher_stop(struct lea_fetcher *f);
 
 /* A new reference to the current generation (never NULL while the daemon runs). */
 struct lea_gen *lea_daemon_gen(struct lea_daemon *d);

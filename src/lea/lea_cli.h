@@ -7,6 +7,9 @@
  *   li707-lea show   [--config FILE | --store DIR] ITEM [--json] [--xml] [--raw]
  *   li707-lea export [--config FILE | --store DIR] --ref R --out DIR
  *   li707-lea status [--config FILE | --store DIR] [--ref R] [--gaps] [--json]
+ *   li707-lea fetch-status [--config FILE | --store DIR] [--json]
+ *   li707-lea fetch-retry [--config FILE | --store DIR] ID
+ *   li707-lea fetch-priority [--config FILE | --store DIR] REF N
  *
  * The store of the query commands: --store DIR, else the `store` of --config FILE, else the
  * one of /etc/li707/li707-lea.conf. They open it read-only (WAL: the daemon keeps running).
@@ -21,6 +24,9 @@ int lea_cmd_list(int argc, char **argv);
 int lea_cmd_show(int argc, char **argv);
 int lea_cmd_export(int argc, char **argv);
 int lea_cmd_status(int argc, char **argv);
+int lea_cmd_fetch_status(int argc, char **argv);   /* lea_query_fetch.c */
+int lea_cmd_fetch_retry(int argc, char **argv);
+int lea_cmd_fetch_priority(int argc, char **argv);
 
 /* Runs the analyst's command named by argv[0] (list, show, export or status) and returns
  * its exit status; -1 when argv[0] names none of them. */

@@ -197,6 +197,9 @@ static const struct lx_config_key server_keys[] = {
 	{.name = "log_level", .type = LX_CFG_ENUM, .off = CO(log_level), .names = log_levels},
 	{.name = "sync", .type = LX_CFG_CUSTOM, .fn = server_sync},
 	{.name = "metrics_listen", .type = LX_CFG_ADDR, .off = CO(metrics_listen)},
+	{.name = "client_cert", .type = LX_CFG_FILE, .off = CO(client_cert)},
+	{.name = "client_key", .type = LX_CFG_FILE, .off = CO(client_key)},
+	{.name = "fetch_workers", .type = LX_CFG_UINT, .off = CO(fetch_workers), .max = 64},
 };
 #define N_SERVER_KEYS (sizeof server_keys / sizeof server_keys[0])
 
@@ -287,6 +290,21 @@ static const struct lx_config_key peer_keys[] = {
 	 .max = GIB},
 	{.name = "max_upload_bytes", .type = LX_CFG_SIZE, .off = PO(max_upload_bytes), .min = KIB,
 	 .max = 16 * TIB},
+	{.name = "fetch_ca", .type = LX_CFG_FILE, .off = PO(fetch_ca)},
+	{.name = "model_c_above", .type = LX_CFG_SIZE, .off = PO(model_c_above), .max = 16 * TIB},
+	{.name = "fetch_connections", .type = LX_CFG_UINT, .off = PO(fetch_connections), .min = 1,
+	 .max = 64},
+	{.name = "fetch_parallel", .type = LX_CFG_UINT, .off = PO(fetch_parallel), .min = 1,
+	 .max = 16},
+	{.name = "fetch_range", .type = LX_CFG_SIZE, .off = PO(fetch_range), .min = 64 * KIB,
+	 .max = GIB},
+	{.name = "fetch_range_max", .type = LX_CFG_SIZE, .off = PO(fetch_range_max), .min = 64 * KIB,
+	 .max = GIB},
+	{.name = "fetch_retries", .type = LX_CFG_UINT, .off = PO(fetch_retries), .min = 1, .max = 1000},
+	{.name = "fetch_backoff", .type = LX_CFG_SECONDS, .off = PO(fetch_backoff_s), .min = 1,
+	 .max = 86400},
+	{.name = "fetch_backoff_max", .type = LX_CFG_SECONDS, .off = PO(fetch_backoff_max_s),
+	 .min = 1, .max = 86400},
 };
 #define N_PEER_KEYS (sizeof peer_keys / sizeof peer_keys[0])
 
@@ -413,6 +431,44 @@ static int check_paths(struct parse *p)
 	return perr(p, line, "delivery_path and binary_path overlap (one lies below the other)");
 }
 
+/* The retrieval settings of peer i: defaults for what is not given, the PSK copied (the
+ * allow-list holding it goes to the server). */
+static int peer_fetch_defaults(struct parse *p, size_t i)
+{
+	struct lea_peer *pe = &p->c->peers[i];
+	const struct lx_tls_peer *tp = &p->c->tls_peers.v[i];
+	if (!lx_config_key_line(p->x, "peer", i, "model_c_above"))
+		pe->model_c_above = LEA_MODEL_C_ABOVE_DEFAULT;
+	if (!pe->fetch_connections)
+		pe->fetch_connections = 4;
+	if (!pe->fetch_parallel)
+		pe->fetch_parallel = 2;
+	if (!pe->fetch_range)
+		pe->fetch_range = 8 * MIB;
+	if (!pe->fetch_range_max)
+		pe->fetch_range_max = pe->fetch_range > 64 * MIB ? pe->fetch_range : 64 * MIB;
+	if (pe->fetch_range_max < pe->fetch_range)
+		return perr(p, lx_config_key_line(p->x, "peer", i, "fetch_range_max"),
+			    "peer '%s': fetch_range_max is smaller than fetch_range", pe->name);
+	if (!pe->fetch_retries)
+		pe->fetch_retries = 8;
+	if (!pe->fetch_backoff_s)
+		pe->fetch_backoff_s = 10;
+	if (!pe->fetch_backoff_max_s)
+		pe->fetch_backoff_max_s = 600;
+	if (pe->fetch_backoff_max_s < pe->fetch_backoff_s)
+		pe->fetch_backoff_max_s = pe->fetch_backoff_s;
+	if (tp->psk_identity && !(pe->psk_identity = strdup(tp->psk_identity)))
+		return pnomem(p);
+	if (tp->psk && tp->psk_len) {
+		if (!(pe->psk = malloc(tp->psk_len)))
+			return pnomem(p);
+		memcpy(pe->psk, tp->psk, tp->psk_len);
+		pe->psk_len = tp->psk_len;
+	}
+	return 0;
+}
+
 static int parse_finish(struct lx_config *x, void *user)
 {
 	struct parse *p = user;
@@ -422,7 +478,12 @@ static int parse_finish(struct lx_config *x, void *user)
 	if ((rc = check_listeners(p)) || (rc = lx_config_check_identities(x, "peer", &c->tls_peers)) ||
 	    (rc = check_paths(p)))
 		return rc;
+	if (c->client_key && !c->client_cert)
+		return perr(p, lx_config_key_line(x, "server", 0, "client_key"),
+			    "client_key needs client_cert");
 	for (size_t i = 0; i < c->n_peers; i++) {
+		if ((rc = peer_fetch_defaults(p, i)))
+			return rc;
 		if (!c->peers[i].max_message_bytes)
 			c->peers[i].max_message_bytes = c->max_message_bytes;
 		if (!c->peers[i].max_upload_bytes)
@@ -446,6 +507,7 @@ static int config_defaults(struct lea_config *c, const char *name)
 	c->body_memory_bytes = 256 * MIB;
 	c->log_level = LEA_LOG_INFO;
 	c->sync_full = true;
+	c->fetch_workers = 4;
 	if (lx_tls_policy_init(&c->policy))
 		return LI707_ENOMEM;
 	if (!(c->path = strdup(name)) || !(c->store_dir = strdup("/var/lib/li707-lea")) ||
@@ -509,14 +571,22 @@ void lea_config_free(struct lea_config *c)
 	free((char *)c->creds.crl);
 	free(c->store_dir);
 	free(c->metrics_listen);
+	free(c->client_cert);
+	free(c->client_key);
 	free(c->delivery_path);
 	free(c->binary_path);
 	free(c->schema_dir);
 	free(c->official_schema_dir);
 	lx_tls_policy_done(&c->policy);
 	for (size_t i = 0; i < c->n_peers; i++) {
-		free(c->peers[i].name);
-		free_strv(c->peers[i].references, c->peers[i].n_references);
+		struct lea_peer *pe = &c->peers[i];
+		free(pe->name);
+		free_strv(pe->references, pe->n_references);
+		free(pe->fetch_ca);
+		free(pe->psk_identity);
+		if (pe->psk)
+			li707_wipe(pe->psk, pe->psk_len);
+		free(pe->psk);
 	}
 	free(c->peers);
 	lx_tls_peers_clear(&c->tls_peers); /* wipes the keys */

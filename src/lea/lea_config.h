@@ -51,6 +51,9 @@
  *     tls_min, tls13, tls12_suites, tls12_psk_suites, tls_groups
  *                                 the TLS policy vocabulary (tls.h)
  *     log_level = error|warn|info|debug [info]
+ *     client_cert, client_key     the LEA's client certificate and key for Model A/C
+ *                                 retrievals (R-BIN-A1) [none]
+ *     fetch_workers = N           retrieval threads, all peers [4] (0..64; 0: no retrieval)
  *     sync = full|normal          `full` (default): fsync before every acknowledgement.
  *                                 `normal` exists for benchmarks of the non-durable path
  *                                 only and is logged as a warning at start.
@@ -79,6 +82,18 @@
  *                                 Model B uploads are refused; without A and C, DELIVERs
  *                                 announcing CSP-hosted objects (lea_ingest.c)
  *     max_message_bytes, max_upload_bytes   per-peer caps [the [server] ones]
+ *     fetch_ca = FILE             CA signing the CSP's server certificate (Model A/C
+ *                                 retrievals) [the system store]
+ *     model_c_above = SIZE        A and C agreed: objects larger than this are fetched with
+ *                                 Model C, the others with Model A [16M] (0..16T)
+ *     fetch_connections = N       connections to this CSP at once [4] (1..64)
+ *     fetch_parallel = N          ranges of one object in flight [2] (1..16)
+ *     fetch_range = SIZE          starting Model C range size [8M] (64K..1G)
+ *     fetch_range_max = SIZE      largest range size [64M] (64K..1G, >= fetch_range)
+ *     fetch_retries = N           failed rounds in a row before an attempt gives up [8]
+ *                                 (1..1000)
+ *     fetch_backoff = SECONDS     pause after a failed attempt, doubled each time [10]
+ *     fetch_backoff_max = SECONDS longest pause [600]
  *
  * SIZE: a decimal number with an optional K, M, G or T suffix (powers of 1024; lower case
  * accepted), no blanks or sign. Plain numbers (SECONDS, counts): decimal digits only.
@@ -112,6 +127,7 @@
 #define LEA_MODEL_A 0x1u
 #define LEA_MODEL_B 0x2u
 #define LEA_MODEL_C 0x4u
+#define LEA_MODEL_C_ABOVE_DEFAULT ((uint64_t)16 << 20) /* model_c_above default */
 
 /* One [peer NAME] section. */
 struct lea_peer {
@@ -122,6 +138,21 @@ struct lea_peer {
 	unsigned models;          /* LEA_MODEL_* bits */
 	uint64_t max_message_bytes;
 	uint64_t max_upload_bytes;
+	/* Model A/C retrieval (lea_fetch.c, TS 103 707 Annex C.2, C.4, Annex E) */
+	char *fetch_ca;           /* CA of the CSP's server certificate; NULL: system store */
+	uint64_t model_c_above;   /* both A and C agreed: larger objects go to Model C [16M] */
+	unsigned fetch_connections; /* connections to this CSP at once, all objects [4] */
+	unsigned fetch_parallel;  /* ranges of one Model C object in flight [2] */
+	uint64_t fetch_range;     /* starting Model C range size [8M] */
+	uint64_t fetch_range_max; /* ranges grow up to this [64M] */
+	unsigned fetch_retries;   /* consecutive failed rounds within one attempt [8] */
+	uint64_t fetch_backoff_s; /* first pause after a failed attempt, doubled each time [10] */
+	uint64_t fetch_backoff_max_s; /* longest pause [600] */
+	/* a PSK peer retrieves with its own identity and key: copies of the allow-list's
+	 * (which the server takes), the key wiped on free */
+	char *psk_identity;
+	uint8_t *psk;
+	size_t psk_len;
 };
 
 struct lea_config {
@@ -147,6 +178,9 @@ struct lea_config {
 	struct lx_tls_policy policy;
 	enum lea_log_level log_level;
 	bool sync_full;
+	char *client_cert;        /* the LEA's client identity for Model A/C retrievals */
+	char *client_key;
+	unsigned fetch_workers;   /* retrieval threads; 0: no retrieval [4] */
 	struct lea_peer *peers;   /* file order */
 	size_t n_peers;
 	/* The TLS allow-list built from the peer sections (names shared with peers[i].name

@@ -180,6 +180,8 @@ static void request_done(void *cls, struct lx_http_request *req, bool ok)
 		status_word(r, req, ok, st);
 		lea_metrics_request(r->d->metrics, r, st);
 	}
+	if (r->ep == LEA_EP_HI1 && r->res.stored)
+		lea_fetcher_wake(r->d->fetcher); /* new records may be queued for retrieval */
 	lea_hi1_done(r);
 	lea_modelb_done(r);
 	lea_gen_unref(r->gen);
@@ -369,6 +371,19 @@ static int start(struct state *S, struct lea_config *c)
 		int hl = (int)(colon - c->metrics_listen);
 		lea_info("metrics on %.*s:%d (http: /metrics, /healthz)", hl, c->metrics_listen, port);
 	}
+	if (c->fetch_workers) {
+		if (!c->client_cert)
+			for (size_t i = 0; i < c->n_peers; i++)
+				if ((c->peers[i].models & (LEA_MODEL_A | LEA_MODEL_C)) &&
+				    !c->peers[i].psk_identity)
+					lea_warn("peer '%s' agrees Model A/C but [server] has no "
+						 "client_cert: retrievals present no client certificate "
+						 "(R-BIN-A1)", c->peers[i].name);
+		if ((rc = lea_fetcher_start(&S->d, c->fetch_workers, &S->d.fetcher)) != 0) {
+			lea_err("cannot start the fetch workers: %s", li707_strerror(rc));
+			return rc;
+		}
+	}
 	uint64_t t = c->orphan_timeout_s / 4;
 	S->sweep_s = t == 0 ? 1 : t > SWEEP_MAX_S ? SWEEP_MAX_S : t;
 	S->next_sweep = time(NULL); /* the first tick sweeps */
@@ -421,6 +436,7 @@ static void warn_restart_needed(const struct lea_config *o, const struct lea_con
 		{o->orphan_max_bytes == n->orphan_max_bytes, "orphan_max_bytes"},
 		{o->sync_full == n->sync_full, "sync"},
 		{limits_eq(&o->limits, &n->limits), "connection limits"},
+		{o->fetch_workers == n->fetch_workers, "fetch_workers"},
 	};
 	for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
 		if (!k[i].same)
@@ -507,6 +523,7 @@ static void tick(void *app)
 {
 	struct state *S = app;
 	refusals_save(S);
+	lea_fetcher_publish(S->d.fetcher);
 	time_t now = time(NULL);
 	if (now >= S->next_sweep) {
 		sweep(S);
@@ -530,6 +547,9 @@ static void stop(void *app)
 {
 	struct state *S = app;
 	lea_metrics_draining(S->d.metrics); /* /healthz: 503 while the requests finish */
+	/* retrievals stop first: each records what it received (the store is still open) */
+	lea_fetcher_stop(S->d.fetcher);
+	S->d.fetcher = NULL;
 	S->https.drained = drained;
 	S->https.drained_cls = S;
 	lx_server_stop(&S->https);
@@ -550,10 +570,12 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: li707-lea [--config FILE] [--check-config] [--log-level LEVEL]\n"
 		"       li707-lea list|show|export|status ... (li707-lea COMMAND --help)\n"
+		"       li707-lea fetch-status|fetch-retry|fetch-priority ... (Model A/C)\n"
 		"\n"
 		"The LEA side of ETSI TS 103 707: receives HI-1 deliveries (HTTPS POST of\n"
 		"HI1Messages) and Model B uploads from the configured CSPs, stores them durably and\n"
-		"answers with the HI-1 response. Runs in the foreground and logs to stderr.\n"
+		"answers with the HI-1 response; fetches Model A/C content from the CSPs\n"
+		"(fetch_workers). Runs in the foreground and logs to stderr.\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE     configuration file (default " LEA_CONFIG_DEFAULT ")\n"

@@ -21,6 +21,8 @@ static const double commit_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
 struct lea_metrics {
 	struct lx_metrics *reg;
 	struct lx_metric_family *requests, *actions, *uploads, *attachments, *refused;
+	struct lx_metric_family *fetch_objects;
+	struct lx_metric *fetch_bytes, *fetch_retries, *fetch_range, *fetch_active;
 	struct lx_metric *items, *modelb_bytes, *generation, *commit_seconds, *fsyncs, *commits,
 		*orphans, *store_writable;
 	struct lx_metrics_server *srv;
@@ -145,17 +147,42 @@ struct lea_metrics *lea_metrics_new(void)
 							"Configurations loaded since start (1 = the "
 							"first; each SIGHUP that applied adds one).",
 							NULL, NULL, 0));
+	m->fetch_bytes = lx_metric_get(lx_metrics_family(r, LX_METRIC_COUNTER,
+							 "li707_lea_fetch_bytes_total",
+							 "Model A/C bytes received and written.",
+							 NULL, NULL, 0));
+	m->fetch_objects = lx_metrics_family(r, LX_METRIC_COUNTER, "li707_lea_fetch_objects_total",
+					     "Model A/C retrieval attempts by outcome (complete, "
+					     "mismatch, expired, failed).",
+					     "outcome", NULL, 0);
+	m->fetch_retries = lx_metric_get(lx_metrics_family(r, LX_METRIC_COUNTER,
+							   "li707_lea_fetch_retries_total",
+							   "Model A/C attempts that failed and will "
+							   "be tried again.", NULL, NULL, 0));
+	m->fetch_range = lx_metric_get(lx_metrics_family(r, LX_METRIC_GAUGE,
+							 "li707_lea_fetch_range_bytes",
+							 "The Model C range size of the last round "
+							 "(Annex E: shrinks after failures, grows "
+							 "after successes).", NULL, NULL, 0));
+	m->fetch_active = lx_metric_get(lx_metrics_family(r, LX_METRIC_GAUGE,
+							  "li707_lea_fetch_active",
+							  "Model A/C objects being fetched now.", NULL,
+							  NULL, 0));
 	struct lx_metric *bi = lx_metric_get(lx_metrics_family(r, LX_METRIC_GAUGE, "li707_build_info",
 							       "The running build.", "program,version",
 							       NULL, 0),
 					     "li707-lea", LI707_VERSION);
 	if (!m->requests || !m->actions || !m->refused || !m->items || !m->uploads || !m->modelb_bytes ||
 	    !m->attachments || !m->orphans || !m->commit_seconds || !m->fsyncs || !m->commits ||
-	    !m->store_writable || !m->generation || !bi)
+	    !m->store_writable || !m->generation || !bi || !m->fetch_bytes || !m->fetch_objects ||
+	    !m->fetch_retries || !m->fetch_range || !m->fetch_active)
 		goto fail;
 	lx_metric_gauge_set(bi, 1);
 	for (int i = 0; i < LEA_ATT_NSTATES; i++) /* every state shown, also at 0 */
 		lx_metric_get(m->attachments, lea_att_state_name(i));
+	static const char *const outcomes[] = {"complete", "mismatch", "expired", "failed"};
+	for (size_t i = 0; i < 4; i++)
+		lx_metric_get(m->fetch_objects, outcomes[i]);
 	lx_metrics_on_collect(r, collect, m);
 	return m;
 fail:
@@ -246,4 +273,36 @@ void lea_metrics_free(struct lea_metrics *m)
 	lx_metrics_server_stop(m->srv);
 	lx_metrics_free(m->reg);
 	free(m);
+}
+
+/* ---- Model A/C retrieval (lea_fetch.c) ---- */
+
+void lea_metrics_fetch_bytes(struct lea_metrics *m, uint64_t n)
+{
+	if (m && n)
+		lx_metric_add(m->fetch_bytes, n);
+}
+
+void lea_metrics_fetch_outcome(struct lea_metrics *m, const char *outcome)
+{
+	if (m)
+		lx_metric_inc(lx_metric_get(m->fetch_objects, outcome));
+}
+
+void lea_metrics_fetch_retry(struct lea_metrics *m)
+{
+	if (m)
+		lx_metric_inc(m->fetch_retries);
+}
+
+void lea_metrics_fetch_range(struct lea_metrics *m, int64_t bytes)
+{
+	if (m)
+		lx_metric_gauge_set(m->fetch_range, (double)bytes);
+}
+
+void lea_metrics_fetch_active(struct lea_metrics *m, int delta)
+{
+	if (m)
+		lx_metric_gauge_add(m->fetch_active, delta);
 }

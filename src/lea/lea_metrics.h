@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lea.h"
 #include "metrics.h"
@@ -27,6 +28,14 @@ void lea_metrics_generation(struct lea_metrics *m);
 void lea_metrics_draining(struct lea_metrics *m);
 /* Stops the listener (scrapes read the server and the store: call it before either goes). */
 void lea_metrics_stop_serving(struct lea_metrics *m);
+/* Model A/C retrieval: bytes written, one attempt's outcome ("complete", "mismatch",
+ * "expired", "failed"), an attempt to be retried, the current range size, objects in
+ * progress. NULL m is a no-op. */
+void lea_metrics_fetch_bytes(struct lea_metrics *m, uint64_t n);
+void lea_metrics_fetch_outcome(struct lea_metrics *m, const char *outcome);
+void lea_metrics_fetch_retry(struct lea_metrics *m);
+void lea_metrics_fetch_range(struct lea_metrics *m, int64_t bytes);
+void lea_metrics_fetch_active(struct lea_metrics *m, int delta);
 /* Stops the listener (if any) and frees everything; NULL is a no-op. */
 void lea_metrics_free(struct lea_metrics *m);
 

@@ -560,13 +560,15 @@ static const char status_help[] =
 	"again, delivery streams (DeliveryIDs) and how many ended (LastSequence), SequenceNumbers\n"
 	"missing inside the range seen, applicationSequenceNumbers missing or repeated (R-HDR-2),\n"
 	"attachments by state; then the uploads still waiting for their record (orphans); then\n"
-	"the connections the running (or last) daemon refused since its start, by reason.\n"
+	"the Model A/C retrievals by state (to-fetch, fetching, complete, mismatch, expired);\n"
+	"then the connections the running (or last) daemon refused since its start, by reason.\n"
 	"\n"
 	"Options:\n"
 	"  --ref R          only this reference (exit 3 when nothing is stored for it)\n"
 	"  --gaps           list every gap: kind, stream, first and last number missing\n"
 	"  --json           a JSON document: {\"references\": [...], \"orphans\": {...} | null,\n"
-	"                   \"refused_connections\": {\"since\": T, \"by_reason\": {...}} | null}\n"
+	"                   \"refused_connections\": {\"since\": T, \"by_reason\": {...}} | null,\n"
+	"                   \"retrievals\": {\"to-fetch\": N, ...} | null (with --ref)}\n"
 	"%s"
 	"\n"
 	"Exit status: 0 ok, 2 usage, 3 store not readable or reference unknown, 4 bad\n"
@@ -859,6 +861,9 @@ int lea_cmd_status(int argc, char **argv)
 	rc = lea_store_status(s, ref, status_row, &t);
 	if (rc == 0 && gaps)
 		rc = lea_store_gaps(s, ref, gap_row, &t);
+	uint64_t fetch_n[LEA_ATT_NSTATES] = {0};
+	if (rc == 0 && !ref)
+		rc = lea_store_fetch_counts(s, fetch_n);
 	struct lea_refusals rf;
 	bool have_rf = lea_refusals_read(lea_store_dir(s), &rf) == 0;
 	lea_store_close(s);
@@ -872,11 +877,16 @@ int lea_cmd_status(int argc, char **argv)
 	} else if (json) {
 		json_t *j = status_json(&t, gaps);
 		json_object_set_new(j, "refused_connections", refusals_json(&rf, have_rf));
+		json_object_set_new(j, "retrievals", ref ? json_null() : lq_fetch_counts_json(fetch_n));
 		rc = lq_json_dump(j, stdout);
 		json_decref(j);
 		rc = rc ? lq_fail(cmd, rc, "%s", li707_strerror(rc)) : lq_flush_stdout(cmd);
 	} else {
 		status_text(&t, gaps);
+		if (!ref) {
+			puts("\nModel A/C retrievals (all references)");
+			lq_fetch_counts_text(fetch_n);
+		}
 		refusals_text(&rf, have_rf && !ref);
 		rc = lq_flush_stdout(cmd);
 	}
@@ -890,7 +900,9 @@ int lea_cli_command(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {{"list", lea_cmd_list}, {"show", lea_cmd_show}, {"export", lea_cmd_export},
-		    {"status", lea_cmd_status}};
+		    {"status", lea_cmd_status}, {"fetch-status", lea_cmd_fetch_status},
+		    {"fetch-retry", lea_cmd_fetch_retry},
+		    {"fetch-priority", lea_cmd_fetch_priority}};
 	for (size_t i = 0; argc > 0 && i < sizeof cmds / sizeof cmds[0]; i++)
 		if (strcmp(argv[0], cmds[i].name) == 0)
 			return cmds[i].fn(argc, argv);

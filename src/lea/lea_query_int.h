@@ -93,6 +93,13 @@ enum li707_tristate lq_sha256_match(const char *stored, const char *record);
  * the CSP schema content in effect, R-CSP-2) and "item": lx_json_item(). NULL on ENOMEM. */
 json_t *lq_item_json(const struct lea_item_detail *d);
 
+/* ---- Model A/C retrievals (lea_query_fetch.c) ---- */
+
+/* The counts of the retrieval states (to-fetch, fetching, complete, mismatch, expired):
+ * a JSON object, or one "  retrievals  ..." line on stdout. */
+json_t *lq_fetch_counts_json(const uint64_t n[LEA_ATT_NSTATES]);
+void lq_fetch_counts_text(const uint64_t n[LEA_ATT_NSTATES]);
+
 /* Dumps a JSON document (indented, keys in order, final newline) to f: 0 or LI707_ENOMEM. */
 int lq_json_dump(json_t *j, FILE *f);
 

@@ -70,6 +70,8 @@ static json_t *att_json(const struct li707_binary_object *b, const struct lea_at
 	json_object_set_new(o, "sha256_match",
 			    lx_json_tristate(lq_sha256_match(a->sha256, b ? b->checksum : NULL)));
 	json_object_set_new(o, "file", lx_json_str(a->file));
+	json_object_set_new(o, "served_type", a->served_type[0] ? json_string(a->served_type)
+								 : json_null());
 	return o;
 }
 
@@ -213,9 +215,16 @@ static void text_stored(const struct li707_binary_object *b, const struct lea_at
 	}
 	if (a->model == 'B')
 		line(2, "Model", "B (upload %s)", or_dash(a->uuid));
+	else if (a->model == 'A' || a->model == 'C')
+		line(2, "Model", "%c (fetched by the LEA, retrieval %" PRId64 ")", a->model, a->id);
 	else
-		line(2, "Model", "A or C (the LEA fetches it)");
+		line(2, "Model", "A or C (the LEA fetches it, retrieval %" PRId64 ")", a->id);
 	line(2, "State", "%s", lea_att_state_name(a->state));
+	if (a->served_type[0]) {
+		char *t = lq_escape(a->served_type, false);
+		line(2, "Served type", "%s", t ? t : "?");
+		free(t);
+	}
 	if (!a->sha256[0]) {
 		line(2, "Stored", "no data");
 		return;

@@ -19,6 +19,7 @@ const char *lea_att_state_name(enum lea_att_state st)
 {
 	static const char *const names[LEA_ATT_NSTATES] = {
 		"announced", "receiving", "complete", "mismatch", "expired", "to-fetch", "orphan",
+		"fetching",
 	};
 	if ((unsigned)st >= LEA_ATT_NSTATES)
 		return "unknown";
@@ -321,4 +322,47 @@ int lea_store_stats(struct lea_store *s, struct lea_store_stats *out)
 	*out = (struct lea_store_stats){0};
 	s->ops->stats(s->be, out);
 	return 0;
+}
+
+/* ---- Model A/C retrieval queue ---- */
+
+int lea_store_fetch_queue(struct lea_store *s, int64_t now, size_t max, lea_fetch_fn fn,
+			  void *cls)
+{
+	if (!s || !fn)
+		return LI707_EINVAL;
+	return s->ops->fetch_queue(s->be, now, max, fn, cls);
+}
+
+int lea_store_fetch_get(struct lea_store *s, int64_t id, struct lea_fetch_entry *out)
+{
+	if (!s || !out)
+		return LI707_EINVAL;
+	return s->ops->fetch_get(s->be, id, out);
+}
+
+int lea_store_fetch_update(struct lea_store *s, const struct lea_fetch_update *u)
+{
+	if (!s || !u || ((u->what & LEA_FU_STATE) && (unsigned)u->state >= LEA_ATT_NSTATES) ||
+	    ((u->what & LEA_FU_FS) && !u->fs) ||
+	    ((u->what & LEA_FU_MODEL) && u->model != 'A' && u->model != 'C'))
+		return LI707_EINVAL;
+	return s->ops->fetch_update(s->be, u);
+}
+
+int lea_store_fetch_counts(struct lea_store *s, uint64_t n[LEA_ATT_NSTATES])
+{
+	if (!s || !n)
+		return LI707_EINVAL;
+	return s->ops->fetch_counts(s->be, n);
+}
+
+void lea_store_fetch_part(int64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "fetch/%lld.part", (long long)id);
+}
+
+void lea_store_fetch_dest(int64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "content/%02x/fetch-%lld", (unsigned)(id & 0xff), (long long)id);
 }

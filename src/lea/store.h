@@ -39,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fetch.h"
 #include "li707/li707.h"
 
 struct lea_store;
@@ -140,9 +141,14 @@ enum lea_att_state {
 	LEA_ATT_EXPIRED = 4,   /* an orphan upload whose record never came (data deleted) */
 	LEA_ATT_TO_FETCH = 5,  /* Model A/C: the LEA has to fetch it */
 	LEA_ATT_ORPHAN = 6,    /* data received before its record (R-BIN-B4) */
-	LEA_ATT_NSTATES = 7
+	LEA_ATT_FETCHING = 7,  /* Model A/C: partly fetched (verified ranges recorded) */
+	LEA_ATT_NSTATES = 8
 };
-/* "announced", "receiving", "complete", "mismatch", "expired", "to-fetch", "orphan". */
+/* Model A/C retrieval uses TO_FETCH, FETCHING, then COMPLETE, MISMATCH or EXPIRED (the
+ * attachment's model, 'A' or 'C', tells them from Model B's); Model B uses ANNOUNCED,
+ * RECEIVING, ORPHAN, COMPLETE, MISMATCH, EXPIRED. */
+/* "announced", "receiving", "complete", "mismatch", "expired", "to-fetch", "orphan",
+ * "fetching". */
 const char *lea_att_state_name(enum lea_att_state st);
 
 /* The upload's data is in tmp_path (written, fsync'd and closed by the caller: bytes long,
@@ -197,11 +203,13 @@ struct lea_attachment {
 	size_t index;                /* position in the item's associatedBinaryData */
 	char *url;
 	char uuid[37];               /* Model B uuid, "" otherwise */
-	char model;                  /* 'B' or '?' (A or C: decided by the fetcher) */
+	char model;                  /* 'B'; 'A' or 'C' as the LEA chose for retrieval; '?' not
+				      * chosen yet */
 	enum lea_att_state state;
 	uint64_t bytes;              /* bytes stored */
 	char sha256[65];             /* SHA-256 of the stored data, "" when none */
 	char *file;                  /* absolute path of the stored content, or NULL */
+	char served_type[128];       /* Model A/C: the Content-Type the CSP served, "" unknown */
 };
 
 struct lea_item_detail {
@@ -254,6 +262,91 @@ typedef int (*lea_status_fn)(void *cls, const struct lea_ref_status *st);
  * NULL a last row with reference NULL counts the uploads without record (orphan, receiving,
  * expired), only when there are any. */
 int lea_store_status(struct lea_store *s, const char *ref, lea_status_fn fn, void *cls);
+
+/* ---- Model A/C retrieval queue (lea_fetch.c; docs/internals/lea.md "Retrieval") ----
+ * The queue is the attachments table itself: every binaryObject record whose url is not a
+ * Model B one is stored TO_FETCH (model '?'); the daemon's fetch workers take entries in
+ * queue order, record the model they chose ('A' or 'C'), the verified ranges as they land
+ * (struct lx_fetch_state: size, validator, range size, ranges held), and the outcome. A
+ * restart finds FETCHING entries with their ranges and resumes them; nothing resets them. */
+
+
+struct lea_fetch_entry {
+	int64_t id;                  /* the attachment (`li707-lea show`, fetch-retry ID) */
+	int64_t item;
+	char peer[128];
+	char url[4096];
+	char model;                  /* 'A', 'C', or '?' not chosen yet */
+	enum lea_att_state state;
+	int64_t length;              /* the record's contentLength, -1 none */
+	char checksum[65];           /* the record's SHA-256, lower case, "" none */
+	char content_type[256];      /* the record's contentType, "" none */
+	char expiry[64];             /* the record's expiry (TS 103 280), "" none */
+	int64_t priority;            /* higher first (fetch-priority) */
+	int64_t epoch;               /* the item's time (recent first) */
+	unsigned attempts;           /* failed attempts in a row */
+	unsigned mismatches;         /* complete objects that did not verify */
+	int64_t next_try;            /* epoch seconds: not before */
+	struct lx_fetch_state fs;    /* what the part file holds */
+	char served_type[256];       /* Content-Type the CSP served, "" unknown */
+	char error[256];             /* the last failure, "" none */
+};
+
+/* Entries in state TO_FETCH or FETCHING whose next_try <= now, in queue order: priority
+ * (higher first), then size (smaller first, unknown last), then item time (recent first),
+ * then id; at most max (0: all). fn's nonzero return stops and is returned. */
+typedef int (*lea_fetch_fn)(void *cls, const struct lea_fetch_entry *e);
+int lea_store_fetch_queue(struct lea_store *s, int64_t now, size_t max, lea_fetch_fn fn,
+			  void *cls);
+/* One entry (any state, any model but B): LI707_ENOTFOUND when there is no such
+ * retrieval. */
+int lea_store_fetch_get(struct lea_store *s, int64_t id, struct lea_fetch_entry *out);
+
+/* What a fetch worker changes about an entry; only fields with their flag set. */
+#define LEA_FU_STATE 0x1u    /* state (counters follow) */
+#define LEA_FU_MODEL 0x2u    /* model */
+#define LEA_FU_FS 0x4u       /* fs (size, validator, range size, verified ranges) */
+#define LEA_FU_RETRY 0x8u    /* attempts, mismatches, next_try, error */
+#define LEA_FU_DONE 0x10u    /* bytes, sha256, file, served_type (with state) */
+struct lea_fetch_update {
+	int64_t id;
+	unsigned what;
+	unsigned from_states;        /* nonzero: only when the state is one of these (bit =
+				      * 1 << state), else LI707_ENOTFOUND */
+	enum lea_att_state state;
+	char model;
+	const struct lx_fetch_state *fs;
+	unsigned attempts, mismatches;
+	int64_t next_try;
+	const char *error;
+	uint64_t bytes;
+	const char *sha256;          /* lower case */
+	const char *file;            /* relative to the store directory, NULL none */
+	const char *served_type;
+	int64_t now;
+};
+/* Durable when it returns 0 (a verified range recorded this way is never fetched again). */
+int lea_store_fetch_update(struct lea_store *s, const struct lea_fetch_update *u);
+
+/* Attachments of Model A/C retrievals (model not 'B') per state, all references. */
+int lea_store_fetch_counts(struct lea_store *s, uint64_t n[LEA_ATT_NSTATES]);
+
+/* Operator commands on the store directory dir while the daemon may run (the daemon's
+ * workers read the queue again before each object):
+ *   retry: an entry in MISMATCH or EXPIRED, or TO_FETCH/FETCHING waiting for its backoff,
+ *          is queued again at once (attempts and mismatches forgotten; a MISMATCH or
+ *          EXPIRED one starts from zero). LI707_ENOTFOUND: no such retrieval;
+ *          LI707_EINVAL: it is complete.
+ *   priority: sets the priority of every retrieval of the reference ref (higher first);
+ *          *n gets how many. */
+int lea_store_fetch_retry(const char *dir, int64_t id, char *err, size_t errlen);
+int lea_store_fetch_priority(const char *dir, const char *ref, int64_t priority, uint64_t *n,
+			     char *err, size_t errlen);
+
+/* The part file of a retrieval, relative to the store directory: "fetch/ID.part"; its
+ * place once complete: "content/XX/fetch-ID" (XX = the id's low byte in hex). */
+void lea_store_fetch_part(int64_t id, char *buf, size_t len);
+void lea_store_fetch_dest(int64_t id, char *buf, size_t len);
 
 enum lea_gap_kind { LEA_GAP_SEQUENCE = 0, LEA_GAP_APPLICATION = 1 };
 struct lea_gap {

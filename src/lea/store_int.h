@@ -39,6 +39,10 @@ struct lea_store_ops {
 	int (*status)(void *be, const char *ref, lea_status_fn fn, void *cls);
 	int (*gaps)(void *be, const char *ref, lea_gap_fn fn, void *cls);
 	void (*stats)(void *be, struct lea_store_stats *out);
+	int (*fetch_queue)(void *be, int64_t now, size_t max, lea_fetch_fn fn, void *cls);
+	int (*fetch_get)(void *be, int64_t id, struct lea_fetch_entry *out);
+	int (*fetch_update)(void *be, const struct lea_fetch_update *u);
+	int (*fetch_counts)(void *be, uint64_t n[LEA_ATT_NSTATES]);
 };
 
 struct lea_store {

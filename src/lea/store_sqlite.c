@@ -26,6 +26,14 @@
 
 /* ---- schema (see docs/internals/store.md for what each column means) ---- */
 
+/* Model A/C retrieval (version 3): the queue is the attachments table (store_sqlite_fetch.c). */
+#define FETCH_COLS                                                                          \
+	", fetch_priority INTEGER NOT NULL DEFAULT 0, fetch_attempts INTEGER NOT NULL DEFAULT 0," \
+	" fetch_mismatches INTEGER NOT NULL DEFAULT 0, fetch_next INTEGER NOT NULL DEFAULT 0,"   \
+	" fetch_total INTEGER, fetch_etag TEXT, fetch_chunk INTEGER, fetch_held TEXT,"          \
+	" served_type TEXT, fetch_error TEXT"
+#define FETCH_INDEX "CREATE INDEX attachments_fetch ON attachments(state) WHERE model <> 'B';"
+
 static const char SCHEMA[] =
 	"CREATE TABLE messages("
 	" id INTEGER PRIMARY KEY, peer TEXT NOT NULL, received_at INTEGER NOT NULL,"
@@ -71,9 +79,10 @@ static const char SCHEMA[] =
 	" original_filename TEXT, csp_defined_identifier TEXT,"
 	" state INTEGER NOT NULL, prev_state INTEGER, bytes INTEGER NOT NULL DEFAULT 0,"
 	" sha256 TEXT, file TEXT, dest TEXT, reserved INTEGER NOT NULL DEFAULT 0,"
-	" updated_at INTEGER NOT NULL);"
+	" updated_at INTEGER NOT NULL" FETCH_COLS ");"
 	"CREATE INDEX attachments_uuid ON attachments(uuid) WHERE uuid IS NOT NULL;"
 	"CREATE INDEX attachments_orphans ON attachments(state) WHERE item IS NULL;"
+	FETCH_INDEX
 	"CREATE TABLE ref_att("
 	" ref INTEGER NOT NULL, state INTEGER NOT NULL, n INTEGER NOT NULL,"
 	" PRIMARY KEY(ref, state)) WITHOUT ROWID;";
@@ -147,6 +156,23 @@ static const char *const STMTS[SQ_NSTMT] = {
 	[SQ_ORPHAN_ANY] = "SELECT 1 FROM attachments WHERE item IS NULL AND state = 6 LIMIT 1",
 	[SQ_ATT_EXPIRE] = "UPDATE attachments SET state = 4, file = NULL, updated_at = ?2"
 			  " WHERE id = ?1",
+	[SQ_FETCH_GET] = "SELECT state, ref FROM attachments WHERE id = ?1 AND model <> 'B'"
+			 " AND item IS NOT NULL",
+	[SQ_FETCH_SET] = "UPDATE attachments SET state = CASE WHEN ?2 THEN ?3 ELSE state END,"
+			 " model = CASE WHEN ?4 THEN ?5 ELSE model END,"
+			 " fetch_total = CASE WHEN ?6 THEN nullif(?7, -1) ELSE fetch_total END,"
+			 " fetch_etag = CASE WHEN ?6 THEN nullif(?8, '') ELSE fetch_etag END,"
+			 " fetch_chunk = CASE WHEN ?6 THEN ?9 ELSE fetch_chunk END,"
+			 " fetch_held = CASE WHEN ?6 THEN nullif(?10, '') ELSE fetch_held END,"
+			 " fetch_attempts = CASE WHEN ?11 THEN ?12 ELSE fetch_attempts END,"
+			 " fetch_mismatches = CASE WHEN ?11 THEN ?13 ELSE fetch_mismatches END,"
+			 " fetch_next = CASE WHEN ?11 THEN ?14 ELSE fetch_next END,"
+			 " fetch_error = CASE WHEN ?11 THEN ?15 ELSE fetch_error END,"
+			 " bytes = CASE WHEN ?16 THEN ?17 ELSE bytes END,"
+			 " sha256 = CASE WHEN ?16 THEN ?18 ELSE sha256 END,"
+			 " file = CASE WHEN ?16 THEN ?19 ELSE file END,"
+			 " served_type = CASE WHEN ?16 THEN ?20 ELSE served_type END,"
+			 " updated_at = ?21 WHERE id = ?1",
 };
 
 /* ---- uploads in flight ---- */
@@ -189,6 +215,10 @@ static int make_dirs(const char *dir, char *err, size_t errlen)
 	int rc = lea__store_mkdir(dir);
 	if (!rc) {
 		snprintf(p, sizeof p, "%s/tmp", dir);
+		rc = lea__store_mkdir(p);
+	}
+	if (!rc) { /* Model A/C part files: kept across restarts (never emptied at open) */
+		snprintf(p, sizeof p, "%s/fetch", dir);
 		rc = lea__store_mkdir(p);
 	}
 	if (!rc) {
@@ -234,16 +264,36 @@ static const char UPGRADE_1_2[] =
 	"PRAGMA user_version = 2;"
 	"COMMIT;";
 
+/* Version 2 -> 3: the Model A/C retrieval columns and index. Rows keep their state: a
+ * TO_FETCH attachment stays queued, with nothing held yet. */
+static const char UPGRADE_2_3[] =
+	"BEGIN IMMEDIATE;"
+	"ALTER TABLE attachments ADD COLUMN fetch_priority INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE attachments ADD COLUMN fetch_attempts INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE attachments ADD COLUMN fetch_mismatches INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE attachments ADD COLUMN fetch_next INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE attachments ADD COLUMN fetch_total INTEGER;"
+	"ALTER TABLE attachments ADD COLUMN fetch_etag TEXT;"
+	"ALTER TABLE attachments ADD COLUMN fetch_chunk INTEGER;"
+	"ALTER TABLE attachments ADD COLUMN fetch_held TEXT;"
+	"ALTER TABLE attachments ADD COLUMN served_type TEXT;"
+	"ALTER TABLE attachments ADD COLUMN fetch_error TEXT;"
+	FETCH_INDEX
+	"PRAGMA user_version = 3;"
+	"COMMIT;";
+
 static int create_schema(sqlite3 *db, char *err, size_t errlen)
 {
 	int64_t v = lx_sq_query_int(db, "PRAGMA user_version", -1);
 	if (v == SQ_SCHEMA_VERSION)
 		return 0;
-	if (v == 1) {
-		int rc = lx_sq_exec_sql(db, UPGRADE_1_2);
+	if (v == 1 || v == 2) {
+		int rc = v == 1 ? lx_sq_exec_sql(db, UPGRADE_1_2) : 0;
+		if (!rc)
+			rc = lx_sq_exec_sql(db, UPGRADE_2_3);
 		if (rc) {
-			lx_errf(err, errlen, "store: cannot upgrade the schema from version 1: %s",
-				    sqlite3_errmsg(db));
+			lx_errf(err, errlen, "store: cannot upgrade the schema from version %lld: %s",
+				    (long long)v, sqlite3_errmsg(db));
 			lx_sq_exec_sql(db, "ROLLBACK");
 		}
 		return rc;
@@ -400,6 +450,8 @@ static int hook_run(void *cls, struct lx_job *b)
 		return lea__sq_run_abort(s, j);
 	case SQ_JOB_SWEEP:
 		return lea__sq_run_sweep(s, j);
+	case SQ_JOB_FETCH:
+		return lea__sq_run_fetch(s, j);
 	}
 	return LI707_EINVAL;
 }
@@ -523,9 +575,9 @@ static int open_reader(struct sq_store *s, char *err, size_t errlen)
 	}
 	int64_t v = lx_sq_query_int(db, "PRAGMA user_version", -1);
 	lx_engine_read_put(s->eng, db);
-	if (v == 1) {
-		lx_errf(err, errlen, "store: %s has schema version 1: start li707-lea on it once "
-			    "to upgrade it to version %d", s->dbpath, SQ_SCHEMA_VERSION);
+	if (v == 1 || v == 2) {
+		lx_errf(err, errlen, "store: %s has schema version %lld: start li707-lea on it once "
+			    "to upgrade it to version %d", s->dbpath, (long long)v, SQ_SCHEMA_VERSION);
 		return LI707_EINVAL;
 	}
 	if (v <= 0) { /* an empty index, or one without li707's schema */
@@ -605,4 +657,8 @@ const struct lea_store_ops lea__store_sqlite_ops = {
 	.status = lea__sq_status,
 	.gaps = lea__sq_gaps,
 	.stats = sq_stats,
+	.fetch_queue = lea__sq_fetch_queue,
+	.fetch_get = lea__sq_fetch_get,
+	.fetch_update = lea__sq_fetch_update,
+	.fetch_counts = lea__sq_fetch_counts,
 };

@@ -29,8 +29,10 @@
 #include "store_int.h"
 
 /* Schema versions: 1 kept messages.raw as received; 2 adds raw_codec and raw_size (raw may
- * be an LZ4 block). A version 1 store is upgraded by its first writable open. */
-#define SQ_SCHEMA_VERSION 2
+ * be an LZ4 block); 3 adds the Model A/C retrieval columns of attachments (fetch_*,
+ * served_type) and the index attachments_fetch. An older store is upgraded by its first
+ * writable open. */
+#define SQ_SCHEMA_VERSION 3
 
 /* messages.raw_codec: how messages.raw holds the message as received. */
 enum sq_raw_codec {
@@ -57,10 +59,11 @@ enum sq_stmt {
 	SQ_ORPHAN_FIND, SQ_ATT_DEL, SQ_UUID_ROWS, SQ_ATT_GET, SQ_ORPHAN_USED,
 	SQ_ATT_BEGIN, SQ_ORPHAN_INS, SQ_ATT_FINISH, SQ_ATT_RESTORE, SQ_RECORD_FIND,
 	SQ_SWEEP_SEL, SQ_ATT_EXPIRE, SQ_ORPHAN_ANY,
+	SQ_FETCH_GET, SQ_FETCH_SET,
 	SQ_NSTMT
 };
 
-enum sq_job_kind { SQ_JOB_PUT, SQ_JOB_BEGIN, SQ_JOB_FINISH, SQ_JOB_ABORT, SQ_JOB_SWEEP };
+enum sq_job_kind { SQ_JOB_PUT, SQ_JOB_BEGIN, SQ_JOB_FINISH, SQ_JOB_ABORT, SQ_JOB_SWEEP, SQ_JOB_FETCH };
 
 /* Changes to a reference's counters (refs row, ref_att) made by a job. They are summed over
  * the batch and written once per reference just before the COMMIT (fewer statements per
@@ -98,6 +101,7 @@ struct sq_job {
 	enum lea_att_state state;          /* FINISH out */
 	uint64_t expired;                  /* SWEEP out */
 	char dest_out[4096];               /* BEGIN out: relative destination chosen */
+	const struct lea_fetch_update *fu; /* FETCH */
 };
 
 /* An upload between begin and finish/abort (only the process that began it can finish). */
@@ -152,6 +156,7 @@ int lea__sq_run_begin(struct sq_store *s, struct sq_job *j);
 int lea__sq_run_finish(struct sq_store *s, struct sq_job *j);
 int lea__sq_run_abort(struct sq_store *s, struct sq_job *j);
 int lea__sq_run_sweep(struct sq_store *s, struct sq_job *j);
+int lea__sq_run_fetch(struct sq_store *s, struct sq_job *j); /* store_sqlite_fetch.c */
 
 /* Adds delta to the attachment-state counter of ref (0 = uploads without a record), at
  * once (Model B jobs, recovery). */
@@ -177,5 +182,9 @@ int lea__sq_item(void *be, int64_t id, struct lea_item_detail *prev,
 		 struct lea_item_detail **out);
 int lea__sq_status(void *be, const char *ref, lea_status_fn fn, void *cls);
 int lea__sq_gaps(void *be, const char *ref, lea_gap_fn fn, void *cls);
+int lea__sq_fetch_queue(void *be, int64_t now, size_t max, lea_fetch_fn fn, void *cls);
+int lea__sq_fetch_get(void *be, int64_t id, struct lea_fetch_entry *out);
+int lea__sq_fetch_update(void *be, const struct lea_fetch_update *u);
+int lea__sq_fetch_counts(void *be, uint64_t n[LEA_ATT_NSTATES]);
 
 #endif

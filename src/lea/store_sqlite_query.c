@@ -147,7 +147,7 @@ static int item_atts(struct sq_store *s, sqlite3 *db, int64_t item, int64_t firs
 	d->atts = calloc(n > 0 ? (size_t)n : 1, sizeof *d->atts);
 	if (!d->atts)
 		return LI707_ENOMEM;
-	int rc = prepare(db, "SELECT id, idx, url, uuid, model, state, bytes, sha256, file"
+	int rc = prepare(db, "SELECT id, idx, url, uuid, model, state, bytes, sha256, file, served_type"
 			     " FROM attachments WHERE id >= ?1 AND id < ?2 AND item = ?3 ORDER BY idx",
 			 &st);
 	if (!rc)
@@ -164,7 +164,10 @@ static int item_atts(struct sq_store *s, sqlite3 *db, int64_t item, int64_t firs
 		a->url = dup_text(st, 2);
 		snprintf(a->uuid, sizeof a->uuid, "%s", lx_sq_text(st, 3) ? lx_sq_text(st, 3) : "");
 		const char *model = lx_sq_text(st, 4);
-		a->model = model && model[0] == 'B' ? 'B' : '?';
+		a->model = model && (model[0] == 'B' || model[0] == 'A' || model[0] == 'C') ? model[0]
+										       : '?';
+		snprintf(a->served_type, sizeof a->served_type, "%s",
+			 lx_sq_text(st, 9) ? lx_sq_text(st, 9) : "");
 		a->state = (enum lea_att_state)sqlite3_column_int(st, 5);
 		a->bytes = (uint64_t)sqlite3_column_int64(st, 6);
 		snprintf(a->sha256, sizeof a->sha256, "%s", lx_sq_text(st, 7) ? lx_sq_text(st, 7) : "");

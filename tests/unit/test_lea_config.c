@@ -58,6 +58,9 @@ static const char *const all_keys[] = {
 	"body_rate_window", "body_memory", "tls_min", "tls13",
 	"tls12_suites", "tls12_psk_suites", "tls_groups", "log_level", "sync",
 	"subject", "san", "spki_sha256", "psk_identity", "psk_file", "references", "models",
+	"client_cert", "client_key", "fetch_workers", "fetch_ca", "model_c_above",
+	"fetch_connections", "fetch_parallel", "fetch_range", "fetch_range_max", "fetch_retries",
+	"fetch_backoff", "fetch_backoff_max",
 };
 
 /* True when some line of text, without its leading '#' and blanks, begins with "key = ". */
@@ -153,6 +156,25 @@ static void test_example_file_values(void **state)
 	assert_int_equal(g->models, LEA_MODEL_B);
 	assert_true(g->max_message_bytes == 8ull << 20);
 	assert_true(g->max_upload_bytes == 4ull << 30);
+	/* Model A/C retrieval (R-BIN-A1, C.4, Annex E) */
+	assert_string_equal(c->client_cert, "/etc/li707/lea-client.pem");
+	assert_string_equal(c->client_key, "/etc/li707/lea-client.key");
+	assert_int_equal(c->fetch_workers, 4);
+	assert_string_equal(a->fetch_ca, "/etc/li707/csp-acme-server-ca.pem");
+	assert_true(a->model_c_above == 16ull << 20);
+	assert_int_equal(a->fetch_connections, 6);
+	assert_int_equal(a->fetch_parallel, 4);
+	assert_true(a->fetch_range == 8ull << 20);
+	assert_true(a->fetch_range_max == 256ull << 20);
+	assert_int_equal(a->fetch_retries, 8);
+	assert_true(a->fetch_backoff_s == 10 && a->fetch_backoff_max_s == 600);
+	/* the defaults */
+	assert_null(g->fetch_ca);
+	assert_true(g->model_c_above == LEA_MODEL_C_ABOVE_DEFAULT);
+	assert_int_equal(g->fetch_connections, 4);
+	assert_int_equal(g->fetch_parallel, 2);
+	assert_true(g->fetch_range == 8ull << 20 && g->fetch_range_max == 64ull << 20);
+	assert_null(g->psk); /* check_files false: no key to copy */
 
 	assert_int_equal(c->tls_peers.n, 2);
 	const struct lx_tls_peer *ta = &c->tls_peers.v[0], *tg = &c->tls_peers.v[1];
@@ -170,6 +192,34 @@ static void test_example_file_values(void **state)
 	assert_int_equal(tg->psk_len, 0);
 	lea_config_free(c);
 	free(text);
+}
+
+/* Model A/C retrieval keys: ranges, and a PSK peer's key copied for its retrievals. */
+static void test_bin_fetch_keys(void **state)
+{
+	(void)state;
+	char err[ERRLEN] = "";
+	struct lea_config *c = NULL;
+	static const char bad_range[] = "[server]\nlisten = :8443\ncert = c\nkey = k\ncacert = a\n"
+					"[peer p]\nsan = p.example\nreferences = any\nmodels = C\n"
+					"fetch_range = 2M\nfetch_range_max = 1M\n";
+	assert_int_equal(lea_config_parse("t.conf", bad_range, sizeof bad_range - 1, false, &c, err,
+					  sizeof err), LI707_EINPUT);
+	assert_non_null(strstr(err, "t.conf:11: peer 'p': fetch_range_max is smaller than fetch_range"));
+	static const char no_cert[] = "[server]\nlisten = :8443\ncert = c\nkey = k\ncacert = a\n"
+				      "client_key = k\n[peer p]\nsan = p.example\nreferences = any\n";
+	assert_int_equal(lea_config_parse("t.conf", no_cert, sizeof no_cert - 1, false, &c, err,
+					  sizeof err), LI707_EINPUT);
+	assert_non_null(strstr(err, "client_key needs client_cert"));
+	static const char zero[] = "[server]\nlisten = :8443\ncert = c\nkey = k\ncacert = a\n"
+				   "fetch_workers = 0\n[peer p]\nsan = p.example\nreferences = any\n"
+				   "model_c_above = 0\nfetch_range = 128M\n";
+	assert_int_equal(lea_config_parse("t.conf", zero, sizeof zero - 1, false, &c, err,
+					  sizeof err), 0);
+	assert_int_equal(c->fetch_workers, 0);
+	assert_true(c->peers[0].model_c_above == 0); /* given: 0 is kept */
+	assert_true(c->peers[0].fetch_range_max == 128ull << 20); /* follows a larger start */
+	lea_config_free(c);
 }
 
 /* The example with its commented-out keys switched on is valid too. */
@@ -868,6 +918,7 @@ int main(void)
 		cmocka_unit_test(test_example_file_documents_every_key),
 		cmocka_unit_test(test_example_file_values),
 		cmocka_unit_test(test_example_file_optional_keys),
+		cmocka_unit_test(test_bin_fetch_keys),
 		cmocka_unit_test(test_minimal_and_defaults),
 		cmocka_unit_test(test_every_key),
 		cmocka_unit_test(test_bad_configs_name_line_never_value),

@@ -1720,6 +1720,19 @@ static void test_store_raw_compressed(void **state)
 	free(raw);
 }
 
+#define DROP_FETCH_COLS                                                                       \
+	"DROP INDEX attachments_fetch;"                                                       \
+	"ALTER TABLE attachments DROP COLUMN fetch_priority;"                                 \
+	"ALTER TABLE attachments DROP COLUMN fetch_attempts;"                                 \
+	"ALTER TABLE attachments DROP COLUMN fetch_mismatches;"                               \
+	"ALTER TABLE attachments DROP COLUMN fetch_next;"                                     \
+	"ALTER TABLE attachments DROP COLUMN fetch_total;"                                    \
+	"ALTER TABLE attachments DROP COLUMN fetch_etag;"                                     \
+	"ALTER TABLE attachments DROP COLUMN fetch_chunk;"                                    \
+	"ALTER TABLE attachments DROP COLUMN fetch_held;"                                     \
+	"ALTER TABLE attachments DROP COLUMN served_type;"                                    \
+	"ALTER TABLE attachments DROP COLUMN fetch_error;"
+
 /* A store of schema version 1 (raw always plain, no codec columns): refused read-only with
  * a clear message, upgraded by a writable open, its old messages read as before and new
  * ones compressed. */
@@ -1734,7 +1747,7 @@ static void test_store_schema_v1_upgrade(void **state)
 	db_exec(f->dir,
 		"UPDATE messages SET raw = ?1, raw_codec = 0, raw_size = NULL;"
 		"ALTER TABLE messages DROP COLUMN raw_size;"
-		"ALTER TABLE messages DROP COLUMN raw_codec;"
+		"ALTER TABLE messages DROP COLUMN raw_codec;" DROP_FETCH_COLS
 		"PRAGMA user_version = 1;",
 		raw, len);
 	assert_int_equal(db_int(f->dir, "PRAGMA user_version"), 1);
@@ -1747,7 +1760,7 @@ static void test_store_schema_v1_upgrade(void **state)
 	assert_non_null(strstr(err, "upgrade"));
 
 	fx_open(f);
-	assert_int_equal(db_int(f->dir, "PRAGMA user_version"), 2);
+	assert_int_equal(db_int(f->dir, "PRAGMA user_version"), 3);
 	expect_raw(f->s, item, raw, len);
 	size_t len2 = 0;
 	int64_t item2 = 0;
@@ -1764,6 +1777,228 @@ static void test_store_schema_v1_upgrade(void **state)
 	fx_open(f);
 	free(raw);
 	free(raw2);
+}
+
+
+/* ---------------------------------------------------------------- Model A/C retrieval queue */
+
+struct fq {
+	int64_t id[16];
+	char model[16];
+	size_t n;
+};
+
+static int fq_cb(void *cls, const struct lea_fetch_entry *e)
+{
+	struct fq *q = cls;
+	if (q->n < 16) {
+		q->model[q->n] = e->model;
+		q->id[q->n++] = e->id;
+	}
+	return 0;
+}
+
+/* Queues three CSP-hosted objects of REF_A (sizes 300, unknown, 10) and one of REF_B (10,
+ * a later item); returns the attachment ids in that order. */
+static void fetch_fixture(struct fx *f, int64_t ids[4])
+{
+	struct li707_message *m = msg_new();
+	struct li707_delivery *d = msg_add(m, REF_A, 1);
+	att_add(&d->items[0], "https://csp.example/o/1", true, 300, NULL);
+	att_add(&d->items[0], "https://csp.example/o/2", false, 0, NULL);
+	att_add(&d->items[0], "https://csp.example/o/3", true, 10, NULL);
+	put1(f->s, PEER, m, LEA_PUT_STORED);
+	li707_message_free(m);
+	m = msg_new();
+	d = msg_add(m, REF_B, 1);
+	free(d->items[0].timestamp);
+	d->items[0].timestamp = tu_xstrdup("2024-06-01T12:00:00Z"); /* more recent */
+	att_add(&d->items[0], "https://csp.example/o/4", true, 10, NULL);
+	put1(f->s, PEER2, m, LEA_PUT_STORED);
+	li707_message_free(m);
+	struct fq q = {0};
+	assert_int_equal(lea_store_fetch_queue(f->s, 0, 0, fq_cb, &q), 0);
+	assert_int_equal(q.n, 4);
+	/* R-BIN-2: small first (10, 10: the recent item first), then 300, unknown size last */
+	struct lea_fetch_entry e;
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(lea_store_fetch_get(f->s, q.id[i], &e), 0);
+		assert_int_equal(e.state, LEA_ATT_TO_FETCH);
+		assert_int_equal(e.model, '?');
+		ids[i] = 0;
+	}
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(lea_store_fetch_get(f->s, q.id[i], &e), 0);
+		int k = e.url[strlen(e.url) - 1] - '1';
+		ids[k] = e.id;
+	}
+	assert_int_equal(q.id[0], ids[3]);
+	assert_int_equal(q.id[1], ids[2]);
+	assert_int_equal(q.id[2], ids[0]);
+	assert_int_equal(q.id[3], ids[1]);
+}
+
+/* R-BIN-2: queue order (priority, then small objects, then recent items); fetch-priority
+ * raises every retrieval of a reference, beside an open writer. */
+static void test_bin_2_fetch_queue_order(void **state)
+{
+	struct fx *f = *state;
+	int64_t ids[4];
+	fetch_fixture(f, ids);
+	uint64_t n = 0;
+	char err[256] = "";
+	assert_int_equal(lea_store_fetch_priority(f->dir, REF_A, 5, &n, err, sizeof err), 0);
+	assert_int_equal(n, 3);
+	struct fq q = {0};
+	assert_int_equal(lea_store_fetch_queue(f->s, 0, 0, fq_cb, &q), 0);
+	assert_int_equal(q.n, 4);
+	assert_int_equal(q.id[0], ids[2]); /* REF_A's first, small first among them */
+	assert_int_equal(q.id[1], ids[0]);
+	assert_int_equal(q.id[2], ids[1]);
+	assert_int_equal(q.id[3], ids[3]);
+	assert_int_equal(lea_store_fetch_priority(f->dir, "LIID-NONE", 5, &n, err, sizeof err), 0);
+	assert_int_equal(n, 0);
+	/* max, and next_try: an entry waiting for its backoff is not offered */
+	struct lea_fetch_update u = {.id = ids[2], .what = LEA_FU_RETRY, .attempts = 1,
+				     .next_try = 1000, .error = "x", .now = 1};
+	assert_int_equal(lea_store_fetch_update(f->s, &u), 0);
+	memset(&q, 0, sizeof q);
+	assert_int_equal(lea_store_fetch_queue(f->s, 999, 2, fq_cb, &q), 0);
+	assert_int_equal(q.n, 2);
+	assert_int_equal(q.id[0], ids[0]);
+	memset(&q, 0, sizeof q);
+	assert_int_equal(lea_store_fetch_queue(f->s, 1000, 1, fq_cb, &q), 0);
+	assert_int_equal(q.id[0], ids[2]);
+}
+
+/* The model the LEA chose, the verified ranges and the state are durable; a restart (here
+ * a reopen) keeps a partly fetched object as it was; counters follow the states. */
+static void test_bin_c2_fetch_state_survives_restart(void **state)
+{
+	struct fx *f = *state;
+	int64_t ids[4];
+	fetch_fixture(f, ids);
+	struct lx_fetch_state fs;
+	lx_fetch_state_init(&fs, 1 << 20);
+	fs.total = 300;
+	snprintf(fs.etag, sizeof fs.etag, "\"v1\"");
+	assert_true(lx_fetch_state_add(&fs, 0, 100));
+	assert_true(lx_fetch_state_add(&fs, 200, 250));
+	struct lea_fetch_update u = {.id = ids[0], .what = LEA_FU_STATE | LEA_FU_MODEL | LEA_FU_FS,
+				     .state = LEA_ATT_FETCHING, .model = 'C', .fs = &fs,
+				     .from_states = 1u << LEA_ATT_TO_FETCH, .now = 5};
+	assert_int_equal(lea_store_fetch_update(f->s, &u), 0);
+	/* the same transition again: not from TO_FETCH any more */
+	assert_int_equal(lea_store_fetch_update(f->s, &u), LI707_ENOTFOUND);
+	uint64_t cnt[LEA_ATT_NSTATES];
+	assert_int_equal(lea_store_fetch_counts(f->s, cnt), 0);
+	assert_int_equal(cnt[LEA_ATT_TO_FETCH], 3);
+	assert_int_equal(cnt[LEA_ATT_FETCHING], 1);
+	fx_reopen(f);
+	struct lea_fetch_entry e;
+	assert_int_equal(lea_store_fetch_get(f->s, ids[0], &e), 0);
+	assert_int_equal(e.state, LEA_ATT_FETCHING);
+	assert_int_equal(e.model, 'C');
+	assert_int_equal(e.fs.total, 300);
+	assert_string_equal(e.fs.etag, "\"v1\"");
+	assert_int_equal(e.fs.chunk, 1 << 20);
+	assert_int_equal(e.fs.n_held, 2);
+	assert_int_equal(e.fs.held[1].start, 200);
+	assert_int_equal(e.fs.held[1].end, 250);
+	assert_int_equal(lx_fetch_state_held(&e.fs), 150);
+	struct stats st;
+	status(f->s, REF_A, &st);
+	assert_int_equal(st.st[0].att[LEA_ATT_FETCHING], 1);
+	assert_int_equal(st.st[0].att[LEA_ATT_TO_FETCH], 2);
+	/* complete, with the served type beside the record's */
+	u = (struct lea_fetch_update){.id = ids[0], .what = LEA_FU_STATE | LEA_FU_DONE,
+				      .state = LEA_ATT_COMPLETE, .bytes = 300,
+				      .sha256 = "ab", .file = "content/01/fetch-1",
+				      .served_type = "text/plain", .now = 6};
+	assert_int_equal(lea_store_fetch_update(f->s, &u), 0);
+	assert_int_equal(lea_store_fetch_get(f->s, ids[0], &e), 0);
+	assert_int_equal(e.state, LEA_ATT_COMPLETE);
+	assert_string_equal(e.served_type, "text/plain");
+	assert_string_equal(e.content_type, "application/octet-stream");
+	status(f->s, REF_A, &st);
+	assert_int_equal(st.st[0].att[LEA_ATT_FETCHING], 0);
+	assert_int_equal(st.st[0].att[LEA_ATT_COMPLETE], 1);
+	/* a Model B attachment is no retrieval */
+	assert_int_equal(lea_store_fetch_get(f->s, 999999, &e), LI707_ENOTFOUND);
+}
+
+/* fetch-retry: mismatch/expired start again from zero; complete is refused; unknown ids
+ * are not found; counters follow. */
+static void test_bin_fetch_retry_command(void **state)
+{
+	struct fx *f = *state;
+	int64_t ids[4];
+	fetch_fixture(f, ids);
+	struct lx_fetch_state fs;
+	lx_fetch_state_init(&fs, 0);
+	fs.total = 10;
+	assert_true(lx_fetch_state_add(&fs, 0, 10));
+	struct lea_fetch_update u = {.id = ids[2], .what = LEA_FU_STATE | LEA_FU_FS | LEA_FU_RETRY,
+				     .state = LEA_ATT_MISMATCH, .fs = &fs, .mismatches = 2,
+				     .attempts = 3, .next_try = 99999999999, .error = "mismatch"};
+	assert_int_equal(lea_store_fetch_update(f->s, &u), 0);
+	u.id = ids[3];
+	u.state = LEA_ATT_COMPLETE;
+	assert_int_equal(lea_store_fetch_update(f->s, &u), 0);
+	char err[256] = "";
+	assert_int_equal(lea_store_fetch_retry(f->dir, ids[2], err, sizeof err), 0);
+	assert_int_equal(lea_store_fetch_retry(f->dir, ids[3], err, sizeof err), LI707_EINVAL);
+	assert_non_null(strstr(err, "complete"));
+	assert_int_equal(lea_store_fetch_retry(f->dir, 424242, err, sizeof err), LI707_ENOTFOUND);
+	struct lea_fetch_entry e;
+	assert_int_equal(lea_store_fetch_get(f->s, ids[2], &e), 0);
+	assert_int_equal(e.state, LEA_ATT_TO_FETCH);
+	assert_int_equal(e.fs.n_held, 0);
+	assert_int_equal(e.fs.total, -1);
+	assert_int_equal(e.attempts, 0);
+	assert_int_equal(e.mismatches, 0);
+	assert_int_equal(e.next_try, 0);
+	struct stats st;
+	status(f->s, REF_A, &st);
+	assert_int_equal(st.st[0].att[LEA_ATT_MISMATCH], 0);
+	assert_int_equal(st.st[0].att[LEA_ATT_TO_FETCH], 3);
+	uint64_t cnt[LEA_ATT_NSTATES];
+	assert_int_equal(lea_store_fetch_counts(f->s, cnt), 0);
+	assert_int_equal(cnt[LEA_ATT_TO_FETCH], 3);
+	assert_int_equal(cnt[LEA_ATT_COMPLETE], 1);
+	/* a held entry waiting for its backoff: tried now, its ranges kept */
+	u = (struct lea_fetch_update){.id = ids[0], .what = LEA_FU_STATE | LEA_FU_FS | LEA_FU_RETRY,
+				      .state = LEA_ATT_FETCHING, .fs = &fs, .attempts = 2,
+				      .next_try = 99999999999};
+	assert_int_equal(lea_store_fetch_update(f->s, &u), 0);
+	assert_int_equal(lea_store_fetch_retry(f->dir, ids[0], err, sizeof err), 0);
+	assert_int_equal(lea_store_fetch_get(f->s, ids[0], &e), 0);
+	assert_int_equal(e.state, LEA_ATT_FETCHING);
+	assert_int_equal(e.fs.n_held, 1);
+	assert_int_equal(e.next_try, 0);
+}
+
+/* A version 2 store (before retrieval): refused read-only with a clear message, upgraded by
+ * a writable open; its to-fetch attachments are queued. */
+static void test_store_schema_v2_upgrade(void **state)
+{
+	struct fx *f = *state;
+	int64_t ids[4];
+	fetch_fixture(f, ids);
+	lea_store_close(f->s);
+	f->s = NULL;
+	db_exec(f->dir, DROP_FETCH_COLS "PRAGMA user_version = 2;", NULL, 0);
+	struct lea_store *ro = NULL;
+	struct lea_store_opts o = {.dir = f->dir, .read_only = true};
+	char err[256] = "";
+	assert_int_equal(lea_store_open(&o, &ro, err, sizeof err), LI707_EINVAL);
+	assert_non_null(strstr(err, "schema version 2"));
+	fx_open(f);
+	assert_int_equal(db_int(f->dir, "PRAGMA user_version"), 3);
+	struct fq q = {0};
+	assert_int_equal(lea_store_fetch_queue(f->s, 0, 0, fq_cb, &q), 0);
+	assert_int_equal(q.n, 4);
+	assert_int_equal(q.id[0], ids[3]);
 }
 
 /* ---------------------------------------------------------------- Model B url rule */
@@ -1864,6 +2099,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_read_only_beside_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_open_errors, setup, teardown),
 		cmocka_unit_test(test_bin_b1_modelb_uuid),
+		cmocka_unit_test_setup_teardown(test_bin_2_fetch_queue_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bin_c2_fetch_state_survives_restart, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_bin_fetch_retry_command, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_schema_v2_upgrade, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	li707_global_cleanup();
