@@ -23,6 +23,9 @@ bash "$root/bench/bench_server.sh" "$root/$build" "$run"
 bash "$root/bench/bench_client.sh" "$root/$build" "$run"
 # The LEA daemon (issue 4): HI-1 deliveries into the durable store vs nginx, Model B upload.
 bash "$root/bench/bench_lea.sh" "$root/$build" "$run"
+# The CSP's agent (issue 11): li707-csp ingest, end to end into li707-lea, Model A/C serving vs
+# nginx, latency under a Model B push, peak RSS (sizes: BENCH_CSP_* in bench/bench_csp.sh).
+bash "$root/bench/bench_csp.sh" "$root/$build" "$run"
 
 cat "$run/results.tsv" >> "$outdir/results.tsv"
 echo
