@@ -119,6 +119,7 @@ if [ -n "$PSK_OK" ]; then
 fi
 
 # ---- the daemon -----------------------------------------------------------------------------
+MPORT=$(free_port)
 cat >"$T/lea.conf" <<EOF
 [server]
 listen = 127.0.0.1:0
@@ -130,6 +131,7 @@ store = $ST
 client_cert = $P/csp2.pem
 client_key = $P/csp2.key
 fetch_workers = 3
+metrics_listen = 127.0.0.1:$MPORT
 
 [peer csp1]
 san = csp1.test
@@ -250,6 +252,15 @@ is "mismatch: no data kept" "" "$(att "$X_ID" file)"
 check "mismatch: logged" grep -q "fetch id=$X_ID peer=csp1: mismatch again" "$LOG"
 run "$LEA" show --store "$ST" --json "$(sqlite3 "$DB" "SELECT item FROM attachments WHERE id = $X_ID")"
 check "show: the mismatch is visible" jqe '.stored_attachments[0].state == "mismatch" and .stored_attachments[0].sha256_match == false' "$T/out"
+
+# ---- metrics ------------------------------------------------------------------------------
+curl -sS "http://127.0.0.1:$MPORT/metrics" >"$T/metrics" 2>/dev/null
+metric() { awk -v k="$1" '$1==k{print $2}' "$T/metrics"; }
+check "metrics: bytes fetched" python3 -c 'import sys; assert float(sys.argv[1]) >= 10000 + 3146505' "$(metric li707_lea_fetch_bytes_total)"
+is "metrics: objects complete" 2 "$(metric 'li707_lea_fetch_objects_total{outcome="complete"}')"
+is "metrics: objects mismatch" 1 "$(metric 'li707_lea_fetch_objects_total{outcome="mismatch"}')"
+check "metrics: a retry counted (the mismatch's second fetch)" python3 -c 'import sys; assert float(sys.argv[1]) >= 1' "$(metric li707_lea_fetch_retries_total)"
+check "metrics: range size of the last round" python3 -c 'import sys; assert float(sys.argv[1]) >= 262144' "$(metric li707_lea_fetch_range_bytes)"
 
 # ---- status and fetch-status ---------------------------------------------------------
 run "$LEA" status --store "$ST" --json
