@@ -21,7 +21,9 @@
 #include <unistd.h>
 
 #include "csp_cli.h"
+#include "csp_audit.h"
 #include "csp_ingest.h"
+#include "csp_run_deliver.h"
 #include "fdio.h"
 #include "li707/error.h"
 #include "li707/util.h"
@@ -51,6 +53,43 @@ static void age_text(int64_t now, int64_t t, char *b, size_t n)
 		snprintf(b, n, "-");
 	else
 		snprintf(b, n, "%llds", (long long)(now > t ? now - t : 0));
+}
+
+/* csp-wire-deliver: the running engines' counters (csp_deliver_stats). */
+static void live_json(struct csp_cmd_ctx *x, json_t *lj, const char *lea)
+{
+	struct csp_lea_live v;
+	if (!lj || !x->live || x->live(x->hook_ud, lea, &v) != 0)
+		return;
+	json_object_set_new(lj, "engine", json_pack("{s:b, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+						     "running", v.running, "in_flight",
+						     (int)v.in_flight, "sent", (json_int_t)v.sent,
+						     "done", (json_int_t)v.done, "retried",
+						     (json_int_t)v.retried, "parked",
+						     (json_int_t)v.parked, "last_success",
+						     (json_int_t)v.last_success, "last_error",
+						     (json_int_t)v.last_error, "last_error_text",
+						     v.last_error_text));
+}
+
+static void live_text(struct csp_cmd_ctx *x)
+{
+	for (size_t i = 0; x->live && x->cfg && i < x->cfg->n_leas; i++) {
+		struct csp_lea_live v;
+		const char *n = x->cfg->leas[i].name;
+		if (x->live(x->hook_ud, n, &v) != 0) {
+			fprintf(x->out, "engine %s: not running\n", n);
+			continue;
+		}
+		char ok[32], bad[32];
+		age_text(x->now, v.last_success, ok, sizeof ok);
+		age_text(x->now, v.last_error, bad, sizeof bad);
+		fprintf(x->out, "engine %s: in flight %u, sent %llu, done %llu, retried %llu, parked "
+				"%llu, last success %s ago, last error %s ago%s%s\n",
+			n, v.in_flight, (unsigned long long)v.sent, (unsigned long long)v.done,
+			(unsigned long long)v.retried, (unsigned long long)v.parked, ok, bad,
+			v.last_error_text[0] ? ": " : "", v.last_error_text);
+	}
 }
 
 int csp_cmd_status(struct csp_cmd_ctx *x, int argc, char **argv)
@@ -90,24 +129,27 @@ int csp_cmd_status(struct csp_cmd_ctx *x, int argc, char **argv)
 			for (int s = 0; s < CSP_D_NSTATES; s++)
 				json_object_set_new(d, csp_dstate_name((enum csp_dstate)s),
 						    json_integer((json_int_t)l->d[s]));
-			json_array_append_new(
-				leas, json_pack("{s:s, s:b, s:I, s:I, s:I, s:o, s:I, s:s?}", "lea", l->lea,
-						"configured", csp_config_lea(x->cfg, l->lea) != NULL,
-						"queue_depth", (json_int_t)csp_lea_queue_depth(l),
-						"events_queued", (json_int_t)l->events_queued,
-						"oldest_age_s",
-						(json_int_t)(l->oldest ? x->now - l->oldest : 0),
-						"deliveries", d, "last_success", (json_int_t)l->last_done,
-						"last_error", l->last_error));
+			json_t *lj = json_pack("{s:s, s:b, s:I, s:I, s:I, s:o, s:I, s:s?}", "lea", l->lea,
+					       "configured", csp_config_lea(x->cfg, l->lea) != NULL,
+					       "queue_depth", (json_int_t)csp_lea_queue_depth(l),
+					       "events_queued", (json_int_t)l->events_queued,
+					       "oldest_age_s",
+					       (json_int_t)(l->oldest ? x->now - l->oldest : 0),
+					       "deliveries", d, "last_success", (json_int_t)l->last_done,
+					       "last_error", l->last_error);
+			live_json(x, lj, l->lea); /* csp-wire-deliver */
+			json_array_append_new(leas, lj);
 		}
 		for (size_t i = 0; x->cfg && i < x->cfg->n_leas; i++) {
 			bool seen = false;
 			for (size_t j = 0; j < c.n_leas; j++)
 				seen |= strcmp(c.leas[j].lea, x->cfg->leas[i].name) == 0;
-			if (!seen)
-				json_array_append_new(leas, json_pack("{s:s, s:b, s:i}", "lea",
-								      x->cfg->leas[i].name, "configured",
-								      1, "queue_depth", 0));
+			if (!seen) {
+				json_t *lj = json_pack("{s:s, s:b, s:i}", "lea", x->cfg->leas[i].name,
+						       "configured", 1, "queue_depth", 0);
+				live_json(x, lj, x->cfg->leas[i].name); /* csp-wire-deliver */
+				json_array_append_new(leas, lj);
+			}
 		}
 		json_object_set_new(root, "leas", leas);
 		json_object_set_new(root, "refs", json_pack("{s:I, s:I}", "open", (json_int_t)c.refs_open,
@@ -135,6 +177,7 @@ int csp_cmd_status(struct csp_cmd_ctx *x, int argc, char **argv)
 				(unsigned long long)l->d[CSP_D_DONE], ok,
 				l->last_error ? l->last_error : "-");
 		}
+		live_text(x); /* csp-wire-deliver */
 		struct csp_delivery *v = NULL;
 		size_t n = 0;
 		if (csp_store_deliveries(x->store, NULL, CSP_D_PARKED, 100, &v, &n) == 0 && n) {
@@ -166,6 +209,15 @@ static int transition_result(struct csp_cmd_ctx *x, const char *what, int64_t id
 {
 	if (!rc) {
 		fprintf(x->out, "delivery %lld: %s\n", (long long)id, what);
+		/* csp-wire-deliver: audit record, wake the engine */
+		static const struct {
+			const char *w;
+			enum csp_cmd_event ev;
+		} m[] = {{"approve", CSP_CMD_APPROVE}, {"reject", CSP_CMD_REJECT},
+			 {"retry", CSP_CMD_RETRY}, {"drop", CSP_CMD_DROP}};
+		for (size_t i = 0; x->notify && i < sizeof m / sizeof m[0]; i++)
+			if (!strcmp(what, m[i].w))
+				x->notify(x->hook_ud, x, m[i].ev, id);
 		return 0;
 	}
 	struct csp_delivery d = {0};
@@ -496,12 +548,58 @@ static int forward(const struct csp_config *c, int argc, char **argv)
 	return code;
 }
 
+/* csp-wire-deliver: `li707-csp audit check [--json] [FILE] [--config FILE]` (csp_audit.h). */
+static int audit_check(int argc, char **argv)
+{
+	char *av[8];
+	int n = 0;
+	bool has_config = false;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c")) {
+			i++;
+			has_config = true;
+			continue;
+		}
+		if (!strncmp(argv[i], "--config=", 9)) {
+			has_config = true;
+			continue;
+		}
+		if (n == 7)
+			return csp_cli_usage_error(stderr, "audit", "too many arguments");
+		av[n++] = argv[i];
+	}
+	av[n] = NULL;
+	char path[4200];
+	const char *def = NULL;
+	bool has_file = false;
+	for (int i = 1; i < n; i++)
+		has_file |= av[i][0] != '-';
+	if (!has_file || has_config) {
+		struct csp_config *c = NULL;
+		char err[512] = "";
+		int rc = csp_config_load(csp_cli_config_path(argc, argv), &c, err, sizeof err);
+		if (rc && !has_file) {
+			fprintf(stderr, "li707-csp: %s\n", err[0] ? err : li707_strerror(rc));
+			return li707_exit_code(rc);
+		}
+		if (!rc) {
+			snprintf(path, sizeof path, "%s/%s", c->spool, CSP_AUDIT_FILE);
+			def = path;
+		}
+		csp_config_free(c);
+	}
+	optind = 1;
+	return csp_audit_cmd_check(n, av, def);
+}
+
 int csp_cli_command(int argc, char **argv)
 {
 	if (!strcmp(argv[0], "submit"))
 		return csp_cmd_submit(argc, argv);
 	if (!is_store_command(argv[0]))
 		return -1;
+	if (!strcmp(argv[0], "audit") && argc >= 2 && !strcmp(argv[1], "check"))
+		return audit_check(argc, argv); /* csp-wire-deliver: reads the file, no store */
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			struct csp_cmd_ctx x = {.out = stdout, .err = stderr};
@@ -530,7 +628,8 @@ int csp_cli_command(int argc, char **argv)
 	}
 	struct li707_time t;
 	li707_time_now(&t);
-	struct csp_cmd_ctx x = {.cfg = c, .store = s, .out = stdout, .err = stderr, .now = t.epoch};
+	struct csp_cmd_ctx x = {.cfg = c, .store = s, .out = stdout, .err = stderr, .now = t.epoch,
+				.notify = csp_rd_notify}; /* csp-wire-deliver: audit records */
 	rc = csp_cli_store_command(&x, argc, argv);
 	csp_store_close(s);
 	csp_config_free(c);

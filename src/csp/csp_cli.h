@@ -25,11 +25,33 @@
 /* What a store command runs with: in the CLI's own process (the daemon is not running: the
  * CLI opened the store) or in the daemon's (forwarded through the control socket: its
  * configuration and store; out and err are sent back). */
+/* ---- csp-wire-deliver: hooks of the delivery wiring (csp_run_deliver.c) ---- */
+enum csp_cmd_event {
+	CSP_CMD_REF_ADD, CSP_CMD_REF_CLOSE,          /* id: the ref key */
+	CSP_CMD_RETRY, CSP_CMD_DROP, CSP_CMD_APPROVE, CSP_CMD_REJECT /* id: the delivery */
+};
+/* What the running engine of an LEA says (status). */
+struct csp_lea_live {
+	bool running;
+	unsigned in_flight;
+	uint64_t sent, done, retried, parked;
+	int64_t last_success, last_error; /* epoch seconds, 0: never */
+	char last_error_text[256];
+};
+struct csp_cmd_ctx;
+typedef void (*csp_cmd_notify_fn)(void *ud, struct csp_cmd_ctx *x, enum csp_cmd_event ev,
+				  int64_t id);
+typedef int (*csp_cmd_live_fn)(void *ud, const char *lea, struct csp_lea_live *out);
+/* ---- end csp-wire-deliver ---- */
+
 struct csp_cmd_ctx {
 	const struct csp_config *cfg;
 	struct csp_store *store;
 	FILE *out, *err;
 	int64_t now;
+	csp_cmd_notify_fn notify;       /* after a successful transition (audit, wake-up) */
+	csp_cmd_live_fn live;           /* engine counters for status, or NULL */
+	void *hook_ud;
 };
 
 int csp_cmd_daemon(int argc, char **argv);   /* csp_daemon.c */

@@ -22,6 +22,7 @@
 
 #include "csp_cli.h"
 #include "csp_ingest.h"
+#include "csp_run_deliver.h"
 #include "daemon.h"
 #include "li707/error.h"
 #include "li707/li707.h"
@@ -48,6 +49,7 @@ struct state {
 	struct metrics m;
 	bool draining;
 	/* ---- wave 2: the engines (csp_deliver per LEA, csp_files, csp_push, csp_audit) ---- */
+	struct csp_rd *rd; /* csp-wire-deliver: packager, delivery engines, audit log */
 };
 
 static void gen_release(struct lx_gen *x)
@@ -72,11 +74,17 @@ static void release_cfg(void *tok)
 	lx_gen_unref(tok);
 }
 
+static void rd_wake(void *ud)
+{
+	csp_rd_wake(((struct state *)ud)->rd); /* csp-wire-deliver */
+}
+
 static int control(void *ud, const char *body, size_t len, struct lx_dynbuf *out)
 {
 	struct state *S = ud;
 	void *tok = NULL;
-	struct csp_cmd_ctx x = {.cfg = acquire_cfg(S, &tok), .store = S->store};
+	struct csp_cmd_ctx x = {.cfg = acquire_cfg(S, &tok), .store = S->store,
+				.notify = csp_rd_notify, .live = csp_rd_live, .hook_ud = S->rd};
 	int rc = csp_cli_control(&x, body, len, out);
 	release_cfg(tok);
 	return rc;
@@ -108,6 +116,7 @@ static void collect(struct lx_metrics *r, void *arg)
 					    (double)l->d[s]);
 	}
 	csp_store_counts_clear(&c);
+	csp_rd_collect(S->rd); /* csp-wire-deliver */
 }
 
 static int metrics_new(struct state *S)
@@ -196,6 +205,13 @@ static int start(void *app, struct lx_gen *lg)
 	}
 	csp_ingest_set_config_source(S->ingest, acquire_cfg, release_cfg, S);
 	csp_ingest_set_metrics(S->ingest, S->m.accepted, S->m.refused);
+	/* csp-wire-deliver: audit log, packager, one delivery engine per [lea] */
+	struct csp_rd_cfg_source rsrc = {.acquire = acquire_cfg, .release = release_cfg, .ud = S};
+	if ((rc = csp_rd_start(S->store, c, &rsrc, S->m.reg, &S->rd, err, sizeof err))) {
+		lx_err("deliveries: %s", err[0] ? err : li707_strerror(rc));
+		return rc;
+	}
+	csp_ingest_set_on_commit(S->ingest, rd_wake, S);
 	for (size_t i = 0; i < c->n_attachment_dirs; i++) {
 		struct stat st;
 		if (stat(c->attachment_dirs[i], &st) != 0 || !S_ISDIR(st.st_mode))
@@ -242,7 +258,8 @@ static void started(void *app, struct lx_gen *lg)
 
 static void tick(void *app)
 {
-	(void)app;
+	struct state *S = app;
+	csp_rd_tick(S->rd); /* csp-wire-deliver: batch_wait */
 	/* ---- wave 2: TICK: packaging when batch_wait passes, expiry and retention sweeps of
 	 * the spool, the audit log's periodic flush ---- */
 }
@@ -253,12 +270,15 @@ static void stop(void *app)
 	S->draining = true;
 	/* ---- wave 2: STOP the engines first (they finish or give back what is in flight:
 	 * an inflight delivery left by a stop goes back to ready at the next open) ---- */
+	/* (csp-wire-deliver: csp_rd_stop below, once nothing can call into it any more) */
 	csp_ingest_server_stop(S->ingest_srv); /* requests in progress are answered first */
 	S->ingest_srv = NULL;
 	csp_ingest_server_stop(S->control_srv);
 	S->control_srv = NULL;
 	lx_metrics_server_stop(S->m.srv);
 	S->m.srv = NULL;
+	csp_rd_stop(S->rd); /* csp-wire-deliver: engines drain, in flight given back */
+	S->rd = NULL;
 	csp_ingest_free(S->ingest);
 	S->ingest = NULL;
 	csp_store_close(S->store);
@@ -311,6 +331,7 @@ static void applied(void *app, struct lx_gen *g)
 	struct state *S = app;
 	const struct csp_config *c = ((struct csp_gen *)g)->cfg;
 	lx_metric_gauge_add(S->m.generation, 1);
+	csp_rd_reload(S->rd, c); /* csp-wire-deliver */
 	lx_info("configuration reloaded: %zu LEA%s", c->n_leas, c->n_leas == 1 ? "" : "s");
 }
 

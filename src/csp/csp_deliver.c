@@ -203,11 +203,35 @@ static void clean_text(char *dst, size_t cap, const char *src)
 
 enum verdict { V_DONE, V_PARK, V_RETRY };
 
+/* 4xx answers that say the request itself is refused (RFC 9110 15.5): retrying the same
+ * bytes cannot help. 408 and 429 are about timing and stay retryable, as do 5xx. */
+static bool permanent_status(long st)
+{
+	static const long perm[] = {400, 401, 403, 404, 405, 411, 413, 414, 415};
+	for (size_t i = 0; i < sizeof perm / sizeof perm[0]; i++)
+		if (st == perm[i])
+			return true;
+	return false;
+}
+
 /* Judges one finished POST: the outcome, an error text, and the HI-1 ErrorCode of a park. */
 static enum verdict judge(const struct slot *s, const struct lx_http_result *r, char *err,
 			  size_t errlen, unsigned *code)
 {
-	if (r->err != LX_HTTP_OK) {
+	if (r->err == LX_HTTP_ESTATUS && permanent_status(r->status)) {
+		/* The LEA refused the request itself: resending the same bytes gets the same
+		 * answer. An HI-1 body is judged like any answer (ErrorInformation: park);
+		 * without one the status is the error, and the operator decides. */
+		struct li707_message *m = NULL;
+		(void)li707_message_decode(r->body ? r->body : "", r->body_len, NULL, &m, NULL);
+		bool hi1 = m && m->kind == LI707_MSG_RESPONSE;
+		li707_message_free(m);
+		if (!hi1) {
+			snprintf(err, errlen, "HTTP status %ld (refused: not retried)", r->status);
+			*code = 0;
+			return V_PARK;
+		}
+	} else if (r->err != LX_HTTP_OK) {
 		if (r->err == LX_HTTP_ESTATUS)
 			snprintf(err, errlen, "HTTP status %ld%s", r->status,
 				 r->status == 503 ? " (service unavailable)" : "");

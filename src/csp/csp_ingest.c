@@ -49,7 +49,15 @@ struct csp_ingest {
 	const struct csp_config *(*acquire)(void *ud, void **tok);
 	void (*release)(void *tok);
 	void *src_ud;
+	void (*on_commit)(void *ud); /* csp-wire-deliver */
+	void *commit_ud;
 };
+
+void csp_ingest_set_on_commit(struct csp_ingest *g, void (*fn)(void *ud), void *ud)
+{
+	g->on_commit = fn;
+	g->commit_ud = ud;
+}
 
 void csp_ingest_set_config_source(struct csp_ingest *g,
 				  const struct csp_config *(*acquire)(void *ud, void **tok),
@@ -538,6 +546,8 @@ int csp_ingest_lines(struct csp_ingest *g, const char *buf, size_t len, long fir
 	if (m) {
 		int src = csp_store_ingest(g->s, ins, m, now, outs);
 		st->store_failed = src != 0;
+		if (!src && g->on_commit)
+			g->on_commit(g->commit_ud); /* csp-wire-deliver */
 	}
 	for (size_t j = 0; j < m; j++)
 		res[map[j]] = &outs[j];

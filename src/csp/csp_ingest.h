@@ -39,6 +39,8 @@ void csp_ingest_set_config_source(struct csp_ingest *g,
 /* Counters moved per line (may be NULL). */
 void csp_ingest_set_metrics(struct csp_ingest *g, struct lx_metric *accepted,
 			    struct lx_metric *refused);
+/* csp-wire-deliver: called after a commit that accepted events (the packager's wake-up). */
+void csp_ingest_set_on_commit(struct csp_ingest *g, void (*fn)(void *ud), void *ud);
 
 struct csp_ingest_stats {
 	size_t lines, accepted, refused;

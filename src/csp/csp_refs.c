@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "csp_cli.h"
+#include "csp_run_deliver.h"
 #include "li707/error.h"
 #include "li707/hash.h"
 #include "li707/util.h"
@@ -141,6 +142,8 @@ static int ref_add(struct csp_cmd_ctx *x, int argc, char **argv)
 		fprintf(x->err, "li707-csp ref: %s\n", li707_strerror(rc));
 		return li707_exit_code(rc);
 	}
+	if (x->notify)
+		x->notify(x->hook_ud, x, CSP_CMD_REF_ADD, id); /* csp-wire-deliver: audit */
 	struct csp_ref got;
 	if (csp_store_ref_get(x->store, id, &got) == 0) {
 		fprintf(x->out, "reference added: key %lld, %s, lea %s, DeliveryID %s%s\n",
@@ -230,7 +233,8 @@ static int ref_close(struct csp_cmd_ctx *x, int argc, char **argv)
 	if (!ref)
 		return csp_cli_usage_error(x->err, "ref", "ref close takes one REF");
 	int64_t id = 0;
-	int rc = csp_store_ref_close(x->store, ref, x->now, &id);
+	/* csp-wire-deliver: what is queued is packaged, the last with LastSequence */
+	int rc = csp_rd_ref_close(x->store, x->cfg, ref, x->now, &id);
 	if (rc == LI707_ENOTFOUND) {
 		fprintf(x->err, "li707-csp ref: no open reference of that name\n");
 		return 1;
@@ -239,6 +243,8 @@ static int ref_close(struct csp_cmd_ctx *x, int argc, char **argv)
 		fprintf(x->err, "li707-csp ref: %s\n", li707_strerror(rc));
 		return li707_exit_code(rc);
 	}
+	if (x->notify)
+		x->notify(x->hook_ud, x, CSP_CMD_REF_CLOSE, id); /* csp-wire-deliver: audit */
 	fprintf(x->out, "reference closed: key %lld (field and salt deleted, hash kept)\n",
 		(long long)id);
 	return 0;

@@ -171,8 +171,9 @@ run "$CSP" ref add LIVE-1 --lea bka --config "$T/csp.conf"
 expect_rc "ref add while the daemon runs (control socket)" 0
 run "$CSP" status --json --config "$T/csp.conf"
 expect_rc "status --json" 0
-Q=$(sqlite3 "$DB" "select count(*) from events where state='queued'")
-is "status: queue depth = queued events" "$Q" "$(jq '.leas[0].queue_depth' "$T/out")"
+# events queued + deliveries not done (packaging runs now: events become deliveries)
+Q=$(sqlite3 "$DB" "select (select count(*) from events where state='queued') + (select count(*) from deliveries where state in ('review','ready','inflight','parked'))")
+is "status: queue depth = queued events + deliveries not done" "$Q" "$(jq '.leas[0].queue_depth' "$T/out")"
 is "status: references" "4 0" "$(jq -r '"\(.refs.open) \(.refs.closed)"' "$T/out")"
 run "$CSP" retry 42 --config "$T/csp.conf"
 expect_rc "retry of an unknown delivery" 1

@@ -1,0 +1,887 @@
+/* li707-csp - deliveries end to end (csp_run_deliver.h).
+ *
+ * DESIGN (docs/internals/csp-delivery.md, "Wiring")
+ * - Packager: one thread, woken by ingest commits, operator commands and the daemon's tick.
+ *   Per configured LEA, per reference with queued events (acceptance order): the events are
+ *   rebuilt into items (lx_event_parse of the stored canonical JSON; correlation and
+ *   binaryObject url/size/checksum/expiry from the store's rows), cut into batches
+ *   (csp_package_batch_count), packaged when due (csp_package_batch_due: batch_wait) with
+ *   SequenceNumber = refs.next_seq, and committed with csp_store_pack (one transaction: the
+ *   delivery, its XML, the events packed). A reference with --review yields deliveries in
+ *   state review. One global mutex serialises packaging, so `ref close` (which packages
+ *   around the store's close, the last object with LastSequence true) never races it.
+ * - Engines: one csp_deliver per [lea] (own thread, own lx_http_client with the [lea] CA,
+ *   client certificate or PSK). Its queue is the store: next() takes, per reference, only
+ *   the lowest delivery not done (review/ready/inflight block later ones: order per
+ *   reference), marks it inflight; done/retry/park are store transitions plus an audit
+ *   record (done, parked). A stop hands in-flight ones back as ready; at open the store
+ *   turns inflight into ready; the LEA deduplicates by ObjectIdentifier.
+ * - SIGHUP: each [lea] has a fingerprint of what its engine was built from (URL, TLS/PSK
+ *   credentials, limits); a changed one is stopped (drained) and started again.
+ * - Logs: LEA names, ids, counts and the engine's error texts (which carry no reference or
+ *   content, csp_deliver.h) only (R-SEC-6). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* csp_deliver.h and csp_store.h both name a struct csp_delivery: the engine's is renamed
+ * here (struct tags do not reach the linker). */
+#define csp_delivery csp_engine_delivery
+#include "csp_deliver.h"
+#undef csp_delivery
+
+#include "csp_audit.h"
+#include "csp_package.h"
+#include "csp_push.h"
+#include "csp_run_deliver.h"
+#include "csp_store_int.h"
+#include "events.h"
+#include "li707/error.h"
+#include "li707/util.h"
+#include "log.h"
+#include "metrics.h"
+
+#define DRAIN_MS 5000
+#define FP_MAX 8192
+
+struct engine {
+	struct csp_rd *rd;
+	char name[CSP_LEA_NAME_MAX + 1];
+	char fp[FP_MAX];             /* what it was built from */
+	struct csp_deliver *e;
+	uint8_t *psk;                /* kept for the client's lifetime */
+	size_t psk_len;
+};
+
+struct csp_rd {
+	struct csp_store *s;
+	struct csp_rd_cfg_source src;
+	struct csp_audit *audit;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;          /* wake, stop, the engine list */
+	pthread_cond_t cv;
+	bool wake, stopping, tick;
+	struct engine **eng;
+	size_t n_eng;
+	struct lx_metric_family *m_inflight, *m_sent, *m_retried, *m_parked, *m_ok, *m_err;
+};
+
+static pthread_mutex_t pack_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- audit ---------------------------------------------------------------------------- */
+
+static void audit_append(struct csp_audit *a, const char *spool, const struct csp_audit_record *rec)
+{
+	struct csp_audit *own = NULL;
+	if (!a && spool) {
+		char path[4200];
+		snprintf(path, sizeof path, "%s/%s", spool, CSP_AUDIT_FILE);
+		if (csp_audit_open(path, CSP_AUDIT_RECOVER, &own, NULL) != 0) {
+			lx_warn("audit log: cannot open");
+			return;
+		}
+		a = own;
+	}
+	if (!a)
+		return;
+	int rc = csp_audit_append(a, rec);
+	if (rc)
+		lx_warn("audit log: cannot append a %s record: %s", csp_audit_event_name(rec->event),
+			li707_strerror(rc));
+	csp_audit_close(own);
+}
+
+static void audit_delivery(struct csp_audit *a, const char *spool, struct csp_store *s,
+			   enum csp_audit_event ev, enum csp_audit_outcome oc, int64_t id,
+			   int error_code)
+{
+	struct csp_delivery d;
+	if (csp_store_delivery_get(s, id, false, &d) != 0)
+		return;
+	struct csp_audit_record r;
+	csp_audit_record_init(&r, ev);
+	r.outcome = oc;
+	r.ref = d.ref_id;
+	r.lea = d.lea;
+	r.delivery = d.id;
+	r.seq = d.seq;
+	r.object = d.object_id;
+	r.bytes = (int64_t)d.bytes;
+	r.error_code = error_code;
+	audit_append(a, spool, &r);
+	csp_delivery_clear(&d);
+}
+
+/* ---- packaging ------------------------------------------------------------------------ */
+
+struct obj_rows {
+	struct csp_object *v;
+	size_t n, cap;
+};
+
+static int obj_row(void *ud, sqlite3_stmt *st)
+{
+	struct obj_rows *o = ud;
+	if (o->n == o->cap) {
+		size_t nc = o->cap ? o->cap * 2 : 4;
+		struct csp_object *nv = realloc(o->v, nc * sizeof *nv);
+		if (!nv)
+			return LI707_ENOMEM;
+		o->v = nv;
+		o->cap = nc;
+	}
+	struct csp_object *x = &o->v[o->n++];
+	memset(x, 0, sizeof *x);
+	x->id = sqlite3_column_int64(st, 0);
+	const char *u = lx_sq_text(st, 1), *t = lx_sq_text(st, 2), *h = lx_sq_text(st, 4),
+		   *ct = lx_sq_text(st, 5), *m = lx_sq_text(st, 6);
+	snprintf(x->uuid, sizeof x->uuid, "%s", u ? u : "");
+	snprintf(x->token, sizeof x->token, "%s", t ? t : "");
+	x->size = (uint64_t)sqlite3_column_int64(st, 3);
+	snprintf(x->sha256, sizeof x->sha256, "%s", h ? h : "");
+	x->content_type = csp__dup(ct);
+	x->model = m ? m[0] : 0;
+	x->expiry = sqlite3_column_int64(st, 7);
+	return 0;
+}
+
+/* The binaryObjects of an event as packaging needs them: url, length, checksum, expiry. */
+static int fill_attachments(struct csp_store *s, const struct csp_config *c,
+			    const struct csp_lea *l, int64_t event_id, struct li707_item *it)
+{
+	struct obj_rows o = {0};
+	int rc = csp__read(s, "SELECT id, uuid, token, size, sha256, content_type, model, expiry"
+			      " FROM objects WHERE event_id = ?1 ORDER BY idx",
+			   obj_row, &o, "i", event_id);
+	if (!rc && o.n != it->n_attachments)
+		rc = LI707_EDAMAGED;
+	for (size_t i = 0; !rc && i < o.n; i++) {
+		struct li707_binary_object *b = &it->attachments[i];
+		const struct csp_object *x = &o.v[i];
+		char url[4200];
+		if (x->model == 'B') {
+			rc = l->modelb_url ? csp_push_url(l->modelb_url, x->uuid, url, sizeof url)
+					   : LI707_EINVAL;
+		} else {
+			int m = snprintf(url, sizeof url, "%s%s", c->files_url ? c->files_url : "",
+					 x->token);
+			rc = (!c->files_url || m < 0 || (size_t)m >= sizeof url) ? LI707_EINVAL : 0;
+		}
+		char exp[33];
+		struct li707_time t = {.epoch = x->expiry};
+		if (!rc)
+			rc = li707_time_format(&t, false, exp);
+		char *nu = rc ? NULL : strdup(url), *ne = rc ? NULL : strdup(exp),
+		     *nh = rc ? NULL : strdup(x->sha256),
+		     *nc = rc || !x->content_type ? NULL : strdup(x->content_type);
+		if (!rc && (!nu || !ne || !nh || (x->content_type && !nc)))
+			rc = LI707_ENOMEM;
+		if (rc) {
+			free(nu);
+			free(ne);
+			free(nh);
+			free(nc);
+			break;
+		}
+		free(b->url);
+		b->url = nu;
+		free(b->expiry);
+		b->expiry = ne;
+		free(b->checksum);
+		b->checksum = nh;
+		if (nc) {
+			free(b->content_type);
+			b->content_type = nc;
+		}
+		b->has_content_length = true;
+		b->content_length = x->size;
+	}
+	csp_objects_free(o.v, o.n);
+	return rc;
+}
+
+/* Builds, packages and commits one DeliveryObject of events ev[0..n). */
+static int pack_one(struct csp_store *s, const struct csp_config *c, const struct csp_lea *l,
+		    const struct csp_ref *r, const char *reference, const struct csp_event_row *ev,
+		    size_t n, bool last, int64_t *id_out)
+{
+	struct lx_event *pe = calloc(n, sizeof *pe);
+	struct li707_item *items = calloc(n, sizeof *items);
+	int64_t *ids = calloc(n, sizeof *ids);
+	int rc = (!pe || !items || !ids) ? LI707_ENOMEM : 0;
+	struct lx_event_opts eo = {.conversation_ok = true, .absolute_paths = true,
+				   .defer_files = true, .max_line_bytes = (size_t)64 << 20};
+	uint64_t bytes = 0;
+	size_t parsed = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		char err[LX_EVENT_ERR_LEN];
+		rc = lx_event_parse(ev[i].json, ev[i].json_len, &eo, &pe[i], err, sizeof err);
+		if (rc) {
+			lx_warn("packaging: queued event %lld does not parse: %s", (long long)ev[i].id,
+				err);
+			break;
+		}
+		parsed++;
+		struct li707_item *it = &pe[i].item;
+		if (ev[i].app_level >= 0 && ev[i].app_seq >= 0) {
+			it->has_correlation = true;
+			it->app_level_id = (uint64_t)ev[i].app_level;
+			it->app_seq = (uint64_t)ev[i].app_seq;
+		}
+		if (it->n_attachments && (rc = fill_attachments(s, c, l, ev[i].id, it))) {
+			lx_warn("packaging: the attachments of queued event %lld: %s",
+				(long long)ev[i].id, li707_strerror(rc));
+			break;
+		}
+		items[i] = *it;
+		ids[i] = ev[i].id;
+		bytes += ev[i].bytes;
+	}
+	if (!rc) {
+		struct csp_package_ref pr = {
+			.kind = r->kind, .reference = reference, .delivery_id = r->delivery_id,
+			.seq = (uint64_t)r->next_seq, .last = last, .sender_cc = c->country_code,
+			.sender_id = c->unique_identifier, .receiver_cc = l->receiver_country,
+			.receiver_id = l->receiver_id, .etsi_version = l->etsi_version};
+		struct csp_package_out po = {0};
+		struct li707_diags dg = {0};
+		rc = csp_package_build(&pr, items, n, &po, &dg);
+		if (rc) {
+			const struct li707_diag *d0 = dg.n ? &dg.v[0] : NULL;
+			lx_warn("packaging: DeliveryObject for reference key %lld: %s%s%s",
+				(long long)r->id, li707_strerror(rc), d0 ? ": " : "",
+				d0 && d0->path ? d0->path : "");
+		} else {
+			struct csp_pack p = {.ref_id = r->id, .seq = r->next_seq, .last = last,
+					     .event_ids = ids, .n_events = n,
+					     .object_id = po.object_id, .xml = po.xml,
+					     .xml_len = po.len, .bytes = bytes};
+			rc = csp_store_pack(s, &p, now_ms() / 1000, id_out);
+		}
+		li707_diags_clear(&dg);
+		csp_package_out_done(&po);
+	}
+	for (size_t i = 0; i < parsed; i++)
+		lx_event_clear(&pe[i]);
+	free(pe);
+	free(items);
+	free(ids);
+	return rc;
+}
+
+/* Packages what is due for reference ref_id. reference: the identifier when the store no
+ * longer has it (closing), else NULL. hold_last: keep back the final (partial) batch.
+ * force_last: the final DeliveryObject carries LastSequence. *made counts objects. */
+static int pack_ref(struct csp_store *s, const struct csp_config *c, int64_t ref_id,
+		    const char *reference, bool closing, bool hold_last, size_t *made)
+{
+	struct csp_ref r;
+	int rc = csp_store_ref_get(s, ref_id, &r);
+	if (rc)
+		return rc;
+	const struct csp_lea *l = csp_config_lea(c, r.lea);
+	const char *refstr = r.ref ? r.ref : reference;
+	if (!l || !refstr) {
+		if (!l)
+			lx_debug("packaging: reference key %lld: its LEA is not configured",
+				 (long long)ref_id);
+		else
+			lx_warn("packaging: reference key %lld is closed with events queued and its "
+				"identifier gone: they cannot be packaged", (long long)ref_id);
+		csp_ref_clear(&r);
+		return 0;
+	}
+	size_t bi = l->batch_items ? (size_t)l->batch_items : 1;
+	for (;;) {
+		struct csp_event_row *ev = NULL;
+		size_t n = 0;
+		/* one more than a batch: whether anything follows it */
+		rc = csp_store_events_queued(s, ref_id, bi + 1, 0, &ev, &n);
+		if (rc || !n) {
+			csp_event_rows_free(ev, n);
+			break;
+		}
+		uint64_t *sizes = malloc(n * sizeof *sizes), total = 0;
+		if (!sizes) {
+			csp_event_rows_free(ev, n);
+			rc = LI707_ENOMEM;
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			sizes[i] = ev[i].bytes;
+			total += ev[i].bytes;
+		}
+		size_t k = csp_package_batch_count(sizes, n, bi, l->batch_bytes);
+		free(sizes);
+		bool more = k < n;
+		int64_t age = now_ms() - ev[0].accepted_at * 1000;
+		bool due = csp_package_batch_due(n, total, age, bi, l->batch_bytes,
+						 (int64_t)l->batch_wait_ms, closing || !r.open);
+		if (!due || (hold_last && !more)) {
+			csp_event_rows_free(ev, n);
+			break;
+		}
+		int64_t did = 0;
+		bool last = !r.open && !more;
+		rc = pack_one(s, c, l, &r, refstr, ev, k, last, &did);
+		csp_event_rows_free(ev, n);
+		if (rc)
+			break;
+		lx_debug("lea %s: delivery %lld packaged: reference key %lld seq %lld, %zu item%s%s",
+			 l->name, (long long)did, (long long)ref_id, (long long)r.next_seq, k,
+			 k == 1 ? "" : "s", last ? ", LastSequence" : "");
+		r.next_seq++;
+		(*made)++;
+	}
+	csp_ref_clear(&r);
+	return rc;
+}
+
+static size_t pack_all(struct csp_rd *rd, const struct csp_config *c)
+{
+	size_t made = 0;
+	pthread_mutex_lock(&pack_mu);
+	for (size_t i = 0; i < c->n_leas; i++) {
+		int64_t *ids = NULL;
+		size_t n = 0;
+		if (csp_store_refs_pending(rd->s, c->leas[i].name, &ids, &n) != 0)
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			int rc = pack_ref(rd->s, c, ids[j], NULL, false, false, &made);
+			if (rc && rc != -EAGAIN)
+				lx_warn("lea %s: packaging reference key %lld: %s", c->leas[i].name,
+					(long long)ids[j], li707_strerror(rc));
+		}
+		free(ids);
+	}
+	pthread_mutex_unlock(&pack_mu);
+	return made;
+}
+
+int csp_rd_ref_close(struct csp_store *s, const struct csp_config *c, const char *ref,
+		     int64_t now, int64_t *id_out)
+{
+	struct csp_ref r;
+	int rc = csp_store_ref_find(s, ref, &r);
+	if (rc)
+		return rc;
+	char *keep = strdup(ref);
+	int64_t key = r.id;
+	csp_ref_clear(&r);
+	if (!keep)
+		return LI707_ENOMEM;
+	size_t made = 0;
+	pthread_mutex_lock(&pack_mu);
+	if (c)
+		(void)pack_ref(s, c, key, keep, true, true, &made); /* all but the final batch */
+	rc = csp_store_ref_close(s, ref, now, id_out);
+	if (!rc && c) {
+		int prc = pack_ref(s, c, key, keep, true, false, &made);
+		if (prc)
+			lx_warn("ref close: packaging the final DeliveryObject of reference key %lld: "
+				"%s", (long long)key, li707_strerror(prc));
+	}
+	pthread_mutex_unlock(&pack_mu);
+	free(keep);
+	return rc;
+}
+
+/* ---- the engines' queue ---------------------------------------------------------------- */
+
+struct next_rows {
+	struct csp_delivery *v;
+	size_t n, cap;
+};
+
+static int next_row(void *ud, sqlite3_stmt *st)
+{
+	struct next_rows *o = ud;
+	if (o->n == o->cap)
+		return 1; /* full */
+	csp__delivery_from_row(st, &o->v[o->n++], true);
+	return 0;
+}
+
+static bool in_skip(const int64_t *skip, size_t n, int64_t ref)
+{
+	for (size_t i = 0; i < n; i++)
+		if (skip[i] == ref)
+			return true;
+	return false;
+}
+
+static int q_next(void *ud, const int64_t *skip, size_t n_skip, struct csp_engine_delivery *out,
+		  size_t max, size_t *n)
+{
+	struct engine *g = ud;
+	struct csp_store *s = g->rd->s;
+	*n = 0;
+	size_t cap = max + n_skip;
+	struct next_rows o = {.v = calloc(cap ? cap : 1, sizeof *o.v), .cap = cap};
+	if (!o.v)
+		return LI707_ENOMEM;
+	/* per reference only its lowest delivery not finished: a later one never overtakes an
+	 * earlier one waiting for review, a retry or its answer */
+	int rc = csp__read(s,
+		       "SELECT " CSP__DELIVERY_COLS " FROM deliveries d WHERE d.lea = ?1 AND"
+		       " d.state = 'ready' AND d.next_try <= ?2 AND NOT EXISTS (SELECT 1 FROM"
+		       " deliveries e WHERE e.ref_id = d.ref_id AND e.seq < d.seq AND e.state IN"
+		       " ('review', 'ready', 'inflight')) ORDER BY d.ref_id LIMIT ?3",
+		       next_row, &o, "tii", g->name, now_ms(), (int64_t)cap);
+	if (rc < 0) {
+		csp_deliveries_free(o.v, o.n);
+		return rc;
+	}
+	for (size_t i = 0; i < o.n && *n < max; i++) {
+		struct csp_delivery *d = &o.v[i];
+		if (in_skip(skip, n_skip, d->ref_id) || !d->xml)
+			continue;
+		if (csp_store_d_inflight(s, d->id, now_ms() / 1000) != 0)
+			continue;
+		struct csp_engine_delivery *x = &out[(*n)++];
+		memset(x, 0, sizeof *x);
+		x->id = d->id;
+		x->ref_id = d->ref_id;
+		x->seq = (uint64_t)d->seq;
+		memcpy(x->object_id, d->object_id, sizeof x->object_id);
+		x->xml = d->xml; /* the engine takes it */
+		x->len = d->xml_len;
+		d->xml = NULL;
+		x->attempts = (uint32_t)d->attempts;
+	}
+	csp_deliveries_free(o.v, o.n);
+	return 0;
+}
+
+static void q_done(void *ud, int64_t id)
+{
+	struct engine *g = ud;
+	int rc = csp_store_d_done(g->rd->s, id, now_ms() / 1000);
+	if (rc) {
+		lx_warn("lea %s: delivery %lld acknowledged but not recorded: %s", g->name,
+			(long long)id, li707_strerror(rc));
+		return;
+	}
+	lx_debug("lea %s: delivery %lld acknowledged", g->name, (long long)id);
+	audit_delivery(g->rd->audit, NULL, g->rd->s, CSP_AUDIT_DELIVERY, CSP_AUDIT_DONE, id, 0);
+}
+
+static void q_retry(void *ud, int64_t id, int64_t next_try_ms, const char *error)
+{
+	struct engine *g = ud;
+	int rc = csp_store_d_fail(g->rd->s, id, next_try_ms, error, now_ms() / 1000);
+	if (rc)
+		lx_warn("lea %s: delivery %lld: cannot record the retry: %s", g->name, (long long)id,
+			li707_strerror(rc));
+	lx_info("lea %s: delivery %lld will be retried: %s", g->name, (long long)id, error);
+}
+
+static void q_park(void *ud, int64_t id, unsigned code, const char *error)
+{
+	struct engine *g = ud;
+	int rc = csp_store_d_park(g->rd->s, id, error, now_ms() / 1000);
+	if (rc) {
+		lx_warn("lea %s: delivery %lld: cannot park it: %s", g->name, (long long)id,
+			li707_strerror(rc));
+		return;
+	}
+	lx_warn("lea %s: delivery %lld parked (li707-csp retry|drop %lld): %s", g->name,
+		(long long)id, (long long)id, error);
+	audit_delivery(g->rd->audit, NULL, g->rd->s, CSP_AUDIT_DELIVERY, CSP_AUDIT_PARKED, id,
+		       (int)code);
+}
+
+/* ---- engines --------------------------------------------------------------------------- */
+
+static const struct lx_tls_peer *lea_peer(const struct csp_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->tls_peers.n; i++)
+		if (c->tls_peers.v[i].name && !strcmp(c->tls_peers.v[i].name, name))
+			return &c->tls_peers.v[i];
+	return NULL;
+}
+
+static void fingerprint(const struct csp_config *c, const struct csp_lea *l, char *fp, size_t n)
+{
+	const struct lx_tls_peer *p = lea_peer(c, l->name);
+	char psk[129] = "";
+	/* the key itself is compared, not shown: a hex digest would do, the fingerprint stays
+	 * in memory only */
+	for (size_t i = 0; p && p->psk && i < p->psk_len && i < 64; i++)
+		snprintf(psk + 2 * i, 3, "%02x", p->psk[i]);
+	snprintf(fp, n, "%s|%s|%s|%s|%s|%s|%llu|%llu|%llu|%llu", l->url ? l->url : "",
+		 l->ca ? l->ca : "", l->client_cert ? l->client_cert : "",
+		 l->client_key ? l->client_key : "", p && p->psk_identity ? p->psk_identity : "",
+		 psk, (unsigned long long)l->inflight, (unsigned long long)l->connections,
+		 (unsigned long long)l->retry_min_s, (unsigned long long)l->retry_max_s);
+}
+
+static void engine_free(struct engine *g)
+{
+	if (!g)
+		return;
+	if (g->e) {
+		int rc = csp_deliver_stop(g->e, DRAIN_MS);
+		if (rc == LI707_ELIMIT)
+			lx_warn("lea %s: deliveries still in flight at the stop were given back (ready)",
+				g->name);
+		csp_deliver_free(g->e);
+	}
+	if (g->psk) {
+		memset(g->psk, 0, g->psk_len);
+		free(g->psk);
+	}
+	free(g);
+}
+
+static struct engine *engine_new(struct csp_rd *rd, const struct csp_config *c,
+				 const struct csp_lea *l)
+{
+	struct engine *g = calloc(1, sizeof *g);
+	if (!g)
+		return NULL;
+	g->rd = rd;
+	snprintf(g->name, sizeof g->name, "%s", l->name);
+	fingerprint(c, l, g->fp, sizeof g->fp);
+	const struct lx_tls_peer *p = lea_peer(c, l->name);
+	struct csp_deliver_opts o = {
+		.name = l->name, .url = l->url,
+		.http = {.tls = &c->policy, .cert_file = l->client_cert, .key_file = l->client_key,
+			 .ca_file = l->ca, .max_host_connections = (long)l->connections,
+			 .connect_timeout_ms = 10000, .timeout_ms = 60000},
+		.inflight = (unsigned)l->inflight,
+		.retry_min_ms = (int64_t)l->retry_min_s * 1000,
+		.retry_max_ms = (int64_t)l->retry_max_s * 1000};
+	if (p && p->psk_identity && p->psk) {
+		g->psk = malloc(p->psk_len);
+		if (!g->psk) {
+			free(g);
+			return NULL;
+		}
+		memcpy(g->psk, p->psk, p->psk_len);
+		g->psk_len = p->psk_len;
+		o.http.psk_identity = p->psk_identity;
+		o.http.psk = g->psk;
+		o.http.psk_len = g->psk_len;
+		o.http.cert_file = NULL;
+		o.http.key_file = NULL;
+	}
+	struct csp_deliver_queue q = {.next = q_next, .done = q_done, .retry = q_retry,
+				      .park = q_park, .ud = g};
+	char err[512] = "";
+	int rc = csp_deliver_new(&o, &q, &g->e, err, sizeof err);
+	if (!rc && (rc = csp_deliver_start(g->e)))
+		snprintf(err, sizeof err, "cannot start its thread: %s", li707_strerror(rc));
+	if (rc) {
+		lx_err("lea %s: delivery engine: %s", l->name, err);
+		engine_free(g);
+		return NULL;
+	}
+	lx_info("lea %s: delivery engine started (inflight %llu)", l->name,
+		(unsigned long long)(l->inflight ? l->inflight : 4));
+	return g;
+}
+
+/* ---- packager thread ------------------------------------------------------------------- */
+
+static void wake_engines(struct csp_rd *rd)
+{
+	pthread_mutex_lock(&rd->mu);
+	for (size_t i = 0; i < rd->n_eng; i++)
+		if (rd->eng[i] && rd->eng[i]->e)
+			csp_deliver_wake(rd->eng[i]->e);
+	pthread_mutex_unlock(&rd->mu);
+}
+
+static void *packager_main(void *arg)
+{
+	struct csp_rd *rd = arg;
+	pthread_mutex_lock(&rd->mu);
+	while (!rd->stopping) {
+		while (!rd->wake && !rd->tick && !rd->stopping)
+			pthread_cond_wait(&rd->cv, &rd->mu);
+		if (rd->stopping)
+			break;
+		rd->wake = rd->tick = false;
+		pthread_mutex_unlock(&rd->mu);
+		void *tok = NULL;
+		const struct csp_config *c = rd->src.acquire(rd->src.ud, &tok);
+		size_t made = c ? pack_all(rd, c) : 0;
+		if (tok)
+			rd->src.release(tok);
+		if (made)
+			wake_engines(rd);
+		pthread_mutex_lock(&rd->mu);
+	}
+	pthread_mutex_unlock(&rd->mu);
+	return NULL;
+}
+
+/* ---- lifecycle -------------------------------------------------------------------------- */
+
+static void metrics_register(struct csp_rd *rd, struct lx_metrics *reg)
+{
+	if (!reg)
+		return;
+	rd->m_inflight = lx_metrics_family(reg, LX_METRIC_GAUGE, "li707_csp_inflight",
+					   "DeliveryObjects in flight, per LEA.", "lea", NULL, 0);
+	rd->m_sent = lx_metrics_family(reg, LX_METRIC_COUNTER, "li707_csp_posts_total",
+				       "DeliveryObject POSTs completed (any outcome), per LEA.",
+				       "lea", NULL, 0);
+	rd->m_retried = lx_metrics_family(reg, LX_METRIC_COUNTER, "li707_csp_retries_total",
+					  "DeliveryObject POSTs that failed and will be retried, "
+					  "per LEA.", "lea", NULL, 0);
+	rd->m_parked = lx_metrics_family(reg, LX_METRIC_COUNTER, "li707_csp_parked_total",
+					 "DeliveryObjects parked (ErrorInformation or a permanent "
+					 "HTTP refusal), per LEA.", "lea", NULL, 0);
+	rd->m_ok = lx_metrics_family(reg, LX_METRIC_GAUGE, "li707_csp_last_success_timestamp_seconds",
+				     "Time of the last acknowledged DeliveryObject, per LEA.", "lea",
+				     NULL, 0);
+	rd->m_err = lx_metrics_family(reg, LX_METRIC_GAUGE, "li707_csp_last_error_timestamp_seconds",
+				      "Time of the last failed DeliveryObject POST, per LEA.", "lea",
+				      NULL, 0);
+}
+
+void csp_rd_collect(struct csp_rd *rd)
+{
+	if (!rd || !rd->m_inflight || !rd->m_sent || !rd->m_retried || !rd->m_parked || !rd->m_ok ||
+	    !rd->m_err)
+		return;
+	pthread_mutex_lock(&rd->mu);
+	for (size_t i = 0; i < rd->n_eng; i++) {
+		struct engine *g = rd->eng[i];
+		if (!g || !g->e)
+			continue;
+		struct csp_deliver_stats st;
+		csp_deliver_stats(g->e, &st);
+		lx_metric_gauge_set(lx_metric_get(rd->m_inflight, g->name), st.in_flight);
+		lx_metric_set(lx_metric_get(rd->m_sent, g->name), (double)st.sent);
+		lx_metric_set(lx_metric_get(rd->m_retried, g->name), (double)st.retried);
+		lx_metric_set(lx_metric_get(rd->m_parked, g->name), (double)st.parked);
+		lx_metric_gauge_set(lx_metric_get(rd->m_ok, g->name), (double)st.last_success);
+		lx_metric_gauge_set(lx_metric_get(rd->m_err, g->name), (double)st.last_error);
+	}
+	pthread_mutex_unlock(&rd->mu);
+}
+
+int csp_rd_start(struct csp_store *s, const struct csp_config *c,
+		 const struct csp_rd_cfg_source *src, struct lx_metrics *reg, struct csp_rd **out,
+		 char *err, size_t errlen)
+{
+	struct csp_rd *rd = calloc(1, sizeof *rd);
+	if (!rd) {
+		snprintf(err, errlen, "out of memory");
+		return LI707_ENOMEM;
+	}
+	rd->s = s;
+	rd->src = *src;
+	pthread_mutex_init(&rd->mu, NULL);
+	pthread_cond_init(&rd->cv, NULL);
+	metrics_register(rd, reg);
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s", c->spool, CSP_AUDIT_FILE);
+	struct csp_audit_info info = {0};
+	int rc = csp_audit_open(path, CSP_AUDIT_RECOVER, &rd->audit, &info);
+	if (rc) {
+		snprintf(err, errlen, "audit log %s: %s (li707-csp audit check names the bad line)",
+			 path, li707_strerror(rc));
+		free(rd);
+		return rc;
+	}
+	if (info.recovered)
+		lx_warn("audit log: a torn last line (%llu bytes) was cut and the repair recorded",
+			(unsigned long long)info.torn_bytes);
+	struct csp_audit_record ar;
+	csp_audit_record_init(&ar, CSP_AUDIT_OPENED);
+	audit_append(rd->audit, NULL, &ar);
+	rd->eng = calloc(c->n_leas ? c->n_leas : 1, sizeof *rd->eng);
+	if (!rd->eng) {
+		csp_audit_close(rd->audit);
+		free(rd);
+		snprintf(err, errlen, "out of memory");
+		return LI707_ENOMEM;
+	}
+	for (size_t i = 0; i < c->n_leas; i++)
+		rd->eng[rd->n_eng++] = engine_new(rd, c, &c->leas[i]); /* NULL: logged, retried at
+									  * the next reload */
+	if ((rc = -pthread_create(&rd->thread, NULL, packager_main, rd))) {
+		snprintf(err, errlen, "cannot start the packager: %s", strerror(-rc));
+		for (size_t i = 0; i < rd->n_eng; i++)
+			engine_free(rd->eng[i]);
+		free(rd->eng);
+		csp_audit_close(rd->audit);
+		free(rd);
+		return rc;
+	}
+	rd->started = true;
+	rd->wake = true; /* what was queued before the start */
+	*out = rd;
+	return 0;
+}
+
+void csp_rd_wake(struct csp_rd *rd)
+{
+	if (!rd)
+		return;
+	pthread_mutex_lock(&rd->mu);
+	rd->wake = true;
+	pthread_cond_signal(&rd->cv);
+	pthread_mutex_unlock(&rd->mu);
+}
+
+void csp_rd_tick(struct csp_rd *rd)
+{
+	if (!rd)
+		return;
+	pthread_mutex_lock(&rd->mu);
+	rd->tick = true;
+	pthread_cond_signal(&rd->cv);
+	pthread_mutex_unlock(&rd->mu);
+}
+
+void csp_rd_reload(struct csp_rd *rd, const struct csp_config *c)
+{
+	if (!rd)
+		return;
+	struct engine **nv = calloc(c->n_leas ? c->n_leas : 1, sizeof *nv);
+	if (!nv) {
+		lx_err("reload: out of memory: the delivery engines keep their configuration");
+		return;
+	}
+	pthread_mutex_lock(&rd->mu);
+	struct engine **old = rd->eng;
+	size_t n_old = rd->n_eng;
+	rd->eng = NULL;
+	rd->n_eng = 0;
+	pthread_mutex_unlock(&rd->mu);
+	for (size_t i = 0; i < c->n_leas; i++) {
+		const struct csp_lea *l = &c->leas[i];
+		char fp[FP_MAX];
+		fingerprint(c, l, fp, sizeof fp);
+		for (size_t j = 0; j < n_old; j++) {
+			if (!old[j] || strcmp(old[j]->name, l->name))
+				continue;
+			if (!strcmp(old[j]->fp, fp)) {
+				nv[i] = old[j];
+			} else {
+				lx_info("lea %s: configuration changed: restarting its delivery engine",
+					l->name);
+				engine_free(old[j]);
+			}
+			old[j] = NULL;
+			break;
+		}
+		if (!nv[i])
+			nv[i] = engine_new(rd, c, l);
+	}
+	for (size_t j = 0; j < n_old; j++)
+		if (old[j]) {
+			lx_info("lea %s: removed from the configuration: its delivery engine stops",
+				old[j]->name);
+			engine_free(old[j]);
+		}
+	free(old);
+	pthread_mutex_lock(&rd->mu);
+	rd->eng = nv;
+	rd->n_eng = c->n_leas;
+	rd->wake = true;
+	pthread_cond_signal(&rd->cv);
+	pthread_mutex_unlock(&rd->mu);
+	wake_engines(rd);
+}
+
+void csp_rd_stop(struct csp_rd *rd)
+{
+	if (!rd)
+		return;
+	pthread_mutex_lock(&rd->mu);
+	rd->stopping = true;
+	pthread_cond_signal(&rd->cv);
+	struct engine **v = rd->eng;
+	size_t n = rd->n_eng;
+	rd->eng = NULL;
+	rd->n_eng = 0;
+	pthread_mutex_unlock(&rd->mu);
+	for (size_t i = 0; i < n; i++)
+		engine_free(v[i]);
+	free(v);
+	if (rd->started)
+		pthread_join(rd->thread, NULL);
+	csp_audit_close(rd->audit);
+	pthread_cond_destroy(&rd->cv);
+	pthread_mutex_destroy(&rd->mu);
+	free(rd);
+}
+
+/* ---- operator commands ------------------------------------------------------------------ */
+
+void csp_rd_notify(void *ud, struct csp_cmd_ctx *x, enum csp_cmd_event ev, int64_t id)
+{
+	struct csp_rd *rd = ud;
+	struct csp_audit *a = rd ? rd->audit : NULL;
+	const char *spool = rd ? NULL : (x->cfg ? x->cfg->spool : NULL);
+	switch (ev) {
+	case CSP_CMD_REF_ADD:
+	case CSP_CMD_REF_CLOSE: {
+		struct csp_audit_record r;
+		csp_audit_record_init(&r, ev == CSP_CMD_REF_ADD ? CSP_AUDIT_REF_ADD
+								: CSP_AUDIT_REF_CLOSE);
+		r.ref = id;
+		audit_append(a, spool, &r);
+		break;
+	}
+	case CSP_CMD_DROP:
+		audit_delivery(a, spool, x->store, CSP_AUDIT_DELIVERY, CSP_AUDIT_DROPPED, id, 0);
+		break;
+	case CSP_CMD_APPROVE:
+		audit_delivery(a, spool, x->store, CSP_AUDIT_REVIEW, CSP_AUDIT_APPROVED, id, 0);
+		break;
+	case CSP_CMD_REJECT:
+		audit_delivery(a, spool, x->store, CSP_AUDIT_REVIEW, CSP_AUDIT_REJECTED, id, 0);
+		break;
+	case CSP_CMD_RETRY: break;
+	}
+	if (rd) {
+		csp_rd_wake(rd);
+		wake_engines(rd);
+	}
+}
+
+int csp_rd_live(void *ud, const char *lea, struct csp_lea_live *out)
+{
+	struct csp_rd *rd = ud;
+	memset(out, 0, sizeof *out);
+	if (!rd)
+		return LI707_ENOTFOUND;
+	int rc = LI707_ENOTFOUND;
+	pthread_mutex_lock(&rd->mu);
+	for (size_t i = 0; i < rd->n_eng; i++) {
+		struct engine *g = rd->eng[i];
+		if (!g || !g->e || strcmp(g->name, lea))
+			continue;
+		struct csp_deliver_stats st;
+		csp_deliver_stats(g->e, &st);
+		*out = (struct csp_lea_live){.running = true, .in_flight = st.in_flight,
+					     .sent = st.sent, .done = st.done,
+					     .retried = st.retried, .parked = st.parked,
+					     .last_success = st.last_success,
+					     .last_error = st.last_error};
+		snprintf(out->last_error_text, sizeof out->last_error_text, "%s",
+			 st.last_error_text);
+		rc = 0;
+		break;
+	}
+	pthread_mutex_unlock(&rd->mu);
+	return rc;
+}
