@@ -4,8 +4,9 @@
  * DESIGN
  * - Everything is decided at BEGIN, before any byte of body and before any 100 Continue
  *   (R-BIN-B3): a peer without Model B or a path that is no Model B URL gets the unknown-URL
- *   404; lea_store_upload_begin() gives the store's verdict (complete already 409, in flight
- *   409, too big 413, a Content-Length other than the record's size 409 with a text saying
+ *   404; lea_store_upload_begin() gives the store's verdict (complete already: 200
+ *   "already stored" when the Content-Length, if given, is the record's - idempotent, else 409;
+ *   in flight 409, too big 413, a Content-Length other than the record's size 409 with a text saying
  *   so, orphan budget used up 503 + Retry-After, not this peer's / expired 404).
  * - An accepted body goes to the store's tmp_path (O_CREAT|O_EXCL, 0600) through a
  *   hashsink (hashsink.h): the connection's thread only copies, a worker thread computes
@@ -120,6 +121,15 @@ int lea_modelb_begin(struct lea_req *r, struct lx_http_request *req)
 				 "Content-Length %llu differs from the %llu bytes of the binaryData record\n",
 				 (unsigned long long)up->length, (unsigned long long)up->record_length);
 		return lea_req_buf(r, req, 409, "text/plain", t, n > 0 ? (size_t)n : 0);
+	}
+	if (up->verdict == LEA_UPLOAD_DONE &&
+	    (!up->has_length || !up->record_has_length || up->length == up->record_length)) {
+		/* A push again of what is stored complete and verified against its record (length
+		 * and SHA-256): the same object, so the answer the first push got (a CSP that died
+		 * before recording it records "stored" now, not a mismatch). Nothing is read. */
+		lx_http_add_header(req, "X-Li707-State", "complete");
+		static const char t[] = "already stored: complete, verified against its record\n";
+		return lea_req_buf(r, req, 200, "text/plain", t, sizeof t - 1);
 	}
 	if (st != 0)
 		return lea_req_status(r, req, st);

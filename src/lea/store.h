@@ -126,7 +126,9 @@ struct lea_upload {
 	int64_t upload_id;           /* pass to finish/abort */
 	char tmp_path[4096];         /* create it with O_CREAT|O_EXCL|O_WRONLY, 0600 */
 	bool has_record;             /* its binaryObject record is already stored */
-	uint64_t record_length;      /* LEA_UPLOAD_LENGTH: the size the record gives */
+	uint64_t record_length;      /* LEA_UPLOAD_LENGTH, LEA_UPLOAD_DONE: the size the record
+				      * gives */
+	bool record_has_length;      /* LEA_UPLOAD_DONE: the record gives a size */
 };
 
 /* The Model B decision before the body (R-BIN-B3): sets u->verdict and, when OK, marks the

@@ -83,8 +83,11 @@ static int decide_begin(struct sq_store *s, struct lea_upload *u, const struct u
 	if (r->busy) {
 		u->verdict = LEA_UPLOAD_BUSY;
 	} else if (r->rec_id) {
-		if (r->rec_state == LEA_ATT_COMPLETE)
+		if (r->rec_state == LEA_ATT_COMPLETE) {
 			u->verdict = LEA_UPLOAD_DONE;
+			u->record_length = r->rec_len; /* what the stored, verified object holds */
+			u->record_has_length = r->rec_has_len;
+		}
 		else if (u->has_length && u->length > cap)
 			u->verdict = LEA_UPLOAD_TOO_BIG;
 		else if (u->has_length && r->rec_has_len && u->length != r->rec_len) {

@@ -111,10 +111,22 @@ stored=$(find "$ST" -type f -name "$U1" | head -1)
 check "R-BIN-B2 the LEA holds the object byte for byte" cmp -s "$stored" "$T/att/note.txt"
 check "R-BIN-B3 the LEA logged the upload as complete" grep -q "uuid=$U1 state=complete" "$T/lea.log"
 
-# ---- pushed again: the LEA has it (409)
+# ---- pushed again (a CSP killed after the upload, before it recorded the verdict, pushes
+# again after its restart): the LEA holds it complete and verified against its record, so the
+# push is idempotent: 200 "already stored", recorded stored, nothing read, the object untouched
 push "$URL/binaryData/{id}/" "$U1" "$T/att/note.txt" text/plain
-is "R-BIN-B3 pushed again: mismatch 409" "mismatch 409" "$(v .verdict) $(v .http)"
-check "R-BIN-B3 pushed again: the reason says why" grep -q "complete already" "$T/push.json"
+is "R-BIN-B3 pushed again after it is complete: stored 200 (idempotent)" "stored 200" \
+	"$(v .verdict) $(v .http)"
+check "R-BIN-B3 pushed again: the object is unchanged" cmp -s "$stored" "$T/att/note.txt"
+code=$(curl -s -o "$T/again.out" -D "$T/again.hdr" -w '%{http_code}' "${TLS[@]}" \
+	-H 'Content-Type: text/plain' --data-binary @"$T/att/note.txt" "$URL/binaryData/$U1/")
+is "R-BIN-B3 pushed again with curl: 200" 200 "$code"
+check "R-BIN-B3 pushed again: X-Li707-State: complete" grep -qi '^X-Li707-State: complete' "$T/again.hdr"
+check "R-BIN-B3 pushed again: the body says already stored" grep -q "already stored" "$T/again.out"
+# another length than the record's is not the same object: still 409
+head -c 7 /dev/urandom >"$T/seven.bin"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${TLS[@]}" --data-binary @"$T/seven.bin" "$URL/binaryData/$U1/")
+is "R-BIN-B3 pushed again with another length: 409" 409 "$code"
 
 # ---- length mismatch: the LEA refuses before the body (409, nothing read)
 U2=$(record n2 att/photo.bin application/octet-stream)
