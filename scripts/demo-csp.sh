@@ -133,7 +133,8 @@ if [ "$have_deliver" = 1 ]; then
 	rid=$("$csp" review list "${C[@]}" | awk '$1 ~ /^[0-9]+$/ {print $1; exit}')
 	[ -n "$rid" ] || { echo "nothing waits for review" >&2; exit 1; }
 	echo "  a person reads it (review show $rid, first lines) and approves it:"
-	"$csp" review show "$rid" "${C[@]}" | head -5 | cut -c1-110 | sed 's/^/    /'
+	"$csp" review show "$rid" "${C[@]}" > "$out/review.txt"
+	head -5 "$out/review.txt" | cut -c1-110 | sed 's/^/    /'
 	"$csp" review approve "$rid" "${C[@]}" | sed 's/^/  /'
 	wait_items XX-ACME-2026-0001 "$n_ld" 20 || { echo "approved LD delivery did not arrive" >&2; exit 1; }
 	echo "  li707-lea holds all $n_ld LD items"
@@ -154,7 +155,8 @@ if [ "$have_deliver" = 1 ] && [ "$have_binary" = 1 ] && [ "$have_fetch" = 1 ]; t
 	[ "$ok" = 1 ] || { echo "attachments not complete at the LEA:" >&2; echo "$st" >&2; exit 1; }
 	"$lea" list --store "$out/lea2-store" --ref ACME-LI-0042 | sed 's/^/  /'
 	echo "  every attachment complete at the LEA (length and SHA-256 checked against the record)"
-	"$lea" fetch-status --store "$out/lea2-store" 2>/dev/null | head -8 | sed 's/^/  /' || true
+	"$lea" fetch-status --store "$out/lea2-store" > "$out/fetch-status.txt" 2>&1 || true
+	head -8 "$out/fetch-status.txt" | sed 's/^/  /'
 else
 	[ "$have_binary" = 1 ] || pending "Model A/C file server and Model B push in li707-csp (branch csp-wire-binary)"
 	[ "$have_fetch" = 1 ] || pending "Model A/C retrieval in li707-lea (branch lea-fetch)"
