@@ -9,9 +9,11 @@
 #                           inserting the same JSON lines (WAL, synchronous=FULL) in
 #                           transactions of the same size
 #   csp_e2e_1item_objects   single-item DeliveryObjects/s from li707-csp's queue into li707-lea's
-#                           store (both durable): events queued with the agent stopped, then the
-#                           agent started and timed until the LEA holds them all; the target is
-#                           absolute: >= 5,000/s (ratio = value / 5000)
+#                           store (both durable): events of BENCH_CSP_REFS (64) references
+#                           queued with the agent stopped, then the agent started and timed until
+#                           the LEA holds them all (a reference has one delivery in flight at a
+#                           time, by design: order per reference; BENCH_CSP_INFLIGHT = the LEA's
+#                           inflight, 8); the target is absolute: >= 5,000/s (ratio = value / 5000)
 #   csp_e2e_coll_items      the same with batch_items = BENCH_CSP_COLL (1000): items/s; target
 #                           >= 50,000 items/s (ratio = value / 50000)
 #   csp_files_serve         Model A/C: one GET of a BENCH_CSP_FILE object from li707-csp's file
@@ -24,7 +26,7 @@
 #   csp_peak_rss            peak RSS of li707-csp over the phases (MiB); baseline 64 MiB
 # Sizes: BENCH_CSP_EVENTS (ingest, 20000), BENCH_CSP_E2E (single-item objects, 20000),
 # BENCH_CSP_E2E_ITEMS (items in collections, 100000), BENCH_CSP_FILE (1G), BENCH_CSP_PUSH (2G),
-# BENCH_CSP_PROBES (latency samples per phase, 200). A phase whose wiring is absent from
+# BENCH_CSP_PROBES (latency samples per phase, 200); BENCH_CSP_PHASES (ingest e2e binary). A phase whose wiring is absent from
 # li707-csp (deliveries: csp_run_deliver.c, binary content: csp_run_binary.c) is reported as
 # skipped, not measured.
 set -uo pipefail
@@ -44,6 +46,8 @@ COLL=${BENCH_CSP_COLL:-1000}
 FILE_SIZE=${BENCH_CSP_FILE:-1G}
 PUSH_SIZE=${BENCH_CSP_PUSH:-2G}
 PROBES=${BENCH_CSP_PROBES:-200}
+REFS=${BENCH_CSP_REFS:-64}
+PHASES=" ${BENCH_CSP_PHASES:-ingest e2e binary} "
 have_deliver=0 have_binary=0
 [ -f "$SRC/src/csp/csp_run_deliver.c" ] && have_deliver=1
 [ -f "$SRC/src/csp/csp_run_binary.c" ] && have_binary=1
@@ -59,21 +63,19 @@ row() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$OUT/results.tsv"; echo "$*"; }
 skip() { echo "$1: skipped ($2)"; }
 freeport() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 ratio() { python3 -c "print(round($1/$2,2))"; }
-RSS=0
-note_rss() { # the agent's VmHWM, kept as the maximum over the phases
-	local r
-	r=$(awk '/VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0)
-	[ "${r:-0}" -gt "$RSS" ] && RSS=$r
+note_rss() { # the agent's VmHWM (KiB), one line per agent run in $T/rss
+	awk '/VmHWM/{print $2}' "/proc/$1/status" 2>/dev/null >>"$T/rss"
 }
-# events: gen REF N [extra-json] -> JSON Lines of N different small events (fixed seed)
+# events: gen REF N [R] -> JSON Lines of N different small events (fixed seed), for REF or
+# round robin over the R references REF-0 .. REF-(R-1)
 gen() {
 	python3 - "$@" <<'PY'
 import json, random, sys
 ref, n = sys.argv[1], int(sys.argv[2])
-key = "ldid" if ref.count("-") >= 2 and ref[:2].isupper() and ref[2] == "-" else "liid"
+nrefs = int(sys.argv[3]) if len(sys.argv) > 3 else 1
 r = random.Random(707)
 for i in range(n):
-    print(json.dumps({key: ref,
+    print(json.dumps({"liid": ref if nrefs == 1 else "%s-%d" % (ref, i % nrefs),
         "timestamp": "2026-03-01T11:%02d:%02d.%06dZ" % (i // 60 % 60, i % 60, r.randrange(10**6)),
         "sender": {"ids": ["user-%06d" % r.randrange(10**6)]},
         "receivers": [{"ids": ["user-%06d" % r.randrange(10**6)]} for _ in range(r.randint(1, 3))]}))
@@ -88,7 +90,7 @@ cert = $P/server.pem
 key = $P/server.key
 cacert = $P/ca.pem
 store = $T/lea-store
-log_level = warn
+log_level = ${BENCH_CSP_LOG:-warn}
 orphan_max_bytes = 4G
 max_upload_bytes = 4G
 fetch_workers = 0
@@ -103,7 +105,7 @@ start_lea() {
 	for _ in $(seq 100); do grep -q "listening on" "$T/lea.err" 2>/dev/null && break; sleep 0.1; done
 	kill -0 $LP 2>/dev/null || { echo "li707-lea did not start:"; cat "$T/lea.err"; exit 1; }
 }
-lea_items() { sqlite3 "file:$(ls "$T"/lea-store/*.db | head -1)?mode=ro" 'select count(*) from items' 2>/dev/null || echo 0; }
+lea_items() { sqlite3 "file:$T/lea-store/index.sqlite?mode=ro" 'select count(*) from items' 2>/dev/null || echo 0; }
 
 # csp_conf NAME LEA-URL BATCH-ITEMS [extra [csp] lines]
 csp_conf() {
@@ -119,7 +121,7 @@ attachment_dirs = $T/$name-att
 max_attachment_bytes = 8G
 max_request_bytes = 64M
 files_url = https://127.0.0.1:${FPORT:-1}/objects/
-log_level = warn
+log_level = ${BENCH_CSP_LOG:-warn}
 $extra
 
 [lea lea1]
@@ -134,7 +136,7 @@ models = A, B, C
 modelb_url = https://127.0.0.1:$LPORT/binaryData/{id}/
 batch_items = $batch
 batch_wait = 0
-inflight = 8
+inflight = ${BENCH_CSP_INFLIGHT:-8}
 retry_min = 1
 retry_max = 2
 CONF
@@ -148,6 +150,7 @@ start_csp() { # start_csp NAME
 stop_csp() { note_rss $CP; kill -TERM $CP; wait $CP 2>/dev/null; }
 
 # ---- 1. ingest: events/s acknowledged durably, vs the sqlite3 CLI with fsync ----
+if [[ $PHASES == *" ingest "* ]]; then
 # The LEA URL is a closed port: the agent packages but cannot deliver (delivery is phase 2).
 csp_conf ingest "https://127.0.0.1:1/hi1" 1000
 "$CSP" ref add BENCH-LI-1 --lea lea1 --config "$T/ingest.conf" >/dev/null
@@ -198,29 +201,47 @@ sqlite3 "$T/base.db" <"$T/base.sql" >/dev/null
 t1=$(date +%s.%N)
 base=$(python3 -c "print(round($EVENTS/($t1-$t0)))")
 row csp_ingest_rate "$ours" events/s "$base" "$(ratio "$ours" "$base")"
+fi
 
 # ---- 2. end to end into li707-lea: single-item objects, then collections ----
 start_lea
-e2e() { # e2e NAME REF N BATCH -> items/s and objects/s
-	local name=$1 ref=$2 n=$3 b=$4 before t0 t1 now
+e2e() { # e2e NAME REF N BATCH -> items/s and objects/s, events spread over $REFS references
+	local name=$1 ref=$2 n=$3 b=$4 before t0 t1 now k
 	csp_conf "$name" "https://127.0.0.1:$LPORT/hi1" "$b"
-	"$CSP" ref add "$ref" --lea lea1 --config "$T/$name.conf" >/dev/null
-	gen "$ref" "$n" >"$T/$name.jsonl"
+	for k in $(seq 0 $((REFS - 1))); do
+		"$CSP" ref add "$ref-$k" --lea lea1 --config "$T/$name.conf" >/dev/null
+	done
+	gen "$ref" "$n" "$REFS" >"$T/$name.jsonl"
 	"$CSP" submit "$T/$name.jsonl" --config "$T/$name.conf" >/dev/null 2>&1 # the agent stopped: straight into its store
 	before=$(lea_items)
 	t0=$(date +%s.%N)
 	start_csp "$name"
+	local perf=
+	if [ -n "${BENCH_CSP_PERF:-}" ] && command -v perf >/dev/null; then
+		perf record -q -F 499 -g -p "$CP" -o "$T/$name.perf" >/dev/null 2>&1 &
+		perf=$!
+	fi
 	for _ in $(seq 6000); do
 		now=$(lea_items)
 		[ $((now - before)) -ge "$n" ] && break
 		sleep 0.05
 	done
 	t1=$(date +%s.%N)
+	# what limits it: CPU seconds of the agent and of the LEA against the wall time
+	echo "$name: $n items in $(python3 -c "print(round($t1-$t0,2))") s; CPU: li707-csp" \
+		"$(awk '{print ($14+$15)/100}' /proc/$CP/stat) s, li707-lea $(awk '{print ($14+$15)/100}' /proc/$LP/stat) s (cumulative)" >&2
+	if [ -n "$perf" ]; then
+		kill -INT "$perf"; wait "$perf" 2>/dev/null
+		perf report -i "$T/$name.perf" --stdio --no-children --sort dso,sym 2>/dev/null | grep -E '^ +[0-9]' | head -15 >&2
+	fi
 	stop_csp
+	[ -n "${BENCH_CSP_KEEP:-}" ] && cp "$T/$name.err" "$BENCH_CSP_KEEP/$name.err"
 	[ $((now - before)) -ge "$n" ] || { echo "$name: only $((now - before)) of $n items arrived" >&2; return 1; }
 	python3 -c "print(round($n/($t1-$t0)), round($n/$b/($t1-$t0)))"
 }
-if [ "$have_deliver" = 1 ]; then
+if [[ $PHASES != *" e2e "* ]]; then
+	:
+elif [ "$have_deliver" = 1 ]; then
 	if r=$(e2e e2e1 BENCH-LI-2 "$E2E" 1); then
 		row csp_e2e_1item_objects "${r#* }" objects/s 5000 "$(ratio "${r#* }" 5000)"
 	fi
@@ -232,7 +253,9 @@ else
 fi
 
 # ---- 3. Model A/C serving vs nginx on the same file, and 4. latency under a Model B push ----
-if [ "$have_deliver" = 1 ] && [ "$have_binary" = 1 ]; then
+if [[ $PHASES != *" binary "* ]]; then
+	:
+elif [ "$have_deliver" = 1 ] && [ "$have_binary" = 1 ]; then
 	FPORT=$(freeport)
 	csp_conf bin "https://127.0.0.1:$LPORT/hi1" 1 "files_listen = 127.0.0.1:$FPORT
 cert = $P/server.pem
@@ -301,7 +324,7 @@ lat.sort()
 p = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))] if lat else 0
 print(round(p(0.5), 2), round(p(0.99), 2), len(lat))
 PY
-	LDB=$(ls "$T"/lea-store/*.db | head -1)
+	LDB=$T/lea-store/index.sqlite
 	read -r p50 idle cnt < <(python3 "$T/probe.py" "$T/bin.sock" "$LDB" "$PROBES")
 	echo "idle: p50 $p50 ms p99 $idle ms ($cnt probes)"
 	truncate -s "$PUSH_SIZE" "$T/bin-att/b.bin"
@@ -334,7 +357,7 @@ else
 	skip csp_latency "binary wiring (csp_run_binary.c) or delivery wiring not in this tree"
 fi
 
-rss=$(python3 -c "print(round($RSS/1024,1))")
+rss=$(sort -n "$T/rss" 2>/dev/null | tail -1 | awk '{printf "%.1f", $1/1024}')
 row csp_peak_rss "$rss" MiB 64 "$(ratio "$rss" 64)"
 kill -TERM $LP 2>/dev/null; wait $LP 2>/dev/null
 exit 0
