@@ -392,6 +392,7 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  ref add|list|close    references (LIIDs/LDIDs) the agent may deliver for\n"
 		"  audit verify          check an Annex D.4 field/salt pair against a kept hash\n"
+		"  audit check [FILE]    verify the audit log's hash chain\n"
 		"  submit [FILE|-]       queue events (through the daemon when it runs)\n"
 		"  status [--json]       per LEA queue depth, oldest age, deliveries by state\n"
 		"  review list|show|approve|reject   deliveries held for human review\n"

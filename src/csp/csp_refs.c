@@ -32,6 +32,7 @@ static int usage(struct csp_cmd_ctx *x)
 		"       li707-csp ref list [--json] [--config FILE]\n"
 		"       li707-csp ref close REF [--config FILE]\n"
 		"       li707-csp audit verify REF|--key N --field F --salt S [--config FILE]\n"
+		"       li707-csp audit check [--json] [FILE] [--config FILE]\n"
 		"\n"
 		"REF is a LIID or an LDID (TS 103 280); its kind is taken from its form (an LDID\n"
 		"looks like CC-x-y) unless --li or --ld says. TIME: RFC 3339 (2026-12-31T23:59:59Z).\n"
@@ -272,8 +273,7 @@ int csp_cmd_audit(struct csp_cmd_ctx *x, int argc, char **argv)
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
 		return usage(x);
 	if (argc < 2 || strcmp(argv[1], "verify"))
-		return csp_cli_usage_error(x->err, "audit", "verify expected (audit check comes with "
-							    "the audit log)");
+		return csp_cli_usage_error(x->err, "audit", "verify or check expected");
 	enum { O_FIELD = 256, O_SALT, O_KEY };
 	static const struct option lo[] = {{"field", required_argument, NULL, O_FIELD},
 					   {"salt", required_argument, NULL, O_SALT},

@@ -45,6 +45,7 @@
 #include "metrics.h"
 
 #define DRAIN_MS 5000
+#define STALL_S 10 /* an LEA silent this long (no byte either way) is a timeout */
 #define FP_MAX 8192
 
 struct engine {
@@ -559,7 +560,8 @@ static struct engine *engine_new(struct csp_rd *rd, const struct csp_config *c,
 		.name = l->name, .url = l->url,
 		.http = {.tls = &c->policy, .cert_file = l->client_cert, .key_file = l->client_key,
 			 .ca_file = l->ca, .max_host_connections = (long)l->connections,
-			 .connect_timeout_ms = 10000, .timeout_ms = 60000},
+			 .connect_timeout_ms = 10000, .timeout_ms = 120000,
+			 .low_speed_time = STALL_S},
 		.inflight = (unsigned)l->inflight,
 		.retry_min_ms = (int64_t)l->retry_min_s * 1000,
 		.retry_max_ms = (int64_t)l->retry_max_s * 1000};

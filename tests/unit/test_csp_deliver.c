@@ -42,7 +42,8 @@ static const char *pk(const char *f)
 
 /* ---- the fake LEA ---------------------------------------------------------------------- */
 
-enum answer { A_ACK = 0, A_ERROR, A_503, A_503_DATE, A_500, A_GARBAGE, A_SLOW, A_SLOW_LONG };
+enum answer { A_ACK = 0, A_ERROR, A_503, A_503_DATE, A_500, A_GARBAGE, A_SLOW, A_SLOW_LONG,
+	      A_404, A_413, A_429, A_408 };
 
 #define LOG_MAX 512
 struct arrival {
@@ -167,6 +168,10 @@ static int lea_handler(void *cls, struct lx_http_request *req, enum lx_http_phas
 		break;
 	}
 	case A_500: rc = lx_http_respond_status(req, 500); break;
+	case A_404: rc = lx_http_respond_buf(req, 404, "text/plain", "no", 2); break;
+	case A_413: rc = lx_http_respond_status(req, 413); break;
+	case A_429: rc = lx_http_respond_status(req, 429); break;
+	case A_408: rc = lx_http_respond_status(req, 408); break;
 	case A_GARBAGE: rc = lx_http_respond_buf(req, 200, "text/html", "<html>oops</html>", 17); break;
 	}
 	/* The answer is queued: the reference is open no more. */
@@ -674,6 +679,33 @@ static void test_500_garbage_timeout_retried(void **state)
 	q_free(&q);
 }
 
+/* A 4xx that refuses the request itself (404, 413) without an HI-1 body is permanent:
+ * parked with the status as the error, not retried; 408 and 429 stay retryable. */
+static void test_permanent_4xx_parks_408_429_retried(void **state)
+{
+	(void)state;
+	static const enum answer script[] = {A_404, A_413, A_429, A_408};
+	struct fake_lea f;
+	lea_start(&f, script, 4);
+	struct fake_queue q;
+	q_init(&q);
+	q_fill(&q, 1, 3); /* one reference, in order: 404, 413, then 429, 408, ack */
+	struct csp_deliver *e = engine(&q, f.port, 1, 0);
+	q_wait(&q, 3);
+	csp_deliver_free(e);
+	assert_int_equal(q.n_parked, 2);
+	assert_int_equal(q.it[0].state, Q_PARKED);
+	assert_int_equal(q.it[1].state, Q_PARKED);
+	assert_non_null(strstr(q.it[0].last_error, "HTTP status 404"));
+	assert_non_null(strstr(q.it[1].last_error, "HTTP status 413"));
+	assert_int_equal(q.it[0].attempts, 0); /* never retried */
+	assert_int_equal(q.it[1].attempts, 0);
+	assert_int_equal(q.n_done, 1);
+	assert_int_equal(q.it[2].attempts, 2); /* 429, 408 retried, then acknowledged */
+	lea_stop(&f);
+	q_free(&q);
+}
+
 /* A peer that closes every connection unanswered: retried with growing backoff, counted. */
 static void test_connection_closed_retried(void **state)
 {
@@ -874,6 +906,7 @@ int main(void)
 		cmocka_unit_test(test_503_retry_after_http_date),
 		cmocka_unit_test(test_R_DEL_6_order_kept_with_lagging_queue_clock),
 		cmocka_unit_test(test_500_garbage_timeout_retried),
+		cmocka_unit_test(test_permanent_4xx_parks_408_429_retried),
 		cmocka_unit_test(test_connection_closed_retried),
 		cmocka_unit_test(test_R_RSP_1_dead_lea_does_not_stall_other),
 		cmocka_unit_test(test_stop_drains_in_flight),
