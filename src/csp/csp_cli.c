@@ -23,6 +23,7 @@
 #include "csp_cli.h"
 #include "csp_audit.h"
 #include "csp_ingest.h"
+#include "csp_run_binary.h"
 #include "csp_run_deliver.h"
 #include "fdio.h"
 #include "li707/error.h"
@@ -70,6 +71,35 @@ static void live_json(struct csp_cmd_ctx *x, json_t *lj, const char *lea)
 						     (json_int_t)v.last_success, "last_error",
 						     (json_int_t)v.last_error, "last_error_text",
 						     v.last_error_text));
+}
+
+/* csp-wire-binary: the file server's and the pushes' totals (the server reports served
+ * totals, not transfers in progress). */
+static json_t *binary_json(struct csp_cmd_ctx *x)
+{
+	struct csp_binary_stats b;
+	if (!x->binary || x->binary(x->binary_ud, &b) != 0)
+		return NULL;
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "served", (json_int_t)b.served,
+			 "served_bytes", (json_int_t)b.served_bytes, "refused", (json_int_t)b.refused,
+			 "pushes_active", (json_int_t)b.pushes_active, "pushed", (json_int_t)b.pushed,
+			 "push_retries", (json_int_t)b.push_retries, "push_failed",
+			 (json_int_t)b.push_failed, "removed", (json_int_t)b.removed);
+}
+
+static void binary_text(struct csp_cmd_ctx *x)
+{
+	struct csp_binary_stats b;
+	if (!x->binary || x->binary(x->binary_ud, &b) != 0)
+		return;
+	fprintf(x->out,
+		"binary: Model A/C served %llu (%llu bytes), refused %llu; Model B pushes in "
+		"progress %llu, stored %llu, retried %llu, failed %llu; removed after retention "
+		"%llu\n",
+		(unsigned long long)b.served, (unsigned long long)b.served_bytes,
+		(unsigned long long)b.refused, (unsigned long long)b.pushes_active,
+		(unsigned long long)b.pushed, (unsigned long long)b.push_retries,
+		(unsigned long long)b.push_failed, (unsigned long long)b.removed);
 }
 
 static void live_text(struct csp_cmd_ctx *x)
@@ -152,6 +182,9 @@ int csp_cmd_status(struct csp_cmd_ctx *x, int argc, char **argv)
 			}
 		}
 		json_object_set_new(root, "leas", leas);
+		json_t *bj = binary_json(x); /* csp-wire-binary */
+		if (bj)
+			json_object_set_new(root, "binary", bj);
 		json_object_set_new(root, "refs", json_pack("{s:I, s:I}", "open", (json_int_t)c.refs_open,
 							    "closed", (json_int_t)c.refs_closed));
 		char *s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -178,6 +211,7 @@ int csp_cmd_status(struct csp_cmd_ctx *x, int argc, char **argv)
 				l->last_error ? l->last_error : "-");
 		}
 		live_text(x); /* csp-wire-deliver */
+		binary_text(x); /* csp-wire-binary */
 		struct csp_delivery *v = NULL;
 		size_t n = 0;
 		if (csp_store_deliveries(x->store, NULL, CSP_D_PARKED, 100, &v, &n) == 0 && n) {

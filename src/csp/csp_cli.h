@@ -43,6 +43,9 @@ typedef void (*csp_cmd_notify_fn)(void *ud, struct csp_cmd_ctx *x, enum csp_cmd_
 				  int64_t id);
 typedef int (*csp_cmd_live_fn)(void *ud, const char *lea, struct csp_lea_live *out);
 /* ---- end csp-wire-deliver ---- */
+/* csp-wire-binary: the binary engines' totals for status (csp_run_binary.h), or nonzero. */
+struct csp_binary_stats;
+typedef int (*csp_cmd_binary_fn)(void *ud, struct csp_binary_stats *out);
 
 struct csp_cmd_ctx {
 	const struct csp_config *cfg;
@@ -52,6 +55,8 @@ struct csp_cmd_ctx {
 	csp_cmd_notify_fn notify;       /* after a successful transition (audit, wake-up) */
 	csp_cmd_live_fn live;           /* engine counters for status, or NULL */
 	void *hook_ud;
+	csp_cmd_binary_fn binary;       /* csp-wire-binary: file server and push totals, or NULL */
+	void *binary_ud;
 };
 
 int csp_cmd_daemon(int argc, char **argv);   /* csp_daemon.c */

@@ -22,6 +22,7 @@
 
 #include "csp_cli.h"
 #include "csp_ingest.h"
+#include "csp_run_binary.h"
 #include "csp_run_deliver.h"
 #include "daemon.h"
 #include "li707/error.h"
@@ -50,6 +51,8 @@ struct state {
 	bool draining;
 	/* ---- wave 2: the engines (csp_deliver per LEA, csp_files, csp_push, csp_audit) ---- */
 	struct csp_rd *rd; /* csp-wire-deliver: packager, delivery engines, audit log */
+	struct csp_binary *binary;   /* csp_run_binary.c: Model A/C server, Model B push */
+	struct lx_gen *binary_gen;   /* the generation whose peers and policy it borrows */
 };
 
 static void gen_release(struct lx_gen *x)
@@ -79,12 +82,21 @@ static void rd_wake(void *ud)
 	csp_rd_wake(((struct state *)ud)->rd); /* csp-wire-deliver */
 }
 
+static int binary_stats(void *ud, struct csp_binary_stats *out)
+{
+	if (!ud)
+		return LI707_ENOTFOUND;
+	csp_binary_stats(ud, out); /* csp-wire-binary */
+	return 0;
+}
+
 static int control(void *ud, const char *body, size_t len, struct lx_dynbuf *out)
 {
 	struct state *S = ud;
 	void *tok = NULL;
 	struct csp_cmd_ctx x = {.cfg = acquire_cfg(S, &tok), .store = S->store,
-				.notify = csp_rd_notify, .live = csp_rd_live, .hook_ud = S->rd};
+				.notify = csp_rd_notify, .live = csp_rd_live, .hook_ud = S->rd,
+				.binary = binary_stats, .binary_ud = S->binary};
 	int rc = csp_cli_control(&x, body, len, out);
 	release_cfg(tok);
 	return rc;
@@ -244,6 +256,14 @@ static int start(void *app, struct lx_gen *lg)
 	 * functions) and csp_push (csp_store_push_due / csp_store_push_result); csp_files on
 	 * files_listen (lookup: csp_store_object_by_token); csp_audit_open(SPOOL/audit.log).
 	 * ---- end wave 2 ---- */
+	/* binary (csp_run_binary.c): its audit records go to the deliveries' log */
+	if ((rc = csp_binary_start(c, S->store, csp_rd_audit(S->rd), S->m.reg, &S->binary, err,
+				   sizeof err))) {
+		lx_err("binary: %s", err[0] ? err : li707_strerror(rc));
+		return rc;
+	}
+	atomic_fetch_add(&lg->refs, 1);
+	S->binary_gen = lg;
 	lx_daemon_set_tick(&S->lx, 1);
 	return 0;
 }
@@ -260,6 +280,7 @@ static void tick(void *app)
 {
 	struct state *S = app;
 	csp_rd_tick(S->rd); /* csp-wire-deliver: batch_wait */
+	csp_binary_tick(S->binary); /* retention sweep, binary counters */
 	/* ---- wave 2: TICK: packaging when batch_wait passes, expiry and retention sweeps of
 	 * the spool, the audit log's periodic flush ---- */
 }
@@ -270,6 +291,10 @@ static void stop(void *app)
 	S->draining = true;
 	/* ---- wave 2: STOP the engines first (they finish or give back what is in flight:
 	 * an inflight delivery left by a stop goes back to ready at the next open) ---- */
+	csp_binary_stop(S->binary); /* pushes in flight abandoned (due again), server drained */
+	S->binary = NULL;
+	lx_gen_unref(S->binary_gen);
+	S->binary_gen = NULL;
 	/* (csp-wire-deliver: csp_rd_stop below, once nothing can call into it any more) */
 	csp_ingest_server_stop(S->ingest_srv); /* requests in progress are answered first */
 	S->ingest_srv = NULL;
@@ -319,6 +344,10 @@ static int prepare(void *app, struct lx_gen *cur, struct lx_gen *next)
 			 n->n_attachment_dirs), "attachment_dirs"},
 		{str_eq(o->metrics_listen, n->metrics_listen), "metrics_listen"},
 		{o->sync_full == n->sync_full, "sync"},
+		{strv_eq(o->files_listen, o->n_files_listen, n->files_listen, n->n_files_listen) &&
+			 strv_eq(o->files_listen_psk, o->n_files_listen_psk, n->files_listen_psk,
+				 n->n_files_listen_psk) && str_eq(o->files_url, n->files_url),
+		 "files_listen/files_url"}, /* csp-wire-binary: the file server keeps its start's */
 	};
 	for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
 		if (!k[i].same)

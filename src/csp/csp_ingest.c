@@ -26,11 +26,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "csp_files.h"
 #include "events.h"
 #include "fdio.h"
 #include "hashsink.h"
@@ -176,21 +176,11 @@ static bool allowed(const struct csp_ingest *g, const char *real)
 	return false;
 }
 
+/* The object's URL token: csp_files' form (128 bits of getrandom() in unpadded base64url,
+ * 22 characters, R-CORE-5), so that files_url + token is the URL the file server answers. */
 static int random_token(char out[33])
 {
-	unsigned char b[16];
-	size_t got = 0;
-	while (got < sizeof b) {
-		ssize_t r = getrandom(b + got, sizeof b - got, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		got += (size_t)r;
-	}
-	li707_hex_encode(b, sizeof b, out);
-	return 0;
+	return csp_files_token_new(out);
 }
 
 /* Copies fd into dst through a hashing sink: hash, write and fdatasync in one pass. */

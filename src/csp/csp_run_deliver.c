@@ -803,6 +803,11 @@ void csp_rd_reload(struct csp_rd *rd, const struct csp_config *c)
 	wake_engines(rd);
 }
 
+struct csp_audit *csp_rd_audit(struct csp_rd *rd)
+{
+	return rd ? rd->audit : NULL;
+}
+
 void csp_rd_stop(struct csp_rd *rd)
 {
 	if (!rd)

@@ -44,6 +44,8 @@ void csp_rd_tick(struct csp_rd *r);
 void csp_rd_reload(struct csp_rd *r, const struct csp_config *c);
 /* Engines first (drain: in flight finished or given back), then the packager, the audit log. */
 void csp_rd_stop(struct csp_rd *r);
+/* The audit log (csp-wire-binary: Model B push records go to the same chain), or NULL. */
+struct csp_audit *csp_rd_audit(struct csp_rd *r);
 /* Sets the per-LEA metric values (call from the metrics collector). */
 void csp_rd_collect(struct csp_rd *r);
 

@@ -798,3 +798,19 @@ int csp_store_push_result(struct csp_store *s, int64_t object_id, const char *st
 	struct push p = {.id = object_id, .next_try = next_try, .state = state, .verdict = verdict};
 	return submit(s, run_push, &p);
 }
+
+/* ---- retention ---- */
+
+static int run_removed(struct csp_store *s, struct cjob *j)
+{
+	const int64_t *id = j->arg;
+	int changes = 0;
+	int rc = wexec(s, &changes, "UPDATE objects SET state = 'removed' WHERE id = ?1"
+				    " AND state = 'stored'", "i", *id);
+	return rc ? rc : changes ? 0 : LI707_ENOTFOUND;
+}
+
+int csp_store_object_removed(struct csp_store *s, int64_t object_id)
+{
+	return submit(s, run_removed, &object_id);
+}

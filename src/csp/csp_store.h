@@ -244,6 +244,14 @@ int csp_store_push_due(struct csp_store *s, const char *lea, int64_t now, size_t
 int csp_store_push_result(struct csp_store *s, int64_t object_id, const char *state,
 			  int64_t next_try, const char *verdict);
 
+/* Objects still in the spool (state stored) whose expiry <= before, oldest first, at most
+ * max: the retention sweep's candidates. */
+int csp_store_objects_expired(struct csp_store *s, int64_t before, size_t max,
+			      struct csp_object **v, size_t *n);
+/* Marks an object removed from the spool (stored -> removed): never served again, its token
+ * stays used (R-CORE-5). LI707_ENOTFOUND when it is not (or no longer) stored. */
+int csp_store_object_removed(struct csp_store *s, int64_t object_id);
+
 /* Spool files no row refers to: SPOOL/tmp/ emptied, SPOOL/objects/XX/NAME deleted when no
  * object has NAME as its uuid (left by a crash between the spool and the commit, never
  * acknowledged). Only for the writer (the lock holder), before ingest starts. *removed (may

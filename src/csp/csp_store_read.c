@@ -522,6 +522,35 @@ int csp_store_push_due(struct csp_store *s, const char *lea, int64_t now, size_t
 	return 0;
 }
 
+/* ---- objects: retention (csp_run_binary.c) ---- */
+
+static int objects_query(struct csp_store *s, const char *where, size_t max, int64_t arg,
+			 struct csp_object **v, size_t *n)
+{
+	struct rows r = {.elem = sizeof(struct csp_object), .max = max};
+	char sql[768];
+	snprintf(sql, sizeof sql,
+		 "SELECT " OBJ_COLS " FROM objects o JOIN refs r ON r.id = o.ref_id WHERE %s"
+		 " LIMIT %zu", where, max);
+	int rc = csp__read(s, sql, object_row, &r, "i", arg);
+	if (rc < 0) {
+		csp_objects_free(r.v, r.n);
+		return rc;
+	}
+	*v = r.v;
+	*n = r.n;
+	return 0;
+}
+
+int csp_store_objects_expired(struct csp_store *s, int64_t before, size_t max,
+			      struct csp_object **v, size_t *n)
+{
+	if (!v || !n || !max)
+		return LI707_EINVAL;
+	return objects_query(s, "o.state = 'stored' AND o.expiry <= ?1 ORDER BY o.expiry, o.id",
+			     max, before, v, n);
+}
+
 /* ---- counts ---- */
 
 void csp_store_counts_clear(struct csp_store_counts *c)

@@ -6,7 +6,7 @@
  *   (R-BIN-B3): a peer without Model B or a path that is no Model B URL gets the unknown-URL
  *   404; lea_store_upload_begin() gives the store's verdict (complete already: 200
  *   "already stored" when the Content-Length, if given, is the record's - idempotent, else 409;
- *   in flight 409, too big 413, a Content-Length other than the record's size 409 with a text saying
+ *   in flight 503 + Retry-After (X-Li707-State: receiving), too big 413, a Content-Length other than the record's size 409 with a text saying
  *   so, orphan budget used up 503 + Retry-After, not this peer's / expired 404).
  * - An accepted body goes to the store's tmp_path (O_CREAT|O_EXCL, 0600) through a
  *   hashsink (hashsink.h): the connection's thread only copies, a worker thread computes
@@ -61,7 +61,7 @@ static unsigned verdict_status(enum lea_upload_verdict v)
 	switch (v) {
 	case LEA_UPLOAD_OK: return 0;
 	case LEA_UPLOAD_DONE: return 409;
-	case LEA_UPLOAD_BUSY: return 409;
+	case LEA_UPLOAD_BUSY: return 503;
 	case LEA_UPLOAD_TOO_BIG: return 413;
 	case LEA_UPLOAD_ORPHANS_FULL: return 503;
 	case LEA_UPLOAD_UNKNOWN: return 404;
@@ -112,6 +112,12 @@ int lea_modelb_begin(struct lea_req *r, struct lx_http_request *req)
 		return unavailable(r, req);
 	mb->has_verdict = true;
 	unsigned st = verdict_status(up->verdict);
+	if (up->verdict == LEA_UPLOAD_BUSY) {
+		/* Another upload of it is in flight (e.g. the one a crashed CSP started, still
+		 * arriving): not a verdict on this object - try again later. */
+		lx_http_add_header(req, "X-Li707-State", "receiving");
+		return unavailable(r, req);
+	}
 	if (st == 503)
 		return unavailable(r, req);
 	if (up->verdict == LEA_UPLOAD_LENGTH) {

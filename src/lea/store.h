@@ -106,7 +106,7 @@ enum lea_upload_verdict {
 	LEA_UPLOAD_DONE = 1,        /* this uuid is already complete: 409. (A MISMATCH may be
 				     * uploaded again: the new data replaces the old when it
 				     * completes.) */
-	LEA_UPLOAD_BUSY = 2,        /* another upload of this uuid is in flight: 409 */
+	LEA_UPLOAD_BUSY = 2,        /* another upload of this uuid is in flight: 503 + Retry-After */
 	LEA_UPLOAD_TOO_BIG = 3,     /* Content-Length over cap: 413 */
 	LEA_UPLOAD_ORPHANS_FULL = 4,/* no record yet and the orphan budget is used up: 503 */
 	LEA_UPLOAD_UNKNOWN = 5,     /* the record belongs to another peer, or is expired: 404 */
