@@ -148,6 +148,7 @@ if [ "$have_deliver" = 1 ] && [ "$have_binary" = 1 ] && [ "$have_fetch" = 1 ]; t
 	ok=0
 	for _ in $(seq 200); do
 		st=$("$lea" status --store "$out/lea2-store" 2>/dev/null)
+		grep -Eqi 'mismatch [1-9]|expired [1-9]' <<<"$st" && break
 		if ! grep -Eqi 'to-fetch[^0-9]*[1-9]|fetching[^0-9]*[1-9]|announced[^0-9]*[1-9]|receiving[^0-9]*[1-9]' <<<"$st" &&
 			grep -Eqi 'complete[^0-9]*[1-9]' <<<"$st"; then ok=1; break; fi
 		sleep 0.1

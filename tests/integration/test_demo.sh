@@ -26,17 +26,13 @@ check "demo: li707-csp accepted the 3 LD events over the socket" contains "$T/ou
 check "demo: li707-csp /healthz" contains "$T/out" "li707-csp /healthz: ok"
 check "demo: both sides' status" contains "$T/out" "-- li707-lea status"
 check "demo: li707-csp status lists the LEA" contains "$T/out" "^  demo  "
-if [ -f "$SRC/src/csp/csp_run_deliver.c" ]; then
-	check "demo: the LI events in li707-lea" contains "$T/out" "li707-lea holds all 5 LI items"
-	check "demo: the LD delivery held for review" contains "$T/out" "state=review"
-	check "demo: the LD delivery approved" contains "$T/out" "^  delivery [0-9]*: approve"
-	check "demo: the LD events in li707-lea after approval" contains "$T/out" "li707-lea holds all 3 LD items"
-else
-	check "demo: delivery wiring announced as pending" contains "$T/out" "PENDING: packaging and delivery"
-fi
-if [ -f "$SRC/src/csp/csp_run_binary.c" ] && [ -f "$SRC/src/lea/lea_fetch.c" ]; then
-	check "demo: Model A/B/C complete at the LEA" contains "$T/out" "every attachment complete at the LEA"
-else
-	check "demo: binary wiring announced as pending" contains "$T/out" "PENDING: Model A/C"
-fi
+check "demo: the LI events in li707-lea" contains "$T/out" "li707-lea holds all 5 LI items"
+check "demo: the LD delivery held for review" contains "$T/out" "state=review"
+check "demo: the LD delivery approved" contains "$T/out" "^  delivery [0-9]*: approve"
+check "demo: the LD events in li707-lea after approval" contains "$T/out" "li707-lea holds all 3 LD items"
+check "demo: the LI events in one collection" contains "$T/out" "^    items           5"
+check "demo: Model A/B/C complete at the LEA" contains "$T/out" "every attachment complete at the LEA"
+check "demo: li707-lea fetched the 4 Model A/C objects" contains "$T/out" "complete 4, mismatch 0"
+check "demo: li707-csp served them" contains "$T/out" "li707_csp_files_served_total [1-9]"
+check "demo: nothing pending" not_contains "$T/out" "PENDING"
 summary
