@@ -350,7 +350,11 @@ PY
 	t1=$(date +%s.%N)
 	echo "Model B push verdict: $(sqlite3 "file:$T/bin-spool/csp.db?mode=ro" "select verdict from objects where model='B' order by id desc limit 1")"
 	row csp_latency_idle_p99 "$idle" ms "-" "-"
-	row csp_latency_push_p99 "$busy" ms "$idle" "$(ratio "$busy" "$idle")"
+	if [ "${cntb:-0}" -gt 0 ]; then
+		row csp_latency_push_p99 "$busy" ms "$idle" "$(ratio "$busy" "$idle")"
+	else
+		skip csp_latency_push_p99 "the push ended before the first probe: raise BENCH_CSP_PUSH"
+	fi
 	stop_csp
 else
 	skip csp_files_serve "binary wiring (csp_run_binary.c) or delivery wiring not in this tree"
