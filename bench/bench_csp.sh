@@ -331,11 +331,9 @@ PY
 	head -c 4M /dev/urandom | dd of="$T/bin-att/b.bin" conv=notrunc status=none
 	printf '{"liid":"BENCH-LI-4","timestamp":"2026-03-01T10:00:01Z","sender":{"ids":["b"]},"attachments":[{"path":"b.bin","model":"B","content_type":"application/octet-stream"}]}\n' |
 		"$CSP" submit - --config "$T/bin.conf" >/dev/null
-	# the push starts once its record is acknowledged: wait for bytes to arrive at the LEA
-	for _ in $(seq 400); do
-		[ "$(sqlite3 "file:$LDB?mode=ro" "select coalesce(max(bytes),0) from attachments where model='B'" 2>/dev/null || echo 0)" -gt 0 ] && break
-		sleep 0.05
-	done
+	# the push starts once its record is acknowledged (a few ms): the probes start at once
+	# and run until the agent records the push's verdict (li707-lea updates its byte count
+	# only at the end of an upload, so that cannot tell when it began)
 	( while :; do
 		st=$(sqlite3 "file:$T/bin-spool/csp.db?mode=ro" "select coalesce(verdict,'') from objects where path like '%' and model='B' order by id desc limit 1" 2>/dev/null)
 		[ -n "$st" ] && { touch "$T/push.done"; break; }
