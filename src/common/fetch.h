@@ -81,6 +81,13 @@ struct lx_fetch_opts {
 	/* [start, end) is written and fsync'd (s already holds it). Nonzero aborts the run with
 	 * that code. With this callback set, the file is fsync'd after each round of ranges. */
 	int (*verified)(void *ud, const struct lx_fetch_state *s, int64_t start, int64_t end);
+	/* Each body piece once it is written at offset off (pieces of parallel ranges come
+	 * interleaved; after a 200 that replaces the object, off starts again at 0). */
+	void (*data)(void *ud, int64_t off, const char *p, size_t n);
+	/* Nonzero: the kernel is asked to start writing back every this many bytes of a
+	 * response (sync_file_range WRITE, a hint), so that the fsync of a round (verified) has
+	 * little left to do while the network waits. 0: never. */
+	int64_t writeback;
 };
 
 /* Fetches what s does not hold, until the object is complete (returns 0, s complete; the

@@ -387,6 +387,51 @@ static void test_bin_c1_parallel_ranges(void **state)
 	assert_true(w.n_verified >= 12);
 }
 
+struct pieces {
+	unsigned char *buf; /* the object as the data callback saw it */
+	int64_t bytes;
+	unsigned n;
+};
+
+static void pieces_data(void *ud, int64_t off, const char *p, size_t n)
+{
+	struct pieces *w = ud;
+	assert_true(off >= 0 && off + (int64_t)n <= OBJ_SIZE);
+	memcpy(w->buf + off, p, n);
+	w->bytes += (int64_t)n;
+	w->n++;
+}
+
+/* The data callback (li707-lea hashes the object as it comes) sees every body piece once,
+ * at its offset, also with ranges in parallel and the writeback hint on. */
+static void test_bin_c1_data_pieces(void **state)
+{
+	(void)state;
+	char url[128], path[160];
+	url_of(url, sizeof url, E.port, "obj.bin");
+	snprintf(path, sizeof path, "%s/dl/pieces", E.dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	struct pieces w = {.buf = calloc(1, OBJ_SIZE)};
+	assert_non_null(w.buf);
+	struct lx_fetch_opts o = {.url = url, .fd = fd, .chunk_max = 128 << 10, .parallel = 4,
+				     .ud = &w, .data = pieces_data, .writeback = 64 << 10};
+	struct lx_fetch_state s;
+	lx_fetch_state_init(&s, o.chunk_max);
+	char err[256] = "";
+	int rc = lx_fetch_run(E.cl, &o, &s, err, sizeof err);
+	if (rc)
+		fail_msg("fetch: %s (%s)", li707_errname(rc), err);
+	close(fd);
+	assert_true(same_file(E.obj, path));
+	assert_true(w.bytes == OBJ_SIZE);
+	assert_true(w.n >= 12);
+	char hex[65];
+	assert_int_equal(li707_sha256_hex(w.buf, OBJ_SIZE, hex), 0);
+	assert_string_equal(hex, E.sha);
+	free(w.buf);
+}
+
 /* ---- against reset_server.py ---- */
 
 struct peer {
@@ -515,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_bin_c1_sha256_mismatch),
 		cmocka_unit_test(test_bin_c2_if_range_change),
 		cmocka_unit_test(test_bin_c1_parallel_ranges),
+		cmocka_unit_test(test_bin_c1_data_pieces),
 		cmocka_unit_test(test_bin_c2_resume_from_part),
 		cmocka_unit_test(test_bin_c2_shrink_after_cut),
 		cmocka_unit_test(test_fsync_parent),
