@@ -25,6 +25,9 @@ bash "$root/bench/bench_client.sh" "$root/$build" "$run"
 bash "$root/bench/bench_lea.sh" "$root/$build" "$run"
 # Its Model A/C retrieval (issue 12) vs curl on the same nginx; 77: li707-lea has no retrieval.
 bash "$root/bench/bench_lea_fetch.sh" "$root/$build" "$run" || [ $? -eq 77 ]
+# The CSP's agent (issue 11): li707-csp ingest, end to end into li707-lea, Model A/C serving vs
+# nginx, latency under a Model B push, peak RSS (sizes: BENCH_CSP_* in bench/bench_csp.sh).
+bash "$root/bench/bench_csp.sh" "$root/$build" "$run" || [ $? -eq 77 ]
 
 cat "$run/results.tsv" >> "$outdir/results.tsv"
 echo

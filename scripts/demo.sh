@@ -2,7 +2,10 @@
 # make demo: the li707 tool end to end on the sample events:
 #   events (JSON Lines) -> build HI1Messages -> validate (strict + XSD) -> show -> respond,
 #   Annex D.4 hashes, attachments over HTTPS (mutual TLS and PSK) on loopback, then the LEA
-#   daemon li707-lea receiving the deliveries and Model B uploads, and the analyst's view.
+#   daemon li707-lea receiving the deliveries and Model B uploads, and the analyst's view;
+#   then both daemons: events submitted to the CSP's agent li707-csp reach li707-lea
+#   (scripts/demo-csp.sh: LI and LD references, a collection, a reference under review,
+#   Model A and C fetched by the LEA, Model B pushed by the agent), ending with both statuses.
 # Usage: scripts/demo.sh BUILD
 set -euo pipefail
 build=${1:-build}
@@ -146,4 +149,6 @@ printf '  /healthz: '; curl -sS "http://127.0.0.1:$lmetrics/healthz"
 curl -sS "http://127.0.0.1:$lmetrics/metrics" |
   grep -E '^li707_lea_(requests_total|actions_total|items_stored_total|attachments)' | sed 's/^/  /'
 kill -TERM "$lea_pid"; wait "$lea_pid" || { echo "li707-lea did not stop cleanly" >&2; exit 1; }
+trap 'kill "$srv_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$out"' EXIT
+. "$root/scripts/demo-csp.sh"
 step "Demo finished"

@@ -643,6 +643,18 @@ void lx_engine_read_put(struct lx_engine *e, sqlite3 *db)
 
 int lx_engine_prepare(struct lx_engine *e, const char *sql, sqlite3_stmt **out)
 {
+	/* Prepared once per SQL text: a caller preparing the same statement in every job (the
+	 * CSP store does) gets the one already prepared, reset with its bindings cleared,
+	 * instead of a new one each time until LX_STMTS_MAX refuses every further job. */
+	for (size_t i = 0; i < e->n_stmts; i++) {
+		const char *t = sqlite3_sql(e->stmts[i]);
+		if (t && strcmp(t, sql) == 0) {
+			sqlite3_reset(e->stmts[i]);
+			sqlite3_clear_bindings(e->stmts[i]);
+			*out = e->stmts[i];
+			return 0;
+		}
+	}
 	int rc = li707_array_grow((void **)&e->stmts, &e->cap_stmts, e->n_stmts + 1,
 				  sizeof *e->stmts, LX_STMTS_MAX);
 	if (rc)

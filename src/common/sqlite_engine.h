@@ -116,7 +116,9 @@ int lx_engine_open(const struct lx_engine_opts *o, struct lx_engine **out, char 
 /* The writer connection: the opener's own until lx_engine_start, the writer thread's after. */
 sqlite3 *lx_engine_wdb(struct lx_engine *e);
 /* Prepares a persistent statement on the writer connection; the engine finalizes it at
- * close. For the opener before lx_engine_start (the hooks use the statements after). */
+ * close. For the opener before lx_engine_start (the hooks use the statements after), or on
+ * the writer thread inside a job. The same SQL text again returns the statement already
+ * prepared (reset, bindings cleared), so preparing in every job does not accumulate. */
 int lx_engine_prepare(struct lx_engine *e, const char *sql, sqlite3_stmt **out);
 /* Starts the checkpointer, the sync thread (unless sync_normal) and the writer. */
 int lx_engine_start(struct lx_engine *e, char *err, size_t errlen);

@@ -282,8 +282,10 @@ static void test_engine_rollback_one_job(void **state)
 	}
 }
 
-/* The writer's statement list grows through li707_array_grow up to LX_STMTS_MAX: one more
- * is refused with LI707_ELIMIT and the ones prepared stay usable (the engine closes them). */
+/* The writer's statement list grows through li707_array_grow up to LX_STMTS_MAX distinct
+ * statements: one more is refused with LI707_ELIMIT and the ones prepared stay usable (the
+ * engine closes them). The same SQL text again is the statement already prepared (reset),
+ * not a new one: preparing in every job never reaches the cap. */
 static void test_engine_stmts_cap(void **state)
 {
 	struct toy *t = *state;
@@ -291,11 +293,21 @@ static void test_engine_stmts_cap(void **state)
 	struct lx_engine_opts o = {.dbpath = t->db, .lock_path = t->lock, .name = "toy",
 				   .hooks = &TOY_HOOKS, .cls = t};
 	assert_int_equal(lx_engine_open(&o, &t->e, err, sizeof err), 0);
-	sqlite3_stmt *st = NULL;
-	for (size_t i = 0; i < LX_STMTS_MAX; i++)
-		assert_int_equal(lx_engine_prepare(t->e, "SELECT 1", &st), 0);
+	sqlite3_stmt *st = NULL, *first = NULL, *again = NULL;
+	assert_int_equal(lx_engine_prepare(t->e, "SELECT 0", &first), 0);
+	assert_int_equal(sqlite3_step(first), SQLITE_ROW); /* left mid-way: reset on reuse */
+	for (size_t i = 0; i < 3 * LX_STMTS_MAX; i++) {
+		assert_int_equal(lx_engine_prepare(t->e, "SELECT 0", &again), 0);
+		assert_ptr_equal(again, first);
+	}
+	assert_int_equal(sqlite3_step(again), SQLITE_ROW);
+	for (size_t i = 1; i < LX_STMTS_MAX; i++) {
+		char sql[32];
+		snprintf(sql, sizeof sql, "SELECT %zu", i);
+		assert_int_equal(lx_engine_prepare(t->e, sql, &st), 0);
+	}
 	sqlite3_stmt *over = NULL;
-	assert_int_equal(lx_engine_prepare(t->e, "SELECT 2", &over), LI707_ELIMIT);
+	assert_int_equal(lx_engine_prepare(t->e, "SELECT 'one more'", &over), LI707_ELIMIT);
 	assert_null(over);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	sqlite3_reset(st);
