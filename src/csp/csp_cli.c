@@ -48,12 +48,18 @@ const char *csp_cli_config_path(int argc, char **argv)
 
 /* ---- status ---- */
 
-static void age_text(int64_t now, int64_t t, char *b, size_t n)
+/* "12s" ("-" when t is 0, never happened); with ago: "12s ago" or "never". */
+static void age_text_ago(int64_t now, int64_t t, bool ago, char *b, size_t n)
 {
 	if (!t)
-		snprintf(b, n, "-");
+		snprintf(b, n, "%s", ago ? "never" : "-");
 	else
-		snprintf(b, n, "%llds", (long long)(now > t ? now - t : 0));
+		snprintf(b, n, "%llds%s", (long long)(now > t ? now - t : 0), ago ? " ago" : "");
+}
+
+static void age_text(int64_t now, int64_t t, char *b, size_t n)
+{
+	age_text_ago(now, t, false, b, n);
 }
 
 /* csp-wire-deliver: the running engines' counters (csp_deliver_stats). */
@@ -112,10 +118,10 @@ static void live_text(struct csp_cmd_ctx *x)
 			continue;
 		}
 		char ok[32], bad[32];
-		age_text(x->now, v.last_success, ok, sizeof ok);
-		age_text(x->now, v.last_error, bad, sizeof bad);
+		age_text_ago(x->now, v.last_success, true, ok, sizeof ok);
+		age_text_ago(x->now, v.last_error, true, bad, sizeof bad);
 		fprintf(x->out, "engine %s: in flight %u, sent %llu, done %llu, retried %llu, parked "
-				"%llu, last success %s ago, last error %s ago%s%s\n",
+				"%llu, last success %s, last error %s%s%s\n",
 			n, v.in_flight, (unsigned long long)v.sent, (unsigned long long)v.done,
 			(unsigned long long)v.retried, (unsigned long long)v.parked, ok, bad,
 			v.last_error_text[0] ? ": " : "", v.last_error_text);

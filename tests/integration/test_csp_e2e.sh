@@ -254,6 +254,10 @@ check "review: the approved one arrives" wait_for 20 items_are "$REV" 1
 sleep 1
 is "review: the rejected one never sent" 0 "$(lea_items "$REJ")"
 
+run C status
+check "status: no error yet reads 'last error never'" contains "$T/out" "last error never"
+check "status: no '- ago' for what never happened" not_contains "$T/out" "- ago"
+
 # ---- ErrorInformation: parked, visible; fixed at the LEA (SIGHUP), retry delivers it ----
 ev liid "$DENY" >"$T/deny.jsonl"
 ev liid "$DROP" >>"$T/deny.jsonl"
