@@ -8,6 +8,7 @@
  * tick between signals. */
 #include "daemon.h"
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,4 +278,43 @@ int lx_daemon_run(struct lx_daemon *d)
 	lx_info("stopped");
 	li707_global_cleanup();
 	return 0;
+}
+
+/* ---- the command line ---- */
+
+static int args_error(const char *name, const char *msg)
+{
+	fprintf(stderr, "%s: %s (try '%s --help')\n", name, msg, name);
+	return 2;
+}
+
+int lx_daemon_args_parse(int argc, char **argv, const char *name, const char *default_path,
+			 void (*usage)(FILE *f), struct lx_daemon_args *a)
+{
+	enum { O_CHECK = 256, O_LEVEL };
+	static const struct option lo[] = {
+		{"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, O_CHECK},
+		{"log-level", required_argument, NULL, O_LEVEL}, {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
+	*a = (struct lx_daemon_args){.config_path = default_path, .level = LX_LOG_INFO};
+	int o;
+	opterr = 0;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "c:hV", lo, NULL)) != -1) {
+		switch (o) {
+		case 'c': a->config_path = optarg; break;
+		case O_CHECK: a->check_config = true; break;
+		case O_LEVEL:
+			if (!lx_log_parse_level(optarg, &a->level))
+				return args_error(name, "--log-level must be error, warn, info or debug");
+			a->level_from_cli = true;
+			break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("%s %s\n", name, LI707_VERSION); return 0;
+		default: return args_error(name, "unknown option or missing argument");
+		}
+	}
+	if (optind < argc)
+		return args_error(name, "unexpected argument");
+	return -1;
 }

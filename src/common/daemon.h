@@ -33,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "http_server.h"
 #include "log.h"
@@ -91,6 +92,22 @@ int lx_daemon_run(struct lx_daemon *d);
 struct lx_gen *lx_daemon_gen(struct lx_daemon *d);
 
 void lx_daemon_set_tick(struct lx_daemon *d, uint64_t seconds);
+
+/* The command line every daemon takes: -c/--config FILE, --check-config, --log-level L,
+ * -h/--help, -V/--version. */
+struct lx_daemon_args {
+	const char *config_path;  /* default_path unless --config */
+	bool check_config;
+	bool level_from_cli;      /* --log-level given */
+	enum lx_log_level level;
+};
+
+/* Parses argv into a (name: "li707-lea"; usage prints the --help text). Returns -1 when the
+ * daemon should go on (run or check its configuration), else the exit status: 0 after
+ * --help or --version (printed), 2 after a usage error ("NAME: ... (try 'NAME --help')" on
+ * stderr). */
+int lx_daemon_args_parse(int argc, char **argv, const char *name, const char *default_path,
+			 void (*usage)(FILE *f), struct lx_daemon_args *a);
 
 /* ---- an HTTPS server and its listeners ---- */
 

@@ -432,12 +432,6 @@ static void usage(FILE *f)
 		"read the configuration or cannot start, 4 bad configuration, 5 internal error.\n");
 }
 
-static int usage_error(const char *msg)
-{
-	fprintf(stderr, "li707-csp: %s (try 'li707-csp --help')\n", msg);
-	return 2;
-}
-
 static int check_config(const char *path)
 {
 	struct csp_config *c = NULL;
@@ -454,37 +448,14 @@ static int check_config(const char *path)
 
 int csp_cmd_daemon(int argc, char **argv)
 {
-	enum { O_CHECK = 256, O_LEVEL };
-	static const struct option lo[] = {
-		{"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, O_CHECK},
-		{"log-level", required_argument, NULL, O_LEVEL}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
-	const char *path = CSP_CONFIG_DEFAULT;
-	bool check = false, has_level = false;
-	enum lx_log_level level = LX_LOG_INFO;
-	int o;
-	opterr = 0;
-	optind = 1;
-	while ((o = getopt_long(argc, argv, "c:hV", lo, NULL)) != -1) {
-		switch (o) {
-		case 'c': path = optarg; break;
-		case O_CHECK: check = true; break;
-		case O_LEVEL:
-			if (!lx_log_parse_level(optarg, &level))
-				return usage_error("--log-level must be error, warn, info or debug");
-			has_level = true;
-			break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("li707-csp %s\n", LI707_VERSION); return 0;
-		default: return usage_error("unknown option or missing argument");
-		}
-	}
-	if (optind < argc)
-		return usage_error("unexpected argument");
-	if (check)
-		return check_config(path);
+	struct lx_daemon_args a;
+	int rc = lx_daemon_args_parse(argc, argv, "li707-csp", CSP_CONFIG_DEFAULT, usage, &a);
+	if (rc >= 0)
+		return rc;
+	if (a.check_config)
+		return check_config(a.config_path);
 	struct state S = {0};
-	S.lx = (struct lx_daemon){.ops = &csp_ops, .app = &S, .config_path = path,
-				  .level_from_cli = has_level, .cli_level = level};
+	S.lx = (struct lx_daemon){.ops = &csp_ops, .app = &S, .config_path = a.config_path,
+				  .level_from_cli = a.level_from_cli, .cli_level = a.level};
 	return lx_daemon_run(&S.lx);
 }

@@ -592,12 +592,6 @@ static void usage(FILE *f)
 		"error (memory, schemas).\n");
 }
 
-static int usage_error(const char *msg)
-{
-	fprintf(stderr, "li707-lea: %s (try 'li707-lea --help')\n", msg);
-	return 2;
-}
-
 /* ---- the skeleton's callbacks ---- */
 
 static int load(void *app, const char *path, struct lx_gen **out, char *err, size_t errlen)
@@ -677,34 +671,11 @@ static int check_config(const char *path)
 
 int lea_cmd_daemon(int argc, char **argv)
 {
-	enum { O_CHECK = 256, O_LEVEL };
-	static const struct option lo[] = {
-		{"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, O_CHECK},
-		{"log-level", required_argument, NULL, O_LEVEL}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
-	const char *path = LEA_CONFIG_DEFAULT;
-	bool check = false, has_level = false;
-	enum lea_log_level level = LEA_LOG_INFO;
-	int o;
-	opterr = 0;
-	optind = 1;
-	while ((o = getopt_long(argc, argv, "c:hV", lo, NULL)) != -1) {
-		switch (o) {
-		case 'c': path = optarg; break;
-		case O_CHECK: check = true; break;
-		case O_LEVEL:
-			if (!lea_log_parse_level(optarg, &level))
-				return usage_error("--log-level must be error, warn, info or debug");
-			has_level = true;
-			break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("li707-lea %s\n", LI707_VERSION); return 0;
-		default: return usage_error("unknown option or missing argument");
-		}
-	}
-	if (optind < argc)
-		return usage_error("unexpected argument");
-	if (check)
-		return check_config(path);
-	return run_daemon(path, has_level, level);
+	struct lx_daemon_args a;
+	int rc = lx_daemon_args_parse(argc, argv, "li707-lea", LEA_CONFIG_DEFAULT, usage, &a);
+	if (rc >= 0)
+		return rc;
+	if (a.check_config)
+		return check_config(a.config_path);
+	return run_daemon(a.config_path, a.level_from_cli, a.level);
 }

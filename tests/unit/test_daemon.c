@@ -264,11 +264,56 @@ static void daemon_exit_statuses(void **state)
 	unlink(conf);
 }
 
+static void toy_usage(FILE *f)
+{
+	fputs("Usage: toyd [--config FILE]\n", f);
+}
+
+/* The command line both daemons share (lx_daemon_args_parse): options into the struct, -1 to
+ * go on, 0 after --help/--version, 2 for a usage error. */
+static void daemon_args(void **state)
+{
+	(void)state;
+	struct lx_daemon_args a;
+	char *v1[] = {"toyd", NULL};
+	assert_int_equal(lx_daemon_args_parse(1, v1, "toyd", "/etc/toy.conf", toy_usage, &a), -1);
+	assert_string_equal(a.config_path, "/etc/toy.conf");
+	assert_false(a.check_config);
+	assert_false(a.level_from_cli);
+	assert_int_equal(a.level, LX_LOG_INFO);
+
+	char *v2[] = {"toyd", "-c", "x.conf", "--check-config", "--log-level", "debug", NULL};
+	assert_int_equal(lx_daemon_args_parse(6, v2, "toyd", "/etc/toy.conf", toy_usage, &a), -1);
+	assert_string_equal(a.config_path, "x.conf");
+	assert_true(a.check_config);
+	assert_true(a.level_from_cli);
+	assert_int_equal(a.level, LX_LOG_DEBUG);
+
+	char *v3[] = {"toyd", "--config=y.conf", NULL};
+	assert_int_equal(lx_daemon_args_parse(2, v3, "toyd", "/etc/toy.conf", toy_usage, &a), -1);
+	assert_string_equal(a.config_path, "y.conf");
+
+	char *bad_level[] = {"toyd", "--log-level", "loud", NULL};
+	char *unknown[] = {"toyd", "--bogus", NULL};
+	char *missing[] = {"toyd", "--config", NULL};
+	char *extra[] = {"toyd", "extra", NULL};
+	assert_int_equal(lx_daemon_args_parse(3, bad_level, "toyd", "d", toy_usage, &a), 2);
+	assert_int_equal(lx_daemon_args_parse(2, unknown, "toyd", "d", toy_usage, &a), 2);
+	assert_int_equal(lx_daemon_args_parse(2, missing, "toyd", "d", toy_usage, &a), 2);
+	assert_int_equal(lx_daemon_args_parse(2, extra, "toyd", "d", toy_usage, &a), 2);
+
+	char *help[] = {"toyd", "--help", NULL};
+	char *version[] = {"toyd", "-V", NULL};
+	assert_int_equal(lx_daemon_args_parse(2, help, "toyd", "d", toy_usage, &a), 0);
+	assert_int_equal(lx_daemon_args_parse(2, version, "toyd", "d", toy_usage, &a), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(daemon_reload_and_drain),
 		cmocka_unit_test(daemon_exit_statuses),
+		cmocka_unit_test(daemon_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
