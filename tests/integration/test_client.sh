@@ -36,17 +36,6 @@ trap cleanup EXIT
 . "$(dirname "$0")/lib/check.sh"
 not() { ! "$@"; }
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() { # PORT
-	for _ in $(seq 1 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		sleep 0.05
-	done
-	echo "peer on port $1 did not start" >&2
-	return 1
-}
 # wait_listen PORT: like wait_port, without connecting (openssl s_server in echo mode ends its
 # session loop when a probe connection closes).
 wait_listen() {

@@ -38,13 +38,6 @@ trap cleanup EXIT
 
 P=$T/pki
 bash "$SRC/scripts/pki.sh" "$P" >/dev/null 2>&1 || { echo "pki.sh failed"; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() { # wait_for SECONDS COMMAND...: until COMMAND succeeds (evaluated each time)
-	local n=$(($1 * 10))
-	shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 until_eq() { [ "$(eval "$1")" = "$2" ]; } # until_eq 'SHELL EXPRESSION' VALUE
 LI=BINLI-0001
 

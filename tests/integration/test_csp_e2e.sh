@@ -173,12 +173,6 @@ ts_of() { # the timestamps of events N0+1 .. N1
 		printf '2026-03-01T%02d:%02d:%02dZ ' $((i / 3600)) $((i / 60 % 60)) $((i % 60))
 	done
 }
-wait_for() { # wait_for SECONDS COMMAND...: until COMMAND succeeds
-	local n=$(($1 * 10))
-	shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 items_are() { [ "$(lea_items "$1")" = "$2" ]; }
 dstate() { sqlite3 "$SP/csp.db" "SELECT group_concat(state) FROM (SELECT d.state FROM deliveries d JOIN refs r ON r.id = d.ref_id WHERE r.delivery_id = '$1' ORDER BY d.seq)"; }
 

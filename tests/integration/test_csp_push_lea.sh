@@ -34,9 +34,6 @@ trap cleanup EXIT
 
 P=$T/pki
 bash "$SRC/scripts/pki.sh" "$P" >/dev/null || { echo "pki.sh failed"; exit 1; }
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 wait_listen() { # PORT: listening, without connecting
 	local hex
 	hex=$(printf '%04X' "$1")

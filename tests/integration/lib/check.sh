@@ -40,6 +40,24 @@ is() { if [ "$3" = "$2" ]; then ok; else bad "$1 (expected '$2', got '$3')"; fi;
 one_line_stderr() { [ "$(wc -l <"$T/err")" -eq 1 ]; }
 contains() { grep -q -- "$2" "$1"; }
 not_contains() { ! grep -q -- "$2" "$1"; }
+# free_port: an unused loopback TCP port. wait_port PORT: until something listens on it (5 s).
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_port() {
+	for _ in $(seq 1 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+		sleep 0.05
+	done
+	echo "peer on port $1 did not start" >&2
+	return 1
+}
+wait_for() { # wait_for SECONDS COMMAND...: until COMMAND succeeds (evaluated each time)
+	local n=$(($1 * 10))
+	shift
+	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
 summary() {
 	echo "$pass passed, $fail failed"
 	[ "$fail" -eq 0 ]
