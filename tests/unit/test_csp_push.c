@@ -367,22 +367,11 @@ static void test_bin_b3_local_refusals(void **state)
 	assert_string_equal(g_seen.path, "");
 }
 
-static int free_port(void)
-{
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof a;
-	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &l), 0);
-	close(s);
-	return ntohs(a.sin_port);
-}
-
 static void test_bin_b3_lea_down_is_retry(void **state)
 {
 	struct fx *f = *state;
 	char s[128];
-	snprintf(s, sizeof s, "https://127.0.0.1:%d/binaryData/", free_port());
+	snprintf(s, sizeof s, "https://127.0.0.1:%d/binaryData/", tu_free_port());
 	struct csp_push_object o = {.uuid = UUID1, .path = f->obj, .size = -1,
 				    .content_type = "text/plain"};
 	struct csp_push_result r;
@@ -400,7 +389,7 @@ static void test_bin_b3_continue_timeout_follows_expiry(void **state)
 	struct fx *f = *state;
 	if (system("command -v openssl >/dev/null 2>&1") != 0)
 		skip();
-	int port = free_port();
+	int port = tu_free_port();
 	char ports[32], log[160], cert[160], key[160];
 	snprintf(ports, sizeof ports, "127.0.0.1:%d", port);
 	snprintf(log, sizeof log, "%s/silent.log", f->dir);

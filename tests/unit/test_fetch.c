@@ -40,21 +40,6 @@ struct env {
 
 static struct env E;
 
-static int free_port(void)
-{
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof a;
-	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 ||
-	    getsockname(s, (struct sockaddr *)&a, &l) != 0) {
-		if (s >= 0)
-			close(s);
-		return -1;
-	}
-	close(s);
-	return ntohs(a.sin_port);
-}
-
 static bool port_up(int port)
 {
 	for (int i = 0; i < 200; i++) {
@@ -442,7 +427,7 @@ struct peer {
 
 static void peer_start(struct peer *p, const char *name, const char *limit)
 {
-	p->port = free_port();
+	p->port = tu_free_port();
 	assert_true(p->port > 0);
 	char ports[16];
 	snprintf(ports, sizeof ports, "%d", p->port);

@@ -137,17 +137,6 @@ static void tagged_done(void *ud, struct lx_http_result *r)
 	t->log->seen[t->log->n++] = t->tag;
 }
 
-static int free_port(void)
-{
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof a;
-	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &l), 0);
-	close(s);
-	return ntohs(a.sin_port);
-}
-
 static void test_bin2_small_first_order(void **state)
 {
 	(void)state;
@@ -157,7 +146,7 @@ static void test_bin2_small_first_order(void **state)
 	char err[256];
 	assert_int_equal(lx_http_client_new(&o, &c, err, sizeof err), 0);
 	char url[64];
-	snprintf(url, sizeof url, "https://127.0.0.1:%d/", free_port());
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/", tu_free_port());
 	static const struct {
 		int priority;
 		int64_t size;
@@ -317,7 +306,7 @@ static void test_sec4_psk_callback(void **state)
 	}
 	static const char *const versions[] = {"-tls1_2", "-tls1_3"};
 	for (size_t v = 0; v < 2; v++) {
-		int port = free_port();
+		int port = tu_free_port();
 		pid_t pid = start_s_server(port, hex, versions[v]);
 		if (pid < 0)
 			fail_msg("openssl s_server %s did not start", versions[v]);
@@ -371,7 +360,7 @@ static void test_bin2_small_overtakes_large(void **state)
 		 "head -c 20000000 /dev/zero > big.bin",
 		 dir);
 	assert_int_equal(system(cmd), 0);
-	int port = free_port();
+	int port = tu_free_port();
 	char ports[16], cert[128], key[128], data[128], log[128];
 	snprintf(ports, sizeof ports, "%d", port);
 	snprintf(cert, sizeof cert, "%s/c.pem", dir);

@@ -33,6 +33,10 @@ int tu_xmllint_wrapped(const char *wrapper, const char *buf, size_t len);
 
 /* Removes a directory tree (no symlinks followed); asserts it worked. */
 void tu_rm_rf(const char *dir);
+
+/* An unused loopback TCP port (bound, read, closed); aborts the test program when the
+ * system cannot give one. */
+int tu_free_port(void);
 /* strdup that asserts success. */
 char *tu_xstrdup(const char *s);
 
