@@ -593,13 +593,45 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
+const char *lx_http_stage_name(enum lx_http_stage s)
+{
+	switch (s) {
+	case LX_HTTP_STAGE_QUEUED: return "queued";
+	case LX_HTTP_STAGE_CONNECTING: return "connecting";
+	case LX_HTTP_STAGE_AWAIT_100: return "awaiting-100";
+	case LX_HTTP_STAGE_SENDING: return "sending";
+	case LX_HTTP_STAGE_AWAIT_RESPONSE: return "awaiting-verdict";
+	case LX_HTTP_STAGE_DONE: return "done";
+	}
+	return "?";
+}
+
+static void stage_set(struct xfer *x, enum lx_http_stage st)
+{
+	if (x->req.progress)
+		atomic_store_explicit(&x->req.progress->stage, (int)st, memory_order_relaxed);
+}
+
+/* Connected, the request about to go out: its body waits for 100 Continue when asked. */
+static int prereq_cb(void *ud, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+		     int conn_local_port)
+{
+	(void)conn_primary_ip, (void)conn_local_ip, (void)conn_primary_port, (void)conn_local_port;
+	struct xfer *x = ud;
+	stage_set(x, !x->req.post ? LX_HTTP_STAGE_AWAIT_RESPONSE
+		     : x->req.expect_continue ? LX_HTTP_STAGE_AWAIT_100 : LX_HTTP_STAGE_SENDING);
+	return CURL_PREREQFUNC_OK;
+}
+
 static size_t read_cb(char *p, size_t size, size_t n, void *ud)
 {
 	struct xfer *x = ud;
 	size_t want = size * n;
 	int64_t left = x->req.body_size - x->body_pos;
-	if (left <= 0)
+	if (left <= 0) {
+		stage_set(x, LX_HTTP_STAGE_AWAIT_RESPONSE);
 		return 0;
+	}
 	if ((int64_t)want > left)
 		want = (size_t)left;
 	for (;;) {
@@ -612,6 +644,12 @@ static size_t read_cb(char *p, size_t size, size_t n, void *ud)
 			return CURL_READFUNC_ABORT;
 		}
 		x->body_pos += r;
+		if (x->req.progress) {
+			atomic_store_explicit(&x->req.progress->sent, (uint64_t)x->body_pos,
+					      memory_order_relaxed);
+			stage_set(x, x->body_pos >= x->req.body_size ? LX_HTTP_STAGE_AWAIT_RESPONSE
+								      : LX_HTTP_STAGE_SENDING);
+		}
 		return (size_t)r;
 	}
 }
@@ -682,6 +720,10 @@ static int xfer_setup(struct xfer *x)
 	if (c->low_speed_time > 0) {
 		SET(CURLOPT_LOW_SPEED_LIMIT, c->low_speed_limit);
 		SET(CURLOPT_LOW_SPEED_TIME, c->low_speed_time);
+	}
+	if (q->progress) {
+		SET(CURLOPT_PREREQFUNCTION, prereq_cb);
+		SET(CURLOPT_PREREQDATA, x);
 	}
 	SET(CURLOPT_HEADERFUNCTION, header_cb);
 	SET(CURLOPT_HEADERDATA, x);
@@ -773,6 +815,10 @@ int lx_http_submit(struct lx_http_client *c, const struct lx_http_transfer *req,
 	x->c = c;
 	x->req = *req;
 	x->res = res;
+	if (req->progress) {
+		atomic_store(&req->progress->sent, 0);
+		stage_set(x, LX_HTTP_STAGE_QUEUED);
+	}
 	size_t max = req->max_body ? req->max_body : LX_HTTP_MAX_BODY_DEFAULT;
 	lx_dynbuf_init(&x->body, max < SIZE_MAX ? max + 1 : max); /* + the NUL */
 	/* Insert after every transfer that orders before or equal to it (stable). */
@@ -819,6 +865,7 @@ static void xfer_finish(struct lx_http_client *c, struct xfer *x, CURLcode cc)
 			break;
 		}
 	}
+	stage_set(x, LX_HTTP_STAGE_DONE);
 	void (*done)(void *, struct lx_http_result *) = x->req.done;
 	void *dud = x->req.done_ud;
 	xfer_free(x);
@@ -835,6 +882,7 @@ static void start_pending(struct lx_http_client *c)
 		memmove(c->pending, c->pending + 1, (c->n_pending - 1) * sizeof *c->pending);
 		c->n_pending--;
 		c->running[c->n_running++] = x;
+		stage_set(x, LX_HTTP_STAGE_CONNECTING);
 		int rc = xfer_setup(x);
 		if (rc == 0 && curl_multi_add_handle(c->multi, x->easy) == CURLM_OK)
 			continue;

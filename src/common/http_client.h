@@ -22,6 +22,7 @@
 #ifndef LX_COMMON_HTTP_CLIENT_H
 #define LX_COMMON_HTTP_CLIENT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -96,6 +97,25 @@ int lx_http_client_opts_check(const struct lx_http_client_opts *o, char *err, si
 
 struct lx_http_result;
 
+/* Where a running transfer stands (lx_http_transfer.progress). */
+enum lx_http_stage {
+	LX_HTTP_STAGE_QUEUED = 0,      /* waiting for a slot */
+	LX_HTTP_STAGE_CONNECTING,      /* TCP connect and TLS handshake (or a reused connection) */
+	LX_HTTP_STAGE_AWAIT_100,       /* request headers sent with Expect: 100-continue */
+	LX_HTTP_STAGE_SENDING,         /* request body going out */
+	LX_HTTP_STAGE_AWAIT_RESPONSE,  /* all of the body handed over: waiting for the answer */
+	LX_HTTP_STAGE_DONE
+};
+/* Progress of one transfer: written by the client's thread, readable from any thread (atomic
+ * loads) for as long as the caller keeps the struct. sent = request body bytes handed to
+ * libcurl so far (it sends them at once; at most its upload buffer more than went out). */
+struct lx_http_progress {
+	atomic_int stage;           /* enum lx_http_stage */
+	atomic_uint_fast64_t sent;
+};
+/* "queued", "connecting", "awaiting-100", "sending", "awaiting-verdict", "done". */
+const char *lx_http_stage_name(enum lx_http_stage s);
+
 /* One request. Strings and buffers are borrowed until the transfer is done. */
 struct lx_http_transfer {
 	const char *url;            /* https:// only */
@@ -122,6 +142,8 @@ struct lx_http_transfer {
 	int priority;               /* lower runs first */
 	int64_t size_hint;          /* expected bytes moved, for small-first; -1 unknown */
 	const long *ok_status;      /* 0-terminated statuses that are OK; NULL: 200..299 */
+	struct lx_http_progress *progress; /* updated while the transfer runs, or NULL; must stay
+				    * put until done ran */
 };
 
 /* Fills a request with its defaults (GET, no body, body_fd -1, no Range, size_hint -1). */

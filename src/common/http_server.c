@@ -965,8 +965,13 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct lx_http_server *s = dc->s;
 	/* Keep-alive: the next request's headers are due header_timeout_s from now. */
 	conn_deadline(s, conn_ctx(conn), true);
+	bool ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !r->failed;
+	if (ok && r->meter && r->ans) /* all of it went out: exact, not the estimate */
+		atomic_store(&r->meter->sent, r->ans->length);
 	if (r->begun && s->cfg.done)
-		s->cfg.done(s->cfg.cls, &r->pub, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !r->failed);
+		s->cfg.done(s->cfg.cls, &r->pub, ok);
+	lx__meter_release(r->meter);
+	free(r->ans);
 	if (r->fd >= 0)
 		close(r->fd);
 	free(r->wbuf);

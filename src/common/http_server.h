@@ -229,6 +229,27 @@ int lx_http_respond_file(struct lx_http_request *req, int fd, const char *conten
 int lx_http_respond_file_etag(struct lx_http_request *req, int fd, const char *content_type,
 				 const char *etag);
 
+/* What a file response (lx_http_respond_file*) answered, for the request's done() and for a
+ * handler that shows transfers in progress. */
+#define LX_HTTP_ANSWER_RANGES 64 /* = LX_RANGE_CAP */
+struct lx_http_file_answer {
+	unsigned status;          /* 200, 206 or 416 */
+	bool head;                /* a HEAD: no body */
+	uint64_t size;            /* the file's size */
+	uint64_t length;          /* bytes of the response body (its Content-Length; 0 for HEAD) */
+	size_t n_ranges;          /* 206: the ranges sent (1: a single range, more: multipart) */
+	struct { uint64_t first, last; } ranges[LX_HTTP_ANSWER_RANGES]; /* inclusive */
+};
+/* The answer of the file response queued for req: 0, or LI707_ENOTFOUND (none was). */
+int lx_http_file_answer(const struct lx_http_request *req, struct lx_http_file_answer *out);
+/* Bytes of the file response's body handed to the connection so far: read for it (blocks of
+ * LX_HTTP_BLOCK) or, for a mapped body, pushed into the socket (an estimate that includes
+ * the response headers and TLS record overhead, never more than the body). Exact (= length)
+ * once the response went out completely: in done() with ok true. A client that went away
+ * got at most this much. 0 without a file response. One atomic load: cheap from any thread
+ * while the request lives (until its done() returned). */
+uint64_t lx_http_sent(const struct lx_http_request *req);
+
 /* Accepts the body into fd (taken; the server writes at its current offset in blocks of
  * LX_HTTP_BLOCK, everything is written before phase END, closes it after done()), at most
  * cap bytes (0 = limits.body_bytes). Durability (fsync) is the handler's, at END. */

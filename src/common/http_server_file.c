@@ -60,13 +60,43 @@ struct fresp {
 	int fd;
 	size_t nseg, cur;
 	struct seg *seg;
+	struct lx__meter *meter; /* the request's byte counter (a reference), or NULL */
 };
+
+void lx__meter_release(struct lx__meter *m)
+{
+	if (m && atomic_fetch_sub(&m->refs, 1) == 1)
+		free(m);
+}
+
+static struct lx__meter *meter_ref(struct lx__meter *m)
+{
+	if (m)
+		atomic_fetch_add(&m->refs, 1);
+	return m;
+}
+
+int lx_http_file_answer(const struct lx_http_request *req, struct lx_http_file_answer *out)
+{
+	const struct lx__http_rq *r = req ? req->impl : NULL;
+	if (!r || !r->ans || !out)
+		return LI707_ENOTFOUND;
+	*out = *r->ans;
+	return 0;
+}
+
+uint64_t lx_http_sent(const struct lx_http_request *req)
+{
+	const struct lx__http_rq *r = req ? req->impl : NULL;
+	return r && r->meter ? atomic_load_explicit(&r->meter->sent, memory_order_relaxed) : 0;
+}
 
 static void fresp_free(void *cls)
 {
 	struct fresp *f = cls;
 	if (!f)
 		return;
+	lx__meter_release(f->meter);
 	if (f->fd >= 0)
 		close(f->fd);
 	for (size_t i = 0; i < f->nseg; i++)
@@ -102,11 +132,14 @@ static ssize_t fresp_read(void *cls, uint64_t pos, char *buf, size_t max)
 		out += n;
 		pos += n;
 	}
+	if (out && f->meter) /* one relaxed store per block: what was read for the connection */
+		atomic_store_explicit(&f->meter->sent, pos, memory_order_relaxed);
 	return out ? (ssize_t)out : MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
 /* A multipart answer has a header and a body per range and the closing boundary. */
 #define SEG_MAX (2 * LX_RANGE_CAP + 1)
+_Static_assert(LX_HTTP_ANSWER_RANGES == LX_RANGE_CAP, "lx_http_file_answer holds every range");
 
 static int seg_add(struct fresp *f, size_t *cap, uint64_t *at, uint64_t len, uint64_t foff, char *mem)
 {
@@ -158,6 +191,7 @@ struct fmap {
 	size_t body_off;       /* the first body byte in the mapping */
 	uint64_t body_len;
 	uint64_t sent;         /* bytes pushed since the response was queued (headers included) */
+	struct lx__meter *meter; /* the request's byte counter (a reference), or NULL */
 	size_t pop_to, trim_to; /* populated up to, dropped up to (mapping offsets, pages) */
 	bool populate;         /* MADV_POPULATE_READ works here */
 };
@@ -255,6 +289,8 @@ static void fmap_advance(struct fmap *m, size_t n)
 {
 	m->sent += n;
 	uint64_t done = m->sent < m->body_len ? m->sent : m->body_len;
+	if (m->meter)
+		atomic_store_explicit(&m->meter->sent, done, memory_order_relaxed);
 	size_t at = m->body_off + (size_t)done;
 	fmap_populate(m, at + MAP_STEP);
 	size_t margin = MAP_STEP / 4 + (size_t)(m->sent / 512); /* 22 / 16384 is 0.13 % */
@@ -320,6 +356,7 @@ static void fmap_free(void *cls)
 	munmap(m->map, m->maplen);
 	close(m->fd);
 	lx__tx_release(m->tx);
+	lx__meter_release(m->meter);
 	free(m);
 }
 
@@ -366,6 +403,7 @@ static struct MHD_Response *map_response(struct lx__http_rq *r, int fd, uint64_t
 	}
 	m->fd = fd;
 	m->tx = t;
+	m->meter = meter_ref(r->meter);
 	atomic_fetch_add(&t->refs, 1);
 	atomic_store_explicit(&t->m, m, memory_order_release);
 	return resp;
@@ -385,6 +423,32 @@ static bool etag_ok(const char *e)
 			return false;
 	}
 	return true;
+}
+
+/* Notes what a file response answers (lx_http_file_answer) and gives the request its byte
+ * counter (lx_http_sent). */
+static int answer_note(struct lx__http_rq *r, unsigned status, bool head, uint64_t size,
+		       uint64_t length, const struct lx_range_set *set)
+{
+	if (!r->ans && !(r->ans = calloc(1, sizeof *r->ans)))
+		return LI707_ENOMEM;
+	if (!r->meter) {
+		if (!(r->meter = calloc(1, sizeof *r->meter)))
+			return LI707_ENOMEM;
+		atomic_init(&r->meter->refs, 1);
+	}
+	struct lx_http_file_answer *a = r->ans;
+	memset(a, 0, sizeof *a);
+	a->status = status;
+	a->head = head;
+	a->size = size;
+	a->length = length;
+	for (size_t i = 0; set && i < set->n && i < LX_HTTP_ANSWER_RANGES; i++) {
+		a->ranges[i].first = set->v[i].first;
+		a->ranges[i].last = set->v[i].last;
+		a->n_ranges = i + 1;
+	}
+	return 0;
 }
 
 int lx_http_respond_file(struct lx_http_request *req, int fd, const char *content_type)
@@ -443,6 +507,8 @@ int lx_http_respond_file_etag(struct lx_http_request *req, int fd, const char *c
 	int rc = 0;
 	if (v == LX_RANGE_UNSATISFIABLE) {
 		fresp_free(f);
+		if ((rc = answer_note(r, 416, false, size, 0, NULL)) != 0)
+			return rc;
 		lx_range_content_range(cr, sizeof cr, NULL, size);
 		if ((rc = lx_http_add_header(req, MHD_HTTP_HEADER_CONTENT_RANGE, cr)) != 0)
 			return rc;
@@ -485,6 +551,13 @@ int lx_http_respond_file_etag(struct lx_http_request *req, int fd, const char *c
 		fresp_free(f);
 		return rc;
 	}
+	bool head = strcmp(req->method, "HEAD") == 0;
+	if ((rc = answer_note(r, status, head, size, head ? 0 : total,
+			      v == LX_RANGE_PARTIAL ? &set : NULL)) != 0) {
+		fresp_free(f);
+		return rc;
+	}
+	f->meter = meter_ref(r->meter);
 	struct MHD_Response *resp = NULL;
 	if (total >= MAP_MIN && f->nseg == 1 && strcmp(req->method, "HEAD") != 0 &&
 	    (resp = map_response(r, f->fd, f->seg[0].foff, total)) != NULL) {

@@ -3,6 +3,7 @@
 #define LX_COMMON_HTTP_SERVER_INT_H
 
 #include <microhttpd.h>
+#include <stdatomic.h>
 
 #include "http_server.h"
 
@@ -11,6 +12,8 @@
 struct dctx;
 struct pgen;
 struct lx__tx;
+struct lx__meter;
+struct lx_http_file_answer;
 
 struct lx__http_hdr {
 	char *name, *value;
@@ -35,7 +38,17 @@ struct lx__http_rq { /* per request */
 	size_t wlen;
 	struct lx__http_hdr h[LX__HTTP_MAX_RESP_HEADERS];
 	size_t nh;
+	struct lx__meter *meter;          /* a file response's byte counter (shared with it) */
+	struct lx_http_file_answer *ans;  /* what the file response answered, or NULL */
 };
+
+/* The byte counter of a file response, shared by the request (lx_http_sent) and the response
+ * (which may outlive the request by a final TLS write): freed by the last of the two. */
+struct lx__meter {
+	atomic_int refs;
+	atomic_uint_fast64_t sent;
+};
+void lx__meter_release(struct lx__meter *m);
 
 /* The connection's slot for its transmit state (http_server_file.c: the GnuTLS push function
  * of mapped bodies), or NULL when the connection has no context. The connection releases it

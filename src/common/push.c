@@ -85,6 +85,7 @@ int lx_push_prepare(struct lx_push *p, const struct lx_push_req *req, int64_t no
 	p->xfer.max_body = PUSH_MAX_ANSWER;
 	p->xfer.priority = req->priority;
 	p->xfer.size_hint = st.st_size; /* small first (R-BIN-2) */
+	p->xfer.progress = req->progress;
 	return 0;
 }
 

@@ -51,6 +51,7 @@ struct lx_push_req {
 	const char *expiry;       /* the binaryData record's expiry (QualifiedDateTime), or NULL */
 	long expect_max_ms;       /* longest continue timeout; 0: LX_CONTINUE_TIMEOUT_MAX_MS_DEFAULT */
 	int priority;             /* lx_http_transfer.priority (lower first) */
+	struct lx_http_progress *progress; /* lx_http_transfer.progress, or NULL */
 };
 
 /* One push in flight. Caller-allocated; must stay put from lx_push_start until done ran. */

@@ -54,7 +54,9 @@ static const char *const outcome_names[CSP_AUDIT_OUTCOME_END] = {
 	[CSP_AUDIT_DROPPED] = "dropped", [CSP_AUDIT_APPROVED] = "approved",
 	[CSP_AUDIT_REJECTED] = "rejected", [CSP_AUDIT_STORED] = "stored",
 	[CSP_AUDIT_MISMATCH] = "mismatch", [CSP_AUDIT_REFUSED] = "refused",
-	[CSP_AUDIT_PARTIAL] = "partial",
+	[CSP_AUDIT_PARTIAL] = "partial", [CSP_AUDIT_SERVED] = "served",
+	[CSP_AUDIT_REFUSED_PEER] = "refused-wrong-client",
+	[CSP_AUDIT_REFUSED_EXPIRED] = "refused-expired", [CSP_AUDIT_FAILED] = "failed",
 };
 
 const char *csp_audit_event_name(enum csp_audit_event e)
@@ -93,6 +95,17 @@ static bool lea_name_ok(const char *s)
 	return true;
 }
 
+/* A fetch's range: "whole" or digits and ",+-" (byte positions), nothing else. */
+static bool range_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > CSP_AUDIT_RANGE_MAX)
+		return false;
+	if (strcmp(s, "whole") == 0)
+		return true;
+	return strspn(s, "0123456789,+-") == n;
+}
+
 int csp_audit_record_check(const struct csp_audit_record *r)
 {
 	if (!r || r->event <= 0 || r->event >= CSP_AUDIT_EVENT_END ||
@@ -105,6 +118,8 @@ int csp_audit_record_check(const struct csp_audit_record *r)
 		return LI707_EINVAL;
 	/* R-SEC-6: an object is named by its UUID only. */
 	if (r->object && !li707_check_uuid(r->object))
+		return LI707_EINVAL;
+	if (r->obj < 0 || (r->range && !range_ok(r->range)))
 		return LI707_EINVAL;
 	return 0;
 }
@@ -143,6 +158,10 @@ static json_t *record_json(const struct csp_audit_record *r, uint64_t rec, const
 		bad |= json_object_set_new(o, "seq", json_integer(r->seq));
 	if (r->object)
 		bad |= json_object_set_new(o, "object", json_string(r->object));
+	if (r->obj)
+		bad |= json_object_set_new(o, "obj", json_integer(r->obj));
+	if (r->range)
+		bad |= json_object_set_new(o, "range", json_string(r->range));
 	if (r->bytes >= 0)
 		bad |= json_object_set_new(o, "bytes", json_integer(r->bytes));
 	if (r->http_status)

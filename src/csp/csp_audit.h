@@ -54,14 +54,16 @@ enum csp_audit_event {
 	CSP_AUDIT_REVIEW,       /* a delivery was approved or rejected by a person */
 	CSP_AUDIT_DELIVERY,     /* a DeliveryObject was sent to a LEA (outcome below) */
 	CSP_AUDIT_PUSH,         /* a Model B object was pushed (outcome = the LEA's verdict) */
-	CSP_AUDIT_FETCH,        /* a Model A/C object was served to a LEA */
+	CSP_AUDIT_FETCH,        /* the file server answered a request for a known Model A/C
+				 * object token (outcome: served, partial, refused-wrong-client,
+				 * refused-expired, failed), written after the bytes went out */
 	CSP_AUDIT_EVENT_END
 };
 
 /* The outcome. Names (csp_audit_outcome_name) are the "outcome" field. */
 enum csp_audit_outcome {
 	CSP_AUDIT_NONE = 0,      /* no outcome (opened, ref add/close) */
-	CSP_AUDIT_DONE,          /* delivery acknowledged (DELIVERResponse), fetch served */
+	CSP_AUDIT_DONE,          /* delivery acknowledged (DELIVERResponse) */
 	CSP_AUDIT_RETRY,         /* transient failure, will be retried */
 	CSP_AUDIT_PARKED,        /* ErrorInformation: parked for the operator */
 	CSP_AUDIT_DROPPED,       /* dropped by the operator */
@@ -70,7 +72,12 @@ enum csp_audit_outcome {
 	CSP_AUDIT_STORED,        /* Model B verdicts (csp_push.h) */
 	CSP_AUDIT_MISMATCH,
 	CSP_AUDIT_REFUSED,
-	CSP_AUDIT_PARTIAL,       /* fetch: a range or an interrupted transfer */
+	CSP_AUDIT_PARTIAL,       /* fetch: the client went away before the whole answer left */
+	CSP_AUDIT_SERVED,        /* fetch: the whole answer (object, ranges, HEAD, 416) went out */
+	CSP_AUDIT_REFUSED_PEER,  /* fetch: another LEA asked (it got the one 404, R-BIN-A2) */
+	CSP_AUDIT_REFUSED_EXPIRED, /* fetch: the object had expired (the one 404, R-BIN-A3) */
+	CSP_AUDIT_FAILED,        /* fetch: the allowed LEA got 500 (the spool file is missing or
+				  * has another size) */
 	CSP_AUDIT_OUTCOME_END
 };
 
@@ -87,7 +94,11 @@ struct csp_audit_record {
 	int64_t bytes;          /* bytes moved (or cut, for RECOVERED); -1: none */
 	int http_status;        /* final HTTP status, 0: none */
 	int error_code;         /* HI-1 ErrorInformation code, or a li707 error code; 0: none */
+	int64_t obj;            /* objects.id (the store's object key) ; 0: none */
+	const char *range;      /* fetch: "whole" or "F-L[,F-L...][,+N]" (csp_xfer_range_text;
+				 * digits and ",+-" only, at most CSP_AUDIT_RANGE_MAX), or NULL */
 };
+#define CSP_AUDIT_RANGE_MAX 95
 
 /* Fills a record with "none" in every field (bytes -1). */
 void csp_audit_record_init(struct csp_audit_record *r, enum csp_audit_event ev);

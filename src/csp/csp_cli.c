@@ -24,6 +24,7 @@
 #include "csp_audit.h"
 #include "csp_ingest.h"
 #include "csp_run_binary.h"
+#include "csp_xfer.h"
 #include "csp_run_deliver.h"
 #include "fdio.h"
 #include "li707/error.h"
@@ -108,6 +109,89 @@ static void binary_text(struct csp_cmd_ctx *x)
 		(unsigned long long)b.push_failed, (unsigned long long)b.removed);
 }
 
+/* issue 11: binary transfers in progress and recently finished. NULL list: none to show
+ * (no hook: the CLI's own process, or the daemon has no binary engines). */
+static struct csp_xfer_view *transfers_get(struct csp_cmd_ctx *x, size_t *n)
+{
+	*n = 0;
+	if (!x->transfers || !x->binary_ud)
+		return NULL;
+	size_t max = CSP_XFER_ACTIVE_MAX + CSP_XFER_KEEP;
+	struct csp_xfer_view *v = calloc(max, sizeof *v);
+	if (v)
+		*n = x->transfers(x->binary_ud, v, max);
+	return v;
+}
+
+static json_t *transfers_json(struct csp_cmd_ctx *x)
+{
+	size_t n = 0;
+	struct csp_xfer_view *v = transfers_get(x, &n);
+	if (!v)
+		return NULL;
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++) {
+		const struct csp_xfer_view *t = &v[i];
+		json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:b, s:f, s:I, s:I, s:f}",
+				      "kind", csp_xfer_kind_name(t->kind), "lea", t->lea, "object",
+				      (json_int_t)t->object, "size", (json_int_t)t->size, "length",
+				      (json_int_t)t->length, "bytes", (json_int_t)t->bytes, "state",
+				      t->stage, "finished", t->finished, "rate", t->rate, "eta_s",
+				      (json_int_t)t->eta_s, "started", (json_int_t)t->started,
+				      "elapsed_s", t->elapsed_s);
+		if (!o)
+			continue;
+		if (t->range[0])
+			json_object_set_new(o, "range", json_string(t->range));
+		if (t->attempt)
+			json_object_set_new(o, "attempt", json_integer(t->attempt));
+		if (t->finished)
+			json_object_set_new(o, "outcome", json_string(t->outcome));
+		json_array_append_new(a, o);
+	}
+	free(v);
+	return a;
+}
+
+/* 1536 -> "1.5 KiB" */
+static void bytes_text(double b, char *out, size_t n)
+{
+	static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	int i = 0;
+	while (b >= 1024 && i < 4)
+		b /= 1024, i++;
+	snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+}
+
+static void transfers_text(struct csp_cmd_ctx *x)
+{
+	size_t n = 0;
+	struct csp_xfer_view *v = transfers_get(x, &n);
+	if (!v)
+		return;
+	size_t act = 0;
+	for (size_t i = 0; i < n; i++)
+		act += !v[i].finished;
+	fprintf(x->out, "transfers: %zu in progress, %zu finished recently\n", act, n - act);
+	for (size_t i = 0; i < n; i++) {
+		const struct csp_xfer_view *t = &v[i];
+		char rate[32], att[24] = "", rng[CSP_XFER_RANGE_MAX + 8] = "", eta[32] = "";
+		bytes_text(t->rate, rate, sizeof rate);
+		if (t->attempt)
+			snprintf(att, sizeof att, " attempt %d", t->attempt);
+		if (t->range[0])
+			snprintf(rng, sizeof rng, " range %s", t->range);
+		if (!t->finished && t->eta_s >= 0)
+			snprintf(eta, sizeof eta, ", eta %llds", (long long)t->eta_s);
+		fprintf(x->out, "  %-5s lea %s object %lld%s%s: %s %llu/%llu bytes, %s/s%s, %.1fs%s%s\n",
+			csp_xfer_kind_name(t->kind), t->lea, (long long)t->object, rng, att,
+			t->finished ? "finished" : t->stage, (unsigned long long)t->bytes,
+			(unsigned long long)t->length, rate, eta, t->elapsed_s,
+			t->finished ? ", " : "", t->finished ? t->outcome : "");
+	}
+	free(v);
+}
+
 static void live_text(struct csp_cmd_ctx *x)
 {
 	for (size_t i = 0; x->live && x->cfg && i < x->cfg->n_leas; i++) {
@@ -144,7 +228,8 @@ int csp_cmd_status(struct csp_cmd_ctx *x, int argc, char **argv)
 		case 'h':
 			fprintf(x->out, "Usage: li707-csp status [--config FILE] [--json]\n"
 					"Per LEA: queue depth, oldest age, deliveries by state, last success\n"
-					"and last error; references by state.\n");
+					"and last error; references by state; binary transfers in progress\n"
+					"(bytes, rate, eta) and the last ones finished.\n");
 			return 0;
 		default: return csp_cli_usage_error(x->err, "status", "unknown option");
 		}
@@ -191,6 +276,9 @@ int csp_cmd_status(struct csp_cmd_ctx *x, int argc, char **argv)
 		json_t *bj = binary_json(x); /* csp-wire-binary */
 		if (bj)
 			json_object_set_new(root, "binary", bj);
+		json_t *tj = transfers_json(x); /* issue 11 */
+		if (tj)
+			json_object_set_new(root, "transfers", tj);
 		json_object_set_new(root, "refs", json_pack("{s:I, s:I}", "open", (json_int_t)c.refs_open,
 							    "closed", (json_int_t)c.refs_closed));
 		char *s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -218,6 +306,7 @@ int csp_cmd_status(struct csp_cmd_ctx *x, int argc, char **argv)
 		}
 		live_text(x); /* csp-wire-deliver */
 		binary_text(x); /* csp-wire-binary */
+		transfers_text(x); /* issue 11 */
 		struct csp_delivery *v = NULL;
 		size_t n = 0;
 		if (csp_store_deliveries(x->store, NULL, CSP_D_PARKED, 100, &v, &n) == 0 && n) {

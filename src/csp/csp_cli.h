@@ -46,6 +46,9 @@ typedef int (*csp_cmd_live_fn)(void *ud, const char *lea, struct csp_lea_live *o
 /* csp-wire-binary: the binary engines' totals for status (csp_run_binary.h), or nonzero. */
 struct csp_binary_stats;
 typedef int (*csp_cmd_binary_fn)(void *ud, struct csp_binary_stats *out);
+/* issue 11: binary transfers in progress and recently finished (csp_xfer_list), at most max. */
+struct csp_xfer_view;
+typedef size_t (*csp_cmd_transfers_fn)(void *ud, struct csp_xfer_view *v, size_t max);
 
 struct csp_cmd_ctx {
 	const struct csp_config *cfg;
@@ -57,6 +60,7 @@ struct csp_cmd_ctx {
 	void *hook_ud;
 	csp_cmd_binary_fn binary;       /* csp-wire-binary: file server and push totals, or NULL */
 	void *binary_ud;
+	csp_cmd_transfers_fn transfers; /* transfers in progress (binary_ud), or NULL */
 };
 
 int csp_cmd_daemon(int argc, char **argv);   /* csp_daemon.c */

@@ -23,6 +23,7 @@
 #include "csp_cli.h"
 #include "csp_ingest.h"
 #include "csp_run_binary.h"
+#include "csp_xfer.h"
 #include "csp_run_deliver.h"
 #include "daemon.h"
 #include "li707/error.h"
@@ -90,13 +91,19 @@ static int binary_stats(void *ud, struct csp_binary_stats *out)
 	return 0;
 }
 
+static size_t binary_transfers(void *ud, struct csp_xfer_view *v, size_t max)
+{
+	return csp_xfer_list(csp_binary_transfers(ud), v, max); /* issue 11 */
+}
+
 static int control(void *ud, const char *body, size_t len, struct lx_dynbuf *out)
 {
 	struct state *S = ud;
 	void *tok = NULL;
 	struct csp_cmd_ctx x = {.cfg = acquire_cfg(S, &tok), .store = S->store,
 				.notify = csp_rd_notify, .live = csp_rd_live, .hook_ud = S->rd,
-				.binary = binary_stats, .binary_ud = S->binary};
+				.binary = binary_stats, .binary_ud = S->binary,
+				.transfers = binary_transfers};
 	int rc = csp_cli_control(&x, body, len, out);
 	release_cfg(tok);
 	return rc;

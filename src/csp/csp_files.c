@@ -37,6 +37,9 @@ struct csp_files {
 	csp_files_lookup_fn lookup;
 	void *ud;
 	int64_t (*now)(void *ud);
+	void *(*begin)(void *ud, struct lx_http_request *req, const struct csp_files_object *o,
+		       enum csp_files_answer a);
+	void (*end)(void *ud, struct lx_http_request *req, void *user, bool ok);
 	atomic_uint_fast64_t served, bytes, r_malformed, r_unknown, r_expired, r_peer, lookup_err,
 		file_err, bad_method;
 };
@@ -147,6 +150,8 @@ int csp_files_new(const struct csp_files_config *cfg, struct csp_files **out, ch
 	f->lookup = cfg->lookup;
 	f->ud = cfg->ud;
 	f->now = cfg->now;
+	f->begin = cfg->begin;
+	f->end = cfg->end;
 	*out = f;
 	return 0;
 }
@@ -355,8 +360,13 @@ int csp_files_handler(void *cls, struct lx_http_request *req, enum lx_http_phase
 	if (why) {
 		if (o->fd >= 0)
 			close(o->fd);
+		rc = refuse(why, req);
+		/* a known token: the hook learns of it after the one 404 was queued */
+		if (rc == 0 && f->begin && (why == &f->r_expired || why == &f->r_peer))
+			req->user = f->begin(f->ud, req, o, why == &f->r_expired
+						   ? CSP_FILES_REFUSED_EXPIRED : CSP_FILES_REFUSED_PEER);
 		free(o);
-		return refuse(why, req);
+		return rc;
 	}
 	/* The allowed peer, before expiry: from here on a failure may say so (500). */
 	int fd = o->fd;
@@ -375,9 +385,12 @@ int csp_files_handler(void *cls, struct lx_http_request *req, enum lx_http_phase
 		fd = -1;
 	}
 	if (fd < 0) {
-		free(o);
 		atomic_fetch_add(&f->file_err, 1);
-		return lx_http_respond_status(req, 500);
+		rc = lx_http_respond_status(req, 500);
+		if (rc == 0 && f->begin)
+			req->user = f->begin(f->ud, req, o, CSP_FILES_FILE_ERROR);
+		free(o);
+		return rc;
 	}
 	char etag[2 + 64 + 1];
 	snprintf(etag, sizeof etag, "\"%.64s\"", o->sha256);
@@ -394,6 +407,17 @@ int csp_files_handler(void *cls, struct lx_http_request *req, enum lx_http_phase
 		return rc;
 	}
 	rc = lx_http_respond_file_etag(req, fd, ct, etag);
+	if (rc == 0 && f->begin)
+		req->user = f->begin(f->ud, req, o, CSP_FILES_SERVED);
 	free(o);
 	return rc;
+}
+
+void csp_files_done(void *cls, struct lx_http_request *req, bool ok)
+{
+	struct csp_files *f = cls;
+	if (f && req && req->user && f->end)
+		f->end(f->ud, req, req->user, ok);
+	if (req)
+		req->user = NULL;
 }

@@ -46,6 +46,16 @@ struct csp_files_object {
 	char content_type[CSP_FILES_CTYPE_MAX + 1]; /* "" = application/octet-stream */
 	int64_t expiry;         /* Unix time; served while now < expiry (R-BIN-A3) */
 	char peer[CSP_FILES_PEER_MAX + 1]; /* the only peer identity allowed (R-BIN-A2) */
+	int64_t key, ref;       /* the caller's keys of the object and its reference (opaque
+				 * here: handed back to the hooks below) */
+};
+
+/* What the handler answered a request for a known token (the hooks below). */
+enum csp_files_answer {
+	CSP_FILES_SERVED,          /* the allowed peer: 200/206/416, GET or HEAD */
+	CSP_FILES_REFUSED_EXPIRED, /* the one 404: the object expired (R-BIN-A3) */
+	CSP_FILES_REFUSED_PEER,    /* the one 404: another peer asked (R-BIN-A2) */
+	CSP_FILES_FILE_ERROR,      /* the allowed peer got 500 (file missing, of another size) */
 };
 
 /* Looks token up (22 base64url characters, already checked). *out arrives with fd = -1 and
@@ -61,6 +71,16 @@ struct csp_files_config {
 	csp_files_lookup_fn lookup;
 	void *ud;
 	int64_t (*now)(void *ud);  /* the clock for expiry, NULL = time(NULL) (tests) */
+	/* Optional hooks (the daemon's transfer table and fetch audit; ud as above). begin: after
+	 * the answer to a request for a known token was queued (unknown tokens and malformed
+	 * paths only count: they name no object), so for CSP_FILES_SERVED lx_http_file_answer()
+	 * and lx_http_sent() work on req; what it returns becomes req->user. end: from the
+	 * server's done() (csp_files_done) once the answer went out (ok) or the client went away,
+	 * with that user pointer (not for NULL). Neither may change the answer: they run after
+	 * it was queued. Called on the connection's thread: must be thread-safe. */
+	void *(*begin)(void *ud, struct lx_http_request *req, const struct csp_files_object *o,
+		       enum csp_files_answer a);
+	void (*end)(void *ud, struct lx_http_request *req, void *user, bool ok);
 };
 
 struct csp_files;
@@ -71,6 +91,8 @@ void csp_files_free(struct csp_files *f); /* NULL is a no-op; after the server i
 
 /* The lx_http_handler; cls is the struct csp_files. Answers every request at BEGIN. */
 int csp_files_handler(void *cls, struct lx_http_request *req, enum lx_http_phase ph);
+/* The lx_http_done to give the server with it (calls the end hook). */
+void csp_files_done(void *cls, struct lx_http_request *req, bool ok);
 
 /* Counters (monotonic). The refusal reasons are for the operator only: the client sees one
  * answer for all of them. */

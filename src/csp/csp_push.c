@@ -84,6 +84,7 @@ int csp_push_start(struct lx_http_client *c, struct csp_push *cp, const char *sc
 		.expect_max_ms = expect_timeout_ms,
 		/* R-BIN-2: large bodies start after every waiting small one. */
 		.priority = o->size > CSP_PUSH_LARGE ? 1 : 0,
+		.progress = cp->progress,
 	};
 	rc = lx_push_start(c, &cp->p, &req);
 	if (rc == -ETIME || rc == LI707_EMISMATCH)

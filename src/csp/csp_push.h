@@ -67,6 +67,8 @@ struct csp_push {
 	struct csp_push_result result;
 	void (*done)(void *ud, struct csp_push *cp); /* result is filled */
 	void *ud;
+	struct lx_http_progress *progress; /* stage and bytes sent while it runs, or NULL (set
+				* before csp_push_start; stays put until done ran) */
 };
 
 /* Starts a push on c: the transfer runs when the caller drives c (lx_http_run), and done is

@@ -29,9 +29,11 @@
 #include <time.h>
 
 #include "csp_audit.h"
+#include "csp_audit_queue.h"
 #include "csp_files.h"
 #include "csp_push.h"
 #include "csp_run_binary.h"
+#include "csp_xfer.h"
 #include "http_client.h"
 #include "http_server.h"
 #include "li707/error.h"
@@ -49,6 +51,8 @@ struct slot {
 	char expiry[33];
 	struct csp_push cp;
 	struct pusher *p;
+	struct lx_http_progress prog; /* the push's stage and bytes, read by the table */
+	uint64_t xid;                 /* its entry in the transfer table, 0: none */
 };
 
 struct pusher {
@@ -76,6 +80,11 @@ struct csp_binary {
 	atomic_uint_fast64_t active, pushed, retries, failed, removed;
 	struct lx_metric *m_served, *m_bytes, *m_refused, *m_active, *m_removed;
 	struct lx_metric_family *m_pushes;
+	/* issue 11: transfers in progress and fetch audit records (csp_xfer.h, csp_audit_queue.h) */
+	struct csp_xfer_table *xfers;
+	struct csp_audit_queue *aq;
+	struct lx_metric_family *m_xbytes, *m_xactive, *m_refusals, *m_fetches;
+	struct lx_metric *m_audit_failed;
 };
 
 /* ---- URLs ---- */
@@ -137,8 +146,120 @@ static int lookup(void *ud, const char *token, struct csp_files_object *out)
 	snprintf(out->content_type, sizeof out->content_type, "%s", o.content_type);
 	out->expiry = o.expiry;
 	snprintf(out->peer, sizeof out->peer, "%s", o.lea);
+	out->key = o.id;
+	out->ref = o.ref_id;
 	csp_object_clear(&o);
 	return 0;
+}
+
+/* ---- transfers in progress and fetch audit records (issue 11) ---- */
+
+/* One request for a known token, from the handler's begin hook to the server's done(). */
+struct serve {
+	uint64_t xid;                      /* transfer table entry, 0: none (no body, table full) */
+	enum csp_files_answer a;
+	int64_t key, ref;
+	char lea[CSP_FILES_PEER_MAX + 1];  /* the peer that asked */
+	char range[CSP_XFER_RANGE_MAX + 1];
+	unsigned status;
+	uint64_t length;
+};
+
+static uint64_t serve_probe(const void *src, const char **stage)
+{
+	*stage = "sending";
+	return lx_http_sent(src);
+}
+
+static void *files_begin(void *ud, struct lx_http_request *req, const struct csp_files_object *o,
+			 enum csp_files_answer a)
+{
+	struct csp_binary *b = ud;
+	struct serve *sv = calloc(1, sizeof *sv);
+	if (!sv) {
+		lx_err("file server: out of memory: a fetch goes unaudited");
+		return NULL;
+	}
+	sv->a = a;
+	sv->key = o->key;
+	sv->ref = o->ref;
+	snprintf(sv->lea, sizeof sv->lea, "%s", req->peer ? req->peer : "");
+	if (a == CSP_FILES_SERVED) {
+		struct lx_http_file_answer *fa = malloc(sizeof *fa);
+		if (fa && lx_http_file_answer(req, fa) == 0) {
+			sv->status = fa->status;
+			sv->length = fa->length;
+			uint64_t rg[LX_HTTP_ANSWER_RANGES][2];
+			for (size_t i = 0; i < fa->n_ranges; i++)
+				rg[i][0] = fa->ranges[i].first, rg[i][1] = fa->ranges[i].last;
+			csp_xfer_range_text((const uint64_t(*)[2])rg, fa->n_ranges, sv->range);
+			if (fa->status == 416)
+				snprintf(sv->range, sizeof sv->range, "none");
+			if (sv->length) {
+				struct csp_xfer_start st = {.kind = CSP_XFER_SERVE, .lea = sv->lea,
+							    .object = o->key, .size = o->size,
+							    .length = sv->length, .range = sv->range,
+							    .probe = serve_probe, .src = req};
+				sv->xid = csp_xfer_begin(b->xfers, &st);
+			}
+		}
+		free(fa);
+	} else {
+		sv->status = a == CSP_FILES_FILE_ERROR ? 500 : 404;
+	}
+	return sv;
+}
+
+static void files_end(void *ud, struct lx_http_request *req, void *user, bool ok)
+{
+	struct csp_binary *b = ud;
+	struct serve *sv = user;
+	uint64_t sent = sv->a == CSP_FILES_SERVED ? lx_http_sent(req) : 0;
+	enum csp_audit_outcome oc = CSP_AUDIT_FAILED;
+	switch (sv->a) {
+	case CSP_FILES_SERVED: oc = ok ? CSP_AUDIT_SERVED : CSP_AUDIT_PARTIAL; break;
+	case CSP_FILES_REFUSED_EXPIRED: oc = CSP_AUDIT_REFUSED_EXPIRED; break;
+	case CSP_FILES_REFUSED_PEER: oc = CSP_AUDIT_REFUSED_PEER; break;
+	case CSP_FILES_FILE_ERROR: oc = CSP_AUDIT_FAILED; break;
+	}
+	csp_xfer_end(b->xfers, sv->xid, csp_audit_outcome_name(oc), sent);
+	if (b->m_fetches)
+		lx_metric_inc(lx_metric_get(b->m_fetches, csp_audit_outcome_name(oc)));
+	if (b->aq) {
+		struct csp_audit_record r;
+		csp_audit_record_init(&r, CSP_AUDIT_FETCH);
+		r.outcome = oc;
+		r.ref = sv->ref;
+		r.lea = sv->lea[0] ? sv->lea : NULL;
+		r.obj = sv->key;
+		r.range = sv->a == CSP_FILES_SERVED && sv->range[0] ? sv->range : NULL;
+		r.bytes = (int64_t)sent;
+		r.http_status = (int)sv->status;
+		int rc = csp_audit_queue_put(b->aq, &r);
+		if (rc)
+			lx_err("audit log: cannot queue a fetch record: %s", li707_strerror(rc));
+	}
+	free(sv);
+}
+
+static uint64_t push_probe(const void *src, const char **stage)
+{
+	const struct lx_http_progress *pg = src;
+	*stage = lx_http_stage_name((enum lx_http_stage)atomic_load_explicit(&pg->stage,
+									     memory_order_relaxed));
+	return atomic_load_explicit(&pg->sent, memory_order_relaxed);
+}
+
+static void xfer_count(void *ud, enum csp_xfer_kind kind, const char *lea, uint64_t delta)
+{
+	struct csp_binary *b = ud;
+	if (b->m_xbytes)
+		lx_metric_add(lx_metric_get(b->m_xbytes, lea, csp_xfer_kind_name(kind)), delta);
+}
+
+struct csp_xfer_table *csp_binary_transfers(struct csp_binary *b)
+{
+	return b ? b->xfers : NULL;
 }
 
 static int files_start(struct csp_binary *b, char *err, size_t errlen)
@@ -151,7 +272,8 @@ static int files_start(struct csp_binary *b, char *err, size_t errlen)
 				      "needs a path (https://host/SEGMENT/)");
 		return rc;
 	}
-	struct csp_files_config fc = {.prefix = prefix, .root = b->root, .lookup = lookup, .ud = b};
+	struct csp_files_config fc = {.prefix = prefix, .root = b->root, .lookup = lookup, .ud = b,
+				      .begin = files_begin, .end = files_end};
 	if ((rc = csp_files_new(&fc, &b->files, err, errlen)))
 		return rc;
 	struct lx_http_config hc = {
@@ -159,6 +281,7 @@ static int files_start(struct csp_binary *b, char *err, size_t errlen)
 		.peers = (struct lx_tls_peers *)&c->tls_peers,
 		.creds = c->creds,
 		.handler = csp_files_handler,
+		.done = csp_files_done,
 		.cls = b->files,
 	};
 	if ((rc = lx_http_server_new(&hc, &b->srv, err, errlen)))
@@ -251,6 +374,10 @@ static void finish(struct slot *sl)
 	}
 	if (b->m_pushes)
 		lx_metric_inc(lx_metric_get(b->m_pushes, p->lea->name, state));
+	csp_xfer_end(b->xfers, sl->xid, state,
+		     res->verdict == LX_PUSH_STORED ? res->bytes
+		     : atomic_load_explicit(&sl->prog.sent, memory_order_relaxed));
+	sl->xid = 0;
 	csp_object_clear(&sl->o);
 	sl->busy = false;
 	atomic_fetch_sub(&b->active, 1);
@@ -309,6 +436,15 @@ static size_t fill(struct pusher *p)
 		memset(&sl->cp, 0, sizeof sl->cp);
 		sl->cp.done = push_done;
 		sl->cp.ud = sl;
+		atomic_store(&sl->prog.stage, LX_HTTP_STAGE_QUEUED);
+		atomic_store(&sl->prog.sent, 0);
+		sl->cp.progress = &sl->prog;
+		struct csp_xfer_start xs = {.kind = CSP_XFER_PUSH, .lea = p->lea->name,
+					    .object = sl->o.id, .size = sl->o.size,
+					    .length = sl->o.size,
+					    .attempt = (int)sl->o.push_attempts + 1,
+					    .probe = push_probe, .src = &sl->prog};
+		sl->xid = csp_xfer_begin(b->xfers, &xs);
 		sl->busy = true;
 		atomic_fetch_add(&b->active, 1);
 		busy++;
@@ -415,6 +551,70 @@ static void metrics_new(struct csp_binary *b, struct lx_metrics *r)
 	b->m_pushes = lx_metrics_family(r, LX_METRIC_COUNTER, "li707_csp_pushes_total",
 					"Model B push outcomes by LEA and state (stored, mismatch, "
 					"refused, retry).", "lea,state", NULL, 0);
+	b->m_xbytes = lx_metrics_family(r, LX_METRIC_COUNTER, "li707_csp_transfer_bytes_total",
+					"Bytes of binary objects sent, by LEA and kind (push: Model B "
+					"bodies; serve: Model A/C answers), counted while they move.",
+					"lea,kind", NULL, 0);
+	b->m_xactive = lx_metrics_family(r, LX_METRIC_GAUGE, "li707_csp_transfers_active",
+					 "Binary transfers in progress by kind (push, serve).", "kind",
+					 NULL, 0);
+	b->m_refusals = lx_metrics_family(r, LX_METRIC_COUNTER, "li707_csp_files_refusals_total",
+					  "Model A/C requests refused, by reason (malformed, unknown, "
+					  "expired, peer, lookup_error); the client sees one 404 for all.",
+					  "reason", NULL, 0);
+	b->m_fetches = lx_metrics_family(r, LX_METRIC_COUNTER, "li707_csp_fetches_total",
+					 "Answers to requests for known Model A/C objects by audited "
+					 "outcome (served, partial, refused-wrong-client, "
+					 "refused-expired, failed).", "outcome", NULL, 0);
+	if ((f = lx_metrics_family(r, LX_METRIC_COUNTER, "li707_csp_audit_fetch_failed_total",
+				   "Fetch audit records the audit log could not append.", NULL, NULL,
+				   0)))
+		b->m_audit_failed = lx_metric_get(f);
+}
+
+/* issue 11: the transfer table and the fetch records' audit queue (before any thread). */
+static int transfers_start(struct csp_binary *b)
+{
+	int rc = csp_xfer_new(NULL, NULL, &b->xfers);
+	if (rc)
+		return rc;
+	csp_xfer_set_count(b->xfers, xfer_count, b);
+	if (b->audit)
+		rc = csp_audit_queue_new(b->audit, &b->aq);
+	return rc;
+}
+
+/* After the server drained and the pushers stopped: the queued fetch records are written. */
+static void transfers_stop(struct csp_binary *b)
+{
+	csp_audit_queue_free(b->aq);
+	b->aq = NULL;
+	csp_xfer_free(b->xfers);
+	b->xfers = NULL;
+}
+
+static void transfers_tick(struct csp_binary *b)
+{
+	csp_xfer_sample(b->xfers);
+	if (b->m_xactive) {
+		lx_metric_gauge_set(lx_metric_get(b->m_xactive, "push"),
+				    (double)csp_xfer_active(b->xfers, CSP_XFER_PUSH));
+		lx_metric_gauge_set(lx_metric_get(b->m_xactive, "serve"),
+				    (double)csp_xfer_active(b->xfers, CSP_XFER_SERVE));
+	}
+	if (b->m_refusals && b->files) {
+		struct csp_files_stats f;
+		csp_files_stats(b->files, &f);
+		lx_metric_set(lx_metric_get(b->m_refusals, "malformed"), (double)f.refused_malformed);
+		lx_metric_set(lx_metric_get(b->m_refusals, "unknown"), (double)f.refused_unknown);
+		lx_metric_set(lx_metric_get(b->m_refusals, "expired"), (double)f.refused_expired);
+		lx_metric_set(lx_metric_get(b->m_refusals, "peer"), (double)f.refused_peer);
+		lx_metric_set(lx_metric_get(b->m_refusals, "lookup_error"), (double)f.lookup_errors);
+	}
+	uint64_t failed = 0;
+	csp_audit_queue_stats(b->aq, NULL, &failed);
+	if (b->m_audit_failed)
+		lx_metric_set(b->m_audit_failed, (double)failed);
 }
 
 int csp_binary_start(const struct csp_config *c, struct csp_store *s, struct csp_audit *audit,
@@ -430,8 +630,8 @@ int csp_binary_start(const struct csp_config *c, struct csp_store *s, struct csp
 	pthread_cond_init(&b->cv, NULL);
 	snprintf(b->root, sizeof b->root, "%s/objects", csp_store_spool(s));
 	metrics_new(b, reg);
-	int rc = 0;
-	if (c->n_files_listen + c->n_files_listen_psk)
+	int rc = transfers_start(b);
+	if (!rc && c->n_files_listen + c->n_files_listen_psk)
 		rc = files_start(b, err, errlen);
 	size_t nb = 0;
 	for (size_t i = 0; i < c->n_leas; i++)
@@ -520,6 +720,7 @@ void csp_binary_tick(struct csp_binary *b)
 	if (!b)
 		return;
 	sweep(b);
+	transfers_tick(b);
 	struct csp_binary_stats st;
 	csp_binary_stats(b, &st);
 	if (b->m_served)
@@ -560,6 +761,7 @@ void csp_binary_stop(struct csp_binary *b)
 		lx_http_server_drain(b->srv);
 		lx_http_server_free(b->srv);
 	}
+	transfers_stop(b);
 	csp_files_free(b->files);
 	pthread_cond_destroy(&b->cv);
 	pthread_mutex_destroy(&b->mu);

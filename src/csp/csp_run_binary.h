@@ -21,6 +21,7 @@
 struct csp_audit;
 struct lx_metrics;
 struct csp_binary;
+struct csp_xfer_table;
 
 /* Starts what c asks for: the file server when files_listen or files_listen_psk is set, a
  * push thread per [lea] with Model B and a modelb_url. c (its peers and TLS policy) must
@@ -42,6 +43,9 @@ struct csp_binary_stats {
 		push_failed, removed;
 };
 void csp_binary_stats(const struct csp_binary *b, struct csp_binary_stats *st);
+/* The table of transfers in progress (pushes and served answers, csp_xfer.h), or NULL. Lives
+ * until csp_binary_stop. */
+struct csp_xfer_table *csp_binary_transfers(struct csp_binary *b);
 
 /* The server path segment of files_url (see above) into out. 0 or LI707_EINVAL/ELIMIT. */
 int csp_binary_prefix(const char *files_url, char *out, size_t n);
