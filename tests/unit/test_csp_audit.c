@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "csp_audit.h"
+#include "csp_audit_queue.h"
 #include "testutil.h"
 
 /* R-SEC-6: a reference is an integer key; the record has no string that could be an LIID
@@ -454,6 +455,150 @@ static void test_sec6_audit_takes_no_target_identifier(void **state)
 	check_ok(f->path, 1);
 }
 
+/* ---- fetch records (issue 11) ---- */
+
+/* The fetch record's encoding: its fields in the documented order, the new outcome names, the
+ * object key and the range; the chain checks out. */
+static void test_audit_fetch_record_encoding(void **state)
+{
+	struct fx *f = *state;
+	struct csp_audit *a = NULL;
+	assert_int_equal(csp_audit_open(f->path, 0, &a, NULL), 0);
+	struct csp_audit_record r[5];
+	static const struct {
+		enum csp_audit_outcome oc;
+		const char *range;
+		int64_t bytes;
+		int http;
+	} v[5] = {
+		{CSP_AUDIT_SERVED, "0-9,100-199", 345, 206},
+		{CSP_AUDIT_PARTIAL, "whole", 1048576, 200},
+		{CSP_AUDIT_REFUSED_PEER, NULL, 0, 404},
+		{CSP_AUDIT_REFUSED_EXPIRED, NULL, 0, 404},
+		{CSP_AUDIT_FAILED, NULL, 0, 500},
+	};
+	for (int i = 0; i < 5; i++) {
+		csp_audit_record_init(&r[i], CSP_AUDIT_FETCH);
+		r[i].outcome = v[i].oc;
+		r[i].ref = 7;
+		r[i].lea = "leaA";
+		r[i].obj = 42;
+		r[i].range = v[i].range;
+		r[i].bytes = v[i].bytes;
+		r[i].http_status = v[i].http;
+	}
+	assert_int_equal(csp_audit_append_batch(a, r, 5), 0);
+	csp_audit_close(a);
+	size_t len;
+	char *buf = tu_read_file(f->path, &len);
+	static const char *const want[] = {
+		"\"event\":\"fetch\",\"outcome\":\"served\",\"ref\":7,\"lea\":\"leaA\",\"obj\":42,"
+		"\"range\":\"0-9,100-199\",\"bytes\":345,\"http\":206,\"prev\":\"",
+		"\"event\":\"fetch\",\"outcome\":\"partial\",\"ref\":7,\"lea\":\"leaA\",\"obj\":42,"
+		"\"range\":\"whole\",\"bytes\":1048576,\"http\":200,\"prev\":\"",
+		"\"event\":\"fetch\",\"outcome\":\"refused-wrong-client\",\"ref\":7,\"lea\":\"leaA\","
+		"\"obj\":42,\"bytes\":0,\"http\":404,\"prev\":\"",
+		"\"event\":\"fetch\",\"outcome\":\"refused-expired\",\"ref\":7,\"lea\":\"leaA\","
+		"\"obj\":42,\"bytes\":0,\"http\":404,\"prev\":\"",
+		"\"event\":\"fetch\",\"outcome\":\"failed\",\"ref\":7,\"lea\":\"leaA\",\"obj\":42,"
+		"\"bytes\":0,\"http\":500,\"prev\":\"",
+	};
+	long last = 0;
+	for (int i = 0; i < 5; i++) {
+		long at = tu_line_of(buf, want[i]);
+		if (at <= last)
+			fail_msg("record %d not found after line %ld:\n%s", i, last, buf);
+		last = at;
+	}
+	free(buf);
+	check_ok(f->path, 5);
+	/* No free text: a range is "whole" or digits and ",+-" */
+	assert_int_equal(csp_audit_open(f->path, 0, &a, NULL), 0);
+	csp_audit_record_init(&r[0], CSP_AUDIT_FETCH);
+	r[0].range = "ACME-LI-0042";
+	assert_int_equal(csp_audit_append(a, &r[0]), LI707_EINVAL);
+	r[0].range = "";
+	assert_int_equal(csp_audit_append(a, &r[0]), LI707_EINVAL);
+	r[0].range = "0-1,2-3,4-5,6-7,8-9,10-11,12-13,14-15,16-17,18-19,20-21,22-23,24-25,26-27,28-29,30-31,32-33,34-35";
+	assert_int_equal(csp_audit_append(a, &r[0]), LI707_EINVAL); /* > CSP_AUDIT_RANGE_MAX */
+	r[0].range = "0-1,+3";
+	r[0].obj = -1;
+	assert_int_equal(csp_audit_append(a, &r[0]), LI707_EINVAL);
+	r[0].obj = 1;
+	assert_int_equal(csp_audit_append(a, &r[0]), 0);
+	csp_audit_close(a);
+	check_ok(f->path, 6);
+}
+
+struct qarg {
+	struct csp_audit_queue *q;
+	int base;
+};
+
+static void *queue_putter(void *p)
+{
+	struct qarg *qa = p;
+	for (int i = 0; i < 500; i++) {
+		struct csp_audit_record r;
+		csp_audit_record_init(&r, CSP_AUDIT_FETCH);
+		r.outcome = CSP_AUDIT_SERVED;
+		r.obj = qa->base + i + 1;
+		r.lea = "leaA";
+		r.range = "whole";
+		r.bytes = i;
+		if (csp_audit_queue_put(qa->q, &r) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+/* The audit queue: four threads put 500 records each (their strings are copied); flush and
+ * free write all of them, chained, each object key once; a bad record is refused at put. */
+static void test_audit_queue_writes_everything(void **state)
+{
+	struct fx *f = *state;
+	struct csp_audit *a = NULL;
+	assert_int_equal(csp_audit_open(f->path, 0, &a, NULL), 0);
+	struct csp_audit_queue *q = NULL;
+	assert_int_equal(csp_audit_queue_new(a, &q), 0);
+	struct csp_audit_record bad;
+	csp_audit_record_init(&bad, CSP_AUDIT_FETCH);
+	bad.range = "LIID";
+	assert_int_equal(csp_audit_queue_put(q, &bad), LI707_EINVAL);
+	pthread_t th[4];
+	struct qarg qa[4];
+	for (int i = 0; i < 4; i++) {
+		qa[i] = (struct qarg){q, i * 1000};
+		assert_int_equal(pthread_create(&th[i], NULL, queue_putter, &qa[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		void *ret = NULL;
+		pthread_join(th[i], &ret);
+		assert_null(ret);
+	}
+	csp_audit_queue_flush(q);
+	uint64_t written = 0, failed = 0;
+	csp_audit_queue_stats(q, &written, &failed);
+	assert_int_equal(written, 2000);
+	assert_int_equal(failed, 0);
+	/* put then free at once: free writes what is queued */
+	struct qarg last = {q, 9000};
+	assert_null(queue_putter(&last));
+	csp_audit_queue_free(q);
+	assert_int_equal(csp_audit_last(a, NULL), 2500);
+	csp_audit_close(a);
+	check_ok(f->path, 2500);
+	size_t len;
+	char *buf = tu_read_file(f->path, &len);
+	for (int k = 0; k < 4; k++)
+		for (int i = 1; i <= 500; i += 99) {
+			char needle[64];
+			snprintf(needle, sizeof needle, "\"obj\":%d,", k * 1000 + i);
+			assert_true(tu_line_of(buf, needle) > 0);
+		}
+	free(buf);
+}
+
 /* ---- li707-csp audit check ---- */
 
 static int run_cmd(const char *out, int argc, char **argv, const char *dflt)
@@ -524,6 +669,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_audit_concurrent_appenders_chained, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sec6_audit_takes_no_target_identifier, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_cmd_check_exit_codes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_fetch_record_encoding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_queue_writes_everything, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
