@@ -192,9 +192,8 @@ static void *files_begin(void *ud, struct lx_http_request *req, const struct csp
 			uint64_t rg[LX_HTTP_ANSWER_RANGES][2];
 			for (size_t i = 0; i < fa->n_ranges; i++)
 				rg[i][0] = fa->ranges[i].first, rg[i][1] = fa->ranges[i].last;
-			csp_xfer_range_text((const uint64_t(*)[2])rg, fa->n_ranges, sv->range);
-			if (fa->status == 416)
-				snprintf(sv->range, sizeof sv->range, "none");
+			if (fa->status != 416) /* 416: no range was served */
+				csp_xfer_range_text((const uint64_t(*)[2])rg, fa->n_ranges, sv->range);
 			if (sv->length) {
 				struct csp_xfer_start st = {.kind = CSP_XFER_SERVE, .lea = sv->lea,
 							    .object = o->key, .size = o->size,
@@ -752,6 +751,9 @@ void csp_binary_stop(struct csp_binary *b)
 		lx_http_client_free(p->c); /* pushes in flight are abandoned: still due */
 		for (size_t k = 0; k < p->n_slots; k++)
 			if (p->slots[k].busy) {
+				/* issue 11: its transfer entry reads the slot: end it first */
+				csp_xfer_end(b->xfers, p->slots[k].xid, "abandoned",
+					     atomic_load(&p->slots[k].prog.sent));
 				lx_push_done(&p->slots[k].cp.p);
 				csp_object_clear(&p->slots[k].o);
 			}

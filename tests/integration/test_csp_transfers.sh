@@ -101,7 +101,7 @@ while True:
     threading.Thread(target=pump, args=(u, c, False), daemon=True).start()
 PY
 XPID=$!
-wait_for 5 python3 -c "import socket; socket.create_connection(('127.0.0.1', $XPORT))"
+wait_for 5 python3 -c "import socket; socket.create_connection(('127.0.0.1', $XPORT))" 2>/dev/null
 
 # ---- li707-csp: leaA (Models A and C, its deliveries never arrive: curl fetches in its
 # place with the csp2 certificate), leaB (Model B pushed to li707-lea through the proxy) ----
@@ -178,6 +178,7 @@ AS_A=(--cert "$P/csp2.pem" --key "$P/csp2.key") # leaA's fetch identity
 AS_B=(--cert "$P/csp1.pem" --key "$P/csp1.key") # leaB's
 
 # status --json, then a jq filter on it
+jqe() { jq -e "$@" >/dev/null; }
 st() { C status --json >"$T/st.json" 2>/dev/null && jq -e "$1" "$T/st.json" >/dev/null; }
 xf() { C status --json 2>/dev/null | jq -r "$1"; } # a value from the transfers
 
@@ -189,6 +190,10 @@ is "Model C single range: 1000 bytes" 1000 "$(stat -c %s "$T/c1.out")"
 "${CURL[@]}" "${AS_A[@]}" -r 0-9,100-199 -o "$T/c2.out" "$C_URL"
 MP_LEN=$(stat -c %s "$T/c2.out")
 check "Model C two ranges: a multipart body" grep -q "Content-Range: bytes 100-199/48000000" "$T/c2.out"
+"${CURL[@]}" "${AS_A[@]}" -I -o "$T/head.out" "$C_URL"
+check "HEAD of C: 200" grep -q "^HTTP/1.1 200" "$T/head.out"
+"${CURL[@]}" "${AS_A[@]}" -r 99999999999- -o /dev/null -w '%{http_code}\n' "$C_URL" >"$T/416.out"
+is "a range past the end of C: 416" 416 "$(cat "$T/416.out")"
 # a client that goes away: 1 MB/s for two seconds of 48 MB
 "${CURL[@]}" "${AS_A[@]}" --limit-rate 1M -o /dev/null "$C_URL" &
 CPID=$!
@@ -212,7 +217,7 @@ sleep 2
 C status --json >"$T/st-push.json"
 PB2=$(jq -r ".transfers[] | select(.kind == \"push\" and .finished == false) | .bytes" "$T/st-push.json")
 check "push in progress: bytes grow ($PB1 -> $PB2)" test "${PB2:-0}" -gt "${PB1:-0}"
-check "push in progress: LEA, size, attempt 1, state sending, rate > 0, eta" jq -e \
+check "push in progress: LEA, size, attempt 1, state sending, rate > 0, eta" jqe \
 	"[.transfers[] | select(.kind == \"push\" and .finished == false)][0] | .lea == \"leaB\" and .size == 8000000 and .length == 8000000 and .attempt == 1 and .state == \"sending\" and .rate > 0 and .eta_s >= 0" \
 	"$T/st-push.json"
 run C status
@@ -231,7 +236,7 @@ sleep 2
 C status --json >"$T/st-serve.json"
 SB2=$(jq -r ".transfers[] | select(.kind == \"serve\" and .finished == false) | .bytes" "$T/st-serve.json")
 check "serve in progress: bytes grow ($SB1 -> $SB2)" test "${SB2:-0}" -gt "${SB1:-0}"
-check "serve in progress: LEA, range whole, length, rate > 0" jq -e \
+check "serve in progress: LEA, range whole, length, rate > 0" jqe \
 	"[.transfers[] | select(.kind == \"serve\" and .finished == false)][0] | .lea == \"leaA\" and .range == \"whole\" and .length == 48000000 and .size == 48000000 and .state == \"sending\" and .rate > 0" \
 	"$T/st-serve.json"
 wait "$CPID"
@@ -260,7 +265,12 @@ check "audit: the client that went away: partial, 0 < bytes < 48000000" \
 	fetch_rec ".obj == $C_ID and .outcome == \"partial\" and .range == \"whole\" and .bytes > 0 and .bytes < 48000000"
 check "audit: another LEA's certificate: refused-wrong-client, leaB, no bytes, 404" \
 	fetch_rec ".obj == $A_ID and .lea == \"leaB\" and .outcome == \"refused-wrong-client\" and .bytes == 0 and .http == 404 and (has(\"range\") | not)"
-is "audit: unknown tokens and path tricks leave no record (6 fetch records so far)" 6 \
+check "audit: HEAD of C: served, range whole, no body bytes, http 200" \
+	fetch_rec ".obj == $C_ID and .outcome == \"served\" and .bytes == 0 and .http == 200"
+check "audit: the unsatisfiable range: served, http 416, no range, no bytes" \
+	fetch_rec ".obj == $C_ID and .outcome == \"served\" and .http == 416 and .bytes == 0 and (has(\"range\") | not)"
+check "the daemon logged no audit error" not_contains "$T/csp.log" "audit log"
+is "audit: unknown tokens and path tricks leave no record (8 fetch records so far)" 8 \
 	"$(jq -c 'select(.event == "fetch")' "$AL" | wc -l)"
 MPORT=$(sed -n 's/.*metrics on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/csp.log" | tail -1)
 sleep 1.2 # the tick copies the refusal counters into the metrics
