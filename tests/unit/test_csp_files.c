@@ -3,6 +3,7 @@
  * TLS with the test PKI of scripts/pki.sh; tokens; the retention sweep. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,8 @@ static int lookup(void *ud, const char *token, struct csp_files_object *out)
 		snprintf(out->content_type, sizeof out->content_type, "%s", o->ctype);
 		out->expiry = base_time + o->expiry_rel;
 		snprintf(out->peer, sizeof out->peer, "%s", o->peer);
+		out->key = 100 + (int64_t)i;
+		out->ref = 7;
 		if (o->by_fd) {
 			char p[160];
 			snprintf(p, sizeof p, "%s/%s", E.root, o->file);
@@ -96,6 +99,53 @@ static int lookup(void *ud, const char *token, struct csp_files_object *out)
 		return 0;
 	}
 	return LI707_ENOTFOUND;
+}
+
+/* ---- the begin/end hooks (issue 11): what the daemon audits and shows in status ---- */
+
+#define HOOK_MAX 64
+struct hook_ev {
+	enum csp_files_answer a;
+	int64_t key, ref;
+	char peer[32];
+	bool have_answer;
+	struct lx_http_file_answer ans;
+	bool ended, ok;
+	uint64_t sent;
+};
+static struct {
+	pthread_mutex_t mu;
+	struct hook_ev v[HOOK_MAX];
+	size_t n;
+} H = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void *hook_begin(void *ud, struct lx_http_request *req, const struct csp_files_object *o,
+			enum csp_files_answer a)
+{
+	(void)ud;
+	pthread_mutex_lock(&H.mu);
+	struct hook_ev *e = H.n < HOOK_MAX ? &H.v[H.n++] : NULL;
+	if (e) {
+		memset(e, 0, sizeof *e);
+		e->a = a;
+		e->key = o->key;
+		e->ref = o->ref;
+		snprintf(e->peer, sizeof e->peer, "%s", req->peer);
+		e->have_answer = lx_http_file_answer(req, &e->ans) == 0;
+	}
+	pthread_mutex_unlock(&H.mu);
+	return e;
+}
+
+static void hook_end(void *ud, struct lx_http_request *req, void *user, bool ok)
+{
+	(void)ud;
+	struct hook_ev *e = user;
+	pthread_mutex_lock(&H.mu);
+	e->sent = lx_http_sent(req);
+	e->ok = ok;
+	e->ended = true;
+	pthread_mutex_unlock(&H.mu);
 }
 
 static void add_peer(const char *name, const char *san)
@@ -154,7 +204,7 @@ static int setup(void **state)
 	add_peer("lea2", "csp2.test");
 	char err[256];
 	struct csp_files_config fc = {.prefix = "objects", .root = E.root, .lookup = lookup,
-				      .now = test_now};
+				      .now = test_now, .begin = hook_begin, .end = hook_end};
 	if (csp_files_new(&fc, &E.files, err, sizeof err) != 0)
 		return -1;
 	char cert[128], key[128], ca[128];
@@ -163,7 +213,8 @@ static int setup(void **state)
 	snprintf(ca, sizeof ca, "%s/ca.pem", E.pki);
 	struct lx_http_config cfg = {.policy = &E.pol, .peers = &E.peers,
 				     .creds = {.cert = cert, .key = key, .cacert = ca},
-				     .handler = csp_files_handler, .cls = E.files};
+				     .handler = csp_files_handler, .done = csp_files_done,
+				     .cls = E.files};
 	if (lx_http_server_new(&cfg, &E.srv, err, sizeof err) != 0 ||
 	    lx_http_server_listen(E.srv, "127.0.0.1:0", false, err, sizeof err) != 0) {
 		fprintf(stderr, "server: %s\n", err);
@@ -634,6 +685,103 @@ static void test_bin_a2_a3_every_refusal_is_the_same_answer(void **state)
 }
 
 /* R-BIN-A3: served while now < expiry, refused from the expiry second on. */
+/* The hooks see every answer to a known token after it was queued - the allowed peer's
+ * (whole, one range, two ranges, HEAD, 416, a file error), another peer's, an expired
+ * object's - with the object's keys, what the server answered (status, length, ranges) and,
+ * at the end, ok and the exact bytes sent; an unknown token and a malformed path reach no
+ * hook. (That the refusals stay the one 404 with the hooks set is
+ * test_bin_a2_a3_every_refusal_is_the_same_answer, which runs with them.) */
+static void test_hooks_see_known_tokens_with_answer_and_bytes(void **state)
+{
+	(void)state;
+	pthread_mutex_lock(&H.mu);
+	H.n = 0;
+	pthread_mutex_unlock(&H.mu);
+	struct resp r;
+	static const struct {
+		const char *client, *method, *hdr;
+		int obj;
+		long status;
+	} q[] = {
+		{"csp1", "GET", NULL, O_OK, 200},
+		{"csp1", "GET", "Range: bytes=1000-1999", O_OK, 206},
+		{"csp1", "GET", "Range: bytes=0-4,99990-", O_OK, 206},
+		{"csp1", "HEAD", NULL, O_OK, 200},
+		{"csp1", "GET", "Range: bytes=200000-", O_OK, 416},
+		{"csp1", "GET", NULL, O_SIZE, 500},
+		{"csp2", "GET", NULL, O_OK, 404},
+		{"csp1", "GET", NULL, O_EXPIRED, 404},
+		{"csp1", "GET", NULL, O_UNKNOWN, 404},
+	};
+	size_t mp_len = 0;
+	for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+		fetch(q[i].client, q[i].method, path_of(q[i].obj), q[i].hdr, &r);
+		assert_int_equal(r.status, q[i].status);
+		if (i == 2)
+			mp_len = r.blen;
+		resp_done(&r);
+	}
+	fetch("csp1", "GET", "/objects/../objects/x", NULL, &r);
+	resp_done(&r);
+	/* done() runs right after the last byte left: wait for the eight ends */
+	for (int k = 0; k < 200; k++) {
+		pthread_mutex_lock(&H.mu);
+		size_t ended = 0;
+		for (size_t i = 0; i < H.n; i++)
+			ended += H.v[i].ended;
+		pthread_mutex_unlock(&H.mu);
+		if (ended == 8)
+			break;
+		usleep(10000);
+	}
+	pthread_mutex_lock(&H.mu);
+	assert_int_equal(H.n, 8); /* not the unknown token, not the malformed path */
+	const struct hook_ev *e = H.v;
+	for (size_t i = 0; i < 8; i++) {
+		assert_true(e[i].ended);
+		assert_true(e[i].ok);
+		assert_int_equal(e[i].ref, 7);
+	}
+	/* whole */
+	assert_int_equal(e[0].a, CSP_FILES_SERVED);
+	assert_int_equal(e[0].key, 100 + O_OK);
+	assert_string_equal(e[0].peer, "lea1");
+	assert_true(e[0].have_answer);
+	assert_int_equal(e[0].ans.status, 200);
+	assert_int_equal(e[0].ans.n_ranges, 0);
+	assert_int_equal(e[0].ans.length, OBJ_SIZE);
+	assert_int_equal(e[0].ans.size, OBJ_SIZE);
+	assert_int_equal(e[0].sent, OBJ_SIZE);
+	/* one range */
+	assert_int_equal(e[1].ans.status, 206);
+	assert_int_equal(e[1].ans.n_ranges, 1);
+	assert_int_equal(e[1].ans.ranges[0].first, 1000);
+	assert_int_equal(e[1].ans.ranges[0].last, 1999);
+	assert_int_equal(e[1].sent, 1000);
+	/* two ranges: the multipart body's length */
+	assert_int_equal(e[2].ans.n_ranges, 2);
+	assert_int_equal(e[2].ans.ranges[1].first, 99990);
+	assert_int_equal(e[2].ans.ranges[1].last, 99999);
+	assert_int_equal(e[2].ans.length, mp_len);
+	assert_int_equal(e[2].sent, mp_len);
+	/* HEAD, 416: no body */
+	assert_true(e[3].ans.head);
+	assert_int_equal(e[3].ans.length, 0);
+	assert_int_equal(e[3].sent, 0);
+	assert_int_equal(e[4].ans.status, 416);
+	assert_int_equal(e[4].sent, 0);
+	/* a file error, another peer, an expired object: no file answer */
+	assert_int_equal(e[5].a, CSP_FILES_FILE_ERROR);
+	assert_int_equal(e[5].key, 100 + O_SIZE);
+	assert_false(e[5].have_answer);
+	assert_int_equal(e[6].a, CSP_FILES_REFUSED_PEER);
+	assert_string_equal(e[6].peer, "lea2");
+	assert_false(e[6].have_answer);
+	assert_int_equal(e[7].a, CSP_FILES_REFUSED_EXPIRED);
+	assert_int_equal(e[7].key, 100 + O_EXPIRED);
+	pthread_mutex_unlock(&H.mu);
+}
+
 static void test_bin_a3_expiry_boundary(void **state)
 {
 	(void)state;
@@ -751,6 +899,7 @@ int main(void)
 		cmocka_unit_test(test_bin_a1_file_outside_root_or_resized_is_500),
 		cmocka_unit_test(test_bin_a2_a3_every_refusal_is_the_same_answer),
 		cmocka_unit_test(test_bin_a3_expiry_boundary),
+		cmocka_unit_test(test_hooks_see_known_tokens_with_answer_and_bytes),
 		cmocka_unit_test(test_retention_removes_only_due_files_inside_the_root),
 	};
 	if (system("command -v openssl >/dev/null 2>&1") != 0) {
