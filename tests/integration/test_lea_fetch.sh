@@ -34,6 +34,7 @@ trap cleanup EXIT
 
 . "$(dirname "$0")/lib/check.sh"
 . "$(dirname "$0")/lib/nginx.sh"
+. "$(dirname "$0")/lib/lea.sh"
 
 P=$T/pki
 bash "$SRC/scripts/pki.sh" "$P" >/dev/null || { echo "pki.sh failed"; exit 1; }
@@ -122,16 +123,7 @@ expect_rc "the fetch keys are accepted (--check-config)" 0
 LOG=
 start_lea() { # NAME
 	LOG=$T/$1.log
-	"$LEA" --config "$T/lea.conf" 2>"$LOG" &
-	LPID=$!
-	for _ in $(seq 100); do
-		grep -q 'listening on .*(psk)' "$LOG" 2>/dev/null && break
-		kill -0 "$LPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (mtls).*/\1/p' "$LOG" | head -1)
-	PSKPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (psk).*/\1/p' "$LOG" | head -1)
-	[ -n "$PORT" ] || { echo "li707-lea did not start:"; cat "$LOG"; exit 1; }
+	lea_start "$T/lea.conf" "$LOG" psk
 }
 SEND=("$TOOL" send --cacert "$P/ca.pem" --cert "$P/csp1.pem" --key "$P/csp1.key")
 

@@ -42,6 +42,7 @@ trap cleanup EXIT
 
 . "$(dirname "$0")/lib/check.sh"
 . "$(dirname "$0")/lib/nginx.sh"
+. "$(dirname "$0")/lib/lea.sh"
 FP=$(dirname "$0")/lib/faultproxy.py
 
 
@@ -133,15 +134,7 @@ EOF
 }
 start_lea() { # NAME
 	LOG=$T/$1.log
-	"$LEA" --config "$T/lea.conf" 2>"$LOG" &
-	LPID=$!
-	for _ in $(seq 100); do
-		grep -q 'listening on .*(mtls)' "$LOG" 2>/dev/null && break
-		kill -0 "$LPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (mtls).*/\1/p' "$LOG" | head -1)
-	[ -n "$PORT" ] || { echo "li707-lea $1 did not start:"; cat "$LOG"; exit 1; }
+	lea_start "$T/lea.conf" "$LOG"
 }
 stop_lea() { # SIGTERM: exit 0, and nothing from the sanitizers in an ASan build
 	kill -TERM "$LPID"
