@@ -29,6 +29,7 @@ BUILD=$(cd "${1:?BUILD}" && pwd)
 OUT=${2:?OUTDIR}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 . "$SRC/tests/integration/lib/nginx.sh"
+. "$SRC/tests/integration/lib/lea.sh"
 LEA=$BUILD/li707-lea
 TOOL=$BUILD/li707
 for t in curl nginx openssl python3 jq; do
@@ -109,15 +110,8 @@ fetch_connections = $(($2 + 2))
 EOF
 	ST=$st
 	LOG=$T/lea-$1.log
-	"$LEA" --config "$T/lea.conf" 2>"$LOG" &
-	LPID=$!
-	for _ in $(seq 100); do
-		grep -q 'listening on .*(mtls)' "$LOG" 2>/dev/null && break
-		kill -0 "$LPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	LPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (mtls).*/\1/p' "$LOG" | head -1)
-	[ -n "$LPORT" ] || { echo "bench_lea_fetch: li707-lea did not start:"; cat "$LOG"; exit 1; }
+	lea_start "$T/lea.conf" "$LOG"
+	LPORT=$PORT
 }
 stop_lea() { kill -TERM "$LPID"; wait "$LPID" 2>/dev/null; LPID=; }
 peak_rss_mib() { awk '/^VmHWM/{printf "%.1f", $2 / 1024}' "/proc/$LPID/status"; }
