@@ -11,7 +11,7 @@
 # lea_stop
 #   SIGTERM to LPID, waits for it; returns its exit status; clears LPID.
 lea_start() {
-	local conf=$1 log=$2 psk= append= pick=head
+	local conf=$1 log=$2 psk='' append='' pick=head
 	shift 2
 	while [ $# -gt 0 ]; do
 		case $1 in

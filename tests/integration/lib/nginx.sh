@@ -24,7 +24,7 @@ NGINX_PID=
 nginx_start() {
 	local dir=$1 port=$2 root=$3
 	shift 3
-	local pki= ca= protocols= log= workers=1 conns=256 http= server= o
+	local pki='' ca='' protocols='' log='' workers=1 conns=256 http='' server='' o
 	for o in "$@"; do
 		case $o in
 		pki=*) pki=${o#pki=} ;;
@@ -82,8 +82,8 @@ nginx_start() {
 	} >"$dir/nginx.conf"
 	nginx -c "$dir/nginx.conf" -p "$dir" -e "$dir/nginx-error.log" 2>"$dir/nginx.err" &
 	NGINX_PID=$!
-	local i
-	for i in $(seq 1 100); do
+
+	for _ in $(seq 1 100); do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
 		kill -0 "$NGINX_PID" 2>/dev/null || break
 		sleep 0.05
