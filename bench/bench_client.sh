@@ -5,7 +5,7 @@
 # rounds, default 5).
 #
 # What is compared, exactly: one nginx (Debian package, 2 workers) with mutual TLS (TLS 1.2
-# and 1.3, ssl_verify_client on), an ECDSA P-256 test PKI made here, loopback; every client
+# and 1.3, ssl_verify_client on), the ECDSA P-256 test PKI of scripts/pki.sh, loopback; every client
 # presents the same client certificate and negotiates TLS 1.3 (TLS_AES_256_GCM_SHA384, the
 # first choice of both OpenSSL clients).
 # Appends name<TAB>value<TAB>unit<TAB>baseline<TAB>ratio lines to OUTDIR/results.tsv:
@@ -23,6 +23,8 @@
 #                         round); value: 1 GiB / median time; ratio: median of the per-round
 #                         ratios (curl+sync time / li707 time); the rounds are printed.
 set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+. "$SRC/tests/integration/lib/nginx.sh"
 BUILD=$(cd "$1" && pwd)
 OUT=$2
 N=${N:-20000}
@@ -33,58 +35,19 @@ for t in openssl nginx curl python3; do
 	command -v "$t" >/dev/null || { echo "bench_client: $t missing" >&2; exit 77; }
 done
 T=$(mktemp -d "${TMPDIR:-/tmp}/li707-bench-client-XXXXXX")
-NGPID=
-trap '[ -n "$NGPID" ] && kill "$NGPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
+trap 'nginx_stop "$T"; wait 2>/dev/null; rm -rf "$T"' EXIT
 chmod 755 "$T"
 
 P=$T/pki
-mkdir -p "$P" "$T/www" "$T/ntmp"
+mkdir -p "$T/www"
 chmod 755 "$T/www"
-(
-	cd "$P"
-	ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-	openssl req -x509 "${ec[@]}" -keyout ca.key -out ca.pem -days 2 -subj "/CN=bench CA" \
-		-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=keyCertSign,cRLSign"
-	openssl req "${ec[@]}" -keyout server.key -out server.csr -subj "/CN=localhost"
-	openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-		-extfile <(printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n') -out server.pem
-	openssl req "${ec[@]}" -keyout client.key -out client.csr -subj "/CN=bench client"
-	openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-		-extfile <(printf 'extendedKeyUsage=clientAuth\n') -out client.pem
-) >"$T/pki.log" 2>&1
+bash "$SRC/scripts/pki.sh" "$P" >"$T/pki.log" 2>&1
 truncate -s 1G "$T/www/big.bin"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$T/nginx.conf" <<CONF
-daemon off;
-worker_processes 2;
-pid $T/nginx.pid;
-error_log $T/error.log warn;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $T/ntmp/body;
-	proxy_temp_path $T/ntmp/proxy;
-	fastcgi_temp_path $T/ntmp/fastcgi;
-	uwsgi_temp_path $T/ntmp/uwsgi;
-	scgi_temp_path $T/ntmp/scgi;
-	keepalive_requests 1000000;
-	server {
-		listen 127.0.0.1:$PORT ssl;
-		ssl_certificate $P/server.pem;
-		ssl_certificate_key $P/server.key;
-		ssl_client_certificate $P/ca.pem;
-		ssl_verify_client on;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		root $T/www;
-		location = /bench { return 200 "ok"; }
-	}
-}
-CONF
-nginx -c "$T/nginx.conf" -p "$T" &
-NGPID=$!
-for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.05; done
+nginx_start "$T" "$PORT" "$T/www" pki="$P" mtls protocols="TLSv1.2 TLSv1.3" workers=2 \
+	connections=1024 http="keepalive_requests 1000000;" server='location = /bench { return 200 "ok"; }'
 U=https://127.0.0.1:$PORT
-TLS=(--cacert "$P/ca.pem" --cert "$P/client.pem" --key "$P/client.key")
+TLS=(--cacert "$P/ca.pem" --cert "$P/csp1.pem" --key "$P/csp1.key")
 now() { date +%s.%N; }
 emit() { # name value unit baseline [ratio; default value/baseline]
 	local ratio=${5:-}
@@ -94,7 +57,7 @@ emit() { # name value unit baseline [ratio; default value/baseline]
 
 # ---- 2 KB POST rate ---------------------------------------------------------------------
 head -c 2048 /dev/zero | tr '\0' x >"$T/body"
-ours=$("$BUILD/bench/bench_client" "$U/bench" "$N" "$K" "$P/client.pem" "$P/client.key" "$P/ca.pem" | cut -d' ' -f1)
+ours=$("$BUILD/bench/bench_client" "$U/bench" "$N" "$K" "$P/csp1.pem" "$P/csp1.key" "$P/ca.pem" | cut -d' ' -f1)
 {
 	echo "data-binary = \"@$T/body\""
 	echo 'header = "Content-Type: application/xml"'

@@ -33,6 +33,7 @@ set -uo pipefail
 BUILD=${1:?BUILD}
 OUT=${2:?OUTDIR}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+. "$SRC/tests/integration/lib/nginx.sh"
 CSP=$BUILD/li707-csp
 LEA=$BUILD/li707-lea
 for t in curl nginx openssl python3 sqlite3; do command -v $t >/dev/null || { echo "SKIP: $t missing"; exit 77; }; done
@@ -271,18 +272,9 @@ ca = $P/ca.pem"
 	NPORT=$(freeport)
 	mkdir -p "$T/root"; ln "$T/bin-att/a.bin" "$T/root/a.bin" 2>/dev/null || cp "$T/bin-att/a.bin" "$T/root/a.bin"
 	chmod 755 "$T/root"; chmod 644 "$T/root/a.bin"
-	cat >"$T/nginx.conf" <<NG
-daemon off; worker_processes 1; pid $T/nginx.pid; error_log $T/nginx.err;
-events { worker_connections 64; }
-http { access_log off; client_body_temp_path $T/cb; proxy_temp_path $T/px; fastcgi_temp_path $T/fc;
-  uwsgi_temp_path $T/uw; scgi_temp_path $T/sc; sendfile on;
-  server { listen 127.0.0.1:$NPORT ssl; ssl_protocols TLSv1.3; ssl_certificate $P/server.pem;
-    ssl_certificate_key $P/server.key; ssl_client_certificate $P/ca.pem; ssl_verify_client on;
-    root $T/root; } }
-NG
-	nginx -c "$T/nginx.conf" -e "$T/nginx.err" &
-	PIDS+=($!)
-	sleep 0.5
+	nginx_start "$T" "$NPORT" "$T/root" pki="$P" mtls protocols=TLSv1.3 connections=64 \
+		http="sendfile on;"
+	PIDS+=("$NGINX_PID")
 	cat "$T/bin-att/a.bin" >/dev/null
 	G=(curl -sS --tlsv1.3 --cacert "$P/ca.pem" --cert "$P/csp2.pem" --key "$P/csp2.key" -o /dev/null -w '%{speed_download} %{http_code}')
 	o=() n=()

@@ -24,6 +24,7 @@ set -uo pipefail
 BUILD=${1:?BUILD}
 OUT=${2:?OUTDIR}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+. "$SRC/tests/integration/lib/nginx.sh"
 LEA=$BUILD/li707-lea
 TOOL=$BUILD/li707
 LOAD=$BUILD/bench/bench_lea_load
@@ -82,18 +83,10 @@ LP=$!; PIDS+=($LP)
 
 NPORT=$(freeport)
 mkdir -p "$T/root"; chmod 755 "$T/root"
-cat >"$T/nginx.conf" <<NG
-daemon off; worker_processes 1; pid $T/nginx.pid; error_log $T/nginx.err;
-events { worker_connections 256; }
-http { access_log off; client_body_temp_path $T/cb; proxy_temp_path $T/px; fastcgi_temp_path $T/fc;
-  uwsgi_temp_path $T/uw; scgi_temp_path $T/sc; sendfile on; keepalive_requests 1000000;
-  client_max_body_size 64m;
-  server { listen 127.0.0.1:$NPORT ssl; ssl_protocols TLSv1.3; ssl_certificate $P/server.pem;
-    ssl_certificate_key $P/server.key; ssl_client_certificate $P/ca.pem; ssl_verify_client on;
-    root $T/root; location = /hi1 { return 200 "ok\n"; } } }
-NG
-nginx -c "$T/nginx.conf" -e "$T/nginx.err" &
-PIDS+=($!)
+nginx_start "$T" "$NPORT" "$T/root" pki="$P" mtls protocols=TLSv1.3 \
+	http="sendfile on;" http="keepalive_requests 1000000;" http="client_max_body_size 64m;" \
+	server='location = /hi1 { return 200 "ok\n"; }'
+PIDS+=("$NGINX_PID")
 for _ in $(seq 50); do
 	grep -q "listening on" "$T/lea.err" 2>/dev/null && break
 	sleep 0.1

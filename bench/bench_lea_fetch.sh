@@ -28,6 +28,8 @@ set -uo pipefail
 BUILD=$(cd "${1:?BUILD}" && pwd)
 OUT=${2:?OUTDIR}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+. "$SRC/tests/integration/lib/nginx.sh"
+. "$SRC/tests/integration/lib/lea.sh"
 LEA=$BUILD/li707-lea
 TOOL=$BUILD/li707
 for t in curl nginx openssl python3 jq; do
@@ -63,7 +65,7 @@ median() { python3 -c "import sys, statistics; print(statistics.median(float(x) 
 now() { date +%s.%N; }
 
 # ---- objects: sparse files (zeros; nginx reads them from the page cache) -------------------
-mkdir -p "$T/src" "$T/www/obj" "$T/ntmp"
+mkdir -p "$T/src" "$T/www/obj"
 chmod 755 "$T/www" "$T/www/obj"
 truncate -s "$SIZE" "$T/src/big.bin"
 truncate -s "$MID" "$T/src/mid.bin"
@@ -73,35 +75,10 @@ for i in $(seq 1 $((2 * SMALL_N))); do
 done
 
 NPORT=$(freeport)
-cat >"$T/nginx.conf" <<CONF
-daemon off;
-worker_processes 2;
-pid $T/nginx.pid;
-error_log $T/nginx-error.log warn;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	default_type application/octet-stream;
-	client_body_temp_path $T/ntmp/body;
-	proxy_temp_path $T/ntmp/proxy;
-	fastcgi_temp_path $T/ntmp/fastcgi;
-	uwsgi_temp_path $T/ntmp/uwsgi;
-	scgi_temp_path $T/ntmp/scgi;
-	keepalive_requests 1000000;
-	server {
-		listen 127.0.0.1:$NPORT ssl;
-		ssl_certificate $P/server.pem;
-		ssl_certificate_key $P/server.key;
-		ssl_client_certificate $P/ca.pem;
-		ssl_verify_client on;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		root $T/www;
-	}
-}
-CONF
-nginx -c "$T/nginx.conf" -p "$T" &
-PIDS+=($!)
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$NPORT") 2>/dev/null && break; sleep 0.05; done
+nginx_start "$T" "$NPORT" "$T/www" pki="$P" mtls protocols="TLSv1.2 TLSv1.3" workers=2 \
+	connections=1024 http="default_type application/octet-stream;" \
+	http="keepalive_requests 1000000;"
+PIDS+=("$NGINX_PID")
 U=https://127.0.0.1:$NPORT
 
 # ---- the daemon ---------------------------------------------------------------------------
@@ -133,15 +110,8 @@ fetch_connections = $(($2 + 2))
 EOF
 	ST=$st
 	LOG=$T/lea-$1.log
-	"$LEA" --config "$T/lea.conf" 2>"$LOG" &
-	LPID=$!
-	for _ in $(seq 100); do
-		grep -q 'listening on .*(mtls)' "$LOG" 2>/dev/null && break
-		kill -0 "$LPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	LPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (mtls).*/\1/p' "$LOG" | head -1)
-	[ -n "$LPORT" ] || { echo "bench_lea_fetch: li707-lea did not start:"; cat "$LOG"; exit 1; }
+	lea_start "$T/lea.conf" "$LOG"
+	LPORT=$PORT
 }
 stop_lea() { kill -TERM "$LPID"; wait "$LPID" 2>/dev/null; LPID=; }
 peak_rss_mib() { awk '/^VmHWM/{printf "%.1f", $2 / 1024}' "/proc/$LPID/status"; }

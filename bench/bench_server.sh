@@ -42,6 +42,7 @@ BUILD=${1:?BUILD}
 OUT=${2:?OUTDIR}
 ROUNDS=${ROUNDS:-5}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+. "$SRC/tests/integration/lib/nginx.sh"
 SRV=$BUILD/tests/li707_test_server
 for t in curl nginx wrk openssl python3; do command -v $t >/dev/null || { echo "SKIP: $t missing"; exit 77; }; done
 mkdir -p "$OUT"
@@ -72,19 +73,12 @@ PORT=$(awk '$2=="cert"{print $3}' "$T/s.out")
 PORT2=$(awk '$2=="cert"{print $3}' "$T/s2.out")
 NPORT=$(freeport)
 NPORT2=$(freeport)
-cat >"$T/nginx.conf" <<NG
-daemon off; worker_processes 1; pid $T/nginx.pid; error_log $T/nginx.err;
-events { worker_connections 256; }
-http { access_log off; client_body_temp_path $T/cb; proxy_temp_path $T/px; fastcgi_temp_path $T/fc;
-  uwsgi_temp_path $T/uw; scgi_temp_path $T/sc; sendfile on; keepalive_requests 1000000;
-  ssl_protocols TLSv1.3; ssl_certificate $P/server.pem; ssl_certificate_key $P/server.key;
-  server { listen 127.0.0.1:$NPORT ssl; ssl_client_certificate $P/ca.pem; ssl_verify_client on;
-    root $T/root; }
-  server { listen 127.0.0.1:$NPORT2 ssl; location = /ok { return 200 "ok\n"; } } }
-NG
-nginx -c "$T/nginx.conf" -e "$T/nginx.err" &
-PIDS+=($!)
-sleep 0.5
+nginx_start "$T" "$NPORT" "$T/root" pki="$P" mtls protocols=TLSv1.3 \
+	http="sendfile on;" http="keepalive_requests 1000000;" \
+	http="server { listen 127.0.0.1:$NPORT2 ssl; ssl_protocols TLSv1.3;
+		ssl_certificate $P/server.pem; ssl_certificate_key $P/server.key;
+		location = /ok { return 200 \"ok\\n\"; } }"
+PIDS+=("$NGINX_PID")
 C=(curl -sS --tlsv1.3 --tls13-ciphers TLS_AES_256_GCM_SHA384 --cacert "$P/ca.pem"
 	--cert "$P/csp1.pem" --key "$P/csp1.key")
 cat "$T/root/"*.bin "$T/up.src" >/dev/null

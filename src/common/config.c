@@ -877,3 +877,47 @@ int lx_config_read_file(const char *path, char **out, size_t *out_len, char *err
 	*out_len = n;
 	return 0;
 }
+
+int lx_config_new(const struct lx_config_kind *k, const char *name, const char *buf, size_t len,
+		  bool check_files, void **out, char *err, size_t errlen)
+{
+	if (!k || !out || (!buf && len))
+		return LI707_EINVAL;
+	if (!name)
+		name = "(config)";
+	if (err && errlen)
+		err[0] = '\0';
+	void *cfg = calloc(1, k->size);
+	void *user = calloc(1, k->user_size ? k->user_size : 1);
+	int rc = cfg && user ? k->init(cfg, user, name) : LI707_ENOMEM;
+	if (rc) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s:1: out of memory", name);
+	} else {
+		rc = lx_config_parse(k->spec, name, buf, len, check_files, user, err, errlen);
+	}
+	if (user && k->user_done)
+		k->user_done(user);
+	free(user);
+	if (rc) {
+		if (cfg)
+			k->free(cfg);
+		return rc;
+	}
+	*out = cfg;
+	return 0;
+}
+
+int lx_config_load(const struct lx_config_kind *k, const char *path, void **out, char *err,
+		   size_t errlen)
+{
+	if (!k || !path || !out)
+		return LI707_EINVAL;
+	char *buf = NULL;
+	size_t n = 0;
+	int rc = lx_config_read_file(path, &buf, &n, err, errlen);
+	if (!rc)
+		rc = lx_config_new(k, path, buf, n, true, out, err, errlen);
+	free(buf);
+	return rc;
+}

@@ -120,6 +120,32 @@ int lx_config_parse(const struct lx_config_spec *spec, const char *name, const c
  * LI707_ENOMEM; *buf untouched on error. */
 int lx_config_read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen);
 
+/* ---- a daemon's configuration ---- */
+
+/* What a daemon's parse and load entry points (csp_config_parse, lea_config_load, ...) hand
+ * to lx_config_new and lx_config_load, which do the steps they share. */
+struct lx_config_kind {
+	const struct lx_config_spec *spec;
+	size_t size;      /* of the daemon's configuration struct (zeroed before init) */
+	size_t user_size; /* of the parse state the spec's callbacks get (zeroed before init) */
+	/* Sets the defaults of cfg (name: the file's name, never NULL) and links user to cfg.
+	 * 0 or LI707_ENOMEM. */
+	int (*init)(void *cfg, void *user, const char *name);
+	void (*user_done)(void *user); /* after the parse: frees what user holds, or NULL */
+	void (*free)(void *cfg);       /* frees a configuration, also a partly filled one */
+};
+
+/* A new configuration of kind k from buf (len bytes; name in messages, NULL: "(config)"),
+ * parsed as lx_config_parse does: 0 and *out, or LI707_EINVAL (no k or out, or no buf with
+ * len), LI707_ENOMEM with "NAME:1: out of memory" when the defaults cannot be set, or the
+ * parse's error with its message in err; *out is untouched on error. */
+int lx_config_new(const struct lx_config_kind *k, const char *name, const char *buf, size_t len,
+		  bool check_files, void **out, char *err, size_t errlen);
+
+/* The same from the file path (lx_config_read_file and its errors; files checked). */
+int lx_config_load(const struct lx_config_kind *k, const char *path, void **out, char *err,
+		   size_t errlen);
+
 /* ---- for callbacks ---- */
 
 /* Writes "NAME:LINE: message" (line < 1 counts as 1) and returns LI707_EINPUT. */

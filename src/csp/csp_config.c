@@ -400,54 +400,52 @@ static const struct lx_config_spec spec = {
 	.finish = parse_finish,
 };
 
+static int config_init(void *cfg, void *user, const char *name)
+{
+	struct csp_config *c = cfg;
+	((struct parse *)user)->c = c;
+	c->max_event_bytes = 1 * MIB;
+	c->max_attachment_bytes = 4 * GIB;
+	c->max_request_bytes = 64 * MIB;
+	c->object_lifetime_s = 7 * DAY;
+	c->retention_s = 1 * DAY;
+	c->log_level = LX_LOG_INFO;
+	c->sync_full = true;
+	if (lx_tls_policy_init(&c->policy) || !(c->path = strdup(name)) ||
+	    !(c->spool = strdup("/var/lib/li707-csp")))
+		return LI707_ENOMEM;
+	return 0;
+}
+
+static void config_free(void *cfg)
+{
+	csp_config_free(cfg);
+}
+
+static const struct lx_config_kind kind = {
+	.spec = &spec,
+	.size = sizeof(struct csp_config),
+	.user_size = sizeof(struct parse),
+	.init = config_init,
+	.free = config_free,
+};
+
 int csp_config_parse(const char *name, const char *buf, size_t len, bool check_files,
 		     struct csp_config **out, char *err, size_t errlen)
 {
-	if (!out || (!buf && len))
-		return LI707_EINVAL;
-	if (!name)
-		name = "(config)";
-	if (err && errlen)
-		err[0] = '\0';
-	struct csp_config *c = calloc(1, sizeof *c);
-	struct parse p = {.c = c};
-	int rc = LI707_ENOMEM;
-	if (c) {
-		c->max_event_bytes = 1 * MIB;
-		c->max_attachment_bytes = 4 * GIB;
-		c->max_request_bytes = 64 * MIB;
-		c->object_lifetime_s = 7 * DAY;
-		c->retention_s = 1 * DAY;
-		c->log_level = LX_LOG_INFO;
-		c->sync_full = true;
-		if (!lx_tls_policy_init(&c->policy) && (c->path = strdup(name)) &&
-		    (c->spool = strdup("/var/lib/li707-csp")))
-			rc = 0;
-	}
-	if (rc) {
-		if (err && errlen)
-			snprintf(err, errlen, "%s:1: out of memory", name);
-	} else {
-		rc = lx_config_parse(&spec, name, buf, len, check_files, &p, err, errlen);
-	}
-	if (rc) {
-		csp_config_free(c);
-		return rc;
-	}
-	*out = c;
-	return 0;
+	void *c = NULL;
+	int rc = lx_config_new(&kind, name, buf, len, check_files, out ? &c : NULL, err, errlen);
+	if (!rc)
+		*out = c;
+	return rc;
 }
 
 int csp_config_load(const char *path, struct csp_config **out, char *err, size_t errlen)
 {
-	if (!path || !out)
-		return LI707_EINVAL;
-	char *buf = NULL;
-	size_t n = 0;
-	int rc = lx_config_read_file(path, &buf, &n, err, errlen);
+	void *c = NULL;
+	int rc = lx_config_load(&kind, path, out ? &c : NULL, err, errlen);
 	if (!rc)
-		rc = csp_config_parse(path, buf, n, true, out, err, errlen);
-	free(buf);
+		*out = c;
 	return rc;
 }
 

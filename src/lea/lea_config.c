@@ -498,8 +498,10 @@ static const struct lx_config_spec spec = {
 	.finish = parse_finish,
 };
 
-static int config_defaults(struct lea_config *c, const char *name)
+static int config_init(void *cfg, void *user, const char *name)
 {
+	struct lea_config *c = cfg;
+	((struct parse *)user)->c = c;
 	c->max_message_bytes = 64 * MIB;
 	c->max_upload_bytes = 4 * GIB;
 	c->orphan_timeout_s = 86400;
@@ -516,43 +518,41 @@ static int config_defaults(struct lea_config *c, const char *name)
 	return 0;
 }
 
+static void parse_done(void *user)
+{
+	free(((struct parse *)user)->px);
+}
+
+static void config_free(void *cfg)
+{
+	lea_config_free(cfg);
+}
+
+static const struct lx_config_kind kind = {
+	.spec = &spec,
+	.size = sizeof(struct lea_config),
+	.user_size = sizeof(struct parse),
+	.init = config_init,
+	.user_done = parse_done,
+	.free = config_free,
+};
+
 int lea_config_parse(const char *name, const char *buf, size_t len, bool check_files,
 		     struct lea_config **out, char *err, size_t errlen)
 {
-	if (!out || (!buf && len))
-		return LI707_EINVAL;
-	if (!name)
-		name = "(config)";
-	if (err && errlen)
-		err[0] = '\0';
-	struct lea_config *c = calloc(1, sizeof *c);
-	struct parse p = {.c = c};
-	int rc = c ? config_defaults(c, name) : LI707_ENOMEM;
-	if (rc) {
-		if (err && errlen)
-			snprintf(err, errlen, "%s:1: out of memory", name);
-	} else {
-		rc = lx_config_parse(&spec, name, buf, len, check_files, &p, err, errlen);
-	}
-	free(p.px);
-	if (rc) {
-		lea_config_free(c);
-		return rc;
-	}
-	*out = c;
-	return 0;
+	void *c = NULL;
+	int rc = lx_config_new(&kind, name, buf, len, check_files, out ? &c : NULL, err, errlen);
+	if (rc == 0)
+		*out = c;
+	return rc;
 }
 
 int lea_config_load(const char *path, struct lea_config **out, char *err, size_t errlen)
 {
-	if (!path || !out)
-		return LI707_EINVAL;
-	char *buf = NULL;
-	size_t n = 0;
-	int rc = lx_config_read_file(path, &buf, &n, err, errlen);
+	void *c = NULL;
+	int rc = lx_config_load(&kind, path, out ? &c : NULL, err, errlen);
 	if (rc == 0)
-		rc = lea_config_parse(path, buf, n, true, out, err, errlen);
-	free(buf);
+		*out = c;
 	return rc;
 }
 

@@ -34,6 +34,7 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "$0")/lib/check.sh"
+. "$(dirname "$0")/lib/nginx.sh"
 not() { ! "$@"; }
 
 # wait_listen PORT: like wait_port, without connecting (openssl s_server in echo mode ends its
@@ -102,7 +103,7 @@ CLI=(--cacert "$P/ca.pem" --cert "$P/client.pem" --key "$P/client.key")
 
 # ---- content -------------------------------------------------------------------------
 W=$T/www
-mkdir -p "$W" "$T/ntmp" "$T/dl"
+mkdir -p "$W" "$T/dl"
 chmod 755 "$T" "$W" # nginx workers may run as another user
 head -c $((50 * 1024 * 1024)) /dev/urandom >"$W/big.bin"
 BIG_SHA=$(sha256sum "$W/big.bin" | cut -d' ' -f1)
@@ -116,46 +117,21 @@ for f in hi1 hi1err hi1err500 upload; do : >"$W/$f"; done
 
 # ---- nginx: mutual TLS, static files, POST -> fixed HI-1 response, Expect logged --------
 NGX=$(free_port)
-cat >"$T/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/nginx-error.log warn;
-events { worker_connections 256; }
-http {
-	types { application/xml xml; application/octet-stream bin; }
-	default_type application/octet-stream;
-	log_format li707 '\$request expect=\$http_expect range=\$http_range status=\$status';
-	access_log $T/access.log li707;
-	client_body_temp_path $T/ntmp/body;
-	proxy_temp_path $T/ntmp/proxy;
-	fastcgi_temp_path $T/ntmp/fastcgi;
-	uwsgi_temp_path $T/ntmp/uwsgi;
-	scgi_temp_path $T/ntmp/scgi;
-	client_max_body_size 64m;
-	keepalive_requests 100000;
-	server {
-		listen 127.0.0.1:$NGX ssl;
-		ssl_certificate $P/server.pem;
-		ssl_certificate_key $P/server.key;
-		ssl_client_certificate $P/ca.pem;
-		ssl_verify_client on;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		root $W;
-		# POST to a static file is 405; error_page turns it into the fixed answer.
-		location = /hi1 { error_page 405 =200 /ok.xml; }
-		location = /hi1err { error_page 405 =200 /mixed.xml; }
-		location = /upload { error_page 405 =200 /empty.bin; }
-		location = /bench { return 200 "ok"; }
-		location = /status500 { return 500; }
-		# Like pyli5: HTTP 500 with an HI-1 body carrying ErrorInformation.
-		location = /hi1err500 { error_page 405 =500 /mixed.xml; }
-		location /slow/ { alias $W/; limit_rate 4m; }
-	}
-}
-CONF
-bg nginx -c "$T/nginx.conf" -p "$T"
-wait_port "$NGX"
+# POST to a static file is 405; error_page turns it into the fixed answer. /hi1err500 is like
+# pyli5: HTTP 500 with an HI-1 body carrying ErrorInformation.
+nginx_start "$T" "$NGX" "$W" pki="$P" mtls protocols="TLSv1.2 TLSv1.3" \
+	log='$request expect=$http_expect range=$http_range status=$status' \
+	http="types { application/xml xml; application/octet-stream bin; }" \
+	http="default_type application/octet-stream;" \
+	http="client_max_body_size 64m;" http="keepalive_requests 100000;" \
+	server="location = /hi1 { error_page 405 =200 /ok.xml; }" \
+	server="location = /hi1err { error_page 405 =200 /mixed.xml; }" \
+	server="location = /upload { error_page 405 =200 /empty.bin; }" \
+	server='location = /bench { return 200 "ok"; }' \
+	server="location = /status500 { return 500; }" \
+	server="location = /hi1err500 { error_page 405 =500 /mixed.xml; }" \
+	server="location /slow/ { alias $W/; limit_rate 4m; }"
+PIDS+=("$NGINX_PID")
 U=https://127.0.0.1:$NGX
 
 # ---- send: HI-1 message, decoded answer (R-TRN-1, R-TRN-3) ------------------------------

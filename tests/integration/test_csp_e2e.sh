@@ -41,6 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$(dirname "$0")/lib/check.sh"
+. "$(dirname "$0")/lib/lea.sh"
 
 P=$T/pki
 bash "$SRC/scripts/pki.sh" "$P" >/dev/null 2>&1 || { echo "pki.sh failed"; exit 1; }
@@ -79,14 +80,8 @@ models = A, B, C
 CONF
 }
 start_lea() {
-	"$LEA" --config "$T/lea.conf" 2>>"$T/lea.log" &
-	LPID=$!
-	for _ in $(seq 100); do
-		grep -q 'listening on .*(mtls)' "$T/lea.log" 2>/dev/null && break
-		sleep 0.1
-	done
-	LPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (mtls).*/\1/p' "$T/lea.log" | tail -1)
-	[ -n "$LPORT" ] || { echo "li707-lea did not start:"; cat "$T/lea.log"; exit 1; }
+	lea_start "$T/lea.conf" "$T/lea.log" append
+	LPORT=$PORT
 }
 lea_conf "$LI1, $LD1, $COL, $REV, $REJ, $STORM, $LAST"
 start_lea

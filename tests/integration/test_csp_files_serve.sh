@@ -41,6 +41,7 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "$0")/lib/check.sh"
+. "$(dirname "$0")/lib/nginx.sh"
 
 
 P=$T/pki
@@ -91,41 +92,16 @@ U=https://127.0.0.1:$OURS
 
 # ---- nginx: mutual TLS, the same files under the same URLs ------------------------------
 N=$T/ngx
-mkdir -p "$N/www/objects" "$N/tmp"
+mkdir -p "$N/www/objects"
 chmod 755 "$T" "$N" "$N/www" "$N/www/objects"
 cp "$R/mid.bin" "$N/www/objects/$TOK"
 cp "$R/small.bin" "$N/www/objects/$TOK_S"
 chmod 644 "$N/www/objects/"*
 NGX=$(free_port)
-cat >"$N/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $N/nginx.pid;
-error_log $N/error.log warn;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path $N/tmp/body;
-	proxy_temp_path $N/tmp/proxy;
-	fastcgi_temp_path $N/tmp/fastcgi;
-	uwsgi_temp_path $N/tmp/uwsgi;
-	scgi_temp_path $N/tmp/scgi;
-	server {
-		listen 127.0.0.1:$NGX ssl;
-		ssl_certificate $P/server.pem;
-		ssl_certificate_key $P/server.key;
-		ssl_client_certificate $P/ca.pem;
-		ssl_verify_client on;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		root $N/www;
-		location = /objects/$TOK { default_type application/pdf; }
-		location = /objects/$TOK_S { default_type image/png; }
-	}
-}
-CONF
-nginx -c "$N/nginx.conf" -p "$N" &
-PIDS+=($!)
-wait_port "$NGX"
+nginx_start "$N" "$NGX" "$N/www" pki="$P" mtls protocols="TLSv1.2 TLSv1.3" connections=64 \
+	server="location = /objects/$TOK { default_type application/pdf; }" \
+	server="location = /objects/$TOK_S { default_type image/png; }"
+PIDS+=("$NGINX_PID")
 wait_port "$OURS"
 G=https://127.0.0.1:$NGX
 C1=(--cacert "$P/ca.pem" --cert "$P/csp1.pem" --key "$P/csp1.key")

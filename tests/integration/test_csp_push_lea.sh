@@ -31,6 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$(dirname "$0")/lib/check.sh"
+. "$(dirname "$0")/lib/nginx.sh"
 
 P=$T/pki
 bash "$SRC/scripts/pki.sh" "$P" >/dev/null || { echo "pki.sh failed"; exit 1; }
@@ -186,34 +187,12 @@ check "R-BIN-B3 no 100 Continue: the reason says so" grep -q "no 100 Continue" "
 
 # ---- nginx: a server that is not ours; the verdict for its 413, 404, 500, 201
 NGX=$(free_port)
-mkdir -p "$T/ntmp"
-cat >"$T/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/nginx-error.log warn;
-events { worker_connections 64; }
-http {
-	access_log $T/access.log;
-	client_body_temp_path $T/ntmp/body;
-	proxy_temp_path $T/ntmp/proxy;
-	fastcgi_temp_path $T/ntmp/fastcgi;
-	uwsgi_temp_path $T/ntmp/uwsgi;
-	scgi_temp_path $T/ntmp/scgi;
-	server {
-		listen 127.0.0.1:$NGX ssl;
-		ssl_certificate $P/server.pem;
-		ssl_certificate_key $P/server.key;
-		location /small/ { client_max_body_size 10; return 201; }
-		location /missing/ { return 404; }
-		location /broken/ { return 500; }
-		location /fine/ { return 201; }
-	}
-}
-CONF
-nginx -c "$T/nginx.conf" -p "$T" 2>"$T/nginx.err" &
-PIDS+=($!)
-wait_listen "$NGX" || { echo "nginx did not start: $(cat "$T/nginx.err")"; exit 1; }
+nginx_start "$T" "$NGX" "$T" pki="$P" connections=64 log=combined \
+	server="location /small/ { client_max_body_size 10; return 201; }" \
+	server="location /missing/ { return 404; }" \
+	server="location /broken/ { return 500; }" \
+	server="location /fine/ { return 201; }" || exit 1
+PIDS+=("$NGINX_PID")
 N=https://127.0.0.1:$NGX
 push "$N/small/" "$U9" "$T/att/photo.bin" application/octet-stream
 is "nginx 413: refused" "refused 413" "$(v .verdict) $(v .http)"

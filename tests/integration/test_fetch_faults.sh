@@ -31,6 +31,7 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "$0")/lib/check.sh"
+. "$(dirname "$0")/lib/nginx.sh"
 FP=$(dirname "$0")/lib/faultproxy.py
 
 
@@ -39,7 +40,7 @@ bash "$SRC/scripts/pki.sh" "$P" || { echo "pki.sh failed"; exit 1; }
 CLI=(--cacert "$P/ca.pem" --cert "$P/csp1.pem" --key "$P/csp1.key")
 
 W=$T/www
-mkdir -p "$W" "$T/ntmp" "$T/dl"
+mkdir -p "$W" "$T/dl"
 chmod 755 "$T" "$W" # nginx workers may run as another user
 SIZE=$((8 * 1024 * 1024 + 4321))
 head -c "$SIZE" /dev/urandom >"$W/obj.bin"
@@ -48,37 +49,11 @@ head -c 100000 /dev/urandom >"$W/small.bin"
 SMALL_SHA=$(sha256sum "$W/small.bin" | cut -d' ' -f1)
 
 NGX=$(free_port)
-cat >"$T/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/nginx-error.log warn;
-events { worker_connections 256; }
-http {
-	default_type application/octet-stream;
-	log_format li707 '\$uri range=\$http_range status=\$status sent=\$body_bytes_sent';
-	access_log $T/access.log li707;
-	client_body_temp_path $T/ntmp/body;
-	proxy_temp_path $T/ntmp/proxy;
-	fastcgi_temp_path $T/ntmp/fastcgi;
-	uwsgi_temp_path $T/ntmp/uwsgi;
-	scgi_temp_path $T/ntmp/scgi;
-	keepalive_requests 100000;
-	send_timeout 10s;
-	server {
-		listen 127.0.0.1:$NGX ssl;
-		ssl_certificate $P/server.pem;
-		ssl_certificate_key $P/server.key;
-		ssl_client_certificate $P/ca.pem;
-		ssl_verify_client on;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		root $W;
-	}
-}
-CONF
-nginx -c "$T/nginx.conf" -p "$T" &
-PIDS+=($!)
-wait_port "$NGX" || exit 1
+nginx_start "$T" "$NGX" "$W" pki="$P" mtls protocols="TLSv1.2 TLSv1.3" \
+	log='$uri range=$http_range status=$status sent=$body_bytes_sent' \
+	http="default_type application/octet-stream;" \
+	http="keepalive_requests 100000;" http="send_timeout 10s;" || exit 1
+PIDS+=("$NGINX_PID")
 
 # proxy NAME OPTIONS...: starts faultproxy.py in front of nginx (log $T/NAME.plog), sets PX
 # (its port) and PXPID.

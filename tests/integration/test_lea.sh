@@ -28,6 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "$0")/lib/check.sh"
+. "$(dirname "$0")/lib/lea.sh"
 H=$(dirname "$0")/lea
 
 P=$T/pki
@@ -80,30 +81,13 @@ EOF
 
 # start_lea NAME [ARGS]: starts the daemon (log in $T/NAME.log), sets PORT, PSKPORT, URL, LPID.
 start_lea() {
-	local log=$T/$1.log
-	shift
-	"$LEA" --config "$T/lea.conf" "$@" 2>"$log" &
-	LPID=$!
-	for _ in $(seq 100); do
-		grep -q 'listening on .*(psk)' "$log" 2>/dev/null && break
-		kill -0 "$LPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (mtls).*/\1/p' "$log" | head -1)
-	PSKPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (psk).*/\1/p' "$log" | head -1)
-	[ -n "$PORT" ] && [ -n "$PSKPORT" ] || { echo "li707-lea $1 did not start:"; cat "$log"; exit 1; }
+	LOG=$T/$1.log
+	lea_start "$T/lea.conf" "$LOG" psk -- "${@:2}"
 	URL=https://127.0.0.1:$PORT
-	LOG=$log
 }
 
 # stop_lea: SIGTERM, returns the exit status.
-stop_lea() {
-	kill -TERM "$LPID"
-	wait "$LPID"
-	local s=$?
-	LPID=
-	return $s
-}
+stop_lea() { lea_stop; }
 
 # wait_log PATTERN COUNT: waits until PATTERN occurs COUNT times in the current log.
 wait_log() {

@@ -27,6 +27,7 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "$0")/lib/check.sh"
+. "$(dirname "$0")/lib/lea.sh"
 
 P=$T/pki
 bash "$SRC/scripts/pki.sh" "$P" >/dev/null || { echo "pki.sh failed"; exit 1; }
@@ -81,17 +82,8 @@ EOF
 # PSKPORT, LPID, LOG.
 start_lea() {
 	LOG=$T/$1.log
-	"$LEA" --config "$T/$1.conf" "${@:2}" 2>"$LOG" &
-	LPID=$!
+	lea_start "$T/$1.conf" "$LOG" psk -- "${@:2}"
 	PIDS+=("$LPID")
-	for _ in $(seq 100); do
-		grep -q 'listening on .*(psk)' "$LOG" 2>/dev/null && break
-		kill -0 "$LPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (mtls).*/\1/p' "$LOG" | head -1)
-	PSKPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (psk).*/\1/p' "$LOG" | head -1)
-	[ -n "$PORT" ] && [ -n "$PSKPORT" ] || { echo "li707-lea $1 did not start:"; cat "$LOG"; exit 1; }
 }
 stop_lea() {
 	kill -TERM "$LPID"

@@ -33,6 +33,8 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "$0")/lib/check.sh"
+. "$(dirname "$0")/lib/nginx.sh"
+. "$(dirname "$0")/lib/lea.sh"
 
 P=$T/pki
 bash "$SRC/scripts/pki.sh" "$P" >/dev/null || { echo "pki.sh failed"; exit 1; }
@@ -42,7 +44,7 @@ DB=$ST/index.sqlite
 
 # ---- the CSP's files on nginx -------------------------------------------------------------
 W=$T/www
-mkdir -p "$W/o" "$W/slow" "$T/ntmp" "$T/att"
+mkdir -p "$W/o" "$W/slow" "$T/att"
 chmod 755 "$T" "$W" "$W/o" "$W/slow"
 head -c 10000 /dev/urandom >"$T/att/small.bin"            # Model A (<= model_c_above)
 head -c $((3 * 1024 * 1024 + 777)) /dev/urandom >"$T/att/mid.bin" # Model C, ranges
@@ -55,45 +57,15 @@ head -c 7000 /dev/urandom >"$T/att/beside.bin"             # small, while slow.b
 
 NGX=$(free_port)
 NGX2=$(free_port)
-cat >"$T/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/nginx-error.log warn;
-events { worker_connections 256; }
-http {
-	default_type application/octet-stream;
-	types { text/plain txt; }
-	log_format fetch '\$uri \$status \$body_bytes_sent range=\$http_range if_range=\$http_if_range';
-	access_log $T/access.log fetch;
-	client_body_temp_path $T/ntmp/body;
-	proxy_temp_path $T/ntmp/proxy;
-	fastcgi_temp_path $T/ntmp/fastcgi;
-	uwsgi_temp_path $T/ntmp/uwsgi;
-	scgi_temp_path $T/ntmp/scgi;
-	server {
-		listen 127.0.0.1:$NGX ssl;
-		ssl_certificate $P/server.pem;
-		ssl_certificate_key $P/server.key;
-		ssl_client_certificate $P/ca.pem;
-		ssl_verify_client on;
-		root $W;
-		location /slow/ { limit_rate 300k; }
-	}
-	# trusts only ca2: the LEA's certificate (signed by ca) is refused
-	server {
-		listen 127.0.0.1:$NGX2 ssl;
-		ssl_certificate $P/server.pem;
-		ssl_certificate_key $P/server.key;
-		ssl_client_certificate $P/ca2.pem;
-		ssl_verify_client on;
-		root $W;
-	}
-}
-CONF
-nginx -c "$T/nginx.conf" -p "$T" 2>"$T/nginx.err" &
-PIDS+=($!)
-wait_port "$NGX" || { echo "nginx did not start:"; cat "$T/nginx.err"; exit 1; }
+# the second server (NGX2) trusts only ca2: the LEA's certificate (signed by ca) is refused
+nginx_start "$T" "$NGX" "$W" pki="$P" mtls \
+	log='$uri $status $body_bytes_sent range=$http_range if_range=$http_if_range' \
+	http="default_type application/octet-stream;" http="types { text/plain txt; }" \
+	http="server { listen 127.0.0.1:$NGX2 ssl; ssl_certificate $P/server.pem;
+		ssl_certificate_key $P/server.key; ssl_client_certificate $P/ca2.pem;
+		ssl_verify_client on; root $W; }" \
+	server="location /slow/ { limit_rate 300k; }" || exit 1
+PIDS+=("$NGINX_PID")
 
 # ---- PSK peer's server: openssl s_server -WWW (TLS 1.2 PSK, no Range: a 200 each time) ----
 PSKSRV=$(free_port)
@@ -151,16 +123,7 @@ expect_rc "the fetch keys are accepted (--check-config)" 0
 LOG=
 start_lea() { # NAME
 	LOG=$T/$1.log
-	"$LEA" --config "$T/lea.conf" 2>"$LOG" &
-	LPID=$!
-	for _ in $(seq 100); do
-		grep -q 'listening on .*(psk)' "$LOG" 2>/dev/null && break
-		kill -0 "$LPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (mtls).*/\1/p' "$LOG" | head -1)
-	PSKPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (psk).*/\1/p' "$LOG" | head -1)
-	[ -n "$PORT" ] || { echo "li707-lea did not start:"; cat "$LOG"; exit 1; }
+	lea_start "$T/lea.conf" "$LOG" psk
 }
 SEND=("$TOOL" send --cacert "$P/ca.pem" --cert "$P/csp1.pem" --key "$P/csp1.key")
 

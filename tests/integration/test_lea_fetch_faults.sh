@@ -41,6 +41,8 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "$0")/lib/check.sh"
+. "$(dirname "$0")/lib/nginx.sh"
+. "$(dirname "$0")/lib/lea.sh"
 FP=$(dirname "$0")/lib/faultproxy.py
 
 
@@ -48,7 +50,7 @@ P=$T/pki
 bash "$SRC/scripts/pki.sh" "$P" || { echo "pki.sh failed"; exit 1; }
 ST=$T/store
 W=$T/www
-mkdir -p "$W/obj" "$T/src" "$T/ntmp"
+mkdir -p "$W/obj" "$T/src"
 chmod 755 "$T" "$W" "$W/obj"
 
 # ---- objects --------------------------------------------------------------------------
@@ -61,38 +63,12 @@ head -c "$MID" /dev/urandom >"$T/src/mid.bin"
 
 # ---- nginx: mutual TLS, ranges; /slow/ the same files at 2 MB/s -------------------------
 NGX=$(free_port)
-cat >"$T/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/nginx-error.log warn;
-events { worker_connections 256; }
-http {
-	default_type application/octet-stream;
-	log_format li707 '\$uri range=\$http_range status=\$status sent=\$body_bytes_sent';
-	access_log $T/access.log li707;
-	client_body_temp_path $T/ntmp/body;
-	proxy_temp_path $T/ntmp/proxy;
-	fastcgi_temp_path $T/ntmp/fastcgi;
-	uwsgi_temp_path $T/ntmp/uwsgi;
-	scgi_temp_path $T/ntmp/scgi;
-	keepalive_requests 100000;
-	send_timeout 10s;
-	server {
-		listen 127.0.0.1:$NGX ssl;
-		ssl_certificate $P/server.pem;
-		ssl_certificate_key $P/server.key;
-		ssl_client_certificate $P/ca.pem;
-		ssl_verify_client on;
-		ssl_protocols TLSv1.2 TLSv1.3;
-		root $W;
-		location /slow/ { alias $W/; limit_rate 2m; }
-	}
-}
-CONF
-nginx -c "$T/nginx.conf" -p "$T" &
-PIDS+=($!)
-wait_port "$NGX" || exit 1
+nginx_start "$T" "$NGX" "$W" pki="$P" mtls protocols="TLSv1.2 TLSv1.3" \
+	log='$uri range=$http_range status=$status sent=$body_bytes_sent' \
+	http="default_type application/octet-stream;" \
+	http="keepalive_requests 100000;" http="send_timeout 10s;" \
+	server="location /slow/ { alias $W/; limit_rate 2m; }" || exit 1
+PIDS+=("$NGINX_PID")
 
 # ---- the proxy ----------------------------------------------------------------------------
 PXPID=
@@ -158,15 +134,7 @@ EOF
 }
 start_lea() { # NAME
 	LOG=$T/$1.log
-	"$LEA" --config "$T/lea.conf" 2>"$LOG" &
-	LPID=$!
-	for _ in $(seq 100); do
-		grep -q 'listening on .*(mtls)' "$LOG" 2>/dev/null && break
-		kill -0 "$LPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (mtls).*/\1/p' "$LOG" | head -1)
-	[ -n "$PORT" ] || { echo "li707-lea $1 did not start:"; cat "$LOG"; exit 1; }
+	lea_start "$T/lea.conf" "$LOG"
 }
 stop_lea() { # SIGTERM: exit 0, and nothing from the sanitizers in an ASan build
 	kill -TERM "$LPID"

@@ -28,6 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "$0")/lib/check.sh"
+. "$(dirname "$0")/lib/lea.sh"
 H=$(dirname "$0")/lea
 
 P=$T/pki
@@ -60,25 +61,11 @@ EOF
 # start_lea NAME: starts the daemon (log in $T/NAME.log), sets PORT, URL, LPID, LOG.
 start_lea() {
 	LOG=$T/$1.log
-	"$LEA" --config "$T/lea.conf" 2>"$LOG" &
-	LPID=$!
-	for _ in $(seq 100); do
-		grep -q 'listening on .*(mtls)' "$LOG" 2>/dev/null && break
-		kill -0 "$LPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (mtls).*/\1/p' "$LOG" | head -1)
-	[ -n "$PORT" ] || { echo "li707-lea $1 did not start:"; cat "$LOG"; exit 1; }
+	lea_start "$T/lea.conf" "$LOG"
 	URL=https://127.0.0.1:$PORT
 }
 
-stop_lea() {
-	kill -TERM "$LPID"
-	wait "$LPID"
-	local s=$?
-	LPID=
-	return $s
-}
+stop_lea() { lea_stop; }
 
 C1=(curl -sS --cacert "$P/ca.pem" --cert "$P/csp1.pem" --key "$P/csp1.key")
 XML='Content-Type: application/xml'

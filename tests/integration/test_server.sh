@@ -24,6 +24,7 @@ cleanup() {
 trap cleanup EXIT
 
 . "$(dirname "$0")/lib/check.sh"
+. "$(dirname "$0")/lib/nginx.sh"
 
 P=$T/pki
 bash "$SRC/scripts/pki.sh" "$P" || { echo "pki.sh failed"; exit 1; }
@@ -127,28 +128,9 @@ if psk "$wrong"; then bad "PSK wrong key refused"; else ok; fi
 # --- Range matrix against nginx (R-BIN-C1, R-BIN-C2) ---
 NPORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 mkdir -p "$T/nginx"
-cat >"$T/nginx/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path $T/nginx/cb; proxy_temp_path $T/nginx/px; fastcgi_temp_path $T/nginx/fc;
-  uwsgi_temp_path $T/nginx/uw; scgi_temp_path $T/nginx/sc;
-  default_type application/octet-stream;
-  server {
-    listen 127.0.0.1:$NPORT ssl;
-    ssl_certificate $P/server.pem; ssl_certificate_key $P/server.key;
-    root $T/root;
-    max_ranges 16;
-  }
-}
-EOF
-nginx -c "$T/nginx/nginx.conf" -e "$T/nginx/error.log" &
-PIDS+=($!)
-sleep 0.5
+nginx_start "$T/nginx" "$NPORT" "$T/root" pki="$P" connections=64 \
+	http="default_type application/octet-stream;" server="max_ranges 16;" || exit 1
+PIDS+=("$NGINX_PID")
 etag=$("${C1[@]}" -D - -o /dev/null "$URL/f.bin" | awk -F': ' 'tolower($1)=="etag"{print $2}' | tr -d '\r')
 # get URL OUT HEADER...: status, Content-Range and normalised body (multipart parts) in OUT.
 get() {

@@ -4,6 +4,7 @@
  * and whole-file callbacks that use the engine's line accessors. Table-driven: each bad file
  * with the line its error must name and a piece of the message; no value is ever quoted. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,6 +430,134 @@ static void engine_value_syntax(void **state)
 	assert_null(lx_config_next_entry(&rest));
 }
 
+/* lx_config_new / lx_config_load: the frame a daemon's parse and load entry points share
+ * (allocation, defaults, "out of memory", the parse state's life, freeing on error). */
+struct box {
+	char *name;
+	unsigned count;
+};
+struct box_parse {
+	struct box *b;
+};
+static int box_user_done, box_freed, box_fail_init;
+
+static int box_begin(struct lx_config *x, void *user, const char *name, struct lx_config_obj *o)
+{
+	(void)x;
+	(void)name;
+	o->base = ((struct box_parse *)user)->b; /* the parse state links to the object */
+	return 0;
+}
+
+static const struct lx_config_key box_keys[] = {
+	{.name = "count", .type = LX_CFG_UINT, .off = offsetof(struct box, count), .max = 10},
+};
+static const struct lx_config_section box_sections[] = {
+	{.name = "box", .flags = LX_CFG_REQUIRED, .keys = box_keys, .n_keys = 1,
+	 .begin = box_begin},
+};
+static const struct lx_config_spec box_spec = {.sections = box_sections, .n_sections = 1};
+
+static int box_init(void *cfg, void *user, const char *name)
+{
+	struct box *b = cfg;
+	((struct box_parse *)user)->b = b;
+	b->count = 7; /* a default */
+	if (box_fail_init || !(b->name = strdup(name)))
+		return LI707_ENOMEM;
+	return 0;
+}
+static void box_done(void *user)
+{
+	assert_non_null(((struct box_parse *)user)->b);
+	box_user_done++;
+}
+static void box_free(void *cfg)
+{
+	free(((struct box *)cfg)->name);
+	free(cfg);
+	box_freed++;
+}
+static const struct lx_config_kind box_kind = {
+	.spec = &box_spec,
+	.size = sizeof(struct box),
+	.user_size = sizeof(struct box_parse),
+	.init = box_init,
+	.user_done = box_done,
+	.free = box_free,
+};
+
+static int box_new(const char *name, const char *text, void **out, char *err)
+{
+	return lx_config_new(&box_kind, name, text, strlen(text), false, out, err, ERRLEN);
+}
+
+static void engine_config_new(void **state)
+{
+	(void)state;
+	char err[ERRLEN] = "stale";
+	void *out = NULL;
+	static const char good[] = "[box]\ncount = 3\n";
+	assert_int_equal(box_new(NULL, good, &out, err), 0);
+	struct box *b = out;
+	assert_string_equal(err, "");
+	assert_string_equal(b->name, "(config)");
+	assert_int_equal(b->count, 3);
+	assert_int_equal(box_user_done, 1);
+	box_free(b);
+
+	out = (void *)(uintptr_t)0x1;
+	static const char defaults[] = "[box]\n";
+	assert_int_equal(box_new("b.conf", defaults, &out, err), 0);
+	assert_int_equal(((struct box *)out)->count, 7);
+	assert_string_equal(((struct box *)out)->name, "b.conf");
+	box_free(out);
+
+	/* a bad value: the parse's error, the object freed, *out untouched */
+	box_freed = 0;
+	out = (void *)(uintptr_t)0x1;
+	static const char bad[] = "[box]\ncount = 11\n";
+	assert_int_equal(box_new("b.conf", bad, &out, err), LI707_EINPUT);
+	assert_true(strncmp(err, "b.conf:2: ", 10) == 0);
+	assert_true(out == (void *)(uintptr_t)0x1);
+	assert_int_equal(box_freed, 1);
+	assert_int_equal(box_user_done, 3);
+
+	/* the defaults cannot be set: "NAME:1: out of memory", nothing parsed */
+	box_fail_init = 1;
+	assert_int_equal(box_new("b.conf", good, &out, err), LI707_ENOMEM);
+	box_fail_init = 0;
+	assert_string_equal(err, "b.conf:1: out of memory");
+	assert_true(out == (void *)(uintptr_t)0x1);
+	assert_int_equal(box_freed, 2);
+
+	assert_int_equal(box_new("b.conf", good, NULL, err), LI707_EINVAL);
+	assert_int_equal(lx_config_new(&box_kind, "b.conf", NULL, 3, false, &out, err, sizeof err),
+			 LI707_EINVAL);
+
+	/* from a file: read errors as lx_config_read_file's; the path names the messages */
+	assert_int_equal(lx_config_load(&box_kind, "/nonexistent/b.conf", &out, err, sizeof err),
+			 -ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/b.conf: cannot read: "));
+	char path[] = "/tmp/box-conf-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+	close(fd);
+	assert_int_equal(lx_config_load(&box_kind, path, &out, err, sizeof err), LI707_EINPUT);
+	assert_true(strncmp(err, path, strlen(path)) == 0);
+	assert_true(strncmp(err + strlen(path), ":2: ", 4) == 0);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, good, strlen(good)), (ssize_t)strlen(good));
+	close(fd);
+	assert_int_equal(lx_config_load(&box_kind, path, &out, err, sizeof err), 0);
+	unlink(path);
+	assert_string_equal(((struct box *)out)->name, path);
+	assert_int_equal(((struct box *)out)->count, 3);
+	box_free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -438,6 +567,7 @@ int main(void)
 		cmocka_unit_test(engine_check_files),
 		cmocka_unit_test(engine_read_file),
 		cmocka_unit_test(engine_value_syntax),
+		cmocka_unit_test(engine_config_new),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
