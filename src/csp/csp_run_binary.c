@@ -20,14 +20,18 @@
  *   (csp_files_retention_sweep, inside SPOOL/objects only) and are marked removed.
  * - Nothing logged holds a target identifier, a token or a URL: LEA names, counts, sizes. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "csp_audit.h"
 #include "csp_files.h"
@@ -426,6 +430,12 @@ static void *push_main(void *arg)
 {
 	struct pusher *p = arg;
 	struct csp_binary *b = p->b;
+	/* push_nice: this thread only (Linux nice is per thread), so that deliveries and ingest
+	 * get the CPU first while a large push encrypts */
+	if (p->lea->push_nice &&
+	    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), (int)p->lea->push_nice) != 0)
+		lx_warn("lea %s: push_nice: cannot lower the push thread's priority: %s",
+			p->lea->name, strerror(errno));
 	while (!atomic_load(&b->stop) && !atomic_load(&p->stop)) {
 		size_t busy = fill(p);
 		if (busy) {
@@ -484,12 +494,12 @@ static char *push_fp(const struct csp_config *c, const struct csp_lea *l)
 	file_fp(key, sizeof key, l->client_key);
 	const struct lx_tls_policy *po = &c->policy;
 	char *fp = NULL;
-	if (asprintf(&fp, "%s|%s|%s|%s|%s|%s|%llu|%llu|%llu|%llu|%d|%d|%s|%s|%s",
+	if (asprintf(&fp, "%s|%s|%s|%s|%s|%s|%llu|%llu|%llu|%llu|%llu|%u|%d|%d|%s|%s|%s",
 		     l->modelb_url ? l->modelb_url : "", ca, cert, key,
 		     tp && tp->psk_identity ? tp->psk_identity : "", psk,
 		     (unsigned long long)l->expect_timeout_s, (unsigned long long)l->connections,
 		     (unsigned long long)l->retry_min_s, (unsigned long long)l->retry_max_s,
-		     (int)po->min_version, (int)po->tls13, po->tls12_suites ? po->tls12_suites : "",
+		     (unsigned long long)l->push_rate, l->push_nice, (int)po->min_version, (int)po->tls13, po->tls12_suites ? po->tls12_suites : "",
 		     po->tls12_psk_suites ? po->tls12_psk_suites : "", po->groups ? po->groups : "") < 0)
 		fp = NULL;
 	li707_wipe(psk, sizeof psk);
@@ -573,6 +583,7 @@ static struct pusher *pusher_new(struct csp_binary *b, const struct csp_config *
 		.max_host_connections = (long)p->n_slots,
 		.max_active = (long)p->n_slots,
 		.low_speed_time = 60,
+		.max_send_speed = l->push_rate > LONG_MAX ? LONG_MAX : (long)l->push_rate,
 	};
 	if (!bad && !l->client_cert && tp && tp->psk_identity && tp->psk) {
 		if ((p->psk = malloc(tp->psk_len))) {

@@ -139,6 +139,8 @@ modelb_url = https://127.0.0.1:$4/binaryData/{id}/
 san = $3
 retry_min = 1
 retry_max = 2
+push_nice = $NICE
+push_rate = 1G
 ${5:-}
 CONF
 }
@@ -153,6 +155,7 @@ receiver_id = lea2
 models = B
 modelb_url = https://127.0.0.1:9/b/{id}/
 san = lea2.test"
+NICE=7
 csp_conf "$FPORT" o csp2.test "$R1" "$LEA2"
 "$CSP" ref add "$LI" --lea lea1 --config "$T/csp.conf" >/dev/null || bad "ref add"
 "$CSP" --config "$T/csp.conf" 2>>"$T/csp.log" &
@@ -182,6 +185,9 @@ fetch() { # fetch CERT URL OUT
 	curl -si --max-time 10 --cacert "$P/ca.pem" --cert "$P/$1.pem" --key "$P/$1.key" "$2" |
 		blank >"$3"
 }
+# nice_threads N: how many of the daemon's threads run at nice N (field 19 of their stat)
+nice_threads() { for s in /proc/"$DPID"/task/*/stat; do sed 's/.*) //' "$s" | cut -d' ' -f17; done | grep -cx "$1"; }
+is "push_nice = 7: the push thread of lea1 (and only it) runs at nice 7" 1 "$(nice_threads 7)"
 fetch csp2 "https://127.0.0.1:$FPORT/o/$A_TOK" "$T/ok0"
 check "before: the fetch identity csp2 gets the object (200)" grep -q "^HTTP/1.1 200" "$T/ok0"
 fetch csp2 "https://127.0.0.1:$FPORT/o/AAAAAAAAAAAAAAAAAAAAAA" "$T/ref-unknown"
@@ -264,9 +270,11 @@ run C submit "$T/ev-b.jsonl"
 expect_rc "submit a Model B event" 0
 U=$(cq "SELECT uuid FROM objects WHERE model = 'B'")
 check "the push to the first receiver is under way" wait_for 30 grep -q "^begin /binaryData/$U/" "$T/r1.log"
+NICE=12
 csp_conf "$FPORT2" p csp1.test "$R2"
 n0=$(loglines)
 hup
+is "the restarted push engine runs at the new push_nice" "1 0" "$(nice_threads 12) $(nice_threads 7)"
 check "modelb_url changed: the push engine restarts" \
 	grep -q "lea lea1: Model B configuration changed: restarting its push engine" "$T/csp.log"
 check "lea2 removed: its push engine stops" \
