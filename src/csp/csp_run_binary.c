@@ -706,16 +706,16 @@ static size_t count_cert(const struct addr *v, size_t n)
 
 static void files_retire(struct csp_binary *b, struct csp_files *nf)
 {
+	pthread_mutex_lock(&b->mu); /* (csp_binary_stats reads the list) */
 	struct csp_files *old = atomic_exchange(&b->files, nf);
-	if (!old)
-		return;
-	struct csp_files **v = realloc(b->retired, (b->n_retired + 1) * sizeof *v);
-	if (!v) {
-		lx_warn("reload: out of memory: a replaced file server handler is kept unreferenced");
-		return; /* leaked rather than freed under a request */
+	struct csp_files **v = old ? realloc(b->retired, (b->n_retired + 1) * sizeof *v) : NULL;
+	if (v) {
+		b->retired = v;
+		b->retired[b->n_retired++] = old;
 	}
-	b->retired = v;
-	b->retired[b->n_retired++] = old;
+	pthread_mutex_unlock(&b->mu);
+	if (old && !v) /* leaked rather than freed under a request */
+		lx_warn("reload: out of memory: a replaced file server handler is kept unreferenced");
 }
 
 int csp_binary_reload_prepare(struct csp_binary *b, const struct csp_config *n)
@@ -953,6 +953,7 @@ void csp_binary_stats(const struct csp_binary *b, struct csp_binary_stats *st)
 	if (!b)
 		return;
 	/* the current handler and the ones a reload replaced (files_url) */
+	pthread_mutex_lock((pthread_mutex_t *)&b->mu);
 	for (size_t i = 0; i <= b->n_retired; i++) {
 		struct csp_files *cf = i < b->n_retired ? b->retired[i] : atomic_load(&b->files);
 		if (!cf)
@@ -964,6 +965,7 @@ void csp_binary_stats(const struct csp_binary *b, struct csp_binary_stats *st)
 		st->refused += f.refused_malformed + f.refused_unknown + f.refused_expired +
 			       f.refused_peer + f.lookup_errors;
 	}
+	pthread_mutex_unlock((pthread_mutex_t *)&b->mu);
 	st->pushes_active = atomic_load(&b->active);
 	st->pushed = atomic_load(&b->pushed);
 	st->push_retries = atomic_load(&b->retries);
