@@ -106,7 +106,6 @@ R1=$(cat "$T/r1.port") R2=$(cat "$T/r2.port")
 # ---- li707-csp ----
 SP=$T/spool
 FPORT=$(free_port)
-FPORT2=$(free_port)
 mkdir -p "$T/att"
 head -c 20000 /dev/urandom >"$T/att/a.bin"
 head -c 3000000 /dev/urandom >"$T/att/b.bin"
@@ -238,7 +237,9 @@ hup
 is "a certificate that is not one: one error line" 1 "$(errors_since "$n0")"
 cp "$T/fs.pem.good" "$T/fs.pem"
 is "... and the running certificate is still served" "$(fpr "$P/server2.pem")" "$(served_fpr "$FPORT")"
-# files_listen on a port in use (and the identity back to csp2 in the same file): refused whole
+# files_listen on a port in use (and the identity back to csp2 in the same file): refused whole;
+# the blocker holds the port taken here until the reload that uses it (no other test takes it)
+FPORT2=$(free_port)
 python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(600)' "$FPORT2" &
 BLOCKPID=$!
 wait_port "$FPORT2"
@@ -255,6 +256,7 @@ kill "$BLOCKPID"; wait "$BLOCKPID" 2>/dev/null; BLOCKPID=
 csp_conf "$FPORT2" p csp1.test "$R1" "$LEA2"
 n0=$(loglines)
 hup
+[ "$(errors_since "$n0")" = 0 ] || tail -n +"$((n0 + 1))" "$T/csp.log" | grep ': error: ' >&2
 is "new files_listen/files_url: no error" 0 "$(errors_since "$n0")"
 fetch csp1 "https://127.0.0.1:$FPORT2/p/$A_TOK" "$T/ok5"
 check "the new port serves under the new path (200)" grep -q "^HTTP/1.1 200" "$T/ok5"
