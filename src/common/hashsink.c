@@ -38,7 +38,7 @@ struct lx_hashsink {
 	int err;         /* first error, negative errno (under mu once started) */
 	int perr;        /* the error the caller was given (the caller's own copy) */
 	uint64_t bytes;  /* accepted from the caller */
-	uint64_t written, wb_from, wb_prev; /* [wb_prev, wb_from): the range started last */
+	uint64_t written, wb_from;
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t work, room;
@@ -59,13 +59,6 @@ static int consume(struct lx_hashsink *s, const char *p, size_t n)
 	if (s->written - s->wb_from >= LX_HASHSINK_WRITEBACK) {
 		(void)sync_file_range(s->fd, (off_t)s->wb_from, (off_t)(s->written - s->wb_from),
 				      SYNC_FILE_RANGE_WRITE);
-		/* write-behind: the range started before this one must be on disk first, so at
-		 * most two ranges are dirty or under writeback at any time */
-		if (s->wb_from > s->wb_prev)
-			(void)sync_file_range(s->fd, (off_t)s->wb_prev, (off_t)(s->wb_from - s->wb_prev),
-					      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-						      SYNC_FILE_RANGE_WAIT_AFTER);
-		s->wb_prev = s->wb_from;
 		s->wb_from = s->written;
 	}
 	return 0;

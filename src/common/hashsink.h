@@ -24,7 +24,7 @@
 #define LX_HASHSINK_BLOCK (256u * 1024u)  /* bytes per block (1 MiB blocks: slower, the
                                                  worker read them back from memory, not cache) */
 #define LX_HASHSINK_BLOCKS 8               /* blocks per sink (memory: 2 MiB) */
-#define LX_HASHSINK_WRITEBACK (2u << 20)   /* writeback started every 2 MiB written */
+#define LX_HASHSINK_WRITEBACK (8u << 20)   /* writeback started every 8 MiB written */
 
 struct lx_hashsink;
 
