@@ -26,7 +26,8 @@
 #   csp_peak_rss            peak RSS of li707-csp over the phases (MiB); baseline 64 MiB
 # Sizes: BENCH_CSP_EVENTS (ingest, 20000), BENCH_CSP_E2E (single-item objects, 20000),
 # BENCH_CSP_E2E_ITEMS (items in collections, 100000), BENCH_CSP_FILE (1G), BENCH_CSP_PUSH (2G),
-# BENCH_CSP_PROBES (latency samples per phase, 200); BENCH_CSP_PHASES (ingest e2e binary). A phase whose wiring is absent from
+# BENCH_CSP_PROBES (latency samples per phase, 200); BENCH_CSP_LEA_EXTRA (lines added to the
+# agent's [lea lea1], e.g. "push_nice = 10"); BENCH_CSP_PHASES (ingest e2e binary). A phase whose wiring is absent from
 # li707-csp (deliveries: csp_run_deliver.c, binary content: csp_run_binary.c) is reported as
 # skipped, not measured.
 set -uo pipefail
@@ -140,6 +141,7 @@ batch_wait = 0
 inflight = ${BENCH_CSP_INFLIGHT:-8}
 retry_min = 1
 retry_max = 2
+${BENCH_CSP_LEA_EXTRA:-}
 CONF
 }
 start_csp() { # start_csp NAME

@@ -62,7 +62,7 @@ struct lx_http_client {
 	char *psk_identity;
 	uint8_t *psk;
 	size_t psk_len;
-	long connect_timeout_ms, timeout_ms, low_speed_limit, low_speed_time;
+	long connect_timeout_ms, timeout_ms, low_speed_limit, low_speed_time, max_send_speed;
 	long max_active;
 	int (*order)(const struct lx_http_transfer *a, const struct lx_http_transfer *b);
 	struct xfer **pending; /* ordered queue, pending[0] runs next */
@@ -361,6 +361,7 @@ int lx_http_client_new(const struct lx_http_client_opts *o, struct lx_http_clien
 	c->connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms
 						      : LX_HTTP_CONNECT_TIMEOUT_MS_DEFAULT;
 	c->timeout_ms = o->timeout_ms;
+	c->max_send_speed = o->max_send_speed > 0 ? o->max_send_speed : 0;
 	c->low_speed_limit = o->low_speed_limit ? o->low_speed_limit : 1;
 	c->low_speed_time = o->low_speed_time ? o->low_speed_time : LX_HTTP_LOW_SPEED_TIME_DEFAULT;
 	long per_host = o->max_host_connections ? o->max_host_connections
@@ -717,6 +718,8 @@ static int xfer_setup(struct xfer *x)
 	SET(CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
 	if (c->timeout_ms)
 		SET(CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	if (c->max_send_speed > 0)
+		SET(CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)c->max_send_speed);
 	if (c->low_speed_time > 0) {
 		SET(CURLOPT_LOW_SPEED_LIMIT, c->low_speed_limit);
 		SET(CURLOPT_LOW_SPEED_TIME, c->low_speed_time);

@@ -86,6 +86,7 @@ struct lx_http_client_opts {
 	long max_host_connections;  /* parallel connections per peer; 0: default */
 	long max_total_connections; /* 0: unlimited */
 	long max_active;            /* transfers running at once; 0: 4 * max_host_connections */
+	long max_send_speed;        /* bytes/s a request body may go at, per transfer; 0: no cap */
 	/* Scheduling hook (R-BIN-2): orders waiting transfers, <0 when a runs before b. NULL:
 	 * lx_http_order_small_first. */
 	int (*order)(const struct lx_http_transfer *a, const struct lx_http_transfer *b);

@@ -1477,6 +1477,28 @@ static void reap_old(struct lx_http_server *s, bool all)
 	s->nold = j;
 }
 
+int lx_http_server_unlisten(struct lx_http_server *s, size_t i)
+{
+	if (!s || i >= s->nl || atomic_load(&s->draining))
+		return LI707_EINVAL;
+	pthread_mutex_lock(&s->mu);
+	reap_old(s, false);
+	if (s->nold >= MAX_OLD) {
+		pthread_mutex_unlock(&s->mu);
+		return LI707_ELIMIT;
+	}
+	struct listener *l = &s->l[i];
+	daemon_quiesce(l->d, l->dc);
+	s->old[s->nold++] = (struct old){l->d, l->dc};
+	if (l->fd >= 0)
+		close(l->fd);
+	memmove(&s->l[i], &s->l[i + 1], (s->nl - i - 1) * sizeof s->l[0]);
+	s->nl--;
+	memset(&s->l[s->nl], 0, sizeof s->l[0]);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
 int lx_http_server_reload(struct lx_http_server *s, const struct lx_http_creds *creds,
 			     char *err, size_t errlen)
 {

@@ -162,6 +162,12 @@ int lx_http_server_new(const struct lx_http_config *cfg, struct lx_http_server *
  * or PSK based when psk is true. Port 0 picks one: see lx_http_server_port(). */
 int lx_http_server_listen(struct lx_http_server *s, const char *addr, bool psk,
 			     char *err, size_t errlen);
+/* Closes listener i (SIGHUP: an address no longer configured; add the new one first with
+ * lx_http_server_listen, which works on a running server). It stops accepting at once; the
+ * connections already open on it finish as after a reload. Listeners after i move down one
+ * index. LI707_EINVAL (no such listener, draining), LI707_ELIMIT (too many reloads still
+ * draining: nothing changed). */
+int lx_http_server_unlisten(struct lx_http_server *s, size_t i);
 /* The local port of listener i (in the order added), or -1. */
 int lx_http_server_port(const struct lx_http_server *s, size_t i);
 

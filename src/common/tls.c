@@ -355,6 +355,48 @@ void lx_tls_peers_clear(struct lx_tls_peers *ps)
 	ps->n = 0;
 }
 
+static char *dup_opt(const char *s, bool *bad)
+{
+	char *d = s ? strdup(s) : NULL;
+	if (s && !d)
+		*bad = true;
+	return d;
+}
+
+struct lx_tls_peers *lx_tls_peers_dup(const struct lx_tls_peers *src)
+{
+	struct lx_tls_peers *t = calloc(1, sizeof *t);
+	if (!t || !src || !src->n)
+		return t;
+	if (!(t->v = calloc(src->n, sizeof *t->v))) {
+		free(t);
+		return NULL;
+	}
+	bool bad = false;
+	for (size_t i = 0; i < src->n; i++, t->n++) {
+		const struct lx_tls_peer *a = &src->v[i];
+		struct lx_tls_peer *b = &t->v[i];
+		*b = (struct lx_tls_peer){.has_spki = a->has_spki, .psk_len = a->psk_len};
+		memcpy(b->spki_sha256, a->spki_sha256, sizeof b->spki_sha256);
+		b->name = dup_opt(a->name, &bad);
+		b->subject = dup_opt(a->subject, &bad);
+		b->san = dup_opt(a->san, &bad);
+		b->psk_identity = dup_opt(a->psk_identity, &bad);
+		if (a->psk && a->psk_len) {
+			if ((b->psk = malloc(a->psk_len)))
+				memcpy(b->psk, a->psk, a->psk_len);
+			else
+				bad = true;
+		}
+	}
+	if (bad) {
+		lx_tls_peers_clear(t);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
 #define PSK_FILE_MAX 4096
 /* RFC 4279 section 5.3: keys of up to 64 octets of any content must be accepted; it sets no
  * minimum (one octet is a key). Keys shorter than LX_PSK_WEAK_BELOW are accepted and the

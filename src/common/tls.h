@@ -85,6 +85,9 @@ struct lx_tls_peers {
 };
 
 void lx_tls_peers_clear(struct lx_tls_peers *ps); /* wipes keys */
+/* A deep copy of src (keys included) in a new allocated list, for an owner that outlives the
+ * configuration it came from (lx_http_server_set_peers takes it). NULL when out of memory. */
+struct lx_tls_peers *lx_tls_peers_dup(const struct lx_tls_peers *src);
 
 /* Keys shorter than this are accepted (RFC 4279 sets no minimum) but weak: daemons warn. */
 #define LX_PSK_WEAK_BELOW 32

@@ -56,6 +56,8 @@ struct csp_lea {
 	uint64_t expect_timeout_s; /* Model B wait for 100-continue, cap [30] */
 	uint64_t model_a_max;    /* attachment without a model: A up to this size [16M] */
 	uint64_t model_c_above;  /* ... C from this size (when C is agreed) [16M]; B otherwise */
+	uint64_t push_rate;      /* Model B: bytes/s per push at most [0: no cap] */
+	unsigned push_nice;      /* Model B: nice of the LEA's push thread, 0..19 [0] */
 };
 
 struct csp_config {

@@ -280,6 +280,8 @@ static const struct lx_config_key lea_keys[] = {
 	 .max = 3600},
 	{.name = "model_a_max", .type = LX_CFG_SIZE, .off = LO(model_a_max), .max = 16 * TIB},
 	{.name = "model_c_above", .type = LX_CFG_SIZE, .off = LO(model_c_above), .max = 16 * TIB},
+	{.name = "push_rate", .type = LX_CFG_SIZE, .off = LO(push_rate), .max = 100 * GIB},
+	{.name = "push_nice", .type = LX_CFG_UINT, .off = LO(push_nice), .max = 19},
 };
 
 static int grow_leas(struct parse *p)

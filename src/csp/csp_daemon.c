@@ -338,7 +338,7 @@ static bool str_eq(const char *a, const char *b)
 
 static int prepare(void *app, struct lx_gen *cur, struct lx_gen *next)
 {
-	(void)app;
+	struct state *S = app;
 	const struct csp_config *o = ((struct csp_gen *)cur)->cfg, *n = ((struct csp_gen *)next)->cfg;
 	struct {
 		bool same;
@@ -351,15 +351,13 @@ static int prepare(void *app, struct lx_gen *cur, struct lx_gen *next)
 			 n->n_attachment_dirs), "attachment_dirs"},
 		{str_eq(o->metrics_listen, n->metrics_listen), "metrics_listen"},
 		{o->sync_full == n->sync_full, "sync"},
-		{strv_eq(o->files_listen, o->n_files_listen, n->files_listen, n->n_files_listen) &&
-			 strv_eq(o->files_listen_psk, o->n_files_listen_psk, n->files_listen_psk,
-				 n->n_files_listen_psk) && str_eq(o->files_url, n->files_url),
-		 "files_listen/files_url"}, /* csp-wire-binary: the file server keeps its start's */
 	};
 	for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
 		if (!k[i].same)
 			lx_warn("reload: '%s' changed: takes effect at the next restart", k[i].key);
-	return 0;
+	/* last: the file server's new listeners and certificates (taken back on failure, with
+	 * one error line; the reload is then dropped and everything keeps the running one) */
+	return csp_binary_reload_prepare(S->binary, n);
 }
 
 static void applied(void *app, struct lx_gen *g)
@@ -368,6 +366,10 @@ static void applied(void *app, struct lx_gen *g)
 	const struct csp_config *c = ((struct csp_gen *)g)->cfg;
 	lx_metric_gauge_add(S->m.generation, 1);
 	csp_rd_reload(S->rd, c); /* csp-wire-deliver */
+	csp_binary_reload_apply(S->binary, c); /* file server, push engines, retention */
+	atomic_fetch_add(&g->refs, 1);
+	lx_gen_unref(S->binary_gen);
+	S->binary_gen = g;
 	lx_info("configuration reloaded: %zu LEA%s", c->n_leas, c->n_leas == 1 ? "" : "s");
 }
 

@@ -20,13 +20,18 @@
  *   (csp_files_retention_sweep, inside SPOOL/objects only) and are marked removed.
  * - Nothing logged holds a target identifier, a token or a URL: LEA names, counts, sizes. */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "csp_audit.h"
 #include "csp_audit_queue.h"
@@ -34,12 +39,14 @@
 #include "csp_push.h"
 #include "csp_run_binary.h"
 #include "csp_xfer.h"
+#include "daemon.h"
 #include "http_client.h"
 #include "http_server.h"
 #include "li707/error.h"
 #include "li707/util.h"
 #include "log.h"
 #include "metrics.h"
+#include "tls.h"
 
 #define PUSH_SLOTS_MAX 16
 #define SWEEP_MAX 1000 /* objects per retention pass */
@@ -57,22 +64,50 @@ struct slot {
 
 struct pusher {
 	struct csp_binary *b;
-	const struct csp_lea *lea;
+	const struct csp_lea *lea; /* &own */
+	struct csp_lea own;        /* the push's keys, copied: the pusher outlives its config */
+	char *fp;                  /* what it was built from (SIGHUP compares it) */
+	uint8_t *psk;
+	size_t psk_len;
 	struct lx_http_client *c;
 	pthread_t th;
 	bool started;
+	atomic_bool stop;          /* this pusher only (SIGHUP) */
 	size_t n_slots;
 	struct slot slots[PUSH_SLOTS_MAX];
 };
 
+/* The file server's listeners, in the server's order (SIGHUP compares addresses). */
+struct addr {
+	char *a;
+	bool psk;
+};
+
+/* What a reload prepared and may still take back (csp_binary_reload_prepare). */
+struct pending {
+	bool ready;
+	size_t n_added;              /* listeners added at the end of srv (rolled back on error) */
+	struct lx_tls_peers *peers;  /* the new allow-list, for set_peers */
+	struct csp_files *files;     /* a new prefix (files_url) */
+	struct lx_server srv;        /* a server started by the reload (none before) */
+	bool new_srv;
+	struct addr *addrs;          /* the new listener table */
+	size_t n_addrs;
+};
+
 struct csp_binary {
-	const struct csp_config *c;
+	const struct csp_config *c; /* the generation in force (the daemon holds a reference) */
 	struct csp_store *s;
 	struct csp_audit *audit;
 	char root[4200];
-	struct csp_files *files;
-	struct lx_http_server *srv;
-	struct pusher *pushers;
+	struct csp_files *_Atomic files; /* the current one; replaced ones are kept in retired */
+	struct csp_files **retired;
+	size_t n_retired;
+	struct lx_server srv;  /* srv.srv: the file server, or NULL */
+	struct addr *addrs;
+	size_t n_addrs;
+	struct pending pend;
+	struct pusher **pushers;
 	size_t n_pushers;
 	atomic_bool stop;
 	pthread_mutex_t mu;
@@ -261,9 +296,24 @@ struct csp_xfer_table *csp_binary_transfers(struct csp_binary *b)
 	return b ? b->xfers : NULL;
 }
 
-static int files_start(struct csp_binary *b, char *err, size_t errlen)
+/* The server's handler: the current csp_files (a reload may replace it, for a new files_url;
+ * the replaced one stays allocated until the stop, so a request never sees it freed). */
+static int files_handler(void *cls, struct lx_http_request *req, enum lx_http_phase ph)
 {
-	const struct csp_config *c = b->c;
+	struct csp_binary *b = cls;
+	return csp_files_handler(atomic_load(&b->files), req, ph);
+}
+
+/* Its done(): the hooks (files_begin/files_end) are the same in every csp_files made here. */
+static void files_done(void *cls, struct lx_http_request *req, bool ok)
+{
+	struct csp_binary *b = cls;
+	csp_files_done(atomic_load(&b->files), req, ok);
+}
+
+static int files_new(struct csp_binary *b, const struct csp_config *c, struct csp_files **out,
+		     char *err, size_t errlen)
+{
 	char prefix[CSP_FILES_PREFIX_MAX + 1];
 	int rc = csp_binary_prefix(c->files_url, prefix, sizeof prefix);
 	if (rc) {
@@ -273,26 +323,77 @@ static int files_start(struct csp_binary *b, char *err, size_t errlen)
 	}
 	struct csp_files_config fc = {.prefix = prefix, .root = b->root, .lookup = lookup, .ud = b,
 				      .begin = files_begin, .end = files_end};
-	if ((rc = csp_files_new(&fc, &b->files, err, errlen)))
-		return rc;
-	struct lx_http_config hc = {
-		.policy = (struct lx_tls_policy *)&c->policy,
-		.peers = (struct lx_tls_peers *)&c->tls_peers,
-		.creds = c->creds,
-		.handler = csp_files_handler,
-		.done = csp_files_done,
-		.cls = b->files,
-	};
-	if ((rc = lx_http_server_new(&hc, &b->srv, err, errlen)))
-		return rc;
-	for (size_t i = 0; i < c->n_files_listen + c->n_files_listen_psk; i++) {
+	return csp_files_new(&fc, out, err, errlen);
+}
+
+static void addrs_free(struct addr *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].a);
+	free(v);
+}
+
+/* The listener table c asks for: certificate listeners, then PSK ones. */
+static int addrs_of(const struct csp_config *c, struct addr **out, size_t *n)
+{
+	size_t k = c->n_files_listen + c->n_files_listen_psk;
+	struct addr *v = calloc(k ? k : 1, sizeof *v);
+	if (!v)
+		return LI707_ENOMEM;
+	for (size_t i = 0; i < k; i++) {
 		bool psk = i >= c->n_files_listen;
-		const char *a = psk ? c->files_listen_psk[i - c->n_files_listen] : c->files_listen[i];
-		if ((rc = lx_http_server_listen(b->srv, a, psk, err, errlen)))
-			return rc;
-		lx_info("Model A/C file server on %s%s port %d", a, psk ? " (PSK)" : "",
-			lx_http_server_port(b->srv, i));
+		v[i].psk = psk;
+		if (!(v[i].a = strdup(psk ? c->files_listen_psk[i - c->n_files_listen]
+					  : c->files_listen[i]))) {
+			addrs_free(v, i);
+			return LI707_ENOMEM;
+		}
 	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static bool addr_in(const struct addr *v, size_t n, const struct addr *x)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].psk == x->psk && !strcmp(v[i].a, x->a))
+			return true;
+	return false;
+}
+
+/* Starts the file server of c into srv (files already made): lx_server, the LEA daemon's
+ * mechanism, with a copy of the LEAs' identities (so that SIGHUP can replace them). */
+static int files_server_start(struct csp_binary *b, const struct csp_config *c,
+			      struct lx_server *srv)
+{
+	struct lx_http_config hc = {
+		.creds = c->creds,
+		.handler = files_handler,
+		.done = files_done,
+		.cls = b,
+	};
+	return lx_server_start(srv, hc, &c->policy, lx_tls_peers_dup(&c->tls_peers), c->files_listen,
+			       c->n_files_listen, c->files_listen_psk, c->n_files_listen_psk);
+}
+
+static int files_start(struct csp_binary *b, char *err, size_t errlen)
+{
+	const struct csp_config *c = b->c;
+	struct csp_files *f = NULL;
+	int rc = files_new(b, c, &f, err, errlen);
+	if (rc)
+		return rc;
+	atomic_store(&b->files, f);
+	if ((rc = addrs_of(c, &b->addrs, &b->n_addrs)))
+		return rc;
+	if ((rc = files_server_start(b, c, &b->srv))) {
+		snprintf(err, errlen, "the Model A/C file server did not start (see above)");
+		return rc;
+	}
+	for (size_t i = 0; i < b->n_addrs; i++)
+		lx_info("Model A/C file server on %s%s port %d", b->addrs[i].a,
+			b->addrs[i].psk ? " (PSK)" : "", lx_http_server_port(b->srv.srv, i));
 	return 0;
 }
 
@@ -471,7 +572,13 @@ static void *push_main(void *arg)
 {
 	struct pusher *p = arg;
 	struct csp_binary *b = p->b;
-	while (!atomic_load(&b->stop)) {
+	/* push_nice: this thread only (Linux nice is per thread), so that deliveries and ingest
+	 * get the CPU first while a large push encrypts */
+	if (p->lea->push_nice &&
+	    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), (int)p->lea->push_nice) != 0)
+		lx_warn("lea %s: push_nice: cannot lower the push thread's priority: %s",
+			p->lea->name, strerror(errno));
+	while (!atomic_load(&b->stop) && !atomic_load(&p->stop)) {
 		size_t busy = fill(p);
 		if (busy) {
 			lx_http_run(p->c, 500);
@@ -481,45 +588,170 @@ static void *push_main(void *arg)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
 		pthread_mutex_lock(&b->mu);
-		if (!atomic_load(&b->stop))
+		if (!atomic_load(&b->stop) && !atomic_load(&p->stop))
 			pthread_cond_timedwait(&b->cv, &b->mu, &ts);
 		pthread_mutex_unlock(&b->mu);
 	}
 	return NULL;
 }
 
-static int pusher_new(struct csp_binary *b, size_t li, struct pusher *p, char *err,
-		      size_t errlen)
+static bool push_wanted(const struct csp_lea *l)
 {
-	const struct csp_config *c = b->c;
-	const struct csp_lea *l = &c->leas[li];
-	const struct lx_tls_peer *tp = &c->tls_peers.v[li];
+	return (l->models & CSP_MODEL_B) && l->modelb_url;
+}
+
+static const struct lx_tls_peer *lea_tls(const struct csp_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->tls_peers.n; i++)
+		if (c->tls_peers.v[i].name && !strcmp(c->tls_peers.v[i].name, name))
+			return &c->tls_peers.v[i];
+	return NULL;
+}
+
+/* "path@mtime.size" of a credential file, so that a file replaced in place changes it. */
+static void file_fp(char *out, size_t n, const char *path)
+{
+	struct stat st;
+	if (!path)
+		snprintf(out, n, "-");
+	else if (stat(path, &st) != 0)
+		snprintf(out, n, "%s@?", path);
+	else
+		snprintf(out, n, "%s@%lld.%09ld.%lld", path, (long long)st.st_mtim.tv_sec,
+			 st.st_mtim.tv_nsec, (long long)st.st_size);
+}
+
+/* What a push engine is built from: modelb_url, CA, client certificate and key (and their
+ * files' times and sizes) or PSK, expect_timeout, connections, retry_min/max, the TLS
+ * policy. Kept in memory only (it holds the PSK in hex). NULL when out of memory. */
+static char *push_fp(const struct csp_config *c, const struct csp_lea *l)
+{
+	const struct lx_tls_peer *tp = lea_tls(c, l->name);
+	char psk[2 * 1024 + 1] = "";
+	for (size_t i = 0; tp && tp->psk && i < tp->psk_len && i < 1024; i++)
+		snprintf(psk + 2 * i, 3, "%02x", tp->psk[i]);
+	char ca[4200], cert[4200], key[4200];
+	file_fp(ca, sizeof ca, l->ca);
+	file_fp(cert, sizeof cert, l->client_cert);
+	file_fp(key, sizeof key, l->client_key);
+	const struct lx_tls_policy *po = &c->policy;
+	char *fp = NULL;
+	if (asprintf(&fp, "%s|%s|%s|%s|%s|%s|%llu|%llu|%llu|%llu|%llu|%u|%d|%d|%s|%s|%s",
+		     l->modelb_url ? l->modelb_url : "", ca, cert, key,
+		     tp && tp->psk_identity ? tp->psk_identity : "", psk,
+		     (unsigned long long)l->expect_timeout_s, (unsigned long long)l->connections,
+		     (unsigned long long)l->retry_min_s, (unsigned long long)l->retry_max_s,
+		     (unsigned long long)l->push_rate, l->push_nice, (int)po->min_version, (int)po->tls13, po->tls12_suites ? po->tls12_suites : "",
+		     po->tls12_psk_suites ? po->tls12_psk_suites : "", po->groups ? po->groups : "") < 0)
+		fp = NULL;
+	li707_wipe(psk, sizeof psk);
+	return fp;
+}
+
+/* Stops p's thread and frees it. A push in flight is cut: at a reload (record) it is recorded
+ * as a retry (due again after the backoff; the next attempt sends the object from its first
+ * byte, and li707-lea drops the cut upload), at the daemon's stop it is left due as it was. */
+static void pusher_free(struct pusher *p, bool record)
+{
+	if (!p)
+		return;
+	if (p->started) {
+		atomic_store(&p->stop, true);
+		pthread_mutex_lock(&p->b->mu);
+		pthread_cond_broadcast(&p->b->cv);
+		pthread_mutex_unlock(&p->b->mu);
+		lx_http_client_wakeup(p->c);
+		pthread_join(p->th, NULL);
+	}
+	lx_http_client_free(p->c); /* transfers in flight end here */
+	for (size_t k = 0; k < p->n_slots; k++) {
+		struct slot *sl = &p->slots[k];
+		if (!sl->busy)
+			continue;
+		lx_push_done(&sl->cp.p);
+		if (record) {
+			sl->cp.result.verdict = LX_PUSH_RETRY;
+			sl->cp.result.retry_after = -1;
+			snprintf(sl->cp.result.reason, sizeof sl->cp.result.reason,
+				 "cut by a configuration reload; sent again from its first byte");
+			finish(sl);
+		} else {
+			/* issue 11: its transfer entry reads the slot: end it first */
+			csp_xfer_end(p->b->xfers, sl->xid, "abandoned", atomic_load(&sl->prog.sent));
+			sl->xid = 0;
+			csp_object_clear(&sl->o);
+			sl->busy = false;
+			atomic_fetch_sub(&p->b->active, 1);
+		}
+	}
+	free(p->own.name);
+	free(p->own.modelb_url);
+	free(p->own.ca);
+	free(p->own.client_cert);
+	free(p->own.client_key);
+	if (p->psk) {
+		li707_wipe(p->psk, p->psk_len);
+		free(p->psk);
+	}
+	free(p->fp);
+	free(p);
+}
+
+static struct pusher *pusher_new(struct csp_binary *b, const struct csp_config *c,
+				 const struct csp_lea *l, char *err, size_t errlen)
+{
+	struct pusher *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	const struct lx_tls_peer *tp = lea_tls(c, l->name);
 	p->b = b;
-	p->lea = l;
+	p->own = *l;
+	p->own.url = p->own.receiver_country = p->own.receiver_id = p->own.etsi_version = NULL;
+	p->own.name = strdup(l->name);
+	p->own.modelb_url = strdup(l->modelb_url);
+	p->own.ca = l->ca ? strdup(l->ca) : NULL;
+	p->own.client_cert = l->client_cert ? strdup(l->client_cert) : NULL;
+	p->own.client_key = l->client_key ? strdup(l->client_key) : NULL;
+	p->lea = &p->own;
+	p->fp = push_fp(c, l);
+	bool bad = !p->own.name || !p->own.modelb_url || (l->ca && !p->own.ca) ||
+		   (l->client_cert && !p->own.client_cert) ||
+		   (l->client_key && !p->own.client_key) || !p->fp;
 	p->n_slots = l->connections ? (size_t)l->connections : 2;
 	if (p->n_slots > PUSH_SLOTS_MAX)
 		p->n_slots = PUSH_SLOTS_MAX;
 	struct lx_http_client_opts o = {
 		.tls = &c->policy,
-		.cert_file = l->client_cert,
-		.key_file = l->client_key,
-		.ca_file = l->ca,
+		.cert_file = p->own.client_cert,
+		.key_file = p->own.client_key,
+		.ca_file = p->own.ca,
 		.max_host_connections = (long)p->n_slots,
 		.max_active = (long)p->n_slots,
 		.low_speed_time = 60,
+		.max_send_speed = l->push_rate > LONG_MAX ? LONG_MAX : (long)l->push_rate,
 	};
-	if (!l->client_cert && tp->psk_identity && tp->psk) {
-		o.psk_identity = tp->psk_identity;
-		o.psk = tp->psk;
-		o.psk_len = tp->psk_len;
+	if (!bad && !l->client_cert && tp && tp->psk_identity && tp->psk) {
+		if ((p->psk = malloc(tp->psk_len))) {
+			memcpy(p->psk, tp->psk, tp->psk_len);
+			p->psk_len = tp->psk_len;
+			o.psk_identity = tp->psk_identity; /* copied by the client */
+			o.psk = p->psk;
+			o.psk_len = p->psk_len;
+		} else {
+			bad = true;
+		}
 	}
-	int rc = lx_http_client_new(&o, &p->c, err, errlen);
-	if (rc)
-		return rc;
-	if (pthread_create(&p->th, NULL, push_main, p) != 0)
-		return LI707_ENOMEM;
+	int rc = bad ? LI707_ENOMEM : lx_http_client_new(&o, &p->c, err, errlen);
+	if (!rc && pthread_create(&p->th, NULL, push_main, p) != 0)
+		rc = LI707_ENOMEM;
+	if (rc) {
+		if (bad || rc == LI707_ENOMEM)
+			snprintf(err, errlen, "out of memory");
+		pusher_free(p, false);
+		return NULL;
+	}
 	p->started = true;
-	return 0;
+	return p;
 }
 
 /* ---- lifecycle ---- */
@@ -634,13 +866,16 @@ int csp_binary_start(const struct csp_config *c, struct csp_store *s, struct csp
 		rc = files_start(b, err, errlen);
 	size_t nb = 0;
 	for (size_t i = 0; i < c->n_leas; i++)
-		nb += (c->leas[i].models & CSP_MODEL_B) && c->leas[i].modelb_url;
+		nb += push_wanted(&c->leas[i]);
 	if (!rc && nb && !(b->pushers = calloc(nb, sizeof *b->pushers)))
 		rc = LI707_ENOMEM;
 	for (size_t i = 0; !rc && i < c->n_leas; i++) {
-		if (!(c->leas[i].models & CSP_MODEL_B) || !c->leas[i].modelb_url)
+		if (!push_wanted(&c->leas[i]))
 			continue;
-		rc = pusher_new(b, i, &b->pushers[b->n_pushers++], err, errlen);
+		if (!(b->pushers[b->n_pushers] = pusher_new(b, c, &c->leas[i], err, errlen)))
+			rc = LI707_ENOMEM;
+		else
+			b->n_pushers++;
 	}
 	if (rc) {
 		csp_binary_stop(b);
@@ -652,19 +887,294 @@ int csp_binary_start(const struct csp_config *c, struct csp_store *s, struct csp
 	return 0;
 }
 
+/* ---- SIGHUP ---- */
+
+static void pending_undo(struct csp_binary *b)
+{
+	struct pending *pd = &b->pend;
+	for (size_t k = 0; k < pd->n_added && b->srv.srv; k++)
+		lx_http_server_unlisten(b->srv.srv, b->n_addrs); /* the added ones follow the old */
+	if (pd->peers) {
+		lx_tls_peers_clear(pd->peers);
+		free(pd->peers);
+	}
+	csp_files_free(pd->files);
+	if (pd->new_srv)
+		lx_server_stop(&pd->srv);
+	addrs_free(pd->addrs, pd->n_addrs);
+	memset(pd, 0, sizeof *pd);
+}
+
+static size_t count_cert(const struct addr *v, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += !v[i].psk;
+	return k;
+}
+
+static void files_retire(struct csp_binary *b, struct csp_files *nf)
+{
+	pthread_mutex_lock(&b->mu); /* (csp_binary_stats reads the list) */
+	struct csp_files *old = atomic_exchange(&b->files, nf);
+	struct csp_files **v = old ? realloc(b->retired, (b->n_retired + 1) * sizeof *v) : NULL;
+	if (v) {
+		b->retired = v;
+		b->retired[b->n_retired++] = old;
+	}
+	pthread_mutex_unlock(&b->mu);
+	if (old && !v) /* leaked rather than freed under a request */
+		lx_warn("reload: out of memory: a replaced file server handler is kept unreferenced");
+}
+
+int csp_binary_reload_prepare(struct csp_binary *b, const struct csp_config *n)
+{
+	if (!b)
+		return 0;
+	struct pending *pd = &b->pend;
+	if (pd->ready)
+		pending_undo(b);
+	char err[512] = "";
+	int rc = 0;
+	const char *what = "files_url";
+	bool want = n->n_files_listen + n->n_files_listen_psk > 0;
+	if (!want)
+		goto ok;
+	/* files_url: its path segment is the server's prefix */
+	char np[CSP_FILES_PREFIX_MAX + 1], op[CSP_FILES_PREFIX_MAX + 1] = "";
+	if ((rc = csp_binary_prefix(n->files_url, np, sizeof np))) {
+		snprintf(err, sizeof err, "the file server answers /SEGMENT/TOKEN: files_url needs a "
+					  "path (https://host/SEGMENT/)");
+		goto fail;
+	}
+	if (b->srv.srv)
+		csp_binary_prefix(b->c->files_url, op, sizeof op);
+	if (strcmp(np, op) && (rc = files_new(b, n, &pd->files, err, sizeof err)))
+		goto fail;
+	what = "files_listen";
+	if ((rc = addrs_of(n, &pd->addrs, &pd->n_addrs)))
+		goto fail;
+	if (!b->srv.srv) { /* no file server so far: one starts now */
+		what = "file server";
+		if (!pd->files) { /* (a server always has its files) */
+			rc = LI707_EINVAL;
+			goto fail;
+		}
+		files_retire(b, pd->files); /* no server reads it yet */
+		pd->files = NULL;
+		pd->new_srv = true; /* (partly set up on failure: pending_undo stops it) */
+		if ((rc = files_server_start(b, n, &pd->srv))) {
+			snprintf(err, sizeof err, "cannot start it (see above)");
+			goto fail;
+		}
+		goto ok;
+	}
+	/* addresses added: listening before the old ones close (R-BIN-2: nothing is refused
+	 * in between); a bind failure takes the reload back */
+	for (size_t i = 0; i < pd->n_addrs; i++) {
+		if (addr_in(b->addrs, b->n_addrs, &pd->addrs[i]))
+			continue;
+		if ((rc = lx_http_server_listen(b->srv.srv, pd->addrs[i].a, pd->addrs[i].psk, err,
+						sizeof err))) {
+			if (!err[0])
+				snprintf(err, sizeof err, "%s: %s", pd->addrs[i].a, li707_strerror(rc));
+			goto fail; /* "listen ADDR: why" */
+		}
+		pd->n_added++;
+	}
+	/* certificates, key, CA and TLS policy: lx_server_reload_tls (as li707-lea on SIGHUP)
+	 * starts new listener daemons on the same sockets, open connections finish on the old */
+	what = "certificates";
+	size_t keep_cert = b->srv.n_cert_listeners;
+	b->srv.n_cert_listeners = count_cert(b->addrs, b->n_addrs);
+	for (size_t i = 0; i < pd->n_addrs; i++)
+		if (!pd->addrs[i].psk && !addr_in(b->addrs, b->n_addrs, &pd->addrs[i]))
+			b->srv.n_cert_listeners++;
+	if ((rc = lx_server_reload_tls(&b->srv, &n->policy, &n->creds))) {
+		b->srv.n_cert_listeners = keep_cert;
+		pending_undo(b);
+		return rc; /* logged by lx_server_reload_tls: "reload: certificates: ...; keeping" */
+	}
+	what = "peers";
+	if (!(pd->peers = lx_tls_peers_dup(&n->tls_peers))) {
+		rc = LI707_ENOMEM;
+		snprintf(err, sizeof err, "out of memory");
+		goto fail;
+	}
+ok:
+	pd->ready = true;
+	return 0;
+fail:
+	lx_err("reload: %s: %s; keeping the running configuration", what,
+	       err[0] ? err : li707_strerror(rc));
+	pending_undo(b);
+	return rc ? rc : LI707_EINVAL;
+}
+
+static void files_apply(struct csp_binary *b, const struct csp_config *n)
+{
+	struct pending *pd = &b->pend;
+	bool want = n->n_files_listen + n->n_files_listen_psk > 0;
+	if (!want) {
+		if (b->srv.srv) {
+			lx_info("reload: files_listen removed: the Model A/C file server stops");
+			lx_server_stop(&b->srv);
+			memset(&b->srv, 0, sizeof b->srv);
+			addrs_free(b->addrs, b->n_addrs);
+			b->addrs = NULL;
+			b->n_addrs = 0;
+		}
+		return;
+	}
+	if (pd->new_srv) {
+		b->srv = pd->srv;
+		memset(&pd->srv, 0, sizeof pd->srv);
+		pd->new_srv = false;
+		addrs_free(b->addrs, b->n_addrs);
+		b->addrs = pd->addrs;
+		b->n_addrs = pd->n_addrs;
+		pd->addrs = NULL;
+		lx_info("reload: Model A/C file server started: %zu listener%s", b->n_addrs,
+			b->n_addrs == 1 ? "" : "s");
+		return;
+	}
+	if (pd->files) {
+		files_retire(b, pd->files);
+		pd->files = NULL;
+		lx_info("reload: files_url changed: objects are served under its new path");
+	}
+	if (pd->peers) {
+		if (lx_http_server_set_peers(b->srv.srv, pd->peers) != 0) {
+			lx_err("reload: out of memory: the file server's LEA identities are unchanged");
+			lx_tls_peers_clear(pd->peers);
+			free(pd->peers);
+		}
+		pd->peers = NULL;
+	}
+	/* the server's table: old addresses (0..n_addrs-1) then the added ones; close the old
+	 * addresses no longer configured (their open connections finish) */
+	size_t i = b->n_addrs;
+	while (i-- > 0) {
+		if (addr_in(pd->addrs, pd->n_addrs, &b->addrs[i]))
+			continue;
+		int rc = lx_http_server_unlisten(b->srv.srv, i);
+		if (rc) {
+			lx_err("reload: cannot close the listener on %s: %s (it stays open)",
+			       b->addrs[i].a, li707_strerror(rc));
+			continue;
+		}
+		lx_info("reload: the file server no longer listens on %s", b->addrs[i].a);
+		free(b->addrs[i].a);
+		memmove(&b->addrs[i], &b->addrs[i + 1], (b->n_addrs - i - 1) * sizeof b->addrs[0]);
+		b->n_addrs--;
+	}
+	/* then the added ones, in the server's order */
+	struct addr *v = realloc(b->addrs, (b->n_addrs + pd->n_added + 1) * sizeof *v);
+	if (v) {
+		b->addrs = v;
+		for (size_t k = 0; k < pd->n_addrs; k++) {
+			if (addr_in(b->addrs, b->n_addrs, &pd->addrs[k]))
+				continue;
+			b->addrs[b->n_addrs] = pd->addrs[k];
+			pd->addrs[k].a = NULL;
+			lx_info("reload: the file server listens on %s%s port %d", b->addrs[b->n_addrs].a,
+				b->addrs[b->n_addrs].psk ? " (PSK)" : "",
+				lx_http_server_port(b->srv.srv, b->n_addrs));
+			b->n_addrs++;
+		}
+	}
+	b->srv.n_cert_listeners = count_cert(b->addrs, b->n_addrs);
+	pd->n_added = 0;
+}
+
+static void pushers_apply(struct csp_binary *b, const struct csp_config *n)
+{
+	struct pusher **nv = calloc(n->n_leas ? n->n_leas : 1, sizeof *nv);
+	if (!nv) {
+		lx_err("reload: out of memory: the Model B push engines keep their configuration");
+		return;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < n->n_leas; i++) {
+		const struct csp_lea *l = &n->leas[i];
+		struct pusher *old = NULL;
+		for (size_t j = 0; j < b->n_pushers; j++)
+			if (b->pushers[j] && !strcmp(b->pushers[j]->lea->name, l->name)) {
+				old = b->pushers[j];
+				b->pushers[j] = NULL;
+				break;
+			}
+		if (!push_wanted(l)) {
+			if (old) {
+				lx_info("lea %s: Model B no longer configured: its push engine stops",
+					l->name);
+				pusher_free(old, true);
+			}
+			continue;
+		}
+		char *fp = push_fp(n, l);
+		if (old && fp && !strcmp(old->fp, fp)) {
+			nv[k++] = old;
+			free(fp);
+			continue;
+		}
+		free(fp);
+		if (old) {
+			lx_info("lea %s: Model B configuration changed: restarting its push engine",
+				l->name);
+			pusher_free(old, true);
+		} else {
+			lx_info("lea %s: Model B push engine added", l->name);
+		}
+		char err[512] = "";
+		if (!(nv[k] = pusher_new(b, n, l, err, sizeof err)))
+			lx_err("lea %s: the Model B push engine cannot start: %s (tried again at the "
+			       "next reload)", l->name, err[0] ? err : "error");
+		else
+			k++;
+	}
+	for (size_t j = 0; j < b->n_pushers; j++)
+		if (b->pushers[j]) {
+			lx_info("lea %s: removed from the configuration: its push engine stops",
+				b->pushers[j]->lea->name);
+			pusher_free(b->pushers[j], true);
+		}
+	free(b->pushers);
+	b->pushers = nv;
+	b->n_pushers = k;
+}
+
+void csp_binary_reload_apply(struct csp_binary *b, const struct csp_config *n)
+{
+	if (!b)
+		return;
+	if (!b->pend.ready) /* (prepare was not called: nothing but the push engines) */
+		memset(&b->pend, 0, sizeof b->pend);
+	files_apply(b, n);
+	pending_undo(b); /* what apply did not take: the new table's copies */
+	b->c = n;
+	pushers_apply(b, n);
+}
+
 void csp_binary_stats(const struct csp_binary *b, struct csp_binary_stats *st)
 {
 	memset(st, 0, sizeof *st);
 	if (!b)
 		return;
-	if (b->files) {
+	/* the current handler and the ones a reload replaced (files_url) */
+	pthread_mutex_lock((pthread_mutex_t *)&b->mu);
+	for (size_t i = 0; i <= b->n_retired; i++) {
+		struct csp_files *cf = i < b->n_retired ? b->retired[i] : atomic_load(&b->files);
+		if (!cf)
+			continue;
 		struct csp_files_stats f;
-		csp_files_stats(b->files, &f);
-		st->served = f.served;
-		st->served_bytes = f.bytes;
-		st->refused = f.refused_malformed + f.refused_unknown + f.refused_expired +
-			      f.refused_peer + f.lookup_errors;
+		csp_files_stats(cf, &f);
+		st->served += f.served;
+		st->served_bytes += f.bytes;
+		st->refused += f.refused_malformed + f.refused_unknown + f.refused_expired +
+			       f.refused_peer + f.lookup_errors;
 	}
+	pthread_mutex_unlock((pthread_mutex_t *)&b->mu);
 	st->pushes_active = atomic_load(&b->active);
 	st->pushed = atomic_load(&b->pushed);
 	st->push_retries = atomic_load(&b->retries);
@@ -742,29 +1252,18 @@ void csp_binary_stop(struct csp_binary *b)
 	atomic_store(&b->stop, true);
 	pthread_cond_broadcast(&b->cv);
 	pthread_mutex_unlock(&b->mu);
-	for (size_t i = 0; i < b->n_pushers; i++) {
-		struct pusher *p = &b->pushers[i];
-		if (p->started) {
-			lx_http_client_wakeup(p->c);
-			pthread_join(p->th, NULL);
-		}
-		lx_http_client_free(p->c); /* pushes in flight are abandoned: still due */
-		for (size_t k = 0; k < p->n_slots; k++)
-			if (p->slots[k].busy) {
-				/* issue 11: its transfer entry reads the slot: end it first */
-				csp_xfer_end(b->xfers, p->slots[k].xid, "abandoned",
-					     atomic_load(&p->slots[k].prog.sent));
-				lx_push_done(&p->slots[k].cp.p);
-				csp_object_clear(&p->slots[k].o);
-			}
-	}
+	for (size_t i = 0; i < b->n_pushers; i++)
+		pusher_free(b->pushers[i], false); /* pushes in flight are abandoned: still due */
 	free(b->pushers);
-	if (b->srv) {
-		lx_http_server_drain(b->srv);
-		lx_http_server_free(b->srv);
-	}
+	if (b->pend.ready)
+		pending_undo(b);
+	lx_server_stop(&b->srv);
+	addrs_free(b->addrs, b->n_addrs);
+	csp_files_free(atomic_load(&b->files));
+	for (size_t i = 0; i < b->n_retired; i++)
+		csp_files_free(b->retired[i]);
+	free(b->retired);
 	transfers_stop(b);
-	csp_files_free(b->files);
 	pthread_cond_destroy(&b->cv);
 	pthread_mutex_destroy(&b->mu);
 	free(b);

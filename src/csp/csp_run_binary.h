@@ -37,6 +37,25 @@ void csp_binary_tick(struct csp_binary *b);
  * NULL is a no-op. */
 void csp_binary_stop(struct csp_binary *b);
 
+/* SIGHUP, in two steps around the daemon's swap of generations.
+ * prepare (before): what can fail is done now and taken back on failure: the new files_url's
+ * handler; the file server's added files_listen / files_listen_psk addresses bound (before the
+ * old ones close); its certificate, key, CA and TLS policy reloaded on the open sockets
+ * (lx_server_reload_tls, as li707-lea); a copy of the LEAs' identities; or a whole server when
+ * none ran. On failure one error line is logged ("reload: ...; keeping the running
+ * configuration") and nothing changed: the caller drops the reload.
+ * apply (after): the new identities (lx_http_server_set_peers: the next request of an open
+ * connection too), the new handler, the addresses no longer configured closed (their open
+ * connections finish), the server stopped when no address is left; retention from n; then
+ * per [lea] the push engine: the same fingerprint (push_fp: modelb_url, CA, client
+ * certificate/key and their files' mtime and size, PSK, expect_timeout, connections,
+ * retry_min/max, TLS policy) keeps running, a changed one is stopped and started again, a
+ * removed one (or one without Model B) stops, an added one starts. A push cut by a restart
+ * is recorded as a retry (audited) and sent again from its first byte after the backoff.
+ * n must outlive b (the daemon holds a reference to its generation). */
+int csp_binary_reload_prepare(struct csp_binary *b, const struct csp_config *n);
+void csp_binary_reload_apply(struct csp_binary *b, const struct csp_config *n);
+
 /* Totals for status. */
 struct csp_binary_stats {
 	uint64_t served, served_bytes, refused, pushes_active, pushed, push_retries,

@@ -78,7 +78,24 @@ static void test_R_BIN_1_default_model(void **state)
 	assert_int_equal(csp_lea_default_model(&only_b, 1), 'B');
 	only_b.models = 0;
 	assert_int_equal(csp_lea_default_model(&only_b, 1), 0);
+	assert_int_equal(l->push_rate, 0);
+	assert_int_equal(l->push_nice, 0);
 	csp_config_free(c);
+}
+
+/* push_rate and push_nice (a large Model B push beside small deliveries, issue 11) */
+static void test_push_rate_nice(void **state)
+{
+	(void)state;
+	struct csp_config *c = parse_ok(CSP LEA "models = B\nmodelb_url = https://l/b/{id}\n"
+					"push_rate = 20M\npush_nice = 10\n");
+	assert_int_equal(c->leas[0].push_rate, 20 << 20);
+	assert_int_equal(c->leas[0].push_nice, 10);
+	csp_config_free(c);
+	parse_err(CSP LEA "models = B\nmodelb_url = https://l/b/{id}\npush_nice = 20\n",
+		  "push_nice");
+	parse_err(CSP LEA "models = B\nmodelb_url = https://l/b/{id}\npush_rate = fast\n",
+		  "push_rate");
 }
 
 static void test_errors(void **state)
@@ -125,6 +142,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_example_parses),
 		cmocka_unit_test(test_R_BIN_1_default_model),
+		cmocka_unit_test(test_push_rate_nice),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
