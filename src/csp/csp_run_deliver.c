@@ -652,7 +652,12 @@ static struct engine *engine_new(struct csp_rd *rd, const struct csp_config *c,
 	struct csp_deliver_opts o = {
 		.name = l->name, .url = l->url,
 		.http = {.tls = &c->policy, .cert_file = l->client_cert, .key_file = l->client_key,
-			 .ca_file = l->ca, .max_host_connections = (long)l->connections,
+			 .ca_file = l->ca,
+			 /* one POST per HTTP/1.1 connection: fewer connections than inflight
+			  * would only queue the rest inside the client (and keep the LEA's group
+			  * commit from sharing an fsync between them) */
+			 .max_host_connections = (long)(l->inflight > l->connections ? l->inflight
+										 : l->connections),
 			 .connect_timeout_ms = 10000, .timeout_ms = 120000,
 			 .low_speed_time = STALL_S},
 		.inflight = (unsigned)l->inflight,
