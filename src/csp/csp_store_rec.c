@@ -275,7 +275,7 @@ static int next_row(void *ud, sqlite3_stmt *st)
 	struct next_rows *o = ud;
 	if (o->n == o->cap)
 		return 1; /* full */
-	csp__delivery_from_row(st, &o->v[o->n++], true);
+	csp__delivery_from_row(st, &o->v[o->n++], false);
 	return 0;
 }
 
@@ -314,13 +314,18 @@ static int pending_refs(struct csp_rec *r, int64_t **out, size_t *n)
  * per reference, whatever the number of deliveries done or queued behind), its lowest ready
  * one, when it is due and nothing earlier of the reference is in review or in flight (an
  * earlier ready one cannot exist: it would be the lowest). */
+/* CSP__DELIVERY_COLS without the XML (NULL in its place): the candidates skipped here would
+ * have their whole message read for nothing; the ones handed out read theirs alone. */
+#define NEXT_COLS                                                                           \
+	"d.id, d.lea, d.ref_id, d.seq, d.last, d.object_id, d.items, d.bytes, d.state,"  \
+	" d.attempts, d.next_try, d.last_error, d.created_at, d.updated_at, NULL"
 static const char NEXT_SQL[] =
 	"WITH RECURSIVE r(ref) AS ("
 	" SELECT (SELECT min(ref_id) FROM deliveries WHERE lea = ?1 AND state = 'ready')"
 	" UNION ALL"
 	" SELECT (SELECT min(ref_id) FROM deliveries WHERE lea = ?1 AND state = 'ready'"
 	"  AND ref_id > r.ref) FROM r WHERE r.ref IS NOT NULL)"
-	" SELECT " CSP__DELIVERY_COLS " FROM r JOIN deliveries d ON d.id = (SELECT id FROM"
+	" SELECT " NEXT_COLS " FROM r JOIN deliveries d ON d.id = (SELECT id FROM"
 	" deliveries WHERE lea = ?1 AND state = 'ready' AND ref_id = r.ref ORDER BY seq LIMIT 1)"
 	" WHERE d.next_try <= ?2 AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.lea = ?1"
 	" AND e.state IN ('review', 'inflight') AND e.ref_id = d.ref_id AND e.seq < d.seq)"
@@ -352,9 +357,18 @@ int csp_rec_next(struct csp_rec *r, const char *lea, int64_t now_ms, const int64
 	rc = 0;
 	for (size_t i = 0; i < o.n && *n < max; i++) {
 		struct csp_delivery *d = &o.v[i];
-		if (in_list(skip, n_skip, d->ref_id) || in_list(pend, n_pend, d->ref_id) || !d->xml)
+		if (in_list(skip, n_skip, d->ref_id) || in_list(pend, n_pend, d->ref_id))
 			continue;
-		if (csp_rec_put(r, lea, CSP_DREC_INFLIGHT, d->id, d->ref_id, 0, 0, NULL) != 0)
+		struct csp_delivery full;
+		if (csp_store_delivery_get(r->s, d->id, true, &full) != 0)
+			continue;
+		free(d->xml);
+		d->xml = full.xml;
+		d->xml_len = full.xml_len;
+		full.xml = NULL;
+		csp_delivery_clear(&full);
+		if (!d->xml ||
+		    csp_rec_put(r, lea, CSP_DREC_INFLIGHT, d->id, d->ref_id, 0, 0, NULL) != 0)
 			continue;
 		struct csp_post *x = &out[(*n)++];
 		memset(x, 0, sizeof *x);
