@@ -219,7 +219,7 @@ static int fill_attachments(struct csp_store *s, const struct csp_config *c,
  * of one reference's, committed together in ONE store job (csp_store_pack_many) once
  * PACK_OBJECTS of them or PACK_XML_BYTES of XML are built, and at the end of each pass. */
 #define PACK_OBJECTS 256
-#define PACK_XML_BYTES ((size_t)16 << 20)
+#define PACK_XML_BYTES ((size_t)4 << 20) /* well inside the writer's page cache (16 MiB) */
 
 struct pack_acc {
 	struct csp_store *s;
