@@ -33,6 +33,7 @@
 #include "csp_push.h"
 #include "csp_run_deliver.h"
 #include "csp_store_int.h"
+#include "csp_store_rec.h"
 #include "events.h"
 #include "li707/error.h"
 #include "li707/util.h"
@@ -43,8 +44,14 @@
 #define STALL_S 10 /* an LEA silent this long (no byte either way) is a timeout */
 #define FP_MAX 8192
 
+struct out_ref {
+	int64_t id, ref_id;
+};
+
 struct engine {
 	struct csp_rd *rd;
+	struct out_ref *out;         /* handed out, outcome not reported yet (engine thread) */
+	size_t n_out, cap_out;
 	char name[CSP_LEA_NAME_MAX + 1];
 	char fp[FP_MAX];             /* what it was built from */
 	struct csp_deliver *e;
@@ -56,6 +63,7 @@ struct csp_rd {
 	struct csp_store *s;
 	struct csp_rd_cfg_source src;
 	struct csp_audit *audit;
+	struct csp_rec *rec;         /* the engines' outcomes, recorded in batches */
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t mu;          /* wake, stop, the engine list */
@@ -207,15 +215,99 @@ static int fill_attachments(struct csp_store *s, const struct csp_config *c,
 	return rc;
 }
 
-/* Builds, packages and commits one DeliveryObject of events ev[0..n). */
-static int pack_one(struct csp_store *s, const struct csp_config *c, const struct csp_lea *l,
-		    const struct csp_ref *r, const char *reference, const struct csp_event_row *ev,
-		    size_t n, bool last, int64_t *id_out)
+/* Built DeliveryObjects waiting for their commit: several references' and several batches
+ * of one reference's, committed together in ONE store job (csp_store_pack_many) once
+ * PACK_OBJECTS of them or PACK_XML_BYTES of XML are built, and at the end of each pass. */
+#define PACK_OBJECTS 256
+#define PACK_XML_BYTES ((size_t)4 << 20) /* well inside the writer's page cache (16 MiB) */
+
+struct pack_acc {
+	struct csp_store *s;
+	struct csp_rd *rd;           /* engines to wake after a commit, or NULL */
+	struct csp_pack p[PACK_OBJECTS];
+	struct csp_package_out po[PACK_OBJECTS];
+	int64_t *ev[PACK_OBJECTS];   /* event ids of p[i] */
+	int64_t ids[PACK_OBJECTS];
+	const char *lea[PACK_OBJECTS]; /* borrowed from the configuration of the pass */
+	size_t n, xml_bytes, made;
+};
+
+static void wake_engines(struct csp_rd *rd);
+
+static void acc_clear(struct pack_acc *a)
 {
+	for (size_t i = 0; i < a->n; i++) {
+		csp_package_out_done(&a->po[i]);
+		free(a->ev[i]);
+		a->ev[i] = NULL;
+	}
+	a->n = a->xml_bytes = 0;
+}
+
+static void acc_packed(struct pack_acc *a, size_t i)
+{
+	const struct csp_pack *p = &a->p[i];
+	lx_debug("lea %s: delivery %lld packaged: reference key %lld seq %lld, %zu item%s%s",
+		 a->lea[i], (long long)a->ids[i], (long long)p->ref_id, (long long)p->seq,
+		 p->n_events, p->n_events == 1 ? "" : "s", p->last ? ", LastSequence" : "");
+	a->made++;
+}
+
+/* Commits what is built in one job. When that fails, each is committed on its own, in order,
+ * so that one reference's trouble does not hold the others back (a reference whose pack
+ * fails has its later ones skipped: they would get -EAGAIN; the next pass builds them again
+ * with the numbers the store has). Returns 0, or the batch's error. */
+static int acc_flush(struct pack_acc *a)
+{
+	if (!a->n)
+		return 0;
+	size_t failed = 0;
+	int rc = csp_store_pack_many(a->s, a->p, a->n, now_ms() / 1000, a->ids, &failed);
+	if (!rc) {
+		for (size_t i = 0; i < a->n; i++)
+			acc_packed(a, i);
+	} else {
+		lx_debug("packaging: %zu DeliveryObjects in one commit: %s (at %zu); one by one",
+			 a->n, li707_strerror(rc), failed);
+		int64_t bad[PACK_OBJECTS];
+		size_t n_bad = 0;
+		for (size_t i = 0; i < a->n; i++) {
+			bool skip = false;
+			for (size_t k = 0; k < n_bad && !skip; k++)
+				skip = bad[k] == a->p[i].ref_id;
+			if (skip)
+				continue;
+			int prc = csp_store_pack(a->s, &a->p[i], now_ms() / 1000, &a->ids[i]);
+			if (!prc) {
+				acc_packed(a, i);
+				continue;
+			}
+			bad[n_bad++] = a->p[i].ref_id;
+			if (prc != -EAGAIN)
+				lx_warn("lea %s: packaging reference key %lld: %s", a->lea[i],
+					(long long)a->p[i].ref_id, li707_strerror(prc));
+		}
+	}
+	acc_clear(a);
+	if (a->rd)
+		wake_engines(a->rd);
+	return rc;
+}
+
+/* Builds one DeliveryObject of events ev[0..n) with SequenceNumber r->next_seq and adds it to
+ * a (committing what a holds first when it is full). */
+static int build_one(struct pack_acc *a, const struct csp_config *c, const struct csp_lea *l,
+		     const struct csp_ref *r, const char *reference,
+		     const struct csp_event_row *ev, size_t n, bool last)
+{
+	struct csp_store *s = a->s;
+	int rc = 0;
+	if (a->n == PACK_OBJECTS && acc_flush(a))
+		return -EAGAIN; /* logged per reference by acc_flush */
 	struct lx_event *pe = calloc(n, sizeof *pe);
 	struct li707_item *items = calloc(n, sizeof *items);
 	int64_t *ids = calloc(n, sizeof *ids);
-	int rc = (!pe || !items || !ids) ? LI707_ENOMEM : 0;
+	rc = (!pe || !items || !ids) ? LI707_ENOMEM : 0;
 	struct lx_event_opts eo = {.conversation_ok = true, .absolute_paths = true,
 				   .defer_files = true, .max_line_bytes = (size_t)64 << 20};
 	uint64_t bytes = 0;
@@ -250,41 +342,62 @@ static int pack_one(struct csp_store *s, const struct csp_config *c, const struc
 			.seq = (uint64_t)r->next_seq, .last = last, .sender_cc = c->country_code,
 			.sender_id = c->unique_identifier, .receiver_cc = l->receiver_country,
 			.receiver_id = l->receiver_id, .etsi_version = l->etsi_version};
-		struct csp_package_out po = {0};
+		struct csp_package_out *po = &a->po[a->n];
+		memset(po, 0, sizeof *po);
 		struct li707_diags dg = {0};
-		rc = csp_package_build(&pr, items, n, &po, &dg);
+		rc = csp_package_build(&pr, items, n, po, &dg);
 		if (rc) {
 			const struct li707_diag *d0 = dg.n ? &dg.v[0] : NULL;
 			lx_warn("packaging: DeliveryObject for reference key %lld: %s%s%s",
 				(long long)r->id, li707_strerror(rc), d0 ? ": " : "",
 				d0 && d0->path ? d0->path : "");
+			csp_package_out_done(po);
 		} else {
-			struct csp_pack p = {.ref_id = r->id, .seq = r->next_seq, .last = last,
-					     .event_ids = ids, .n_events = n,
-					     .object_id = po.object_id, .xml = po.xml,
-					     .xml_len = po.len, .bytes = bytes};
-			rc = csp_store_pack(s, &p, now_ms() / 1000, id_out);
+			a->p[a->n] = (struct csp_pack){.ref_id = r->id, .seq = r->next_seq,
+						       .last = last, .event_ids = ids,
+						       .n_events = n, .object_id = po->object_id,
+						       .xml = po->xml, .xml_len = po->len,
+						       .bytes = bytes};
+			a->ev[a->n] = ids;
+			a->lea[a->n] = l->name;
+			a->ids[a->n] = 0;
+			a->n++;
+			a->xml_bytes += po->len;
+			ids = NULL; /* a's now */
 		}
 		li707_diags_clear(&dg);
-		csp_package_out_done(&po);
 	}
 	for (size_t i = 0; i < parsed; i++)
 		lx_event_clear(&pe[i]);
 	free(pe);
 	free(items);
 	free(ids);
+	if (!rc && a->xml_bytes >= PACK_XML_BYTES && acc_flush(a))
+		rc = -EAGAIN;
 	return rc;
 }
 
-/* Packages what is due for reference ref_id. reference: the identifier when the store no
- * longer has it (closing), else NULL. hold_last: keep back the final (partial) batch.
- * force_last: the final DeliveryObject carries LastSequence. *made counts objects. */
-static int pack_ref(struct csp_store *s, const struct csp_config *c, int64_t ref_id,
-		    const char *reference, bool closing, bool hold_last, size_t *made)
+/* Builds what is due for reference ref_id into a (committed when a fills up, or by the
+ * caller's acc_flush). reference: the identifier when the store no longer has it (closing),
+ * else NULL. hold_last: keep back the final (partial) batch. The final DeliveryObject of a
+ * closed reference carries LastSequence. Numbers: r.next_seq from the store, + 1 per object
+ * built; they become the store's only with the commit (csp_store_pack_many checks each), so a
+ * crash or a failed commit between build and commit neither skips nor reuses one. */
+static int pack_ref(struct pack_acc *a, const struct csp_config *c, int64_t ref_id,
+		    const char *reference, bool closing, bool hold_last)
 {
+	struct csp_store *s = a->s;
+	int rc = 0;
+	/* what a holds of this reference is committed first: its next_seq and queued events are
+	 * then the store's (other references' objects stay in a and share the commit) */
+	for (size_t i = 0; i < a->n; i++)
+		if (a->p[i].ref_id == ref_id) {
+			if (acc_flush(a))
+				return -EAGAIN; /* logged per reference by acc_flush */
+			break;
+		}
 	struct csp_ref r;
-	int rc = csp_store_ref_get(s, ref_id, &r);
-	if (rc)
+	if ((rc = csp_store_ref_get(s, ref_id, &r)))
 		return rc;
 	const struct csp_lea *l = csp_config_lea(c, r.lea);
 	const char *refstr = r.ref ? r.ref : reference;
@@ -299,11 +412,12 @@ static int pack_ref(struct csp_store *s, const struct csp_config *c, int64_t ref
 		return 0;
 	}
 	size_t bi = l->batch_items ? (size_t)l->batch_items : 1;
+	int64_t after = 0; /* the last event built into an object not committed yet */
 	for (;;) {
 		struct csp_event_row *ev = NULL;
 		size_t n = 0;
 		/* one more than a batch: whether anything follows it */
-		rc = csp_store_events_queued(s, ref_id, bi + 1, 0, &ev, &n);
+		rc = csp_store_events_queued_after(s, ref_id, after, bi + 1, 0, &ev, &n);
 		if (rc || !n) {
 			csp_event_rows_free(ev, n);
 			break;
@@ -328,17 +442,15 @@ static int pack_ref(struct csp_store *s, const struct csp_config *c, int64_t ref
 			csp_event_rows_free(ev, n);
 			break;
 		}
-		int64_t did = 0;
 		bool last = !r.open && !more;
-		rc = pack_one(s, c, l, &r, refstr, ev, k, last, &did);
+		rc = build_one(a, c, l, &r, refstr, ev, k, last);
+		int64_t last_id = ev[k - 1].id;
 		csp_event_rows_free(ev, n);
-		if (rc)
+		if (rc) /* -EAGAIN: a commit failed, logged per reference; the next pass goes on */
 			break;
-		lx_debug("lea %s: delivery %lld packaged: reference key %lld seq %lld, %zu item%s%s",
-			 l->name, (long long)did, (long long)ref_id, (long long)r.next_seq, k,
-			 k == 1 ? "" : "s", last ? ", LastSequence" : "");
+		/* built: waiting in a, or already committed by a flush inside build_one */
+		after = last_id;
 		r.next_seq++;
-		(*made)++;
 	}
 	csp_ref_clear(&r);
 	return rc;
@@ -346,7 +458,13 @@ static int pack_ref(struct csp_store *s, const struct csp_config *c, int64_t ref
 
 static size_t pack_all(struct csp_rd *rd, const struct csp_config *c)
 {
-	size_t made = 0;
+	struct pack_acc *a = calloc(1, sizeof *a);
+	if (!a) {
+		lx_warn("packaging: out of memory");
+		return 0;
+	}
+	a->s = rd->s;
+	a->rd = rd;
 	pthread_mutex_lock(&pack_mu);
 	for (size_t i = 0; i < c->n_leas; i++) {
 		int64_t *ids = NULL;
@@ -354,14 +472,17 @@ static size_t pack_all(struct csp_rd *rd, const struct csp_config *c)
 		if (csp_store_refs_pending(rd->s, c->leas[i].name, &ids, &n) != 0)
 			continue;
 		for (size_t j = 0; j < n; j++) {
-			int rc = pack_ref(rd->s, c, ids[j], NULL, false, false, &made);
+			int rc = pack_ref(a, c, ids[j], NULL, false, false);
 			if (rc && rc != -EAGAIN)
 				lx_warn("lea %s: packaging reference key %lld: %s", c->leas[i].name,
 					(long long)ids[j], li707_strerror(rc));
 		}
 		free(ids);
 	}
+	(void)acc_flush(a); /* failures logged per reference inside */
 	pthread_mutex_unlock(&pack_mu);
+	size_t made = a->made;
+	free(a);
 	return made;
 }
 
@@ -375,127 +496,103 @@ int csp_rd_ref_close(struct csp_store *s, const struct csp_config *c, const char
 	char *keep = strdup(ref);
 	int64_t key = r.id;
 	csp_ref_clear(&r);
-	if (!keep)
+	struct pack_acc *a = calloc(1, sizeof *a);
+	if (!keep || !a) {
+		free(keep);
+		free(a);
 		return LI707_ENOMEM;
-	size_t made = 0;
+	}
+	a->s = s;
 	pthread_mutex_lock(&pack_mu);
-	if (c)
-		(void)pack_ref(s, c, key, keep, true, true, &made); /* all but the final batch */
+	if (c) { /* all but the final batch, committed before the close */
+		(void)pack_ref(a, c, key, keep, true, true);
+		(void)acc_flush(a);
+	}
 	rc = csp_store_ref_close(s, ref, now, id_out);
 	if (!rc && c) {
-		int prc = pack_ref(s, c, key, keep, true, false, &made);
+		int prc = pack_ref(a, c, key, keep, true, false);
+		if (!prc)
+			prc = acc_flush(a);
 		if (prc)
 			lx_warn("ref close: packaging the final DeliveryObject of reference key %lld: "
 				"%s", (long long)key, li707_strerror(prc));
 	}
+	acc_clear(a);
 	pthread_mutex_unlock(&pack_mu);
+	free(a);
 	free(keep);
 	return rc;
 }
 
 /* ---- the engines' queue ---------------------------------------------------------------- */
 
-struct next_rows {
-	struct csp_delivery *v;
-	size_t n, cap;
-};
-
-static int next_row(void *ud, sqlite3_stmt *st)
+/* The engine's callbacks name a delivery by id only: the reference key of each one handed
+ * out is kept here (engine thread only) for the recorder's order rule. */
+static void out_add(struct engine *g, int64_t id, int64_t ref_id)
 {
-	struct next_rows *o = ud;
-	if (o->n == o->cap)
-		return 1; /* full */
-	csp__delivery_from_row(st, &o->v[o->n++], true);
-	return 0;
+	if (g->n_out == g->cap_out) {
+		size_t nc = g->cap_out ? g->cap_out * 2 : 16;
+		struct out_ref *nv = realloc(g->out, nc * sizeof *nv);
+		if (!nv)
+			return; /* engine_ref_of reads it from the store then */
+		g->out = nv;
+		g->cap_out = nc;
+	}
+	g->out[g->n_out++] = (struct out_ref){id, ref_id};
 }
 
-static bool in_skip(const int64_t *skip, size_t n, int64_t ref)
+static int64_t engine_ref_of(struct engine *g, int64_t id)
 {
-	for (size_t i = 0; i < n; i++)
-		if (skip[i] == ref)
-			return true;
-	return false;
+	for (size_t i = 0; i < g->n_out; i++)
+		if (g->out[i].id == id) {
+			int64_t r = g->out[i].ref_id;
+			g->out[i] = g->out[--g->n_out];
+			return r;
+		}
+	struct csp_delivery d;
+	if (csp_store_delivery_get(g->rd->s, id, false, &d) != 0)
+		return 0;
+	int64_t r = d.ref_id;
+	csp_delivery_clear(&d);
+	return r;
 }
 
 static int q_next(void *ud, const int64_t *skip, size_t n_skip, struct csp_post *out,
 		  size_t max, size_t *n)
 {
 	struct engine *g = ud;
-	struct csp_store *s = g->rd->s;
-	*n = 0;
-	size_t cap = max + n_skip;
-	struct next_rows o = {.v = calloc(cap ? cap : 1, sizeof *o.v), .cap = cap};
-	if (!o.v)
-		return LI707_ENOMEM;
-	/* per reference only its lowest delivery not finished: a later one never overtakes an
-	 * earlier one waiting for review, a retry or its answer */
-	int rc = csp__read(s,
-		       "SELECT " CSP__DELIVERY_COLS " FROM deliveries d WHERE d.lea = ?1 AND"
-		       " d.state = 'ready' AND d.next_try <= ?2 AND NOT EXISTS (SELECT 1 FROM"
-		       " deliveries e WHERE e.ref_id = d.ref_id AND e.seq < d.seq AND e.state IN"
-		       " ('review', 'ready', 'inflight')) ORDER BY d.ref_id LIMIT ?3",
-		       next_row, &o, "tii", g->name, now_ms(), (int64_t)cap);
-	if (rc < 0) {
-		csp_deliveries_free(o.v, o.n);
-		return rc;
-	}
-	for (size_t i = 0; i < o.n && *n < max; i++) {
-		struct csp_delivery *d = &o.v[i];
-		if (in_skip(skip, n_skip, d->ref_id) || !d->xml)
-			continue;
-		if (csp_store_d_inflight(s, d->id, now_ms() / 1000) != 0)
-			continue;
-		struct csp_post *x = &out[(*n)++];
-		memset(x, 0, sizeof *x);
-		x->id = d->id;
-		x->ref_id = d->ref_id;
-		x->seq = (uint64_t)d->seq;
-		memcpy(x->object_id, d->object_id, sizeof x->object_id);
-		x->xml = d->xml; /* the engine takes it */
-		x->len = d->xml_len;
-		d->xml = NULL;
-		x->attempts = (uint32_t)d->attempts;
-	}
-	csp_deliveries_free(o.v, o.n);
-	return 0;
+	int rc = csp_rec_next(g->rd->rec, g->name, now_ms(), skip, n_skip, out, max, n);
+	for (size_t i = 0; !rc && i < *n; i++)
+		out_add(g, out[i].id, out[i].ref_id);
+	return rc;
+}
+
+/* The outcomes go to the recorder (csp_store_rec.h): the engine's transfer thread never
+ * waits for an fsync, and the reference stays out of q_next until it is recorded. */
+static void q_put(struct engine *g, enum csp_drec_kind k, int64_t id, int64_t next_try,
+		  unsigned code, const char *error)
+{
+	int64_t ref_id = engine_ref_of(g, id);
+	if (csp_rec_put(g->rd->rec, g->name, k, id, ref_id, next_try, code, error))
+		lx_warn("lea %s: delivery %lld: outcome not recorded (out of memory); it is sent "
+			"again later", g->name, (long long)id);
 }
 
 static void q_done(void *ud, int64_t id)
 {
-	struct engine *g = ud;
-	int rc = csp_store_d_done(g->rd->s, id, now_ms() / 1000);
-	if (rc) {
-		lx_warn("lea %s: delivery %lld acknowledged but not recorded: %s", g->name,
-			(long long)id, li707_strerror(rc));
-		return;
-	}
-	lx_debug("lea %s: delivery %lld acknowledged", g->name, (long long)id);
-	audit_delivery(g->rd->audit, NULL, g->rd->s, CSP_AUDIT_DELIVERY, CSP_AUDIT_DONE, id, 0);
+	q_put(ud, CSP_DREC_DONE, id, 0, 0, NULL);
 }
 
 static void q_retry(void *ud, int64_t id, int64_t next_try_ms, const char *error)
 {
 	struct engine *g = ud;
-	int rc = csp_store_d_fail(g->rd->s, id, next_try_ms, error, now_ms() / 1000);
-	if (rc)
-		lx_warn("lea %s: delivery %lld: cannot record the retry: %s", g->name, (long long)id,
-			li707_strerror(rc));
 	lx_info("lea %s: delivery %lld will be retried: %s", g->name, (long long)id, error);
+	q_put(g, CSP_DREC_FAIL, id, next_try_ms, 0, error);
 }
 
 static void q_park(void *ud, int64_t id, unsigned code, const char *error)
 {
-	struct engine *g = ud;
-	int rc = csp_store_d_park(g->rd->s, id, error, now_ms() / 1000);
-	if (rc) {
-		lx_warn("lea %s: delivery %lld: cannot park it: %s", g->name, (long long)id,
-			li707_strerror(rc));
-		return;
-	}
-	lx_warn("lea %s: delivery %lld parked (li707-csp retry|drop %lld): %s", g->name,
-		(long long)id, (long long)id, error);
-	audit_delivery(g->rd->audit, NULL, g->rd->s, CSP_AUDIT_DELIVERY, CSP_AUDIT_PARKED, id,
-		       (int)code);
+	q_put(ud, CSP_DREC_PARK, id, 0, code, error);
 }
 
 /* ---- engines --------------------------------------------------------------------------- */
@@ -538,6 +635,7 @@ static void engine_free(struct engine *g)
 		memset(g->psk, 0, g->psk_len);
 		free(g->psk);
 	}
+	free(g->out);
 	free(g);
 }
 
@@ -554,7 +652,12 @@ static struct engine *engine_new(struct csp_rd *rd, const struct csp_config *c,
 	struct csp_deliver_opts o = {
 		.name = l->name, .url = l->url,
 		.http = {.tls = &c->policy, .cert_file = l->client_cert, .key_file = l->client_key,
-			 .ca_file = l->ca, .max_host_connections = (long)l->connections,
+			 .ca_file = l->ca,
+			 /* one POST per HTTP/1.1 connection: fewer connections than inflight
+			  * would only queue the rest inside the client (and keep the LEA's group
+			  * commit from sharing an fsync between them) */
+			 .max_host_connections = (long)(l->inflight > l->connections ? l->inflight
+										 : l->connections),
 			 .connect_timeout_ms = 10000, .timeout_ms = 120000,
 			 .low_speed_time = STALL_S},
 		.inflight = (unsigned)l->inflight,
@@ -599,6 +702,11 @@ static void wake_engines(struct csp_rd *rd)
 		if (rd->eng[i] && rd->eng[i]->e)
 			csp_deliver_wake(rd->eng[i]->e);
 	pthread_mutex_unlock(&rd->mu);
+}
+
+static void recorded(void *ud)
+{
+	wake_engines(ud); /* references whose outcome is recorded may go on */
 }
 
 static void *packager_main(void *arg)
@@ -702,8 +810,16 @@ int csp_rd_start(struct csp_store *s, const struct csp_config *c,
 	struct csp_audit_record ar;
 	csp_audit_record_init(&ar, CSP_AUDIT_OPENED);
 	audit_append(rd->audit, NULL, &ar);
+	struct csp_rec_opts ro = {.s = s, .audit = rd->audit, .recorded = recorded, .ud = rd};
+	if ((rc = csp_rec_new(&ro, &rd->rec))) {
+		snprintf(err, errlen, "cannot start the recorder: %s", li707_strerror(rc));
+		csp_audit_close(rd->audit);
+		free(rd);
+		return rc;
+	}
 	rd->eng = calloc(c->n_leas ? c->n_leas : 1, sizeof *rd->eng);
 	if (!rd->eng) {
+		csp_rec_free(rd->rec);
 		csp_audit_close(rd->audit);
 		free(rd);
 		snprintf(err, errlen, "out of memory");
@@ -717,6 +833,7 @@ int csp_rd_start(struct csp_store *s, const struct csp_config *c,
 		for (size_t i = 0; i < rd->n_eng; i++)
 			engine_free(rd->eng[i]);
 		free(rd->eng);
+		csp_rec_free(rd->rec);
 		csp_audit_close(rd->audit);
 		free(rd);
 		return rc;
@@ -820,6 +937,7 @@ void csp_rd_stop(struct csp_rd *rd)
 	free(v);
 	if (rd->started)
 		pthread_join(rd->thread, NULL);
+	csp_rec_free(rd->rec); /* records what the engines handed back */
 	csp_audit_close(rd->audit);
 	pthread_cond_destroy(&rd->cv);
 	pthread_mutex_destroy(&rd->mu);

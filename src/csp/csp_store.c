@@ -610,15 +610,9 @@ int csp_store_ingest(struct csp_store *s, const struct csp_event_in *ev, size_t 
 
 /* ---- packaging ---- */
 
-struct pack {
-	const struct csp_pack *p;
-	int64_t now, id;
-};
-
-static int run_pack(struct csp_store *s, struct cjob *j)
+/* Applies one pack on the writer (inside the caller's job): see csp_store_pack. */
+static int pack_apply(struct csp_store *s, const struct csp_pack *p, int64_t now, int64_t *id)
 {
-	struct pack *k = j->arg;
-	const struct csp_pack *p = k->p;
 	sqlite3_stmt *st = NULL;
 	int rc = wst(s, "SELECT next_seq, lea, review FROM refs WHERE id = ?1", &st);
 	if (rc)
@@ -637,22 +631,29 @@ static int run_pack(struct csp_store *s, struct cjob *j)
 	lx_sq_done(st);
 	if (next != p->seq)
 		return -EAGAIN;
-	rc = wexec(s, NULL,
-		   "INSERT INTO deliveries(lea, ref_id, seq, last, object_id, xml, items, bytes,"
-		   " state, created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-		   " ?10, ?10)",
-		   "tiiitbiiti", lea, p->ref_id, p->seq, (int64_t)p->last, p->object_id, p->xml,
-		   p->xml_len, (int64_t)p->n_events, (int64_t)p->bytes, review ? "review" : "ready",
-		   k->now);
-	if (rc)
+	sqlite3_stmt *ins = NULL;
+	if ((rc = wst(s, "INSERT INTO deliveries(lea, ref_id, seq, last, object_id, xml, items,"
+			 " bytes, state, created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+			 " ?8, ?9, ?10, ?10)", &ins)))
 		return rc;
-	k->id = sqlite3_last_insert_rowid(s->wdb);
+	rc = lx_sq_bind(ins, "tiiitbiiti", lea, p->ref_id, p->seq, (int64_t)p->last, p->object_id,
+			p->xml, p->xml_len, (int64_t)p->n_events, (int64_t)p->bytes,
+			review ? "review" : "ready", now);
+	if (rc) {
+		lx_sq_done(ins);
+		return rc;
+	}
+	r = sqlite3_step(ins);
+	lx_sq_done(ins);
+	if (r != SQLITE_DONE)
+		return (r & 0xff) == SQLITE_CONSTRAINT ? -EEXIST : lx_sq_err(r);
+	*id = sqlite3_last_insert_rowid(s->wdb);
 	sqlite3_stmt *ev = NULL;
 	if ((rc = wst(s, "UPDATE events SET state = 'packed', delivery = ?3"
 			 " WHERE id = ?1 AND ref_id = ?2 AND state = 'queued'", &ev)))
 		return rc;
 	for (size_t i = 0; !rc && i < p->n_events; i++) {
-		rc = lx_sq_bind(ev, "iii", p->event_ids[i], p->ref_id, k->id);
+		rc = lx_sq_bind(ev, "iii", p->event_ids[i], p->ref_id, *id);
 		if (!rc)
 			rc = lx_sq_step_done(ev);
 		else
@@ -660,20 +661,75 @@ static int run_pack(struct csp_store *s, struct cjob *j)
 		if (!rc && sqlite3_changes(s->wdb) != 1)
 			rc = -EALREADY;
 	}
-	if (!rc)
-		rc = wexec(s, NULL, "UPDATE refs SET next_seq = next_seq + 1 WHERE id = ?1", "i",
-			   p->ref_id);
+	sqlite3_stmt *nx = NULL;
+	if (!rc && !(rc = wst(s, "UPDATE refs SET next_seq = next_seq + 1 WHERE id = ?1", &nx))) {
+		if (!(rc = lx_sq_bind(nx, "i", p->ref_id)))
+			rc = lx_sq_step_done(nx);
+		else
+			lx_sq_done(nx);
+	}
 	return rc; /* a failure rolls the whole job back to its savepoint */
+}
+
+struct pack {
+	const struct csp_pack *p;
+	size_t n;
+	int64_t now;
+	int64_t *ids;
+	size_t failed;
+};
+
+static int run_pack(struct csp_store *s, struct cjob *j)
+{
+	struct pack *k = j->arg;
+	int rc = 0;
+	k->failed = 0;
+	for (size_t i = 0; !rc && i < k->n; i++) {
+		k->ids[i] = 0;
+		rc = pack_apply(s, &k->p[i], k->now, &k->ids[i]);
+		if (rc)
+			k->failed = i;
+	}
+	return rc;
+}
+
+static bool pack_ok(const struct csp_pack *p)
+{
+	return p && p->object_id && p->xml && (p->event_ids || !p->n_events) && p->seq >= 1;
+}
+
+int csp_store_pack_many(struct csp_store *s, const struct csp_pack *p, size_t n, int64_t now,
+			int64_t *ids_out, size_t *failed)
+{
+	if (failed)
+		*failed = 0;
+	if (!p || !n || !ids_out || n > CSP_STORE_PACK_MAX)
+		return LI707_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!pack_ok(&p[i])) {
+			if (failed)
+				*failed = i;
+			return LI707_EINVAL;
+		}
+	struct pack k = {.p = p, .n = n, .now = now, .ids = ids_out};
+	int rc = submit(s, run_pack, &k);
+	if (rc) {
+		for (size_t i = 0; i < n; i++)
+			ids_out[i] = 0; /* rolled back: none of them exists */
+		if (failed)
+			*failed = k.failed;
+	}
+	return rc;
 }
 
 int csp_store_pack(struct csp_store *s, const struct csp_pack *p, int64_t now, int64_t *id_out)
 {
-	if (!p || !p->object_id || !p->xml || (!p->event_ids && p->n_events) || p->seq < 1)
+	if (!pack_ok(p))
 		return LI707_EINVAL;
-	struct pack k = {.p = p, .now = now};
-	int rc = submit(s, run_pack, &k);
+	int64_t id = 0;
+	int rc = csp_store_pack_many(s, p, 1, now, &id, NULL);
 	if (!rc && id_out)
-		*id_out = k.id;
+		*id_out = id;
 	return rc;
 }
 
@@ -765,6 +821,91 @@ int csp_store_d_approve(struct csp_store *s, int64_t id, int64_t now)
 int csp_store_d_reject(struct csp_store *s, int64_t id, int64_t now)
 {
 	return trans(s, (struct trans){.id = id, .now = now, .from = "'review'", .to = "rejected"});
+}
+
+/* ---- batched engine outcomes (the recorder) ---- */
+
+struct record {
+	struct csp_drec *v;
+	size_t n;
+	int64_t now;
+};
+
+static const char *const REC_SQL[] = {
+	[CSP_DREC_INFLIGHT] = "UPDATE deliveries SET state = 'inflight', updated_at = ?2,"
+			      " attempts = attempts + 1 WHERE id = ?1 AND state = 'ready'",
+	[CSP_DREC_DONE] = "UPDATE deliveries SET state = 'done', updated_at = ?2"
+			  " WHERE id = ?1 AND state IN ('ready', 'inflight')",
+	[CSP_DREC_FAIL] = "UPDATE deliveries SET state = 'ready', updated_at = ?2, next_try = ?3,"
+			  " last_error = ?4 WHERE id = ?1 AND state IN ('ready', 'inflight')",
+	[CSP_DREC_PARK] = "UPDATE deliveries SET state = 'parked', updated_at = ?2,"
+			  " last_error = ?4 WHERE id = ?1 AND state IN ('ready', 'inflight')",
+};
+
+static int record_one(struct csp_store *s, struct csp_drec *d, int64_t now)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = wst(s, REC_SQL[d->kind], &st);
+	if (rc)
+		return rc;
+	const char *err = d->error ? d->error : (d->kind == CSP_DREC_PARK ? "parked" : "failed");
+	rc = lx_sq_bind(st, d->kind == CSP_DREC_INFLIGHT || d->kind == CSP_DREC_DONE ? "ii" : "iiit",
+			d->id, now, d->next_try, err);
+	if (rc) {
+		lx_sq_done(st);
+		return rc;
+	}
+	if ((rc = lx_sq_step_done(st)))
+		return rc;
+	bool changed = sqlite3_changes(s->wdb) == 1;
+	sqlite3_stmt *q = NULL;
+	if ((rc = wst(s, "SELECT ref_id, seq, object_id, bytes FROM deliveries WHERE id = ?1", &q)))
+		return rc;
+	if ((rc = lx_sq_bind(q, "i", d->id))) {
+		lx_sq_done(q);
+		return rc;
+	}
+	int r = sqlite3_step(q);
+	if (r == SQLITE_ROW) {
+		d->ref_id = sqlite3_column_int64(q, 0);
+		d->seq = sqlite3_column_int64(q, 1);
+		const char *o = lx_sq_text(q, 2);
+		snprintf(d->object_id, sizeof d->object_id, "%s", o ? o : "");
+		d->bytes = sqlite3_column_int64(q, 3);
+		d->rc = changed ? 0 : -EALREADY;
+	} else if (r == SQLITE_DONE) {
+		d->rc = LI707_ENOTFOUND;
+	} else {
+		rc = lx_sq_err(r);
+	}
+	lx_sq_done(q);
+	return rc;
+}
+
+static int run_record(struct csp_store *s, struct cjob *j)
+{
+	struct record *k = j->arg;
+	int rc = 0;
+	for (size_t i = 0; !rc && i < k->n; i++) {
+		k->v[i].rc = 0;
+		rc = record_one(s, &k->v[i], k->now);
+	}
+	return rc;
+}
+
+int csp_store_d_record(struct csp_store *s, struct csp_drec *v, size_t n, int64_t now)
+{
+	if (!v || !n || n > CSP_STORE_REC_MAX)
+		return LI707_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned)v[i].kind > CSP_DREC_PARK)
+			return LI707_EINVAL;
+	struct record k = {.v = v, .n = n, .now = now};
+	int rc = submit(s, run_record, &k);
+	if (rc)
+		for (size_t i = 0; i < n; i++)
+			v[i].rc = rc;
+	return rc;
 }
 
 /* ---- Model B push results ---- */

@@ -132,6 +132,11 @@ void csp_event_rows_free(struct csp_event_row *v, size_t n);
  * least one when any is queued). *v malloc'd (NULL when none). */
 int csp_store_events_queued(struct csp_store *s, int64_t ref_id, size_t max_items,
 			    uint64_t max_bytes, struct csp_event_row **v, size_t *n);
+/* The same, only events with id > after (the packager reads on past the batches it has
+ * built but not committed yet). */
+int csp_store_events_queued_after(struct csp_store *s, int64_t ref_id, int64_t after,
+				  size_t max_items, uint64_t max_bytes, struct csp_event_row **v,
+				  size_t *n);
 /* References (keys) of lea with queued events, by key. */
 int csp_store_refs_pending(struct csp_store *s, const char *lea, int64_t **ids, size_t *n);
 
@@ -153,6 +158,17 @@ struct csp_pack {
  * event is not queued for this reference (nothing changed either way). *id_out: the
  * delivery's id. */
 int csp_store_pack(struct csp_store *s, const struct csp_pack *p, int64_t now, int64_t *id_out);
+
+/* Several packs in ONE job (one transaction, one fsync shared with whatever else the group
+ * commit carries), applied in order exactly as csp_store_pack applies one: packs of the same
+ * reference must carry consecutive seqs (the first = next_seq). All or nothing: the first
+ * failure rolls the whole job back — no delivery written, no event packed, next_seq of
+ * every reference unchanged, so no SequenceNumber is used, skipped or used twice — and is
+ * returned with its index in *failed (may be NULL). ids_out[0..n): the deliveries' ids (0
+ * on failure). n <= CSP_STORE_PACK_MAX. */
+#define CSP_STORE_PACK_MAX 4096
+int csp_store_pack_many(struct csp_store *s, const struct csp_pack *p, size_t n, int64_t now,
+			int64_t *ids_out, size_t *failed);
 
 /* ---- deliveries ---- */
 
@@ -211,6 +227,30 @@ int csp_store_d_retry(struct csp_store *s, int64_t id, int64_t now);
 int csp_store_d_drop(struct csp_store *s, int64_t id, int64_t now);
 int csp_store_d_approve(struct csp_store *s, int64_t id, int64_t now);
 int csp_store_d_reject(struct csp_store *s, int64_t id, int64_t now);
+
+/* Outcomes of the delivery engines recorded in ONE job (the recorder in csp_run_deliver.c:
+ * a whole batch of transitions shares one transaction and one fsync), applied in order:
+ *   INFLIGHT  ready -> inflight, attempts + 1
+ *   DONE      ready|inflight -> done
+ *   FAIL      ready|inflight -> ready, next_try, last_error (error, "failed" when NULL)
+ *   PARK      ready|inflight -> parked, last_error (error, "parked" when NULL)
+ * Each entry gets its own answer in rc (0, -EALREADY from another state, LI707_ENOTFOUND)
+ * and, when the delivery exists, its ref_id, seq, object_id and bytes (for the audit
+ * record). Returns 0 when the job committed, else the engine's error (nothing changed, every
+ * rc is that error). n <= CSP_STORE_REC_MAX. */
+#define CSP_STORE_REC_MAX 4096
+enum csp_drec_kind { CSP_DREC_INFLIGHT, CSP_DREC_DONE, CSP_DREC_FAIL, CSP_DREC_PARK };
+struct csp_drec {
+	enum csp_drec_kind kind;
+	int64_t id;
+	int64_t next_try;               /* FAIL: epoch ms */
+	const char *error;              /* FAIL, PARK */
+	/* answers */
+	int rc;
+	int64_t ref_id, seq, bytes;
+	char object_id[LI707_UUID_LEN + 1];
+};
+int csp_store_d_record(struct csp_store *s, struct csp_drec *v, size_t n, int64_t now);
 
 /* ---- objects (Model A/C lookup, Model B push) ---- */
 

@@ -11,7 +11,9 @@
 
 #include "testutil.h"
 
+#include "csp_audit.h"
 #include "csp_store.h"
+#include "csp_store_rec.h"
 
 #define NOW 1800000000
 
@@ -465,6 +467,243 @@ static void test_read_only_and_lock(void **state)
 	assert_int_equal(csp_store_open(&o, &w2, err, sizeof err), -EBUSY);
 }
 
+
+static struct csp_pack mkpack(char oid[LI707_UUID_LEN + 1], int64_t ref, int64_t seq,
+			      const int64_t *ev, size_t n)
+{
+	assert_int_equal(li707_uuid_new(oid), 0);
+	return (struct csp_pack){.ref_id = ref, .seq = seq, .event_ids = ev, .n_events = n,
+				 .object_id = oid, .xml = "<x/>", .xml_len = 4, .bytes = 4};
+}
+
+static int64_t next_seq(struct fx *f, int64_t ref)
+{
+	struct csp_ref r;
+	assert_int_equal(csp_store_ref_get(f->s, ref, &r), 0);
+	int64_t v = r.next_seq;
+	csp_ref_clear(&r);
+	return v;
+}
+
+/* R-DEL-6 in batches: several references' objects and several of one reference commit in
+ * ONE job; a failure anywhere in the batch (first, middle, last) rolls the whole job back —
+ * no delivery, no event packed, no SequenceNumber used — so the same numbers are committed
+ * by the next try, none skipped and none given twice; a crash between building and committing
+ * (close and reopen without the commit) leaves the numbers where they were. */
+static void test_R_DEL_6_pack_many_atomic(void **state)
+{
+	struct fx *f = *state;
+	int64_t ra = add_ref(f, "LIID-A", "bka", false, 0);
+	int64_t rb = add_ref(f, "LIID-B", "bka", false, 0);
+	struct csp_event_out oa[4], ob[2];
+	ingest(f, "LIID-A", NULL, 4, oa);
+	ingest(f, "LIID-B", NULL, 2, ob);
+	char o1[LI707_UUID_LEN + 1], o2[LI707_UUID_LEN + 1], o3[LI707_UUID_LEN + 1],
+		o4[LI707_UUID_LEN + 1];
+	int64_t ids[4] = {0};
+	size_t failed = 99;
+	/* A 1, B 1, A 2 in one job */
+	struct csp_pack p[4] = {mkpack(o1, ra, 1, &oa[0].id, 1), mkpack(o2, rb, 1, &ob[0].id, 1),
+				mkpack(o3, ra, 2, &oa[1].id, 1)};
+	assert_int_equal(csp_store_pack_many(f->s, p, 3, NOW, ids, &failed), 0);
+	assert_true(ids[0] > 0 && ids[1] > 0 && ids[2] > 0);
+	assert_int_equal(next_seq(f, ra), 3);
+	assert_int_equal(next_seq(f, rb), 2);
+	assert_int_equal(count(f, "ready"), 3);
+	assert_int_equal(count(f, "queued"), 3);
+
+	/* the last one fails (B 3 while B's next is 2): A 3 and B's events are not taken */
+	p[0] = mkpack(o1, ra, 3, &oa[2].id, 1);
+	p[1] = mkpack(o2, ra, 4, &oa[3].id, 1);
+	p[2] = mkpack(o3, rb, 3, &ob[1].id, 1);
+	assert_int_equal(csp_store_pack_many(f->s, p, 3, NOW, ids, &failed), -EAGAIN);
+	assert_int_equal(failed, 2);
+	assert_int_equal(ids[0], 0);
+	assert_int_equal(next_seq(f, ra), 3);
+	assert_int_equal(next_seq(f, rb), 2);
+	assert_int_equal(count(f, "ready"), 3);
+	assert_int_equal(count(f, "queued"), 3);
+	/* the middle one fails (an event of B in A's pack): nothing either */
+	p[1] = mkpack(o2, ra, 4, &ob[1].id, 1);
+	p[2] = mkpack(o3, rb, 2, &ob[1].id, 1);
+	assert_int_equal(csp_store_pack_many(f->s, p, 3, NOW, ids, &failed), -EALREADY);
+	assert_int_equal(failed, 1);
+	assert_int_equal(next_seq(f, ra), 3);
+	assert_int_equal(count(f, "queued"), 3);
+	/* the same number twice in one job: the second is refused, the first rolled back */
+	p[0] = mkpack(o1, ra, 3, &oa[2].id, 1);
+	p[1] = mkpack(o2, ra, 3, &oa[3].id, 1);
+	assert_int_equal(csp_store_pack_many(f->s, p, 2, NOW, ids, &failed), -EAGAIN);
+	assert_int_equal(failed, 1);
+	assert_int_equal(next_seq(f, ra), 3);
+	/* an ObjectIdentifier used twice: refused, rolled back */
+	p[1] = mkpack(o2, ra, 4, &oa[3].id, 1);
+	p[1].object_id = o1;
+	assert_int_equal(csp_store_pack_many(f->s, p, 2, NOW, ids, &failed), -EEXIST);
+	assert_int_equal(next_seq(f, ra), 3);
+
+	/* "crash" after building A 3, A 4 and B 2, before their commit: the numbers stay */
+	csp_store_close(f->s);
+	fx_open(f);
+	assert_int_equal(next_seq(f, ra), 3);
+	assert_int_equal(next_seq(f, rb), 2);
+	p[0] = mkpack(o1, ra, 3, &oa[2].id, 1);
+	p[1] = mkpack(o2, rb, 2, &ob[1].id, 1);
+	p[2] = mkpack(o3, ra, 4, &oa[3].id, 1);
+	assert_int_equal(csp_store_pack_many(f->s, p, 3, NOW, ids, &failed), 0);
+	assert_int_equal(next_seq(f, ra), 5);
+	assert_int_equal(next_seq(f, rb), 3);
+	assert_int_equal(count(f, "queued"), 0);
+	/* every seq of A 1..4 and B 1..2 exactly once */
+	struct csp_delivery *v = NULL;
+	size_t n = 0;
+	assert_int_equal(csp_store_ready(f->s, "bka", NOW, 100, &v, &n), 0);
+	assert_int_equal(n, 6);
+	int64_t want_ref[6] = {ra, ra, ra, ra, rb, rb}, want_seq[6] = {1, 2, 3, 4, 1, 2};
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(v[i].ref_id, want_ref[i]);
+		assert_int_equal(v[i].seq, want_seq[i]);
+	}
+	csp_deliveries_free(v, n);
+	(void)o4;
+	assert_int_equal(csp_store_pack_many(f->s, p, 0, NOW, ids, &failed), LI707_EINVAL);
+}
+
+/* The recorder's batch: several transitions in one job, each with its own answer, and the
+ * facts the audit record needs. */
+static void test_d_record_batch(void **state)
+{
+	struct fx *f = *state;
+	int64_t ra = add_ref(f, "LIID-A", "bka", false, 0);
+	struct csp_event_out oa[3];
+	ingest(f, "LIID-A", NULL, 3, oa);
+	int64_t d[3];
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pack(f, ra, i + 1, &oa[i].id, 1, false, &d[i]), 0);
+	struct csp_drec v[6] = {
+		{.kind = CSP_DREC_INFLIGHT, .id = d[0]},
+		{.kind = CSP_DREC_DONE, .id = d[0]},
+		{.kind = CSP_DREC_FAIL, .id = d[1], .next_try = (int64_t)NOW * 1000 + 5000, .error = "HTTP 503"},
+		{.kind = CSP_DREC_PARK, .id = d[2], .error = "ErrorInformation 1"},
+		{.kind = CSP_DREC_DONE, .id = d[0]},      /* again: from done */
+		{.kind = CSP_DREC_DONE, .id = d[2] + 100}, /* unknown */
+	};
+	assert_int_equal(csp_store_d_record(f->s, v, 6, NOW), 0);
+	assert_int_equal(v[0].rc, 0);
+	assert_int_equal(v[1].rc, 0);
+	assert_int_equal(v[1].ref_id, ra);
+	assert_int_equal(v[1].seq, 1);
+	assert_int_equal(v[1].bytes, 4);
+	assert_true(strlen(v[1].object_id) == LI707_UUID_LEN);
+	assert_int_equal(v[2].rc, 0);
+	assert_int_equal(v[3].rc, 0);
+	assert_int_equal(v[3].seq, 3);
+	assert_int_equal(v[4].rc, -EALREADY);
+	assert_int_equal(v[5].rc, LI707_ENOTFOUND);
+	struct csp_delivery x;
+	assert_int_equal(csp_store_delivery_get(f->s, d[0], false, &x), 0);
+	assert_int_equal(x.state, CSP_D_DONE);
+	assert_int_equal(x.attempts, 1);
+	csp_delivery_clear(&x);
+	assert_int_equal(csp_store_delivery_get(f->s, d[1], false, &x), 0);
+	assert_int_equal(x.state, CSP_D_READY);
+	assert_int_equal(x.next_try, (int64_t)NOW * 1000 + 5000);
+	assert_string_equal(x.last_error, "HTTP 503");
+	csp_delivery_clear(&x);
+	assert_int_equal(csp_store_delivery_get(f->s, d[2], false, &x), 0);
+	assert_int_equal(x.state, CSP_D_PARKED);
+	csp_delivery_clear(&x);
+}
+
+static size_t rec_next(struct csp_rec *r, struct csp_post *out, size_t max)
+{
+	size_t n = 0;
+	assert_int_equal(csp_rec_next(r, "bka", (int64_t)NOW * 1000, NULL, 0, out, max, &n), 0);
+	return n;
+}
+
+static void posts_free(struct csp_post *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].xml);
+}
+
+/* The recorder's order rule: a reference's next delivery is handed out only once its
+ * predecessor's outcome is recorded in the store, and an acknowledged delivery is never handed
+ * out again because its done (and its inflight mark) are still in memory. The recorder runs
+ * by hand here (manual), so "not recorded yet" is a state the test holds. */
+static void test_rec_order_until_recorded(void **state)
+{
+	struct fx *f = *state;
+	int64_t ra = add_ref(f, "LIID-A", "bka", false, 0);
+	int64_t rb = add_ref(f, "LIID-B", "bka", false, 0);
+	struct csp_event_out oa[3], ob[1];
+	ingest(f, "LIID-A", NULL, 3, oa);
+	ingest(f, "LIID-B", NULL, 1, ob);
+	int64_t a[3], b1;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pack(f, ra, i + 1, &oa[i].id, 1, false, &a[i]), 0);
+	assert_int_equal(pack(f, rb, 1, &ob[0].id, 1, false, &b1), 0);
+	char path[128];
+	snprintf(path, sizeof path, "%s/audit.log", f->dir);
+	struct csp_audit *au = NULL;
+	assert_int_equal(csp_audit_open(path, 0, &au, NULL), 0);
+	struct csp_rec *r = NULL;
+	struct csp_rec_opts o = {.s = f->s, .audit = au, .manual = true};
+	assert_int_equal(csp_rec_new(&o, &r), 0);
+
+	struct csp_post p[8];
+	size_t n = rec_next(r, p, 8);
+	assert_int_equal(n, 2); /* A 1 and B 1: one per reference */
+	assert_int_equal(p[0].id, a[0]);
+	assert_int_equal(p[1].id, b1);
+	posts_free(p, n);
+	assert_int_equal(csp_rec_pending(r), 2); /* the inflight marks, not recorded yet */
+	/* A 1 acknowledged, nothing recorded: the store still says A 1 is ready, yet neither A 1
+	 * (a duplicate send) nor A 2 (ahead of its predecessor's record) may go */
+	assert_int_equal(csp_rec_put(r, "bka", CSP_DREC_DONE, a[0], ra, 0, 0, NULL), 0);
+	assert_int_equal(rec_next(r, p, 8), 0);
+	/* recorded: A 2 goes; B (in flight, recorded) still not */
+	assert_int_equal(csp_rec_run(r), 3);
+	assert_int_equal(csp_rec_pending(r), 0);
+	n = rec_next(r, p, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(p[0].id, a[1]);
+	assert_int_equal(p[0].seq, 2);
+	posts_free(p, n);
+	/* its inflight mark recorded, then done queued: still A 3 waits for that record */
+	assert_int_equal(csp_rec_run(r), 1);
+	assert_int_equal(csp_rec_put(r, "bka", CSP_DREC_DONE, a[1], ra, 0, 0, NULL), 0);
+	assert_int_equal(rec_next(r, p, 8), 0);
+	/* a retry queued for B: B stays out until recorded, and then until its next_try */
+	assert_int_equal(csp_rec_put(r, "bka", CSP_DREC_FAIL, b1, rb, (int64_t)NOW * 1000 + 60000,
+				     0, "HTTP 503"),
+			 0);
+	assert_int_equal(csp_rec_run(r), 2);
+	n = rec_next(r, p, 8);
+	assert_int_equal(n, 1);
+	assert_int_equal(p[0].id, a[2]);
+	posts_free(p, n);
+	assert_int_equal(csp_rec_put(r, "bka", CSP_DREC_PARK, a[2], ra, 0, 7, "ErrorInformation 7"),
+			 0);
+	csp_rec_free(r); /* records what is queued */
+	struct csp_delivery x;
+	assert_int_equal(csp_store_delivery_get(f->s, a[2], false, &x), 0);
+	assert_int_equal(x.state, CSP_D_PARKED);
+	assert_int_equal(x.attempts, 1);
+	csp_delivery_clear(&x);
+	assert_int_equal(csp_store_delivery_get(f->s, a[0], false, &x), 0);
+	assert_int_equal(x.state, CSP_D_DONE);
+	csp_delivery_clear(&x);
+	/* the audit log: one record per done or parked delivery (A 1, A 2 done, A 3 parked) */
+	char hash[CSP_AUDIT_HASH_HEX];
+	assert_int_equal(csp_audit_last(au, hash), 3);
+	csp_audit_close(au);
+	struct csp_audit_report rep;
+	assert_int_equal(csp_audit_check(path, &rep), 0);
+	assert_int_equal(rep.records, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -472,6 +711,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_R_HDR_1_conversation_numbering, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_R_HDR_2_explicit_correlation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_R_DEL_6_pack_atomic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_R_DEL_6_pack_many_atomic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_d_record_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rec_order_until_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_ready_at_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_R_CORE_5_objects, setup, teardown),
