@@ -33,6 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$(dirname "$0")/lib/check.sh"
+. "$(dirname "$0")/lib/lea.sh"
 
 P=$T/pki
 bash "$SRC/scripts/pki.sh" "$P" >/dev/null 2>&1 || { echo "pki.sh failed"; exit 1; }
@@ -57,11 +58,8 @@ san = csp1.test
 references = any
 models = A, B
 CONF
-"$LEA" --config "$T/lea.conf" 2>>"$T/lea.log" &
-LPID=$!
-wait_for 10 grep -q 'listening on .*(mtls)' "$T/lea.log"
-LPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\) (mtls).*/\1/p' "$T/lea.log" | tail -1)
-[ -n "$LPORT" ] || { echo "li707-lea did not start:"; cat "$T/lea.log"; exit 1; }
+lea_start "$T/lea.conf" "$T/lea.log" append
+LPORT=$PORT
 
 # ---- two Model B receivers: mutual TLS, 100-continue, log "begin PATH" and "end PATH N SHA" ----
 cat >"$T/recv.py" <<'PY'
