@@ -124,10 +124,13 @@ size_t csp_rec_run(struct csp_rec *r)
 	pthread_mutex_lock(&r->run_mu);
 	pthread_mutex_lock(&r->mu);
 	size_t n = r->n_q < CSP_STORE_REC_MAX ? r->n_q : CSP_STORE_REC_MAX;
-	/* cur is only ever non-empty inside this function, under run_mu */
-	memcpy(r->cur, r->q, n * sizeof *r->q);
-	memmove(r->q, r->q + n, (r->n_q - n) * sizeof *r->q);
-	r->n_q -= n;
+	/* cur is only ever non-empty inside this function, under run_mu; q may still be
+	 * unallocated (NULL) when nothing was ever queued */
+	if (n) {
+		memcpy(r->cur, r->q, n * sizeof *r->q);
+		memmove(r->q, r->q + n, (r->n_q - n) * sizeof *r->q);
+		r->n_q -= n;
+	}
 	r->n_cur = n;
 	pthread_mutex_unlock(&r->mu);
 	if (!n) {

@@ -213,7 +213,9 @@ is "no storm event stored twice" 0 "$(sqlite3 "$DB" "select count(*) - count(dis
 check "store integrity" contains <(sqlite3 "$DB" 'pragma integrity_check') '^ok$'
 kill -TERM "$DPID"
 wait "$DPID"
-is "SIGTERM: exit 0" 0 "$?"
+rc=$?
+is "SIGTERM: exit 0" 0 "$rc"
+[ "$rc" = 0 ] || tail -n 20 "$T/daemon.log"
 DPID=
 
 # ---- R-SEC-6: no reference, party identifier or conversation key in the logs ----
