@@ -42,7 +42,7 @@ int csp__read(struct csp_store *s, const char *sql, int (*row)(void *ud, sqlite3
 	if (rc)
 		return rc;
 	sqlite3_stmt *st = NULL;
-	rc = lx_sq_err(sqlite3_prepare_v2(db, sql, -1, &st, NULL));
+	rc = lx_engine_read_prepare(db, sql, &st); /* prepared once per connection */
 	if (!rc && fmt) {
 		va_list ap;
 		va_start(ap, fmt);
@@ -64,7 +64,7 @@ int csp__read(struct csp_store *s, const char *sql, int (*row)(void *ud, sqlite3
 		rc = row(ud, st);
 	if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
 		rc = lx_sq_err(r);
-	sqlite3_finalize(st);
+	lx_engine_read_done(st);
 	lx_engine_read_put(s->eng, db);
 	return rc;
 }
