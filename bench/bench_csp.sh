@@ -237,6 +237,8 @@ e2e() { # e2e NAME REF N BATCH -> items/s and objects/s, events spread over $REF
 	# what limits it: CPU seconds of the agent and of the LEA against the wall time
 	echo "$name: $n items in $(python3 -c "print(round($t1-$t0,2))") s; CPU: li707-csp" \
 		"$(awk '{print ($14+$15)/100}' /proc/$CP/stat) s, li707-lea $(awk '{print ($14+$15)/100}' /proc/$LP/stat) s (cumulative)" >&2
+	# per thread of the agent (name: CPU s), what limits which stage
+	echo "$name: li707-csp threads: $(for t in /proc/$CP/task/*; do awk '{printf "%s %.2f\n", $2, ($14+$15)/100}' "$t/stat"; done | awk '$2 > 0.05' | tr -d '()' | sort -k2 -rn | tr '\n' ' ')" >&2
 	if [ -n "$perf" ]; then
 		kill -INT $perf; wait $perf 2>/dev/null
 		perf report -i "$T/$name.perf" --stdio --no-children --sort dso,sym 2>/dev/null | grep -E '^ +[0-9]' | head -15 >&2

@@ -189,6 +189,7 @@ size_t csp_rec_run(struct csp_rec *r)
 static void *rec_main(void *arg)
 {
 	struct csp_rec *r = arg;
+	pthread_setname_np(pthread_self(), "csp-rec"); /* top, perf */
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
 		while (!r->n_q && !r->stopping)
