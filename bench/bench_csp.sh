@@ -225,6 +225,8 @@ e2e() { # e2e NAME REF N BATCH -> items/s and objects/s, events spread over $REF
 	if [ -n "${BENCH_CSP_PERF:-}" ] && command -v perf >/dev/null; then
 		perf record -q -F 499 -g -p "$CP" -o "$T/$name.perf" >/dev/null 2>&1 &
 		perf=$!
+		perf record -q -F 499 -g -p "$LP" -o "$T/$name.lea.perf" >/dev/null 2>&1 &
+		perf="$perf $!"
 	fi
 	for _ in $(seq 6000); do
 		now=$(lea_items)
@@ -235,12 +237,15 @@ e2e() { # e2e NAME REF N BATCH -> items/s and objects/s, events spread over $REF
 	# what limits it: CPU seconds of the agent and of the LEA against the wall time
 	echo "$name: $n items in $(python3 -c "print(round($t1-$t0,2))") s; CPU: li707-csp" \
 		"$(awk '{print ($14+$15)/100}' /proc/$CP/stat) s, li707-lea $(awk '{print ($14+$15)/100}' /proc/$LP/stat) s (cumulative)" >&2
+	# per thread of the agent (name: CPU s), what limits which stage
+	echo "$name: li707-csp threads: $(for t in /proc/$CP/task/*; do awk '{printf "%s %.2f\n", $2, ($14+$15)/100}' "$t/stat"; done | awk '$2 > 0.05' | tr -d '()' | sort -k2 -rn | tr '\n' ' ')" >&2
 	if [ -n "$perf" ]; then
-		kill -INT "$perf"; wait "$perf" 2>/dev/null
+		kill -INT $perf; wait $perf 2>/dev/null
 		perf report -i "$T/$name.perf" --stdio --no-children --sort dso,sym 2>/dev/null | grep -E '^ +[0-9]' | head -15 >&2
 	fi
 	stop_csp
 	[ -n "${BENCH_CSP_KEEP:-}" ] && cp "$T/$name.err" "$BENCH_CSP_KEEP/$name.err"
+	[ -n "${BENCH_CSP_KEEP:-}" ] && [ -n "$perf" ] && cp "$T/$name.perf" "$T/$name.lea.perf" "$BENCH_CSP_KEEP/"
 	[ $((now - before)) -ge "$n" ] || { echo "$name: only $((now - before)) of $n items arrived" >&2; return 1; }
 	python3 -c "print(round($n/($t1-$t0)), round($n/$b/($t1-$t0)))"
 }

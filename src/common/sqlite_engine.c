@@ -628,6 +628,15 @@ int lx_engine_read_get(struct lx_engine *e, sqlite3 **out)
 	return rc;
 }
 
+/* Closes a read connection with the statements lx_engine_read_prepare left on it. */
+static void read_close(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	while (db && (st = sqlite3_next_stmt(db, NULL)))
+		sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
 void lx_engine_read_put(struct lx_engine *e, sqlite3 *db)
 {
 	if (!db)
@@ -638,7 +647,51 @@ void lx_engine_read_put(struct lx_engine *e, sqlite3 *db)
 		db = NULL;
 	}
 	pthread_mutex_unlock(&e->rmu);
-	sqlite3_close(db);
+	read_close(db);
+}
+
+int lx_engine_read_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out)
+{
+	if (!db || !sql || !out)
+		return LI707_EINVAL;
+	size_t n = 0;
+	for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st)) {
+		n++;
+		const char *t = sqlite3_sql(st);
+		if (!sqlite3_stmt_busy(st) && t && strcmp(t, sql) == 0) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			*out = st;
+			return 0;
+		}
+	}
+	if (n >= LX_READ_STMTS) { /* bounded: the idle ones go, the busy ones are in use */
+		sqlite3_stmt *st = sqlite3_next_stmt(db, NULL);
+		while (st) {
+			sqlite3_stmt *nx = sqlite3_next_stmt(db, st);
+			if (!sqlite3_stmt_busy(st))
+				sqlite3_finalize(st);
+			st = nx;
+		}
+	}
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return lx_sq_err(rc);
+	}
+	if (!st) /* empty SQL */
+		return LI707_EINVAL;
+	*out = st;
+	return 0;
+}
+
+void lx_engine_read_done(sqlite3_stmt *st)
+{
+	if (!st)
+		return;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 }
 
 int lx_engine_prepare(struct lx_engine *e, const char *sql, sqlite3_stmt **out)
@@ -868,7 +921,7 @@ void lx_engine_close(struct lx_engine *e)
 	free(e->stmts);
 	sqlite3_close(e->wdb);
 	for (size_t i = 0; i < e->n_rpool; i++)
-		sqlite3_close(e->rpool[i]);
+		read_close(e->rpool[i]);
 	if (e->lock_fd >= 0)
 		close(e->lock_fd);
 	pthread_mutex_destroy(&e->mu);

@@ -131,9 +131,19 @@ int lx_engine_submit(struct lx_engine *e, struct lx_job *j);
 void lx_engine_close(struct lx_engine *e);
 void lx_engine_stats(struct lx_engine *e, struct lx_engine_stats *out);
 
-/* A read-only connection from the pool (opened when the pool is empty), and back. */
+/* A read-only connection from the pool (opened when the pool is empty), and back. A
+ * connection closed (pool full, engine closed) has its statements finalized first. */
 int lx_engine_read_get(struct lx_engine *e, sqlite3 **out);
 void lx_engine_read_put(struct lx_engine *e, sqlite3 *db);
+/* A statement on read connection db (one from lx_engine_read_get), prepared once per SQL text
+ * and connection: the same text again on the same connection returns the statement already
+ * prepared (reset, bindings cleared) unless it is in use (busy). At most LX_READ_STMTS stay
+ * prepared per connection: beyond, the idle ones are finalized first. The caller never
+ * finalizes it: it gives it back with lx_engine_read_done (reset, bindings cleared, so no
+ * read transaction stays open). */
+#define LX_READ_STMTS 64
+int lx_engine_read_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out);
+void lx_engine_read_done(sqlite3_stmt *st);
 
 /* ---- SQLite helpers ---- */
 

@@ -470,6 +470,7 @@ static int64_t next_hold_expiry(const struct csp_deliver *e, int64_t now, int64_
 static void *engine_main(void *arg)
 {
 	struct csp_deliver *e = arg;
+	pthread_setname_np(pthread_self(), "csp-post"); /* top, perf */
 	for (;;) {
 		pthread_mutex_lock(&e->mu);
 		bool stopping = e->stopping;

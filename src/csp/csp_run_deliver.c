@@ -377,6 +377,11 @@ static int build_one(struct pack_acc *a, const struct csp_config *c, const struc
 	return rc;
 }
 
+/* The packager's window of queued events per read (pack_ref): at least one batch and one
+ * more, else up to WINDOW_EVENTS while within WINDOW_BYTES. */
+#define WINDOW_EVENTS 256
+#define WINDOW_BYTES ((uint64_t)4 << 20)
+
 /* Builds what is due for reference ref_id into a (committed when a fills up, or by the
  * caller's acc_flush). reference: the identifier when the store no longer has it (closing),
  * else NULL. hold_last: keep back the final (partial) batch. The final DeliveryObject of a
@@ -413,18 +418,31 @@ static int pack_ref(struct pack_acc *a, const struct csp_config *c, int64_t ref_
 	}
 	size_t bi = l->batch_items ? (size_t)l->batch_items : 1;
 	int64_t after = 0; /* the last event built into an object not committed yet */
+	/* The queued events are read a window at a time (several batches' worth, or one batch
+	 * and one more whatever their size): each batch looks at one more than a batch
+	 * (whether anything follows it), read again only when the window holds fewer and was
+	 * cut. Events queued after the window was read wait for the next pass (the packager is
+	 * woken after every ingest commit); the commit checks each event is still queued. */
+	struct csp_event_row *win = NULL;
+	size_t wn = 0, wo = 0;
+	bool wmore = false;
 	for (;;) {
-		struct csp_event_row *ev = NULL;
-		size_t n = 0;
-		/* one more than a batch: whether anything follows it */
-		rc = csp_store_events_queued_after(s, ref_id, after, bi + 1, 0, &ev, &n);
-		if (rc || !n) {
-			csp_event_rows_free(ev, n);
-			break;
+		if (!win || (wn - wo < bi + 1 && wmore && wo)) {
+			csp_event_rows_free(win, wn);
+			win = NULL;
+			wn = wo = 0;
+			rc = csp_store_events_window(s, ref_id, after, bi + 1,
+						     bi + 1 > WINDOW_EVENTS ? bi + 1 : WINDOW_EVENTS,
+						     WINDOW_BYTES, &win, &wn, &wmore);
+			if (rc)
+				break;
 		}
+		if (wo >= wn)
+			break;
+		struct csp_event_row *ev = win + wo;
+		size_t n = wn - wo < bi + 1 ? wn - wo : bi + 1;
 		uint64_t *sizes = malloc(n * sizeof *sizes), total = 0;
 		if (!sizes) {
-			csp_event_rows_free(ev, n);
 			rc = LI707_ENOMEM;
 			break;
 		}
@@ -438,20 +456,19 @@ static int pack_ref(struct pack_acc *a, const struct csp_config *c, int64_t ref_
 		int64_t age = now_ms() - ev[0].accepted_at * 1000;
 		bool due = csp_package_batch_due(n, total, age, bi, l->batch_bytes,
 						 (int64_t)l->batch_wait_ms, closing || !r.open);
-		if (!due || (hold_last && !more)) {
-			csp_event_rows_free(ev, n);
+		if (!due || (hold_last && !more))
 			break;
-		}
 		bool last = !r.open && !more;
 		rc = build_one(a, c, l, &r, refstr, ev, k, last);
 		int64_t last_id = ev[k - 1].id;
-		csp_event_rows_free(ev, n);
 		if (rc) /* -EAGAIN: a commit failed, logged per reference; the next pass goes on */
 			break;
 		/* built: waiting in a, or already committed by a flush inside build_one */
 		after = last_id;
+		wo += k;
 		r.next_seq++;
 	}
+	csp_event_rows_free(win, wn);
 	csp_ref_clear(&r);
 	return rc;
 }
@@ -712,6 +729,7 @@ static void recorded(void *ud)
 static void *packager_main(void *arg)
 {
 	struct csp_rd *rd = arg;
+	pthread_setname_np(pthread_self(), "csp-pack"); /* top, perf */
 	pthread_mutex_lock(&rd->mu);
 	while (!rd->stopping) {
 		while (!rd->wake && !rd->tick && !rd->stopping)

@@ -137,6 +137,12 @@ int csp_store_events_queued(struct csp_store *s, int64_t ref_id, size_t max_item
 int csp_store_events_queued_after(struct csp_store *s, int64_t ref_id, int64_t after,
 				  size_t max_items, uint64_t max_bytes, struct csp_event_row **v,
 				  size_t *n);
+/* A window of them for the packager: events with id > after, at least min_items (when that
+ * many are queued, whatever their size), then more up to max_items while they fit in
+ * max_bytes. *more: a further queued event exists beyond the window (it was cut). */
+int csp_store_events_window(struct csp_store *s, int64_t ref_id, int64_t after,
+			    size_t min_items, size_t max_items, uint64_t max_bytes,
+			    struct csp_event_row **v, size_t *n, bool *more);
 /* References (keys) of lea with queued events, by key. */
 int csp_store_refs_pending(struct csp_store *s, const char *lea, int64_t **ids, size_t *n);
 

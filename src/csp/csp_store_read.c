@@ -42,7 +42,7 @@ int csp__read(struct csp_store *s, const char *sql, int (*row)(void *ud, sqlite3
 	if (rc)
 		return rc;
 	sqlite3_stmt *st = NULL;
-	rc = lx_sq_err(sqlite3_prepare_v2(db, sql, -1, &st, NULL));
+	rc = lx_engine_read_prepare(db, sql, &st); /* prepared once per connection */
 	if (!rc && fmt) {
 		va_list ap;
 		va_start(ap, fmt);
@@ -64,7 +64,7 @@ int csp__read(struct csp_store *s, const char *sql, int (*row)(void *ud, sqlite3
 		rc = row(ud, st);
 	if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
 		rc = lx_sq_err(r);
-	sqlite3_finalize(st);
+	lx_engine_read_done(st);
 	lx_engine_read_put(s->eng, db);
 	return rc;
 }
@@ -198,7 +198,9 @@ struct rows {
 	void *v;
 	size_t n, cap, elem, max;
 	uint64_t bytes, max_bytes;
+	size_t min;   /* events: rows taken whatever max_bytes says */
 	bool with_xml;
+	bool cut;     /* events: a row was left out (max or max_bytes) */
 };
 
 static void *rows_next(struct rows *r)
@@ -224,10 +226,10 @@ static int event_row(void *ud, sqlite3_stmt *st)
 {
 	struct rows *r = ud;
 	uint64_t bytes = (uint64_t)sqlite3_column_int64(st, 6);
-	if (r->n && r->bytes + bytes > r->max_bytes)
-		return 1; /* full */
+	if (r->n >= r->min && r->n && r->bytes + bytes > r->max_bytes)
+		return (r->cut = true), 1; /* full */
 	if (r->n >= r->max)
-		return 1;
+		return (r->cut = true), 1;
 	struct csp_event_row *e = rows_next(r);
 	if (!e)
 		return LI707_ENOMEM;
@@ -267,6 +269,28 @@ int csp_store_events_queued_after(struct csp_store *s, int64_t ref_id, int64_t a
 	}
 	*v = r.v;
 	*n = r.n;
+	return 0;
+}
+
+int csp_store_events_window(struct csp_store *s, int64_t ref_id, int64_t after,
+			    size_t min_items, size_t max_items, uint64_t max_bytes,
+			    struct csp_event_row **v, size_t *n, bool *more)
+{
+	if (!v || !n || !more || !max_items || min_items > max_items)
+		return LI707_EINVAL;
+	struct rows r = {.elem = sizeof(struct csp_event_row), .max = max_items,
+			 .max_bytes = max_bytes ? max_bytes : UINT64_MAX, .min = min_items};
+	int rc = csp__read(s, "SELECT id, ref_id, accepted_at, json, app_level, app_seq, bytes"
+			      " FROM events WHERE ref_id = ?1 AND state = 'queued' AND id > ?2"
+			      " ORDER BY id",
+			   event_row, &r, "ii", ref_id, after);
+	if (rc < 0) {
+		csp_event_rows_free(r.v, r.n);
+		return rc;
+	}
+	*v = r.v;
+	*n = r.n;
+	*more = r.cut;
 	return 0;
 }
 

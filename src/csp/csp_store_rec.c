@@ -192,6 +192,7 @@ size_t csp_rec_run(struct csp_rec *r)
 static void *rec_main(void *arg)
 {
 	struct csp_rec *r = arg;
+	pthread_setname_np(pthread_self(), "csp-rec"); /* top, perf */
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
 		while (!r->n_q && !r->stopping)
@@ -317,6 +318,9 @@ static int pending_refs(struct csp_rec *r, int64_t **out, size_t *n)
  * per reference, whatever the number of deliveries done or queued behind), its lowest ready
  * one, when it is due and nothing earlier of the reference is in review or in flight (an
  * earlier ready one cannot exist: it would be the lowest). */
+/* ?4: the references left out (the engine's skip list and pending_refs) as ",k1,k2,...,":
+ * they are passed over on the index, before their delivery row (most of a page: the XML is
+ * in it) is read. */
 /* CSP__DELIVERY_COLS without the XML (NULL in its place): the candidates skipped here would
  * have their whole message read for nothing; the ones handed out read theirs alone. */
 #define NEXT_COLS                                                                           \
@@ -330,7 +334,7 @@ static const char NEXT_SQL[] =
 	"  AND ref_id > r.ref) FROM r WHERE r.ref IS NOT NULL)"
 	" SELECT " NEXT_COLS " FROM r JOIN deliveries d ON d.id = (SELECT id FROM"
 	" deliveries WHERE lea = ?1 AND state = 'ready' AND ref_id = r.ref ORDER BY seq LIMIT 1)"
-	" WHERE d.next_try <= ?2 AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.lea = ?1"
+	" WHERE instr(?4, ',' || r.ref || ',') = 0 AND d.next_try <= ?2 AND NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.lea = ?1"
 	" AND e.state IN ('review', 'inflight') AND e.ref_id = d.ref_id AND e.seq < d.seq)"
 	" LIMIT ?3";
 
@@ -345,13 +349,26 @@ int csp_rec_next(struct csp_rec *r, const char *lea, int64_t now_ms, const int64
 	int rc = pending_refs(r, &pend, &n_pend);
 	if (rc)
 		return rc;
-	size_t cap = max + n_skip + n_pend;
+	size_t cap = max;
 	struct next_rows o = {.v = calloc(cap ? cap : 1, sizeof *o.v), .cap = cap};
-	if (!o.v) {
+	size_t n_out = n_skip + n_pend;
+	char *out_list = malloc(n_out * 21 + 2); /* ",k" per key (at most 20 digits) and "," */
+	if (!o.v || !out_list) {
+		free(o.v);
+		free(out_list);
 		free(pend);
 		return LI707_ENOMEM;
 	}
-	rc = csp__read(r->s, NEXT_SQL, next_row, &o, "tii", lea, now_ms, (int64_t)cap);
+	size_t at = 0;
+	out_list[at++] = ',';
+	for (size_t i = 0; i < n_out; i++) {
+		int64_t k = i < n_skip ? skip[i] : pend[i - n_skip];
+		int m = snprintf(out_list + at, 22, "%lld,", (long long)k);
+		at += m > 0 ? (size_t)m : 0;
+	}
+	out_list[at] = '\0';
+	rc = csp__read(r->s, NEXT_SQL, next_row, &o, "tiit", lea, now_ms, (int64_t)cap, out_list);
+	free(out_list);
 	if (rc < 0) {
 		csp_deliveries_free(o.v, o.n);
 		free(pend);

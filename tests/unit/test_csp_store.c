@@ -198,6 +198,57 @@ static int pack(struct fx *f, int64_t ref, int64_t seq, const int64_t *ev, size_
 	return csp_store_pack(f->s, &p, NOW, id);
 }
 
+
+/* The packager's window of queued events (csp_store_events_window): min_items are taken
+ * whatever their size, then more up to max_items while within max_bytes; *more tells whether
+ * a queued event was left out; after skips what is built. The same read many times over (its
+ * statement cached on the read connections) keeps answering the same. */
+static void test_events_window(void **state)
+{
+	struct fx *f = *state;
+	int64_t ref = add_ref(f, "LIID-W", "bka", false, 0);
+	struct csp_event_out out[10];
+	ingest(f, "LIID-W", NULL, 10, out);
+	struct csp_event_row *rows = NULL;
+	size_t n = 0;
+	bool more = false;
+	for (int k = 0; k < 500; k++) {
+		assert_int_equal(csp_store_events_window(f->s, ref, 0, 3, 5, 1, &rows, &n, &more), 0);
+		assert_int_equal(n, 3); /* the minimum, though 1 byte holds none */
+		assert_true(more);
+		assert_int_equal(rows[0].id, out[0].id);
+		assert_int_equal(rows[2].id, out[2].id);
+		csp_event_rows_free(rows, n);
+	}
+	assert_int_equal(csp_store_events_window(f->s, ref, 0, 3, 5, 0, &rows, &n, &more), 0);
+	assert_int_equal(n, 5);
+	assert_true(more);
+	csp_event_rows_free(rows, n);
+	assert_int_equal(csp_store_events_window(f->s, ref, 0, 3, 20, 0, &rows, &n, &more), 0);
+	assert_int_equal(n, 10);
+	assert_false(more);
+	assert_int_equal(rows[9].id, out[9].id);
+	csp_event_rows_free(rows, n);
+	assert_int_equal(csp_store_events_window(f->s, ref, out[7].id, 3, 5, 1, &rows, &n, &more),
+			 0);
+	assert_int_equal(n, 2);
+	assert_false(more);
+	assert_int_equal(rows[0].id, out[8].id);
+	csp_event_rows_free(rows, n);
+	/* no minimum: at least one, then what fits */
+	uint64_t one = 2; /* "{}" */
+	assert_int_equal(csp_store_events_window(f->s, ref, 0, 0, 5, one + 1, &rows, &n, &more), 0);
+	assert_int_equal(n, 1);
+	assert_true(more);
+	csp_event_rows_free(rows, n);
+	assert_int_equal(csp_store_events_window(f->s, ref, out[9].id, 1, 5, 0, &rows, &n, &more),
+			 0);
+	assert_int_equal(n, 0);
+	assert_false(more);
+	csp_event_rows_free(rows, n);
+	assert_int_equal(csp_store_events_window(f->s, ref, 0, 6, 5, 0, &rows, &n, &more),
+			 LI707_EINVAL);
+}
 /* R-DEL-6: packing takes the events, writes the delivery and advances next_seq in one
  * transaction; a stale seq or an event not queued changes nothing. */
 static void test_R_DEL_6_pack_atomic(void **state)
@@ -719,6 +770,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_R_CORE_5_objects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_R_SEC_7_close_keeps_hash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_and_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_window, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -313,6 +313,78 @@ static void test_engine_stmts_cap(void **state)
 	sqlite3_reset(st);
 }
 
+static size_t stmts_on(sqlite3 *db)
+{
+	size_t n = 0;
+	for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st))
+		n++;
+	return n;
+}
+
+/* A read connection's statement cache (lx_engine_read_prepare): the same SQL text is the
+ * statement already prepared, over many calls and across giving the connection back to the
+ * pool and taking it again; it is reset with its bindings cleared and sees rows committed
+ * after its last use (no read transaction left open by read_done); a statement in use is
+ * never handed out twice; at most LX_READ_STMTS stay prepared (the idle ones are finalized,
+ * one in use survives); the engine finalizes what is left at close (ASan: no leak). */
+static void test_engine_read_stmt_cache(void **state)
+{
+	struct toy *t = *state;
+	char err[256] = "";
+	assert_int_equal(toy_open(t, false, err, sizeof err), 0);
+	struct toy_job a = {.v = "a"};
+	assert_int_equal(lx_engine_submit(t->e, &a.base), 0);
+	static const char Q[] = "SELECT count(*) FROM toy WHERE v = ?1 OR ?1 IS NULL";
+	sqlite3 *db = NULL;
+	assert_int_equal(lx_engine_read_get(t->e, &db), 0);
+	sqlite3_stmt *first = NULL, *st = NULL, *other = NULL;
+	assert_int_equal(lx_engine_read_prepare(db, Q, &first), 0);
+	assert_int_equal(lx_sq_bind(first, "t", "a"), 0);
+	assert_int_equal(sqlite3_step(first), SQLITE_ROW); /* in use: not handed out again */
+	assert_int_equal(lx_engine_read_prepare(db, Q, &other), 0);
+	assert_ptr_not_equal(other, first);
+	lx_engine_read_done(other);
+	lx_engine_read_done(first);
+	for (int i = 0; i < 1000; i++) {
+		assert_int_equal(lx_engine_read_prepare(db, Q, &st), 0);
+		assert_true(st == first || st == other);
+		/* bindings cleared: ?1 is NULL, every row counts */
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int64(st, 0), 1);
+		lx_engine_read_done(st);
+	}
+	assert_int_equal(stmts_on(db), 2);
+	lx_engine_read_put(t->e, db);
+	struct toy_job b = {.v = "b"};
+	assert_int_equal(lx_engine_submit(t->e, &b.base), 0);
+	sqlite3 *db2 = NULL;
+	assert_int_equal(lx_engine_read_get(t->e, &db2), 0);
+	assert_ptr_equal(db2, db); /* the pooled connection, its statements kept */
+	assert_int_equal(lx_engine_read_prepare(db2, Q, &st), 0);
+	assert_true(st == first || st == other);
+	assert_int_equal(lx_sq_bind(st, "t", "b"), 0);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int64(st, 0), 1); /* the row committed since */
+	/* st stays in use while the cache overflows: it survives, the idle ones go */
+	for (size_t i = 0; i < 3 * LX_READ_STMTS; i++) {
+		char sql[48];
+		snprintf(sql, sizeof sql, "SELECT %zu FROM toy", i);
+		sqlite3_stmt *x = NULL;
+		assert_int_equal(lx_engine_read_prepare(db2, sql, &x), 0);
+		assert_int_equal(sqlite3_step(x), SQLITE_ROW);
+		lx_engine_read_done(x);
+		assert_true(stmts_on(db2) <= LX_READ_STMTS + 1);
+	}
+	bool kept = false;
+	for (sqlite3_stmt *x = sqlite3_next_stmt(db2, NULL); x; x = sqlite3_next_stmt(db2, x))
+		kept = kept || x == st;
+	assert_true(kept);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	lx_engine_read_done(st);
+	assert_int_equal(lx_engine_read_prepare(db2, "", &st), LI707_EINVAL);
+	lx_engine_read_put(t->e, db2); /* left prepared: finalized by lx_engine_close */
+}
+
 /* Close answers what is queued and releases everything; a reopen sees every committed row
  * and writes again. */
 static void test_engine_reopen(void **state)
@@ -409,6 +481,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_engine_rollback_one_job, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_stmts_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_engine_read_stmt_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_engine_lock_second_process, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
