@@ -141,12 +141,11 @@ mkdir -p "$T/spool/objects/ab"
 echo orphan >"$T/spool/objects/ab/abababab-0000-4000-8000-000000000000"
 echo partial >"$T/spool/tmp/cut-copy"
 start_daemon() {
+	local n
+	n=$(grep -c "li707-csp .* started" "$T/daemon.log" 2>/dev/null)
 	"$CSP" --config "$T/csp.conf" 2>>"$T/daemon.log" &
 	DPID=$!
-	for _ in $(seq 100); do
-		[ -S "$T/ingest.sock" ] && grep -q "started" "$T/daemon.log" && break
-		sleep 0.1
-	done
+	wait_started "$T/daemon.log" "li707-csp .* started" "$DPID" "${n:-0}"
 }
 start_daemon
 check "daemon started" kill -0 "$DPID"

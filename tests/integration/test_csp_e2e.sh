@@ -146,12 +146,11 @@ CONF
 }
 csp_conf "https://127.0.0.1:$LPORT/hi1"
 start_csp() {
+	local n
+	n=$(grep -c "li707-csp .* started" "$T/csp.log" 2>/dev/null)
 	"$CSP" --config "$T/csp.conf" 2>>"$T/csp.log" &
 	DPID=$!
-	for _ in $(seq 100); do
-		[ -S "$SP/control.sock" ] && grep -q "li707-csp .* started" "$T/csp.log" && break
-		sleep 0.1
-	done
+	wait_started "$T/csp.log" "li707-csp .* started" "$DPID" "${n:-0}"
 	check "li707-csp started" kill -0 "$DPID"
 }
 C() { "$CSP" "$@" --config "$T/csp.conf"; }

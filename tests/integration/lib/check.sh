@@ -62,3 +62,16 @@ summary() {
 	echo "$pass passed, $fail failed"
 	[ "$fail" -eq 0 ]
 }
+
+# wait_started LOG PATTERN PID COUNT: waits (30 s at most, less when PID exits) until LOG holds
+# more than COUNT lines matching PATTERN. For a daemon restarted with its log appended: a start
+# line or socket left by the previous run must not count as this run's start.
+wait_started() {
+	local _i
+	for _i in $(seq 300); do
+		[ "$(grep -c -- "$2" "$1" 2>/dev/null)" -gt "$4" ] && return 0
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
