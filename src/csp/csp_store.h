@@ -128,18 +128,10 @@ struct csp_event_row {
 };
 void csp_event_rows_free(struct csp_event_row *v, size_t n);
 
-/* Queued events of ref_id in acceptance order, at most max_items and max_bytes (but at
- * least one when any is queued). *v malloc'd (NULL when none). */
-int csp_store_events_queued(struct csp_store *s, int64_t ref_id, size_t max_items,
-			    uint64_t max_bytes, struct csp_event_row **v, size_t *n);
-/* The same, only events with id > after (the packager reads on past the batches it has
- * built but not committed yet). */
-int csp_store_events_queued_after(struct csp_store *s, int64_t ref_id, int64_t after,
-				  size_t max_items, uint64_t max_bytes, struct csp_event_row **v,
-				  size_t *n);
-/* A window of them for the packager: events with id > after, at least min_items (when that
- * many are queued, whatever their size), then more up to max_items while they fit in
- * max_bytes. *more: a further queued event exists beyond the window (it was cut). */
+/* A window of the queued events of ref_id, in acceptance order, for the packager (it reads
+ * on past the batches it has built but not committed yet): events with id > after, at least
+ * min_items (when that many are queued, whatever their size), then more up to max_items
+ * while they fit in max_bytes. *more: a further queued event exists beyond the window (it was cut). */
 int csp_store_events_window(struct csp_store *s, int64_t ref_id, int64_t after,
 			    size_t min_items, size_t max_items, uint64_t max_bytes,
 			    struct csp_event_row **v, size_t *n, bool *more);

@@ -251,27 +251,6 @@ static int event_row(void *ud, sqlite3_stmt *st)
 	return 0;
 }
 
-int csp_store_events_queued_after(struct csp_store *s, int64_t ref_id, int64_t after,
-				  size_t max_items, uint64_t max_bytes, struct csp_event_row **v,
-				  size_t *n)
-{
-	if (!v || !n || !max_items)
-		return LI707_EINVAL;
-	struct rows r = {.elem = sizeof(struct csp_event_row), .max = max_items,
-			 .max_bytes = max_bytes ? max_bytes : UINT64_MAX};
-	int rc = csp__read(s, "SELECT id, ref_id, accepted_at, json, app_level, app_seq, bytes"
-			      " FROM events WHERE ref_id = ?1 AND state = 'queued' AND id > ?2"
-			      " ORDER BY id",
-			   event_row, &r, "ii", ref_id, after);
-	if (rc < 0) {
-		csp_event_rows_free(r.v, r.n);
-		return rc;
-	}
-	*v = r.v;
-	*n = r.n;
-	return 0;
-}
-
 int csp_store_events_window(struct csp_store *s, int64_t ref_id, int64_t after,
 			    size_t min_items, size_t max_items, uint64_t max_bytes,
 			    struct csp_event_row **v, size_t *n, bool *more)
@@ -292,12 +271,6 @@ int csp_store_events_window(struct csp_store *s, int64_t ref_id, int64_t after,
 	*n = r.n;
 	*more = r.cut;
 	return 0;
-}
-
-int csp_store_events_queued(struct csp_store *s, int64_t ref_id, size_t max_items,
-			    uint64_t max_bytes, struct csp_event_row **v, size_t *n)
-{
-	return csp_store_events_queued_after(s, ref_id, 0, max_items, max_bytes, v, n);
 }
 
 static int id_row(void *ud, sqlite3_stmt *st)

@@ -261,7 +261,8 @@ static void test_R_DEL_6_pack_atomic(void **state)
 	ingest(f, "LIID-B", NULL, 1, ob);
 	struct csp_event_row *rows = NULL;
 	size_t n = 0;
-	assert_int_equal(csp_store_events_queued(f->s, ref, 2, 0, &rows, &n), 0);
+	bool more = false;
+	assert_int_equal(csp_store_events_window(f->s, ref, 0, 1, 2, 0, &rows, &n, &more), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(rows[0].id, out[0].id);
 	assert_int_equal(rows[1].id, out[1].id);
@@ -456,7 +457,8 @@ static void test_R_CORE_5_objects(void **state)
 	free(v);
 	struct csp_event_row *rows = NULL;
 	size_t nr = 0;
-	assert_int_equal(csp_store_events_queued(f->s, ra, 10, 0, &rows, &nr), 0);
+	bool more = false;
+	assert_int_equal(csp_store_events_window(f->s, ra, 0, 1, 10, 0, &rows, &nr, &more), 0);
 	int64_t ev = rows[0].id, d = 0;
 	csp_event_rows_free(rows, nr);
 	assert_int_equal(pack(f, ra, 1, &ev, 1, false, &d), 0);
